@@ -1,0 +1,54 @@
+/* index.h - the chunk index of a backup: fixed binary records in an lz4 frame.
+ *
+ * Object layout: an LZ4 frame (content checksum on) whose decompressed content is a
+ * 16-byte header ("RBD2SIDX", u32 version = 1, u32 record size = 64) followed by
+ * records sorted by image offset, each little-endian:
+ *   u64 offset, u64 length, u32 pack, u32 flags (bit 0: zero), u64 pack_offset,
+ *   u32 stored_length, u32 reserved (0), u8 sha256[32] (of the uncompressed bytes;
+ *   all zero for zero records).  = 64 bytes.
+ * Zero records have pack = pack_offset = stored_length = 0.
+ */
+#ifndef RBD2S3_INDEX_H
+#define RBD2S3_INDEX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define INDEX_REC_SIZE 64
+#define INDEX_FLAG_ZERO 1u
+
+typedef struct index_rec {
+    uint64_t offset;        /* image offset */
+    uint64_t length;        /* uncompressed length */
+    uint32_t pack;          /* data.<pack> */
+    uint32_t flags;         /* INDEX_FLAG_ZERO */
+    uint64_t pack_offset;   /* offset of the compressed chunk in the pack object */
+    uint32_t stored_length; /* compressed length in the pack object */
+    uint8_t sha256[32];
+} index_rec;
+
+/* Writer: appends records (offsets must increase and not overlap: -EINVAL otherwise)
+ * and produces the compressed object in memory. */
+typedef struct index_writer index_writer;
+int index_writer_new(index_writer **out);
+int index_writer_add(index_writer *w, const index_rec *rec);
+/* Finish the frame; *data/*len stay owned by the writer until index_writer_free. */
+int index_writer_finish(index_writer *w, const unsigned char **data, size_t *len);
+uint64_t index_writer_count(const index_writer *w);
+void index_writer_free(index_writer *w);
+
+/* Reader: decodes a whole index object held in memory (as downloaded), streaming
+ * records out of the frame without materialising them all. */
+typedef struct index_reader index_reader;
+/* Returns 0, -EINVAL (bad magic/version/frame) or -ENOMEM. The reader keeps a
+ * pointer to data, which must outlive it. */
+int index_reader_new(const unsigned char *data, size_t len, index_reader **out);
+/* 1 and *rec filled, 0 at the end, negative on a corrupt/truncated stream or on
+ * records out of order. */
+int index_reader_next(index_reader *r, index_rec *rec);
+void index_reader_free(index_reader *r);
+
+/* Read a whole index into a malloc'ed array (for restore planning). */
+int index_load(const unsigned char *data, size_t len, index_rec **recs, size_t *n);
+
+#endif

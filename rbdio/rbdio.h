@@ -1,0 +1,108 @@
+/* rbdio.h - the public interface of everything that touches Ceph (librados + librbd).
+ *
+ * The module knows nothing of S3 or of manifests. Functions return 0 or a negative
+ * errno code as librbd does (-ENOENT: pool, namespace, image or snapshot missing;
+ * -EEXIST: image or snapshot already exists; -EBUSY: snapshot protected/has children;
+ * -ENOTCONN / -ETIMEDOUT: cluster unreachable).
+ * rbdio_last_error() gives a one-line description of the last failure on this thread.
+ */
+#ifndef RBD2S3_RBDIO_H
+#define RBD2S3_RBDIO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+typedef struct rbdio_cluster rbdio_cluster;
+typedef struct rbdio_image rbdio_image;
+typedef struct rbdio_aio rbdio_aio;
+
+/* The thread's last error text ("" if none); set by every failing call. */
+const char *rbdio_last_error(void);
+
+/* Connect with a ceph.conf (NULL: librados default search) and a cephx id
+ * (NULL: "admin"). timeout_s bounds the connect (0: 30 s). The caller frees the
+ * handle with rbdio_disconnect(). */
+int rbdio_connect(const char *conf, const char *id, int timeout_s, rbdio_cluster **out);
+void rbdio_disconnect(rbdio_cluster *c);
+
+/* Location of an image: pool, namespace ("" or NULL for the default), name. */
+typedef struct rbdio_spec {
+    const char *pool;
+    const char *ns;
+    const char *image;
+} rbdio_spec;
+
+/* Open an image (read-write), or at a snapshot read-only when snap != NULL.
+ * Close with rbdio_close(). */
+int rbdio_open(rbdio_cluster *c, const rbdio_spec *spec, const char *snap, rbdio_image **out);
+void rbdio_close(rbdio_image *img);
+
+/* 0 if the pool (and namespace) exist, -ENOENT if not. */
+int rbdio_pool_check(rbdio_cluster *c, const char *pool, const char *ns);
+/* 1 if the image exists, 0 if not, negative on error. */
+int rbdio_image_exists(rbdio_cluster *c, const rbdio_spec *spec);
+/* Names of the images of a pool/namespace; *names is a NULL-terminated malloc'ed
+ * array of malloc'ed strings, free with rbdio_free_names(). */
+int rbdio_image_list(rbdio_cluster *c, const char *pool, const char *ns, char ***names);
+void rbdio_free_names(char **names);
+
+typedef struct rbdio_info {
+    uint64_t size;
+    int order;               /* object size = 1 << order */
+    uint64_t features;
+    uint64_t stripe_unit;
+    uint64_t stripe_count;
+    char id[64];             /* image id (changes when an image is recreated) */
+} rbdio_info;
+/* Info of the image (at its open snapshot, if any). */
+int rbdio_stat(rbdio_image *img, rbdio_info *info);
+
+/* Create an image with the given geometry. features are masked to what can be set
+ * at creation. stripe_unit/stripe_count 0 means default. -EEXIST if it exists. */
+int rbdio_image_create(rbdio_cluster *c, const rbdio_spec *spec, const rbdio_info *geom);
+int rbdio_resize(rbdio_image *img, uint64_t size);
+
+typedef struct rbdio_snap {
+    uint64_t id;
+    uint64_t size;
+    char name[256];
+    int64_t timestamp;       /* seconds since the epoch (UTC) */
+    int is_protected;
+} rbdio_snap;
+/* Snapshots of the image in id order; *snaps is malloc'ed, free with free(). */
+int rbdio_snap_list(rbdio_image *img, rbdio_snap **snaps, int *n);
+/* 1 if exists, 0 if not, negative on error. */
+int rbdio_snap_exists(rbdio_image *img, const char *name);
+int rbdio_snap_create(rbdio_image *img, const char *name);
+int rbdio_snap_remove(rbdio_image *img, const char *name);
+int rbdio_snap_protect(rbdio_image *img, const char *name);
+
+/* Walk the extents that differ between from_snap (NULL: from nothing, i.e. every
+ * allocated extent) and the image's open snapshot, over [0, size). include_parent
+ * reports a clone's parent data too (for full backups of clones). The callback gets
+ * extents in increasing offset order; exists = 0 means the range was discarded /
+ * is now zero. It may block (that is how the caller bounds memory); a non-zero
+ * return stops the walk and is returned. */
+typedef int (*rbdio_extent_cb)(uint64_t off, uint64_t len, int exists, void *arg);
+int rbdio_diff(rbdio_image *img, const char *from_snap, uint64_t size, int include_parent,
+               int whole_object, rbdio_extent_cb cb, void *arg);
+
+/* ---- Bounded windows of aio ----
+ * A window allows at most `depth` operations in flight; a submit blocks while the
+ * window is full. Completion callbacks run on a librbd thread: keep them short
+ * (hand the buffer to a queue). rc is the byte count or a negative errno. */
+typedef void (*rbdio_aio_cb)(ssize_t rc, void *arg);
+int rbdio_aio_new(rbdio_image *img, int depth, rbdio_aio **out);
+/* Waits for everything in flight, then frees. */
+void rbdio_aio_free(rbdio_aio *w);
+int rbdio_aio_read(rbdio_aio *w, uint64_t off, size_t len, void *buf, rbdio_aio_cb cb, void *arg);
+int rbdio_aio_write(rbdio_aio *w, uint64_t off, size_t len, const void *buf, rbdio_aio_cb cb, void *arg);
+int rbdio_aio_write_zeroes(rbdio_aio *w, uint64_t off, uint64_t len, rbdio_aio_cb cb, void *arg);
+/* Wait until nothing is in flight; returns 0 or the first negative rc seen by any
+ * operation of the window since the last drain (also reported to callbacks). */
+int rbdio_aio_drain(rbdio_aio *w);
+/* Flush the image (after writes). */
+int rbdio_flush(rbdio_image *img);
+
+#endif

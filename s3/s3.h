@@ -1,0 +1,197 @@
+/* s3.h - the public interface of the S3 client (libcurl multi + OpenSSL SigV4 + libxml2).
+ *
+ * The module knows nothing of Ceph or of manifests. Every function returns 0 on
+ * success or a negative errno-style code; when an s3_error is passed it is filled
+ * with the HTTP status, the S3 error code and message of the final attempt.
+ * Requests are retried with jittered exponential backoff (5xx, SlowDown, 429,
+ * connection errors) under a deadline, and each attempt is signed afresh.
+ *
+ * Negative codes used:
+ *   -ENOENT     NoSuchKey / 404 on an object (or NoSuchUpload)
+ *   -ENXIO      NoSuchBucket
+ *   -EACCES     403 (AccessDenied, InvalidAccessKeyId, SignatureDoesNotMatch)
+ *   -EHOSTUNREACH  could not connect / resolve (after retries)
+ *   -ETIMEDOUT  deadline passed
+ *   -EIO        any other failure (the s3_error says what)
+ *   -EINVAL     bad arguments / malformed response
+ *   -ENOMEM     out of memory
+ *   -ECANCELED  cancelled by s3_client_cancel()
+ */
+#ifndef RBD2S3_S3_H
+#define RBD2S3_S3_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#define S3_ETAG_MAX 80
+
+typedef struct s3_client s3_client;
+
+typedef struct s3_config {
+    const char *endpoint;      /* "http://127.0.0.1:8000" or "https://host"; required */
+    const char *region;        /* signing region; NULL means "us-east-1" */
+    const char *bucket;        /* required; path-style addressing is always used */
+    const char *access_key;    /* required */
+    const char *secret_key;    /* required; never logged */
+    const char *session_token; /* optional (x-amz-security-token) */
+    const char *ca_file;       /* optional CA bundle for https */
+    int insecure;              /* 1 disables TLS verification (documented as unsafe) */
+    int max_retries;           /* attempts after the first; 0 means default (6) */
+    int deadline_ms;           /* per request, all attempts; 0 means default (120000) */
+    int max_conns;             /* connections in the pool; 0 means default (8) */
+    int list_max_keys;         /* ListObjectsV2 page size; 0 means 1000 (tests use small pages) */
+} s3_config;
+
+typedef struct s3_error {
+    int http_status;   /* 0 when no HTTP answer was received */
+    char code[64];     /* S3 error code, e.g. "NoSuchKey"; "" when none */
+    char message[256]; /* S3 message or curl error text */
+} s3_error;
+
+/* Create a client; copies every string in cfg. Returns 0, -EINVAL or -ENOMEM.
+ * The caller frees it with s3_client_free(). */
+int s3_client_new(const s3_config *cfg, s3_client **out);
+void s3_client_free(s3_client *c);
+
+/* Ask every running request and retry loop of this client to stop soon with
+ * -ECANCELED. Async-signal-safe (sets a flag). */
+void s3_client_cancel(s3_client *c);
+
+/* A human-readable one-line description of err (static or err-owned storage). */
+const char *s3_strerror(int rc, const s3_error *err);
+
+/* ---- Synchronous operations (each drives the client's multi handle until done) ---- */
+
+/* Probe the bucket with a ListObjectsV2 max-keys=0. -ENXIO if it does not exist,
+ * -EACCES for bad credentials, -EHOSTUNREACH if the endpoint cannot be reached. */
+int s3_bucket_check(s3_client *c, s3_error *err);
+
+/* PUT a whole object from memory. etag_out (may be NULL) receives the ETag without quotes. */
+int s3_put(s3_client *c, const char *key, const void *data, size_t len,
+           const char *content_type, char etag_out[S3_ETAG_MAX], s3_error *err);
+
+/* A growable byte buffer returned by GET; free with s3_buf_free(). */
+typedef struct s3_buf {
+    unsigned char *data;
+    size_t len;
+    size_t cap;
+} s3_buf;
+void s3_buf_free(s3_buf *b);
+
+/* GET a whole object (len == 0) or the range [off, off+len). The body is stored in
+ * *out (initialised by the callee). max_size bounds the body (0 = 1 GiB): a larger
+ * answer fails with -EFBIG. */
+int s3_get(s3_client *c, const char *key, uint64_t off, uint64_t len,
+           size_t max_size, s3_buf *out, s3_error *err);
+
+/* HEAD an object: size and ETag (either may be NULL). -ENOENT if missing. */
+int s3_head(s3_client *c, const char *key, uint64_t *size, char etag[S3_ETAG_MAX],
+            s3_error *err);
+
+/* DELETE an object (missing is success, as in S3). */
+int s3_delete(s3_client *c, const char *key, s3_error *err);
+
+/* ListObjectsV2 over every page (continuation tokens followed internally).
+ * With a delimiter, common prefixes are reported with is_prefix = 1 and size 0.
+ * The callback returns 0 to go on, non-zero to stop (that value is returned). */
+typedef struct s3_object_info {
+    const char *key;
+    uint64_t size;
+    const char *etag;          /* without quotes; "" for prefixes */
+    time_t last_modified;      /* 0 for prefixes */
+    int is_prefix;
+} s3_object_info;
+typedef int (*s3_list_cb)(const s3_object_info *obj, void *arg);
+int s3_list(s3_client *c, const char *prefix, const char *delimiter,
+            s3_list_cb cb, void *arg, s3_error *err);
+
+/* ---- Multipart upload ---- */
+
+/* Start a multipart upload; *upload_id is malloc'ed, the caller frees it. */
+int s3_mpu_create(s3_client *c, const char *key, char **upload_id, s3_error *err);
+
+typedef struct s3_part {
+    int number;                 /* 1..10000 */
+    char etag[S3_ETAG_MAX];     /* without quotes */
+} s3_part;
+
+/* Complete with parts in ascending number order. etag_out (may be NULL) receives the
+ * object's ETag. An <Error> inside a 200 answer is detected and reported. */
+int s3_mpu_complete(s3_client *c, const char *key, const char *upload_id,
+                    const s3_part *parts, int nparts, char etag_out[S3_ETAG_MAX],
+                    s3_error *err);
+int s3_mpu_abort(s3_client *c, const char *key, const char *upload_id, s3_error *err);
+
+/* ---- Asynchronous requests: several in flight on the client's multi handle ----
+ *
+ * A request is submitted with a completion callback; nothing happens until the
+ * caller drives the engine with s3_async_run(). Callbacks run on the driving
+ * thread, inside s3_async_run(). Only one thread may use a client at a time
+ * (the synchronous calls above also drive the same engine). Buffers passed in
+ * must stay valid until the callback ran. */
+
+typedef struct s3_result {
+    int rc;                     /* 0 or negative code as above */
+    const s3_error *err;        /* valid during the callback */
+    const char *etag;           /* ETag of a PUT/part (no quotes), or NULL */
+    size_t body_len;            /* bytes stored into the GET destination */
+} s3_result;
+typedef void (*s3_done_cb)(const s3_result *res, void *arg);
+
+/* Upload part `number` of an upload from data[0..len). */
+int s3_async_upload_part(s3_client *c, const char *key, const char *upload_id,
+                         int number, const void *data, size_t len,
+                         s3_done_cb done, void *arg);
+
+/* GET [off, off+len) of key into dst (capacity cap >= len). A shorter or longer
+ * body than len is an error (-EIO). */
+int s3_async_get_range(s3_client *c, const char *key, uint64_t off, uint64_t len,
+                       void *dst, size_t cap, s3_done_cb done, void *arg);
+
+/* Number of requests submitted and not yet completed (including ones waiting for
+ * a retry timer). */
+int s3_async_pending(s3_client *c);
+
+/* Drive the engine: wait up to timeout_ms for activity and run the callbacks of
+ * the requests that finished. Returns the number of callbacks run (>= 0) or a
+ * negative code on an internal failure. timeout_ms 0 does not block. */
+int s3_async_run(s3_client *c, int timeout_ms);
+
+/* Drive until no request is pending. Returns 0 or a negative code. */
+int s3_async_drain(s3_client *c);
+
+/* ---- Pure helpers, exposed for unit tests and for the agent ---- */
+
+/* Hex SHA-256 of data into out[65]. */
+void s3_sha256_hex(const void *data, size_t len, char out[65]);
+
+/* URI-encode per SigV4 (unreserved chars kept; '/' kept when keep_slash). Writes at
+ * most outsz bytes including NUL; returns the length needed (like snprintf). */
+size_t s3_uri_encode(const char *in, int keep_slash, char *out, size_t outsz);
+
+/* A SigV4 request description for s3_sigv4_sign(). headers are "Name: value" lines in
+ * any case and spacing; the signer lower-cases, trims, sorts and signs all of them. */
+typedef struct s3_sigv4_req {
+    const char *method;            /* "GET" */
+    const char *host;              /* "examplebucket.s3.amazonaws.com" (with :port if any) */
+    const char *path;              /* already URI-encoded absolute path, "/test.txt" */
+    const char *query;             /* canonical or raw query "a=b&c=d" (sorted by signer), or "" */
+    const char *const *headers;    /* "Name: value" strings, NULL-terminated, host excluded */
+    const char *payload_sha256;    /* hex, or "UNSIGNED-PAYLOAD" */
+    const char *region;
+    const char *service;           /* "s3" */
+    const char *access_key;
+    const char *secret_key;
+    time_t now;                    /* the signing time (fixed in tests) */
+} s3_sigv4_req;
+
+/* Compute the Authorization header value into auth (size authsz) and the
+ * x-amz-date value into amz_date[17]. Returns 0 or -EINVAL/-ENOSPC. */
+int s3_sigv4_sign(const s3_sigv4_req *req, char *auth, size_t authsz, char amz_date[17]);
+
+/* Replace secrets in a line for logging: returns a static "[redacted]" marker when
+ * s looks like an Authorization header or contains the secret; otherwise s. */
+const char *s3_redact(const char *s);
+
+#endif
