@@ -1,11 +1,11 @@
 /* index.h - the chunk index of a backup: fixed binary records in an lz4 frame.
  *
- * Object layout: an LZ4 frame (content checksum on) whose decompressed content is a
- * 16-byte header ("RBD2SIDX", u32 version = 1, u32 record size = 64) followed by
+ * Object layout: an LZ4 frame (content and block checksums on) whose decompressed content is a
+ * 16-byte header ("RBD2SIDX", u32 version = 1, u32 record size = 72) followed by
  * records sorted by image offset, each little-endian:
- *   u64 offset, u64 length, u32 pack, u32 flags (bit 0: zero), u64 pack_offset,
+ *   u64 offset, u64 length, u32 pack, u32 flags (bit 0: zero, bit 1: stored raw), u64 pack_offset,
  *   u32 stored_length, u32 reserved (0), u8 sha256[32] (of the uncompressed bytes;
- *   all zero for zero records).  = 64 bytes.
+ *   all zero for zero records).  = 72 bytes.
  * Zero records have pack = pack_offset = stored_length = 0.
  */
 #ifndef RBD2S3_INDEX_H
@@ -14,8 +14,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define INDEX_REC_SIZE 64
+#define INDEX_REC_SIZE 72
 #define INDEX_FLAG_ZERO 1u
+#define INDEX_FLAG_RAW 2u   /* stored uncompressed (stored_length == length) */
 
 typedef struct index_rec {
     uint64_t offset;        /* image offset */
@@ -27,12 +28,14 @@ typedef struct index_rec {
     uint8_t sha256[32];
 } index_rec;
 
-/* Writer: appends records (offsets must increase and not overlap: -EINVAL otherwise)
+/* Writer: appends records (offsets must increase and not overlap: -EINVAL otherwise;
+ * also -EINVAL for length 0, unknown flags, ZERO with pack fields or hash set,
+ * ZERO with RAW, RAW with stored_length != length)
  * and produces the compressed object in memory. */
 typedef struct index_writer index_writer;
 int index_writer_new(index_writer **out);
 int index_writer_add(index_writer *w, const index_rec *rec);
-/* Finish the frame; *data/*len stay owned by the writer until index_writer_free. */
+/* Finish the frame; *data and *len stay owned by the writer until index_writer_free. */
 int index_writer_finish(index_writer *w, const unsigned char **data, size_t *len);
 uint64_t index_writer_count(const index_writer *w);
 void index_writer_free(index_writer *w);
@@ -48,7 +51,8 @@ int index_reader_new(const unsigned char *data, size_t len, index_reader **out);
 int index_reader_next(index_reader *r, index_rec *rec);
 void index_reader_free(index_reader *r);
 
-/* Read a whole index into a malloc'ed array (for restore planning). */
+/* Read a whole index into a malloc'ed array (for restore planning); caller frees
+ * *recs (NULL when n = 0). */
 int index_load(const unsigned char *data, size_t len, index_rec **recs, size_t *n);
 
 #endif

@@ -34,14 +34,16 @@ int naming_backup_id(time_t t, int (*taken)(const char *id, void *arg), void *ar
 /* 1 if s has the form of a backup id (with optional -N suffix), else 0. */
 int naming_is_backup_id(const char *s);
 
-/* Escape one key component: bytes outside [A-Za-z0-9._-] become %XX. Returns the
- * length needed (like snprintf). */
+/* Escape one key component: bytes outside [A-Za-z0-9._-] become %XX; a component that
+ * is exactly "." or ".." is escaped whole ("%2E"). Returns the length needed (like
+ * snprintf). */
 size_t naming_escape(const char *in, char *out, size_t outsz);
 /* Reverse of naming_escape; returns 0 or -EINVAL. */
 int naming_unescape(const char *in, char *out, size_t outsz);
 
 /* "<prefix>/<pool>[/<ns>]/<image>/" with each part escaped (prefix taken as given,
- * without trailing '/'; an empty prefix gives no leading part). */
+ * trailing '/' dropped; an empty prefix gives no leading part). 0, -EINVAL (empty pool
+ * or image) or -ENAMETOOLONG (out too small). */
 int naming_image_prefix(const char *prefix, const naming_spec *spec, char *out, size_t outsz);
 
 /* Keys of a backup: "<image_prefix><id>/data.<n>", ".../index", ".../manifest.json". */

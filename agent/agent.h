@@ -1,0 +1,110 @@
+/* agent.h - what the agent's commands share: options, the run context, errors and exit codes. */
+#ifndef RBD2S3_AGENT_H
+#define RBD2S3_AGENT_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "s3/s3.h"
+#include "rbdio/rbdio.h"
+#include "agent/naming.h"
+#include "agent/manifest.h"
+
+/* Exit codes (documented in the README and the man page). */
+enum ag_exit {
+    AG_OK = 0,
+    AG_EFAIL = 1,        /* any other failure */
+    AG_EUSAGE = 2,       /* bad command line or configuration */
+    AG_ENOTFOUND = 3,    /* pool, namespace, image, snapshot or backup not found */
+    AG_EACCESS = 4,      /* S3 access denied / bad credentials */
+    AG_ENOBUCKET = 5,    /* the bucket does not exist */
+    AG_EUNREACH = 6,     /* S3 endpoint unreachable or timed out */
+    AG_EEXIST = 7,       /* destination already exists */
+    AG_EINTEGRITY = 8,   /* checksum mismatch, missing or damaged object */
+    AG_ECEPH = 9,        /* Ceph cluster unreachable */
+    AG_EINTR = 10,       /* interrupted by a signal */
+};
+
+/* Tunables (config file and command line). */
+typedef struct ag_tun {
+    int threads;            /* compression / decompression workers */
+    uint64_t chunk_size;    /* bytes per chunk */
+    uint64_t part_size;     /* multipart part size */
+    int parts_in_flight;    /* concurrent part uploads */
+    int reads_in_flight;    /* concurrent aio reads (backup) */
+    int writes_in_flight;   /* concurrent aio writes (restore) */
+    int gets_in_flight;     /* concurrent ranged GETs (restore) */
+    uint64_t fetch_size;    /* bytes per ranged GET (restore) */
+    uint64_t pack_size;     /* a data object is rotated past this size */
+} ag_tun;
+
+typedef struct ag_opts {
+    const char *config;
+    const char *ceph_conf;
+    const char *id;
+    const char *endpoint;
+    const char *bucket;
+    const char *prefix;
+    const char *region;
+    const char *access_key;     /* from env or config file, never argv */
+    const char *secret_key;
+    const char *session_token;
+    const char *ca_file;
+    int insecure;
+    int json;                   /* --format json */
+    int progress;               /* 1 unless --no-progress or not a tty */
+    int verbose;
+    int quiet;
+    ag_tun tun;
+} ag_opts;
+
+/* The run context of one command. */
+typedef struct ag_ctx {
+    ag_opts opts;
+    const char *command;        /* for error lines */
+    s3_client *s3;              /* created on demand by ag_s3() */
+    rbdio_cluster *src;         /* created on demand by ag_cluster() */
+    int exit_code;              /* first error's code, AG_OK if none */
+    char errmsg[1024];          /* first error's text */
+} ag_ctx;
+
+/* Set from the signal handler; checked by long loops. */
+extern volatile sig_atomic_t ag_interrupted;
+void ag_signals_install(void);
+
+/* Record an error (the first one wins) and return -1, so that callers can write
+ * `return ag_fail(ctx, AG_ENOTFOUND, "image %s: not found", name);`. */
+int ag_fail(ag_ctx *ctx, int exit_code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Record an S3 failure: maps rc to the exit code; what describes the operation. */
+int ag_fail_s3(ag_ctx *ctx, int rc, const s3_error *err, const char *what);
+/* Record a Ceph failure: maps rc (-ENOENT -> not found, ...) to the exit code. */
+int ag_fail_rbd(ag_ctx *ctx, int rc, const char *what);
+
+/* Informational line on stderr unless -q. */
+void ag_info(const ag_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Debug line on stderr with -v. */
+void ag_debug(const ag_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The S3 client, connected and the bucket checked, or NULL (error recorded). */
+s3_client *ag_s3(ag_ctx *ctx);
+/* The source cluster, or NULL (error recorded). */
+rbdio_cluster *ag_cluster(ag_ctx *ctx);
+void ag_ctx_close(ag_ctx *ctx);
+
+/* Parse "4M", "1G", "512K", "123" into bytes; 0 or -EINVAL. */
+int ag_parse_size(const char *s, uint64_t *out);
+/* "1.50 GiB" into out. */
+void ag_fmt_size(uint64_t v, char *out, size_t outsz);
+
+/* The key prefix of an image in the bucket ("<prefix>/<pool>[/<ns>]/<image>/"). */
+int ag_image_prefix(const ag_ctx *ctx, const naming_spec *spec, char *out, size_t outsz);
+
+/* Commands. argc/argv start at the command's first argument. Each returns an exit code. */
+int cmd_backup(ag_ctx *ctx, int argc, char **argv);
+int cmd_list(ag_ctx *ctx, int argc, char **argv);
+int cmd_show(ag_ctx *ctx, int argc, char **argv);
+int cmd_restore(ag_ctx *ctx, int argc, char **argv);
+
+#endif

@@ -1,0 +1,320 @@
+/* backup.c - the backup command: snapshot, diff since the parent, upload, commit, clean up. */
+#include "agent/agent.h"
+#include "agent/catalog.h"
+#include "agent/index.h"
+#include "agent/options.h"
+#include "agent/pack.h"
+#include "agent/pipeline.h"
+
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct bk {
+    ag_ctx *ctx;
+    naming_spec spec;
+    char name[1600];             /* "pool/image" for messages */
+    char prefix[2048];           /* image key prefix */
+    rbdio_image *img;            /* head, read-write */
+    rbdio_image *simg;           /* at the backup's snapshot */
+    rbdio_info info;
+    catalog cat;
+    const cat_entry *parent;
+    char id[NAMING_ID_LEN];
+    char snap[NAMING_MAX];
+    int created_snap;
+    int full_requested;
+    pack_writer *pack;
+    index_writer *idx;
+    char index_key[2048];
+    int index_uploaded;
+    manifest m;
+} bk;
+
+static int id_taken(const char *id, void *arg)
+{
+    bk *b = arg;
+    for (size_t i = 0; i < b->cat.n; i++)
+        if (strcmp(b->cat.e[i].id, id) == 0)
+            return 1;
+    char snap[NAMING_MAX];
+    snprintf(snap, sizeof(snap), NAMING_SNAP_PREFIX "%s", id);
+    return rbdio_snap_exists(b->img, snap) == 1;
+}
+
+/* Everything that can be checked before the source is changed. */
+static int prepare(bk *b)
+{
+    ag_ctx *ctx = b->ctx;
+    rbdio_cluster *c = ag_cluster(ctx);
+    if (c == NULL)
+        return -1;
+    int rc = rbdio_pool_check(c, b->spec.pool, b->spec.ns);
+    if (rc < 0)
+        return ag_fail_rbd(ctx, rc, b->name);
+    rbdio_spec rs = { b->spec.pool, b->spec.ns, b->spec.image };
+    rc = rbdio_open(c, &rs, NULL, &b->img);
+    if (rc < 0)
+        return ag_fail_rbd(ctx, rc, b->name);
+    if ((rc = rbdio_stat(b->img, &b->info)) < 0)
+        return ag_fail_rbd(ctx, rc, b->name);
+    if (b->spec.at[0] != '\0' && (rc = rbdio_snap_exists(b->img, b->spec.at)) != 1)
+        return ag_fail(ctx, rc < 0 ? AG_EFAIL : AG_ENOTFOUND, "%s@%s: no such snapshot",
+                       b->name, b->spec.at);
+    if (ag_s3(ctx) == NULL || catalog_load(ctx, &b->spec, &b->cat) < 0)
+        return -1;
+    ag_image_prefix(ctx, &b->spec, b->prefix, sizeof(b->prefix));
+    return naming_backup_id(time(NULL), id_taken, b, b->id) < 0
+           ? ag_fail(ctx, AG_EFAIL, "cannot make a backup id") : 0;
+}
+
+/* The newest committed backup of this very image whose snapshot still exists. */
+static void choose_parent(bk *b)
+{
+    if (b->full_requested)
+        return;
+    for (size_t i = b->cat.n; i-- > 0;) {
+        const cat_entry *e = &b->cat.e[i];
+        if (strcmp(e->m.image_id, b->info.id) != 0)
+            continue;
+        if (strcmp(e->m.snap_name, b->spec.at) == 0)
+            continue;
+        if (rbdio_snap_exists(b->img, e->m.snap_name) == 1) {
+            b->parent = e;
+            return;
+        }
+    }
+}
+
+static int take_snapshot(bk *b)
+{
+    ag_ctx *ctx = b->ctx;
+    int rc;
+    if (b->spec.at[0] != '\0') {
+        snprintf(b->snap, sizeof(b->snap), "%s", b->spec.at);
+    } else {
+        snprintf(b->snap, sizeof(b->snap), NAMING_SNAP_PREFIX "%s", b->id);
+        if ((rc = rbdio_snap_create(b->img, b->snap)) < 0)
+            return ag_fail_rbd(ctx, rc, "creating the snapshot");
+        b->created_snap = 1;
+    }
+    rbdio_spec rs = { b->spec.pool, b->spec.ns, b->spec.image };
+    if ((rc = rbdio_open(ag_cluster(ctx), &rs, b->snap, &b->simg)) < 0)
+        return ag_fail_rbd(ctx, rc, "opening the snapshot");
+    return 0;
+}
+
+static void fill_manifest(bk *b)
+{
+    manifest *m = &b->m;
+    rbdio_info si;
+    memset(&si, 0, sizeof(si));
+    rbdio_stat(b->simg, &si);
+    snprintf(m->id, sizeof(m->id), "%s", b->id);
+    snprintf(m->tool, sizeof(m->tool), "rbd2s3 " PACKAGE_VERSION);
+    snprintf(m->pool, sizeof(m->pool), "%s", b->spec.pool);
+    snprintf(m->ns, sizeof(m->ns), "%s", b->spec.ns);
+    snprintf(m->image, sizeof(m->image), "%s", b->spec.image);
+    snprintf(m->image_id, sizeof(m->image_id), "%s", b->info.id);
+    m->size = si.size;
+    m->order = si.order;
+    m->features = si.features;
+    m->stripe_unit = si.stripe_unit;
+    m->stripe_count = si.stripe_count;
+    snprintf(m->snap_name, sizeof(m->snap_name), "%s", b->snap);
+    rbdio_snap *snaps = NULL;
+    int n = 0;
+    if (rbdio_snap_list(b->img, &snaps, &n) == 0)
+        for (int i = 0; i < n; i++)
+            if (strcmp(snaps[i].name, b->snap) == 0) {
+                m->snap_id = snaps[i].id;
+                m->snap_time = (time_t)snaps[i].timestamp;
+            }
+    free(snaps);
+    m->full = b->parent == NULL;
+    if (b->parent != NULL) {
+        snprintf(m->parent_id, sizeof(m->parent_id), "%s", b->parent->id);
+        snprintf(m->parent_snap, sizeof(m->parent_snap), "%s", b->parent->m.snap_name);
+    }
+    m->chunk_size = b->ctx->opts.tun.chunk_size;
+}
+
+static int put_object(ag_ctx *ctx, const char *key, const void *data, size_t len,
+                      const char *type, char etag[S3_ETAG_MAX], const char *what)
+{
+    s3_error err;
+    memset(&err, 0, sizeof(err));
+    int rc = s3_put(ctx->s3, key, data, len, type, etag, &err);
+    return rc < 0 ? ag_fail_s3(ctx, rc, &err, what) : 0;
+}
+
+static int upload_index(bk *b)
+{
+    const unsigned char *data;
+    size_t len;
+    if (index_writer_finish(b->idx, &data, &len) < 0)
+        return ag_fail(b->ctx, AG_EFAIL, "cannot finish the chunk index");
+    naming_index_key(b->prefix, b->id, b->index_key, sizeof(b->index_key));
+    if (put_object(b->ctx, b->index_key, data, len, "application/octet-stream", NULL,
+                   "uploading the chunk index") < 0)
+        return -1;
+    b->index_uploaded = 1;
+    snprintf(b->m.index.key, sizeof(b->m.index.key), "%s", b->index_key);
+    b->m.index.size = len;
+    s3_sha256_hex(data, len, b->m.index_sha256);
+    b->m.index_records = index_writer_count(b->idx);
+    return 0;
+}
+
+static int commit(bk *b)
+{
+    char *json = NULL;
+    size_t len = 0;
+    b->m.created = time(NULL);
+    if (manifest_to_json(&b->m, &json, &len) < 0)
+        return ag_fail(b->ctx, AG_EFAIL, "cannot encode the manifest");
+    char key[2048];
+    naming_manifest_key(b->prefix, b->id, key, sizeof(key));
+    int rc = put_object(b->ctx, key, json, len, "application/json", NULL,
+                        "writing the manifest");
+    free(json);
+    if (rc < 0) {
+        /* The PUT may have landed before the failure was seen: take it back so that
+         * no manifest refers to objects undo() is about to delete. */
+        s3_error err;
+        s3_delete(b->ctx->s3, key, &err);
+    }
+    return rc;
+}
+
+/* After the commit: the agent's other snapshots of the image are no longer needed. */
+static void remove_old_snapshots(bk *b)
+{
+    rbdio_snap *snaps = NULL;
+    int n = 0;
+    if (rbdio_snap_list(b->img, &snaps, &n) < 0)
+        return;
+    size_t plen = strlen(NAMING_SNAP_PREFIX);
+    for (int i = 0; i < n; i++) {
+        if (strncmp(snaps[i].name, NAMING_SNAP_PREFIX, plen) != 0 ||
+            strcmp(snaps[i].name, b->snap) == 0)
+            continue;
+        int rc = rbdio_snap_remove(b->img, snaps[i].name);
+        if (rc < 0)
+            ag_info(b->ctx, "warning: %s@%s: cannot remove old snapshot: %s", b->name,
+                    snaps[i].name, rbdio_last_error());
+        else
+            ag_debug(b->ctx, "removed old snapshot %s@%s", b->name, snaps[i].name);
+    }
+    free(snaps);
+}
+
+static void undo(bk *b)
+{
+    pack_abort(b->pack);
+    b->pack = NULL;
+    if (b->index_uploaded) {
+        s3_error err;
+        s3_delete(b->ctx->s3, b->index_key, &err);
+    }
+    if (b->simg != NULL) {
+        rbdio_close(b->simg);
+        b->simg = NULL;
+    }
+    if (b->created_snap && rbdio_snap_remove(b->img, b->snap) < 0)
+        ag_info(b->ctx, "warning: cannot remove snapshot %s@%s of the failed backup",
+                b->name, b->snap);
+}
+
+static void report(bk *b)
+{
+    const manifest *m = &b->m;
+    if (b->ctx->opts.json) {
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "image", json_object_new_string(b->name));
+        json_object_object_add(o, "id", json_object_new_string(m->id));
+        json_object_object_add(o, "type", json_object_new_string(m->full ? "full"
+                                                                          : "incremental"));
+        json_object_object_add(o, "parent", m->full ? NULL
+                                                    : json_object_new_string(m->parent_id));
+        json_object_object_add(o, "snapshot", json_object_new_string(m->snap_name));
+        json_object_object_add(o, "data_bytes", json_object_new_int64((int64_t)m->data_bytes));
+        json_object_object_add(o, "zero_bytes", json_object_new_int64((int64_t)m->zero_bytes));
+        json_object_object_add(o, "stored_bytes",
+                               json_object_new_int64((int64_t)m->stored_bytes));
+        json_object_object_add(o, "chunks", json_object_new_int64((int64_t)m->chunks));
+        puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY));
+        json_object_put(o);
+        return;
+    }
+    char d[32], s[32];
+    ag_fmt_size(m->data_bytes, d, sizeof(d));
+    ag_fmt_size(m->stored_bytes, s, sizeof(s));
+    printf("%s@%s: %s%s%s, %s changed, %s stored\n", b->name, m->id,
+           m->full ? "full" : "incremental from ", m->full ? "" : m->parent_id, "", d, s);
+}
+
+static int run_backup(bk *b)
+{
+    ag_ctx *ctx = b->ctx;
+    if (prepare(b) < 0)
+        return -1;
+    choose_parent(b);
+    if (take_snapshot(b) < 0)
+        return -1;
+    fill_manifest(b);
+    ag_info(ctx, "backing up %s@%s (%s)", b->name, b->snap,
+            b->parent ? "incremental" : "full");
+    if (pack_new(ctx, b->prefix, b->id, &b->pack) < 0)
+        return -1;
+    if (index_writer_new(&b->idx) < 0)
+        return ag_fail(ctx, AG_EFAIL, "out of memory");
+    if (pipeline_backup(ctx, b->simg, b->parent ? b->parent->m.snap_name : NULL, b->m.size,
+                        b->pack, b->idx, &b->m) < 0)
+        return -1;
+    if (pack_finish(b->pack, &b->m) < 0 || upload_index(b) < 0)
+        return -1;
+    if (ag_interrupted)
+        return ag_fail(ctx, AG_EINTR, "interrupted");
+    return commit(b);
+}
+
+int cmd_backup(ag_ctx *ctx, int argc, char **argv)
+{
+    const char *full = NULL;
+    opts_cmd spec[] = { { "full", 0, &full } };
+    char **pos;
+    int npos;
+    if (opts_parse_command(ctx, argc, argv, spec, 1, &pos, &npos) < 0)
+        return ctx->exit_code;
+    if (npos != 1)
+        return ag_fail(ctx, AG_EUSAGE, "usage: backup POOL/IMAGE[@SNAP] [--full]"),
+               ctx->exit_code;
+    bk b;
+    memset(&b, 0, sizeof(b));
+    b.ctx = ctx;
+    b.full_requested = full != NULL;
+    manifest_init(&b.m);
+    if (naming_parse_spec(pos[0], 1, &b.spec) < 0) {
+        ag_fail(ctx, AG_EUSAGE, "'%s': expected POOL/IMAGE or POOL/NAMESPACE/IMAGE", pos[0]);
+        return ctx->exit_code;
+    }
+    naming_spec_str(&b.spec, b.name, sizeof(b.name));
+    if (run_backup(&b) == 0) {
+        remove_old_snapshots(&b);
+        report(&b);
+    } else {
+        undo(&b);
+    }
+    pack_free(b.pack);
+    index_writer_free(b.idx);
+    if (b.simg != NULL)
+        rbdio_close(b.simg);
+    if (b.img != NULL)
+        rbdio_close(b.img);
+    catalog_free(&b.cat);
+    manifest_clear(&b.m);
+    return ctx->exit_code;
+}

@@ -1,0 +1,36 @@
+/* catalog.h - the backups in the bucket: manifests listed, loaded, verified; chains. */
+#ifndef RBD2S3_CATALOG_H
+#define RBD2S3_CATALOG_H
+
+#include "agent/agent.h"
+
+typedef struct cat_entry {
+    naming_spec spec;
+    char id[NAMING_ID_LEN];
+    manifest m;
+} cat_entry;
+
+typedef struct catalog {
+    cat_entry *e;       /* sorted by image, then id (oldest first) */
+    size_t n;
+    size_t bad;         /* manifests that failed to verify (not backups) */
+} catalog;
+
+/* Load the committed backups of one image (spec) or of the whole prefix (spec NULL).
+ * A manifest that does not verify is not a backup: it is counted in bad and
+ * reported with -v. Returns 0, or -1 with the error recorded in ctx. */
+int catalog_load(ag_ctx *ctx, const naming_spec *spec, catalog *out);
+void catalog_free(catalog *c);
+
+/* Find the backup named by at: "" for the newest, a backup id, a unique id prefix,
+ * or a snapshot name. Returns the index, or -1 with AG_ENOTFOUND recorded. */
+long catalog_find(ag_ctx *ctx, const catalog *c, const naming_spec *spec, const char *at);
+
+/* The chain of backups from the full up to target, oldest first, as indexes into c
+ * (*chain malloc'ed). -1 with AG_EINTEGRITY recorded if a parent is missing. */
+int catalog_chain(ag_ctx *ctx, const catalog *c, size_t target, size_t **chain, size_t *n);
+
+/* Download and verify one manifest. */
+int catalog_get_manifest(ag_ctx *ctx, const char *key, manifest *m);
+
+#endif

@@ -1,0 +1,207 @@
+/* context.c - the run context: errors and their exit codes, lazily opened S3 and Ceph handles. */
+#include "agent/agent.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+volatile sig_atomic_t ag_interrupted;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    ag_interrupted = 1;
+}
+
+void ag_signals_install(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+int ag_fail(ag_ctx *ctx, int exit_code, const char *fmt, ...)
+{
+    if (ctx->exit_code != AG_OK)
+        return -1;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ctx->errmsg, sizeof(ctx->errmsg), fmt, ap);
+    va_end(ap);
+    ctx->exit_code = ag_interrupted ? AG_EINTR : exit_code;
+    return -1;
+}
+
+int ag_fail_s3(ag_ctx *ctx, int rc, const s3_error *err, const char *what)
+{
+    int code;
+    switch (rc) {
+    case -EACCES: code = AG_EACCESS; break;
+    case -ENXIO: code = AG_ENOBUCKET; break;
+    case -EHOSTUNREACH: case -ETIMEDOUT: code = AG_EUNREACH; break;
+    case -ENOENT: code = AG_EINTEGRITY; break;
+    case -ECANCELED: code = AG_EINTR; break;
+    default: code = AG_EFAIL; break;
+    }
+    return ag_fail(ctx, code, "%s: %s", what, s3_strerror(rc, err));
+}
+
+int ag_fail_rbd(ag_ctx *ctx, int rc, const char *what)
+{
+    int code;
+    switch (rc) {
+    case -ENOENT: code = AG_ENOTFOUND; break;
+    case -EEXIST: code = AG_EEXIST; break;
+    case -ENOTCONN: case -ETIMEDOUT: case -EHOSTUNREACH: code = AG_ECEPH; break;
+    default: code = AG_EFAIL; break;
+    }
+    const char *why = rbdio_last_error();
+    if (why == NULL || why[0] == '\0')
+        why = strerror(-rc);
+    return ag_fail(ctx, code, "%s: %s", what, why);
+}
+
+static void vline(const char *fmt, va_list ap)
+{
+    char buf[1024];
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    fprintf(stderr, "rbd2s3: %s\n", buf);
+}
+
+void ag_info(const ag_ctx *ctx, const char *fmt, ...)
+{
+    if (ctx->opts.quiet)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vline(fmt, ap);
+    va_end(ap);
+}
+
+void ag_debug(const ag_ctx *ctx, const char *fmt, ...)
+{
+    if (!ctx->opts.verbose)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vline(fmt, ap);
+    va_end(ap);
+}
+
+s3_client *ag_s3(ag_ctx *ctx)
+{
+    if (ctx->s3 != NULL)
+        return ctx->s3;
+    const ag_opts *o = &ctx->opts;
+    if (o->endpoint == NULL || o->bucket == NULL) {
+        ag_fail(ctx, AG_EUSAGE, "no S3 %s configured (--%s or the config file)",
+                o->endpoint == NULL ? "endpoint" : "bucket",
+                o->endpoint == NULL ? "endpoint" : "bucket");
+        return NULL;
+    }
+    if (o->access_key == NULL || o->secret_key == NULL) {
+        ag_fail(ctx, AG_EUSAGE, "no S3 credentials (set AWS_ACCESS_KEY_ID and "
+                "AWS_SECRET_ACCESS_KEY, or access_key/secret_key in the config file)");
+        return NULL;
+    }
+    s3_config cfg = {
+        .endpoint = o->endpoint, .region = o->region, .bucket = o->bucket,
+        .access_key = o->access_key, .secret_key = o->secret_key,
+        .session_token = o->session_token, .ca_file = o->ca_file, .insecure = o->insecure,
+        .max_conns = o->tun.parts_in_flight > o->tun.gets_in_flight
+                     ? o->tun.parts_in_flight + 2 : o->tun.gets_in_flight + 2,
+    };
+    s3_client *c = NULL;
+    int rc = s3_client_new(&cfg, &c);
+    if (rc < 0) {
+        ag_fail(ctx, AG_EUSAGE, "S3 client: %s", strerror(-rc));
+        return NULL;
+    }
+    s3_error err;
+    memset(&err, 0, sizeof(err));
+    rc = s3_bucket_check(c, &err);
+    if (rc < 0) {
+        char what[600];
+        snprintf(what, sizeof(what), "bucket %s at %s", o->bucket, o->endpoint);
+        ag_fail_s3(ctx, rc, &err, what);
+        s3_client_free(c);
+        return NULL;
+    }
+    ctx->s3 = c;
+    return c;
+}
+
+rbdio_cluster *ag_cluster(ag_ctx *ctx)
+{
+    if (ctx->src != NULL)
+        return ctx->src;
+    int rc = rbdio_connect(ctx->opts.ceph_conf, ctx->opts.id, 30, &ctx->src);
+    if (rc < 0) {
+        ag_fail(ctx, AG_ECEPH, "cannot connect to the Ceph cluster: %s",
+                rbdio_last_error()[0] ? rbdio_last_error() : strerror(-rc));
+        ctx->src = NULL;
+    }
+    return ctx->src;
+}
+
+void ag_ctx_close(ag_ctx *ctx)
+{
+    if (ctx->s3 != NULL)
+        s3_client_free(ctx->s3);
+    if (ctx->src != NULL)
+        rbdio_disconnect(ctx->src);
+    ctx->s3 = NULL;
+    ctx->src = NULL;
+}
+
+int ag_parse_size(const char *s, uint64_t *out)
+{
+    char *end = NULL;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno != 0 || end == s)
+        return -EINVAL;
+    uint64_t mul = 1;
+    switch (*end) {
+    case '\0': break;
+    case 'k': case 'K': mul = 1ULL << 10; end++; break;
+    case 'm': case 'M': mul = 1ULL << 20; end++; break;
+    case 'g': case 'G': mul = 1ULL << 30; end++; break;
+    case 't': case 'T': mul = 1ULL << 40; end++; break;
+    default: return -EINVAL;
+    }
+    if (*end == 'i' || *end == 'B')
+        end += (*end == 'i' && end[1] == 'B') ? 2 : 1;
+    if (*end != '\0' || (v != 0 && v > UINT64_MAX / mul))
+        return -EINVAL;
+    *out = v * mul;
+    return 0;
+}
+
+void ag_fmt_size(uint64_t v, char *out, size_t outsz)
+{
+    static const char *units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
+    double d = (double)v;
+    int u = 0;
+    while (d >= 1024.0 && u < 5) {
+        d /= 1024.0;
+        u++;
+    }
+    if (u == 0)
+        snprintf(out, outsz, "%llu B", (unsigned long long)v);
+    else
+        snprintf(out, outsz, "%.2f %s", d, units[u]);
+}
+
+int ag_image_prefix(const ag_ctx *ctx, const naming_spec *spec, char *out, size_t outsz)
+{
+    return naming_image_prefix(ctx->opts.prefix, spec, out, outsz);
+}

@@ -1,0 +1,30 @@
+/* exec.h - restore execution: a plan's ranged GETs in flight, decompression and SHA-256
+ * checks on worker threads, writes into an image (aio window) or a file. */
+#ifndef RBD2S3_EXEC_H
+#define RBD2S3_EXEC_H
+
+#include "agent/agent.h"
+#include "agent/plan.h"
+
+/* Where restored bytes go. Exactly one of img / fd is set. */
+typedef struct exec_sink {
+    rbdio_image *img;
+    int fd;                   /* -1 when writing to an image */
+    int fresh;                /* 1: the target reads as zeros, holes and zeros are skipped */
+} exec_sink;
+
+/* The backups of the plan: manifests in the plan's source order, and their indexes. */
+typedef struct exec_src {
+    const manifest *m;
+    const index_rec *recs;
+} exec_src;
+
+/* Write the plan into sink. 0 or -1 with the error recorded in ctx (a checksum
+ * mismatch names the object and offset). */
+int exec_restore(ag_ctx *ctx, const plan *p, const exec_src *srcs, size_t nsrcs,
+                 const exec_sink *sink);
+
+/* Write the plan into a pipe in order, zeros included (for restore to stdout). */
+int exec_restore_stream(ag_ctx *ctx, const plan *p, const exec_src *srcs, int fd);
+
+#endif

@@ -1,0 +1,62 @@
+/* main.c - rbd2s3 entry point: global options, configuration, command dispatch, exit code. */
+#include "agent/agent.h"
+#include "agent/options.h"
+
+#include <stdio.h>
+#include <string.h>
+
+typedef struct command {
+    const char *name;
+    int (*run)(ag_ctx *ctx, int argc, char **argv);
+} command;
+
+static const command commands[] = {
+    { "backup", cmd_backup },
+    { "list", cmd_list },
+    { "show", cmd_show },
+    { "restore", cmd_restore },
+};
+
+static const command *find_command(const char *name)
+{
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        if (strcmp(commands[i].name, name) == 0)
+            return &commands[i];
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    ag_ctx ctx;
+    memset(&ctx, 0, sizeof(ctx));
+    ctx.command = "options";
+    int next = opts_parse_global(&ctx, argc, argv);
+    if (next == 0) {
+        opts_free();
+        return AG_OK;             /* --help or --version */
+    }
+    if (next > 0 && next >= argc)
+        ag_fail(&ctx, AG_EUSAGE, "no command given (try --help)");
+    const command *cmd = NULL;
+    if (ctx.exit_code == AG_OK) {
+        cmd = find_command(argv[next]);
+        if (cmd == NULL)
+            ag_fail(&ctx, AG_EUSAGE, "unknown command '%s' (try --help)", argv[next]);
+    }
+    int code = ctx.exit_code;
+    if (code == AG_OK) {
+        ctx.command = cmd->name;
+        ag_signals_install();
+        code = cmd->run(&ctx, argc - next - 1, argv + next + 1);
+        if (code == AG_OK && ctx.exit_code != AG_OK)
+            code = ctx.exit_code;
+    }
+    if (code != AG_OK) {
+        if (ctx.errmsg[0] == '\0')
+            snprintf(ctx.errmsg, sizeof(ctx.errmsg), "failed");
+        fprintf(stderr, "rbd2s3: %s: %s\n", ctx.command, ctx.errmsg);
+    }
+    ag_ctx_close(&ctx);
+    opts_free();
+    return code;
+}

@@ -1,0 +1,370 @@
+/* options.c - global options: defaults, the config file (inih), environment, command line. */
+#include "agent/options.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define OWNED_MAX 64
+
+static char *owned[OWNED_MAX];
+static int nowned;
+
+static const char *keep(const char *s)
+{
+    char *d = strdup(s);
+    if (d != NULL && nowned < OWNED_MAX)
+        owned[nowned++] = d;
+    return d;
+}
+
+void opts_free(void)
+{
+    for (int i = 0; i < nowned; i++)
+        free(owned[i]);
+    nowned = 0;
+}
+
+static void defaults(ag_opts *o)
+{
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    o->prefix = "rbd2s3";
+    o->region = "us-east-1";
+    o->progress = isatty(STDERR_FILENO);
+    o->tun.threads = ncpu > 0 ? (int)ncpu : 2;
+    o->tun.chunk_size = 1ULL << 20;
+    o->tun.part_size = 8ULL << 20;
+    o->tun.parts_in_flight = 4;
+    o->tun.reads_in_flight = 16;
+    o->tun.writes_in_flight = 16;
+    o->tun.gets_in_flight = 8;
+    o->tun.fetch_size = 8ULL << 20;
+    o->tun.pack_size = 1ULL << 30;
+}
+
+/* Keys accepted in [global], the config file, and as --options. */
+enum key_kind { K_STR, K_INT, K_SIZE, K_FLAG };
+typedef struct key_def {
+    const char *name;
+    enum key_kind kind;
+    size_t off;
+} key_def;
+
+#define OFF(f) offsetof(ag_opts, f)
+static const key_def keys[] = {
+    { "ceph-conf", K_STR, OFF(ceph_conf) },   { "id", K_STR, OFF(id) },
+    { "endpoint", K_STR, OFF(endpoint) },     { "bucket", K_STR, OFF(bucket) },
+    { "prefix", K_STR, OFF(prefix) },         { "region", K_STR, OFF(region) },
+    { "ca-file", K_STR, OFF(ca_file) },       { "insecure", K_FLAG, OFF(insecure) },
+    { "threads", K_INT, OFF(tun.threads) },   { "chunk-size", K_SIZE, OFF(tun.chunk_size) },
+    { "part-size", K_SIZE, OFF(tun.part_size) },
+    { "parts-in-flight", K_INT, OFF(tun.parts_in_flight) },
+    { "reads-in-flight", K_INT, OFF(tun.reads_in_flight) },
+    { "writes-in-flight", K_INT, OFF(tun.writes_in_flight) },
+    { "gets-in-flight", K_INT, OFF(tun.gets_in_flight) },
+    { "fetch-size", K_SIZE, OFF(tun.fetch_size) },
+    { "pack-size", K_SIZE, OFF(tun.pack_size) },
+};
+#define NKEYS (sizeof(keys) / sizeof(keys[0]))
+
+/* "chunk size", "chunk_size" and "chunk-size" all name the same key. */
+static const key_def *find_key(const char *name)
+{
+    char norm[64];
+    size_t i;
+    for (i = 0; name[i] != '\0' && i + 1 < sizeof(norm); i++)
+        norm[i] = (name[i] == '_' || name[i] == ' ') ? '-' : name[i];
+    norm[i] = '\0';
+    for (size_t k = 0; k < NKEYS; k++)
+        if (strcmp(keys[k].name, norm) == 0)
+            return &keys[k];
+    return NULL;
+}
+
+static int set_key(ag_ctx *ctx, const key_def *k, const char *value, const char *where)
+{
+    char *base = (char *)&ctx->opts;
+    uint64_t size;
+    char *end = NULL;
+    long v;
+    switch (k->kind) {
+    case K_STR:
+        *(const char **)(base + k->off) = keep(value);
+        return 0;
+    case K_FLAG:
+        *(int *)(base + k->off) = value == NULL || strcmp(value, "false") != 0;
+        return 0;
+    case K_INT:
+        errno = 0;
+        v = strtol(value, &end, 10);
+        if (errno != 0 || *end != '\0' || v < 1 || v > 1024)
+            return ag_fail(ctx, AG_EUSAGE, "%s: %s: not a number from 1 to 1024: '%s'",
+                           where, k->name, value);
+        *(int *)(base + k->off) = (int)v;
+        return 0;
+    case K_SIZE:
+        if (ag_parse_size(value, &size) < 0 || size == 0)
+            return ag_fail(ctx, AG_EUSAGE, "%s: %s: not a size: '%s'", where, k->name, value);
+        *(uint64_t *)(base + k->off) = size;
+        return 0;
+    }
+    return 0;
+}
+
+typedef struct ini_state {
+    ag_ctx *ctx;
+    const char *path;
+} ini_state;
+
+static int on_ini(void *user, const char *section, const char *name, const char *value)
+{
+    ini_state *st = user;
+    if (strcmp(section, "global") != 0)
+        return 1;    /* other sections belong to later commands (run, prune) */
+    if (strcmp(name, "access_key") == 0 || strcmp(name, "access key") == 0) {
+        st->ctx->opts.access_key = keep(value);
+        return 1;
+    }
+    if (strcmp(name, "secret_key") == 0 || strcmp(name, "secret key") == 0) {
+        st->ctx->opts.secret_key = keep(value);
+        return 1;
+    }
+    const key_def *k = find_key(name);
+    if (k == NULL) {
+        ag_fail(st->ctx, AG_EUSAGE, "%s: unknown key '%s' in [global]", st->path, name);
+        return 0;
+    }
+    return set_key(st->ctx, k, value, st->path) == 0;
+}
+
+static int read_config(ag_ctx *ctx, const char *path, int must_exist)
+{
+    if (!must_exist && access(path, R_OK) != 0)
+        return 0;
+    ini_state st = { ctx, path };
+    int rc = ini_parse(path, on_ini, &st);
+    if (ctx->exit_code != AG_OK)
+        return -1;
+    if (rc == -1)
+        return ag_fail(ctx, AG_EUSAGE, "cannot read config file %s", path);
+    if (rc != 0)
+        return ag_fail(ctx, AG_EUSAGE, "%s: line %d: syntax error", path, rc);
+    return 0;
+}
+
+static void from_env(ag_opts *o)
+{
+    const char *v;
+    if ((v = getenv("AWS_ACCESS_KEY_ID")) != NULL && v[0] != '\0')
+        o->access_key = v;
+    if ((v = getenv("AWS_SECRET_ACCESS_KEY")) != NULL && v[0] != '\0')
+        o->secret_key = v;
+    if ((v = getenv("AWS_SESSION_TOKEN")) != NULL && v[0] != '\0')
+        o->session_token = v;
+}
+
+static void usage(void)
+{
+    fputs("usage: rbd2s3 [global options] <command> [arguments]\n"
+          "\n"
+          "commands:\n"
+          "  backup  POOL/IMAGE[@SNAP] [--full]\n"
+          "  list    [POOL/IMAGE]\n"
+          "  show    POOL/IMAGE@BACKUP [--chunks]\n"
+          "  restore POOL/IMAGE[@BACKUP] DEST_POOL/DEST_IMAGE [--dest-ceph-conf F]\n"
+          "          [--dest-id N] [--replay]\n"
+          "  restore POOL/IMAGE[@BACKUP] --to-file PATH|-\n"
+          "\n"
+          "global options:\n"
+          "  -c, --config FILE     config file (default /etc/rbd2s3/rbd2s3.conf if present)\n"
+          "  --ceph-conf FILE      ceph.conf of the source cluster\n"
+          "  --id NAME             cephx id (default admin)\n"
+          "  --endpoint URL        S3 endpoint, e.g. http://rgw:8080\n"
+          "  --bucket NAME         bucket\n"
+          "  --prefix P            key prefix in the bucket (default rbd2s3)\n"
+          "  --region R            signing region (default us-east-1)\n"
+          "  --ca-file FILE        CA bundle for https; --insecure skips verification\n"
+          "  --format text|json    output format\n"
+          "  --no-progress         no progress line\n"
+          "  -v, --verbose / -q, --quiet\n"
+          "  tunables: --threads N --chunk-size SIZE --part-size SIZE --parts-in-flight N\n"
+          "            --reads-in-flight N --writes-in-flight N --gets-in-flight N\n"
+          "            --fetch-size SIZE --pack-size SIZE\n"
+          "credentials: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, or the config file\n",
+          stdout);
+}
+
+/* Apply one global option given as name (without "--") and value; 1 if it was one,
+ * 0 if the name is not a global option, -1 on error. *used says if value was taken. */
+static int apply_global(ag_ctx *ctx, const char *name, const char *value, int *used)
+{
+    *used = 0;
+    if (strcmp(name, "format") == 0) {
+        if (value == NULL || (strcmp(value, "json") != 0 && strcmp(value, "text") != 0))
+            return ag_fail(ctx, AG_EUSAGE, "--format takes text or json");
+        ctx->opts.json = strcmp(value, "json") == 0;
+        *used = 1;
+        return 1;
+    }
+    if (strcmp(name, "no-progress") == 0) {
+        ctx->opts.progress = 0;
+        return 1;
+    }
+    if (strcmp(name, "verbose") == 0 || strcmp(name, "quiet") == 0) {
+        *(name[0] == 'v' ? &ctx->opts.verbose : &ctx->opts.quiet) = 1;
+        return 1;
+    }
+    const key_def *k = find_key(name);
+    if (k == NULL)
+        return 0;
+    if (k->kind != K_FLAG) {
+        if (value == NULL)
+            return ag_fail(ctx, AG_EUSAGE, "--%s needs a value", name);
+        *used = 1;
+    }
+    return set_key(ctx, k, value, "command line") == 0 ? 1 : -1;
+}
+
+/* Split "--name=value" / "--name value"; returns the name and sets *inl for "--name=value". */
+static const char *split_opt(const char *arg, char *buf, size_t bufsz, const char **inl)
+{
+    const char *eq = strchr(arg + 2, '=');
+    *inl = NULL;
+    if (eq == NULL)
+        return arg + 2;
+    size_t n = (size_t)(eq - (arg + 2));
+    if (n >= bufsz)
+        n = bufsz - 1;
+    memcpy(buf, arg + 2, n);
+    buf[n] = '\0';
+    *inl = eq + 1;
+    return buf;
+}
+
+static const char *short_alias(const char *arg)
+{
+    if (strcmp(arg, "-c") == 0) return "--config";
+    if (strcmp(arg, "-v") == 0) return "--verbose";
+    if (strcmp(arg, "-q") == 0) return "--quiet";
+    if (strcmp(arg, "-h") == 0) return "--help";
+    return arg;
+}
+
+/* Find -c/--config before anything else so that the command line overrides it. */
+static const char *config_path(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = short_alias(argv[i]);
+        if (strncmp(a, "--config=", 9) == 0)
+            return a + 9;
+        if (strcmp(a, "--config") == 0 && i + 1 < argc)
+            return argv[i + 1];
+    }
+    return NULL;
+}
+
+int opts_parse_global(ag_ctx *ctx, int argc, char **argv)
+{
+    defaults(&ctx->opts);
+    const char *cfg = config_path(argc, argv);
+    if (cfg == NULL && getenv("RBD2S3_CONFIG") != NULL)
+        cfg = getenv("RBD2S3_CONFIG");
+    if (read_config(ctx, cfg ? cfg : "/etc/rbd2s3/rbd2s3.conf", cfg != NULL) < 0)
+        return -1;
+    ctx->opts.config = cfg;
+    from_env(&ctx->opts);
+    int i = 1;
+    for (; i < argc; i++) {
+        const char *a = short_alias(argv[i]);
+        if (a[0] != '-' || strcmp(a, "-") == 0)
+            break;
+        if (strcmp(a, "--help") == 0) { usage(); return 0; }
+        if (strcmp(a, "--version") == 0) { puts("rbd2s3 " PACKAGE_VERSION); return 0; }
+        if (strncmp(a, "--", 2) != 0)
+            return ag_fail(ctx, AG_EUSAGE, "unknown option '%s'", a);
+        char nb[64];
+        const char *inl;
+        const char *name = split_opt(a, nb, sizeof(nb), &inl);
+        const char *val = inl ? inl : (i + 1 < argc ? argv[i + 1] : NULL);
+        if (strcmp(name, "config") == 0) {
+            i += inl ? 0 : 1;
+            continue;
+        }
+        int used = 0;
+        int r = apply_global(ctx, name, val, &used);
+        if (r < 0)
+            return -1;
+        if (r == 0)
+            return ag_fail(ctx, AG_EUSAGE, "unknown option '%s'", a);
+        if (used && !inl)
+            i++;
+    }
+    return i;
+}
+
+static int command_opt(ag_ctx *ctx, const char *a, const char *val, const opts_cmd *spec,
+                       int nspec, int *used)
+{
+    char nb[64];
+    const char *inl;
+    const char *name = split_opt(a, nb, sizeof(nb), &inl);
+    if (inl)
+        val = inl;
+    for (int k = 0; k < nspec; k++) {
+        if (strcmp(spec[k].name, name) != 0)
+            continue;
+        if (!spec[k].has_arg) {
+            *spec[k].value = "1";
+            *used = 0;
+            return 0;
+        }
+        if (val == NULL)
+            return ag_fail(ctx, AG_EUSAGE, "--%s needs a value", name);
+        *spec[k].value = val;
+        *used = inl ? 0 : 1;
+        return 0;
+    }
+    int r = apply_global(ctx, name, val, used);
+    if (r < 0)
+        return -1;
+    if (r == 0)
+        return ag_fail(ctx, AG_EUSAGE, "unknown option '%s'", a);
+    if (inl)
+        *used = 0;
+    return 0;
+}
+
+int opts_parse_command(ag_ctx *ctx, int argc, char **argv, const opts_cmd *spec, int nspec,
+                       char ***positional, int *npositional)
+{
+    static char *pos[16];
+    int np = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *a = short_alias(argv[i]);
+        if (strncmp(a, "--", 2) == 0 && a[2] != '\0') {
+            int used = 0;
+            if (command_opt(ctx, a, i + 1 < argc ? argv[i + 1] : NULL, spec, nspec,
+                            &used) < 0)
+                return -1;
+            i += used;
+            continue;
+        }
+        if (a[0] == '-' && a[1] != '\0') {
+            if (strcmp(a, "--verbose") == 0 || strcmp(a, "--quiet") == 0) {
+                int used;
+                apply_global(ctx, a + 2, NULL, &used);
+                continue;
+            }
+            return ag_fail(ctx, AG_EUSAGE, "unknown option '%s'", a);
+        }
+        if (np >= 16)
+            return ag_fail(ctx, AG_EUSAGE, "too many arguments");
+        pos[np++] = argv[i];
+    }
+    *positional = pos;
+    *npositional = np;
+    return 0;
+}

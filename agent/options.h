@@ -1,0 +1,27 @@
+/* options.h - global options: defaults, the config file (inih), environment, command line. */
+#ifndef RBD2S3_OPTIONS_H
+#define RBD2S3_OPTIONS_H
+
+#include "agent/agent.h"
+
+/* Fill ctx->opts from defaults, the config file, the environment and argv (in that
+ * order of increasing precedence). Returns the index of the command in argv, 0 when
+ * the program should exit successfully (--help, --version), or -1 with an error
+ * recorded in ctx. */
+int opts_parse_global(ag_ctx *ctx, int argc, char **argv);
+
+/* Parse one command's own options. spec lists the accepted long options; values
+ * are returned through the option table. Returns the index of the first positional
+ * argument, or -1 with a usage error recorded. */
+typedef struct opts_cmd {
+    const char *name;       /* "full", "dest-ceph-conf" */
+    int has_arg;            /* 0 flag, 1 value */
+    const char **value;     /* value, or "1" for a set flag */
+} opts_cmd;
+int opts_parse_command(ag_ctx *ctx, int argc, char **argv, const opts_cmd *spec, int nspec,
+                       char ***positional, int *npositional);
+
+/* Free strings the options own (config file values). */
+void opts_free(void);
+
+#endif

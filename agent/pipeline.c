@@ -1,0 +1,469 @@
+/* pipeline.c - the backup data path: diff walk + aio reads -> compress/hash workers ->
+ * pack objects and the chunk index, all overlapping, in bounded memory. */
+#include "agent/pipeline.h"
+
+#include <errno.h>
+#include <lz4.h>
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define DIFF_WINDOW (256ULL << 20)
+
+enum slot_state { S_FREE, S_READING, S_QUEUED, S_DONE };
+
+typedef struct slot {
+    enum slot_state state;
+    uint64_t off;
+    uint64_t len;
+    int zero;
+    int raw;
+    ssize_t rc;
+    unsigned char *data;      /* chunk_size */
+    unsigned char *comp;      /* LZ4_compressBound(chunk_size) */
+    int comp_len;
+    uint8_t sha[32];
+    struct bpipe *pipe;
+} slot;
+
+typedef struct extent {
+    uint64_t off, len;
+    int exists;
+} extent;
+
+typedef struct bpipe {
+    ag_ctx *ctx;
+    rbdio_image *img;
+    rbdio_aio *aio;
+    const char *from_snap;
+    uint64_t size;
+    uint64_t chunk;
+    pthread_mutex_t mu;
+    pthread_cond_t cv_free;   /* reader waits for a free slot */
+    pthread_cond_t cv_work;   /* workers wait for queued slots */
+    pthread_cond_t cv_done;   /* consumer waits for the next slot */
+    slot *slots;
+    size_t nslots;
+    uint64_t produced;        /* slots handed out (sequence) */
+    uint64_t consumed;
+    size_t *work;             /* ring of slot indexes for the workers */
+    size_t work_head, work_tail;
+    int reader_done;
+    int stop;                 /* set on failure: everybody winds down */
+    int quit;                 /* workers exit once the queue is empty */
+    int read_err;
+    char read_what[256];
+    extent *ext;
+    size_t next, cap;
+} bpipe;
+
+int pipeline_is_zero(const unsigned char *buf, size_t len)
+{
+    static const unsigned char zeros[4096];
+    while (len >= sizeof(zeros)) {
+        if (memcmp(buf, zeros, sizeof(zeros)) != 0)
+            return 0;
+        buf += sizeof(zeros);
+        len -= sizeof(zeros);
+    }
+    return memcmp(buf, zeros, len) == 0;
+}
+
+static void push_work(bpipe *p, size_t i)
+{
+    p->work[p->work_tail % p->nslots] = i;
+    p->work_tail++;
+    pthread_cond_signal(&p->cv_work);
+}
+
+static void on_read(ssize_t rc, void *arg)
+{
+    slot *s = arg;
+    bpipe *p = s->pipe;
+    pthread_mutex_lock(&p->mu);
+    s->rc = rc;
+    s->state = S_QUEUED;
+    push_work(p, (size_t)(s - p->slots));
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* Take the next slot in sequence, waiting while the ring is full. NULL when stopping. */
+static slot *take_slot(bpipe *p)
+{
+    pthread_mutex_lock(&p->mu);
+    while (!p->stop && p->produced - p->consumed >= p->nslots)
+        pthread_cond_wait(&p->cv_free, &p->mu);
+    slot *s = NULL;
+    if (!p->stop) {
+        s = &p->slots[p->produced % p->nslots];
+        p->produced++;
+    }
+    pthread_mutex_unlock(&p->mu);
+    return s;
+}
+
+static int submit_piece(bpipe *p, uint64_t off, uint64_t len, int exists)
+{
+    slot *s = take_slot(p);
+    if (s == NULL)
+        return -ECANCELED;
+    s->off = off;
+    s->len = len;
+    s->zero = !exists;
+    s->raw = 0;
+    s->rc = 0;
+    if (!exists) {
+        pthread_mutex_lock(&p->mu);
+        s->state = S_DONE;
+        pthread_cond_signal(&p->cv_done);
+        pthread_mutex_unlock(&p->mu);
+        return 0;
+    }
+    s->state = S_READING;
+    int rc = rbdio_aio_read(p->aio, off, len, s->data, on_read, s);
+    if (rc < 0) {
+        pthread_mutex_lock(&p->mu);
+        s->rc = rc;
+        s->state = S_QUEUED;
+        push_work(p, (size_t)(s - p->slots));
+        pthread_mutex_unlock(&p->mu);
+        return rc;
+    }
+    return 0;
+}
+
+static int on_extent(uint64_t off, uint64_t len, int exists, void *arg)
+{
+    bpipe *p = arg;
+    if (p->next == p->cap) {
+        size_t cap = p->cap ? p->cap * 2 : 1024;
+        extent *e = realloc(p->ext, cap * sizeof(*e));
+        if (e == NULL)
+            return -ENOMEM;
+        p->ext = e;
+        p->cap = cap;
+    }
+    p->ext[p->next++] = (extent){ off, len, exists };
+    return 0;
+}
+
+/* Split an extent at chunk boundaries of the image and submit the pieces. */
+static int submit_extent(bpipe *p, const extent *e)
+{
+    uint64_t off = e->off, end = e->off + e->len;
+    while (off < end) {
+        uint64_t stop = (off / p->chunk + 1) * p->chunk;
+        if (stop > end)
+            stop = end;
+        int rc = submit_piece(p, off, stop - off, e->exists);
+        if (rc < 0)
+            return rc;
+        off = stop;
+    }
+    return 0;
+}
+
+static void reader_fail(bpipe *p, int rc, const char *what)
+{
+    pthread_mutex_lock(&p->mu);
+    if (p->read_err == 0 && rc != -ECANCELED) {
+        p->read_err = rc;
+        snprintf(p->read_what, sizeof(p->read_what), "%s", what);
+    }
+    p->stop = 1;
+    pthread_cond_broadcast(&p->cv_done);
+    pthread_cond_broadcast(&p->cv_work);
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* The reader: walk the diff window by window, reading each window's extents. */
+static void *reader_main(void *arg)
+{
+    bpipe *p = arg;
+    int rc = 0;
+    for (uint64_t w = 0; w < p->size && rc == 0 && !ag_interrupted; w += DIFF_WINDOW) {
+        uint64_t wlen = p->size - w < DIFF_WINDOW ? p->size - w : DIFF_WINDOW;
+        p->next = 0;
+        rc = rbdio_diff_range(p->img, p->from_snap, w, wlen, 1, on_extent, p);
+        if (rc < 0) {
+            reader_fail(p, rc, "walking the image diff");
+            break;
+        }
+        for (size_t i = 0; i < p->next && rc == 0; i++)
+            rc = submit_extent(p, &p->ext[i]);
+        if (rc < 0)
+            reader_fail(p, rc, "reading the image");
+    }
+    if (rc == 0 && ag_interrupted)
+        reader_fail(p, -EINTR, "interrupted");
+    int drc = rbdio_aio_drain(p->aio);
+    if (rc == 0 && drc < 0)
+        reader_fail(p, drc, "reading the image");
+    pthread_mutex_lock(&p->mu);
+    p->reader_done = 1;
+    pthread_cond_broadcast(&p->cv_done);
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+static void process_slot(bpipe *p, slot *s)
+{
+    if (s->rc < 0)
+        return;
+    if (pipeline_is_zero(s->data, s->len)) {
+        s->zero = 1;
+        return;
+    }
+    EVP_Digest(s->data, s->len, s->sha, NULL, EVP_sha256(), NULL);
+    int bound = LZ4_compressBound((int)p->chunk);
+    s->comp_len = LZ4_compress_default((const char *)s->data, (char *)s->comp, (int)s->len,
+                                       bound);
+    s->raw = s->comp_len <= 0 || (uint64_t)s->comp_len >= s->len;
+}
+
+static void *worker_main(void *arg)
+{
+    bpipe *p = arg;
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        while (p->work_head == p->work_tail && !p->quit)
+            pthread_cond_wait(&p->cv_work, &p->mu);
+        if (p->work_head == p->work_tail)
+            break;
+        slot *s = &p->slots[p->work[p->work_head % p->nslots]];
+        p->work_head++;
+        pthread_mutex_unlock(&p->mu);
+        process_slot(p, s);
+        pthread_mutex_lock(&p->mu);
+        s->state = S_DONE;
+        pthread_cond_broadcast(&p->cv_done);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+/* Wait for the next slot in sequence. Returns it, or NULL at the end (*fail = 0) or
+ * on failure (*fail = 1). Drives the uploads while waiting. */
+static slot *next_done(bpipe *p, pack_writer *pack, int *fail)
+{
+    *fail = 0;
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        if (p->stop) {
+            *fail = 1;
+            break;
+        }
+        slot *s = &p->slots[p->consumed % p->nslots];
+        if (p->consumed < p->produced && s->state == S_DONE) {
+            pthread_mutex_unlock(&p->mu);
+            return s;
+        }
+        if (p->reader_done && p->consumed == p->produced)
+            break;
+        if (pack_busy(pack)) {
+            pthread_mutex_unlock(&p->mu);
+            int rc = pack_poll(pack, 1);
+            pthread_mutex_lock(&p->mu);
+            if (rc < 0) {
+                *fail = 1;
+                break;
+            }
+            continue;
+        }
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 50 * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&p->cv_done, &p->mu, &ts);
+        if (ag_interrupted) {
+            *fail = 1;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+static void release_slot(bpipe *p, slot *s)
+{
+    pthread_mutex_lock(&p->mu);
+    s->state = S_FREE;
+    p->consumed++;
+    pthread_cond_signal(&p->cv_free);
+    pthread_mutex_unlock(&p->mu);
+}
+
+typedef struct zero_run {
+    uint64_t off, len;
+} zero_run;
+
+static int flush_zero(bpipe *p, zero_run *z, index_writer *idx, manifest *m)
+{
+    if (z->len == 0)
+        return 0;
+    index_rec r;
+    memset(&r, 0, sizeof(r));
+    r.offset = z->off;
+    r.length = z->len;
+    r.flags = INDEX_FLAG_ZERO;
+    m->zero_bytes += z->len;
+    m->zero_chunks++;
+    z->len = 0;
+    if (index_writer_add(idx, &r) < 0)
+        return ag_fail(p->ctx, AG_EFAIL, "chunk index: records out of order at %llu",
+                       (unsigned long long)r.offset);
+    return 0;
+}
+
+static int store_slot(bpipe *p, slot *s, pack_writer *pack, index_writer *idx, manifest *m,
+                      zero_run *z)
+{
+    if (s->rc < 0)
+        return ag_fail_rbd(p->ctx, (int)s->rc, "reading the image");
+    if (s->zero) {
+        if (z->len > 0 && z->off + z->len == s->off) {
+            z->len += s->len;
+            return 0;
+        }
+        if (flush_zero(p, z, idx, m) < 0)
+            return -1;
+        *z = (zero_run){ s->off, s->len };
+        return 0;
+    }
+    if (flush_zero(p, z, idx, m) < 0)
+        return -1;
+    index_rec r;
+    memset(&r, 0, sizeof(r));
+    r.offset = s->off;
+    r.length = s->len;
+    r.flags = s->raw ? INDEX_FLAG_RAW : 0;
+    r.stored_length = s->raw ? (uint32_t)s->len : (uint32_t)s->comp_len;
+    memcpy(r.sha256, s->sha, sizeof(r.sha256));
+    if (pack_append(pack, s->raw ? s->data : s->comp, r.stored_length, &r.pack,
+                    &r.pack_offset) < 0)
+        return -1;
+    if (index_writer_add(idx, &r) < 0)
+        return ag_fail(p->ctx, AG_EFAIL, "chunk index: records out of order");
+    m->data_bytes += s->len;
+    m->stored_bytes += r.stored_length;
+    m->chunks++;
+    return 0;
+}
+
+static int consume(bpipe *p, pack_writer *pack, index_writer *idx, manifest *m)
+{
+    zero_run z = { 0, 0 };
+    int fail = 0;
+    slot *s;
+    while ((s = next_done(p, pack, &fail)) != NULL) {
+        int rc = store_slot(p, s, pack, idx, m, &z);
+        release_slot(p, s);
+        if (rc < 0)
+            return -1;
+    }
+    if (fail)
+        return -1;
+    return flush_zero(p, &z, idx, m);
+}
+
+static void stop_all(bpipe *p)
+{
+    pthread_mutex_lock(&p->mu);
+    p->stop = 1;
+    pthread_cond_broadcast(&p->cv_free);
+    pthread_cond_broadcast(&p->cv_work);
+    pthread_mutex_unlock(&p->mu);
+}
+
+static int setup(bpipe *p, ag_ctx *ctx, rbdio_image *img)
+{
+    const ag_tun *t = &ctx->opts.tun;
+    p->ctx = ctx;
+    p->img = img;
+    p->chunk = t->chunk_size;
+    p->nslots = (size_t)t->reads_in_flight + 2 * (size_t)t->threads + 2;
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->cv_free, NULL);
+    pthread_cond_init(&p->cv_work, NULL);
+    pthread_cond_init(&p->cv_done, NULL);
+    p->slots = calloc(p->nslots, sizeof(*p->slots));
+    p->work = calloc(p->nslots, sizeof(*p->work));
+    if (p->slots == NULL || p->work == NULL)
+        return ag_fail(ctx, AG_EFAIL, "out of memory");
+    size_t bound = (size_t)LZ4_compressBound((int)p->chunk);
+    for (size_t i = 0; i < p->nslots; i++) {
+        p->slots[i].pipe = p;
+        p->slots[i].data = malloc(p->chunk);
+        p->slots[i].comp = malloc(bound);
+        if (p->slots[i].data == NULL || p->slots[i].comp == NULL)
+            return ag_fail(ctx, AG_EFAIL, "out of memory");
+    }
+    int rc = rbdio_aio_new(img, t->reads_in_flight, &p->aio);
+    if (rc < 0)
+        return ag_fail_rbd(ctx, rc, "aio window");
+    return 0;
+}
+
+static void teardown(bpipe *p)
+{
+    if (p->aio != NULL)
+        rbdio_aio_free(p->aio);
+    for (size_t i = 0; p->slots != NULL && i < p->nslots; i++) {
+        free(p->slots[i].data);
+        free(p->slots[i].comp);
+    }
+    free(p->slots);
+    free(p->work);
+    free(p->ext);
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->cv_free);
+    pthread_cond_destroy(&p->cv_work);
+    pthread_cond_destroy(&p->cv_done);
+}
+
+int pipeline_backup(ag_ctx *ctx, rbdio_image *img, const char *from_snap, uint64_t size,
+                    pack_writer *pack, index_writer *idx, manifest *m)
+{
+    if (ctx->opts.tun.chunk_size > (64ULL << 20))
+        return ag_fail(ctx, AG_EUSAGE, "chunk size may be at most 64M");
+    bpipe p;
+    memset(&p, 0, sizeof(p));
+    p.from_snap = from_snap;
+    p.size = size;
+    int rc = setup(&p, ctx, img);
+    int nthreads = ctx->opts.tun.threads;
+    pthread_t reader, *workers = calloc((size_t)nthreads, sizeof(*workers));
+    int started = 0, reader_started = 0;
+    if (rc == 0 && workers == NULL)
+        rc = ag_fail(ctx, AG_EFAIL, "out of memory");
+    for (; rc == 0 && started < nthreads; started++)
+        if (pthread_create(&workers[started], NULL, worker_main, &p) != 0)
+            rc = ag_fail(ctx, AG_EFAIL, "cannot start worker threads");
+    if (rc == 0 && pthread_create(&reader, NULL, reader_main, &p) != 0)
+        rc = ag_fail(ctx, AG_EFAIL, "cannot start the reader thread");
+    reader_started = rc == 0;
+    if (rc == 0)
+        rc = consume(&p, pack, idx, m);
+    if (rc < 0)
+        stop_all(&p);
+    if (reader_started)
+        pthread_join(reader, NULL);
+    pthread_mutex_lock(&p.mu);
+    p.quit = 1;
+    pthread_cond_broadcast(&p.cv_work);
+    pthread_mutex_unlock(&p.mu);
+    for (int i = 0; i < started; i++)
+        pthread_join(workers[i], NULL);
+    free(workers);
+    if (p.read_err != 0)
+        ag_fail_rbd(ctx, p.read_err, p.read_what);
+    else if (rc < 0 && ctx->exit_code == AG_OK)
+        ag_fail(ctx, ag_interrupted ? AG_EINTR : AG_EFAIL, "backup stopped");
+    teardown(&p);
+    return ctx->exit_code == AG_OK ? 0 : -1;
+}

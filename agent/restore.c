@@ -1,0 +1,301 @@
+/* restore.c - the restore command: a restore point's chain into a new image (any
+ * cluster), a file or stdout; merged newest-first, or replayed backup by backup. */
+#include "agent/agent.h"
+#include "agent/catalog.h"
+#include "agent/exec.h"
+#include "agent/index.h"
+#include "agent/options.h"
+#include "agent/plan.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define GROUP_GAP (64u << 10)
+
+typedef struct rs {
+    ag_ctx *ctx;
+    naming_spec spec;
+    char name[1600];
+    catalog cat;
+    size_t *chain;
+    size_t nchain;
+    index_rec **recs;
+    size_t *nrecs;
+    /* target */
+    const char *to_file;
+    int fd;
+    int is_stdout;
+    int fresh_file;
+    naming_spec dest;
+    char dest_name[1600];
+    const char *dest_conf;
+    const char *dest_id;
+    rbdio_cluster *dcluster;
+    int own_dcluster;
+    rbdio_image *dimg;
+    int created;
+    int replay;
+} rs;
+
+static const manifest *chain_m(const rs *r, size_t i)
+{
+    return &r->cat.e[r->chain[i]].m;
+}
+
+static int load_index(rs *r, size_t i)
+{
+    ag_ctx *ctx = r->ctx;
+    const manifest *m = chain_m(r, i);
+    s3_buf body = { 0 };
+    s3_error err;
+    memset(&err, 0, sizeof(err));
+    int rc = s3_get(ctx->s3, m->index.key, 0, 0, 0, &body, &err);
+    if (rc < 0)
+        return ag_fail_s3(ctx, rc, &err, m->index.key);
+    char sum[65];
+    s3_sha256_hex(body.data, body.len, sum);
+    if (strcmp(sum, m->index_sha256) != 0) {
+        s3_buf_free(&body);
+        return ag_fail(ctx, AG_EINTEGRITY, "%s: checksum mismatch", m->index.key);
+    }
+    rc = index_load(body.data, body.len, &r->recs[i], &r->nrecs[i]);
+    s3_buf_free(&body);
+    if (rc < 0)
+        return ag_fail(ctx, AG_EINTEGRITY, "%s: damaged chunk index", m->index.key);
+    return 0;
+}
+
+static int resolve(rs *r)
+{
+    ag_ctx *ctx = r->ctx;
+    if (catalog_load(ctx, &r->spec, &r->cat) < 0)
+        return -1;
+    long t = catalog_find(ctx, &r->cat, &r->spec, r->spec.at);
+    if (t < 0 || catalog_chain(ctx, &r->cat, (size_t)t, &r->chain, &r->nchain) < 0)
+        return -1;
+    r->recs = calloc(r->nchain, sizeof(*r->recs));
+    r->nrecs = calloc(r->nchain, sizeof(*r->nrecs));
+    if (r->recs == NULL || r->nrecs == NULL)
+        return ag_fail(ctx, AG_EFAIL, "out of memory");
+    return 0;
+}
+
+/* Everything about the destination that can be checked before changing anything. */
+static int check_dest(rs *r)
+{
+    ag_ctx *ctx = r->ctx;
+    if (r->to_file != NULL) {
+        r->is_stdout = strcmp(r->to_file, "-") == 0;
+        struct stat st;
+        if (!r->is_stdout && stat(r->to_file, &st) == 0 && !S_ISBLK(st.st_mode))
+            return ag_fail(ctx, AG_EEXIST, "%s: already exists", r->to_file);
+        return 0;
+    }
+    int rc;
+    if (r->dest_conf != NULL || r->dest_id != NULL) {
+        rc = rbdio_connect(r->dest_conf ? r->dest_conf : ctx->opts.ceph_conf,
+                           r->dest_id ? r->dest_id : ctx->opts.id, 30, &r->dcluster);
+        if (rc < 0)
+            return ag_fail(ctx, AG_ECEPH, "cannot connect to the destination cluster: %s",
+                           rbdio_last_error());
+        r->own_dcluster = 1;
+    } else if ((r->dcluster = ag_cluster(ctx)) == NULL) {
+        return -1;
+    }
+    if ((rc = rbdio_pool_check(r->dcluster, r->dest.pool, r->dest.ns)) < 0)
+        return ag_fail_rbd(ctx, rc, r->dest_name);
+    rbdio_spec ds = { r->dest.pool, r->dest.ns, r->dest.image };
+    rc = rbdio_image_exists(r->dcluster, &ds);
+    if (rc < 0)
+        return ag_fail_rbd(ctx, rc, r->dest_name);
+    if (rc == 1)
+        return ag_fail(ctx, AG_EEXIST, "%s: destination image already exists", r->dest_name);
+    return 0;
+}
+
+static int open_target(rs *r, const manifest *m)
+{
+    ag_ctx *ctx = r->ctx;
+    if (r->to_file != NULL) {
+        if (r->is_stdout) {
+            r->fd = STDOUT_FILENO;
+            return 0;
+        }
+        r->fd = open(r->to_file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (r->fd < 0 && errno == EEXIST)
+            r->fd = open(r->to_file, O_WRONLY | O_CLOEXEC);   /* a block device */
+        else if (r->fd >= 0)
+            r->fresh_file = r->created = 1;
+        if (r->fd < 0)
+            return ag_fail(ctx, AG_EFAIL, "%s: %s", r->to_file, strerror(errno));
+        if (r->fresh_file && ftruncate(r->fd, (off_t)m->size) < 0)
+            return ag_fail(ctx, AG_EFAIL, "%s: %s", r->to_file, strerror(errno));
+        return 0;
+    }
+    rbdio_spec ds = { r->dest.pool, r->dest.ns, r->dest.image };
+    rbdio_info geom = { .size = m->size, .order = m->order, .features = m->features,
+                        .stripe_unit = m->stripe_unit, .stripe_count = m->stripe_count };
+    int rc = rbdio_image_create(r->dcluster, &ds, &geom);
+    if (rc < 0)
+        return ag_fail_rbd(ctx, rc, r->dest_name);
+    r->created = 1;
+    if ((rc = rbdio_open(r->dcluster, &ds, NULL, &r->dimg)) < 0)
+        return ag_fail_rbd(ctx, rc, r->dest_name);
+    return 0;
+}
+
+/* Apply chain members [first, last] merged, into the open target. */
+static int apply(rs *r, size_t first, size_t last, int fresh)
+{
+    ag_ctx *ctx = r->ctx;
+    size_t n = last - first + 1;
+    plan_src *srcs = calloc(n, sizeof(*srcs));
+    exec_src *xs = calloc(n, sizeof(*xs));
+    plan p;
+    int rc = srcs && xs ? 0 : ag_fail(ctx, AG_EFAIL, "out of memory");
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        srcs[i] = (plan_src){ r->recs[first + i], r->nrecs[first + i],
+                              chain_m(r, first + i)->size };
+        xs[i] = (exec_src){ chain_m(r, first + i), r->recs[first + i] };
+    }
+    if (rc == 0 && plan_build(srcs, n, ctx->opts.tun.fetch_size, GROUP_GAP, &p) < 0)
+        rc = ag_fail(ctx, AG_EFAIL, "out of memory planning the restore");
+    if (rc == 0) {
+        ag_debug(ctx, "plan: %zu pieces, %zu records, %zu GETs, %llu bytes to fetch",
+                 p.npieces, p.njobs, p.ngroups, (unsigned long long)p.fetch_bytes);
+        if (r->is_stdout) {
+            rc = exec_restore_stream(ctx, &p, xs, r->fd);
+        } else {
+            exec_sink sink = { .img = r->dimg, .fd = r->dimg ? -1 : r->fd,
+                               .fresh = r->dimg ? fresh : (fresh && r->fresh_file) };
+            rc = exec_restore(ctx, &p, xs, n, &sink);
+        }
+        plan_free(&p);
+    }
+    free(srcs);
+    free(xs);
+    return rc;
+}
+
+static int finish_point(rs *r, const manifest *m)
+{
+    if (r->dimg == NULL)
+        return 0;
+    int rc = rbdio_flush(r->dimg);
+    if (rc == 0)
+        rc = rbdio_snap_create(r->dimg, m->snap_name);
+    return rc < 0 ? ag_fail_rbd(r->ctx, rc, "creating the snapshot on the destination") : 0;
+}
+
+static int run_replay(rs *r)
+{
+    for (size_t i = 0; i < r->nchain; i++) {
+        const manifest *m = chain_m(r, i);
+        if (i > 0 && r->dimg != NULL) {
+            int rc = rbdio_resize(r->dimg, m->size);
+            if (rc < 0)
+                return ag_fail_rbd(r->ctx, rc, "resizing the destination");
+        }
+        ag_info(r->ctx, "applying backup %s (%zu of %zu)", m->id, i + 1, r->nchain);
+        if (apply(r, i, i, i == 0) < 0 || finish_point(r, m) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int run_restore(rs *r)
+{
+    ag_ctx *ctx = r->ctx;
+    if (ag_s3(ctx) == NULL || resolve(r) < 0 || check_dest(r) < 0)
+        return -1;
+    for (size_t i = 0; i < r->nchain; i++)
+        if (load_index(r, i) < 0)
+            return -1;
+    const manifest *target = chain_m(r, r->nchain - 1);
+    if (open_target(r, r->replay ? chain_m(r, 0) : target) < 0)
+        return -1;
+    ag_info(ctx, "restoring %s@%s (%zu backup%s in the chain)", r->name, target->id,
+            r->nchain, r->nchain == 1 ? "" : "s");
+    if (r->replay && r->to_file == NULL)
+        return run_replay(r);
+    if (apply(r, 0, r->nchain - 1, 1) < 0)
+        return -1;
+    if (r->fd >= 0 && !r->is_stdout && fsync(r->fd) < 0 && errno != EINVAL)
+        return ag_fail(ctx, AG_EFAIL, "%s: %s", r->to_file, strerror(errno));
+    return finish_point(r, target);
+}
+
+static void cleanup(rs *r, int failed)
+{
+    if (r->dimg != NULL)
+        rbdio_close(r->dimg);
+    if (failed && r->created && r->to_file == NULL) {
+        rbdio_spec ds = { r->dest.pool, r->dest.ns, r->dest.image };
+        if (rbdio_image_remove(r->dcluster, &ds) < 0)
+            ag_info(r->ctx, "warning: could not remove the partial image %s", r->dest_name);
+    }
+    if (r->fd >= 0 && !r->is_stdout)
+        close(r->fd);
+    if (failed && r->created && r->to_file != NULL)
+        unlink(r->to_file);
+    if (r->own_dcluster)
+        rbdio_disconnect(r->dcluster);
+    for (size_t i = 0; r->recs != NULL && i < r->nchain; i++)
+        free(r->recs[i]);
+    free(r->recs);
+    free(r->nrecs);
+    free(r->chain);
+    catalog_free(&r->cat);
+}
+
+static int parse(rs *r, int argc, char **argv)
+{
+    ag_ctx *ctx = r->ctx;
+    const char *replay = NULL;
+    opts_cmd spec[] = {
+        { "dest-ceph-conf", 1, &r->dest_conf }, { "dest-id", 1, &r->dest_id },
+        { "replay", 0, &replay }, { "to-file", 1, &r->to_file },
+    };
+    char **pos;
+    int npos;
+    if (opts_parse_command(ctx, argc, argv, spec, 4, &pos, &npos) < 0)
+        return -1;
+    r->replay = replay != NULL;
+    if (npos != (r->to_file ? 1 : 2))
+        return ag_fail(ctx, AG_EUSAGE, "usage: restore POOL/IMAGE[@BACKUP] "
+                       "(DEST_POOL/DEST_IMAGE | --to-file PATH|-)");
+    if (naming_parse_spec(pos[0], 1, &r->spec) < 0)
+        return ag_fail(ctx, AG_EUSAGE, "'%s': expected POOL/IMAGE[@BACKUP]", pos[0]);
+    if (npos == 2 && naming_parse_spec(pos[1], 0, &r->dest) < 0)
+        return ag_fail(ctx, AG_EUSAGE, "'%s': expected DEST_POOL/DEST_IMAGE", pos[1]);
+    naming_spec_str(&r->spec, r->name, sizeof(r->name));
+    naming_spec_str(&r->dest, r->dest_name, sizeof(r->dest_name));
+    return 0;
+}
+
+int cmd_restore(ag_ctx *ctx, int argc, char **argv)
+{
+    rs r;
+    memset(&r, 0, sizeof(r));
+    r.ctx = ctx;
+    r.fd = -1;
+    if (parse(&r, argc, argv) < 0)
+        return ctx->exit_code;
+    int rc = run_restore(&r);
+    if (rc == 0 && !r.is_stdout) {
+        const char *id = chain_m(&r, r.nchain - 1)->id;
+        const char *to = r.to_file ? r.to_file : r.dest_name;
+        if (ctx->opts.json)
+            printf("{\"image\": \"%s\", \"id\": \"%s\", \"chain\": %zu}\n", r.name, id,
+                   r.nchain);
+        else
+            printf("%s@%s restored to %s\n", r.name, id, to);
+    }
+    cleanup(&r, rc < 0);
+    return ctx->exit_code;
+}

@@ -1,0 +1,101 @@
+/* stream.c - restore into a pipe (stdout): every byte in order, zeros included, one
+ * record at a time, each checked against its SHA-256 before it is written. */
+#include "agent/exec.h"
+
+#include <errno.h>
+#include <lz4.h>
+#include <openssl/evp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int write_all(ag_ctx *ctx, int fd, const unsigned char *data, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, data, len);
+        if (n < 0 && errno == EINTR && !ag_interrupted)
+            continue;
+        if (n <= 0)
+            return ag_fail(ctx, ag_interrupted ? AG_EINTR : AG_EFAIL, "writing the output: %s",
+                           n < 0 ? strerror(errno) : "short write");
+        data += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+static int write_zeros(ag_ctx *ctx, int fd, uint64_t len)
+{
+    static const unsigned char zeros[1 << 16];
+    while (len > 0) {
+        size_t n = len < sizeof(zeros) ? (size_t)len : sizeof(zeros);
+        if (write_all(ctx, fd, zeros, n) < 0)
+            return -1;
+        len -= n;
+    }
+    return 0;
+}
+
+typedef struct cache {
+    uint32_t src, rec;
+    int valid;
+    unsigned char *data;
+    size_t cap;
+} cache;
+
+static int load_record(ag_ctx *ctx, const exec_src *s, uint32_t src, uint32_t rec, cache *c)
+{
+    if (c->valid && c->src == src && c->rec == rec)
+        return 0;
+    const index_rec *r = &s[src].recs[rec];
+    const char *key = s[src].m->objects[r->pack].key;
+    s3_buf body = { 0 };
+    s3_error err;
+    memset(&err, 0, sizeof(err));
+    int rc = s3_get(ctx->s3, key, r->pack_offset, r->stored_length, 0, &body, &err);
+    if (rc < 0)
+        return ag_fail_s3(ctx, rc, &err, key);
+    if (c->cap < r->length) {
+        free(c->data);
+        c->cap = r->length;
+        if ((c->data = malloc(c->cap)) == NULL) {
+            s3_buf_free(&body);
+            return ag_fail(ctx, AG_EFAIL, "out of memory");
+        }
+    }
+    int n = (int)r->length;
+    if (r->flags & INDEX_FLAG_RAW)
+        memcpy(c->data, body.data, body.len < r->length ? body.len : r->length);
+    else
+        n = LZ4_decompress_safe((const char *)body.data, (char *)c->data, (int)body.len,
+                                (int)c->cap);
+    s3_buf_free(&body);
+    uint8_t md[32];
+    if (n == (int)r->length)
+        EVP_Digest(c->data, r->length, md, NULL, EVP_sha256(), NULL);
+    if (n != (int)r->length || memcmp(md, r->sha256, sizeof(md)) != 0)
+        return ag_fail(ctx, AG_EINTEGRITY, "data object %s offset %llu: checksum mismatch "
+                       "(image offset %llu)", key, (unsigned long long)r->pack_offset,
+                       (unsigned long long)r->offset);
+    c->src = src;
+    c->rec = rec;
+    c->valid = 1;
+    return 0;
+}
+
+int exec_restore_stream(ag_ctx *ctx, const plan *p, const exec_src *srcs, int fd)
+{
+    cache c = { 0 };
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < p->npieces; i++) {
+        const plan_piece *pc = &p->pieces[i];
+        if (ag_interrupted)
+            rc = ag_fail(ctx, AG_EINTR, "interrupted");
+        else if (pc->zero)
+            rc = write_zeros(ctx, fd, pc->len);
+        else if ((rc = load_record(ctx, srcs, pc->src, pc->rec, &c)) == 0)
+            rc = write_all(ctx, fd, c.data + pc->src_off, pc->len);
+    }
+    free(c.data);
+    return rc;
+}
