@@ -2,6 +2,8 @@
 #ifndef RBD2S3_AGENT_H
 #define RBD2S3_AGENT_H
 
+#include "config.h"
+
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -10,6 +12,9 @@
 #include "rbdio/rbdio.h"
 #include "agent/naming.h"
 #include "agent/manifest.h"
+
+/* json-c flags for documents printed on stdout. */
+#define AG_JSON_OUT (JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE)
 
 /* Exit codes (documented in the README and the man page). */
 enum ag_exit {

@@ -28,7 +28,7 @@ typedef struct bk {
     int full_requested;
     pack_writer *pack;
     index_writer *idx;
-    char index_key[2048];
+    char index_key[1024];
     int index_uploaded;
     manifest m;
 } bk;
@@ -245,7 +245,7 @@ static void report(bk *b)
         json_object_object_add(o, "stored_bytes",
                                json_object_new_int64((int64_t)m->stored_bytes));
         json_object_object_add(o, "chunks", json_object_new_int64((int64_t)m->chunks));
-        puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY));
+        puts(json_object_to_json_string_ext(o, AG_JSON_OUT));
         json_object_put(o);
         return;
     }

@@ -67,7 +67,7 @@ int cmd_list(ag_ctx *ctx, int argc, char **argv)
         for (size_t i = 0; i < c.n; i++)
             json_object_array_add(arr, entry_json(&c.e[i]));
         json_object_object_add(root, "backups", arr);
-        puts(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY));
+        puts(json_object_to_json_string_ext(root, AG_JSON_OUT));
         json_object_put(root);
     } else {
         print_text(&c);
@@ -146,8 +146,7 @@ int cmd_show(ag_ctx *ctx, int argc, char **argv)
         if (chunks != NULL)
             print_chunks(ctx, &c.e[i].m, ctx->opts.json ? root : NULL);
         if (ctx->exit_code == AG_OK && (ctx->opts.json || chunks == NULL))
-            puts(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
-                                                      JSON_C_TO_STRING_NOSLASHESCAPE));
+            puts(json_object_to_json_string_ext(root, AG_JSON_OUT));
         json_object_put(root);
     }
     catalog_free(&c);

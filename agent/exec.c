@@ -295,7 +295,7 @@ static int write_zeroes(ex *x)
     static const unsigned char zeros[1 << 16];
     for (size_t i = 0; i < x->p->npieces && !x->failed; i++) {
         const plan_piece *pc = &x->p->pieces[i];
-        if (!pc->zero)
+        if (!pc->zero || (pc->zero == 2 && x->sink->keep_holes))
             continue;
         if (x->sink->img != NULL) {
             int rc = rbdio_aio_write_zeroes(x->aio, pc->dst_off, pc->len, NULL, NULL);

@@ -11,6 +11,8 @@ typedef struct exec_sink {
     rbdio_image *img;
     int fd;                   /* -1 when writing to an image */
     int fresh;                /* 1: the target reads as zeros, holes and zeros are skipped */
+    int keep_holes;           /* 1: holes are unchanged ranges (an incremental applied
+                                 alone), never written */
 } exec_sink;
 
 /* The backups of the plan: manifests in the plan's source order, and their indexes. */

@@ -172,7 +172,8 @@ static int apply(rs *r, size_t first, size_t last, int fresh)
             rc = exec_restore_stream(ctx, &p, xs, r->fd);
         } else {
             exec_sink sink = { .img = r->dimg, .fd = r->dimg ? -1 : r->fd,
-                               .fresh = r->dimg ? fresh : (fresh && r->fresh_file) };
+                               .fresh = r->dimg ? fresh : (fresh && r->fresh_file),
+                               .keep_holes = !chain_m(r, first)->full };
             rc = exec_restore(ctx, &p, xs, n, &sink);
         }
         plan_free(&p);

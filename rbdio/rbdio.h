@@ -59,8 +59,12 @@ typedef struct rbdio_info {
 int rbdio_stat(rbdio_image *img, rbdio_info *info);
 
 /* Create an image with the given geometry. features are masked to what can be set
- * at creation. stripe_unit/stripe_count 0 means default. -EEXIST if it exists. */
+ * at creation. stripe_unit/stripe_count 0 means default. -EEXIST if it exists.
+ * order 0 means the librbd default; features are taken as given (0: none). */
 int rbdio_image_create(rbdio_cluster *c, const rbdio_spec *spec, const rbdio_info *geom);
+/* Remove an image and its snapshots (for a restore target it created itself).
+ * -EBUSY if a snapshot is protected or the image is open elsewhere; -ENOENT if missing. */
+int rbdio_image_remove(rbdio_cluster *c, const rbdio_spec *spec);
 int rbdio_resize(rbdio_image *img, uint64_t size);
 
 typedef struct rbdio_snap {
@@ -83,21 +87,30 @@ int rbdio_snap_protect(rbdio_image *img, const char *name);
  * reports a clone's parent data too (for full backups of clones). The callback gets
  * extents in increasing offset order; exists = 0 means the range was discarded /
  * is now zero. It may block (that is how the caller bounds memory); a non-zero
- * return stops the walk and is returned. */
+ * return stops the walk and is returned.
+ * Granularity: for an object that did not exist at from_snap (every object, from
+ * nothing) librbd reports [0, object's size), holes included, not the written bytes. */
 typedef int (*rbdio_extent_cb)(uint64_t off, uint64_t len, int exists, void *arg);
 int rbdio_diff(rbdio_image *img, const char *from_snap, uint64_t size, int include_parent,
                int whole_object, rbdio_extent_cb cb, void *arg);
+/* The same walk over [off, off + len) only, exact extents (no whole objects): extents
+ * are clipped to the range. For walking a large image window by window. */
+int rbdio_diff_range(rbdio_image *img, const char *from_snap, uint64_t off, uint64_t len,
+                     int include_parent, rbdio_extent_cb cb, void *arg);
 
 /* ---- Bounded windows of aio ----
  * A window allows at most `depth` operations in flight; a submit blocks while the
  * window is full. Completion callbacks run on a librbd thread: keep them short
- * (hand the buffer to a queue). rc is the byte count or a negative errno. */
+ * (hand the buffer to a queue), and never submit from them (a submit may block).
+ * rc is the byte count or a negative errno; writes report len. A read across the end
+ * of the image is short (rc < len) and the rest of buf is zeroed. */
 typedef void (*rbdio_aio_cb)(ssize_t rc, void *arg);
 int rbdio_aio_new(rbdio_image *img, int depth, rbdio_aio **out);
 /* Waits for everything in flight, then frees. */
 void rbdio_aio_free(rbdio_aio *w);
 int rbdio_aio_read(rbdio_aio *w, uint64_t off, size_t len, void *buf, rbdio_aio_cb cb, void *arg);
-int rbdio_aio_write(rbdio_aio *w, uint64_t off, size_t len, const void *buf, rbdio_aio_cb cb, void *arg);
+int rbdio_aio_write(rbdio_aio *w, uint64_t off, size_t len, const void *buf, rbdio_aio_cb cb,
+                    void *arg);
 int rbdio_aio_write_zeroes(rbdio_aio *w, uint64_t off, uint64_t len, rbdio_aio_cb cb, void *arg);
 /* Wait until nothing is in flight; returns 0 or the first negative rc seen by any
  * operation of the window since the last drain (also reported to callbacks). */

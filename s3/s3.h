@@ -37,7 +37,7 @@ typedef struct s3_config {
     const char *session_token; /* optional (x-amz-security-token) */
     const char *ca_file;       /* optional CA bundle for https */
     int insecure;              /* 1 disables TLS verification (documented as unsafe) */
-    int max_retries;           /* attempts after the first; 0 means default (6) */
+    int max_retries;           /* attempts after the first; 0 means default (6), < 0 none */
     int deadline_ms;           /* per request, all attempts; 0 means default (120000) */
     int max_conns;             /* connections in the pool; 0 means default (8) */
     int list_max_keys;         /* ListObjectsV2 page size; 0 means 1000 (tests use small pages) */
@@ -57,6 +57,10 @@ void s3_client_free(s3_client *c);
 /* Ask every running request and retry loop of this client to stop soon with
  * -ECANCELED. Async-signal-safe (sets a flag). */
 void s3_client_cancel(s3_client *c);
+
+/* Clear the cancel flag so that the client can be used again (e.g. to abort the
+ * multipart uploads of an interrupted run). Not async-signal-safe to race with cancel. */
+void s3_client_reset_cancel(s3_client *c);
 
 /* A human-readable one-line description of err (static or err-owned storage). */
 const char *s3_strerror(int rc, const s3_error *err);

@@ -1,0 +1,185 @@
+/* cluster.c - connect to a Ceph cluster, check pools and namespaces, open ioctxs. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rbdio/rbdio_internal.h"
+
+#define RBDIO_DEFAULT_TIMEOUT_S 30
+
+/* Set a config option; librados rejects only unknown names and bad values. */
+static int conf_set(rbdio_cluster *c, const char *what, const char *option, const char *value)
+{
+    int rc = rados_conf_set(c->rados, option, value);
+
+    if (rc < 0) {
+        return rbdio_fail(rc, "cannot connect to cluster (conf %s): cannot set %s=%s", what,
+                          option, value);
+    }
+    return 0;
+}
+
+/* Configure the handle: quiet logging, the conf file, CEPH_ARGS, the timeouts. */
+static int configure(rbdio_cluster *c, const char *what, int timeout_s)
+{
+    static const char *const timeouts[] = {
+        "client_mount_timeout", "rados_mon_op_timeout", "rados_osd_op_timeout",
+    };
+    char secs[16];
+    int rc;
+
+    /* Defaults the conf file may override: errors reach the user through us, once. */
+    rc = conf_set(c, what, "log_to_stderr", "false");
+    if (rc == 0) {
+        rc = conf_set(c, what, "err_to_stderr", "false");
+    }
+    if (rc < 0) {
+        return rc;
+    }
+    rc = rados_conf_read_file(c->rados, c->conf);
+    if (rc < 0) {
+        return rbdio_fail(rc, "cannot connect to cluster (conf %s): cannot read it", what);
+    }
+    rc = rados_conf_parse_env(c->rados, NULL);
+    if (rc < 0) {
+        return rbdio_fail(rc, "cannot connect to cluster (conf %s): bad CEPH_ARGS", what);
+    }
+    /* Set last, so that an unreachable cluster fails in bounded time whatever the file
+     * says. */
+    snprintf(secs, sizeof(secs), "%d", timeout_s);
+    for (size_t i = 0; i < sizeof(timeouts) / sizeof(timeouts[0]); i++) {
+        rc = conf_set(c, what, timeouts[i], secs);
+        if (rc < 0) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
+int rbdio_connect(const char *conf, const char *id, int timeout_s, rbdio_cluster **out)
+{
+    const char *what = conf ? conf : "default search path";
+    char name[160];
+    rbdio_cluster *c;
+    int rc;
+
+    *out = NULL;
+    if (id == NULL || id[0] == '\0') {
+        id = "admin";
+    }
+    if (strncmp(id, "client.", 7) == 0) {
+        id += 7;
+    }
+    if (timeout_s <= 0) {
+        timeout_s = RBDIO_DEFAULT_TIMEOUT_S;
+    }
+    if ((size_t)snprintf(name, sizeof(name), "client.%s", id) >= sizeof(name)) {
+        rbdio_errorf("cannot connect to cluster (conf %s): cephx id too long", what);
+        return -EINVAL;
+    }
+    c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        return rbdio_fail(-ENOMEM, "cannot connect to cluster (conf %s)", what);
+    }
+    c->conf = conf ? strdup(conf) : NULL;
+    c->id = strdup(id);
+    if ((conf && c->conf == NULL) || c->id == NULL) {
+        rc = rbdio_fail(-ENOMEM, "cannot connect to cluster (conf %s)", what);
+        goto fail;
+    }
+    rc = rados_create2(&c->rados, "ceph", name, 0);
+    if (rc < 0) {
+        c->rados = NULL;
+        rc = rbdio_fail(rc, "cannot connect to cluster (conf %s): cannot create a handle for %s",
+                        what, name);
+        goto fail;
+    }
+    rc = configure(c, what, timeout_s);
+    if (rc < 0) {
+        goto fail;
+    }
+    rc = rados_connect(c->rados);
+    if (rc < 0) {
+        rc = rbdio_fail(rc, "cannot connect to cluster (conf %s, id %s, timeout %d s)", what,
+                        name, timeout_s);
+        goto fail;
+    }
+    *out = c;
+    return 0;
+
+fail:
+    rbdio_disconnect(c);
+    return rc;
+}
+
+void rbdio_disconnect(rbdio_cluster *c)
+{
+    if (c == NULL) {
+        return;
+    }
+    if (c->rados) {
+        rados_shutdown(c->rados);
+    }
+    free(c->conf);
+    free(c->id);
+    free(c);
+}
+
+int rbdio_ioctx_open(rbdio_cluster *c, const char *pool, const char *ns, rados_ioctx_t *out)
+{
+    rados_ioctx_t io;
+    int rc;
+
+    *out = NULL;
+    if (pool == NULL || pool[0] == '\0') {
+        rbdio_errorf("no pool given");
+        return -EINVAL;
+    }
+    rc = rados_ioctx_create(c->rados, pool, &io);
+    if (rc == -ENOENT) {
+        rbdio_errorf("pool '%s' does not exist", pool);
+        return rc;
+    }
+    if (rc < 0) {
+        return rbdio_fail(rc, "cannot open pool '%s'", pool);
+    }
+    if (!rbdio_ns_is_default(ns)) {
+        rados_ioctx_set_namespace(io, ns);
+    }
+    *out = io;
+    return 0;
+}
+
+int rbdio_ns_check(rados_ioctx_t io, const char *pool, const char *ns)
+{
+    bool exists = false;
+    int rc;
+
+    if (rbdio_ns_is_default(ns)) {
+        return 0;
+    }
+    rc = rbd_namespace_exists(io, ns, &exists);
+    if (rc < 0) {
+        return rbdio_fail(rc, "cannot check namespace '%s' in pool '%s'", ns, pool);
+    }
+    if (!exists) {
+        rbdio_errorf("namespace '%s' does not exist in pool '%s'", ns, pool);
+        return -ENOENT;
+    }
+    return 0;
+}
+
+int rbdio_pool_check(rbdio_cluster *c, const char *pool, const char *ns)
+{
+    rados_ioctx_t io;
+    int rc;
+
+    rc = rbdio_ioctx_open(c, pool, ns, &io);
+    if (rc < 0) {
+        return rc;
+    }
+    rc = rbdio_ns_check(io, pool, ns);
+    rados_ioctx_destroy(io);
+    return rc;
+}

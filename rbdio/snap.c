@@ -1,0 +1,159 @@
+/* snap.c - list, create, remove and protect the snapshots of an image. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "rbdio/rbdio_internal.h"
+
+/* librbd calls progress callbacks without checking them for NULL. */
+static int no_progress(uint64_t offset, uint64_t total, void *arg)
+{
+    (void)offset;
+    (void)total;
+    (void)arg;
+    return 0;
+}
+
+static int cmp_snap_id(const void *a, const void *b)
+{
+    const rbdio_snap *x = a, *y = b;
+
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* rbd_snap_list into a malloc'ed array (growing it on -ERANGE); returns the count. */
+static int list_raw(rbd_image_t rbd, rbd_snap_info_t **out)
+{
+    int max = 16;
+
+    for (;;) {
+        /* one more entry than the count: librbd writes an end marker */
+        rbd_snap_info_t *raw = calloc((size_t)max + 1, sizeof(*raw));
+        int got = max;
+        int rc;
+
+        if (raw == NULL) {
+            return -ENOMEM;
+        }
+        rc = rbd_snap_list(rbd, raw, &got);
+        if (rc >= 0) {
+            *out = raw;
+            return rc;
+        }
+        free(raw);
+        if (rc != -ERANGE) {
+            return rc;
+        }
+        max = got > max ? got : max * 2;  /* snapshots may be added meanwhile: loop */
+    }
+}
+
+int rbdio_snap_list(rbdio_image *img, rbdio_snap **snaps, int *n)
+{
+    rbd_snap_info_t *raw = NULL;
+    rbdio_snap *list;
+    int count, rc = 0;
+
+    *snaps = NULL;
+    *n = 0;
+    count = list_raw(img->rbd, &raw);
+    if (count < 0) {
+        return rbdio_fail(count, "cannot list snapshots of '%s'", img->where);
+    }
+    list = calloc(count > 0 ? (size_t)count : 1, sizeof(*list));
+    if (list == NULL) {
+        rc = rbdio_fail(-ENOMEM, "cannot list snapshots of '%s'", img->where);
+    }
+    for (int i = 0; rc == 0 && i < count; i++) {
+        struct timespec ts = {0, 0};
+        rbdio_snap *s = &list[i];
+
+        s->id = raw[i].id;
+        s->size = raw[i].size;
+        snprintf(s->name, sizeof(s->name), "%s", raw[i].name);
+        rc = rbd_snap_get_timestamp(img->rbd, raw[i].id, &ts);
+        if (rc == 0) {
+            s->timestamp = (int64_t)ts.tv_sec;
+            rc = rbd_snap_is_protected(img->rbd, raw[i].name, &s->is_protected);
+        }
+        if (rc < 0) {
+            rbdio_fail(rc, "cannot read snapshot '%s' of '%s'", raw[i].name, img->where);
+        }
+    }
+    if (count > 0) {
+        rbd_snap_list_end(raw);
+    }
+    free(raw);
+    if (rc < 0) {
+        free(list);
+        return rc;
+    }
+    qsort(list, (size_t)count, sizeof(*list), cmp_snap_id);
+    *snaps = list;
+    *n = count;
+    return 0;
+}
+
+int rbdio_snap_exists(rbdio_image *img, const char *name)
+{
+    bool exists = false;
+    int rc = rbd_snap_exists(img->rbd, name, &exists);
+
+    if (rc < 0) {
+        return rbdio_fail(rc, "cannot look up snapshot '%s' of '%s'", name, img->where);
+    }
+    return exists ? 1 : 0;
+}
+
+int rbdio_snap_create(rbdio_image *img, const char *name)
+{
+    /* A client that cannot quiesce (rbd-nbd without hooks...) must not stop a backup:
+     * the snapshot is then crash-consistent, as it is without any such client. */
+    int rc = rbd_snap_create2(img->rbd, name, RBD_SNAP_CREATE_IGNORE_QUIESCE_ERROR,
+                              no_progress, NULL);
+
+    if (rc == -EEXIST) {
+        rbdio_errorf("snapshot '%s' of '%s' already exists", name, img->where);
+    } else if (rc < 0) {
+        rbdio_fail(rc, "cannot create snapshot '%s' of '%s'", name, img->where);
+    }
+    return rc;
+}
+
+int rbdio_snap_remove(rbdio_image *img, const char *name)
+{
+    int rc = rbd_snap_remove2(img->rbd, name, 0, no_progress, NULL);
+
+    if (rc == -ENOENT) {
+        rbdio_errorf("snapshot '%s' of '%s' does not exist", name, img->where);
+    } else if (rc == -EBUSY) {
+        rbdio_errorf("snapshot '%s' of '%s' is protected or has clones", name, img->where);
+    } else if (rc < 0) {
+        rbdio_fail(rc, "cannot remove snapshot '%s' of '%s'", name, img->where);
+    }
+    return rc;
+}
+
+int rbdio_snap_protect(rbdio_image *img, const char *name)
+{
+    int is_protected = 0;
+    int rc = rbd_snap_is_protected(img->rbd, name, &is_protected);
+
+    if (rc == 0 && is_protected) {
+        return 0;  /* already protected: done */
+    }
+    if (rc == 0) {
+        rc = rbd_snap_protect(img->rbd, name);
+    }
+    if (rc == -EBUSY) {
+        return 0;  /* protected meanwhile by someone else */
+    }
+    if (rc == -ENOENT) {
+        rbdio_errorf("snapshot '%s' of '%s' does not exist", name, img->where);
+    } else if (rc < 0) {
+        rbdio_fail(rc, "cannot protect snapshot '%s' of '%s'", name, img->where);
+    }
+    return rc;
+}

@@ -1,0 +1,824 @@
+/* engine.c - the request engine: one curl multi handle, reused easy handles, signed retries. */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "s3/s3_internal.h"
+
+#define CONNECT_TIMEOUT_MS  10000
+#define LOW_SPEED_BYTES     1024     /* below this many bytes/s ... */
+#define LOW_SPEED_SECS      30       /* ... for this long, an attempt is stalled */
+#define POLL_SLICE_MS       100      /* cancel is noticed within this */
+#define CURL_BUFFER         (128 * 1024)
+#ifndef PACKAGE_VERSION
+#define PACKAGE_VERSION     "0"
+#endif
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* xorshift64*: jitter only, not cryptography. */
+static uint64_t rng_next(s3_client *c)
+{
+    uint64_t x = c->rng;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    c->rng = x;
+    return x * 0x2545F4914F6CDD1Du;
+}
+
+int s3_engine_backoff_ms(s3_client *c, int attempt)
+{
+    int64_t base = c->hooks.backoff_base_ms > 0 ? c->hooks.backoff_base_ms : S3_BACKOFF_BASE_MS;
+    int64_t cap = c->hooks.backoff_cap_ms > 0 ? c->hooks.backoff_cap_ms : S3_BACKOFF_CAP_MS;
+    int shift = attempt > 1 ? attempt - 1 : 0;
+    int64_t ceil_ms = shift > 20 ? cap : base << shift;
+    if (ceil_ms > cap)
+        ceil_ms = cap;
+    int64_t d = (int64_t)(rng_next(c) % (uint64_t)(ceil_ms + 1));   /* full jitter */
+    if (d < c->hooks.backoff_min_ms)
+        d = c->hooks.backoff_min_ms;
+    return (int)d;
+}
+
+/* ---- queues ---- */
+
+static void push_tail(s3_req **head, s3_req **tail, s3_req *r)
+{
+    r->next = NULL;
+    if (*tail)
+        (*tail)->next = r;
+    else
+        *head = r;
+    *tail = r;
+}
+
+static void push_head(s3_req **head, s3_req **tail, s3_req *r)
+{
+    r->next = *head;
+    *head = r;
+    if (!*tail)
+        *tail = r;
+}
+
+static void unlink_after(s3_req **head, s3_req **tail, s3_req *prev, s3_req *r)
+{
+    if (prev)
+        prev->next = r->next;
+    else
+        *head = r->next;
+    if (*tail == r)
+        *tail = prev;
+    r->next = NULL;
+}
+
+static void req_free(s3_req *r)
+{
+    if (!r)
+        return;
+    curl_slist_free_all(r->hdrs);
+    s3_buf_free(&r->errbody);
+    free(r->url);
+    free(r->path);
+    free(r->query);
+    free(r->range);
+    free(r->content_type);
+    free(r);
+}
+
+static void set_message(s3_error *e, const char *msg)
+{
+    s3_strlcpy(e->message, s3_redact(msg), sizeof(e->message));
+}
+
+/* The request is over: queue its callback. */
+static void finish(s3_client *c, s3_req *r, int rc)
+{
+    r->rc = rc;
+    push_tail(&c->done_head, &c->done_tail, r);
+}
+
+static void trace_attempt(s3_client *c, s3_req *r, const char *what)
+{
+    if (!c->trace)
+        return;
+    char line[512];
+    snprintf(line, sizeof(line), "s3: %s %s%s%s -> %d (attempt %d, %" PRId64 " ms) %s",
+             r->s.method, r->path, r->query[0] ? "?" : "", r->query, r->status, r->attempts,
+             mono_ms() - r->attempt_start_ms, what);
+    fprintf(stderr, "%s\n", s3_redact(line));
+}
+
+/* ---- curl callbacks ---- */
+
+static size_t on_read(char *buf, size_t size, size_t n, void *p)
+{
+    s3_req *r = p;
+    size_t want = size * n;
+    size_t left = r->s.body_len - r->body_pos;
+
+    if (r->c->cancelled)
+        return CURL_READFUNC_ABORT;
+    if (want > left)
+        want = left;
+    if (want)
+        memcpy(buf, (const unsigned char *)r->s.body + r->body_pos, want);
+    r->body_pos += want;
+    return want;
+}
+
+static int on_seek(void *p, curl_off_t off, int origin)
+{
+    s3_req *r = p;
+    if (origin != SEEK_SET || off < 0 || (uint64_t)off > r->s.body_len)
+        return CURL_SEEKFUNC_CANTSEEK;
+    r->body_pos = (size_t)off;
+    return CURL_SEEKFUNC_OK;
+}
+
+static void reset_response(s3_req *r)
+{
+    r->status = 0;
+    r->content_length = -1;
+    r->got = 0;
+    r->etag[0] = '\0';
+    r->errbody.len = 0;
+    r->too_big = 0;
+    r->too_long = 0;
+    if (r->s.sink == S3_SINK_BUF && r->s.buf)
+        r->s.buf->len = 0;
+}
+
+/* Does the header line [buf, buf+len) carry name? Then *val points at its value. */
+static int header_is(const char *buf, size_t len, const char *name, const char **val,
+                     size_t *vlen)
+{
+    size_t nl = strlen(name);
+    if (len <= nl || buf[nl] != ':' || strncasecmp(buf, name, nl))
+        return 0;
+    const char *v = buf + nl + 1;
+    const char *end = buf + len;
+    while (v < end && (*v == ' ' || *v == '\t'))
+        v++;
+    while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
+        end--;
+    *val = v;
+    *vlen = (size_t)(end - v);
+    return 1;
+}
+
+static size_t on_header(char *buf, size_t size, size_t n, void *p)
+{
+    s3_req *r = p;
+    size_t len = size * n;
+    const char *v;
+    size_t vl;
+
+    if (len > 5 && !memcmp(buf, "HTTP/", 5)) {
+        const char *sp = memchr(buf, ' ', len);
+        reset_response(r);
+        if (sp)
+            r->status = (int)strtol(sp + 1, NULL, 10);
+    } else if (header_is(buf, len, "etag", &v, &vl)) {
+        while (vl && *v == '"') {
+            v++;
+            vl--;
+        }
+        while (vl && v[vl - 1] == '"')
+            vl--;
+        if (vl >= S3_ETAG_MAX)
+            vl = S3_ETAG_MAX - 1;
+        memcpy(r->etag, v, vl);
+        r->etag[vl] = '\0';
+    } else if (header_is(buf, len, "content-length", &v, &vl)) {
+        char num[32];
+        if (vl < sizeof(num)) {
+            memcpy(num, v, vl);
+            num[vl] = '\0';
+            r->content_length = strtoll(num, NULL, 10);
+        }
+    }
+    return len;
+}
+
+static size_t on_write(char *ptr, size_t size, size_t n, void *p)
+{
+    s3_req *r = p;
+    size_t len = size * n;
+
+    if (r->c->cancelled)
+        return 0;
+    if (r->status < 200 || r->status > 299) {
+        /* an error document: keep its start, drop the rest */
+        size_t room = S3_ERRBODY_MAX - r->errbody.len;
+        size_t take = len < room ? len : room;
+        if (take && s3_buf_reserve(&r->errbody, take, S3_ERRBODY_MAX) == 0) {
+            memcpy(r->errbody.data + r->errbody.len, ptr, take);
+            r->errbody.len += take;
+        }
+        return len;
+    }
+    switch (r->s.sink) {
+    case S3_SINK_BUF: {
+        s3_buf *b = r->s.buf;
+        if (b->len + len > r->s.buf_max) {
+            r->too_big = 1;
+            return 0;
+        }
+        if (!b->len && r->content_length > 0 && (uint64_t)r->content_length <= r->s.buf_max)
+            s3_buf_reserve(b, (size_t)r->content_length, r->s.buf_max);
+        if (s3_buf_reserve(b, len, r->s.buf_max))
+            return 0;
+        memcpy(b->data + b->len, ptr, len);
+        b->len += len;
+        break;
+    }
+    case S3_SINK_DST: {
+        size_t limit = (r->s.flags & S3_REQ_RANGE_EXACT) ? r->s.expect_len : r->s.dst_cap;
+        if (r->got + len > limit) {
+            r->too_long = 1;
+            return 0;
+        }
+        memcpy((unsigned char *)r->s.dst + r->got, ptr, len);
+        break;
+    }
+    default:
+        break;
+    }
+    r->got += len;
+    return len;
+}
+
+static int on_debug(CURL *e, curl_infotype type, char *data, size_t size, void *p)
+{
+    (void)e;
+    (void)p;
+    if (type != CURLINFO_HEADER_OUT && type != CURLINFO_HEADER_IN)
+        return 0;
+    while (size) {
+        char line[1024];
+        const char *nl = memchr(data, '\n', size);
+        size_t len = nl ? (size_t)(nl - data) + 1 : size;
+        size_t copy = len < sizeof(line) ? len : sizeof(line) - 1;
+        memcpy(line, data, copy);
+        line[copy] = '\0';
+        line[strcspn(line, "\r\n")] = '\0';
+        if (line[0])
+            fprintf(stderr, "s3: %c %s\n", type == CURLINFO_HEADER_OUT ? '>' : '<',
+                    s3_redact(line));
+        data += len;
+        size -= len;
+    }
+    return 0;
+}
+
+/* ---- attempts ---- */
+
+static CURL *take_easy(s3_client *c)
+{
+    if (c->nidle)
+        return c->idle[--c->nidle];
+    return curl_easy_init();
+}
+
+static void give_easy(s3_client *c, CURL *e)
+{
+    if (c->nidle < c->cfg.max_conns)
+        c->idle[c->nidle++] = e;
+    else
+        curl_easy_cleanup(e);
+}
+
+/* Append the header line "<head><value>" to *l. */
+static int add_header(struct curl_slist **l, const char *head, const char *value)
+{
+    char line[4096];
+    int n = snprintf(line, sizeof(line), "%s%s", head, value ? value : "");
+    if (n < 0 || (size_t)n >= sizeof(line))
+        return -EINVAL;
+    struct curl_slist *nl = curl_slist_append(*l, line);
+    if (!nl)
+        return -ENOMEM;
+    *l = nl;
+    return 0;
+}
+
+/* Sign the request for this attempt and build its header list. */
+static int sign_headers(s3_client *c, s3_req *r)
+{
+    char auth[1024];
+    char amz_date[17];
+    char tok[2048], rng[256], ct[512];
+    const char *sh[4];
+    int ns = 0;
+    int rc;
+
+    if (c->cfg.session_token) {
+        snprintf(tok, sizeof(tok), "x-amz-security-token: %s", c->cfg.session_token);
+        sh[ns++] = tok;
+    }
+    if (r->range) {
+        snprintf(rng, sizeof(rng), "range: %s", r->range);
+        sh[ns++] = rng;
+    }
+    if (r->content_type) {
+        snprintf(ct, sizeof(ct), "content-type: %s", r->content_type);
+        sh[ns++] = ct;
+    }
+    sh[ns] = NULL;
+
+    s3_sigv4_req sr = {
+        .method = r->s.method,
+        .host = c->host,
+        .path = r->path,
+        .query = r->query,
+        .headers = sh,
+        .payload_sha256 = r->payload_sha,
+        .region = c->cfg.region,
+        .service = "s3",
+        .access_key = c->cfg.access_key,
+        .secret_key = c->cfg.secret_key,
+        .now = c->hooks.wallclock ? c->hooks.wallclock(c->hooks.wallclock_arg) : time(NULL),
+    };
+    rc = s3_sigv4_sign(&sr, auth, sizeof(auth), amz_date);
+    if (rc)
+        return rc;
+
+    struct curl_slist *l = NULL;
+    rc = add_header(&l, "Host: ", c->host);
+    if (!rc)
+        rc = add_header(&l, "x-amz-date: ", amz_date);
+    if (!rc)
+        rc = add_header(&l, "x-amz-content-sha256: ", r->payload_sha);
+    for (int i = 0; i < ns && !rc; i++)
+        rc = add_header(&l, sh[i], NULL);
+    if (!rc && !r->content_type && !strcmp(r->s.method, "POST"))
+        rc = add_header(&l, "Content-Type:", NULL);   /* not form-urlencoded */
+    if (!rc)
+        rc = add_header(&l, "Authorization: ", auth);
+    if (!rc)
+        rc = add_header(&l, "Expect:", NULL);
+    if (!rc)
+        rc = add_header(&l, "Accept:", NULL);
+    if (rc) {
+        curl_slist_free_all(l);
+        return rc;
+    }
+    r->hdrs = l;
+    return 0;
+}
+
+static int setup_easy(s3_client *c, s3_req *r, CURL *e, int64_t remaining)
+{
+    long connect_ms = remaining < CONNECT_TIMEOUT_MS ? (long)remaining : CONNECT_TIMEOUT_MS;
+    CURLcode cc = CURLE_OK;
+
+#define SET(opt, val) do { if (cc == CURLE_OK) cc = curl_easy_setopt(e, opt, val); } while (0)
+    SET(CURLOPT_URL, r->url);
+    SET(CURLOPT_PRIVATE, (void *)r);
+    SET(CURLOPT_HTTPHEADER, r->hdrs);
+    SET(CURLOPT_ERRORBUFFER, r->curl_err);
+    SET(CURLOPT_NOSIGNAL, 1L);
+    SET(CURLOPT_TCP_NODELAY, 1L);
+    SET(CURLOPT_TCP_KEEPALIVE, 1L);
+    SET(CURLOPT_PATH_AS_IS, 1L);
+    SET(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+    SET(CURLOPT_PROTOCOLS_STR, "http,https");
+    SET(CURLOPT_BUFFERSIZE, (long)CURL_BUFFER);
+    SET(CURLOPT_USERAGENT, "rbd2s3/" PACKAGE_VERSION);
+    SET(CURLOPT_CONNECTTIMEOUT_MS, connect_ms > 0 ? connect_ms : 1L);
+    SET(CURLOPT_TIMEOUT_MS, remaining > 0 ? (long)remaining : 1L);
+    SET(CURLOPT_LOW_SPEED_LIMIT, (long)LOW_SPEED_BYTES);
+    SET(CURLOPT_LOW_SPEED_TIME, (long)LOW_SPEED_SECS);
+    SET(CURLOPT_SSL_VERIFYPEER, c->cfg.insecure ? 0L : 1L);
+    SET(CURLOPT_SSL_VERIFYHOST, c->cfg.insecure ? 0L : 2L);
+    if (c->cfg.ca_file)
+        SET(CURLOPT_CAINFO, c->cfg.ca_file);
+    SET(CURLOPT_HEADERFUNCTION, on_header);
+    SET(CURLOPT_HEADERDATA, (void *)r);
+    SET(CURLOPT_WRITEFUNCTION, on_write);
+    SET(CURLOPT_WRITEDATA, (void *)r);
+    if (c->trace >= 2) {
+        SET(CURLOPT_DEBUGFUNCTION, on_debug);
+        SET(CURLOPT_VERBOSE, 1L);
+    }
+
+    const char *m = r->s.method;
+    if (!strcmp(m, "PUT")) {
+        SET(CURLOPT_UPLOAD, 1L);
+        SET(CURLOPT_INFILESIZE_LARGE, (curl_off_t)r->s.body_len);
+    } else if (!strcmp(m, "POST")) {
+        SET(CURLOPT_POST, 1L);
+        SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->s.body_len);
+    } else if (!strcmp(m, "HEAD")) {
+        SET(CURLOPT_NOBODY, 1L);
+    } else if (!strcmp(m, "GET")) {
+        SET(CURLOPT_HTTPGET, 1L);
+    } else {
+        SET(CURLOPT_CUSTOMREQUEST, m);
+    }
+    if (!strcmp(m, "PUT") || !strcmp(m, "POST")) {
+        SET(CURLOPT_READFUNCTION, on_read);
+        SET(CURLOPT_READDATA, (void *)r);
+        SET(CURLOPT_SEEKFUNCTION, on_seek);
+        SET(CURLOPT_SEEKDATA, (void *)r);
+    }
+#undef SET
+    if (cc == CURLE_OUT_OF_MEMORY)
+        return -ENOMEM;
+    return cc == CURLE_OK ? 0 : -EINVAL;
+}
+
+/* Start the next attempt of r; on failure r is finished. */
+static void start_attempt(s3_client *c, s3_req *r)
+{
+    int64_t now = mono_ms();
+    int rc;
+
+    if (!r->started_ms) {
+        r->started_ms = now;
+        r->deadline_ms = now + c->cfg.deadline_ms;
+    }
+    if (now >= r->deadline_ms) {
+        if (!r->err.message[0])
+            set_message(&r->err, "deadline passed before the request could start");
+        finish(c, r, -ETIMEDOUT);
+        return;
+    }
+    r->attempts++;
+    r->attempt_start_ms = now;
+    r->body_pos = 0;
+    r->curl_err[0] = '\0';
+    reset_response(r);
+    curl_slist_free_all(r->hdrs);
+    r->hdrs = NULL;
+
+    CURL *e = take_easy(c);
+    if (!e) {
+        set_message(&r->err, "out of memory for a transfer handle");
+        finish(c, r, -ENOMEM);
+        return;
+    }
+    rc = sign_headers(c, r);
+    if (!rc)
+        rc = setup_easy(c, r, e, r->deadline_ms - now);
+    if (!rc && curl_multi_add_handle(c->multi, e) != CURLM_OK)
+        rc = -ENOMEM;
+    if (rc) {
+        curl_easy_reset(e);
+        give_easy(c, e);
+        set_message(&r->err, rc == -ENOMEM ? "out of memory" : "cannot set up the request");
+        finish(c, r, rc);
+        return;
+    }
+    r->easy = e;
+    push_tail(&c->run_head, &c->run_tail, r);
+    c->running++;
+}
+
+/* Take r's transfer off the multi handle and give its easy handle back to the pool. */
+static void detach(s3_client *c, s3_req *r)
+{
+    if (!r->easy)
+        return;
+    s3_req *prev = NULL;
+    for (s3_req *q = c->run_head; q; prev = q, q = q->next) {
+        if (q == r) {
+            unlink_after(&c->run_head, &c->run_tail, prev, r);
+            break;
+        }
+    }
+    curl_multi_remove_handle(c->multi, r->easy);
+    curl_easy_reset(r->easy);
+    give_easy(c, r->easy);
+    r->easy = NULL;
+    curl_slist_free_all(r->hdrs);
+    r->hdrs = NULL;
+    c->running--;
+}
+
+/* An attempt ended: success, a final failure, or a retry after a backoff. */
+static void attempt_end(s3_client *c, s3_req *r, CURLcode cc)
+{
+    int64_t now = mono_ms();
+    int rc = 0;
+    int retry = 0;
+    s3_error e;
+    char msg[256];
+
+    detach(c, r);
+    memset(&e, 0, sizeof(e));
+    e.http_status = r->status;
+    if (c->cancelled) {
+        rc = -ECANCELED;
+        set_message(&e, "cancelled");
+    } else if (r->too_big) {
+        rc = -EFBIG;
+        snprintf(msg, sizeof(msg), "answer larger than %zu bytes", r->s.buf_max);
+        set_message(&e, msg);
+    } else if (r->too_long) {
+        rc = -EIO;
+        snprintf(msg, sizeof(msg), "answer longer than the %zu bytes asked for",
+                 r->s.expect_len);
+        set_message(&e, msg);
+    } else if (cc != CURLE_OK) {
+        set_message(&e, r->curl_err[0] ? r->curl_err : curl_easy_strerror(cc));
+        rc = s3_err_from_curl(cc);
+        retry = s3_err_curl_retryable(cc);
+        if (cc == CURLE_OPERATION_TIMEDOUT && now >= r->deadline_ms - 1) {
+            rc = -ETIMEDOUT;
+            retry = 0;
+        }
+    } else if (r->status < 200 || r->status > 299) {
+        s3_xml_error(r->errbody.data, r->errbody.len, e.code, sizeof(e.code),
+                     e.message, sizeof(e.message));
+        set_message(&e, e.message);
+        rc = s3_err_from_http(r->status, e.code);
+        retry = s3_err_http_retryable(r->status, e.code);
+    } else if (r->s.sink == S3_SINK_DST && (r->s.flags & S3_REQ_RANGE_EXACT) &&
+               r->got != r->s.expect_len) {
+        rc = -EIO;
+        snprintf(msg, sizeof(msg), "short body: %zu of %zu bytes", r->got, r->s.expect_len);
+        set_message(&e, msg);
+        /* a complete answer of the wrong length will not change; a cut one may */
+        retry = r->content_length < 0 || (uint64_t)r->content_length != r->got;
+    } else if ((r->s.flags & S3_REQ_XML_ERR200) && r->s.sink == S3_SINK_BUF &&
+               s3_xml_error(r->s.buf->data, r->s.buf->len, e.code, sizeof(e.code),
+                            e.message, sizeof(e.message))) {
+        if (!e.code[0])
+            s3_strlcpy(e.code, "InternalError", sizeof(e.code));
+        set_message(&e, e.message);
+        rc = s3_err_from_http(200, e.code);
+        retry = s3_err_http_retryable(200, e.code);
+    }
+
+    if (rc == 0) {
+        trace_attempt(c, r, "ok");
+        memset(&r->err, 0, sizeof(r->err));
+        r->err.http_status = r->status;
+        finish(c, r, 0);
+        return;
+    }
+    r->err = e;
+    if (retry && r->attempts <= c->cfg.max_retries) {
+        int delay = s3_engine_backoff_ms(c, r->attempts);
+        if (now + delay < r->deadline_ms) {
+            char what[64];
+            snprintf(what, sizeof(what), "retry in %d ms", delay);
+            trace_attempt(c, r, what);
+            r->not_before_ms = now + delay;
+            push_tail(&c->wait_head, &c->wait_tail, r);
+            return;
+        }
+        rc = -ETIMEDOUT;   /* no time left for another attempt */
+    }
+    trace_attempt(c, r, "failed");
+    finish(c, r, rc);
+}
+
+/* Start queued requests whose timer has passed, while connections are free. */
+static void start_ready(s3_client *c)
+{
+    int64_t now = mono_ms();
+    s3_req *prev = NULL;
+    s3_req *r = c->wait_head;
+
+    while (r && c->running < c->cfg.max_conns) {
+        s3_req *next = r->next;
+        if (r->not_before_ms <= now) {
+            unlink_after(&c->wait_head, &c->wait_tail, prev, r);
+            start_attempt(c, r);
+        } else {
+            prev = r;
+        }
+        r = next;
+    }
+}
+
+/* ms until the next queued request may start (-1: none can start now or later). */
+static int64_t next_timer(s3_client *c)
+{
+    int64_t best = -1;
+    int64_t now = mono_ms();
+    if (c->running >= c->cfg.max_conns)
+        return -1;
+    for (s3_req *r = c->wait_head; r; r = r->next) {
+        int64_t d = r->not_before_ms > now ? r->not_before_ms - now : 0;
+        if (best < 0 || d < best)
+            best = d;
+    }
+    return best;
+}
+
+/* Finish every request with rc (cancel, or an engine failure). */
+static void finish_all(s3_client *c, int rc, const char *msg)
+{
+    s3_req *r;
+    while ((r = c->run_head) != NULL) {
+        detach(c, r);
+        memset(&r->err, 0, sizeof(r->err));
+        set_message(&r->err, msg);
+        finish(c, r, rc);
+    }
+    while ((r = c->wait_head) != NULL) {
+        unlink_after(&c->wait_head, &c->wait_tail, NULL, r);
+        r->err.http_status = 0;
+        r->err.code[0] = '\0';
+        set_message(&r->err, msg);
+        finish(c, r, rc);
+    }
+}
+
+static void collect(s3_client *c)
+{
+    CURLMsg *m;
+    int left;
+    while ((m = curl_multi_info_read(c->multi, &left)) != NULL) {
+        if (m->msg != CURLMSG_DONE)
+            continue;
+        s3_req *r = NULL;
+        CURLcode cc = m->data.result;
+        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&r);
+        if (r)
+            attempt_end(c, r, cc);
+    }
+}
+
+static int run_callbacks(s3_client *c)
+{
+    int ran = 0;
+    s3_req *r;
+    while ((r = c->done_head) != NULL) {
+        unlink_after(&c->done_head, &c->done_tail, NULL, r);
+        c->pending--;
+        if (r->s.done)
+            r->s.done(r);
+        req_free(r);
+        ran++;
+    }
+    return ran;
+}
+
+int s3_engine_submit(s3_client *c, const s3_req_spec *spec)
+{
+    s3_req *r;
+    s3_sb path, url;
+    int rc = 0;
+
+    if (!c || !spec || !spec->method || !spec->done)
+        return -EINVAL;
+    if (spec->key && (!*spec->key || strlen(spec->key) > S3_KEY_MAX))
+        return -EINVAL;
+    if (spec->body_len && !spec->body)
+        return -EINVAL;
+    if (spec->sink == S3_SINK_BUF && !spec->buf)
+        return -EINVAL;
+    if (spec->sink == S3_SINK_DST && (!spec->dst || spec->expect_len > spec->dst_cap))
+        return -EINVAL;
+    r = calloc(1, sizeof(*r));
+    if (!r)
+        return -ENOMEM;
+    r->c = c;
+    r->s = *spec;
+    r->content_length = -1;
+
+    s3_sb_init(&path, 16 * 1024);
+    s3_sb_adds(&path, c->base_path);
+    s3_sb_add(&path, "/", 1);
+    s3_sb_adds(&path, c->bucket_enc);
+    if (spec->key) {
+        size_t need = s3_uri_encode(spec->key, 1, NULL, 0) + 1;
+        char *enc = malloc(need);
+        if (enc) {
+            s3_uri_encode(spec->key, 1, enc, need);
+            s3_sb_add(&path, "/", 1);
+            s3_sb_adds(&path, enc);
+            free(enc);
+        } else {
+            path.err = -ENOMEM;
+        }
+    }
+    s3_sb_init(&url, 32 * 1024);
+    s3_sb_adds(&url, c->origin);
+    if (path.p)
+        s3_sb_adds(&url, path.p);
+    if (spec->query && *spec->query) {
+        s3_sb_add(&url, "?", 1);
+        s3_sb_adds(&url, spec->query);
+    }
+    rc = path.err ? path.err : url.err;
+    if (!rc) {
+        r->path = path.p;
+        r->url = url.p;
+        path.p = url.p = NULL;
+        r->query = strdup(spec->query ? spec->query : "");
+        r->range = spec->range ? strdup(spec->range) : NULL;
+        r->content_type = spec->content_type ? strdup(spec->content_type) : NULL;
+        if (!r->query || (spec->range && !r->range) ||
+            (spec->content_type && !r->content_type))
+            rc = -ENOMEM;
+    }
+    s3_sb_free(&path);
+    s3_sb_free(&url);
+    if (rc) {
+        req_free(r);
+        return rc == -ENOSPC ? -EINVAL : rc;
+    }
+    r->s.key = r->s.query = r->s.range = r->s.content_type = NULL;
+    s3_sha256_hex(spec->body, spec->body_len, r->payload_sha);
+    if (spec->flags & S3_REQ_PRIORITY)
+        push_head(&c->wait_head, &c->wait_tail, r);
+    else
+        push_tail(&c->wait_head, &c->wait_tail, r);
+    c->pending++;
+    return 0;
+}
+
+int s3_engine_run(s3_client *c, int timeout_ms, volatile int *stop)
+{
+    int64_t end = mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+    int ran = 0;
+
+    if (!c)
+        return -EINVAL;
+    for (;;) {
+        int still = 0;
+        CURLMcode mc;
+
+        if (c->cancelled)
+            finish_all(c, -ECANCELED, "cancelled");
+        start_ready(c);
+        mc = curl_multi_perform(c->multi, &still);
+        if (mc != CURLM_OK)
+            finish_all(c, mc == CURLM_OUT_OF_MEMORY ? -ENOMEM : -EIO, curl_multi_strerror(mc));
+        collect(c);
+        ran += run_callbacks(c);
+        if (ran > 0 || (stop && *stop) || c->pending == 0)
+            return ran;
+
+        int64_t now = mono_ms();
+        if (now >= end)
+            return ran;
+        int64_t wait = end - now;
+        int64_t t = next_timer(c);
+        if (t >= 0 && t < wait)
+            wait = t;
+        if (wait > POLL_SLICE_MS)
+            wait = POLL_SLICE_MS;
+        if (wait > 0) {
+            mc = curl_multi_poll(c->multi, NULL, 0, (int)wait, NULL);
+            if (mc != CURLM_OK && mc != CURLM_UNRECOVERABLE_POLL)
+                finish_all(c, -EIO, curl_multi_strerror(mc));
+        }
+    }
+}
+
+void s3_engine_destroy(s3_client *c)
+{
+    if (c->multi) {
+        finish_all(c, -ECANCELED, "client freed");
+        run_callbacks(c);
+    }
+    for (int i = 0; i < c->nidle; i++)
+        curl_easy_cleanup(c->idle[i]);
+    c->nidle = 0;
+    if (c->multi)
+        curl_multi_cleanup(c->multi);
+    c->multi = NULL;
+}
+
+/* ---- the public driving calls ---- */
+
+int s3_async_pending(s3_client *c)
+{
+    return c ? c->pending : 0;
+}
+
+int s3_async_run(s3_client *c, int timeout_ms)
+{
+    return s3_engine_run(c, timeout_ms, NULL);
+}
+
+int s3_async_drain(s3_client *c)
+{
+    if (!c)
+        return -EINVAL;
+    while (c->pending > 0) {
+        int rc = s3_engine_run(c, 1000, NULL);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}

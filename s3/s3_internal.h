@@ -1,0 +1,213 @@
+/* s3_internal.h - what the files of the s3 module share; not part of the public contract. */
+#ifndef RBD2S3_S3_INTERNAL_H
+#define RBD2S3_S3_INTERNAL_H
+
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <curl/curl.h>
+
+#include "s3/s3.h"
+
+#define S3_DEFAULT_RETRIES     6
+#define S3_DEFAULT_DEADLINE_MS 120000
+#define S3_DEFAULT_CONNS       8
+#define S3_DEFAULT_LIST_KEYS   1000
+#define S3_BACKOFF_BASE_MS     100
+#define S3_BACKOFF_CAP_MS      5000
+#define S3_ERRBODY_MAX         (64 * 1024)        /* error documents are small */
+#define S3_XMLBODY_MAX         (32 * 1024 * 1024) /* a listing page of 1000 long keys */
+#define S3_GET_MAX_DEFAULT     ((size_t)1 << 30)
+#define S3_KEY_MAX             1024
+
+/* ---- strbuf.c: a bounded string builder ---- */
+
+/* A NUL-terminated growable string that never grows past max bytes. After a failed
+ * append, err holds -ENOMEM or -ENOSPC and every later append is a no-op. */
+typedef struct s3_sb {
+    char *p;
+    size_t len;
+    size_t cap;
+    size_t max;
+    int err;
+} s3_sb;
+
+void s3_sb_init(s3_sb *b, size_t max);
+int s3_sb_add(s3_sb *b, const void *s, size_t n);
+int s3_sb_adds(s3_sb *b, const char *s);
+int s3_sb_addf(s3_sb *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void s3_sb_free(s3_sb *b);
+
+/* Make room for len + extra bytes in b, never past max; 0, -ENOMEM or -EFBIG. */
+int s3_buf_reserve(s3_buf *b, size_t extra, size_t max);
+
+/* Copy src into dst (size dstsz), truncating; dst is always NUL-terminated. */
+void s3_strlcpy(char *dst, const char *src, size_t dstsz);
+
+/* ---- errors.c: mapping of answers to the codes of s3.h ---- */
+
+/* The negative code for an HTTP status and S3 error code ("" or NULL if none). */
+int s3_err_from_http(int http_status, const char *code);
+/* 1 if an answer with this status and S3 code is worth another attempt. */
+int s3_err_http_retryable(int http_status, const char *code);
+/* The negative code for a failed transfer (a CURLcode). */
+int s3_err_from_curl(int curl_code);
+/* 1 if a transfer that failed with this CURLcode is worth another attempt. */
+int s3_err_curl_retryable(int curl_code);
+
+/* ---- redact.c: the one place that knows what a secret looks like ---- */
+
+/* Register / forget a string that must never be logged (the client's secret key and
+ * session token). Registration failure is harmless: the pattern checks still apply. */
+void s3_redact_register(const char *secret);
+void s3_redact_unregister(const char *secret);
+
+/* ---- xml.c: responses by path, and the CompleteMultipartUpload body ---- */
+
+/* 1 if body is an <Error> document (code and message copied, truncated), else 0. */
+int s3_xml_error(const void *body, size_t len, char *code, size_t codesz,
+                 char *msg, size_t msgsz);
+
+/* InitiateMultipartUploadResult/UploadId into a malloc'ed *upload_id.
+ * 0, -EINVAL (not that document, or no id) or -ENOMEM. */
+int s3_xml_upload_id(const void *body, size_t len, char **upload_id);
+
+/* CompleteMultipartUploadResult/ETag (without quotes) into etag. 0; or, for an
+ * <Error> document, the mapped code with err filled (http status 200); or -EINVAL. */
+int s3_xml_complete_result(const void *body, size_t len, char etag[S3_ETAG_MAX],
+                           s3_error *err);
+
+/* Walk one ListBucketResult page: cb gets Contents and CommonPrefixes merged in key
+ * order. *truncated and *next_token (malloc'ed or NULL) describe the next page. When
+ * cb returns non-zero the walk stops and *cb_rc holds that value.
+ * Returns 0, -EINVAL (malformed) or -ENOMEM. */
+int s3_xml_list_page(const void *body, size_t len, s3_list_cb cb, void *arg,
+                     int *truncated, char **next_token, int *cb_rc);
+
+/* The CompleteMultipartUpload request body for parts (ascending numbers), malloc'ed,
+ * its length in *len. NULL on -EINVAL (order, numbers) or out of memory. */
+char *s3_xml_complete_body(const s3_part *parts, int nparts, size_t *len);
+
+/* An ISO 8601 UTC time "2009-10-12T17:50:30.000Z" as time_t; 0 if malformed. */
+time_t s3_xml_parse_time(const char *s);
+
+/* ---- engine.c: requests on the client's multi handle ---- */
+
+enum s3_sink {
+    S3_SINK_NONE = 0,   /* body discarded (counted) */
+    S3_SINK_BUF,        /* into a growable s3_buf, bounded */
+    S3_SINK_DST         /* into a caller buffer, exactly expect_len bytes */
+};
+
+enum {
+    S3_REQ_XML_ERR200 = 1 << 0,  /* a 200 answer may carry an <Error> document */
+    S3_REQ_PRIORITY   = 1 << 1,  /* start before queued requests (synchronous calls) */
+    S3_REQ_RANGE_EXACT = 1 << 2  /* a body of another length than expect_len is an error */
+};
+
+typedef struct s3_req s3_req;
+typedef void (*s3_req_done)(s3_req *r);
+
+/* What a caller asks of the engine; the engine copies the strings, not the body. */
+typedef struct s3_req_spec {
+    const char *method;        /* "GET", "PUT", "POST", "DELETE", "HEAD" */
+    const char *key;           /* object key, or NULL for the bucket itself */
+    const char *query;         /* already URI-encoded "a=b&c" or NULL */
+    const char *range;         /* Range header value or NULL */
+    const char *content_type;  /* or NULL */
+    const void *body;          /* must stay valid until done runs */
+    size_t body_len;
+    int sink;
+    s3_buf *buf;               /* S3_SINK_BUF */
+    size_t buf_max;
+    void *dst;                 /* S3_SINK_DST */
+    size_t dst_cap;
+    size_t expect_len;
+    int flags;
+    s3_req_done done;          /* runs inside s3_async_run(); then the request is freed */
+    void *arg;
+    s3_done_cb user_cb;        /* for the public async calls */
+    void *user_arg;
+} s3_req_spec;
+
+struct s3_req {
+    s3_req *next;
+    s3_client *c;
+    s3_req_spec s;                 /* strings below replace the caller's */
+    char *url;
+    char *path;                    /* canonical URI, "/bucket/key" encoded */
+    char *query;                   /* "" if none */
+    char *range;
+    char *content_type;
+    char payload_sha[65];          /* computed once per request, not per attempt */
+    /* per attempt */
+    CURL *easy;
+    struct curl_slist *hdrs;
+    size_t body_pos;
+    int status;
+    int64_t content_length;        /* -1 unknown */
+    size_t got;
+    s3_buf errbody;
+    int too_big;
+    int too_long;
+    char curl_err[CURL_ERROR_SIZE];
+    /* across attempts */
+    int attempts;
+    int64_t started_ms;            /* first attempt; 0 before */
+    int64_t deadline_ms;
+    int64_t not_before_ms;
+    int64_t attempt_start_ms;
+    /* outcome */
+    int rc;
+    s3_error err;
+    char etag[S3_ETAG_MAX];
+};
+
+/* Test hooks: a signing clock and the backoff shape (0 keeps the default). */
+typedef struct s3_test_hooks {
+    time_t (*wallclock)(void *arg);
+    void *wallclock_arg;
+    int backoff_base_ms;
+    int backoff_cap_ms;
+    int backoff_min_ms;        /* floor on every wait (full jitter has none by default) */
+} s3_test_hooks;
+
+struct s3_client {
+    s3_config cfg;              /* strings are owned copies */
+    char *origin;               /* "http://host:port", no trailing slash */
+    char *host;                 /* the Host header value */
+    char *base_path;            /* "" or "/prefix" of the endpoint */
+    char *bucket_enc;           /* URI-encoded bucket */
+    CURLM *multi;
+    CURL **idle;                /* reusable easy handles */
+    int nidle;
+    s3_req *wait_head;          /* queued, or waiting for a retry timer */
+    s3_req *wait_tail;
+    s3_req *run_head;           /* attached to the multi handle */
+    s3_req *run_tail;
+    s3_req *done_head;          /* finished, callback not yet run */
+    s3_req *done_tail;
+    int running;                /* attached to the multi handle */
+    int pending;                /* submitted, callback not yet run */
+    volatile sig_atomic_t cancelled;
+    uint64_t rng;
+    int trace;                  /* RBD2S3_S3_TRACE: 1 requests, 2 also headers (redacted) */
+    s3_test_hooks hooks;
+};
+
+/* Queue a request. 0 (done will run exactly once), -EINVAL or -ENOMEM (it will not). */
+int s3_engine_submit(s3_client *c, const s3_req_spec *spec);
+
+/* Drive the engine as s3_async_run() does; also returns early once *stop is set. */
+int s3_engine_run(s3_client *c, int timeout_ms, volatile int *stop);
+
+/* Tear down the requests and handles of a client (for s3_client_free). */
+void s3_engine_destroy(s3_client *c);
+
+/* The backoff before attempt `attempt + 1`, in ms (full jitter). */
+int s3_engine_backoff_ms(s3_client *c, int attempt);
+
+/* Install test hooks on a client (tests only). */
+void s3_test_set_hooks(s3_client *c, const s3_test_hooks *h);
+
+#endif

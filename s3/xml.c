@@ -1,0 +1,344 @@
+/* xml.c - S3 XML documents by path (libxml2): errors, uploads, listings; the Complete body. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+
+#include "s3/s3_internal.h"
+
+/* No network, no entity substitution, no noise on stderr. */
+#define XML_OPTS (XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING | XML_PARSE_NOCDATA)
+
+static xmlDoc *parse(const void *body, size_t len)
+{
+    if (!body || !len || len > (size_t)S3_XMLBODY_MAX)
+        return NULL;
+    return xmlReadMemory(body, (int)len, NULL, NULL, XML_OPTS);
+}
+
+static int name_is(const xmlNode *n, const char *name)
+{
+    return n && n->type == XML_ELEMENT_NODE && !strcmp((const char *)n->name, name);
+}
+
+/* The first element child of parent named name (namespace ignored), or NULL. */
+static xmlNode *child(const xmlNode *parent, const char *name)
+{
+    if (!parent)
+        return NULL;
+    for (xmlNode *n = parent->children; n; n = n->next)
+        if (name_is(n, name))
+            return n;
+    return NULL;
+}
+
+/* Follow "A/B/C" from the document root (whose name must be A). */
+static xmlNode *path(xmlDoc *doc, const char *p)
+{
+    char part[128];
+    xmlNode *n = xmlDocGetRootElement(doc);
+    int first = 1;
+
+    while (n && *p) {
+        const char *slash = strchr(p, '/');
+        size_t len = slash ? (size_t)(slash - p) : strlen(p);
+        if (len >= sizeof(part))
+            return NULL;
+        memcpy(part, p, len);
+        part[len] = '\0';
+        if (first) {
+            if (!name_is(n, part))
+                return NULL;
+            first = 0;
+        } else {
+            n = child(n, part);
+        }
+        p += len + (slash ? 1 : 0);
+    }
+    return n;
+}
+
+/* The text of n, malloc'ed by libxml2 (free with xmlFree), or NULL. */
+static char *text(const xmlNode *n)
+{
+    return n ? (char *)xmlNodeGetContent(n) : NULL;
+}
+
+static void copy_text(const xmlNode *n, char *dst, size_t dstsz)
+{
+    char *t = text(n);
+    s3_strlcpy(dst, t ? t : "", dstsz);
+    if (t)
+        xmlFree(t);
+}
+
+/* Copy an ETag without its surrounding quotes (and blanks). */
+static void copy_etag(const char *src, char *dst, size_t dstsz)
+{
+    if (!src) {
+        s3_strlcpy(dst, "", dstsz);
+        return;
+    }
+    while (*src == ' ' || *src == '"')
+        src++;
+    size_t n = strlen(src);
+    while (n && (src[n - 1] == ' ' || src[n - 1] == '"'))
+        n--;
+    if (n >= dstsz)
+        n = dstsz - 1;
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
+int s3_xml_error(const void *body, size_t len, char *code, size_t codesz,
+                 char *msg, size_t msgsz)
+{
+    xmlDoc *doc = parse(body, len);
+    xmlNode *root = doc ? xmlDocGetRootElement(doc) : NULL;
+    int found = name_is(root, "Error");
+
+    if (found) {
+        copy_text(child(root, "Code"), code, codesz);
+        copy_text(child(root, "Message"), msg, msgsz);
+    }
+    if (doc)
+        xmlFreeDoc(doc);
+    return found;
+}
+
+int s3_xml_upload_id(const void *body, size_t len, char **upload_id)
+{
+    xmlDoc *doc = parse(body, len);
+    char *t = NULL;
+    int rc = -EINVAL;
+
+    *upload_id = NULL;
+    if (doc)
+        t = text(path(doc, "InitiateMultipartUploadResult/UploadId"));
+    if (t && *t) {
+        *upload_id = strdup(t);
+        rc = *upload_id ? 0 : -ENOMEM;
+    }
+    if (t)
+        xmlFree(t);
+    if (doc)
+        xmlFreeDoc(doc);
+    return rc;
+}
+
+int s3_xml_complete_result(const void *body, size_t len, char etag[S3_ETAG_MAX],
+                           s3_error *err)
+{
+    xmlDoc *doc = parse(body, len);
+    xmlNode *root = doc ? xmlDocGetRootElement(doc) : NULL;
+    int rc = -EINVAL;
+
+    if (etag)
+        etag[0] = '\0';
+    if (name_is(root, "Error")) {
+        s3_error e;
+        memset(&e, 0, sizeof(e));
+        e.http_status = 200;
+        copy_text(child(root, "Code"), e.code, sizeof(e.code));
+        copy_text(child(root, "Message"), e.message, sizeof(e.message));
+        rc = s3_err_from_http(200, e.code[0] ? e.code : "InternalError");
+        if (err)
+            *err = e;
+    } else if (name_is(root, "CompleteMultipartUploadResult")) {
+        char *t = text(child(root, "ETag"));
+        if (etag)
+            copy_etag(t, etag, S3_ETAG_MAX);
+        if (t)
+            xmlFree(t);
+        rc = 0;
+    }
+    if (doc)
+        xmlFreeDoc(doc);
+    return rc;
+}
+
+time_t s3_xml_parse_time(const char *s)
+{
+    int y, mo, d, h, mi, sec;
+    struct tm tm;
+
+    if (!s || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d", &y, &mo, &d, &h, &mi, &sec) != 6)
+        return 0;
+    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+        return 0;
+    memset(&tm, 0, sizeof(tm));
+    tm.tm_year = y - 1900;
+    tm.tm_mon = mo - 1;
+    tm.tm_mday = d;
+    tm.tm_hour = h;
+    tm.tm_min = mi;
+    tm.tm_sec = sec;
+    return timegm(&tm);
+}
+
+/* One entry of a page: a Contents element or a CommonPrefixes element. */
+struct entry {
+    xmlNode *node;
+    char *key;          /* xmlFree */
+    int is_prefix;
+};
+
+static int entry_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct entry *)a)->key, ((const struct entry *)b)->key);
+}
+
+static int emit(const struct entry *e, s3_list_cb cb, void *arg)
+{
+    s3_object_info info;
+    char etag[S3_ETAG_MAX] = "";
+    memset(&info, 0, sizeof(info));
+    info.key = e->key;
+    info.is_prefix = e->is_prefix;
+    info.etag = etag;
+    if (!e->is_prefix) {
+        char *size = text(child(e->node, "Size"));
+        char *tag = text(child(e->node, "ETag"));
+        char *lm = text(child(e->node, "LastModified"));
+        info.size = size ? strtoull(size, NULL, 10) : 0;
+        copy_etag(tag, etag, sizeof(etag));
+        info.last_modified = s3_xml_parse_time(lm);
+        if (size)
+            xmlFree(size);
+        if (tag)
+            xmlFree(tag);
+        if (lm)
+            xmlFree(lm);
+    }
+    return cb(&info, arg);
+}
+
+int s3_xml_list_page(const void *body, size_t len, s3_list_cb cb, void *arg,
+                     int *truncated, char **next_token, int *cb_rc)
+{
+    xmlDoc *doc = parse(body, len);
+    xmlNode *root = doc ? xmlDocGetRootElement(doc) : NULL;
+    struct entry *ents = NULL;
+    size_t n = 0, cap = 0;
+    int rc = 0;
+
+    *truncated = 0;
+    *next_token = NULL;
+    *cb_rc = 0;
+    if (!name_is(root, "ListBucketResult")) {
+        rc = -EINVAL;
+        goto out;
+    }
+    for (xmlNode *c = root->children; c; c = c->next) {
+        int is_prefix = name_is(c, "CommonPrefixes");
+        xmlNode *k;
+        if (!is_prefix && !name_is(c, "Contents"))
+            continue;
+        k = child(c, is_prefix ? "Prefix" : "Key");
+        if (!k) {
+            rc = -EINVAL;
+            goto out;
+        }
+        if (n == cap) {
+            size_t ncap = cap ? cap * 2 : 64;
+            struct entry *p = realloc(ents, ncap * sizeof(*ents));
+            if (!p) {
+                rc = -ENOMEM;
+                goto out;
+            }
+            ents = p;
+            cap = ncap;
+        }
+        ents[n].node = c;
+        ents[n].is_prefix = is_prefix;
+        ents[n].key = text(k);
+        if (!ents[n].key) {
+            rc = -ENOMEM;
+            goto out;
+        }
+        n++;
+    }
+    /* Contents and CommonPrefixes are each sorted; merge them into one key order */
+    if (n > 1)
+        qsort(ents, n, sizeof(*ents), entry_cmp);
+
+    char *t = text(child(root, "IsTruncated"));
+    *truncated = t && !strcmp(t, "true");
+    if (t)
+        xmlFree(t);
+    t = text(child(root, "NextContinuationToken"));
+    if (t && *t) {
+        *next_token = strdup(t);
+        if (!*next_token)
+            rc = -ENOMEM;
+    }
+    if (t)
+        xmlFree(t);
+
+    for (size_t i = 0; !rc && i < n; i++) {
+        int r = emit(&ents[i], cb, arg);
+        if (r) {
+            *cb_rc = r;
+            break;
+        }
+    }
+out:
+    for (size_t i = 0; i < n; i++)
+        xmlFree(ents[i].key);
+    free(ents);
+    if (doc)
+        xmlFreeDoc(doc);
+    if (rc) {
+        free(*next_token);
+        *next_token = NULL;
+    }
+    return rc;
+}
+
+/* Append s with the five XML special characters escaped. */
+static void add_escaped(s3_sb *b, const char *s)
+{
+    for (; *s; s++) {
+        switch (*s) {
+        case '&': s3_sb_adds(b, "&amp;"); break;
+        case '<': s3_sb_adds(b, "&lt;"); break;
+        case '>': s3_sb_adds(b, "&gt;"); break;
+        case '"': s3_sb_adds(b, "&quot;"); break;
+        case '\'': s3_sb_adds(b, "&apos;"); break;
+        default: s3_sb_add(b, s, 1); break;
+        }
+    }
+}
+
+char *s3_xml_complete_body(const s3_part *parts, int nparts, size_t *len)
+{
+    s3_sb b;
+
+    if (!parts || nparts < 1 || nparts > 10000)
+        return NULL;
+    for (int i = 0; i < nparts; i++) {
+        if (parts[i].number < 1 || parts[i].number > 10000 || !parts[i].etag[0])
+            return NULL;
+        if (i && parts[i].number <= parts[i - 1].number)
+            return NULL;
+        if (!memchr(parts[i].etag, '\0', S3_ETAG_MAX))
+            return NULL;
+    }
+    s3_sb_init(&b, (size_t)nparts * (S3_ETAG_MAX * 6 + 64) + 128);
+    s3_sb_adds(&b, "<CompleteMultipartUpload "
+                   "xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">");
+    for (int i = 0; i < nparts; i++) {
+        s3_sb_addf(&b, "<Part><PartNumber>%d</PartNumber><ETag>&quot;", parts[i].number);
+        add_escaped(&b, parts[i].etag);
+        s3_sb_adds(&b, "&quot;</ETag></Part>");
+    }
+    s3_sb_adds(&b, "</CompleteMultipartUpload>");
+    if (b.err) {
+        s3_sb_free(&b);
+        return NULL;
+    }
+    *len = b.len;
+    return b.p;
+}

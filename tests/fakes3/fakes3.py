@@ -1,0 +1,428 @@
+#!/usr/bin/env python3
+"""fakes3.py - a scripted fake S3 server for the s3 module's retry tests (python3 stdlib only).
+
+    fakes3.py --access-key AK --secret-key SK --bucket NAME [--bucket NAME ...]
+
+Binds 127.0.0.1 on a free port, prints the port on stdout (one line) and serves until
+killed. It is a small in-memory S3 (path-style PUT/GET/HEAD/DELETE with Range,
+ListObjectsV2 with continuation tokens, multipart create/part/complete/abort) that
+checks every SigV4 signature and x-amz-content-sha256, so that a request that a real
+server would refuse is refused here too. What a real server cannot do on demand is
+scripted with rules.
+
+Control (no authentication, path /_ctl/...):
+    POST /_ctl/rules   body: rule lines (replaces the rules, clears the log)
+    GET  /_ctl/log     one line per S3 request, tab-separated:
+                       method path query x-amz-date signature auth-result action status port
+    POST /_ctl/reset   forget objects, uploads, rules and log
+
+A rule line:   METHOD PATH-SUBSTRING QUERY-SUBSTRING WHICH ACTION [ARG]
+    METHOD   GET PUT POST DELETE HEAD or *
+    PATH/QUERY-SUBSTRING   must occur in the raw path / raw query; * matches anything,
+             - matches only an empty query
+    WHICH    the ordinal(s) of the requests matching this rule that it applies to:
+             1   1-2   2,4   all
+    ACTION   status CODE [S3CODE]   answer CODE with an <Error> document
+             error200 S3CODE        answer 200 with an <Error> document
+             drop                   send the headers and half the body, then close
+             short                  answer with half the body and a matching Content-Length
+             close                  close the connection without an answer
+             hang MS                wait MS milliseconds, then answer normally
+Rules are tried in order; every rule that matches counts the request; the first whose
+WHICH includes its count acts. Example: "PUT * partNumber=3& 1 status 503 SlowDown".
+"""
+import argparse
+import hashlib
+import hmac
+import re
+import socket
+import sys
+import threading
+import time
+import uuid
+import xml.etree.ElementTree as ET
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import quote, unquote
+from xml.sax.saxutils import escape
+
+STATE_LOCK = threading.Lock()
+
+
+class State:
+    def __init__(self, access_key, secret_key, buckets):
+        self.access_key = access_key
+        self.secret_key = secret_key
+        self.buckets = set(buckets)
+        self.reset()
+
+    def reset(self):
+        self.objects = {}      # (bucket, key) -> (bytes, etag, mtime)
+        self.uploads = {}      # upload id -> {"bucket", "key", "parts": {n: (bytes, etag)}}
+        self.rules = []
+        self.log = []
+
+
+class Rule:
+    def __init__(self, line):
+        f = line.split()
+        if len(f) < 5:
+            raise ValueError("rule needs 5 fields: " + line)
+        self.method, self.path, self.query, which, self.action = f[:5]
+        self.args = f[5:]
+        self.count = 0
+        if which == "all":
+            self.which = None
+        else:
+            self.which = set()
+            for part in which.split(","):
+                a, _, b = part.partition("-")
+                self.which.update(range(int(a), int(b or a) + 1))
+
+    def matches(self, method, path, query):
+        if self.method != "*" and self.method != method:
+            return False
+        if self.path != "*" and self.path not in path:
+            return False
+        if self.query == "-":
+            return query == ""
+        return self.query == "*" or self.query in query
+
+
+def s3enc(s, safe=""):
+    return quote(s, safe="-_.~" + safe)
+
+
+def error_xml(code, message="scripted"):
+    return ('<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>%s</Code>'
+            '<Message>%s</Message><RequestId>fake</RequestId></Error>'
+            % (escape(code), escape(message))).encode()
+
+
+def md5hex(b):
+    return hashlib.md5(b).hexdigest()
+
+
+def iso(t):
+    return time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(t))
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True     # headers and body go out as separate writes
+    server_version = "fakes3"
+    sys_version = ""
+
+    def log_message(self, fmt, *args):
+        pass
+
+    def do_GET(self):
+        self.dispatch("GET")
+
+    def do_PUT(self):
+        self.dispatch("PUT")
+
+    def do_POST(self):
+        self.dispatch("POST")
+
+    def do_DELETE(self):
+        self.dispatch("DELETE")
+
+    def do_HEAD(self):
+        self.dispatch("HEAD")
+
+    # ---- plumbing ----
+
+    def reply(self, status, body=b"", headers=None, send_body=True):
+        self.send_response(status)
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if send_body and self.command != "HEAD":
+            self.wfile.write(body)
+
+    def dispatch(self, method):
+        st = self.server.state
+        raw_path, _, raw_query = self.path.partition("?")
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        if raw_path.startswith("/_ctl/"):
+            return self.control(method, raw_path, body)
+
+        auth = self.verify(method, raw_path, raw_query, body)
+        rule = None
+        with STATE_LOCK:
+            for r in st.rules:
+                if r.matches(method, raw_path, raw_query):
+                    r.count += 1
+                    if rule is None and (r.which is None or r.count in r.which):
+                        rule = r
+            sig = re.search(r"Signature=([0-9a-f]+)", self.headers.get("Authorization", ""))
+            entry = [method, raw_path, raw_query or "-", self.headers.get("x-amz-date", "-"),
+                     sig.group(1) if sig else "-", auth or "ok",
+                     rule.action if rule else "-", "0", str(self.client_address[1])]
+            st.log.append(entry)
+
+        action = rule.action if rule else None
+        if action == "close":
+            self.close_connection = True
+            return
+        if action == "hang":
+            time.sleep(int(rule.args[0]) / 1000.0)
+        if action == "status":
+            code = int(rule.args[0])
+            s3code = rule.args[1] if len(rule.args) > 1 else "Scripted"
+            entry[7] = str(code)
+            return self.reply(code, error_xml(s3code), {"Content-Type": "application/xml"})
+        if action == "error200":
+            entry[7] = "200"
+            return self.reply(200, error_xml(rule.args[0]), {"Content-Type": "application/xml"})
+
+        if auth:
+            status, headers, out = 403, {}, error_xml(auth, "auth check failed")
+        else:
+            status, headers, out = self.s3(method, raw_path, raw_query, body)
+        entry[7] = str(status)
+        if action == "drop" and out:
+            self.send_response(status)
+            for k, v in headers.items():
+                self.send_header(k, v)
+            self.send_header("Content-Length", str(len(out)))
+            self.end_headers()
+            self.wfile.write(out[: len(out) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+            try:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            return
+        if action == "drop":
+            self.close_connection = True
+            return
+        if action == "short" and out:
+            out = out[: len(out) // 2]
+        try:
+            self.reply(status, out, headers)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+
+    def control(self, method, path, body):
+        st = self.server.state
+        with STATE_LOCK:
+            if method == "POST" and path == "/_ctl/rules":
+                try:
+                    lines = body.decode().splitlines()
+                    rules = [Rule(ln) for ln in lines if ln.strip() and not ln.startswith("#")]
+                except ValueError as e:
+                    return self.reply(400, str(e).encode())
+                st.rules = rules
+                st.log = []
+                return self.reply(200, b"ok\n")
+            if method == "GET" and path == "/_ctl/log":
+                out = "".join("\t".join(e) + "\n" for e in st.log).encode()
+                return self.reply(200, out, {"Content-Type": "text/plain"})
+            if method == "POST" and path == "/_ctl/reset":
+                st.reset()
+                return self.reply(200, b"ok\n")
+        return self.reply(404, b"no such control\n")
+
+    # ---- SigV4 verification, as a server does it ----
+
+    def verify(self, method, raw_path, raw_query, body):
+        st = self.server.state
+        auth = self.headers.get("Authorization", "")
+        m = re.match(r"AWS4-HMAC-SHA256 Credential=([^/]+)/(\d{8})/([^/]+)/s3/aws4_request,"
+                     r"\s*SignedHeaders=([^,]+),\s*Signature=([0-9a-f]{64})$", auth)
+        if not m:
+            return "AccessDenied"
+        ak, date, region, signed, sig = m.groups()
+        if ak != st.access_key:
+            return "InvalidAccessKeyId"
+        amz_date = self.headers.get("x-amz-date", "")
+        payload = self.headers.get("x-amz-content-sha256", "")
+        if not amz_date.startswith(date):
+            return "SignatureDoesNotMatch"
+        if payload != hashlib.sha256(body).hexdigest():
+            return "XAmzContentSHA256Mismatch"
+        names = signed.split(";")
+        if names != sorted(names) or not {"host", "x-amz-date", "x-amz-content-sha256"} <= set(names):
+            return "SignatureDoesNotMatch"
+        if s3enc(unquote(raw_path), "/") != raw_path:
+            return "SignatureDoesNotMatch"       # the path was not encoded canonically
+        params = []
+        for part in raw_query.split("&") if raw_query else []:
+            k, _, v = part.partition("=")
+            params.append((s3enc(unquote(k)), s3enc(unquote(v))))
+        cq = "&".join("%s=%s" % kv for kv in sorted(params))
+        ch = "".join("%s:%s\n" % (n, " ".join((self.headers.get(n) or "").split()))
+                     for n in names)
+        cr = "\n".join([method, raw_path, cq, ch, signed, payload])
+        sts = "\n".join(["AWS4-HMAC-SHA256", amz_date, "%s/%s/s3/aws4_request" % (date, region),
+                         hashlib.sha256(cr.encode()).hexdigest()])
+        key = ("AWS4" + st.secret_key).encode()
+        for part in (date, region, "s3", "aws4_request"):
+            key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+        good = hmac.new(key, sts.encode(), hashlib.sha256).hexdigest()
+        return None if hmac.compare_digest(good, sig) else "SignatureDoesNotMatch"
+
+    # ---- the in-memory S3 ----
+
+    def s3(self, method, raw_path, raw_query, body):
+        st = self.server.state
+        path = unquote(raw_path)
+        bucket, _, key = path.lstrip("/").partition("/")
+        q = {}
+        for part in raw_query.split("&") if raw_query else []:
+            k, _, v = part.partition("=")
+            q[unquote(k)] = unquote(v)
+        xmlh = {"Content-Type": "application/xml"}
+        if bucket not in st.buckets:
+            return 404, xmlh, error_xml("NoSuchBucket", "The specified bucket does not exist")
+        with STATE_LOCK:
+            if not key:
+                if method == "GET":
+                    return 200, xmlh, self.list_objects(bucket, q)
+                return 405, xmlh, error_xml("MethodNotAllowed")
+            if "uploads" in q and method == "POST":
+                uid = uuid.uuid4().hex
+                st.uploads[uid] = {"bucket": bucket, "key": key, "parts": {}}
+                return 200, xmlh, ("<InitiateMultipartUploadResult><Bucket>%s</Bucket>"
+                                   "<Key>%s</Key><UploadId>%s</UploadId>"
+                                   "</InitiateMultipartUploadResult>"
+                                   % (escape(bucket), escape(key), uid)).encode()
+            if "uploadId" in q:
+                up = st.uploads.get(q["uploadId"])
+                if up is None or up["key"] != key:
+                    return 404, xmlh, error_xml("NoSuchUpload", "The upload does not exist")
+                if method == "PUT" and "partNumber" in q:
+                    etag = md5hex(body)
+                    up["parts"][int(q["partNumber"])] = (body, etag)
+                    return 200, {"ETag": '"%s"' % etag}, b""
+                if method == "DELETE":
+                    del st.uploads[q["uploadId"]]
+                    return 204, {}, b""
+                if method == "POST":
+                    return self.complete(bucket, key, q["uploadId"], up, body)
+                return 400, xmlh, error_xml("InvalidRequest")
+            if method == "PUT":
+                etag = md5hex(body)
+                st.objects[(bucket, key)] = (body, etag, time.time())
+                return 200, {"ETag": '"%s"' % etag}, b""
+            if method == "DELETE":
+                st.objects.pop((bucket, key), None)
+                return 204, {}, b""
+            obj = st.objects.get((bucket, key))
+            if obj is None:
+                return 404, xmlh, error_xml("NoSuchKey", "The specified key does not exist.")
+            data, etag, _ = obj
+            h = {"ETag": '"%s"' % etag, "Accept-Ranges": "bytes"}
+            rng = self.headers.get("Range")
+            if rng and method == "GET":
+                m = re.match(r"bytes=(\d+)-(\d*)$", rng)
+                if not m or int(m.group(1)) >= len(data):
+                    return 416, xmlh, error_xml("InvalidRange")
+                a = int(m.group(1))
+                b = min(int(m.group(2)) if m.group(2) else len(data) - 1, len(data) - 1)
+                h["Content-Range"] = "bytes %d-%d/%d" % (a, b, len(data))
+                return 206, h, data[a:b + 1]
+            return 200, h, data
+
+    def complete(self, bucket, key, uid, up, body):
+        st = self.server.state
+        xmlh = {"Content-Type": "application/xml"}
+        try:
+            root = ET.fromstring(body)
+        except ET.ParseError:
+            return 400, xmlh, error_xml("MalformedXML")
+        parts = []
+        for p in root.iter():
+            if p.tag.endswith("Part"):
+                num = etag = None
+                for c in p:
+                    if c.tag.endswith("PartNumber"):
+                        num = int(c.text)
+                    elif c.tag.endswith("ETag"):
+                        etag = c.text.strip('"')
+                parts.append((num, etag))
+        if not parts:
+            return 400, xmlh, error_xml("MalformedXML")
+        nums = [n for n, _ in parts]
+        if nums != sorted(nums) or len(set(nums)) != len(nums):
+            return 400, xmlh, error_xml("InvalidPartOrder")
+        data = b""
+        digests = b""
+        for n, etag in parts:
+            have = up["parts"].get(n)
+            if have is None or have[1] != etag:
+                return 400, xmlh, error_xml("InvalidPart", "part %s" % n)
+            data += have[0]
+            digests += bytes.fromhex(have[1])
+        final = "%s-%d" % (md5hex(digests), len(parts))
+        st.objects[(bucket, key)] = (data, final, time.time())
+        del st.uploads[uid]
+        return 200, xmlh, ("<CompleteMultipartUploadResult><Bucket>%s</Bucket><Key>%s</Key>"
+                           "<ETag>&quot;%s&quot;</ETag></CompleteMultipartUploadResult>"
+                           % (escape(bucket), escape(key), final)).encode()
+
+    def list_objects(self, bucket, q):
+        st = self.server.state
+        prefix = q.get("prefix", "")
+        delim = q.get("delimiter", "")
+        max_keys = int(q.get("max-keys", "1000"))
+        after = q.get("start-after", "")
+        token = q.get("continuation-token")
+        if token:
+            after = bytes.fromhex(token).decode()
+        entries = {}
+        for (b, k), (data, etag, mtime) in st.objects.items():
+            if b != bucket or not k.startswith(prefix):
+                continue
+            rest = k[len(prefix):]
+            if delim and delim in rest:
+                cp = prefix + rest[: rest.index(delim) + len(delim)]
+                entries[cp] = None
+            else:
+                entries[k] = (len(data), etag, mtime)
+        names = [n for n in sorted(entries) if n > after]
+        page = names[:max_keys]
+        truncated = len(names) > len(page) and max_keys > 0
+        out = ['<?xml version="1.0" encoding="UTF-8"?>',
+               '<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">',
+               "<Name>%s</Name><Prefix>%s</Prefix><MaxKeys>%d</MaxKeys><KeyCount>%d</KeyCount>"
+               % (escape(bucket), escape(prefix), max_keys, len(page)),
+               "<IsTruncated>%s</IsTruncated>" % ("true" if truncated else "false")]
+        if truncated:
+            out.append("<NextContinuationToken>%s</NextContinuationToken>"
+                       % page[-1].encode().hex())
+        for n in page:
+            e = entries[n]
+            if e is None:
+                out.append("<CommonPrefixes><Prefix>%s</Prefix></CommonPrefixes>" % escape(n))
+            else:
+                out.append("<Contents><Key>%s</Key><LastModified>%s</LastModified>"
+                           "<ETag>&quot;%s&quot;</ETag><Size>%d</Size>"
+                           "<StorageClass>STANDARD</StorageClass></Contents>"
+                           % (escape(n), iso(e[2]), e[1], e[0]))
+        out.append("</ListBucketResult>")
+        return "".join(out).encode()
+
+
+def main():
+    ap = argparse.ArgumentParser(description="scripted fake S3 server")
+    ap.add_argument("--access-key", required=True)
+    ap.add_argument("--secret-key", required=True)
+    ap.add_argument("--bucket", action="append", required=True)
+    a = ap.parse_args()
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    srv.daemon_threads = True
+    srv.state = State(a.access_key, a.secret_key, a.bucket)
+    print(srv.server_address[1], flush=True)
+    try:
+        srv.serve_forever()
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()

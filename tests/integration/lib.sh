@@ -1,0 +1,345 @@
+# shellcheck shell=bash
+# lib.sh - sourced by every tests/integration/test_*.sh script.
+#
+# Provides:
+#   REPO, RBD2S3            the repository and the binary under test (env RBD2S3 overrides)
+#   sandbox                 uses the running sandbox in $SANDBOX_DIR (sources its env.sh);
+#                           without SANDBOX_DIR it starts a private one and stops it at exit
+#   BUCKET                  a fresh bucket for this script (created; removed at exit)
+#   TAG, img NAME           unique image names: "$(img chain)" -> chain-<TAG>; every image
+#                           whose name contains TAG is removed from both clusters at exit
+#   TMPD                    a private temp dir (removed at exit)
+#   rb ARGS...              ./rbd2s3 --ceph-conf $SRC_CEPH_CONF --endpoint $S3_ENDPOINT
+#                           --bucket $BUCKET --no-progress ARGS...  (bounded by RB_TIMEOUT)
+#   do_backup SPEC [ARGS]   rb --format json backup SPEC ARGS; sets BK_ID, BK_TYPE,
+#                           BK_PARENT, BK_JSON (file); returns rb's exit code
+#   rbd_src / rbd_dst       rbd -c $SRC_CEPH_CONF / rbd -c $DST_CEPH_CONF
+#   create_image SPEC SIZE [rbd create options]     on the source cluster
+#   write_random SPEC OFF LEN [CONF]   random bytes at OFF (via rbd import-diff)
+#   rand_writes SPEC COUNT LEN [CONF]  COUNT writes of LEN random bytes at random offsets
+#   discard SPEC OFF LEN [CONF]        a zero/discard record over [OFF, OFF+LEN)
+#   grow SPEC SIZE [CONF]              rbd resize
+#   img_sum SPEC [CONF]     sha256 of `rbd export SPEC -` (a unique junk value on failure)
+#   img_field SPEC FIELD [CONF]        a field of `rbd info --format json`
+#   snap_names SPEC [CONF]  snapshot names, one a line
+#   bucket_keys [PREFIX]    keys in $BUCKET (via the aws CLI), sorted
+#   bucket_listing          "key size etag" lines, sorted (to compare before/after)
+#   key_prefix SPEC ID      <prefix>/<pool>[/<ns>]/<image>/<id>/ for simple names
+# TAP:
+#   ok DESC | not_ok DESC | diag TEXT | check DESC CMD... | expect_eq GOT WANT DESC
+#   require DESC CMD...     like check, but stops the script (done_testing) on failure
+#   bail REASON             "Bail out!" and exit 1
+#   done_testing            plan line, summary, exit 1 if anything failed (or nothing ran)
+# Sizes accept K/M/G suffixes (powers of 1024). KEEP=1 keeps images, bucket and temp dir.
+
+set -u -o pipefail
+
+LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$LIB_DIR/../.." && pwd)
+RBD2S3=${RBD2S3:-$REPO/rbd2s3}
+TEST_NAME=$(basename "$0" .sh)
+TAG="t$$r$RANDOM"
+RB_TIMEOUT=${RB_TIMEOUT:-600}
+PREFIX=${PREFIX:-rbd2s3}
+
+_T_N=0
+_T_FAIL=0
+_LIB_OWN_SB=""
+BUCKET=""
+TMPD=$(mktemp -d "/tmp/rbd2s3-${TEST_NAME#test_}.XXXXXX")
+
+# ---------------------------------------------------------------- TAP
+ok()     { _T_N=$((_T_N + 1)); echo "ok $_T_N - $*"; }
+not_ok() { _T_N=$((_T_N + 1)); _T_FAIL=$((_T_FAIL + 1)); echo "not ok $_T_N - $*"; }
+diag()   { printf '%s\n' "$@" | sed 's/^/# /'; }
+bail()   { echo "Bail out! $TEST_NAME: $*"; exit 1; }
+
+# check DESC CMD...: ok if CMD exits 0, else not ok with its output as diagnostics.
+check() {
+    local desc=$1 out rc
+    shift
+    out=$("$@" 2>&1)
+    rc=$?
+    if [ $rc -eq 0 ]; then
+        ok "$desc"
+    else
+        not_ok "$desc"
+        diag "command: $*" "exit code: $rc"
+        [ -n "$out" ] && printf '%s\n' "$out" | tail -n 20 | sed 's/^/#   /'
+    fi
+    return $rc
+}
+
+# require DESC CMD...: check, and end the script if it failed.
+require() {
+    check "$@" && return 0
+    diag "cannot go on after this failure"
+    done_testing
+}
+
+expect_eq() {
+    if [ "$1" = "$2" ]; then
+        ok "$3"
+    else
+        not_ok "$3"
+        diag "got:      '$1'" "expected: '$2'"
+        return 1
+    fi
+}
+
+done_testing() {
+    echo "1..$_T_N"
+    local passed=$((_T_N - _T_FAIL))
+    echo "# $TEST_NAME: $passed passed, $_T_FAIL failed"
+    if [ "$_T_FAIL" -gt 0 ] || [ "$_T_N" -eq 0 ]; then
+        exit 1
+    fi
+    exit 0
+}
+
+# ---------------------------------------------------------------- sizes
+to_bytes() {
+    local v=$1 n u
+    n=${v%[KkMmGgTt]}
+    u=${v#"$n"}
+    case $u in
+        "") echo "$n" ;;
+        K|k) echo $((n * 1024)) ;;
+        M|m) echo $((n * 1024 * 1024)) ;;
+        G|g) echo $((n * 1024 * 1024 * 1024)) ;;
+        T|t) echo $((n * 1024 * 1024 * 1024 * 1024)) ;;
+    esac
+}
+
+# ---------------------------------------------------------------- cleanup
+_purge_images() { # CONF POOLSPEC...
+    local conf=$1 spec name pass snap
+    shift
+    for pass in 1 2 3; do
+        for spec in "$@"; do
+            for name in $(timeout 60 rbd -c "$conf" ls --format json "$spec" 2>/dev/null \
+                          | jq -r '.[]' 2>/dev/null | grep -F -- "$TAG"); do
+                for snap in $(timeout 60 rbd -c "$conf" snap ls --format json "$spec/$name" \
+                              2>/dev/null | jq -r '.[].name' 2>/dev/null); do
+                    timeout 60 rbd -c "$conf" snap unprotect "$spec/$name@$snap" >/dev/null 2>&1
+                done
+                timeout 60 rbd -c "$conf" snap purge --no-progress "$spec/$name" >/dev/null 2>&1
+                timeout 60 rbd -c "$conf" rm --no-progress "$spec/$name" >/dev/null 2>&1
+            done
+        done
+    done
+}
+
+_remove_bucket() {
+    local b=$1 up
+    [ -n "$b" ] || return 0
+    timeout 60 /usr/bin/aws --endpoint-url "$S3_ENDPOINT" s3api list-multipart-uploads \
+        --bucket "$b" --output json 2>/dev/null \
+        | jq -r '(.Uploads // [])[] | [.Key, .UploadId] | @tsv' 2>/dev/null \
+        | while IFS=$'\t' read -r k up; do
+            timeout 60 /usr/bin/aws --endpoint-url "$S3_ENDPOINT" s3api abort-multipart-upload \
+                --bucket "$b" --key "$k" --upload-id "$up" >/dev/null 2>&1
+        done
+    timeout 120 /usr/bin/aws --endpoint-url "$S3_ENDPOINT" s3 rb --force "s3://$b" \
+        >/dev/null 2>&1
+}
+
+_lib_exit() {
+    local rc=$?
+    trap - EXIT
+    trap '' INT TERM   # a second signal must not cut the cleanup short
+    # kill any background job we started (e.g. a stalled agent)
+    local j
+    for j in $(jobs -p); do { kill -9 "$j"; wait "$j"; } 2>/dev/null; done
+    if [ "${KEEP:-0}" != 1 ] && [ -n "${SRC_CEPH_CONF:-}" ]; then
+        _purge_images "$SRC_CEPH_CONF" rbd rbd2 rbd/ns1
+        _purge_images "$DST_CEPH_CONF" rbd
+        _remove_bucket "$BUCKET"
+    fi
+    if [ "${KEEP:-0}" = 1 ]; then
+        echo "# KEEP=1: kept bucket $BUCKET, images *$TAG*, temp dir $TMPD"
+    else
+        rm -rf "$TMPD"
+    fi
+    if [ -n "$_LIB_OWN_SB" ]; then
+        timeout -k 10 120 "$REPO/tests/sandbox/sandbox.sh" stop "$_LIB_OWN_SB" \
+            >/dev/null 2>&1 </dev/null
+        rm -rf "$_LIB_OWN_SB"
+    fi
+    exit $rc
+}
+trap _lib_exit EXIT
+trap 'echo "# interrupted"; exit 130' INT
+trap 'echo "# terminated"; exit 143' TERM
+
+# ---------------------------------------------------------------- setup
+[ -x "$RBD2S3" ] || bail "$RBD2S3 is not built"
+command -v jq >/dev/null || bail "jq missing (tests/install-deps.sh)"
+
+if [ -z "${SANDBOX_DIR:-}" ]; then
+    SANDBOX_DIR=$(mktemp -d /tmp/rbd2s3-sb.XXXXXX)
+    _LIB_OWN_SB=$SANDBOX_DIR
+    echo "# starting a private sandbox in $SANDBOX_DIR"
+    if ! timeout -k 10 300 "$REPO/tests/sandbox/sandbox.sh" start "$SANDBOX_DIR" \
+            >"$TMPD/sandbox.log" 2>&1 </dev/null; then
+        tail -n 20 "$TMPD/sandbox.log" | sed 's/^/# /'
+        bail "could not start a sandbox"
+    fi
+fi
+[ -f "$SANDBOX_DIR/env.sh" ] || bail "no $SANDBOX_DIR/env.sh: is the sandbox running?"
+# shellcheck disable=SC1091
+. "$SANDBOX_DIR/env.sh"
+for v in SRC_CEPH_CONF DST_CEPH_CONF S3_ENDPOINT AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY; do
+    [ -n "${!v:-}" ] || bail "$SANDBOX_DIR/env.sh does not set $v"
+done
+if ! declare -F s3api >/dev/null; then
+    s3api() { /usr/bin/aws --endpoint-url "$S3_ENDPOINT" s3api "$@"; }
+fi
+if ! declare -F s3cmd_sb >/dev/null; then
+    bail "$SANDBOX_DIR/env.sh does not define s3cmd_sb"
+fi
+
+BUCKET=$(echo "rbd2s3-${TEST_NAME#test_}-$TAG" | tr '_A-Z' '-a-z' | cut -c1-63)
+timeout 120 /usr/bin/aws --endpoint-url "$S3_ENDPOINT" s3api create-bucket --bucket "$BUCKET" \
+    >"$TMPD/mb.log" 2>&1 || { cat "$TMPD/mb.log" | sed 's/^/# /'; BUCKET=""; bail "cannot create bucket"; }
+echo "# $TEST_NAME: bucket $BUCKET, image tag $TAG, sandbox $SANDBOX_DIR"
+
+RB_ARGS=(--ceph-conf "$SRC_CEPH_CONF" --endpoint "$S3_ENDPOINT" --bucket "$BUCKET" --no-progress)
+[ -n "${AWS_DEFAULT_REGION:-}" ] && RB_ARGS+=(--region "$AWS_DEFAULT_REGION")
+
+# ---------------------------------------------------------------- helpers
+img() { echo "$1-$TAG"; }
+
+rb() { timeout --foreground -k 5 "$RB_TIMEOUT" "$RBD2S3" "${RB_ARGS[@]}" "$@"; }
+
+rbd_src() { timeout 600 rbd -c "$SRC_CEPH_CONF" "$@"; }
+rbd_dst() { timeout 600 rbd -c "$DST_CEPH_CONF" "$@"; }
+
+_BK_N=0
+do_backup() { # SPEC [backup args...]; sets BK_ID BK_TYPE BK_PARENT BK_JSON
+    local rc
+    _BK_N=$((_BK_N + 1))
+    BK_JSON=$TMPD/backup.$_BK_N.json
+    BK_ID="" BK_TYPE="" BK_PARENT=""
+    rb --format json backup "$@" >"$BK_JSON" 2>"$TMPD/backup.$_BK_N.err"
+    rc=$?
+    if [ $rc -ne 0 ]; then
+        diag "rbd2s3 backup $* failed with exit code $rc:"
+        tail -n 20 "$TMPD/backup.$_BK_N.err" | sed 's/^/#   /'
+        return $rc
+    fi
+    if ! jq -e . "$BK_JSON" >/dev/null 2>&1; then
+        diag "rbd2s3 --format json backup $* printed no valid JSON:"
+        head -c 2000 "$BK_JSON" | sed 's/^/#   /'
+        return 1
+    fi
+    BK_ID=$(jq -r '.id // empty' "$BK_JSON")
+    BK_TYPE=$(jq -r '.type // empty' "$BK_JSON")
+    BK_PARENT=$(jq -r '.parent // "null"' "$BK_JSON")
+    [ -n "$BK_ID" ] || { diag "backup JSON has no id"; return 1; }
+    return 0
+}
+
+create_image() { # SPEC SIZE [rbd create options...]
+    local spec=$1 size=$2
+    shift 2
+    rbd_src create --size "$(($(to_bytes "$size") / 1048576))" "$@" "$spec"
+}
+
+# The rbd export-diff v1 stream (doc/dev/rbd-diff.rst): "rbd diff v1\n", then records
+# 'w' le64 off, le64 len, data | 'z' le64 off, le64 len | 'e'. Without 'f'/'t'/'s'
+# records `rbd import-diff` just applies the writes to the image head.
+_DIFFGEN='
+import os, random, struct, sys
+def num(s):
+    m = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+    s = s.strip()
+    return int(s[:-1]) * m[s[-1].upper()] if s[-1].upper() in m else int(s)
+out = sys.stdout.buffer
+out.write(b"rbd diff v1\n")
+PIECE = 4 << 20
+def w(off, ln):
+    while ln > 0:
+        n = min(ln, PIECE)
+        out.write(b"w" + struct.pack("<QQ", off, n) + os.urandom(n))
+        off += n
+        ln -= n
+for op in sys.argv[1:]:
+    f = op.split(":")
+    if f[0] == "w":
+        w(num(f[1]), num(f[2]))
+    elif f[0] == "z":
+        out.write(b"z" + struct.pack("<QQ", num(f[1]), num(f[2])))
+    elif f[0] == "r":  # r:COUNT:LEN:IMAGESIZE - random 4 KiB-aligned offsets
+        cnt, ln, size = num(f[1]), num(f[2]), num(f[3])
+        rnd = random.SystemRandom()
+        for _ in range(cnt):
+            w(rnd.randrange(0, (size - ln) // 4096 + 1) * 4096, ln)
+    else:
+        sys.exit("diffgen: bad op " + op)
+out.write(b"e")
+'
+
+_import_ops() { # SPEC CONF OPS...
+    local spec=$1 conf=$2
+    shift 2
+    python3 -c "$_DIFFGEN" "$@" | timeout 600 rbd -c "$conf" import-diff --no-progress - "$spec"
+}
+
+write_random() { _import_ops "$1" "${4:-$SRC_CEPH_CONF}" "w:$2:$3"; }
+discard()      { _import_ops "$1" "${4:-$SRC_CEPH_CONF}" "z:$2:$3"; }
+rand_writes() { # SPEC COUNT LEN [CONF]
+    local conf=${4:-$SRC_CEPH_CONF} size
+    size=$(img_field "$1" size "$conf") || return 1
+    _import_ops "$1" "$conf" "r:$2:$3:$size"
+}
+grow() { timeout 600 rbd -c "${3:-$SRC_CEPH_CONF}" resize --no-progress --size "$(($(to_bytes "$2") / 1048576))" "$1"; }
+
+img_sum() { # SPEC [CONF]
+    local conf=${2:-$SRC_CEPH_CONF} sum
+    local -a st
+    sum=$(timeout 600 rbd -c "$conf" export --no-progress "$1" - 2>"$TMPD/export.err" | sha256sum)
+    st=("${PIPESTATUS[@]}")
+    if [ "${st[0]}" -ne 0 ]; then
+        echo "export-of-$1-failed-$RANDOM$RANDOM"
+        sed 's/^/# img_sum: /' "$TMPD/export.err" >&2
+        return 1
+    fi
+    echo "${sum%% *}"
+}
+
+file_sum() { local s; s=$(sha256sum <"$1") || return 1; echo "${s%% *}"; }
+
+img_field() { # SPEC FIELD [CONF]
+    timeout 120 rbd -c "${3:-$SRC_CEPH_CONF}" info --format json "$1" | jq -r ".$2"
+}
+
+img_exists() { # SPEC [CONF]
+    timeout 120 rbd -c "${2:-$SRC_CEPH_CONF}" info "$1" >/dev/null 2>&1
+}
+
+snap_names() { # SPEC [CONF]
+    timeout 120 rbd -c "${2:-$SRC_CEPH_CONF}" snap ls --format json "$1" | jq -r '.[].name'
+}
+
+bucket_keys() { # [PREFIX]
+    timeout 120 /usr/bin/aws --endpoint-url "$S3_ENDPOINT" s3api list-objects-v2 \
+        --bucket "$BUCKET" ${1:+--prefix "$1"} --output json \
+        | jq -r '(.Contents // [])[].Key' | LC_ALL=C sort
+}
+
+bucket_listing() {
+    timeout 120 /usr/bin/aws --endpoint-url "$S3_ENDPOINT" s3api list-objects-v2 \
+        --bucket "$BUCKET" --output json \
+        | jq -r '(.Contents // [])[] | "\(.Key) \(.Size) \(.ETag)"' | LC_ALL=C sort
+}
+
+bucket_bytes() { # PREFIX: sum of object sizes under PREFIX
+    timeout 120 /usr/bin/aws --endpoint-url "$S3_ENDPOINT" s3api list-objects-v2 \
+        --bucket "$BUCKET" --prefix "$1" --output json \
+        | jq '[(.Contents // [])[].Size] | add // 0'
+}
+
+key_prefix() { # SPEC ID  (names here need no escaping)
+    echo "$PREFIX/$1/$2/"
+}

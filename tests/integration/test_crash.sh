@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# SIGKILL in the middle of an incremental (RBD2S3_DEBUG_STALL_AFTER_PARTS stalls the agent
+# after N uploaded parts): no manifest appears, `list` shows only the committed backup,
+# and the next backup is an incremental on top of the committed one and restores exactly.
+. "$(dirname "$0")/lib.sh"
+
+NAME=$(img crash)
+SRC=rbd/$NAME
+STALL_WAIT=${STALL_WAIT:-120}
+
+require "create a 256 MiB image" create_image "$SRC" 256M
+require "fill it with random data" write_random "$SRC" 0 256M
+if do_backup "$SRC"; then ok "full backup committed ($BK_ID)"; else not_ok "full backup"; done_testing; fi
+ID1=$BK_ID
+
+require "write 32 MiB of changes" write_random "$SRC" 64M 32M
+require "random writes" rand_writes "$SRC" 20 64K
+MANIFESTS_BEFORE=$(bucket_keys | grep -c '/manifest\.json$')
+
+# start an incremental that stalls after one part, then kill -9 it
+RBD2S3_DEBUG_STALL_AFTER_PARTS=1 "$RBD2S3" "${RB_ARGS[@]}" --part-size 5M backup "$SRC" \
+    >"$TMPD/crash.out" 2>"$TMPD/crash.err" </dev/null &
+PID=$!
+stalled=no
+for ((t = 0; t < STALL_WAIT * 2; t++)); do
+    if grep -q '^rbd2s3: debug: stalled' "$TMPD/crash.err"; then stalled=yes; break; fi
+    kill -0 "$PID" 2>/dev/null || break
+    sleep 0.5
+done
+if [ $stalled = yes ]; then
+    ok "agent stalled after one part"
+else
+    not_ok "agent stalled after one part (waited up to ${STALL_WAIT}s)"
+    kill -0 "$PID" 2>/dev/null || diag "the agent exited by itself"
+    sed 's/^/#   stderr: /' "$TMPD/crash.err" | tail -n 20
+fi
+kill -9 "$PID" 2>/dev/null
+wait "$PID" 2>/dev/null
+check "agent is gone" bash -c "! kill -0 $PID 2>/dev/null"
+
+expect_eq "$(bucket_keys | grep -c '/manifest\.json$')" "$MANIFESTS_BEFORE" "no new manifest in the bucket"
+check "only the first backup's manifest exists" \
+    test "$(bucket_keys | grep '/manifest\.json$')" = "$(key_prefix rbd "$NAME")$ID1/manifest.json"
+UPLOADS=$(s3api list-multipart-uploads --bucket "$BUCKET" --output json 2>/dev/null \
+          | jq '(.Uploads // []) | length')
+diag "incomplete multipart uploads left by the killed run: ${UPLOADS:-?}"
+
+if rb --format json list "$SRC" >"$TMPD/list.json" 2>"$TMPD/list.err"; then
+    ok "list after the crash"
+    expect_eq "$(jq -r '[.backups[].id] | join(" ")' "$TMPD/list.json")" "$ID1" \
+        "list shows only the committed backup"
+else
+    not_ok "list after the crash"
+    sed 's/^/#   /' "$TMPD/list.err"
+fi
+
+if do_backup "$SRC"; then ok "next backup succeeds ($BK_ID)"; else not_ok "next backup"; done_testing; fi
+ID3=$BK_ID
+expect_eq "$BK_TYPE" incremental "next backup is incremental"
+expect_eq "$BK_PARENT" "$ID1" "its parent is the committed backup"
+expect_eq "$(snap_names "$SRC" | grep '^rbd2s3-' | tr '\n' ' ')" "rbd2s3-$ID3 " \
+    "only the new backup's snapshot remains on the source (the crashed run's is gone)"
+
+SUM=$(img_sum "$SRC@rbd2s3-$ID3")
+DST=rbd/$(img crash-r)
+if check "restore into the destination" rb restore "$SRC" "$DST" --dest-ceph-conf "$DST_CEPH_CONF"; then
+    expect_eq "$(img_sum "$DST" "$DST_CEPH_CONF")" "$SUM" "restored image equals the source snapshot"
+fi
+
+done_testing

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# An incremental after 1% of the image changed stores less than 5% of the full's bytes
+# (measured in the bucket with the aws CLI, independently of rbd2s3).
+. "$(dirname "$0")/lib.sh"
+
+NAME=$(img incr)
+SRC=rbd/$NAME
+
+require "create a 128 MiB image" create_image "$SRC" 128M
+require "fill it with random data" write_random "$SRC" 0 128M
+
+if do_backup "$SRC"; then ok "full backup ($BK_ID)"; else not_ok "full backup"; done_testing; fi
+ID1=$BK_ID
+expect_eq "$BK_TYPE" full "first backup is full"
+
+require "change 1% (20 random 64 KiB writes)" rand_writes "$SRC" 20 64K
+
+if do_backup "$SRC"; then ok "incremental backup ($BK_ID)"; else not_ok "incremental backup"; done_testing; fi
+ID2=$BK_ID
+expect_eq "$BK_TYPE" incremental "second backup is incremental"
+expect_eq "$BK_PARENT" "$ID1" "parent is the full"
+
+FULL=$(bucket_bytes "$(key_prefix rbd "$NAME")$ID1/")
+INCR=$(bucket_bytes "$(key_prefix rbd "$NAME")$ID2/")
+diag "full backup: $FULL bytes in the bucket; incremental: $INCR bytes"
+check "full backup stores at least 120 MiB of random data" test "$FULL" -ge $((120 * 1048576))
+check "incremental stores something" test "$INCR" -gt 0
+check "incremental < 5% of the full ($INCR < $FULL * 5 / 100)" test $((INCR * 100)) -lt $((FULL * 5))
+
+SUM=$(img_sum "$SRC@rbd2s3-$ID2")
+DST=rbd/$(img incr-r)
+if check "restore the incremental into the destination" \
+        rb restore "$SRC" "$DST" --dest-ceph-conf "$DST_CEPH_CONF"; then
+    expect_eq "$(img_sum "$DST" "$DST_CEPH_CONF")" "$SUM" "restored image equals the source snapshot"
+fi
+
+done_testing

@@ -1,0 +1,195 @@
+/* test_plan.c - unit tests of the restore planner (chain merge, shrink, groups) and of
+ * small agent helpers (sizes, zero detection). */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "agent/agent.h"
+#include "agent/pipeline.h"
+#include "agent/plan.h"
+
+#define MIB (1ULL << 20)
+
+static index_rec data_rec(uint64_t off, uint64_t len, uint32_t pack, uint64_t poff)
+{
+    index_rec r;
+    memset(&r, 0, sizeof(r));
+    r.offset = off;
+    r.length = len;
+    r.pack = pack;
+    r.pack_offset = poff;
+    r.stored_length = (uint32_t)len;
+    return r;
+}
+
+static index_rec zero_rec(uint64_t off, uint64_t len)
+{
+    index_rec r;
+    memset(&r, 0, sizeof(r));
+    r.offset = off;
+    r.length = len;
+    r.flags = INDEX_FLAG_ZERO;
+    return r;
+}
+
+/* The byte source of every offset according to the plan: 'h' hole, 'z' zero, or
+ * 'A'+src with the record's offset checked. */
+static void expect_map(const plan *p, const plan_src *s, uint64_t unit, const char *want)
+{
+    size_t n = strlen(want);
+    assert_int_equal(p->size, n * unit);
+    uint64_t covered = 0;
+    for (size_t i = 0; i < p->npieces; i++) {
+        const plan_piece *pc = &p->pieces[i];
+        assert_int_equal(pc->dst_off, covered);
+        for (uint64_t o = pc->dst_off; o < pc->dst_off + pc->len; o += unit) {
+            char c = pc->zero == 2 ? 'h' : pc->zero == 1 ? 'z' : (char)('A' + pc->src);
+            assert_int_equal(c, want[o / unit]);
+            if (!pc->zero) {
+                const index_rec *r = &s[pc->src].recs[pc->rec];
+                assert_true(r->offset <= o && o < r->offset + r->length);
+                assert_int_equal(pc->src_off + (o - pc->dst_off), o - r->offset);
+            }
+        }
+        covered += pc->len;
+    }
+    assert_int_equal(covered, n * unit);
+}
+
+static void test_single_full(void **state)
+{
+    (void)state;
+    index_rec a[] = { data_rec(0, 2 * MIB, 0, 0), zero_rec(2 * MIB, MIB),
+                      data_rec(5 * MIB, MIB, 0, 2 * MIB) };
+    plan_src s[] = { { a, 3, 8 * MIB } };
+    plan p;
+    assert_int_equal(plan_build(s, 1, 8 * MIB, 0, &p), 0);
+    expect_map(&p, s, MIB, "AAzhhAhh");
+    assert_int_equal(p.njobs, 2);
+    assert_int_equal(p.ngroups, 1);         /* contiguous in the pack: one GET */
+    assert_int_equal(p.groups[0].len, 3 * MIB);
+    plan_free(&p);
+}
+
+static void test_newest_wins(void **state)
+{
+    (void)state;
+    index_rec a[] = { data_rec(0, 4 * MIB, 0, 0) };
+    index_rec b[] = { data_rec(MIB, MIB, 0, 0), zero_rec(3 * MIB, MIB) };
+    index_rec c[] = { data_rec(MIB / 2 + MIB, MIB, 0, 0) };
+    plan_src s[] = { { a, 1, 4 * MIB }, { b, 2, 4 * MIB }, { c, 1, 4 * MIB } };
+    plan p;
+    assert_int_equal(plan_build(s, 3, 8 * MIB, 0, &p), 0);
+    expect_map(&p, s, MIB / 2, "AABCCCzz");
+    /* A's one record is needed twice (before and after B/C): one job, two pieces. */
+    size_t jobs_a = 0;
+    for (size_t j = 0; j < p.njobs; j++)
+        if (p.jobs[j].src == 0) {
+            jobs_a++;
+            assert_int_equal(p.jobs[j].count, 1);
+        }
+    assert_int_equal(jobs_a, 1);
+    plan_free(&p);
+}
+
+static void test_shrink_then_grow(void **state)
+{
+    (void)state;
+    /* A has data in [4,6) MiB; B shrinks the image to 3 MiB; C grows it to 8 MiB and
+     * writes [7,8). A's bytes past 3 MiB must not come back. */
+    index_rec a[] = { data_rec(0, MIB, 0, 0), data_rec(4 * MIB, 2 * MIB, 0, MIB) };
+    index_rec c[] = { data_rec(7 * MIB, MIB, 0, 0) };
+    plan_src s[] = { { a, 2, 8 * MIB }, { NULL, 0, 3 * MIB }, { c, 1, 8 * MIB } };
+    plan p;
+    assert_int_equal(plan_build(s, 3, 8 * MIB, 0, &p), 0);
+    expect_map(&p, s, MIB, "AhhhhhhC");
+    plan_free(&p);
+}
+
+static void test_groups_split(void **state)
+{
+    (void)state;
+    index_rec a[8];
+    for (int i = 0; i < 8; i++)
+        a[i] = data_rec((uint64_t)i * MIB, MIB, (uint32_t)(i / 4), (uint64_t)(i % 4) * MIB);
+    plan_src s[] = { { a, 8, 8 * MIB } };
+    plan p;
+    assert_int_equal(plan_build(s, 1, 2 * MIB, 0, &p), 0);
+    assert_int_equal(p.ngroups, 4);          /* 2 MiB per GET, never across packs */
+    for (size_t g = 0; g < p.ngroups; g++) {
+        assert_int_equal(p.groups[g].len, 2 * MIB);
+        assert_int_equal(p.groups[g].pack, g / 2);
+    }
+    assert_int_equal(p.fetch_bytes, 8 * MIB);
+    assert_int_equal(p.max_group, 2 * MIB);
+    plan_free(&p);
+}
+
+static void test_chain_fetches_once(void **state)
+{
+    (void)state;
+    /* A full and five incrementals rewriting the same quarter: fetch = image size. */
+    index_rec full[4];
+    for (int i = 0; i < 4; i++)
+        full[i] = data_rec((uint64_t)i * MIB, MIB, 0, (uint64_t)i * MIB);
+    index_rec inc[] = { data_rec(MIB, MIB, 0, 0) };
+    plan_src s[6] = { { full, 4, 4 * MIB } };
+    for (int i = 1; i < 6; i++)
+        s[i] = (plan_src){ inc, 1, 4 * MIB };
+    plan p;
+    assert_int_equal(plan_build(s, 6, 8 * MIB, 0, &p), 0);
+    assert_int_equal(p.fetch_bytes, 4 * MIB);
+    expect_map(&p, s, MIB, "AFAA");
+    plan_free(&p);
+}
+
+static void test_sizes(void **state)
+{
+    (void)state;
+    uint64_t v;
+    assert_int_equal(ag_parse_size("4M", &v), 0);
+    assert_int_equal(v, 4 * MIB);
+    assert_int_equal(ag_parse_size("1GiB", &v), 0);
+    assert_int_equal(v, 1024 * MIB);
+    assert_int_equal(ag_parse_size("512k", &v), 0);
+    assert_int_equal(v, 512 * 1024);
+    assert_int_equal(ag_parse_size("123", &v), 0);
+    assert_int_equal(v, 123);
+    assert_int_equal(ag_parse_size("x", &v), -EINVAL);
+    assert_int_equal(ag_parse_size("4Q", &v), -EINVAL);
+    assert_int_equal(ag_parse_size("99999999999T", &v), -EINVAL);
+}
+
+static void test_is_zero(void **state)
+{
+    (void)state;
+    size_t n = 3 * 4096 + 17;
+    unsigned char *b = calloc(1, n);
+    assert_true(pipeline_is_zero(b, n));
+    assert_true(pipeline_is_zero(b, 0));
+    b[n - 1] = 1;
+    assert_false(pipeline_is_zero(b, n));
+    b[n - 1] = 0;
+    b[4096] = 1;
+    assert_false(pipeline_is_zero(b, n));
+    free(b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_single_full),
+        cmocka_unit_test(test_newest_wins),
+        cmocka_unit_test(test_shrink_then_grow),
+        cmocka_unit_test(test_groups_split),
+        cmocka_unit_test(test_chain_fetches_once),
+        cmocka_unit_test(test_sizes),
+        cmocka_unit_test(test_is_zero),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
