@@ -114,7 +114,7 @@ static void trace_attempt(s3_client *c, s3_req *r, const char *what)
 {
     if (!c->trace)
         return;
-    char line[512];
+    char line[1024];
     snprintf(line, sizeof(line), "s3: %s %s%s%s -> %d (attempt %d, %" PRId64 " ms) %s",
              r->s.method, r->path, r->query[0] ? "?" : "", r->query, r->status, r->attempts,
              mono_ms() - r->attempt_start_ms, what);
@@ -572,11 +572,11 @@ static void attempt_end(s3_client *c, s3_req *r, CURLcode cc)
         return;
     }
     r->err = e;
+    char what[400];
     if (retry && r->attempts <= c->cfg.max_retries) {
         int delay = s3_engine_backoff_ms(c, r->attempts);
         if (now + delay < r->deadline_ms) {
-            char what[64];
-            snprintf(what, sizeof(what), "retry in %d ms", delay);
+            snprintf(what, sizeof(what), "%s %s; retry in %d ms", e.code, e.message, delay);
             trace_attempt(c, r, what);
             r->not_before_ms = now + delay;
             push_tail(&c->wait_head, &c->wait_tail, r);
@@ -584,7 +584,8 @@ static void attempt_end(s3_client *c, s3_req *r, CURLcode cc)
         }
         rc = -ETIMEDOUT;   /* no time left for another attempt */
     }
-    trace_attempt(c, r, "failed");
+    snprintf(what, sizeof(what), "%s %s; failed", e.code, e.message);
+    trace_attempt(c, r, what);
     finish(c, r, rc);
 }
 

@@ -52,6 +52,7 @@ typedef struct s3_error {
 /* Create a client; copies every string in cfg. Returns 0, -EINVAL or -ENOMEM.
  * The caller frees it with s3_client_free(). */
 int s3_client_new(const s3_config *cfg, s3_client **out);
+/* Requests still pending are completed with -ECANCELED (their callbacks run in here). */
 void s3_client_free(s3_client *c);
 
 /* Ask every running request and retry loop of this client to stop soon with

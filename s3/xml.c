@@ -11,11 +11,18 @@
 /* No network, no entity substitution, no noise on stderr. */
 #define XML_OPTS (XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING | XML_PARSE_NOCDATA)
 
+/* Parse a response body. Leading blanks are skipped: S3 sends them to keep a slow
+ * CompleteMultipartUpload connection alive, and libxml2 wants the XML declaration first. */
 static xmlDoc *parse(const void *body, size_t len)
 {
-    if (!body || !len || len > (size_t)S3_XMLBODY_MAX)
+    const char *p = body;
+    while (p && len && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')) {
+        p++;
+        len--;
+    }
+    if (!p || !len || len > (size_t)S3_XMLBODY_MAX)
         return NULL;
-    return xmlReadMemory(body, (int)len, NULL, NULL, XML_OPTS);
+    return xmlReadMemory(p, (int)len, NULL, NULL, XML_OPTS);
 }
 
 static int name_is(const xmlNode *n, const char *name)
@@ -224,6 +231,8 @@ int s3_xml_list_page(const void *body, size_t len, s3_list_cb cb, void *arg,
     size_t n = 0, cap = 0;
     int rc = 0;
 
+    char *t;
+
     *truncated = 0;
     *next_token = NULL;
     *cb_rc = 0;
@@ -264,7 +273,7 @@ int s3_xml_list_page(const void *body, size_t len, s3_list_cb cb, void *arg,
     if (n > 1)
         qsort(ents, n, sizeof(*ents), entry_cmp);
 
-    char *t = text(child(root, "IsTruncated"));
+    t = text(child(root, "IsTruncated"));
     *truncated = t && !strcmp(t, "true");
     if (t)
         xmlFree(t);

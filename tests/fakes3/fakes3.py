@@ -28,6 +28,8 @@ A rule line:   METHOD PATH-SUBSTRING QUERY-SUBSTRING WHICH ACTION [ARG]
              short                  answer with half the body and a matching Content-Length
              close                  close the connection without an answer
              hang MS                wait MS milliseconds, then answer normally
+             noetag                 answer normally without ETag (header and <ETag> text),
+                                    as RGW 16.2 does on CompleteMultipartUpload
 Rules are tried in order; every rule that matches counts the request; the first whose
 WHICH includes its count acts. Example: "PUT * partNumber=3& 1 status 503 SlowDown".
 """
@@ -202,6 +204,9 @@ class Handler(BaseHTTPRequestHandler):
             return
         if action == "short" and out:
             out = out[: len(out) // 2]
+        if action == "noetag":
+            headers.pop("ETag", None)
+            out = re.sub(rb"<ETag>[^<]*</ETag>", b"<ETag></ETag>", out)
         try:
             self.reply(status, out, headers)
         except (BrokenPipeError, ConnectionResetError):

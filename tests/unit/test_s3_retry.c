@@ -621,6 +621,43 @@ static void test_complete_error_in_200(void **state)
     s3_client_free(c);
 }
 
+static void test_missing_etags(void **state)
+{
+    s3_client *c = client();
+    static unsigned char data[1000];
+    struct part_ctx ctx = { 0 };
+    struct logrec log[16];
+    s3_part parts[2];
+    char *id = NULL;
+    char etag[S3_ETAG_MAX], head_etag[S3_ETAG_MAX];
+    s3_error e;
+    (void)state;
+
+    /* CompleteMultipartUploadResult with an empty <ETag>: the ETag comes from a HEAD */
+    upload_two_parts(c, "noetag", &id, parts);
+    set_rules("POST /bkt/noetag uploadId 1 noetag\n");
+    assert_int_equal(s3_mpu_complete(c, "noetag", id, parts, 2, etag, &e), 0);
+    assert_non_null(strstr(etag, "-2"));
+    assert_int_equal(s3_head(c, "noetag", NULL, head_etag, &e), 0);
+    assert_string_equal(etag, head_etag);
+    int n = get_log(log, 16);
+    assert_int_equal(count_log(log, n, "HEAD", NULL), 2);
+    free(id);
+
+    /* a part answer without ETag cannot be completed later: an error now */
+    assert_int_equal(s3_mpu_create(c, "noetag2", &id, &e), 0);
+    set_rules("PUT /bkt/noetag2 partNumber 1 noetag\n");
+    fill(data, sizeof(data), 1);
+    assert_int_equal(s3_async_upload_part(c, "noetag2", id, 1, data, sizeof(data), part_cb,
+                                          &ctx), 0);
+    assert_int_equal(s3_async_drain(c), 0);
+    assert_int_equal(ctx.rc, -EIO);
+    assert_int_equal(ctx.etag[0], '\0');
+    assert_int_equal(s3_mpu_abort(c, "noetag2", id, &e), 0);
+    free(id);
+    s3_client_free(c);
+}
+
 static void test_retry_does_not_block(void **state)
 {
     /* one connection: while A waits for its retry timer, B must get the connection */
@@ -826,6 +863,7 @@ int main(void)
         cmocka_unit_test_setup(test_no_answer_then_ok, setup),
         cmocka_unit_test_setup(test_short_body_is_final, setup),
         cmocka_unit_test_setup(test_complete_error_in_200, setup),
+        cmocka_unit_test_setup(test_missing_etags, setup),
         cmocka_unit_test_setup(test_retry_does_not_block, setup),
         cmocka_unit_test_setup(test_deadline, setup),
         cmocka_unit_test_setup(test_unreachable, setup),
