@@ -37,7 +37,7 @@ case_() {
     shift 2
     before=$(state)
     t0=$(date +%s)
-    timeout -k 5 "$CASE_TIMEOUT" "$@" >"$TMPD/case.out" 2>"$TMPD/case.err" </dev/null
+    "$@" >"$TMPD/case.out" 2>"$TMPD/case.err" </dev/null
     rc=$?
     t1=$(date +%s)
     after=$(state)
@@ -60,19 +60,22 @@ case_() {
     fi
 }
 
-# rbd2s3 with everything but the bucket/endpoint/ceph.conf of the sandbox defaults
-rbx() { # --bucket B --endpoint E --ceph-conf C overrides, then the command
+# rbd2s3 with the sandbox's settings, bounded by CASE_TIMEOUT; leading --bucket B,
+# --endpoint E, --ceph-conf C replace the sandbox's; --env VAR=VALUE sets a variable
+rbx() {
     local bucket=$BUCKET endpoint=$S3_ENDPOINT conf=$SRC_CEPH_CONF
+    local -a envs=()
     while :; do
         case ${1:-} in
+            --env) envs+=("$2"); shift 2 ;;
             --bucket) bucket=$2; shift 2 ;;
             --endpoint) endpoint=$2; shift 2 ;;
             --ceph-conf) conf=$2; shift 2 ;;
             *) break ;;
         esac
     done
-    "$RBD2S3" --ceph-conf "$conf" --endpoint "$endpoint" --bucket "$bucket" --no-progress \
-        ${AWS_DEFAULT_REGION:+--region "$AWS_DEFAULT_REGION"} "$@"
+    env "${envs[@]}" timeout -k 5 "$CASE_TIMEOUT" "$RBD2S3" --ceph-conf "$conf" --endpoint "$endpoint" \
+        --bucket "$bucket" --no-progress ${AWS_DEFAULT_REGION:+--region "$AWS_DEFAULT_REGION"} "$@"
 }
 
 case_ "usage error (unknown command)" 2 rbx frobnicate
@@ -81,12 +84,8 @@ case_ "unknown namespace" 3 rbx backup "rbd/nosuchns-$TAG/$(img bad)"
 case_ "unknown image" 3 rbx backup "rbd/$(img nosuch)"
 case_ "unknown backup id" 3 rbx restore "$SRC@20000101T000000Z" "rbd/$(img newdst)" \
     --dest-ceph-conf "$DST_CEPH_CONF"
-case_ "wrong credentials (backup)" 4 env AWS_SECRET_ACCESS_KEY=wrong "$RBD2S3" \
-    --ceph-conf "$SRC_CEPH_CONF" --endpoint "$S3_ENDPOINT" --bucket "$BUCKET" --no-progress \
-    ${AWS_DEFAULT_REGION:+--region "$AWS_DEFAULT_REGION"} backup "$SRC"
-case_ "wrong credentials (list)" 4 env AWS_SECRET_ACCESS_KEY=wrong "$RBD2S3" \
-    --ceph-conf "$SRC_CEPH_CONF" --endpoint "$S3_ENDPOINT" --bucket "$BUCKET" --no-progress \
-    ${AWS_DEFAULT_REGION:+--region "$AWS_DEFAULT_REGION"} list
+case_ "wrong credentials (backup)" 4 rbx --env AWS_SECRET_ACCESS_KEY=wrong backup "$SRC"
+case_ "wrong credentials (list)" 4 rbx --env AWS_SECRET_ACCESS_KEY=wrong list
 case_ "missing bucket (backup)" 5 rbx --bucket "nosuch-$TAG" backup "$SRC"
 case_ "missing bucket (list)" 5 rbx --bucket "nosuch-$TAG" list
 case_ "unreachable endpoint (backup)" 6 rbx --endpoint http://127.0.0.1:1 backup "$SRC"

@@ -13,6 +13,7 @@ PROG=${0##*/}
 MARKER=.rbd2s3-sandbox                 # DIR is only ever removed if it holds this file
 OSD_BYTES=${SANDBOX_OSD_BYTES:-12884901888}
 LC_INTERVAL=${SANDBOX_LC_INTERVAL:-10}
+WITH_MGR=${SANDBOX_MGR:-0}             # 1: also a ceph-mgr on src (~300 MB, +5 s), see README
 WAIT_SECS=${SANDBOX_WAIT_SECS:-60}     # bound on every wait
 ACCESS_KEY=RBD2S3TESTACCESSKEY
 SECRET_KEY=rbd2s3testsecretkey0123456789
@@ -28,11 +29,13 @@ fail() { log "$*"; exit 1; }
 
 # ---------------------------------------------------------------- helpers
 
-abspath() {
-    case $1 in
-        /*) printf '%s\n' "$1" ;;
-        *)  printf '%s\n' "$PWD/$1" ;;
-    esac
+# Serialise start/stop/ensure on one DIR (parallel test scripts may all call ensure).
+# The lock file sits in /tmp because DIR itself comes and goes.
+lock_dir() {
+    local lock
+    lock=/tmp/.rbd2s3-sandbox.$(printf '%s' "$SB" | cksum | cut -d' ' -f1).lock
+    exec 9>>"$lock"
+    flock -w 300 9 || fail "$SB is locked by another $PROG for 300s ($lock)"
 }
 
 # Print the last lines of each named log that exists, for a failure message.
@@ -48,8 +51,8 @@ show_logs() {
 # free_port [TAKEN...]: a TCP port nobody uses, outside 6789, the OSD range
 # 6800-7300 and the ephemeral range, and not one of TAKEN.
 free_port() {
-    local port i
-    for i in $(seq 1 200); do
+    local port
+    for _ in $(seq 1 200); do
         port=$((20000 + RANDOM % 12000))
         case " $* " in *" $port "*) continue ;; esac
         if ! grep -q -- "$(printf ':%04X ' "$port")" /proc/net/tcp /proc/net/tcp6 2>/dev/null; then
@@ -66,7 +69,7 @@ free_port() {
 spawn() {
     local name=$1 out=$2
     shift 2
-    setsid "$@" </dev/null >>"$out" 2>&1 &
+    setsid "$@" </dev/null >>"$out" 2>&1 9>&- &
     echo "$! $name" >>"$SB/pids"
 }
 
@@ -109,6 +112,17 @@ cephc() {
     local c=$1
     shift
     timeout 30 ceph -c "$SB/$c/ceph.conf" --connect-timeout 10 "$@"
+}
+
+# step C WHAT CMD...: a bounded setup command; its output goes to DIR/log/C-setup.out.
+step() {
+    local c=$1 what=$2 rc=0
+    shift 2
+    timeout "$WAIT_SECS" "$@" >>"$SB/log/$c-setup.out" 2>&1 || rc=$?
+    [ "$rc" = 0 ] && return 0
+    show_logs "$SB/log/$c-setup.out" "$SB/log/$c-osd.0.log"
+    [ "$rc" != 124 ] || fail "$c: $what: timed out after ${WAIT_SECS}s"
+    fail "$c: $what failed (exit $rc)"
 }
 
 # ---------------------------------------------------------------- start steps
@@ -160,6 +174,7 @@ mon allow pool size one = true
 mon allow pool delete = true
 mon max pg per osd = 1000
 mon warn on pool no redundancy = false
+mon warn on msgr2 not enabled = false
 
 [client]
 client mount timeout = 30
@@ -170,7 +185,8 @@ mon initial members = a
 mon data avail warn = 1
 mon data avail crit = 0
 paxos propose interval = 0.1
-mon osd down out interval = 0
+mon warn on insecure global id reclaim allowed = false
+mon mgr mkfs grace = 31536000
 mon cluster log file = $SB/log/$c-mon.\$channel.log
 admin socket = $run/\$name.asok
 log file = $SB/log/$c-\$name.log
@@ -189,12 +205,18 @@ osd check max object name len on startup = false
 admin socket = $run/\$name.asok
 log file = $SB/log/$c-\$name.log
 pid file = $run/\$name.pid
+
+[mgr]
+mgr data = $d/\$name
+admin socket = $run/\$name.asok
+log file = $SB/log/$c-\$name.log
+pid file = $run/\$name.pid
 EOF
     [ -n "$rport" ] || return 0
     cat >>"$d/ceph.conf" <<EOF
 
 [$RGW_NAME]
-rgw frontends = beast endpoint=127.0.0.1:$rport
+rgw frontends = beast endpoint=127.0.0.1:$rport tcp_nodelay=1
 rgw data = $d/rgw
 rgw thread pool size = 64
 rgw lc debug interval = $LC_INTERVAL
@@ -224,6 +246,10 @@ make_keys() {
         --cap mon 'allow rw' --cap osd 'allow rwx' --cap mgr 'allow rw'
     authtool --create-keyring "$d/osd.0/keyring" --gen-key -n osd.0 \
         --cap mon 'allow profile osd' --cap mgr 'allow profile osd' --cap osd 'allow *'
+    if [ "$1" = src ] && [ "$WITH_MGR" = 1 ]; then
+        authtool "$d/keyring" --gen-key -n mgr.x \
+            --cap mon 'allow profile mgr' --cap osd 'allow *' --cap mds 'allow *'
+    fi
     authtool --create-keyring "$d/mon.keyring" --gen-key -n mon. --cap mon 'allow *'
     authtool "$d/mon.keyring" --import-keyring "$d/keyring"
     authtool "$d/mon.keyring" --import-keyring "$d/osd.0/keyring"
@@ -234,7 +260,8 @@ mkfs_mon() {
     monmaptool --create --clobber --fsid "$(cat "$d/fsid")" \
         --addv a "[v1:127.0.0.1:$mport]" "$d/monmap" >/dev/null
     ceph-mon -c "$d/ceph.conf" --mkfs -i a --monmap "$d/monmap" --keyring "$d/mon.keyring" \
-        >>"$SB/log/$c-mon.a.out" 2>&1 || { show_logs "$SB/log/$c-mon.a.out"; fail "$c: mon mkfs failed"; }
+        >>"$SB/log/$c-mon.a.out" 2>&1 ||
+        { show_logs "$SB/log/$c-mon.a.out"; fail "$c: mon mkfs failed"; }
 }
 
 mkfs_osd() {
@@ -246,6 +273,10 @@ mkfs_osd() {
 
 osd_is_up() {
     cephc "$1" osd stat -f json | grep -q '"num_up_osds":1'
+}
+
+mgr_is_active() {
+    cephc "$1" mgr stat | grep -q '"available": true'
 }
 
 # One cluster: mon, osd, pools. Runs in the background for src and dst at once.
@@ -264,20 +295,25 @@ start_cluster() {
         echo "osd new $(cat "$d/osd.0/fsid") 0"
         echo "osd pool create rbd 8 8"
         if [ "$c" = src ]; then echo "osd pool create rbd2 8 8"; fi
-    } | cephc "$c" >>"$SB/log/$c-setup.out" 2>&1 ||
-        { show_logs "$SB/log/$c-setup.out"; fail "$c: osd/pool setup failed"; }
+    } | step "$c" "osd/pool setup" ceph -c "$d/ceph.conf" --connect-timeout 10
 
     spawn "$c-osd.0" "$SB/log/$c-osd.0.out" ceph-osd -f -c "$d/ceph.conf" -i 0
     wait_until "$c: osd.0 up" "$c-osd.0" "$SB/log/$c-osd.0.log" osd_is_up "$c"
 
+    if [ "$c" = src ] && [ "$WITH_MGR" = 1 ]; then
+        mkdir -p "$d/mgr.x"
+        spawn "$c-mgr.x" "$SB/log/$c-mgr.x.out" ceph-mgr -f -c "$d/ceph.conf" -i x
+    fi
+
     local pool
     for pool in rbd $([ "$c" = src ] && echo rbd2); do
-        timeout "$WAIT_SECS" rbd -c "$d/ceph.conf" pool init "$pool" >>"$SB/log/$c-setup.out" 2>&1 ||
-            { show_logs "$SB/log/$c-setup.out" "$SB/log/$c-osd.0.log"; fail "$c: rbd pool init $pool failed"; }
+        step "$c" "rbd pool init $pool" rbd -c "$d/ceph.conf" pool init "$pool"
     done
+    if [ "$c" = src ] && [ "$WITH_MGR" = 1 ]; then
+        wait_until "$c: mgr active" "$c-mgr.x" "$SB/log/$c-mgr.x.log" mgr_is_active "$c"
+    fi
     if [ "$c" = src ]; then
-        timeout "$WAIT_SECS" rbd -c "$d/ceph.conf" namespace create rbd/ns1 >>"$SB/log/$c-setup.out" 2>&1 ||
-            { show_logs "$SB/log/$c-setup.out"; fail "$c: rbd namespace create rbd/ns1 failed"; }
+        step "$c" "rbd namespace create rbd/ns1" rbd -c "$d/ceph.conf" namespace create rbd/ns1
     fi
 }
 
@@ -288,11 +324,11 @@ s3_answers() {
 start_rgw() {
     local rport=$1 d=$SB/src
     spawn "src-rgw" "$SB/log/src-rgw.out" radosgw -f -c "$d/ceph.conf" -n "$RGW_NAME"
-    wait_until "src: rgw answers S3 on port $rport" src-rgw "$SB/log/src-$RGW_NAME.log" s3_answers "$rport"
-    timeout "$WAIT_SECS" radosgw-admin -c "$d/ceph.conf" user create --uid=rbd2s3 \
-        --display-name="rbd2s3 sandbox" --access-key="$ACCESS_KEY" --secret="$SECRET_KEY" \
-        >>"$SB/log/src-setup.out" 2>&1 ||
-        { show_logs "$SB/log/src-setup.out"; fail "src: radosgw-admin user create failed"; }
+    wait_until "src: rgw answers S3 on port $rport" src-rgw "$SB/log/src-$RGW_NAME.log" \
+        s3_answers "$rport"
+    step src "radosgw-admin user create" radosgw-admin -c "$d/ceph.conf" user create \
+        --uid=rbd2s3 --display-name="rbd2s3 sandbox" \
+        --access-key="$ACCESS_KEY" --secret="$SECRET_KEY"
 }
 
 # Client configuration: env.sh, awscli files, s3cmd file.
@@ -352,7 +388,7 @@ on_start_exit() {
     local rc=$?
     [ "$rc" -ne 0 ] && [ "$BASHPID" = "$MAIN_PID" ] || return 0
     if [ "${SANDBOX_KEEP_ON_FAILURE:-0}" = 1 ]; then
-        log "start failed; daemons left running for inspection; logs in $SB/log; '$PROG stop $SB' cleans up"
+        log "start failed; daemons left running; logs in $SB/log; '$PROG stop $SB' cleans up"
     else
         kill_daemons
         log "start failed; logs kept in $SB/log; '$PROG stop $SB' removes it"
@@ -389,7 +425,8 @@ do_start() {
     start_rgw "$rgw"
     write_client_files "$rgw"
     trap - EXIT
-    echo "sandbox up: src=$SB/src/ceph.conf dst=$SB/dst/ceph.conf s3=http://127.0.0.1:$rgw ($((SECONDS - t0))s; . $SB/env.sh)"
+    echo "sandbox up: src=$SB/src/ceph.conf dst=$SB/dst/ceph.conf" \
+        "s3=http://127.0.0.1:$rgw ($((SECONDS - t0))s; . $SB/env.sh)"
 }
 
 # ---------------------------------------------------------------- stop / status
@@ -429,8 +466,9 @@ do_stop() {
 
 do_status() {
     [ -f "$SB/$MARKER" ] && [ -f "$SB/pids" ] && [ -f "$SB/env.sh" ] || return 1
-    local name
-    for name in src-mon.a src-osd.0 dst-mon.a dst-osd.0 src-rgw; do
+    local name names="src-mon.a src-osd.0 dst-mon.a dst-osd.0 src-rgw"
+    [ -z "$(pid_of src-mgr.x)" ] || names="$names src-mgr.x"
+    for name in $names; do
         ours_alive "$(pid_of "$name")" || { log "$name is not running"; return 1; }
     done
     local rgw
@@ -449,17 +487,17 @@ usage() {
     exit 2
 }
 
-[ $# -eq 2 ] || usage
-[ -n "$2" ] && [ "$2" != / ] || usage
-SB=$(abspath "$2")
-SB=${SB%/}
+if [ $# -ne 2 ] || [ -z "$2" ]; then usage; fi
+SB=$(realpath -m -- "$2")
+[ "$SB" != / ] || usage
 SOCK=$SB
 
 case $1 in
-    start)  do_start ;;
-    stop)   do_stop ;;
+    start)  lock_dir; do_start ;;
+    stop)   lock_dir; do_stop ;;
     status) do_status ;;
     ensure)
+        lock_dir
         if do_status 2>/dev/null; then
             echo "sandbox up: $SB (already running; . $SB/env.sh)"
         else
