@@ -11,6 +11,8 @@
 #   --asan          do the sanitizer build even with a filter
 #   --no-unit       skip `make check` (the build still runs)
 #   --no-integration  skip the sandbox and the integration tests
+#   --asan-integration  run the integration scripts a second time with the sanitizer
+#                   build's binary (build-asan/src/rbd2s3)
 #   --sandbox DIR   use the sandbox already running in DIR (not stopped at the end)
 #   -h, --help      this text
 #
@@ -29,19 +31,22 @@
 # prints TAP lines: every "ok N" passes, every "not ok N" fails, and a script that exits
 # non-zero without a "not ok" counts as one failure. A build, sandbox or install step that
 # fails counts as one failure. The last line is "N passed, N failed"; the exit code is
-# non-zero if anything failed. Logs are kept in a temp dir named at the end.
+# non-zero if anything failed. Logs are kept in a temp dir named at the end when anything
+# failed (always with KEEP_LOGS=1). Env: JOBS (make -j, default 2), SCRIPT_TIMEOUT (s, per
+# integration script, default 1200), KEEP=1 (scripts keep their images and buckets).
 set -u -o pipefail
 
 cd "$(dirname "$0")" || exit 1
 TOP=$(pwd)
 
-ASAN=auto UNIT=yes INTEG=yes USE_SB="" FILTERS=()
+ASAN=auto UNIT=yes INTEG=yes ASAN_INTEG=no USE_SB="" FILTERS=()
 while [ $# -gt 0 ]; do
     case $1 in
         --no-asan) ASAN=no ;;
         --asan) ASAN=yes ;;
         --no-unit) UNIT=no ;;
         --no-integration) INTEG=no ;;
+        --asan-integration) ASAN_INTEG=yes; ASAN=yes ;;
         --sandbox) USE_SB=${2:?--sandbox needs a directory}; shift ;;
         -h|--help) sed -n '2,/^set -u/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         -*) echo "run-tests: unknown option $1 (see --help)" >&2; exit 2 ;;
@@ -49,9 +54,11 @@ while [ $# -gt 0 ]; do
     esac
     shift
 done
-[ "$ASAN" = auto ] && { [ ${#FILTERS[@]} -gt 0 ] && ASAN=no || ASAN=yes; }
+if [ "$ASAN" = auto ]; then
+    if [ ${#FILTERS[@]} -gt 0 ]; then ASAN=no; else ASAN=yes; fi
+fi
 
-PASSED=0 FAILED=0
+PASSED=0 FAILED=0 ASAN_OK=no
 NOTES=()
 LOGDIR=$(mktemp -d /tmp/rbd2s3-tests.XXXXXX)
 SB="" OWN_SB=no CHILD="" TAILPID=""
@@ -75,7 +82,11 @@ finish() {
     echo
     local n
     for n in "${NOTES[@]}"; do echo "run-tests: $n"; done
-    echo "run-tests: logs in $LOGDIR"
+    if [ "$FAILED" -eq 0 ] && [ "${KEEP_LOGS:-0}" != 1 ]; then
+        rm -rf "$LOGDIR"
+    else
+        echo "run-tests: logs in $LOGDIR"
+    fi
     echo "$PASSED passed, $FAILED failed"
     [ "$FAILED" -eq 0 ]
     exit
@@ -322,26 +333,37 @@ if [ -n "$SB" ]; then
     done
 
     # the integration scripts print TAP
-    for script in tests/integration/test_*.sh; do
-        [ -f "$script" ] || continue
-        name=$(basename "$script" .sh)
-        matches_filter "$name" || continue
-        say "$name"
-        log=$LOGDIR/$name.log
-        t0=$SECONDS
-        run_logged "$log" "${SCRIPT_TIMEOUT:-1200}" bash "$script"
-        rc=$?
-        p=$(grep -cE '^ok [0-9]+' "$log")
-        f=$(grep -cE '^not ok [0-9]+' "$log")
-        PASSED=$((PASSED + p))
-        FAILED=$((FAILED + f))
-        echo "run-tests: $name: $p passed, $f failed ($((SECONDS - t0))s)"
-        if [ "$f" -gt 0 ]; then
-            NOTES+=("$name: $f failed")
-        elif [ $rc -ne 0 ]; then
-            fail_step "$name exited $rc"
+    BINARIES=("$TOP/rbd2s3")
+    if [ "$ASAN_INTEG" = yes ]; then
+        if [ -x "$TOP/build-asan/src/rbd2s3" ] && [ "${ASAN_OK:-no}" = yes ]; then
+            BINARIES+=("$TOP/build-asan/src/rbd2s3")
+        else
+            fail_step "--asan-integration: no sanitizer build of rbd2s3"
         fi
+    fi
+    for bin in "${BINARIES[@]}"; do
+        suffix=""
+        [ "$bin" = "$TOP/rbd2s3" ] || suffix=" (sanitizer build)"
+        for script in tests/integration/test_*.sh; do
+            [ -f "$script" ] || continue
+            name=$(basename "$script" .sh)
+            matches_filter "$name" || continue
+            say "$name$suffix"
+            log=$LOGDIR/$name${suffix:+-asan}.log
+            t0=$SECONDS
+            RBD2S3=$bin run_logged "$log" "${SCRIPT_TIMEOUT:-1200}" bash "$script"
+            rc=$?
+            p=$(grep -cE '^ok [0-9]+' "$log")
+            f=$(grep -cE '^not ok [0-9]+' "$log")
+            PASSED=$((PASSED + p))
+            FAILED=$((FAILED + f))
+            echo "run-tests: $name$suffix: $p passed, $f failed ($((SECONDS - t0))s)"
+            if [ "$f" -gt 0 ]; then
+                NOTES+=("$name$suffix: $f failed")
+            elif [ $rc -ne 0 ]; then
+                fail_step "$name$suffix exited $rc"
+            fi
+        done
     done
 fi
-
 finish

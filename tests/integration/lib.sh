@@ -113,9 +113,9 @@ to_bytes() {
 
 # ---------------------------------------------------------------- cleanup
 _purge_images() { # CONF POOLSPEC...
-    local conf=$1 spec name pass snap
+    local conf=$1 spec name snap
     shift
-    for pass in 1 2 3; do
+    for _ in 1 2 3; do
         for spec in "$@"; do
             for name in $(timeout 60 rbd -c "$conf" ls --format json "$spec" 2>/dev/null \
                           | jq -r '.[]' 2>/dev/null | grep -F -- "$TAG"); do

@@ -1,0 +1,232 @@
+#!/usr/bin/env python3
+"""report.py - tables and summary for tests/bench/run.sh (informational only).
+
+  report.py table   RESULTS SCENARIO      one scenario's table (1..5)
+  report.py summary RESULTS HEADER        the summary block (HEADER: text printed first)
+
+RESULTS is the TSV run.sh writes, one timed run a line:
+  scenario  row  round  elapsed_seconds  max_rss_kib
+and lines "#info  key  value" for numbers the tables mention (sizes, bytes).
+Nothing here passes or fails: targets are reported as "meets" / "misses".
+"""
+import statistics
+import sys
+
+ROW_TITLES = {
+    "pipeline": "pipeline (rbd export-diff | lz4 | aws s3 cp)",
+    "pipeline-restore": "pipeline (aws s3 cp | lz4 -d | rbd import-diff)",
+    "pipeline-inc": "pipeline (rbd export-diff --from-snap | lz4 | aws s3 cp)",
+    "pipeline-chain": "pipeline (6 x aws s3 cp | lz4 -d | rbd import-diff)",
+    "rbd2s3": "rbd2s3",
+    "rbd2s3-newest": "rbd2s3 restore newest (full + 5 incrementals)",
+    "rbd2s3-full": "rbd2s3 restore the full alone",
+    "backup-small": "rbd2s3 backup --full, small image",
+    "backup-large": "rbd2s3 backup --full, large image",
+    "restore-small": "rbd2s3 restore, small image",
+    "restore-large": "rbd2s3 restore, large image",
+}
+
+
+def load(path):
+    rows = {}      # (scen, row) -> {round: (el, rss)}
+    order = {}     # scen -> [row, ...] in first-seen order
+    info = {}
+    with open(path) as f:
+        for line in f:
+            p = line.rstrip("\n").split("\t")
+            if not p or not p[0]:
+                continue
+            if p[0] == "#info":
+                info[p[1]] = p[2]
+                continue
+            scen, row, rnd, el, rss = p[0], p[1], int(p[2]), float(p[3]), int(p[4])
+            rows.setdefault((scen, row), {})[rnd] = (el, rss)
+            order.setdefault(scen, [])
+            if row not in order[scen]:
+                order[scen].append(row)
+    return rows, order, info
+
+
+def med(rows, scen, row):
+    r = rows.get((scen, row))
+    return statistics.median(v[0] for v in r.values()) if r else None
+
+
+def peak_rss(rows, scen, row):
+    r = rows.get((scen, row))
+    return max(v[1] for v in r.values()) if r else None
+
+
+def med_rss(rows, scen, row):
+    r = rows.get((scen, row))
+    return statistics.median(v[1] for v in r.values()) if r else None
+
+
+def mib(kib):
+    return "%.0f MiB" % (kib / 1024.0)
+
+
+def gib(b):
+    return "%.2f GiB" % (int(b) / 2.0 ** 30)
+
+
+def ratio(a, b):
+    return a / b if a is not None and b else None
+
+
+def fmt_ratio(x):
+    return "n/a" if x is None else "%.2fx" % x
+
+
+def verdict(ok):
+    return "n/a" if ok is None else ("meets" if ok else "misses")
+
+
+HEADINGS = {
+    "1": "1. Full backup",
+    "2": "2. Restore of that full backup (into the destination cluster)",
+    "3": "3. Incremental backup after 1% of the image changed",
+    "4": "4. Restore of the end of a chain (full + 5 incrementals, each rewriting the same quarter)",
+    "5": "5. Peak RSS of rbd2s3 at default settings, small vs large image holding the same data",
+}
+
+
+def table(rows, order, info, scen):
+    out = []
+    title = HEADINGS[scen]
+    if scen in "1234" and "size" in info:
+        title += " - %s image, %s written" % (gib(info["size"]), gib(info["written"]))
+    if scen == "4" and "chain_size" in info:
+        title = HEADINGS[scen] + " - %s image" % gib(info["chain_size"])
+    if scen == "5" and "small_size" in info:
+        title += " - %s and %s images, %s written in each" % (
+            gib(info["small_size"]), gib(info["large_size"]), gib(info["rss_written"]))
+    out.append("== %s ==" % title)
+    names = order.get(scen, [])
+    if not names:
+        out.append("  (not run)")
+        return "\n".join(out)
+    rounds = sorted({r for n in names for r in rows[(scen, n)]})
+    w = max(len(ROW_TITLES.get(n, n)) for n in names) + 2
+    hdr = "  %-*s" % (w, "time" if scen == "5" else "") + "".join("%10s" % ("round %d" % r) for r in rounds)
+    hdr += "%10s%14s" % ("median", "max RSS")
+    out.append(hdr)
+    for n in names:
+        d = rows[(scen, n)]
+        line = "  %-*s" % (w, ROW_TITLES.get(n, n))
+        line += "".join("%10s" % ("%.2f s" % d[r][0] if r in d else "-") for r in rounds)
+        line += "%10s%14s" % ("%.2f s" % med(rows, scen, n), mib(peak_rss(rows, scen, n)))
+        out.append(line)
+    if scen == "5":
+        out.append("  %-*s" % (w, "max RSS") + "".join("%10s" % ("round %d" % r) for r in rounds)
+                   + "%10s%14s" % ("median", "peak"))
+        for n in names:
+            d = rows[(scen, n)]
+            out.append("  %-*s" % (w, ROW_TITLES.get(n, n)) +
+                       "".join("%10s" % (mib(d[r][1]) if r in d else "-") for r in rounds) +
+                       "%10s%14s" % (mib(med_rss(rows, scen, n)), mib(peak_rss(rows, scen, n))))
+    out.extend("  " + l for l in scenario_notes(rows, info, scen))
+    return "\n".join(out)
+
+
+def targets(rows, info):
+    """[(scenario, target text, measured text, ok-or-None)]"""
+    t = []
+    r = ratio(med(rows, "1", "rbd2s3"), med(rows, "1", "pipeline"))
+    t.append(("1", "full backup time <= 0.6x pipeline", fmt_ratio(r), None if r is None else r <= 0.6))
+    r = ratio(med(rows, "2", "rbd2s3"), med(rows, "2", "pipeline-restore"))
+    t.append(("2", "restore time <= 0.6x pipeline", fmt_ratio(r), None if r is None else r <= 0.6))
+    r = ratio(med(rows, "3", "rbd2s3"), med(rows, "1", "rbd2s3"))
+    t.append(("3", "1% incremental <= 5% of full backup time",
+              "n/a" if r is None else "%.1f%%" % (100 * r), None if r is None else r <= 0.05))
+    r = ratio(med(rows, "4", "rbd2s3-newest"), med(rows, "4", "rbd2s3-full"))
+    t.append(("4", "restore of chain end <= 1.3x restore of full", fmt_ratio(r),
+              None if r is None else r <= 1.3))
+    for op in ("backup", "restore"):
+        s, l = peak_rss(rows, "5", op + "-small"), peak_rss(rows, "5", op + "-large")
+        for name, v in (("small", s), ("large", l)):
+            size = info.get(name + "_size")
+            t.append(("5", "peak RSS %s %s image < 256 MiB" % (op, gib(size) if size else name),
+                      "n/a" if v is None else mib(v), None if v is None else v < 256 * 1024))
+        r = ratio(l, s)
+        t.append(("5", "peak RSS %s large/small within 10%%" % op, fmt_ratio(r),
+                  None if r is None else 0.9 <= r <= 1.1))
+    return t
+
+
+def scenario_notes(rows, info, scen):
+    n = []
+    if scen == "1":
+        r = ratio(med(rows, "1", "rbd2s3"), med(rows, "1", "pipeline"))
+        n.append("ratio rbd2s3/pipeline (medians): %s" % fmt_ratio(r))
+        if "stored_full_rbd2s3" in info:
+            n.append("bytes in the bucket: pipeline %s, rbd2s3 %s" % (
+                gib(info["stored_full_pipeline"]), gib(info["stored_full_rbd2s3"])))
+        m = med(rows, "1", "rbd2s3")
+        if m and "written" in info:
+            n.append("rbd2s3 throughput: %.0f MiB/s of written data" % (int(info["written"]) / 2**20 / m))
+    elif scen == "2":
+        r = ratio(med(rows, "2", "rbd2s3"), med(rows, "2", "pipeline-restore"))
+        n.append("ratio rbd2s3/pipeline (medians): %s" % fmt_ratio(r))
+    elif scen == "3":
+        r = ratio(med(rows, "3", "rbd2s3"), med(rows, "3", "pipeline-inc"))
+        n.append("ratio rbd2s3/pipeline (medians): %s" % fmt_ratio(r))
+        a = ratio(med(rows, "3", "rbd2s3"), med(rows, "1", "rbd2s3"))
+        b = ratio(med(rows, "3", "pipeline-inc"), med(rows, "1", "pipeline"))
+        n.append("incremental/full time: rbd2s3 %s, pipeline %s" % (
+            "n/a" if a is None else "%.1f%%" % (100 * a), "n/a" if b is None else "%.1f%%" % (100 * b)))
+        if "changed" in info:
+            n.append("changed: %s in 64 KiB writes; bytes in the bucket: pipeline %.1f MiB, rbd2s3 %.1f MiB" % (
+                "%.1f MiB" % (int(info["changed"]) / 2**20),
+                int(info.get("stored_inc_pipeline", 0)) / 2**20,
+                int(info.get("stored_inc_rbd2s3", 0)) / 2**20))
+    elif scen == "4":
+        r = ratio(med(rows, "4", "rbd2s3-newest"), med(rows, "4", "rbd2s3-full"))
+        n.append("ratio rbd2s3 newest/full (medians): %s" % fmt_ratio(r))
+        r = ratio(med(rows, "4", "rbd2s3-newest"), med(rows, "4", "pipeline-chain"))
+        n.append("ratio rbd2s3 newest/pipeline chain (medians): %s" % fmt_ratio(r))
+        n.append("(pipeline chain: sum of its 6 steps; it ran after the rbd2s3 rounds, see README)")
+    elif scen == "5":
+        for op in ("backup", "restore"):
+            s, l = peak_rss(rows, "5", op + "-small"), peak_rss(rows, "5", op + "-large")
+            if s and l:
+                n.append("%s peak RSS: small %s, large %s, large/small %s" % (op, mib(s), mib(l), fmt_ratio(l / s)))
+    return n
+
+
+def summary(rows, order, info, header):
+    out = ["== Summary (informational: no pass/fail on speed) =="]
+    out.extend(header.rstrip("\n").split("\n"))
+    out.append("")
+    t = targets(rows, info)
+    w = max(len(x[1]) for x in t) + 2
+    out.append("  %-3s %-*s %-12s %s" % ("#", w, "target", "measured", "result"))
+    for scen, text, meas, ok in t:
+        out.append("  %-3s %-*s %-12s %s" % (scen, w, text, meas, verdict(ok)))
+    out.append("")
+    out.append("  other numbers (medians):")
+    for scen in "12345":
+        for l in scenario_notes(rows, info, scen):
+            if not l.startswith("("):
+                out.append("    %s: %s" % (scen, l))
+    if "checksums" in info:
+        out.append("")
+        out.append("  checksums: %s" % info["checksums"])
+    return "\n".join(out)
+
+
+def main():
+    if len(sys.argv) < 4:
+        sys.exit(__doc__)
+    rows, order, info = load(sys.argv[2])
+    if sys.argv[1] == "table":
+        print(table(rows, order, info, sys.argv[3]))
+    elif sys.argv[1] == "summary":
+        with open(sys.argv[3]) as f:
+            print(summary(rows, order, info, f.read()))
+    else:
+        sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    main()
