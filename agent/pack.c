@@ -77,8 +77,9 @@ static void maybe_stall(pack_writer *p)
         return;
     fputs("rbd2s3: debug: stalled\n", stderr);
     fflush(stderr);
-    for (;;)
-        pause();
+    while (!ag_interrupted)
+        pause();          /* SIGKILL ends it here; SIGINT/SIGTERM take the failure path */
+    p->stall_after = 0;
 }
 
 static void on_part(const s3_result *res, void *arg)

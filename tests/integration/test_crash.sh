@@ -2,6 +2,8 @@
 # SIGKILL in the middle of an incremental (RBD2S3_DEBUG_STALL_AFTER_PARTS stalls the agent
 # after N uploaded parts): no manifest appears, `list` shows only the committed backup,
 # and the next backup is an incremental on top of the committed one and restores exactly.
+# Then SIGINT in the middle of a backup: exit code 10, one error line, the run's own
+# snapshot removed, its multipart upload aborted, the previous snapshot kept.
 . "$(dirname "$0")/lib.sh"
 
 NAME=$(img crash)
@@ -66,5 +68,31 @@ DST=rbd/$(img crash-r)
 if check "restore into the destination" rb restore "$SRC" "$DST" --dest-ceph-conf "$DST_CEPH_CONF"; then
     expect_eq "$(img_sum "$DST" "$DST_CEPH_CONF")" "$SUM" "restored image equals the source snapshot"
 fi
+
+
+# SIGINT midway: the agent cleans up after itself.
+require "write more changes" rand_writes "$SRC" 20 64K
+UPLOADS_BEFORE=$(s3api list-multipart-uploads --bucket "$BUCKET" --output json 2>/dev/null \
+                 | jq '(.Uploads // []) | length')
+RBD2S3_DEBUG_STALL_AFTER_PARTS=1 "$RBD2S3" "${RB_ARGS[@]}" -q --part-size 5M backup "$SRC" \
+    >"$TMPD/int.out" 2>"$TMPD/int.err" </dev/null &
+PID=$!
+for ((t = 0; t < STALL_WAIT * 2; t++)); do
+    grep -q '^rbd2s3: debug: stalled' "$TMPD/int.err" && break
+    kill -0 "$PID" 2>/dev/null || break
+    sleep 0.5
+done
+kill -INT "$PID" 2>/dev/null
+wait "$PID"
+expect_eq "$?" 10 "SIGINT: exit code 10"
+expect_eq "$(grep -v '^rbd2s3: debug: stalled' "$TMPD/int.err" | grep -c '^rbd2s3: ')" 1 \
+    "SIGINT: one error line"
+expect_eq "$(snap_names "$SRC" | grep '^rbd2s3-' | tr '\n' ' ')" "rbd2s3-$ID3 " \
+    "SIGINT: the run's snapshot is removed, the previous one kept"
+expect_eq "$(s3api list-multipart-uploads --bucket "$BUCKET" --output json 2>/dev/null \
+             | jq '(.Uploads // []) | length')" "$UPLOADS_BEFORE" \
+    "SIGINT: the run's multipart upload is aborted"
+if do_backup "$SRC"; then ok "backup after SIGINT succeeds"; else not_ok "backup after SIGINT"; fi
+expect_eq "$BK_PARENT" "$ID3" "backup after SIGINT is incremental from the last committed one"
 
 done_testing
