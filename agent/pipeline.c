@@ -208,6 +208,20 @@ static void *reader_main(void *arg)
     return NULL;
 }
 
+/* Chunks whose first SAMPLE bytes do not shrink under lz4 are stored raw: random or
+ * already-compressed data costs a full compression pass for nothing otherwise. */
+#define SAMPLE (64u << 10)
+#define SAMPLE_MIN_LEN (4 * SAMPLE)
+
+static int looks_incompressible(bpipe *p, slot *s)
+{
+    if (s->len < SAMPLE_MIN_LEN)
+        return 0;
+    int bound = LZ4_compressBound((int)p->chunk);
+    int n = LZ4_compress_default((const char *)s->data, (char *)s->comp, (int)SAMPLE, bound);
+    return n <= 0 || (unsigned)n > SAMPLE - SAMPLE / 32;
+}
+
 static void process_slot(bpipe *p, slot *s)
 {
     if (s->rc < 0)
@@ -217,6 +231,10 @@ static void process_slot(bpipe *p, slot *s)
         return;
     }
     EVP_Digest(s->data, s->len, s->sha, NULL, EVP_sha256(), NULL);
+    if (looks_incompressible(p, s)) {
+        s->raw = 1;
+        return;
+    }
     int bound = LZ4_compressBound((int)p->chunk);
     s->comp_len = LZ4_compress_default((const char *)s->data, (char *)s->comp, (int)s->len,
                                        bound);

@@ -24,7 +24,7 @@ static int conf_set(rbdio_cluster *c, const char *what, const char *option, cons
 static int configure(rbdio_cluster *c, const char *what, int timeout_s)
 {
     static const char *const timeouts[] = {
-        "client_mount_timeout", "rados_mon_op_timeout", "rados_osd_op_timeout",
+        "client_mount_timeout", "rados_mon_op_timeout",
     };
     char secs[16];
     int rc;
@@ -46,7 +46,8 @@ static int configure(rbdio_cluster *c, const char *what, int timeout_s)
         return rbdio_fail(rc, "cannot connect to cluster (conf %s): bad CEPH_ARGS", what);
     }
     /* Set last, so that an unreachable cluster fails in bounded time whatever the file
-     * says. */
+     * says. An OSD op may legitimately take longer (recovery, peering): it gets ten
+     * times the connect timeout before the backup gives up. */
     snprintf(secs, sizeof(secs), "%d", timeout_s);
     for (size_t i = 0; i < sizeof(timeouts) / sizeof(timeouts[0]); i++) {
         rc = conf_set(c, what, timeouts[i], secs);
@@ -54,6 +55,14 @@ static int configure(rbdio_cluster *c, const char *what, int timeout_s)
             return rc;
         }
     }
+    snprintf(secs, sizeof(secs), "%d", timeout_s * 10);
+    rc = conf_set(c, what, "rados_osd_op_timeout", secs);
+    /* Backup and restore stream each byte once: librbd's cache would only add a copy
+     * and memory, and its readahead would read what the diff did not ask for. */
+    if (rc == 0) {
+        rc = conf_set(c, what, "rbd_cache", "false");
+    }
+    return rc;
     return 0;
 }
 

@@ -509,6 +509,26 @@ static void detach(s3_client *c, s3_req *r)
     c->running--;
 }
 
+/* Did the attempt fail because the server's certificate could not be verified (or the
+ * means to verify it, a CA or CRL file, are unusable)? That is final: another attempt
+ * meets the same certificate, so it is not retried, and it is reported as -EPROTO.
+ * CURLE_SSL_CONNECT_ERROR is not one of these: it also covers handshakes cut by the
+ * network, and stays a retryable transfer error. */
+static int tls_verify_failed(CURLcode cc)
+{
+    switch (cc) {
+    case CURLE_PEER_FAILED_VERIFICATION:   /* untrusted chain, expired, wrong host name */
+    case CURLE_SSL_CACERT_BADFILE:         /* the CA file cannot be read or parsed */
+    case CURLE_SSL_CRL_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 /* An attempt ended: success, a final failure, or a retry after a backoff. */
 static void attempt_end(s3_client *c, s3_req *r, CURLcode cc)
 {
@@ -533,6 +553,16 @@ static void attempt_end(s3_client *c, s3_req *r, CURLcode cc)
         snprintf(msg, sizeof(msg), "answer longer than the %zu bytes asked for",
                  r->s.expect_len);
         set_message(&e, msg);
+    } else if (cc != CURLE_OK && tls_verify_failed(cc)) {
+        /* s3_strerror() puts "TLS certificate verification failed" before curl's text */
+        char tmsg[CURL_ERROR_SIZE + 96];
+        snprintf(tmsg, sizeof(tmsg), "%s%s",
+                 r->curl_err[0] ? r->curl_err : curl_easy_strerror(cc),
+                 cc == CURLE_PEER_FAILED_VERIFICATION && !c->cfg.ca_file
+                 ? " (for a private CA, name its certificate with --ca-file or 'ca file')" : "");
+        set_message(&e, tmsg);
+        rc = -EPROTO;
+        retry = 0;
     } else if (cc != CURLE_OK) {
         set_message(&e, r->curl_err[0] ? r->curl_err : curl_easy_strerror(cc));
         rc = s3_err_from_curl(cc);

@@ -120,6 +120,7 @@ static const char *rc_text(int rc)
     case -ECANCELED: return "cancelled";
     case -EFBIG: return "answer too large";
     case -ENOSPC: return "value too long";
+    case -EPROTO: return "TLS certificate verification failed";
     default: return "error";
     }
 }

@@ -12,6 +12,9 @@
  *   -EACCES     403 (AccessDenied, InvalidAccessKeyId, SignatureDoesNotMatch)
  *   -EHOSTUNREACH  could not connect / resolve (after retries)
  *   -ETIMEDOUT  deadline passed
+ *   -EPROTO     https: the server's certificate could not be verified (untrusted or
+ *               expired chain, host name mismatch) or the CA file is unusable; final,
+ *               never retried; the s3_error carries curl's text
  *   -EIO        any other failure (the s3_error says what)
  *   -EINVAL     bad arguments / malformed response
  *   -ENOMEM     out of memory

@@ -13,12 +13,13 @@
 #   --only LIST       run only these scenario groups: full (1-3), chain (4), rss (5);
 #                     comma-separated (default: full,chain,rss)
 #   --sandbox DIR     use this running sandbox (tests/sandbox/sandbox.sh start DIR) and
-#                     leave it running; default: start a private one and stop it at the end
+#                     leave it running; default: a private one, started afresh for each
+#                     group of scenarios (the OSDs keep their memory) and stopped at the end
 #   --osd-bytes N     memstore size of a private sandbox's OSDs (default 20 GiB, or
 #                     $SANDBOX_OSD_BYTES)
 #   --min-mem-mib N   stop (exit 1) rather than go on when less than N MiB of memory is
-#                     available before a step that stores data (default 3072): the OSDs
-#                     keep everything in RAM
+#                     available before a step that stores data (default 3072), or less
+#                     than a third of that at any time: the OSDs keep everything in RAM
 #   -h, --help
 #
 # Environment: RBD2S3 (binary under test, default ./rbd2s3 of this repository; it is copied
@@ -121,17 +122,32 @@ RESULTS=$TMPD/results.tsv
 : >"$RESULTS"
 OWN_SB=""
 SB=""
+SB_USED=0           # has a scenario group used the (private) sandbox yet?
+MAIN_PID=$$
+WATCHDOG_PID=""
 BUCKETS=()          # buckets still to remove when not using our own sandbox
 CHECK_OK=0
 CHECK_BAD=0
 CHECK_LIST=()
 
+# kill_tree PID...: TERM each PID and all its descendants (children first found, then killed)
+kill_tree() {
+    local p c
+    for p in "$@"; do
+        for c in $(ps -o pid= --ppid "$p" 2>/dev/null); do kill_tree "$c"; done
+        kill -TERM "$p" 2>/dev/null
+    done
+}
+
 cleanup() {
     local rc=$?
     trap - EXIT
     trap '' INT TERM
-    local j
-    for j in $(jobs -p); do kill "$j" 2>/dev/null; wait "$j" 2>/dev/null; done
+    [ -n "$WATCHDOG_PID" ] && kill_tree "$WATCHDOG_PID"
+    local c
+    for c in $(ps -o pid= --ppid "$MAIN_PID" 2>/dev/null); do kill_tree "$c"; done
+    wait 2>/dev/null
+    [ -e "$TMPD/memlow" ] && echo "$PROG: stopped because memory ran low (see --min-mem-mib)" >&2
     if [ -n "$OWN_SB" ]; then
         echo "$PROG: stopping the sandbox $OWN_SB" >&2
         timeout -k 10 120 "$REPO/tests/sandbox/sandbox.sh" stop "$OWN_SB" >/dev/null 2>&1 </dev/null
@@ -172,13 +188,20 @@ mem_guard() {
 rbd_src() { timeout "$CMD_TIMEOUT" rbd -c "$SRC_CEPH_CONF" "$@"; }
 rbd_dst() { timeout "$CMD_TIMEOUT" rbd -c "$DST_CEPH_CONF" "$@"; }
 
+# run_bg CMD...: run CMD (stdin /dev/null) in the background and wait for it, so that
+# INT/TERM reach this script's trap at once rather than after CMD ends.
+run_bg() {
+    "$@" </dev/null &
+    wait $!
+}
+
 # quiet CMD...: run CMD, stdout to $TMPD/log/qN.log (stderr to qN.log.err); on failure
 # print their tails and stop the run.
 QN=0
 quiet() {
     QN=$((QN + 1))
     local f=$TMPD/log/q$QN.log
-    if ! "$@" </dev/null >"$f" 2>"$f.err"; then
+    if ! run_bg "$@" >"$f" 2>"$f.err"; then
         echo "$PROG: command failed: $*" >&2
         tail -n 20 "$f.err" "$f" | sed 's/^/    /' >&2
         exit 1
@@ -244,8 +267,8 @@ timed() {
     shift 3
     TN=$((TN + 1))
     base=$TMPD/log/t$TN
-    /usr/bin/time -o "$base.time" -f '%e %M' timeout -k 10 "$CMD_TIMEOUT" "$@" \
-        </dev/null >"$base.out" 2>"$base.err"
+    run_bg /usr/bin/time -o "$base.time" -f '%e %M' timeout -k 10 "$CMD_TIMEOUT" "$@" \
+        >"$base.out" 2>"$base.err"
     rc=$?
     T_OUT=$base.out
     if [ $rc -ne 0 ]; then
@@ -277,22 +300,74 @@ written_bytes() { # FILE: bytes of data (non-hole) in a sparse file
 cp "$RBD2S3_SRC" "$TMPD/rbd2s3" || die "cannot copy $RBD2S3_SRC"
 RB_BIN=$TMPD/rbd2s3
 
+# watchdog: while a step runs, stop the run (its commands, then the sandbox, by the
+# EXIT trap) if the machine is about to run out of memory.
+watchdog() {
+    local a
+    while sleep 1; do
+        a=$(mem_avail_mib)
+        if [ "$a" -lt $((MIN_MEM_MIB / 3)) ]; then
+            echo "$PROG: only $a MiB of memory available: stopping the run" >&2
+            : >"$TMPD/memlow"
+            kill -TERM "$MAIN_PID" 2>/dev/null
+            for c in $(ps -o pid= --ppid "$MAIN_PID" 2>/dev/null); do
+                [ "$c" != "$BASHPID" ] && kill_tree "$c"
+            done
+            exit 0
+        fi
+    done
+}
+watchdog &
+WATCHDOG_PID=$!
+
+# use_sandbox: source env.sh and set the command lines (the endpoint's port changes
+# when the private sandbox is restarted)
+use_sandbox() {
+    # shellcheck disable=SC1091
+    . "$SB/env.sh"
+    export AWS_BIN=$AWS
+    RB=("$RB_BIN" --ceph-conf "$SRC_CEPH_CONF" --endpoint "$S3_ENDPOINT" --no-progress -q)
+}
+
+start_sandbox() {
+    export SANDBOX_OSD_BYTES=$OSD_BYTES
+    run_bg timeout -k 10 300 "$REPO/tests/sandbox/sandbox.sh" start "$SB" \
+        >"$TMPD/log/sandbox.log" 2>&1 ||
+        { tail -n 20 "$TMPD/log/sandbox.log" >&2; die "could not start a sandbox"; }
+    use_sandbox
+}
+
+# fresh_sandbox: before a group of scenarios, restart the private sandbox if an earlier
+# group used it: the memstore OSDs keep the memory of deleted data (a 2 GiB default run
+# would otherwise need well over 20 GiB of RAM). A given --sandbox is left alone.
+fresh_sandbox() {
+    if [ "$SB_USED" = 1 ] && [ -n "$OWN_SB" ]; then
+        step "restarting the private sandbox (frees the OSDs' memory)"
+        run_bg timeout -k 10 120 "$REPO/tests/sandbox/sandbox.sh" stop "$SB" >/dev/null 2>&1
+        start_sandbox
+    fi
+    SB_USED=1
+}
+
+# mem_note: the sandbox's OSD memory and what is left, for the log
+mem_note() {
+    local p n out=""
+    while read -r p n; do
+        case $n in *osd*) out+="$n $(($(ps -o rss= -p "$p" 2>/dev/null || echo 0) >> 20)) GiB, " ;; esac
+    done <"$SB/pids"
+    step "memory: ${out}available $(($(mem_avail_mib) >> 10)) GiB"
+}
+
 if [ -n "$SB_GIVEN" ]; then
     SB=$(cd "$SB_GIVEN" 2>/dev/null && pwd) || die "no sandbox directory $SB_GIVEN"
     "$REPO/tests/sandbox/sandbox.sh" status "$SB" >/dev/null 2>&1 || die "the sandbox in $SB is not running"
+    use_sandbox
 else
     SB=$TMPD/sb
     OWN_SB=$SB
     log "starting a sandbox in $SB (memstore OSDs of $((OSD_BYTES >> 30)) GiB each)"
-    SANDBOX_OSD_BYTES=$OSD_BYTES timeout -k 10 300 "$REPO/tests/sandbox/sandbox.sh" start "$SB" \
-        >"$TMPD/log/sandbox.log" 2>&1 </dev/null ||
-        { tail -n 20 "$TMPD/log/sandbox.log" >&2; die "could not start a sandbox"; }
+    start_sandbox
 fi
-# shellcheck disable=SC1091
-. "$SB/env.sh"
-export AWS_BIN=$AWS
-
-RB=("$RB_BIN" --ceph-conf "$SRC_CEPH_CONF" --endpoint "$S3_ENDPOINT" --no-progress -q)
 PIPE=("$BENCH_DIR/pipeline.sh")
 SIZE_MIB=$((SIZE_B >> 20))
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
@@ -320,12 +395,13 @@ scenarios_full() {
     local f=$TMPD/data/img.raw written r order tool b full_id inc_id sha_full sha_inc
     local nchg=$(((SIZE_B / 65536 + 50) / 100))
     log "== scenarios 1-3: full backup, restore, 1% incremental ($SIZE image, $ROUNDS rounds) =="
+    fresh_sandbox
     mem_guard "creating the image"
     step "generating $SIZE of data (30% holes, 30% random, 40% text) and importing it"
     gen_image "$f" "$SIZE" 1
     written=$(written_bytes "$f")
     import_image "$f" "$IMG"
-    rm -f "$f"
+    want chain || rm -f "$f"      # scenario 4 imports the same file
     info size "$SIZE_B"
     info written "$written"
     info changed $((nchg * 65536))
@@ -403,6 +479,8 @@ scenarios_full() {
         quiet rbd_src snap purge --no-progress "$IMG"
         remove_bucket "$b"
     done
+    mem_note
+    rm_image_or_die "$SRC_CEPH_CONF" "$IMG"
     log ""
     for s in 1 2 3; do "$PY" "$BENCH_DIR/report.py" table "$RESULTS" "$s"; log ""; done
 }
@@ -413,14 +491,15 @@ scenarios_chain() {
     local q0=$((SIZE_B / 4)) ql=$((SIZE_B / 4))
     mkdir -p "$cdir"
     log "== scenario 4: restore of the end of a chain ($SIZE image, $ROUNDS rounds) =="
-    if ! rbd_src info "$IMG" >/dev/null 2>&1; then
-        mem_guard "creating the image"
-        step "generating $SIZE of data and importing it"
+    fresh_sandbox
+    mem_guard "creating the image"
+    if [ ! -f "$f" ]; then
+        step "generating $SIZE of data (30% holes, 30% random, 40% text)"
         gen_image "$f" "$SIZE" 1
-        grep -q $'^#info\twritten\t' "$RESULTS" || info written "$(written_bytes "$f")"
-        import_image "$f" "$IMG"
-        rm -f "$f"
     fi
+    step "importing the image"
+    import_image "$f" "$IMG"
+    rm -f "$f"
     info chain_size "$SIZE_B"
     bc=rbd2s3-bench-$TAG-chain
     make_bucket "$bc"
@@ -468,10 +547,12 @@ scenarios_chain() {
         done
     done
     remove_bucket "$bc"
+    mem_note
 
     # The pipeline: the same 6 diffs, applied in order. Each step is timed; the round's
     # time is their sum. The snapshot the previous step left is removed between steps,
     # outside the timing, so that the destination keeps one old version, not five.
+    fresh_sandbox
     bp=rbd2s3-bench-$TAG-chainp
     make_bucket "$bp"
     mem_guard "uploading the pipeline's chain"
@@ -499,6 +580,7 @@ scenarios_chain() {
         rm_image_or_die "$DST_CEPH_CONF" "rbd/pchain-$TAG"
     done
     remove_bucket "$bp"
+    mem_note
     log ""
     "$PY" "$BENCH_DIR/report.py" table "$RESULTS" 4
     log ""
@@ -509,6 +591,7 @@ scenarios_rss() {
     local f=$TMPD/data/small.raw small=rbd/rss-small-$TAG large=rbd/rss-large-$TAG
     local r b order which op sha_s sha_l id
     log "== scenario 5: peak RSS, ${RSS_SIZES%%,*} and ${RSS_SIZES#*,} images with the same data ($ROUNDS rounds) =="
+    fresh_sandbox
     mem_guard "creating the images"
     step "generating ${RSS_SIZES%%,*} of data; importing it as both images (the large one then resized)"
     gen_image "$f" "$SMALL_B" 5
@@ -544,6 +627,7 @@ scenarios_rss() {
         done
         remove_bucket "$b"
     done
+    mem_note
     rm_image "$SRC_CEPH_CONF" "$small"
     rm_image "$SRC_CEPH_CONF" "$large"
     log ""
@@ -554,7 +638,6 @@ scenarios_rss() {
 # ================================================================== run
 want full && scenarios_full
 want chain && scenarios_chain
-rm_image "$SRC_CEPH_CONF" "$IMG"
 want rss && scenarios_rss
 
 if [ "$CHECK_BAD" -eq 0 ]; then
@@ -562,7 +645,7 @@ if [ "$CHECK_BAD" -eq 0 ]; then
 else
     info checksums "$CHECK_OK match, $CHECK_BAD WRONG: $(IFS=';'; echo "${CHECK_LIST[*]}")"
 fi
-echo "  run time:  $(((SECONDS - T_START) / 60)) min $(((SECONDS - T_START) % 60)) s (sandbox start not counted)" >>"$HEADER"
+echo "  run time:  $(((SECONDS - T_START) / 60)) min $(((SECONDS - T_START) % 60)) s (first sandbox start not counted)" >>"$HEADER"
 
 mkdir -p "$BENCH_DIR/out"
 SUMMARY=$BENCH_DIR/out/summary-$STAMP.txt

@@ -4,6 +4,7 @@
 #   sandbox.sh start  DIR   fresh sandbox in DIR (an old one there is stopped first)
 #   sandbox.sh stop   DIR   kill its daemons, remove DIR (idempotent; also after a failed start)
 #   sandbox.sh status DIR   exit 0 if every daemon is alive, both clusters answer, and S3 answers
+#                           (http, and https with the sandbox's CA)
 #   sandbox.sh ensure DIR   status, else stop + start
 #
 # Then: . DIR/env.sh   (see tests/sandbox/README.md)
@@ -146,9 +147,51 @@ make_layout() {
     mkdir -p "$SB/src/rgw"
 }
 
-# write_conf C MONPORT [RGWPORT]
+# make_tls: a throwaway CA and a server certificate for 127.0.0.1 and localhost, in
+# DIR/tls/ (EC P-256 keys: generating them takes milliseconds, unlike RSA).
+#   ca.pem      the CA certificate (what clients trust: S3_TLS_CA)
+#   ca.key      its key (kept so that a test could sign another certificate)
+#   server.pem  the RGW certificate, signed by the CA, SAN IP:127.0.0.1 and DNS:localhost
+#   server.key  its key
+make_tls() {
+    local t=$SB/tls
+    mkdir -p "$t"
+    cat >"$t/openssl.cnf" <<'EOF'
+[req]
+distinguished_name = dn
+prompt = no
+[dn]
+CN = rbd2s3 sandbox
+[v3_ca]
+basicConstraints = critical, CA:true
+keyUsage = critical, keyCertSign, cRLSign
+subjectKeyIdentifier = hash
+[v3_server]
+basicConstraints = critical, CA:false
+keyUsage = critical, digitalSignature
+extendedKeyUsage = serverAuth
+subjectAltName = IP:127.0.0.1, DNS:localhost
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+EOF
+    # each sandbox's CA gets a distinct name, so that two of them are never confused
+    step tls "create the CA" openssl req -config "$t/openssl.cnf" -x509 -newkey ec \
+        -pkeyopt ec_paramgen_curve:P-256 -nodes -days 365 -extensions v3_ca \
+        -subj "/O=rbd2s3 sandbox/CN=rbd2s3 sandbox CA $(basename "$SB") $(date +%s)" \
+        -keyout "$t/ca.key" -out "$t/ca.pem"
+    step tls "create the server key" openssl req -config "$t/openssl.cnf" -new -newkey ec \
+        -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/O=rbd2s3 sandbox/CN=127.0.0.1" \
+        -keyout "$t/server.key" -out "$t/server.csr"
+    step tls "sign the server certificate" openssl x509 -req -in "$t/server.csr" \
+        -CA "$t/ca.pem" -CAkey "$t/ca.key" -set_serial "0x$(openssl rand -hex 8)" \
+        -days 365 -extfile "$t/openssl.cnf" -extensions v3_server -out "$t/server.pem"
+    chmod 600 "$t/ca.key" "$t/server.key"
+    rm -f "$t/server.csr"
+}
+
+# write_conf C MONPORT [RGWPORT RGWTLSPORT]
 write_conf() {
-    local c=$1 mport=$2 rport=${3:-} d=$SB/$1 run=$SOCK/$1/run
+    local c=$1 mport=$2 rport=${3:-} sport=${4:-} d=$SB/$1 run=$SOCK/$1/run
     cat >"$d/ceph.conf" <<EOF
 # throwaway cluster "$c" of the rbd2s3 sandbox in $SB
 [global]
@@ -216,7 +259,7 @@ EOF
     cat >>"$d/ceph.conf" <<EOF
 
 [$RGW_NAME]
-rgw frontends = beast endpoint=127.0.0.1:$rport tcp_nodelay=1
+rgw frontends = beast endpoint=127.0.0.1:$rport ssl_endpoint=127.0.0.1:$sport ssl_certificate=$SB/tls/server.pem ssl_private_key=$SB/tls/server.key tcp_nodelay=1
 rgw data = $d/rgw
 rgw thread pool size = 64
 rgw lc debug interval = $LC_INTERVAL
@@ -281,9 +324,9 @@ mgr_is_active() {
 
 # One cluster: mon, osd, pools. Runs in the background for src and dst at once.
 start_cluster() {
-    local c=$1 mport=$2 rport=${3:-} d=$SB/$1
+    local c=$1 mport=$2 rport=${3:-} sport=${4:-} d=$SB/$1
     make_keys "$c"
-    write_conf "$c" "$mport" "$rport"
+    write_conf "$c" "$mport" "$rport" "$sport"
     mkfs_mon "$c" "$mport"
     mkfs_osd "$c"
 
@@ -321,11 +364,19 @@ s3_answers() {
     curl -sf --max-time 5 "http://127.0.0.1:$1/" | grep -q ListAllMyBucketsResult
 }
 
+# https, verified against the sandbox's CA
+s3_tls_answers() {
+    curl -sf --max-time 5 --cacert "$SB/tls/ca.pem" "https://127.0.0.1:$1/" |
+        grep -q ListAllMyBucketsResult
+}
+
 start_rgw() {
-    local rport=$1 d=$SB/src
+    local rport=$1 sport=$2 d=$SB/src
     spawn "src-rgw" "$SB/log/src-rgw.out" radosgw -f -c "$d/ceph.conf" -n "$RGW_NAME"
     wait_until "src: rgw answers S3 on port $rport" src-rgw "$SB/log/src-$RGW_NAME.log" \
         s3_answers "$rport"
+    wait_until "src: rgw answers S3 over https on port $sport" src-rgw \
+        "$SB/log/src-$RGW_NAME.log" s3_tls_answers "$sport"
     step src "radosgw-admin user create" radosgw-admin -c "$d/ceph.conf" user create \
         --uid=rbd2s3 --display-name="rbd2s3 sandbox" \
         --access-key="$ACCESS_KEY" --secret="$SECRET_KEY"
@@ -333,7 +384,7 @@ start_rgw() {
 
 # Client configuration: env.sh, awscli files, s3cmd file.
 write_client_files() {
-    local rport=$1 ep=http://127.0.0.1:$1
+    local rport=$1 sport=$2 ep=http://127.0.0.1:$1
     mkdir -p "$SB/aws"
     cat >"$SB/aws/config" <<EOF
 [default]
@@ -368,6 +419,8 @@ export SANDBOX_DIR='$SB'
 export SRC_CEPH_CONF='$SB/src/ceph.conf'
 export DST_CEPH_CONF='$SB/dst/ceph.conf'
 export S3_ENDPOINT='$ep'
+export S3_TLS_ENDPOINT='https://127.0.0.1:$sport'
+export S3_TLS_CA='$SB/tls/ca.pem'
 export AWS_ACCESS_KEY_ID='$ACCESS_KEY'
 export AWS_SECRET_ACCESS_KEY='$SECRET_KEY'
 export AWS_DEFAULT_REGION=us-east-1
@@ -409,24 +462,27 @@ do_start() {
     trap on_start_exit EXIT
     make_layout
 
-    local src_mon dst_mon rgw
+    local src_mon dst_mon rgw rgw_tls
     src_mon=$(free_port)
     dst_mon=$(free_port "$src_mon")
     rgw=$(free_port "$src_mon" "$dst_mon")
-    echo "src_mon=$src_mon dst_mon=$dst_mon rgw=$rgw" >"$SB/ports"
+    rgw_tls=$(free_port "$src_mon" "$dst_mon" "$rgw")
+    echo "src_mon=$src_mon dst_mon=$dst_mon rgw=$rgw tls=$rgw_tls" >"$SB/ports"
+    make_tls
 
     local psrc pdst rc=0
-    start_cluster src "$src_mon" "$rgw" & psrc=$!
+    start_cluster src "$src_mon" "$rgw" "$rgw_tls" & psrc=$!
     start_cluster dst "$dst_mon" & pdst=$!
     wait "$psrc" || rc=1
     wait "$pdst" || rc=1
     [ "$rc" = 0 ] || fail "a cluster failed to start"
 
-    start_rgw "$rgw"
-    write_client_files "$rgw"
+    start_rgw "$rgw" "$rgw_tls"
+    write_client_files "$rgw" "$rgw_tls"
     trap - EXIT
     echo "sandbox up: src=$SB/src/ceph.conf dst=$SB/dst/ceph.conf" \
-        "s3=http://127.0.0.1:$rgw ($((SECONDS - t0))s; . $SB/env.sh)"
+        "s3=http://127.0.0.1:$rgw s3tls=https://127.0.0.1:$rgw_tls" \
+        "($((SECONDS - t0))s; . $SB/env.sh)"
 }
 
 # ---------------------------------------------------------------- stop / status
@@ -474,6 +530,12 @@ do_status() {
     local rgw
     rgw=$(sed -n 's/.*rgw=\([0-9]*\).*/\1/p' "$SB/ports")
     s3_answers "$rgw" || { log "S3 does not answer on port $rgw"; return 1; }
+    # a sandbox started before https support has no tls= port; it is still usable
+    local tls
+    tls=$(sed -n 's/.* tls=\([0-9]*\).*/\1/p' "$SB/ports")
+    if [ -n "$tls" ]; then
+        s3_tls_answers "$tls" || { log "S3 does not answer https on port $tls"; return 1; }
+    fi
     local c
     for c in src dst; do
         osd_is_up "$c" || { log "$c: cluster does not answer or osd.0 is down"; return 1; }
