@@ -56,6 +56,7 @@ typedef struct ag_opts {
     const char *secret_key;
     const char *session_token;
     const char *ca_file;
+    const char *payload_signing; /* auto | signed | unsigned */
     int insecure;
     int json;                   /* --format json */
     int progress;               /* 1 unless --no-progress or not a tty */

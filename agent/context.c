@@ -119,6 +119,17 @@ s3_client *ag_s3(ag_ctx *ctx)
         .max_conns = o->tun.parts_in_flight > o->tun.gets_in_flight
                      ? o->tun.parts_in_flight + 2 : o->tun.gets_in_flight + 2,
     };
+    const char *ps = o->payload_signing ? o->payload_signing : "auto";
+    if (strcmp(ps, "auto") == 0) {
+        cfg.payload_signing = S3_PAYLOAD_AUTO;
+    } else if (strcmp(ps, "signed") == 0) {
+        cfg.payload_signing = S3_PAYLOAD_SIGNED;
+    } else if (strcmp(ps, "unsigned") == 0) {
+        cfg.payload_signing = S3_PAYLOAD_UNSIGNED;
+    } else {
+        ag_fail(ctx, AG_EUSAGE, "payload signing must be auto, signed or unsigned, not '%s'", ps);
+        return NULL;
+    }
     s3_client *c = NULL;
     int rc = s3_client_new(&cfg, &c);
     if (rc < 0) {

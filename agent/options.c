@@ -59,6 +59,7 @@ static const key_def keys[] = {
     { "endpoint", K_STR, OFF(endpoint) },     { "bucket", K_STR, OFF(bucket) },
     { "prefix", K_STR, OFF(prefix) },         { "region", K_STR, OFF(region) },
     { "ca-file", K_STR, OFF(ca_file) },       { "insecure", K_FLAG, OFF(insecure) },
+    { "payload-signing", K_STR, OFF(payload_signing) },
     { "threads", K_INT, OFF(tun.threads) },   { "chunk-size", K_SIZE, OFF(tun.chunk_size) },
     { "part-size", K_SIZE, OFF(tun.part_size) },
     { "parts-in-flight", K_INT, OFF(tun.parts_in_flight) },
@@ -187,6 +188,8 @@ static void usage(void)
           "  --prefix P            key prefix in the bucket (default rbd2s3)\n"
           "  --region R            signing region (default us-east-1)\n"
           "  --ca-file FILE        CA bundle for https; --insecure skips verification\n"
+          "  --payload-signing auto|signed|unsigned  SigV4 body hashing (auto: unsigned\n"
+          "                        over https only)\n"
           "  --format text|json    output format\n"
           "  --no-progress         no progress line\n"
           "  -v, --verbose / -q, --quiet\n"

@@ -85,6 +85,8 @@ static int parse_endpoint(s3_client *c, const char *ep)
             host_len = (size_t)(colon - rest);
     }
     c->host = strndup(rest, host_len);
+    c->unsigned_payload = c->cfg.payload_signing == S3_PAYLOAD_UNSIGNED ||
+                          (c->cfg.payload_signing == S3_PAYLOAD_AUTO && https);
     if (!c->origin || !c->base_path || !c->host)
         return -ENOMEM;
     return 0;

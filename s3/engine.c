@@ -768,7 +768,10 @@ int s3_engine_submit(s3_client *c, const s3_req_spec *spec)
         return rc == -ENOSPC ? -EINVAL : rc;
     }
     r->s.key = r->s.query = r->s.range = r->s.content_type = NULL;
-    s3_sha256_hex(spec->body, spec->body_len, r->payload_sha);
+    if (c->unsigned_payload && spec->body_len >= S3_UNSIGNED_MIN)
+        snprintf(r->payload_sha, sizeof(r->payload_sha), "UNSIGNED-PAYLOAD");
+    else
+        s3_sha256_hex(spec->body, spec->body_len, r->payload_sha);
     if (spec->flags & S3_REQ_PRIORITY)
         push_head(&c->wait_head, &c->wait_tail, r);
     else

@@ -31,6 +31,11 @@
 
 typedef struct s3_client s3_client;
 
+/* How request bodies are covered by SigV4. AUTO signs the payload's SHA-256 over http
+ * and sends UNSIGNED-PAYLOAD over https (TLS protects the body in transit), as the AWS
+ * SDKs do; bodies under 64 KiB are always signed. */
+enum { S3_PAYLOAD_AUTO = 0, S3_PAYLOAD_SIGNED = 1, S3_PAYLOAD_UNSIGNED = 2 };
+
 typedef struct s3_config {
     const char *endpoint;      /* "http://127.0.0.1:8000" or "https://host"; required */
     const char *region;        /* signing region; NULL means "us-east-1" */
@@ -44,6 +49,7 @@ typedef struct s3_config {
     int deadline_ms;           /* per request, all attempts; 0 means default (120000) */
     int max_conns;             /* connections in the pool; 0 means default (8) */
     int list_max_keys;         /* ListObjectsV2 page size; 0 means 1000 (tests use small pages) */
+    int payload_signing;       /* S3_PAYLOAD_AUTO (0), S3_PAYLOAD_SIGNED, S3_PAYLOAD_UNSIGNED */
 } s3_config;
 
 typedef struct s3_error {

@@ -172,6 +172,9 @@ typedef struct s3_test_hooks {
     int backoff_min_ms;        /* floor on every wait (full jitter has none by default) */
 } s3_test_hooks;
 
+/* Bodies at least this long may go unsigned (s3_config.payload_signing). */
+#define S3_UNSIGNED_MIN (64u << 10)
+
 struct s3_client {
     s3_config cfg;              /* strings are owned copies */
     char *origin;               /* "http://host:port", no trailing slash */
@@ -192,6 +195,7 @@ struct s3_client {
     volatile sig_atomic_t cancelled;
     uint64_t rng;
     int trace;                  /* RBD2S3_S3_TRACE: 1 requests, 2 also headers (redacted) */
+    int unsigned_payload;       /* large bodies go as UNSIGNED-PAYLOAD (see s3_config) */
     s3_test_hooks hooks;
 };
 
