@@ -54,6 +54,7 @@ static int prepare(bk *b)
     int rc = rbdio_pool_check(c, b->spec.pool, b->spec.ns);
     if (rc < 0)
         return ag_fail_rbd(ctx, rc, b->name);
+    ag_debug(ctx, "connected to the cluster");
     rbdio_spec rs = { b->spec.pool, b->spec.ns, b->spec.image };
     rc = rbdio_open(c, &rs, NULL, &b->img);
     if (rc < 0)
@@ -63,7 +64,11 @@ static int prepare(bk *b)
     if (b->spec.at[0] != '\0' && (rc = rbdio_snap_exists(b->img, b->spec.at)) != 1)
         return ag_fail(ctx, rc < 0 ? AG_EFAIL : AG_ENOTFOUND, "%s@%s: no such snapshot",
                        b->name, b->spec.at);
-    if (ag_s3(ctx) == NULL || catalog_load(ctx, &b->spec, &b->cat) < 0)
+    ag_debug(ctx, "image open");
+    if (ag_s3(ctx) == NULL)
+        return -1;
+    ag_debug(ctx, "bucket checked");
+    if (catalog_load(ctx, &b->spec, &b->cat) < 0)
         return -1;
     ag_image_prefix(ctx, &b->spec, b->prefix, sizeof(b->prefix));
     return naming_backup_id(time(NULL), id_taken, b, b->id) < 0
@@ -261,9 +266,11 @@ static int run_backup(bk *b)
     ag_ctx *ctx = b->ctx;
     if (prepare(b) < 0)
         return -1;
+    ag_debug(ctx, "image opened, %zu backups in the bucket", b->cat.n);
     choose_parent(b);
     if (take_snapshot(b) < 0)
         return -1;
+    ag_debug(ctx, "snapshot %s ready", b->snap);
     fill_manifest(b);
     ag_info(ctx, "backing up %s@%s (%s)", b->name, b->snap,
             b->parent ? "incremental" : "full");
@@ -274,8 +281,10 @@ static int run_backup(bk *b)
     if (pipeline_backup(ctx, b->simg, b->parent ? b->parent->m.snap_name : NULL, b->m.size,
                         b->pack, b->idx, &b->m) < 0)
         return -1;
+    ag_debug(ctx, "data read and queued");
     if (pack_finish(b->pack, &b->m) < 0 || upload_index(b) < 0)
         return -1;
+    ag_debug(ctx, "data objects and index uploaded");
     if (ag_interrupted)
         return ag_fail(ctx, AG_EINTR, "interrupted");
     return commit(b);
@@ -303,7 +312,9 @@ int cmd_backup(ag_ctx *ctx, int argc, char **argv)
     }
     naming_spec_str(&b.spec, b.name, sizeof(b.name));
     if (run_backup(&b) == 0) {
+        ag_debug(ctx, "committed");
         remove_old_snapshots(&b);
+        ag_debug(ctx, "old snapshots removed");
         report(&b);
     } else {
         undo(&b);

@@ -8,10 +8,13 @@
 
 #define MANIFEST_MAX (16u << 20)
 
+#define FETCH_BATCH 64
+
 typedef struct list_state {
     ag_ctx *ctx;
     const naming_spec *want;
     char **keys;
+    uint64_t *sizes;
     size_t n, cap;
 } list_state;
 
@@ -37,8 +40,13 @@ static int on_object(const s3_object_info *obj, void *arg)
         if (k == NULL)
             return -ENOMEM;
         st->keys = k;
+        uint64_t *sz = realloc(st->sizes, cap * sizeof(*sz));
+        if (sz == NULL)
+            return -ENOMEM;
+        st->sizes = sz;
         st->cap = cap;
     }
+    st->sizes[st->n] = obj->size;
     st->keys[st->n] = strdup(obj->key);
     if (st->keys[st->n] == NULL)
         return -ENOMEM;
@@ -74,26 +82,86 @@ static int cmp_entry(const void *a, const void *b)
     return c != 0 ? c : strcmp(x->id, y->id);
 }
 
+typedef struct fetch {
+    s3_buf body;
+    int rc;
+    int done;
+    s3_error err;
+} fetch;
+
+static void on_fetched(const s3_result *res, void *arg)
+{
+    fetch *f = arg;
+    f->rc = res->rc;
+    f->done = 1;
+    f->body.len = res->body_len;
+    if (res->err != NULL)
+        f->err = *res->err;
+}
+
+/* Verify one downloaded manifest into the next entry of out. */
+static int add_entry(ag_ctx *ctx, const char *key, fetch *f, catalog *out)
+{
+    cat_entry *e = &out->e[out->n];
+    manifest_init(&e->m);
+    naming_parse_manifest_key(ctx->opts.prefix, key, &e->spec, e->id);
+    if (f->rc < 0) {
+        char what[1100];
+        snprintf(what, sizeof(what), "manifest %s", key);
+        return ag_fail_s3(ctx, f->rc, &f->err, what);
+    }
+    int rc = manifest_from_json((const char *)f->body.data, f->body.len, &e->m);
+    if (rc < 0 || strcmp(e->m.id, e->id) != 0) {
+        ag_debug(ctx, "%s: not a valid manifest (%s), ignored", key,
+                 rc == -EBADMSG ? "checksum mismatch" : "malformed");
+        manifest_clear(&e->m);
+        out->bad++;
+        return 0;
+    }
+    out->n++;
+    return 0;
+}
+
+/* Download a batch of manifests concurrently and verify them. */
+static int load_batch(ag_ctx *ctx, list_state *st, size_t first, size_t n, catalog *out)
+{
+    fetch *f = calloc(n, sizeof(*f));
+    int rc = f ? 0 : ag_fail(ctx, AG_EFAIL, "out of memory");
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        uint64_t size = st->sizes[first + i];
+        if (size == 0 || size > MANIFEST_MAX) {
+            f[i].done = 1;
+            f[i].rc = 0;
+            continue;
+        }
+        f[i].body.data = malloc(size);
+        f[i].body.cap = size;
+        if (f[i].body.data == NULL)
+            rc = ag_fail(ctx, AG_EFAIL, "out of memory");
+        else if ((f[i].rc = s3_async_get_range(ctx->s3, st->keys[first + i], 0, size,
+                                               f[i].body.data, size, on_fetched, &f[i])) < 0)
+            f[i].done = 1;
+    }
+    int drc = s3_async_drain(ctx->s3);
+    if (rc == 0 && drc < 0)
+        rc = ag_fail_s3(ctx, drc, NULL, "reading manifests");
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = add_entry(ctx, st->keys[first + i], &f[i], out);
+    for (size_t i = 0; f != NULL && i < n; i++)
+        s3_buf_free(&f[i].body);
+    free(f);
+    return rc;
+}
+
 static int load_keys(ag_ctx *ctx, list_state *st, catalog *out)
 {
     out->e = calloc(st->n ? st->n : 1, sizeof(*out->e));
     if (out->e == NULL)
         return ag_fail(ctx, AG_EFAIL, "out of memory");
-    for (size_t i = 0; i < st->n; i++) {
-        cat_entry *e = &out->e[out->n];
-        manifest_init(&e->m);
-        naming_parse_manifest_key(ctx->opts.prefix, st->keys[i], &e->spec, e->id);
-        int rc = catalog_get_manifest(ctx, st->keys[i], &e->m);
-        if (rc == -1 && ctx->exit_code != AG_OK)
+    for (size_t i = 0; i < st->n; i += FETCH_BATCH) {
+        size_t n = st->n - i < FETCH_BATCH ? st->n - i : FETCH_BATCH;
+        if (load_batch(ctx, st, i, n, out) < 0)
             return -1;
-        if (rc < 0 || strcmp(e->m.id, e->id) != 0) {
-            ag_debug(ctx, "%s: not a valid manifest (%s), ignored", st->keys[i],
-                     rc == -EBADMSG ? "checksum mismatch" : "malformed");
-            manifest_clear(&e->m);
-            out->bad++;
-            continue;
-        }
-        out->n++;
     }
     qsort(out->e, out->n, sizeof(*out->e), cmp_entry);
     return 0;
@@ -121,6 +189,7 @@ int catalog_load(ag_ctx *ctx, const naming_spec *spec, catalog *out)
     for (size_t i = 0; i < st.n; i++)
         free(st.keys[i]);
     free(st.keys);
+    free(st.sizes);
     return rc < 0 ? -1 : 0;
 }
 

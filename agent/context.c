@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 volatile sig_atomic_t ag_interrupted;
@@ -86,14 +87,26 @@ void ag_info(const ag_ctx *ctx, const char *fmt, ...)
     va_end(ap);
 }
 
+static double elapsed(void)
+{
+    static struct timespec t0;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (t0.tv_sec == 0 && t0.tv_nsec == 0)
+        t0 = now;
+    return (double)(now.tv_sec - t0.tv_sec) + (double)(now.tv_nsec - t0.tv_nsec) / 1e9;
+}
+
 void ag_debug(const ag_ctx *ctx, const char *fmt, ...)
 {
     if (!ctx->opts.verbose)
         return;
+    char buf[1024];
     va_list ap;
     va_start(ap, fmt);
-    vline(fmt, ap);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
     va_end(ap);
+    fprintf(stderr, "rbd2s3: [%7.3f] %s\n", elapsed(), buf);
 }
 
 s3_client *ag_s3(ag_ctx *ctx)

@@ -46,6 +46,7 @@ int main(int argc, char **argv)
     int code = ctx.exit_code;
     if (code == AG_OK) {
         ctx.command = cmd->name;
+        ag_debug(&ctx, "%s: start", cmd->name);
         ag_signals_install();
         code = cmd->run(&ctx, argc - next - 1, argv + next + 1);
         if (code == AG_OK && ctx.exit_code != AG_OK)
@@ -57,6 +58,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "rbd2s3: %s: %s\n", ctx.command, ctx.errmsg);
     }
     ag_ctx_close(&ctx);
+    ag_debug(&ctx, "exit %d", code);
     opts_free();
     return code;
 }
