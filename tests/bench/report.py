@@ -185,7 +185,7 @@ def scenario_notes(rows, info, scen):
         n.append("ratio rbd2s3 newest/full (medians): %s" % fmt_ratio(r))
         r = ratio(med(rows, "4", "rbd2s3-newest"), med(rows, "4", "pipeline-chain"))
         n.append("ratio rbd2s3 newest/pipeline chain (medians): %s" % fmt_ratio(r))
-        n.append("(pipeline chain: sum of its 6 steps; it ran after the rbd2s3 rounds, see README)")
+        n.append("(restores into the source cluster; pipeline chain: sum of its 6 steps, run after the rbd2s3 rounds; see README)")
     elif scen == "5":
         for op in ("backup", "restore"):
             s, l = peak_rss(rows, "5", op + "-small"), peak_rss(rows, "5", op + "-large")

@@ -17,8 +17,8 @@
 #                     group of scenarios (the OSDs keep their memory) and stopped at the end
 #   --osd-bytes N     memstore size of a private sandbox's OSDs (default 20 GiB, or
 #                     $SANDBOX_OSD_BYTES)
-#   --min-mem-mib N   stop (exit 1) rather than go on when less than N MiB of memory is
-#                     available before a step that stores data (default 3072), or less
+#   --min-mem-mib N   stop (non-zero exit) rather than go on when less than N MiB of memory is
+#                     available before a step that stores data (default 2048), or less
 #                     than a third of that at any time: the OSDs keep everything in RAM
 #   -h, --help
 #
@@ -54,7 +54,7 @@ RSS_SIZES=1G,16G
 ONLY=full,chain,rss
 SB_GIVEN=""
 OSD_BYTES=${SANDBOX_OSD_BYTES:-21474836480}
-MIN_MEM_MIB=3072
+MIN_MEM_MIB=2048
 CMD_TIMEOUT=1200           # bound on any one command
 
 usage() { sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
@@ -173,12 +173,13 @@ step() { printf '  .. %s\n' "$*"; }
 
 mem_avail_mib() { awk '/^MemAvailable:/ { print int($2 / 1024) }' /proc/meminfo; }
 
-# mem_guard WHAT: wait up to 90 s (RGW frees deleted objects in the background) for
-# MIN_MEM_MIB of available memory, else stop the run rather than exhaust the machine.
+# mem_guard WHAT: wait up to 5 min (other programs may free memory) for MIN_MEM_MIB of
+# available memory, else stop the run rather than exhaust the machine.
 mem_guard() {
     local waited=0
     while [ "$(mem_avail_mib)" -lt "$MIN_MEM_MIB" ]; do
-        [ $waited -ge 90 ] &&
+        [ $waited -eq 0 ] && step "waiting for $MIN_MEM_MIB MiB of available memory (now $(mem_avail_mib)) before $1"
+        [ $waited -ge 300 ] &&
             die "only $(mem_avail_mib) MiB of memory available before $1 (--min-mem-mib $MIN_MEM_MIB); stopping"
         sleep 5
         waited=$((waited + 5))
@@ -229,6 +230,9 @@ remove_bucket() { # NAME: abort unfinished uploads, delete every object and the 
                 --bucket "$b" --key "$k" --upload-id "$up" >/dev/null 2>&1
         done
     timeout 300 "$AWS" --endpoint-url "$S3_ENDPOINT" s3 rb --force "s3://$b" >/dev/null 2>&1
+    # free the deleted objects' RAM now rather than after RGW's garbage-collection delay
+    timeout 300 radosgw-admin -c "$SRC_CEPH_CONF" gc process --include-all >/dev/null 2>&1
+    return 0
 }
 
 bucket_bytes() { # BUCKET PREFIX
@@ -304,7 +308,7 @@ RB_BIN=$TMPD/rbd2s3
 # EXIT trap) if the machine is about to run out of memory.
 watchdog() {
     local a
-    while sleep 1; do
+    while sleep 0.5; do
         a=$(mem_avail_mib)
         if [ "$a" -lt $((MIN_MEM_MIB / 3)) ]; then
             echo "$PROG: only $a MiB of memory available: stopping the run" >&2
@@ -327,6 +331,13 @@ use_sandbox() {
     . "$SB/env.sh"
     export AWS_BIN=$AWS
     RB=("$RB_BIN" --ceph-conf "$SRC_CEPH_CONF" --endpoint "$S3_ENDPOINT" --no-progress -q)
+    # Trim removed snapshots without pausing, as on SSDs (memstore counts as an HDD, which
+    # sleeps 5 s between trims), so that their RAM is freed while the run goes on.
+    local conf
+    for conf in "$SRC_CEPH_CONF" "$DST_CEPH_CONF"; do
+        timeout 30 ceph -c "$conf" tell osd.0 config set osd_snap_trim_sleep_hdd 0 >/dev/null 2>&1 ||
+            echo "$PROG: warning: could not set osd_snap_trim_sleep_hdd on $conf" >&2
+    done
 }
 
 start_sandbox() {
@@ -353,9 +364,9 @@ fresh_sandbox() {
 mem_note() {
     local p n out=""
     while read -r p n; do
-        case $n in *osd*) out+="$n $(($(ps -o rss= -p "$p" 2>/dev/null || echo 0) >> 20)) GiB, " ;; esac
+        case $n in *osd*) out+="$n $(($(ps -o rss= -p "$p" 2>/dev/null || echo 0) >> 10)) MiB, " ;; esac
     done <"$SB/pids"
-    step "memory: ${out}available $(($(mem_avail_mib) >> 10)) GiB"
+    step "memory: ${out}machine available $(mem_avail_mib) MiB"
 }
 
 if [ -n "$SB_GIVEN" ]; then
@@ -396,23 +407,24 @@ scenarios_full() {
     local nchg=$(((SIZE_B / 65536 + 50) / 100))
     log "== scenarios 1-3: full backup, restore, 1% incremental ($SIZE image, $ROUNDS rounds) =="
     fresh_sandbox
-    mem_guard "creating the image"
-    step "generating $SIZE of data (30% holes, 30% random, 40% text) and importing it"
+    step "generating $SIZE of data (30% holes, 30% random, 40% text)"
     gen_image "$f" "$SIZE" 1
     written=$(written_bytes "$f")
-    import_image "$f" "$IMG"
-    want chain || rm -f "$f"      # scenario 4 imports the same file
     info size "$SIZE_B"
     info written "$written"
     info changed $((nchg * 65536))
 
+    # Each round: import the image, the two full backups (1) and, after the 1% change,
+    # the two incrementals (3); then the source image is deleted (its RAM is freed) and
+    # the restores (2) run. So the sandbox never holds the source image and a restored
+    # copy at once.
     for r in $(seq 1 "$ROUNDS"); do
         if [ $((r % 2)) -eq 1 ]; then order="pipeline rbd2s3"; else order="rbd2s3 pipeline"; fi
         b=rbd2s3-bench-$TAG-r$r
-        make_bucket "$b"
-        quiet rbd_src snap purge --no-progress "$IMG"
         mem_guard "round $r"
         log "  -- round $r (first: ${order%% *})"
+        import_image "$f" "$IMG"
+        make_bucket "$b"
 
         # 1. full backup
         quiet rbd_src snap create --no-progress "$IMG@pfull"
@@ -432,21 +444,6 @@ scenarios_full() {
             sha_full=$(img_sha "$SRC_CEPH_CONF" "$IMG@pfull") || die "rbd export of the source failed"
         fi
 
-        # 2. restore of that full, into the destination cluster
-        for tool in $order; do
-            mem_guard "a restore"
-            if [ "$tool" = pipeline ]; then
-                quiet rbd_dst create --size "$SIZE_MIB" "rbd/pdst-$TAG"
-                timed 2 pipeline-restore "$r" "${PIPE[@]}" restore "$DST_CEPH_CONF" "s3://$b/pipeline/full.lz4" "rbd/pdst-$TAG"
-                [ "$r" = 1 ] && verify "2: pipeline restore of the full" "$DST_CEPH_CONF" "rbd/pdst-$TAG" "$sha_full"
-                rm_image_or_die "$DST_CEPH_CONF" "rbd/pdst-$TAG"
-            else
-                timed 2 rbd2s3 "$r" "${RB[@]}" --bucket "$b" restore "$IMG@$full_id" "rbd/rdst-$TAG" --dest-ceph-conf "$DST_CEPH_CONF"
-                [ "$r" = 1 ] && verify "2: rbd2s3 restore of the full" "$DST_CEPH_CONF" "rbd/rdst-$TAG" "$sha_full"
-                rm_image_or_die "$DST_CEPH_CONF" "rbd/rdst-$TAG"
-            fi
-        done
-
         # 3. incremental after 1% changed: 64 KiB random writes at 64K-aligned offsets
         quiet bash -c 'set -o pipefail; "$1" "$2" diff "$3" --count "$4" --len 64K --seed "$5" | rbd -c "$6" import-diff --no-progress - "$7"' \
             _ "$PY" "$BENCH_DIR/gen_image.py" "$SIZE_B" "$nchg" $((1000 + r)) "$SRC_CEPH_CONF" "$IMG"
@@ -464,8 +461,27 @@ scenarios_full() {
         if [ "$r" = 1 ]; then
             info stored_inc_pipeline "$(bucket_bytes "$b" pipeline/inc)"
             info stored_inc_rbd2s3 "$(bucket_bytes "$b" "rbd2s3/${IMG}/$inc_id/")"
-            step "checking the incremental: restores outside the timed runs"
             sha_inc=$(img_sha "$SRC_CEPH_CONF" "$IMG@pinc") || die "rbd export of the source failed"
+        fi
+        rm_image_or_die "$SRC_CEPH_CONF" "$IMG"
+
+        # 2. restore of the full, into the destination cluster
+        for tool in $order; do
+            mem_guard "a restore"
+            if [ "$tool" = pipeline ]; then
+                quiet rbd_dst create --size "$SIZE_MIB" "rbd/pdst-$TAG"
+                timed 2 pipeline-restore "$r" "${PIPE[@]}" restore "$DST_CEPH_CONF" "s3://$b/pipeline/full.lz4" "rbd/pdst-$TAG"
+                [ "$r" = 1 ] && verify "2: pipeline restore of the full" "$DST_CEPH_CONF" "rbd/pdst-$TAG" "$sha_full"
+                rm_image_or_die "$DST_CEPH_CONF" "rbd/pdst-$TAG"
+            else
+                timed 2 rbd2s3 "$r" "${RB[@]}" --bucket "$b" restore "$IMG@$full_id" "rbd/rdst-$TAG" --dest-ceph-conf "$DST_CEPH_CONF"
+                [ "$r" = 1 ] && verify "2: rbd2s3 restore of the full" "$DST_CEPH_CONF" "rbd/rdst-$TAG" "$sha_full"
+                rm_image_or_die "$DST_CEPH_CONF" "rbd/rdst-$TAG"
+            fi
+        done
+
+        if [ "$r" = 1 ]; then
+            step "checking the incrementals: restores of full + incremental, not timed"
             mem_guard "a restore"
             quiet "${RB[@]}" --bucket "$b" restore "$IMG@$inc_id" "rbd/rdst-$TAG" --dest-ceph-conf "$DST_CEPH_CONF"
             verify "3: rbd2s3 restore of full + 1% incremental" "$DST_CEPH_CONF" "rbd/rdst-$TAG" "$sha_inc"
@@ -476,18 +492,17 @@ scenarios_full() {
             verify "3: pipeline restore of full + 1% incremental" "$DST_CEPH_CONF" "rbd/pdst-$TAG" "$sha_inc"
             rm_image_or_die "$DST_CEPH_CONF" "rbd/pdst-$TAG"
         fi
-        quiet rbd_src snap purge --no-progress "$IMG"
+        [ "$r" = 1 ] && mem_note
         remove_bucket "$b"
     done
-    mem_note
-    rm_image_or_die "$SRC_CEPH_CONF" "$IMG"
+    want chain || rm -f "$f"      # scenario 4 imports the same file
     log ""
     for s in 1 2 3; do "$PY" "$BENCH_DIR/report.py" table "$RESULTS" "$s"; log ""; done
 }
 
 # ================================================================== scenario 4
 scenarios_chain() {
-    local f=$TMPD/data/img.raw cdir=$TMPD/data/chain bc bp k r order tool sha0 sha5 full_id id sum rss
+    local f=$TMPD/data/img.raw cdir=$TMPD/data/chain bc bp k r order tool sha0 sha5 full_id sum rss
     local q0=$((SIZE_B / 4)) ql=$((SIZE_B / 4))
     mkdir -p "$cdir"
     log "== scenario 4: restore of the end of a chain ($SIZE image, $ROUNDS rounds) =="
@@ -505,6 +520,8 @@ scenarios_chain() {
     make_bucket "$bc"
     quiet rbd_src snap purge --no-progress "$IMG"
 
+    # Scenario 4 restores into the source cluster (its images are gone by then): the
+    # memstore OSD reuses the RAM of the deleted image, which a second OSD could not.
     # Build the chain (not timed). The pipeline's diffs go to local files for now, so that
     # the bucket never holds both tools' chains at once (the OSDs keep everything in RAM).
     step "building the chain: a full, then 5 x rewrite of [$((q0 >> 20)) MiB, $(((q0 + ql) >> 20)) MiB) with random data + incremental"
@@ -523,7 +540,6 @@ scenarios_chain() {
         quiet bash -c 'set -o pipefail; rbd -c "$1" export-diff --no-progress --from-snap "$2" "$3" - | lz4 -1 -q -c >"$4"' \
             _ "$SRC_CEPH_CONF" "c$((k - 1))" "$IMG@c$k" "$cdir/c$k.lz4"
         quiet "${RB[@]}" --bucket "$bc" --format json backup "$IMG"
-        id=$(json_field "$TMPD/log/q$QN.log" id)
         [ "$(json_field "$TMPD/log/q$QN.log" type)" = incremental ] || die "chain step $k: no incremental"
         quiet rbd_src snap rm --no-progress "$IMG@c$((k - 1))"
     done
@@ -536,13 +552,13 @@ scenarios_chain() {
         for tool in $order; do
             mem_guard "a restore"
             if [ "$tool" = newest ]; then
-                timed 4 rbd2s3-newest "$r" "${RB[@]}" --bucket "$bc" restore "$IMG" "rbd/cnew-$TAG" --dest-ceph-conf "$DST_CEPH_CONF"
-                [ "$r" = 1 ] && verify "4: rbd2s3 restore of the chain end" "$DST_CEPH_CONF" "rbd/cnew-$TAG" "$sha5"
-                rm_image_or_die "$DST_CEPH_CONF" "rbd/cnew-$TAG"
+                timed 4 rbd2s3-newest "$r" "${RB[@]}" --bucket "$bc" restore "$IMG" "rbd/cnew-$TAG"
+                [ "$r" = 1 ] && verify "4: rbd2s3 restore of the chain end" "$SRC_CEPH_CONF" "rbd/cnew-$TAG" "$sha5"
+                rm_image_or_die "$SRC_CEPH_CONF" "rbd/cnew-$TAG"
             else
-                timed 4 rbd2s3-full "$r" "${RB[@]}" --bucket "$bc" restore "$IMG@$full_id" "rbd/cfull-$TAG" --dest-ceph-conf "$DST_CEPH_CONF"
-                [ "$r" = 1 ] && verify "4: rbd2s3 restore of the chain's full" "$DST_CEPH_CONF" "rbd/cfull-$TAG" "$sha0"
-                rm_image_or_die "$DST_CEPH_CONF" "rbd/cfull-$TAG"
+                timed 4 rbd2s3-full "$r" "${RB[@]}" --bucket "$bc" restore "$IMG@$full_id" "rbd/cfull-$TAG"
+                [ "$r" = 1 ] && verify "4: rbd2s3 restore of the chain's full" "$SRC_CEPH_CONF" "rbd/cfull-$TAG" "$sha0"
+                rm_image_or_die "$SRC_CEPH_CONF" "rbd/cfull-$TAG"
             fi
         done
     done
@@ -550,35 +566,36 @@ scenarios_chain() {
     mem_note
 
     # The pipeline: the same 6 diffs, applied in order. Each step is timed; the round's
-    # time is their sum. The snapshot the previous step left is removed between steps,
-    # outside the timing, so that the destination keeps one old version, not five.
+    # time is their sum. Between steps, untimed: the snapshot the previous step left on the
+    # target is removed (so the destination keeps one old version of the quarter, not
+    # five), and each diff is uploaded just before its step and deleted after it (so the
+    # bucket, kept in RAM, never holds the whole chain).
     fresh_sandbox
     bp=rbd2s3-bench-$TAG-chainp
     make_bucket "$bp"
-    mem_guard "uploading the pipeline's chain"
-    for k in 0 1 2 3 4 5; do
-        quiet "$AWS" --endpoint-url "$S3_ENDPOINT" s3 cp --only-show-errors "$cdir/c$k.lz4" "s3://$bp/c$k.lz4"
-    done
-    rm -rf "$cdir"
     for r in $(seq 1 "$ROUNDS"); do
         mem_guard "a restore"
-        quiet rbd_dst create --size "$SIZE_MIB" "rbd/pchain-$TAG"
+        quiet rbd_src create --size "$SIZE_MIB" "rbd/pchain-$TAG"
         sum=0 rss=0
         for k in 0 1 2 3 4 5; do
-            /usr/bin/time -o "$TMPD/log/chain.time" -f '%e %M' timeout -k 10 "$CMD_TIMEOUT" \
-                "${PIPE[@]}" restore "$DST_CEPH_CONF" "s3://$bp/c$k.lz4" "rbd/pchain-$TAG" \
-                </dev/null >"$TMPD/log/chain.out" 2>&1 ||
+            quiet "$AWS" --endpoint-url "$S3_ENDPOINT" s3 cp --only-show-errors "$cdir/c$k.lz4" "s3://$bp/c$k.lz4"
+            run_bg /usr/bin/time -o "$TMPD/log/chain.time" -f '%e %M' timeout -k 10 "$CMD_TIMEOUT" \
+                "${PIPE[@]}" restore "$SRC_CEPH_CONF" "s3://$bp/c$k.lz4" "rbd/pchain-$TAG" \
+                >"$TMPD/log/chain.out" 2>&1 ||
                 { tail -n 20 "$TMPD/log/chain.out" >&2; die "pipeline: applying c$k failed"; }
             read -r T_EL T_RSS < <(tail -n 1 "$TMPD/log/chain.time")
             sum=$(awk -v a="$sum" -v b="$T_EL" 'BEGIN { printf "%.2f", a + b }')
             [ "$T_RSS" -gt "$rss" ] && rss=$T_RSS
-            [ "$k" -gt 0 ] && quiet rbd_dst snap rm --no-progress "rbd/pchain-$TAG@c$((k - 1))"
+            [ "$k" -gt 0 ] && quiet rbd_src snap rm --no-progress "rbd/pchain-$TAG@c$((k - 1))"
+            quiet "$AWS" --endpoint-url "$S3_ENDPOINT" s3 rm --only-show-errors "s3://$bp/c$k.lz4"
+            quiet radosgw-admin -c "$SRC_CEPH_CONF" gc process --include-all
         done
         printf '4\tpipeline-chain\t%s\t%s\t%s\n' "$r" "$sum" "$rss" >>"$RESULTS"
         printf '  [4 r%s] %-16s %8.2f s   max RSS %5d MiB\n' "$r" pipeline-chain "$sum" $((rss / 1024))
-        [ "$r" = 1 ] && verify "4: pipeline restore of the chain end" "$DST_CEPH_CONF" "rbd/pchain-$TAG" "$sha5"
-        rm_image_or_die "$DST_CEPH_CONF" "rbd/pchain-$TAG"
+        [ "$r" = 1 ] && verify "4: pipeline restore of the chain end" "$SRC_CEPH_CONF" "rbd/pchain-$TAG" "$sha5"
+        rm_image_or_die "$SRC_CEPH_CONF" "rbd/pchain-$TAG"
     done
+    rm -rf "$cdir"
     remove_bucket "$bp"
     mem_note
     log ""
@@ -589,7 +606,7 @@ scenarios_chain() {
 # ================================================================== scenario 5
 scenarios_rss() {
     local f=$TMPD/data/small.raw small=rbd/rss-small-$TAG large=rbd/rss-large-$TAG
-    local r b order which op sha_s sha_l id
+    local r b order which sha_s sha_l
     log "== scenario 5: peak RSS, ${RSS_SIZES%%,*} and ${RSS_SIZES#*,} images with the same data ($ROUNDS rounds) =="
     fresh_sandbox
     mem_guard "creating the images"
