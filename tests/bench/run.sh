@@ -426,8 +426,7 @@ scenarios_full() {
         import_image "$f" "$IMG"
         make_bucket "$b"
 
-        # 1. full backup
-        quiet rbd_src snap create --no-progress "$IMG@pfull"
+        # 1. full backup (the pipeline creates its snapshot pfull inside its timed run)
         for tool in $order; do
             if [ "$tool" = pipeline ]; then
                 timed 1 pipeline "$r" "${PIPE[@]}" backup "$SRC_CEPH_CONF" "$IMG@pfull" "s3://$b/pipeline/full.lz4"
@@ -447,7 +446,7 @@ scenarios_full() {
         # 3. incremental after 1% changed: 64 KiB random writes at 64K-aligned offsets
         quiet bash -c 'set -o pipefail; "$1" "$2" diff "$3" --count "$4" --len 64K --seed "$5" | rbd -c "$6" import-diff --no-progress - "$7"' \
             _ "$PY" "$BENCH_DIR/gen_image.py" "$SIZE_B" "$nchg" $((1000 + r)) "$SRC_CEPH_CONF" "$IMG"
-        quiet rbd_src snap create --no-progress "$IMG@pinc"
+        # (the pipeline creates pinc and removes pfull inside its timed run)
         for tool in $order; do
             if [ "$tool" = pipeline ]; then
                 timed 3 pipeline-inc "$r" "${PIPE[@]}" backup "$SRC_CEPH_CONF" "$IMG@pinc" "s3://$b/pipeline/inc.lz4" pfull
@@ -469,8 +468,8 @@ scenarios_full() {
         for tool in $order; do
             mem_guard "a restore"
             if [ "$tool" = pipeline ]; then
-                quiet rbd_dst create --size "$SIZE_MIB" "rbd/pdst-$TAG"
-                timed 2 pipeline-restore "$r" "${PIPE[@]}" restore "$DST_CEPH_CONF" "s3://$b/pipeline/full.lz4" "rbd/pdst-$TAG"
+                timed 2 pipeline-restore "$r" "${PIPE[@]}" restore "$DST_CEPH_CONF" \
+                    "s3://$b/pipeline/full.lz4" "rbd/pdst-$TAG" "$SIZE_MIB"
                 [ "$r" = 1 ] && verify "2: pipeline restore of the full" "$DST_CEPH_CONF" "rbd/pdst-$TAG" "$sha_full"
                 rm_image_or_die "$DST_CEPH_CONF" "rbd/pdst-$TAG"
             else
