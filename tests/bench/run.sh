@@ -10,6 +10,8 @@
 #                     a multiple of 4M)
 #   --rss-sizes S,L   the small and large image of scenario 5 (default 1G,16G)
 #   --quick           smoke test: --size 512M --rounds 1 --rss-sizes 256M,4G
+#   --tls             both tools over the sandbox's https endpoint, each at its defaults
+#                     (there both send UNSIGNED-PAYLOAD; over http both sign the body)
 #   --only LIST       run only these scenario groups: full (1-3), chain (4), rss (5);
 #                     comma-separated (default: full,chain,rss)
 #   --sandbox DIR     use this running sandbox (tests/sandbox/sandbox.sh start DIR) and
@@ -49,6 +51,7 @@ PY=/usr/bin/python3
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin:$PATH   # the ceph CLI is python: no pyenv shims
 
 ROUNDS=3
+TLS=0
 SIZE=2G
 RSS_SIZES=1G,16G
 ONLY=full,chain,rss
@@ -69,6 +72,7 @@ while [ $# -gt 0 ]; do
         --rss-sizes) RSS_SIZES=${2:?}; shift 2 ;;
         --rss-sizes=*) RSS_SIZES=${1#*=}; shift ;;
         --quick) SIZE=512M; ROUNDS=1; RSS_SIZES=256M,4G; shift ;;
+        --tls) TLS=1; shift ;;
         --only) ONLY=${2:?}; shift 2 ;;
         --only=*) ONLY=${1#*=}; shift ;;
         --sandbox) SB_GIVEN=${2:?}; shift 2 ;;
@@ -330,7 +334,13 @@ use_sandbox() {
     # shellcheck disable=SC1091
     . "$SB/env.sh"
     export AWS_BIN=$AWS
-    RB=("$RB_BIN" --ceph-conf "$SRC_CEPH_CONF" --endpoint "$S3_ENDPOINT" --no-progress -q)
+    local tls=()
+    if [ "$TLS" = 1 ]; then
+        # both tools over https, each at its own default (both send UNSIGNED-PAYLOAD there)
+        export S3_ENDPOINT=$S3_TLS_ENDPOINT AWS_CA_BUNDLE=$S3_TLS_CA
+        tls=(--ca-file "$S3_TLS_CA")
+    fi
+    RB=("$RB_BIN" --ceph-conf "$SRC_CEPH_CONF" --endpoint "$S3_ENDPOINT" "${tls[@]}" --no-progress -q)
     # Trim removed snapshots without pausing, as on SSDs (memstore counts as an HDD, which
     # sleeps 5 s between trims), so that their RAM is freed while the run goes on.
     local conf
