@@ -23,6 +23,14 @@ static int spec_valid(const rbdio_spec *spec)
 }
 
 /* Name what is missing after an -ENOENT from rbd_open*: namespace, image or snapshot. */
+/* Check spec and open an ioctx on its pool and namespace. */
+static int spec_ioctx(rbdio_cluster *c, const rbdio_spec *spec, rados_ioctx_t *io)
+{
+    int rc = spec_valid(spec);
+
+    return rc < 0 ? rc : rbdio_ioctx_open(c, spec->pool, spec->ns, io);
+}
+
 static int explain_enoent(rados_ioctx_t io, const rbdio_spec *spec, const char *snap)
 {
     char where[RBDIO_WHERE_MAX];
@@ -141,10 +149,7 @@ int rbdio_image_exists(rbdio_cluster *c, const rbdio_spec *spec)
     rbd_image_t rbd;
     int rc;
 
-    rc = spec_valid(spec);
-    if (rc == 0) {
-        rc = rbdio_ioctx_open(c, spec->pool, spec->ns, &io);
-    }
+    rc = spec_ioctx(c, spec, &io);
     if (rc < 0) {
         return rc;
     }
@@ -173,10 +178,7 @@ int rbdio_image_create(rbdio_cluster *c, const rbdio_spec *spec, const rbdio_inf
     rados_ioctx_t io;
     int rc;
 
-    rc = spec_valid(spec);
-    if (rc == 0) {
-        rc = rbdio_ioctx_open(c, spec->pool, spec->ns, &io);
-    }
+    rc = spec_ioctx(c, spec, &io);
     if (rc < 0) {
         return rc;
     }
