@@ -29,6 +29,7 @@ enum ag_exit {
     AG_EINTEGRITY = 8,   /* checksum mismatch, missing or damaged object */
     AG_ECEPH = 9,        /* Ceph cluster unreachable */
     AG_EINTR = 10,       /* interrupted by a signal */
+    AG_EBUSY = 11,       /* another backup of the image is running */
 };
 
 /* Tunables (config file and command line). */

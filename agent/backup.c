@@ -19,6 +19,7 @@ typedef struct bk {
     char prefix[2048];           /* image key prefix */
     rbdio_image *img;            /* head, read-write */
     rbdio_image *simg;           /* at the backup's snapshot */
+    rbdio_lock *lock;            /* one backup of an image at a time */
     rbdio_info info;
     catalog cat;
     const cat_entry *parent;
@@ -60,6 +61,11 @@ static int prepare(bk *b)
     if (rc < 0)
         return ag_fail_rbd(ctx, rc, b->name);
     if ((rc = rbdio_stat(b->img, &b->info)) < 0)
+        return ag_fail_rbd(ctx, rc, b->name);
+    rc = rbdio_lock_take(b->img, "rbd2s3-backup", 0, &b->lock);
+    if (rc == -EBUSY)
+        return ag_fail(ctx, AG_EBUSY, "%s", rbdio_last_error());
+    if (rc < 0)
         return ag_fail_rbd(ctx, rc, b->name);
     if (b->spec.at[0] != '\0' && (rc = rbdio_snap_exists(b->img, b->spec.at)) != 1)
         return ag_fail(ctx, rc < 0 ? AG_EFAIL : AG_ENOTFOUND, "%s@%s: no such snapshot",
@@ -323,6 +329,7 @@ int cmd_backup(ag_ctx *ctx, int argc, char **argv)
     index_writer_free(b.idx);
     if (b.simg != NULL)
         rbdio_close(b.simg);
+    rbdio_lock_release(b.lock);
     if (b.img != NULL)
         rbdio_close(b.img);
     catalog_free(&b.cat);

@@ -16,6 +16,7 @@
 typedef struct rbdio_cluster rbdio_cluster;
 typedef struct rbdio_image rbdio_image;
 typedef struct rbdio_aio rbdio_aio;
+typedef struct rbdio_lock rbdio_lock;
 
 /* The thread's last error text ("" if none); set by every failing call. */
 const char *rbdio_last_error(void);
@@ -117,5 +118,16 @@ int rbdio_aio_write_zeroes(rbdio_aio *w, uint64_t off, uint64_t len, rbdio_aio_c
 int rbdio_aio_drain(rbdio_aio *w);
 /* Flush the image (after writes). */
 int rbdio_flush(rbdio_image *img);
+
+/* ---- Advisory lock ----
+ * Take the exclusive RADOS lock `name` on the image's header object for duration_s
+ * (0: 300 s), renewed by a background thread until rbdio_lock_release(), so that a
+ * holder that died elsewhere blocks others for at most that long. A lock held by a
+ * process of this host that no longer exists is broken at once. -EBUSY, with
+ * rbdio_last_error() naming the holder, if another run holds it. The image must stay
+ * open while the lock is held. */
+int rbdio_lock_take(rbdio_image *img, const char *name, int duration_s, rbdio_lock **out);
+/* Stop renewing and release. Safe on NULL. */
+void rbdio_lock_release(rbdio_lock *l);
 
 #endif

@@ -3,7 +3,9 @@
 # after N uploaded parts): no manifest appears, `list` shows only the committed backup,
 # and the next backup is an incremental on top of the committed one and restores exactly.
 # Then SIGINT in the middle of a backup: exit code 10, one error line, the run's own
-# snapshot removed, its multipart upload aborted, the previous snapshot kept.
+# snapshot removed, its multipart upload aborted, the previous snapshot kept; and while
+# that backup runs, a second backup of the same image is refused (exit 11) and changes
+# nothing.
 . "$(dirname "$0")/lib.sh"
 
 NAME=$(img crash)
@@ -82,6 +84,17 @@ for ((t = 0; t < STALL_WAIT * 2; t++)); do
     kill -0 "$PID" 2>/dev/null || break
     sleep 0.5
 done
+SNAPS_DURING=$(snap_names "$SRC" | tr '\n' ' ')
+KEYS_DURING=$(bucket_keys | sort | tr '\n' ' ')
+rb backup "$SRC" >"$TMPD/second.out" 2>"$TMPD/second.err"
+expect_eq "$?" 11 "a second backup while one runs: exit code 11"
+expect_eq "$(wc -l <"$TMPD/second.err")" 1 "a second backup while one runs: one stderr line"
+check "a second backup while one runs: it names the lock holder" \
+    grep -q "^rbd2s3: backup: .* is locked by another run: " "$TMPD/second.err"
+expect_eq "$(snap_names "$SRC" | tr '\n' ' ')" "$SNAPS_DURING" \
+    "a second backup while one runs: no snapshot created or removed"
+expect_eq "$(bucket_keys | sort | tr '\n' ' ')" "$KEYS_DURING" \
+    "a second backup while one runs: nothing written to the bucket"
 kill -INT "$PID" 2>/dev/null
 wait "$PID"
 expect_eq "$?" 10 "SIGINT: exit code 10"
