@@ -263,8 +263,8 @@ static void report(bk *b)
     char d[32], s[32];
     ag_fmt_size(m->data_bytes, d, sizeof(d));
     ag_fmt_size(m->stored_bytes, s, sizeof(s));
-    printf("%s@%s: %s%s%s, %s changed, %s stored\n", b->name, m->id,
-           m->full ? "full" : "incremental from ", m->full ? "" : m->parent_id, "", d, s);
+    printf("%s@%s: %s%s, %s changed, %s stored\n", b->name, m->id,
+           m->full ? "full" : "incremental from ", m->full ? "" : m->parent_id, d, s);
 }
 
 static int run_backup(bk *b)

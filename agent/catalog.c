@@ -54,23 +54,6 @@ static int on_object(const s3_object_info *obj, void *arg)
     return 0;
 }
 
-int catalog_get_manifest(ag_ctx *ctx, const char *key, manifest *m)
-{
-    s3_buf body = { 0 };
-    s3_error err;
-    memset(&err, 0, sizeof(err));
-    int rc = s3_get(ctx->s3, key, 0, 0, MANIFEST_MAX, &body, &err);
-    if (rc < 0) {
-        char what[1100];
-        snprintf(what, sizeof(what), "manifest %s", key);
-        s3_buf_free(&body);
-        return ag_fail_s3(ctx, rc, &err, what);
-    }
-    rc = manifest_from_json((const char *)body.data, body.len, m);
-    s3_buf_free(&body);
-    return rc;
-}
-
 static int cmp_entry(const void *a, const void *b)
 {
     const cat_entry *x = a, *y = b;

@@ -30,7 +30,5 @@ long catalog_find(ag_ctx *ctx, const catalog *c, const naming_spec *spec, const 
  * (*chain malloc'ed). -1 with AG_EINTEGRITY recorded if a parent is missing. */
 int catalog_chain(ag_ctx *ctx, const catalog *c, size_t target, size_t **chain, size_t *n);
 
-/* Download and verify one manifest. */
-int catalog_get_manifest(ag_ctx *ctx, const char *key, manifest *m);
 
 #endif

@@ -313,7 +313,7 @@ static int write_zeroes(ex *x)
     return x->failed ? -1 : 0;
 }
 
-static uint64_t max_record(const exec_src *srcs, size_t n, const plan *p)
+static uint64_t max_record(const exec_src *srcs, const plan *p)
 {
     uint64_t m = 1;
     for (size_t j = 0; j < p->njobs; j++) {
@@ -321,7 +321,6 @@ static uint64_t max_record(const exec_src *srcs, size_t n, const plan *p)
         if (r->length > m)
             m = r->length;
     }
-    (void)n;
     return m;
 }
 
@@ -357,7 +356,7 @@ static int setup(ex *x)
     x->queue = calloc(x->qcap, sizeof(*x->queue));
     if (x->queue == NULL ||
         alloc_pool(&x->gets, x->ngets, x->p->max_group, x) < 0 ||
-        alloc_pool(&x->decs, x->ndecs, max_record(x->srcs, 0, x->p), x) < 0)
+        alloc_pool(&x->decs, x->ndecs, max_record(x->srcs, x->p), x) < 0)
         return ag_fail(x->ctx, AG_EFAIL, "out of memory");
     if (x->sink->img != NULL) {
         int rc = rbdio_aio_new(x->sink->img, t->writes_in_flight, &x->aio);
@@ -401,8 +400,7 @@ static int run_parallel(ex *x)
     return 0;
 }
 
-int exec_restore(ag_ctx *ctx, const plan *p, const exec_src *srcs, size_t nsrcs,
-                 const exec_sink *sink)
+int exec_restore(ag_ctx *ctx, const plan *p, const exec_src *srcs, const exec_sink *sink)
 {
     ex x;
     memset(&x, 0, sizeof(x));
@@ -410,7 +408,6 @@ int exec_restore(ag_ctx *ctx, const plan *p, const exec_src *srcs, size_t nsrcs,
     x.p = p;
     x.srcs = srcs;
     x.sink = sink;
-    (void)nsrcs;
     if (setup(&x) == 0 && (sink->fresh || write_zeroes(&x) == 0))
         run_parallel(&x);
     if (x.aio != NULL) {

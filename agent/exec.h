@@ -23,8 +23,7 @@ typedef struct exec_src {
 
 /* Write the plan into sink. 0 or -1 with the error recorded in ctx (a checksum
  * mismatch names the object and offset). */
-int exec_restore(ag_ctx *ctx, const plan *p, const exec_src *srcs, size_t nsrcs,
-                 const exec_sink *sink);
+int exec_restore(ag_ctx *ctx, const plan *p, const exec_src *srcs, const exec_sink *sink);
 
 /* Write the plan into a pipe in order, zeros included (for restore to stdout). */
 int exec_restore_stream(ag_ctx *ctx, const plan *p, const exec_src *srcs, int fd);

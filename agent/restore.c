@@ -174,7 +174,7 @@ static int apply(rs *r, size_t first, size_t last, int fresh)
             exec_sink sink = { .img = r->dimg, .fd = r->dimg ? -1 : r->fd,
                                .fresh = r->dimg ? fresh : (fresh && r->fresh_file),
                                .keep_holes = !chain_m(r, first)->full };
-            rc = exec_restore(ctx, &p, xs, n, &sink);
+            rc = exec_restore(ctx, &p, xs, &sink);
         }
         plan_free(&p);
     }
