@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -291,11 +292,17 @@ int cmd_restore(ag_ctx *ctx, int argc, char **argv)
     if (rc == 0 && !r.is_stdout) {
         const char *id = chain_m(&r, r.nchain - 1)->id;
         const char *to = r.to_file ? r.to_file : r.dest_name;
-        if (ctx->opts.json)
-            printf("{\"image\": \"%s\", \"id\": \"%s\", \"chain\": %zu}\n", r.name, id,
-                   r.nchain);
-        else
+        if (ctx->opts.json) {
+            json_object *o = json_object_new_object();
+            json_object_object_add(o, "image", json_object_new_string(r.name));
+            json_object_object_add(o, "id", json_object_new_string(id));
+            json_object_object_add(o, "destination", json_object_new_string(to));
+            json_object_object_add(o, "chain", json_object_new_int64((int64_t)r.nchain));
+            puts(json_object_to_json_string_ext(o, AG_JSON_OUT));
+            json_object_put(o);
+        } else {
             printf("%s@%s restored to %s\n", r.name, id, to);
+        }
     }
     cleanup(&r, rc < 0);
     return ctx->exit_code;

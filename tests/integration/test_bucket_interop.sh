@@ -108,4 +108,14 @@ else
     sed 's/^/#   /' "$TMPD/s3cmd.err"
 fi
 
+# restore --format json prints one JSON document naming the point and the destination
+DST=rbd/$(img interop-r)
+if rb --format json restore "$SRC" "$DST" --dest-ceph-conf "$DST_CEPH_CONF" >"$TMPD/restore.json"; then
+    ok "restore --format json"
+    expect_eq "$(jq -r '.id + " " + .destination + " " + (.chain | tostring)' "$TMPD/restore.json")" \
+        "$ID2 $DST 2" "restore --format json: id, destination and chain length"
+else
+    not_ok "restore --format json"
+fi
+
 done_testing
