@@ -88,6 +88,8 @@ int ag_fail(ag_ctx *ctx, int exit_code, const char *fmt, ...)
 int ag_fail_s3(ag_ctx *ctx, int rc, const s3_error *err, const char *what);
 /* Record a Ceph failure: maps rc (-ENOENT -> not found, ...) to the exit code. */
 int ag_fail_rbd(ag_ctx *ctx, int rc, const char *what);
+/* The same with the whole message given (an rbdio error taken on another thread). */
+int ag_fail_rbd_why(ag_ctx *ctx, int rc, const char *text);
 
 /* Informational line on stderr unless -q. */
 void ag_info(const ag_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -57,6 +57,16 @@ int ag_fail_s3(ag_ctx *ctx, int rc, const s3_error *err, const char *what)
 
 int ag_fail_rbd(ag_ctx *ctx, int rc, const char *what)
 {
+    const char *why = rbdio_last_error();
+    if (why == NULL || why[0] == '\0')
+        why = strerror(-rc);
+    char text[2048];
+    snprintf(text, sizeof(text), "%s: %s", what, why);
+    return ag_fail_rbd_why(ctx, rc, text);
+}
+
+int ag_fail_rbd_why(ag_ctx *ctx, int rc, const char *text)
+{
     int code;
     switch (rc) {
     case -ENOENT: code = AG_ENOTFOUND; break;
@@ -64,10 +74,7 @@ int ag_fail_rbd(ag_ctx *ctx, int rc, const char *what)
     case -ENOTCONN: case -ETIMEDOUT: case -EHOSTUNREACH: code = AG_ECEPH; break;
     default: code = AG_EFAIL; break;
     }
-    const char *why = rbdio_last_error();
-    if (why == NULL || why[0] == '\0')
-        why = strerror(-rc);
-    return ag_fail(ctx, code, "%s: %s", what, why);
+    return ag_fail(ctx, code, "%s", text);
 }
 
 static void vline(const char *fmt, va_list ap)

@@ -2,6 +2,8 @@
  * pack objects and the chunk index, all overlapping, in bounded memory. */
 #include "agent/pipeline.h"
 
+#include "agent/diffwalk.h"
+
 #include <errno.h>
 #include <lz4.h>
 #include <openssl/evp.h>
@@ -10,7 +12,10 @@
 #include <string.h>
 #include <time.h>
 
-#define DIFF_WINDOW (256ULL << 20)
+/* The diff is walked in windows of DIFF_WINDOW bytes, DIFF_WALKERS windows at once ahead
+ * of the reads: for a few scattered changes the walk is most of the work. */
+#define DIFF_WINDOW (128ULL << 20)
+#define DIFF_WALKERS 4
 
 enum slot_state { S_FREE, S_READING, S_QUEUED, S_DONE };
 
@@ -27,11 +32,6 @@ typedef struct slot {
     uint8_t sha[32];
     struct bpipe *pipe;
 } slot;
-
-typedef struct extent {
-    uint64_t off, len;
-    int exists;
-} extent;
 
 typedef struct bpipe {
     ag_ctx *ctx;
@@ -53,10 +53,9 @@ typedef struct bpipe {
     int reader_done;
     int stop;                 /* set on failure: everybody winds down */
     int quit;                 /* workers exit once the queue is empty */
+    int polling;              /* the consumer waits in the upload engine: wake it up */
     int read_err;
-    char read_what[256];
-    extent *ext;
-    size_t next, cap;
+    char read_what[1024];
 } bpipe;
 
 int pipeline_is_zero(const unsigned char *buf, size_t len)
@@ -89,6 +88,16 @@ static void on_read(ssize_t rc, void *arg)
     pthread_mutex_unlock(&p->mu);
 }
 
+/* A slot is ready for the consumer (the lock is held). A consumer driving the uploads is
+ * woken at once rather than at its poll timeout. */
+static void mark_done(bpipe *p, slot *s)
+{
+    s->state = S_DONE;
+    pthread_cond_broadcast(&p->cv_done);
+    if (p->polling)
+        s3_async_wakeup(p->ctx->s3);
+}
+
 /* Take the next slot in sequence, waiting while the ring is full. NULL when stopping. */
 static slot *take_slot(bpipe *p)
 {
@@ -116,8 +125,7 @@ static int submit_piece(bpipe *p, uint64_t off, uint64_t len, int exists)
     s->rc = 0;
     if (!exists) {
         pthread_mutex_lock(&p->mu);
-        s->state = S_DONE;
-        pthread_cond_signal(&p->cv_done);
+        mark_done(p, s);
         pthread_mutex_unlock(&p->mu);
         return 0;
     }
@@ -134,23 +142,8 @@ static int submit_piece(bpipe *p, uint64_t off, uint64_t len, int exists)
     return 0;
 }
 
-static int on_extent(uint64_t off, uint64_t len, int exists, void *arg)
-{
-    bpipe *p = arg;
-    if (p->next == p->cap) {
-        size_t cap = p->cap ? p->cap * 2 : 1024;
-        extent *e = realloc(p->ext, cap * sizeof(*e));
-        if (e == NULL)
-            return -ENOMEM;
-        p->ext = e;
-        p->cap = cap;
-    }
-    p->ext[p->next++] = (extent){ off, len, exists };
-    return 0;
-}
-
 /* Split an extent at chunk boundaries of the image and submit the pieces. */
-static int submit_extent(bpipe *p, const extent *e)
+static int submit_extent(bpipe *p, const dw_extent *e)
 {
     uint64_t off = e->off, end = e->off + e->len;
     while (off < end) {
@@ -165,12 +158,17 @@ static int submit_extent(bpipe *p, const extent *e)
     return 0;
 }
 
-static void reader_fail(bpipe *p, int rc, const char *what)
+/* Record the reader's failure; why NULL: rbdio's error text of this thread. */
+static void reader_fail(bpipe *p, int rc, const char *what, const char *why)
 {
     pthread_mutex_lock(&p->mu);
     if (p->read_err == 0 && rc != -ECANCELED) {
+        /* rbdio's error text is per thread: take it here, on the reader's. */
+        if (why == NULL)
+            why = rbdio_last_error();
         p->read_err = rc;
-        snprintf(p->read_what, sizeof(p->read_what), "%s", what);
+        snprintf(p->read_what, sizeof(p->read_what), "%s: %s", what,
+                 why[0] != '\0' ? why : strerror(-rc));
     }
     p->stop = 1;
     pthread_cond_broadcast(&p->cv_done);
@@ -178,29 +176,37 @@ static void reader_fail(bpipe *p, int rc, const char *what)
     pthread_mutex_unlock(&p->mu);
 }
 
-/* The reader: walk the diff window by window, reading each window's extents. */
+/* The reader: take the diff window by window from the walkers and read its extents. */
 static void *reader_main(void *arg)
 {
     bpipe *p = arg;
-    int rc = 0;
-    for (uint64_t w = 0; w < p->size && rc == 0 && !ag_interrupted; w += DIFF_WINDOW) {
-        uint64_t wlen = p->size - w < DIFF_WINDOW ? p->size - w : DIFF_WINDOW;
-        p->next = 0;
-        rc = rbdio_diff_range(p->img, p->from_snap, w, wlen, 1, on_extent, p);
+    diffwalk *dw = NULL;
+    int rc = diffwalk_start(p->img, p->from_snap, p->size, DIFF_WINDOW, DIFF_WALKERS, &dw);
+    if (rc < 0)
+        reader_fail(p, rc, "walking the image diff", strerror(-rc));
+    while (rc == 0 && !ag_interrupted) {
+        const dw_extent *ext;
+        size_t n;
+        rc = diffwalk_next(dw, &ext, &n);
         if (rc < 0) {
-            reader_fail(p, rc, "walking the image diff");
+            reader_fail(p, rc, "walking the image diff", diffwalk_error(dw));
             break;
         }
-        for (size_t i = 0; i < p->next && rc == 0; i++)
-            rc = submit_extent(p, &p->ext[i]);
+        if (n == 0 && ext == NULL)
+            break;
+        ag_debug(p->ctx, "window %zu extents", n);
+        for (size_t i = 0; i < n && rc == 0; i++)
+            rc = submit_extent(p, &ext[i]);
+        ag_debug(p->ctx, "window submitted");
         if (rc < 0)
-            reader_fail(p, rc, "reading the image");
+            reader_fail(p, rc, "reading the image", NULL);
     }
+    diffwalk_free(dw);
     if (rc == 0 && ag_interrupted)
-        reader_fail(p, -EINTR, "interrupted");
+        reader_fail(p, -EINTR, "interrupted", "");
     int drc = rbdio_aio_drain(p->aio);
     if (rc == 0 && drc < 0)
-        reader_fail(p, drc, "reading the image");
+        reader_fail(p, drc, "reading the image", NULL);
     pthread_mutex_lock(&p->mu);
     p->reader_done = 1;
     pthread_cond_broadcast(&p->cv_done);
@@ -255,8 +261,7 @@ static void *worker_main(void *arg)
         pthread_mutex_unlock(&p->mu);
         process_slot(p, s);
         pthread_mutex_lock(&p->mu);
-        s->state = S_DONE;
-        pthread_cond_broadcast(&p->cv_done);
+        mark_done(p, s);
     }
     pthread_mutex_unlock(&p->mu);
     return NULL;
@@ -281,9 +286,11 @@ static slot *next_done(bpipe *p, pack_writer *pack, int *fail)
         if (p->reader_done && p->consumed == p->produced)
             break;
         if (pack_busy(pack)) {
+            p->polling = 1;
             pthread_mutex_unlock(&p->mu);
-            int rc = pack_poll(pack, 1);
+            int rc = pack_poll(pack, 50);
             pthread_mutex_lock(&p->mu);
+            p->polling = 0;
             if (rc < 0) {
                 *fail = 1;
                 break;
@@ -379,6 +386,8 @@ static int consume(bpipe *p, pack_writer *pack, index_writer *idx, manifest *m)
     int fail = 0;
     slot *s;
     while ((s = next_done(p, pack, &fail)) != NULL) {
+        static int nc;
+        if (++nc % 50 == 0) ag_debug(p->ctx, "consumed %d", nc);
         int rc = store_slot(p, s, pack, idx, m, &z);
         release_slot(p, s);
         if (rc < 0)
@@ -437,7 +446,6 @@ static void teardown(bpipe *p)
     }
     free(p->slots);
     free(p->work);
-    free(p->ext);
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->cv_free);
     pthread_cond_destroy(&p->cv_work);
@@ -479,7 +487,7 @@ int pipeline_backup(ag_ctx *ctx, rbdio_image *img, const char *from_snap, uint64
         pthread_join(workers[i], NULL);
     free(workers);
     if (p.read_err != 0)
-        ag_fail_rbd(ctx, p.read_err, p.read_what);
+        ag_fail_rbd_why(ctx, p.read_err, p.read_what);
     else if (rc < 0 && ctx->exit_code == AG_OK)
         ag_fail(ctx, ag_interrupted ? AG_EINTR : AG_EFAIL, "backup stopped");
     teardown(&p);

@@ -816,6 +816,16 @@ int s3_engine_run(s3_client *c, int timeout_ms, volatile int *stop)
             if (mc != CURLM_OK && mc != CURLM_UNRECOVERABLE_POLL)
                 finish_all(c, -EIO, curl_multi_strerror(mc));
         }
+        if (atomic_exchange(&c->woken, 0))
+            return ran;
+    }
+}
+
+void s3_async_wakeup(s3_client *c)
+{
+    if (c && c->multi) {
+        atomic_store(&c->woken, 1);
+        curl_multi_wakeup(c->multi);
     }
 }
 

@@ -172,6 +172,10 @@ int s3_async_pending(s3_client *c);
  * negative code on an internal failure. timeout_ms 0 does not block. */
 int s3_async_run(s3_client *c, int timeout_ms);
 
+/* Make a s3_async_run() that is waiting return now (or the next one return after one
+ * pass). The one call that may come from any thread: for work that finishes elsewhere. */
+void s3_async_wakeup(s3_client *c);
+
 /* Drive until no request is pending. Returns 0 or a negative code. */
 int s3_async_drain(s3_client *c);
 

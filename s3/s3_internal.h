@@ -3,6 +3,7 @@
 #define RBD2S3_S3_INTERNAL_H
 
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <curl/curl.h>
@@ -193,6 +194,7 @@ struct s3_client {
     int running;                /* attached to the multi handle */
     int pending;                /* submitted, callback not yet run */
     volatile sig_atomic_t cancelled;
+    atomic_int woken;           /* s3_async_wakeup() since the last poll */
     uint64_t rng;
     int trace;                  /* RBD2S3_S3_TRACE: 1 requests, 2 also headers (redacted) */
     int unsigned_payload;       /* large bodies go as UNSIGNED-PAYLOAD (see s3_config) */

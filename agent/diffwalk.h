@@ -1,0 +1,33 @@
+/* diffwalk.h - the image diff walked ahead of the reads, window by window, by a few threads
+ * at once, handed over in image order. */
+#ifndef RBD2S3_DIFFWALK_H
+#define RBD2S3_DIFFWALK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rbdio/rbdio.h"
+
+typedef struct dw_extent {
+    uint64_t off, len;
+    int exists;
+} dw_extent;
+
+typedef struct diffwalk diffwalk;
+
+/* Start walking [0, size) of img against from_snap (NULL: from the beginning) in windows
+ * of `window` bytes, with `threads` windows walked at once. 0 or -errno. */
+int diffwalk_start(rbdio_image *img, const char *from_snap, uint64_t size, uint64_t window,
+                   int threads, diffwalk **out);
+
+/* The next window's extents, in order. *n = 0 with *ext = NULL at the end. The array stays
+ * valid until the next call. 0, or the -errno of the walk (diffwalk_error() says what). */
+int diffwalk_next(diffwalk *d, const dw_extent **ext, size_t *n);
+
+/* The text of the error diffwalk_next returned (rbdio's, taken on the walker's thread). */
+const char *diffwalk_error(const diffwalk *d);
+
+/* Stop the threads (a window being walked is finished first) and free everything. */
+void diffwalk_free(diffwalk *d);
+
+#endif
