@@ -95,6 +95,7 @@ static void req_free(s3_req *r)
     free(r->query);
     free(r->range);
     free(r->content_type);
+    free(r->content_md5);
     free(r);
 }
 
@@ -320,8 +321,8 @@ static int sign_headers(s3_client *c, s3_req *r)
 {
     char auth[1024];
     char amz_date[17];
-    char tok[2048], rng[256], ct[512];
-    const char *sh[4];
+    char tok[2048], rng[256], ct[512], md5[64];
+    const char *sh[5];
     int ns = 0;
     int rc;
 
@@ -336,6 +337,10 @@ static int sign_headers(s3_client *c, s3_req *r)
     if (r->content_type) {
         snprintf(ct, sizeof(ct), "content-type: %s", r->content_type);
         sh[ns++] = ct;
+    }
+    if (r->content_md5) {
+        snprintf(md5, sizeof(md5), "content-md5: %s", r->content_md5);
+        sh[ns++] = md5;
     }
     sh[ns] = NULL;
 
@@ -757,8 +762,10 @@ int s3_engine_submit(s3_client *c, const s3_req_spec *spec)
         r->query = strdup(spec->query ? spec->query : "");
         r->range = spec->range ? strdup(spec->range) : NULL;
         r->content_type = spec->content_type ? strdup(spec->content_type) : NULL;
+        r->content_md5 = spec->content_md5 ? strdup(spec->content_md5) : NULL;
         if (!r->query || (spec->range && !r->range) ||
-            (spec->content_type && !r->content_type))
+            (spec->content_type && !r->content_type) ||
+            (spec->content_md5 && !r->content_md5))
             rc = -ENOMEM;
     }
     s3_sb_free(&path);
@@ -767,7 +774,7 @@ int s3_engine_submit(s3_client *c, const s3_req_spec *spec)
         req_free(r);
         return rc == -ENOSPC ? -EINVAL : rc;
     }
-    r->s.key = r->s.query = r->s.range = r->s.content_type = NULL;
+    r->s.key = r->s.query = r->s.range = r->s.content_type = r->s.content_md5 = NULL;
     if (c->unsigned_payload && spec->body_len >= S3_UNSIGNED_MIN)
         snprintf(r->payload_sha, sizeof(r->payload_sha), "UNSIGNED-PAYLOAD");
     else

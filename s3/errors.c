@@ -15,7 +15,9 @@ static int code_is(const char *code, const char *const *list)
     return 0;
 }
 
-static const char *const codes_noent[] = { "NoSuchKey", "NoSuchUpload", "NoSuchVersion", NULL };
+static const char *const codes_noent[] = {
+    "NoSuchKey", "NoSuchUpload", "NoSuchVersion", "NoSuchLifecycleConfiguration", NULL
+};
 static const char *const codes_nxio[] = { "NoSuchBucket", NULL };
 static const char *const codes_acces[] = {
     "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "AllAccessDisabled",

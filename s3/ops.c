@@ -27,7 +27,7 @@ static void sync_done(s3_req *r)
     st->done = 1;
 }
 
-static int fail(s3_error *err, int rc, const char *msg)
+int s3_op_fail(s3_error *err, int rc, const char *msg)
 {
     if (err) {
         memset(err, 0, sizeof(*err));
@@ -49,7 +49,7 @@ static int run_sync(s3_client *c, s3_req_spec *spec, sync_state *st, s3_error *e
     spec->flags |= S3_REQ_PRIORITY;
     rc = s3_engine_submit(c, spec);
     if (rc)
-        return fail(err, rc, rc == -ENOMEM ? "out of memory" : "invalid request");
+        return s3_op_fail(err, rc, rc == -ENOMEM ? "out of memory" : "invalid request");
     while (!st->done)
         s3_engine_run(c, 1000, &st->done);   /* engine failures finish the request too */
     if (err)
@@ -57,8 +57,14 @@ static int run_sync(s3_client *c, s3_req_spec *spec, sync_state *st, s3_error *e
     return st->rc;
 }
 
+int s3_sync_request(s3_client *c, s3_req_spec *spec, s3_error *err)
+{
+    sync_state st;
+    return run_sync(c, spec, &st, err);
+}
+
 /* value URI-encoded for a query string, malloc'ed */
-static char *qenc(const char *s)
+char *s3_query_enc(const char *s)
 {
     size_t need = s3_uri_encode(s, 0, NULL, 0) + 1;
     char *p = malloc(need);
@@ -78,7 +84,7 @@ int s3_bucket_check(s3_client *c, s3_error *err)
     s3_req_spec spec = { .method = "GET", .query = "list-type=2&max-keys=0" };
 
     if (!c)
-        return fail(err, -EINVAL, "no client");
+        return s3_op_fail(err, -EINVAL, "no client");
     return run_sync(c, &spec, &st, err);
 }
 
@@ -94,7 +100,7 @@ int s3_put(s3_client *c, const char *key, const void *data, size_t len,
     if (etag_out)
         etag_out[0] = '\0';
     if (!c || !key_ok(key) || (len && !data))
-        return fail(err, -EINVAL, "invalid arguments");
+        return s3_op_fail(err, -EINVAL, "invalid arguments");
     int rc = run_sync(c, &spec, &st, err);
     if (!rc && etag_out)
         memcpy(etag_out, st.etag, S3_ETAG_MAX);
@@ -111,7 +117,7 @@ int s3_get(s3_client *c, const char *key, uint64_t off, uint64_t len,
     if (out)
         memset(out, 0, sizeof(*out));
     if (!c || !out || !key_ok(key) || (len && off > UINT64_MAX - len))
-        return fail(err, -EINVAL, "invalid arguments");
+        return s3_op_fail(err, -EINVAL, "invalid arguments");
     spec.buf_max = max_size ? max_size : S3_GET_MAX_DEFAULT;
     if (len) {
         snprintf(range, sizeof(range), "bytes=%" PRIu64 "-%" PRIu64, off, off + len - 1);
@@ -137,7 +143,7 @@ int s3_head(s3_client *c, const char *key, uint64_t *size, char etag[S3_ETAG_MAX
     if (etag)
         etag[0] = '\0';
     if (!c || !key_ok(key))
-        return fail(err, -EINVAL, "invalid arguments");
+        return s3_op_fail(err, -EINVAL, "invalid arguments");
     int rc = run_sync(c, &spec, &st, err);
     if (rc)
         return rc;
@@ -160,7 +166,7 @@ int s3_delete(s3_client *c, const char *key, s3_error *err)
     s3_req_spec spec = { .method = "DELETE", .key = key };
 
     if (!c || !key_ok(key))
-        return fail(err, -EINVAL, "invalid arguments");
+        return s3_op_fail(err, -EINVAL, "invalid arguments");
     int rc = run_sync(c, &spec, &st, err);
     if (rc == -ENOENT) {
         if (err)
@@ -175,9 +181,9 @@ static char *list_query(const char *token, const char *delimiter, int max_keys,
                         const char *prefix)
 {
     s3_sb q;
-    char *t = token ? qenc(token) : NULL;
-    char *d = delimiter && *delimiter ? qenc(delimiter) : NULL;
-    char *p = prefix && *prefix ? qenc(prefix) : NULL;
+    char *t = token ? s3_query_enc(token) : NULL;
+    char *d = delimiter && *delimiter ? s3_query_enc(delimiter) : NULL;
+    char *p = prefix && *prefix ? s3_query_enc(prefix) : NULL;
 
     s3_sb_init(&q, 64 * 1024);
     if ((token && !t) || (delimiter && *delimiter && !d) || (prefix && *prefix && !p))
@@ -206,7 +212,7 @@ int s3_list(s3_client *c, const char *prefix, const char *delimiter,
     int rc = 0;
 
     if (!c || !cb)
-        return fail(err, -EINVAL, "invalid arguments");
+        return s3_op_fail(err, -EINVAL, "invalid arguments");
     if (err)
         memset(err, 0, sizeof(*err));
     for (;;) {
@@ -217,7 +223,7 @@ int s3_list(s3_client *c, const char *prefix, const char *delimiter,
         char *next = NULL;
 
         if (!q) {
-            rc = fail(err, -ENOMEM, "out of memory");
+            rc = s3_op_fail(err, -ENOMEM, "out of memory");
             break;
         }
         s3_req_spec spec = {
@@ -243,7 +249,7 @@ int s3_list(s3_client *c, const char *prefix, const char *delimiter,
         if (!truncated)
             break;
         if (!token) {
-            rc = fail(err, -EINVAL, "truncated listing without NextContinuationToken");
+            rc = s3_op_fail(err, -EINVAL, "truncated listing without NextContinuationToken");
             break;
         }
     }
@@ -256,7 +262,7 @@ int s3_list(s3_client *c, const char *prefix, const char *delimiter,
 static char *upload_query(const char *upload_id)
 {
     s3_sb q;
-    char *id = qenc(upload_id);
+    char *id = s3_query_enc(upload_id);
     if (!id)
         return NULL;
     s3_sb_init(&q, 8192);
@@ -281,7 +287,7 @@ int s3_mpu_create(s3_client *c, const char *key, char **upload_id, s3_error *err
     if (upload_id)
         *upload_id = NULL;
     if (!c || !key_ok(key) || !upload_id)
-        return fail(err, -EINVAL, "invalid arguments");
+        return s3_op_fail(err, -EINVAL, "invalid arguments");
     int rc = run_sync(c, &spec, &st, err);
     if (!rc) {
         rc = s3_xml_upload_id(body.data, body.len, upload_id);
@@ -306,14 +312,14 @@ int s3_mpu_complete(s3_client *c, const char *key, const char *upload_id,
     if (etag_out)
         etag_out[0] = '\0';
     if (!c || !key_ok(key) || !upload_id || !*upload_id)
-        return fail(err, -EINVAL, "invalid arguments");
+        return s3_op_fail(err, -EINVAL, "invalid arguments");
     body = s3_xml_complete_body(parts, nparts, &blen);
     if (!body)
-        return fail(err, -EINVAL, "parts must be 1..10000, ascending, with ETags");
+        return s3_op_fail(err, -EINVAL, "parts must be 1..10000, ascending, with ETags");
     q = upload_query(upload_id);
     if (!q) {
         free(body);
-        return fail(err, -ENOMEM, "out of memory");
+        return s3_op_fail(err, -ENOMEM, "out of memory");
     }
     s3_req_spec spec = {
         .method = "POST", .key = key, .query = q, .content_type = "application/xml",
@@ -345,10 +351,10 @@ int s3_mpu_abort(s3_client *c, const char *key, const char *upload_id, s3_error 
     char *q;
 
     if (!c || !key_ok(key) || !upload_id || !*upload_id)
-        return fail(err, -EINVAL, "invalid arguments");
+        return s3_op_fail(err, -EINVAL, "invalid arguments");
     q = upload_query(upload_id);
     if (!q)
-        return fail(err, -ENOMEM, "out of memory");
+        return s3_op_fail(err, -ENOMEM, "out of memory");
     s3_req_spec spec = { .method = "DELETE", .key = key, .query = q };
     int rc = run_sync(c, &spec, &st, err);
     free(q);
@@ -380,7 +386,7 @@ int s3_async_upload_part(s3_client *c, const char *key, const char *upload_id,
     if (!c || !key_ok(key) || !upload_id || !*upload_id || number < 1 || number > 10000 ||
         (len && !data) || !done)
         return -EINVAL;
-    id = qenc(upload_id);
+    id = s3_query_enc(upload_id);
     if (!id)
         return -ENOMEM;
     s3_sb_init(&q, 8192);

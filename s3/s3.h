@@ -7,7 +7,7 @@
  * connection errors) under a deadline, and each attempt is signed afresh.
  *
  * Negative codes used:
- *   -ENOENT     NoSuchKey / 404 on an object (or NoSuchUpload)
+ *   -ENOENT     NoSuchKey / 404 on an object (or NoSuchUpload, NoSuchLifecycleConfiguration)
  *   -ENXIO      NoSuchBucket
  *   -EACCES     403 (AccessDenied, InvalidAccessKeyId, SignatureDoesNotMatch)
  *   -EHOSTUNREACH  could not connect / resolve (after retries)
@@ -48,7 +48,8 @@ typedef struct s3_config {
     int max_retries;           /* attempts after the first; 0 means default (6), < 0 none */
     int deadline_ms;           /* per request, all attempts; 0 means default (120000) */
     int max_conns;             /* connections in the pool; 0 means default (8) */
-    int list_max_keys;         /* ListObjectsV2 page size; 0 means 1000 (tests use small pages) */
+    int list_max_keys;         /* page size of ListObjectsV2 and ListMultipartUploads; 0 means
+                                * 1000 (tests use small pages) */
     int payload_signing;       /* S3_PAYLOAD_AUTO (0), S3_PAYLOAD_SIGNED, S3_PAYLOAD_UNSIGNED */
 } s3_config;
 
@@ -120,6 +121,30 @@ typedef int (*s3_list_cb)(const s3_object_info *obj, void *arg);
 int s3_list(s3_client *c, const char *prefix, const char *delimiter,
             s3_list_cb cb, void *arg, s3_error *err);
 
+/* Multi-object delete (POST ?delete, Quiet, with Content-MD5) of keys[0..n), n 1..1000
+ * (else -EINVAL, as for an empty key, one over 1024 bytes or with a control character
+ * other than tab, CR, LF). Missing keys count as deleted. nfailed (may be NULL) gets the
+ * number of keys the server refused; when > 0 the call returns -EIO and err describes the
+ * first of them (code, message "KEY: CODE MESSAGE", HTTP status 200). When the request
+ * itself fails, *nfailed = n and its code is returned. */
+int s3_delete_many(s3_client *c, const char *const *keys, size_t n, size_t *nfailed,
+                   s3_error *err);
+
+/* ---- Bucket lifecycle configuration ---- */
+
+/* GET the bucket's lifecycle configuration: the raw XML document into *out (initialised
+ * by the callee, freed with s3_buf_free(); empty on failure). -ENOENT when the bucket has
+ * none (NoSuchLifecycleConfiguration), -ENXIO when the bucket does not exist. */
+int s3_get_lifecycle(s3_client *c, s3_buf *out, s3_error *err);
+
+/* Replace the lifecycle configuration with the LifecycleConfiguration document
+ * xml[0..len), sent with Content-MD5. A document the server refuses is -EINVAL
+ * (MalformedXML, InvalidArgument, InvalidRequest). */
+int s3_put_lifecycle(s3_client *c, const char *xml, size_t len, s3_error *err);
+
+/* Remove the lifecycle configuration (none is success). */
+int s3_delete_lifecycle(s3_client *c, s3_error *err);
+
 /* ---- Multipart upload ---- */
 
 /* Start a multipart upload; *upload_id is malloc'ed, the caller frees it. */
@@ -136,6 +161,20 @@ int s3_mpu_complete(s3_client *c, const char *key, const char *upload_id,
                     const s3_part *parts, int nparts, char etag_out[S3_ETAG_MAX],
                     s3_error *err);
 int s3_mpu_abort(s3_client *c, const char *key, const char *upload_id, s3_error *err);
+
+/* ListMultipartUploads over every page (key-marker/upload-id-marker followed internally,
+ * list_max_keys uploads a page): the uploads started and neither completed nor aborted
+ * whose key begins with prefix (NULL or "" for all), in key order, then by initiation.
+ * The strings of *u are valid during the callback only. The callback returns 0 to go on,
+ * non-zero to stop (that value is returned). */
+typedef struct s3_upload_info {
+    const char *key;
+    const char *upload_id;
+    time_t initiated;          /* 0 if the server did not say */
+} s3_upload_info;
+typedef int (*s3_upload_cb)(const s3_upload_info *u, void *arg);
+int s3_list_uploads(s3_client *c, const char *prefix, s3_upload_cb cb, void *arg,
+                    s3_error *err);
 
 /* ---- Asynchronous requests: several in flight on the client's multi handle ----
  *

@@ -45,6 +45,10 @@ int s3_buf_reserve(s3_buf *b, size_t extra, size_t max);
 /* Copy src into dst (size dstsz), truncating; dst is always NUL-terminated. */
 void s3_strlcpy(char *dst, const char *src, size_t dstsz);
 
+/* The base64 MD5 of data into out[25], the value of a Content-MD5 header (which S3
+ * requires on multi-object delete and on bucket configuration PUTs). "" on failure. */
+void s3_md5_base64(const void *data, size_t len, char out[25]);
+
 /* ---- errors.c: mapping of answers to the codes of s3.h ---- */
 
 /* The negative code for an HTTP status and S3 error code ("" or NULL if none). */
@@ -92,6 +96,25 @@ char *s3_xml_complete_body(const s3_part *parts, int nparts, size_t *len);
 /* An ISO 8601 UTC time "2009-10-12T17:50:30.000Z" as time_t; 0 if malformed. */
 time_t s3_xml_parse_time(const char *s);
 
+/* DeleteObjects body for keys[0..n) in Quiet mode, malloc'ed, its length in *len. Keys
+ * are XML-escaped (&<>"' and tab/CR/LF as character references). NULL on -EINVAL (n not
+ * 1..1000, an empty or too long key, a control character XML 1.0 cannot carry) or
+ * out of memory. */
+char *s3_xml_delete_body(const char *const *keys, size_t n, size_t *len);
+
+/* Read a DeleteResult: *nfailed = the number of its <Error> entries (NoSuchKey ones
+ * excepted: a missing key counts as deleted). When > 0, first gets the first failure:
+ * code, message "KEY: CODE MESSAGE", http status 200. 0, or -EINVAL (malformed). */
+int s3_xml_delete_result(const void *body, size_t len, size_t *nfailed, s3_error *first);
+
+/* Walk one ListMultipartUploadsResult page in document order. *truncated and the
+ * markers for the next page (malloc'ed or NULL: NextKeyMarker/NextUploadIdMarker, else
+ * the last entry's key and upload id) describe what follows. When cb returns non-zero
+ * the walk stops and *cb_rc holds that value. 0, -EINVAL (malformed) or -ENOMEM. */
+int s3_xml_uploads_page(const void *body, size_t len, s3_upload_cb cb, void *arg,
+                        int *truncated, char **next_key, char **next_upload_id,
+                        int *cb_rc);
+
 /* ---- engine.c: requests on the client's multi handle ---- */
 
 enum s3_sink {
@@ -116,6 +139,7 @@ typedef struct s3_req_spec {
     const char *query;         /* already URI-encoded "a=b&c" or NULL */
     const char *range;         /* Range header value or NULL */
     const char *content_type;  /* or NULL */
+    const char *content_md5;   /* Content-MD5 header value (base64), signed; or NULL */
     const void *body;          /* must stay valid until done runs */
     size_t body_len;
     int sink;
@@ -140,6 +164,7 @@ struct s3_req {
     char *query;                   /* "" if none */
     char *range;
     char *content_type;
+    char *content_md5;
     char payload_sha[65];          /* computed once per request, not per attempt */
     /* per attempt */
     CURL *easy;
@@ -212,6 +237,16 @@ void s3_engine_destroy(s3_client *c);
 
 /* The backoff before attempt `attempt + 1`, in ms (full jitter). */
 int s3_engine_backoff_ms(s3_client *c, int attempt);
+
+/* ---- ops.c: the helpers of the synchronous operations (also for bucket_ops.c) ---- */
+
+/* Submit spec (done and arg are set here) and drive the engine until it finished;
+ * err gets the outcome. Returns 0 or a negative code. */
+int s3_sync_request(s3_client *c, s3_req_spec *spec, s3_error *err);
+/* Fill err (if any) with msg and no HTTP status; returns rc. */
+int s3_op_fail(s3_error *err, int rc, const char *msg);
+/* s URI-encoded for a query string, malloc'ed; NULL when out of memory. */
+char *s3_query_enc(const char *s);
 
 /* Install test hooks on a client (tests only). */
 void s3_test_set_hooks(s3_client *c, const s3_test_hooks *h);

@@ -1,4 +1,4 @@
-/* sigv4.c - AWS Signature Version 4 for S3, SHA-256 and SigV4 URI encoding (pure functions). */
+/* sigv4.c - AWS Signature Version 4 for S3, SHA-256, Content-MD5, SigV4 URI encoding (pure). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +32,17 @@ void s3_sha256_hex(const void *data, size_t len, char out[65])
         return;
     }
     to_hex(md, 32, out);
+}
+
+void s3_md5_base64(const void *data, size_t len, char out[25])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+
+    out[0] = '\0';
+    if (EVP_Digest(data ? data : "", len, md, &mdlen, EVP_md5(), NULL) != 1 || mdlen != 16)
+        return;   /* MD5 unavailable (FIPS) or no memory: the server refuses the request */
+    EVP_EncodeBlock((unsigned char *)out, md, 16);
 }
 
 static int is_unreserved(unsigned char ch)

@@ -1,4 +1,4 @@
-/* xml.c - S3 XML documents by path (libxml2): errors, uploads, listings; the Complete body. */
+/* xml.c - S3 XML documents by path (libxml2): errors, uploads, listings, deletes; bodies. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -350,4 +350,183 @@ char *s3_xml_complete_body(const s3_part *parts, int nparts, size_t *len)
     }
     *len = b.len;
     return b.p;
+}
+
+/* ---- multi-object delete ---- */
+
+/* Append a key as element text: the five specials as entities; tab, LF and CR as
+ * character references (a parser would otherwise normalise them away). -EINVAL for
+ * the other control characters, which XML 1.0 cannot carry at all. */
+static int add_key_text(s3_sb *b, const char *s)
+{
+    for (const char *p = s; *p; p++) {
+        unsigned char ch = (unsigned char)*p;
+        if (ch == '\t' || ch == '\n' || ch == '\r')
+            s3_sb_addf(b, "&#%d;", ch);
+        else if (ch < 0x20)
+            return -EINVAL;
+        else if (strchr("&<>\"'", ch))
+            add_escaped(b, (char[2]){ (char)ch, '\0' });
+        else
+            s3_sb_add(b, p, 1);
+    }
+    return 0;
+}
+
+char *s3_xml_delete_body(const char *const *keys, size_t n, size_t *len)
+{
+    s3_sb b;
+    int rc = 0;
+
+    if (!keys || n < 1 || n > 1000)
+        return NULL;
+    s3_sb_init(&b, n * (S3_KEY_MAX * 6 + 32) + 256);
+    s3_sb_adds(&b, "<Delete xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+                   "<Quiet>true</Quiet>");
+    for (size_t i = 0; i < n && !rc; i++) {
+        if (!keys[i] || !*keys[i] || strlen(keys[i]) > S3_KEY_MAX) {
+            rc = -EINVAL;
+            break;
+        }
+        s3_sb_adds(&b, "<Object><Key>");
+        rc = add_key_text(&b, keys[i]);
+        s3_sb_adds(&b, "</Key></Object>");
+    }
+    s3_sb_adds(&b, "</Delete>");
+    if (rc || b.err) {
+        s3_sb_free(&b);
+        return NULL;
+    }
+    *len = b.len;
+    return b.p;
+}
+
+/* Describe a DeleteResult <Error> entry in e: "KEY: CODE MESSAGE". */
+static void delete_error(const xmlNode *n, s3_error *e)
+{
+    char key[S3_KEY_MAX + 1], msg[sizeof(e->message)];
+    char line[sizeof(key) + sizeof(e->code) + sizeof(msg) + 8];
+
+    memset(e, 0, sizeof(*e));
+    e->http_status = 200;
+    copy_text(child(n, "Key"), key, sizeof(key));
+    copy_text(child(n, "Code"), e->code, sizeof(e->code));
+    copy_text(child(n, "Message"), msg, sizeof(msg));
+    snprintf(line, sizeof(line), "%s: %s%s%s", key, e->code, msg[0] ? " " : "", msg);
+    s3_strlcpy(e->message, line, sizeof(e->message));
+}
+
+int s3_xml_delete_result(const void *body, size_t len, size_t *nfailed, s3_error *first)
+{
+    xmlDoc *doc = parse(body, len);
+    xmlNode *root = doc ? xmlDocGetRootElement(doc) : NULL;
+    size_t failed = 0;
+
+    *nfailed = 0;
+    if (!name_is(root, "DeleteResult")) {
+        if (doc)
+            xmlFreeDoc(doc);
+        return -EINVAL;
+    }
+    for (xmlNode *n = root->children; n; n = n->next) {
+        char code[64];
+        if (!name_is(n, "Error"))
+            continue;
+        copy_text(child(n, "Code"), code, sizeof(code));
+        if (!strcmp(code, "NoSuchKey"))
+            continue;   /* deleting a missing key succeeds in S3 */
+        if (!failed++ && first)
+            delete_error(n, first);
+    }
+    *nfailed = failed;
+    xmlFreeDoc(doc);
+    return 0;
+}
+
+/* ---- ListMultipartUploads ---- */
+
+/* Report one Upload element; -EINVAL when it has no key or upload id, else 0 with the
+ * callback's answer in *cb_rc. */
+static int emit_upload(const xmlNode *n, s3_upload_cb cb, void *arg, int *cb_rc)
+{
+    char *key = text(child(n, "Key"));
+    char *id = text(child(n, "UploadId"));
+    char *init = text(child(n, "Initiated"));
+    int rc = -EINVAL;
+
+    if (key && *key && id && *id) {
+        s3_upload_info u = { .key = key, .upload_id = id,
+                             .initiated = s3_xml_parse_time(init) };
+        *cb_rc = cb(&u, arg);
+        rc = 0;
+    }
+    if (key)
+        xmlFree(key);
+    if (id)
+        xmlFree(id);
+    if (init)
+        xmlFree(init);
+    return rc;
+}
+
+/* A malloc'ed copy of the text of n, or NULL when n is missing or empty. */
+static int dup_text(const xmlNode *n, char **out)
+{
+    char *t = text(n);
+    *out = NULL;
+    if (t && *t)
+        *out = strdup(t);
+    int rc = t && *t && !*out ? -ENOMEM : 0;
+    if (t)
+        xmlFree(t);
+    return rc;
+}
+
+int s3_xml_uploads_page(const void *body, size_t len, s3_upload_cb cb, void *arg,
+                        int *truncated, char **next_key, char **next_upload_id,
+                        int *cb_rc)
+{
+    xmlDoc *doc = parse(body, len);
+    xmlNode *root = doc ? xmlDocGetRootElement(doc) : NULL;
+    xmlNode *last = NULL;
+    int rc = 0;
+    char *t;
+
+    *truncated = 0;
+    *next_key = *next_upload_id = NULL;
+    *cb_rc = 0;
+    if (!name_is(root, "ListMultipartUploadsResult")) {
+        rc = -EINVAL;
+        goto out;
+    }
+    t = text(child(root, "IsTruncated"));
+    *truncated = t && !strcmp(t, "true");
+    if (t)
+        xmlFree(t);
+    for (xmlNode *n = root->children; n && !*cb_rc; n = n->next) {
+        if (!name_is(n, "Upload"))
+            continue;
+        last = n;
+        rc = emit_upload(n, cb, arg, cb_rc);
+        if (rc)
+            goto out;
+    }
+    rc = dup_text(child(root, "NextKeyMarker"), next_key);
+    if (!rc)
+        rc = dup_text(child(root, "NextUploadIdMarker"), next_upload_id);
+    if (!rc && !*next_key && last) {   /* markers left out: go on after the last entry */
+        free(*next_upload_id);
+        rc = dup_text(child(last, "Key"), next_key);
+        if (!rc)
+            rc = dup_text(child(last, "UploadId"), next_upload_id);
+    }
+out:
+    if (doc)
+        xmlFreeDoc(doc);
+    if (rc) {
+        free(*next_key);
+        free(*next_upload_id);
+        *next_key = *next_upload_id = NULL;
+    }
+    return rc;
 }

@@ -5,10 +5,13 @@
 
 Binds 127.0.0.1 on a free port, prints the port on stdout (one line) and serves until
 killed. It is a small in-memory S3 (path-style PUT/GET/HEAD/DELETE with Range,
-ListObjectsV2 with continuation tokens, multipart create/part/complete/abort) that
+ListObjectsV2 with continuation tokens, multipart create/part/complete/abort/list,
+multi-object delete, bucket lifecycle GET/PUT/DELETE) that
 checks every SigV4 signature and x-amz-content-sha256, so that a request that a real
-server would refuse is refused here too. What a real server cannot do on demand is
-scripted with rules.
+server would refuse is refused here too; Content-MD5 is required and checked where AWS
+requires it (multi-object delete, lifecycle PUT). What a real server cannot do on demand
+is scripted with rules; a multi-object delete refuses keys containing "locked"
+(AccessDenied in its DeleteResult).
 
 Control (no authentication, path /_ctl/...):
     POST /_ctl/rules   body: rule lines (replaces the rules, clears the log)
@@ -34,6 +37,7 @@ Rules are tried in order; every rule that matches counts the request; the first 
 WHICH includes its count acts. Example: "PUT * partNumber=3& 1 status 503 SlowDown".
 """
 import argparse
+import base64
 import hashlib
 import hmac
 import re
@@ -59,7 +63,9 @@ class State:
 
     def reset(self):
         self.objects = {}      # (bucket, key) -> (bytes, etag, mtime)
-        self.uploads = {}      # upload id -> {"bucket", "key", "parts": {n: (bytes, etag)}}
+        self.uploads = {}      # upload id -> {"bucket", "key", "parts": {n: (bytes, etag)},
+        #                                   "initiated"}
+        self.lifecycle = {}    # bucket -> configuration document (bytes)
         self.rules = []
         self.log = []
 
@@ -102,6 +108,16 @@ def error_xml(code, message="scripted"):
 
 def md5hex(b):
     return hashlib.md5(b).hexdigest()
+
+
+def md5_header_error(headers, body, required):
+    """The S3 error code for the request's Content-MD5, or None if it is fine."""
+    value = headers.get("Content-MD5")
+    if value is None:
+        return "InvalidRequest" if required else None
+    if value != base64.b64encode(hashlib.md5(body).digest()).decode():
+        return "BadDigest"
+    return None
 
 
 def iso(t):
@@ -286,12 +302,23 @@ class Handler(BaseHTTPRequestHandler):
             return 404, xmlh, error_xml("NoSuchBucket", "The specified bucket does not exist")
         with STATE_LOCK:
             if not key:
+                if "delete" in q or "lifecycle" in q:
+                    bad = md5_header_error(self.headers, body, method in ("POST", "PUT"))
+                    if bad:
+                        return 400, xmlh, error_xml(bad, "Content-MD5 missing or wrong")
+                if "delete" in q and method == "POST":
+                    return self.delete_objects(bucket, body)
+                if "lifecycle" in q:
+                    return self.lifecycle(bucket, method, body)
+                if "uploads" in q and method == "GET":
+                    return 200, xmlh, self.list_uploads(bucket, q)
                 if method == "GET":
                     return 200, xmlh, self.list_objects(bucket, q)
                 return 405, xmlh, error_xml("MethodNotAllowed")
             if "uploads" in q and method == "POST":
                 uid = uuid.uuid4().hex
-                st.uploads[uid] = {"bucket": bucket, "key": key, "parts": {}}
+                st.uploads[uid] = {"bucket": bucket, "key": key, "parts": {},
+                                   "initiated": time.time()}
                 return 200, xmlh, ("<InitiateMultipartUploadResult><Bucket>%s</Bucket>"
                                    "<Key>%s</Key><UploadId>%s</UploadId>"
                                    "</InitiateMultipartUploadResult>"
@@ -369,6 +396,80 @@ class Handler(BaseHTTPRequestHandler):
         return 200, xmlh, ("<CompleteMultipartUploadResult><Bucket>%s</Bucket><Key>%s</Key>"
                            "<ETag>&quot;%s&quot;</ETag></CompleteMultipartUploadResult>"
                            % (escape(bucket), escape(key), final)).encode()
+
+    def delete_objects(self, bucket, body):
+        st = self.server.state
+        xmlh = {"Content-Type": "application/xml"}
+        try:
+            root = ET.fromstring(body)
+        except ET.ParseError:
+            return 400, xmlh, error_xml("MalformedXML")
+        quiet = any(c.tag.endswith("Quiet") and c.text == "true" for c in root)
+        keys = [k.text or "" for o in root if o.tag.endswith("Object")
+                for k in o if k.tag.endswith("Key")]
+        if not 1 <= len(keys) <= 1000:
+            return 400, xmlh, error_xml("MalformedXML")
+        out = ['<?xml version="1.0" encoding="UTF-8"?>',
+               '<DeleteResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">']
+        for k in keys:
+            if "locked" in k:
+                out.append("<Error><Key>%s</Key><Code>AccessDenied</Code>"
+                           "<Message>Access Denied</Message></Error>" % escape(k))
+                continue
+            st.objects.pop((bucket, k), None)
+            if not quiet:
+                out.append("<Deleted><Key>%s</Key></Deleted>" % escape(k))
+        out.append("</DeleteResult>")
+        return 200, xmlh, "".join(out).encode()
+
+    def lifecycle(self, bucket, method, body):
+        st = self.server.state
+        xmlh = {"Content-Type": "application/xml"}
+        if method == "PUT":
+            try:
+                ET.fromstring(body)
+            except ET.ParseError:
+                return 400, xmlh, error_xml("MalformedXML")
+            st.lifecycle[bucket] = body
+            return 200, {}, b""
+        if method == "DELETE":
+            st.lifecycle.pop(bucket, None)
+            return 204, {}, b""
+        if method == "GET" and bucket in st.lifecycle:
+            return 200, xmlh, st.lifecycle[bucket]
+        if method == "GET":
+            return 404, xmlh, error_xml("NoSuchLifecycleConfiguration",
+                                        "The lifecycle configuration does not exist")
+        return 405, xmlh, error_xml("MethodNotAllowed")
+
+    def list_uploads(self, bucket, q):
+        st = self.server.state
+        prefix = q.get("prefix", "")
+        max_uploads = int(q.get("max-uploads", "1000"))
+        marker = (q.get("key-marker", ""), q.get("upload-id-marker", ""))
+        ups = sorted((u["key"], u["initiated"], uid) for uid, u in st.uploads.items()
+                     if u["bucket"] == bucket and u["key"].startswith(prefix))
+        if marker[0]:
+            # after the marker key; with an id marker, the later uploads of that key too
+            ids = [uid for k, _, uid in ups if k == marker[0]]
+            rest = ids[ids.index(marker[1]) + 1:] if marker[1] in ids else []
+            ups = [u for u in ups if u[0] > marker[0] or u[2] in rest]
+        page = ups[:max_uploads]
+        truncated = len(ups) > len(page)
+        out = ['<?xml version="1.0" encoding="UTF-8"?>',
+               '<ListMultipartUploadsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">',
+               "<Bucket>%s</Bucket><Prefix>%s</Prefix><MaxUploads>%d</MaxUploads>"
+               % (escape(bucket), escape(prefix), max_uploads),
+               "<IsTruncated>%s</IsTruncated>" % ("true" if truncated else "false")]
+        if truncated:
+            out.append("<NextKeyMarker>%s</NextKeyMarker>"
+                       "<NextUploadIdMarker>%s</NextUploadIdMarker>"
+                       % (escape(page[-1][0]), page[-1][2]))
+        for k, t, uid in page:
+            out.append("<Upload><Key>%s</Key><UploadId>%s</UploadId>"
+                       "<Initiated>%s</Initiated></Upload>" % (escape(k), uid, iso(t)))
+        out.append("</ListMultipartUploadsResult>")
+        return "".join(out).encode()
 
     def list_objects(self, bucket, q):
         st = self.server.state

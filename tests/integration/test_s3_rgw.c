@@ -383,6 +383,172 @@ static void test_multipart(void)
     s3_client_free(c);
 }
 
+/* ---- multi-object delete ---- */
+
+static void test_delete_many(s3_client *c)
+{
+    char k[4][256];
+    const char *keys[4];
+    size_t nfailed = 99;
+    s3_error e;
+
+    key_of(k[0], sizeof(k[0]), "dm/one");
+    key_of(k[1], sizeof(k[1]), "dm/x&y<z>'q\"");
+    key_of(k[2], sizeof(k[2]), "dm/sp\xc3\xa9 cial+=$,;@~");
+    key_of(k[3], sizeof(k[3]), "dm/never-written");
+    for (int i = 0; i < 4; i++)
+        keys[i] = k[i];
+    for (int i = 0; i < 3; i++)
+        CHECK_RC(s3_put(c, k[i], "x", 1, NULL, NULL, &e), 0, &e);
+    int rc = s3_delete_many(c, keys, 4, &nfailed, &e);
+    CHECK_RC(rc, 0, &e);
+    CHECK(nfailed == 0, "nfailed %zu", nfailed);
+    for (int i = 0; i < 4; i++)
+        CHECK_RC(s3_head(c, k[i], NULL, NULL, &e), -ENOENT, &e);
+    /* all missing now: still a success */
+    CHECK_RC(s3_delete_many(c, keys, 4, &nfailed, &e), 0, &e);
+    CHECK_RC(s3_delete_many(c, keys, 0, &nfailed, &e), -EINVAL, &e);
+}
+
+/* ---- lifecycle ---- */
+
+static void test_lifecycle(s3_client *c)
+{
+    char xml[1024], id[96];
+    s3_buf b;
+    s3_error e;
+    int rc;
+
+    snprintf(id, sizeof(id), "%s-abort-mpu", run);
+    /* the prefix matches nothing this test writes: RGW's lifecycle "day" is short here */
+    int n = snprintf(xml, sizeof(xml),
+        "<LifecycleConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+        "<Rule><ID>%s</ID><Filter><Prefix>%s/lc-nothing/</Prefix></Filter>"
+        "<Status>Enabled</Status><AbortIncompleteMultipartUpload>"
+        "<DaysAfterInitiation>1</DaysAfterInitiation></AbortIncompleteMultipartUpload>"
+        "</Rule></LifecycleConfiguration>", id, run);
+
+    rc = s3_get_lifecycle(c, &b, &e);
+    CHECK_RC(rc, -ENOENT, &e);
+    CHECK(b.len == 0 && !b.data, "body left after a failed GET");
+    printf("lifecycle: none -> HTTP %d %s\n", e.http_status, e.code);
+
+    CHECK_RC(s3_put_lifecycle(c, xml, (size_t)n, &e), 0, &e);
+    rc = s3_get_lifecycle(c, &b, &e);
+    CHECK_RC(rc, 0, &e);
+    if (!rc) {
+        char *doc = strndup((const char *)b.data, b.len);
+        CHECK(doc && strstr(doc, id), "rule %s not in %s", id, doc ? doc : "(no memory)");
+        CHECK(doc && strstr(doc, "AbortIncompleteMultipartUpload"), "no abort rule: %s",
+              doc ? doc : "(no memory)");
+        free(doc);
+    }
+    s3_buf_free(&b);
+
+    rc = s3_put_lifecycle(c, "<LifecycleConfiguration><Rule>", 30, &e);
+    CHECK(rc == -EINVAL || rc == -EIO, "malformed lifecycle: %s", s3_strerror(rc, &e));
+
+    CHECK_RC(s3_delete_lifecycle(c, &e), 0, &e);
+    CHECK_RC(s3_get_lifecycle(c, &b, &e), -ENOENT, &e);
+    CHECK_RC(s3_delete_lifecycle(c, &e), 0, &e);   /* none is success */
+
+    char missing[128];
+    snprintf(missing, sizeof(missing), "%s-missing-%d", bucket, (int)getpid());
+    s3_client *m = client_for(endpoint, missing, secret_key, 0, 0, 0);
+    CHECK_RC(s3_get_lifecycle(m, &b, &e), -ENXIO, &e);
+    s3_client_free(m);
+}
+
+/* ---- incomplete multipart uploads ---- */
+
+struct uploads {
+    int n;
+    char keys[8][256];
+    char ids[8][256];
+    time_t initiated[8];
+    int stop_at;
+};
+
+static int uploads_cb(const s3_upload_info *u, void *arg)
+{
+    struct uploads *l = arg;
+    if (l->n < 8) {
+        snprintf(l->keys[l->n], sizeof(l->keys[0]), "%s", u->key);
+        snprintf(l->ids[l->n], sizeof(l->ids[0]), "%s", u->upload_id);
+        l->initiated[l->n] = u->initiated;
+    }
+    l->n++;
+    return l->stop_at && l->n == l->stop_at ? 5 : 0;
+}
+
+/* Did the listing report the upload (key, id)? */
+static int uploads_has(const struct uploads *l, const char *key, const char *id)
+{
+    for (int j = 0; j < l->n && j < 8; j++)
+        if (!strcmp(l->keys[j], key) && id && !strcmp(l->ids[j], id))
+            return 1;
+    return 0;
+}
+
+static void test_list_uploads(void)
+{
+    s3_client *c = client_for(endpoint, bucket, secret_key, 0, 0, 0);
+    s3_client *paged = client_for(endpoint, bucket, secret_key, 0, 1, 0);
+    char key[4][256], prefix[256];
+    char *id[4] = { NULL, NULL, NULL, NULL };
+    struct uploads l;
+    s3_error e;
+    int rc, ok = 1;
+    time_t t0 = time(NULL);
+
+    snprintf(prefix, sizeof(prefix), "%s/uploads/", run);
+    key_of(key[0], sizeof(key[0]), "uploads/a");
+    key_of(key[1], sizeof(key[1]), "uploads/b & c");
+    key_of(key[2], sizeof(key[2]), "elsewhere/uploads/d");
+    key_of(key[3], sizeof(key[3]), "uploads/a");          /* a second upload of a */
+    for (int i = 0; i < 3; i++) {
+        rc = s3_mpu_create(c, key[i], &id[i], &e);
+        CHECK_RC(rc, 0, &e);
+        ok &= rc == 0;
+    }
+    if (!ok)
+        goto out;
+
+    memset(&l, 0, sizeof(l));
+    CHECK_RC(s3_list_uploads(c, prefix, uploads_cb, &l, &e), 0, &e);
+    CHECK(l.n == 2 && uploads_has(&l, key[0], id[0]) && uploads_has(&l, key[1], id[1]),
+          "%d uploads under %s", l.n, prefix);
+    CHECK(l.initiated[0] >= t0 - 300 && l.initiated[0] <= time(NULL) + 300,
+          "initiated %ld", (long)l.initiated[0]);
+
+    /* pages of one, with two uploads of the same key (upload-id-marker) */
+    rc = s3_mpu_create(c, key[3], &id[3], &e);
+    CHECK_RC(rc, 0, &e);
+    memset(&l, 0, sizeof(l));
+    CHECK_RC(s3_list_uploads(paged, prefix, uploads_cb, &l, &e), 0, &e);
+    CHECK(l.n == 3 && uploads_has(&l, key[0], id[0]) && uploads_has(&l, key[1], id[1]) &&
+          uploads_has(&l, key[3], id[3]), "paged: %d uploads", l.n);
+    CHECK(l.n == 3 && !strcmp(l.keys[0], key[0]) && !strcmp(l.keys[1], key[0]) &&
+          !strcmp(l.keys[2], key[1]), "paged listing out of order");
+
+    memset(&l, 0, sizeof(l));
+    l.stop_at = 2;
+    CHECK_RC(s3_list_uploads(paged, prefix, uploads_cb, &l, &e), 5, &e);
+    CHECK(l.n == 2, "stopped after %d", l.n);
+
+out:
+    for (int i = 0; i < 4; i++)
+        if (id[i])
+            CHECK_RC(s3_mpu_abort(c, key[i], id[i], &e), 0, &e);
+    memset(&l, 0, sizeof(l));
+    CHECK_RC(s3_list_uploads(c, prefix, uploads_cb, &l, &e), 0, &e);
+    CHECK(l.n == 0, "%d uploads left after abort", l.n);
+    for (int i = 0; i < 4; i++)
+        free(id[i]);
+    s3_client_free(paged);
+    s3_client_free(c);
+}
+
 int main(void)
 {
     endpoint = getenv("S3_ENDPOINT");
@@ -400,7 +566,10 @@ int main(void)
     test_probes();
     s3_client *c = client_for(endpoint, bucket, secret_key, 0, 0, 0);
     test_objects(c);
+    test_delete_many(c);
+    test_lifecycle(c);
     s3_client_free(c);
+    test_list_uploads();
     test_list();
     test_multipart();
 

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <libxml/parser.h>
+#include <libxml/tree.h>
 
 #include "s3/s3.h"
 #include "s3/s3_internal.h"
@@ -381,6 +383,215 @@ static void test_xml_complete_body(void **state)
     assert_null(s3_xml_complete_body(parts, 0, &len));
 }
 
+/* ---- multi-object delete, ListMultipartUploads ---- */
+
+static void test_md5_base64(void **state)
+{
+    const char *fox = "The quick brown fox jumps over the lazy dog";
+    char out[25];
+    (void)state;
+
+    s3_md5_base64("", 0, out);
+    assert_string_equal(out, "1B2M2Y8AsgTpgAmY7PhCfg==");
+    s3_md5_base64(fox, strlen(fox), out);
+    assert_string_equal(out, "nhB9nTcrtoJr2B01QqQZ1g==");   /* 9e107d9d372bb682... */
+}
+
+/* The text of the Key elements of a Delete body, as a parser reads them back. */
+static int delete_keys_back(const char *body, size_t len, char keys[][64], int max)
+{
+    xmlDoc *doc = xmlReadMemory(body, (int)len, NULL, NULL, XML_PARSE_NONET);
+    xmlNode *root = doc ? xmlDocGetRootElement(doc) : NULL;
+    int n = 0;
+
+    for (xmlNode *o = root ? root->children : NULL; o && n < max; o = o->next) {
+        if (o->type != XML_ELEMENT_NODE || strcmp((const char *)o->name, "Object"))
+            continue;
+        xmlChar *t = xmlNodeGetContent(o->children);
+        s3_strlcpy(keys[n++], t ? (const char *)t : "", 64);
+        xmlFree(t);
+    }
+    if (doc)
+        xmlFreeDoc(doc);
+    return n;
+}
+
+static void test_xml_delete_body(void **state)
+{
+    const char *keys[] = { "a&b<c>d\"e'f", "t\tl\nc\r.", "pl ain/\xc3\xa9" };
+    char back[3][64];
+    size_t len = 0;
+    char *body;
+    (void)state;
+
+    body = s3_xml_delete_body(keys, 3, &len);
+    assert_non_null(body);
+    assert_int_equal(len, strlen(body));
+    assert_string_equal(body,
+        "<Delete xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Quiet>true</Quiet>"
+        "<Object><Key>a&amp;b&lt;c&gt;d&quot;e&apos;f</Key></Object>"
+        "<Object><Key>t&#9;l&#10;c&#13;.</Key></Object>"
+        "<Object><Key>pl ain/\xc3\xa9</Key></Object>"
+        "</Delete>");
+    /* a parser reads back exactly the keys */
+    assert_int_equal(delete_keys_back(body, len, back, 3), 3);
+    for (int i = 0; i < 3; i++)
+        assert_string_equal(back[i], keys[i]);
+    free(body);
+
+    const char *bad_ctl[] = { "ok", "x\x01y" };
+    const char *empty[] = { "" };
+    const char *null_key[] = { NULL };
+    char long_key[S3_KEY_MAX + 2];
+    memset(long_key, 'k', sizeof(long_key) - 1);
+    long_key[sizeof(long_key) - 1] = '\0';
+    const char *too_long[] = { long_key };
+    assert_null(s3_xml_delete_body(bad_ctl, 2, &len));
+    assert_null(s3_xml_delete_body(empty, 1, &len));
+    assert_null(s3_xml_delete_body(null_key, 1, &len));
+    assert_null(s3_xml_delete_body(too_long, 1, &len));
+    assert_null(s3_xml_delete_body(keys, 0, &len));
+    assert_null(s3_xml_delete_body(keys, 1001, &len));
+    assert_null(s3_xml_delete_body(NULL, 1, &len));
+}
+
+static void test_xml_delete_result(void **state)
+{
+    const char doc[] =
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+        "<DeleteResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+        "<Deleted><Key>sample1.txt</Key></Deleted>"
+        "<Error><Key>gone.txt</Key><Code>NoSuchKey</Code><Message>x</Message></Error>"
+        "<Error><Key>a &amp; b.txt</Key><Code>AccessDenied</Code><Message>Access Denied"
+        "</Message></Error>"
+        "<Error><Key>c.txt</Key><Code>InternalError</Code><Message>oops</Message></Error>"
+        "</DeleteResult>";
+    const char quiet[] = "<DeleteResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"/>";
+    const char nomsg[] = "<DeleteResult><Error><Key>k</Key><Code>Busy</Code></Error>"
+                         "</DeleteResult>";
+    size_t nfailed = 99;
+    s3_error e;
+    (void)state;
+
+    assert_int_equal(s3_xml_delete_result(doc, strlen(doc), &nfailed, &e), 0);
+    assert_int_equal(nfailed, 2);   /* NoSuchKey is a success */
+    assert_int_equal(e.http_status, 200);
+    assert_string_equal(e.code, "AccessDenied");
+    assert_string_equal(e.message, "a & b.txt: AccessDenied Access Denied");
+    assert_int_equal(s3_xml_delete_result(quiet, strlen(quiet), &nfailed, &e), 0);
+    assert_int_equal(nfailed, 0);
+    assert_int_equal(s3_xml_delete_result(nomsg, strlen(nomsg), &nfailed, &e), 0);
+    assert_int_equal(nfailed, 1);
+    assert_string_equal(e.message, "k: Busy");
+    assert_int_equal(s3_xml_delete_result(nomsg, strlen(nomsg), &nfailed, NULL), 0);
+    assert_int_equal(s3_xml_delete_result(err_doc, strlen(err_doc), &nfailed, &e), -EINVAL);
+    assert_int_equal(s3_xml_delete_result("junk", 4, &nfailed, &e), -EINVAL);
+}
+
+struct uploads_seen {
+    int n;
+    char keys[8][64];
+    char ids[8][96];
+    time_t init[8];
+    int stop_at;
+};
+
+static int uploads_cb(const s3_upload_info *u, void *arg)
+{
+    struct uploads_seen *s = arg;
+    if (s->n >= 8)
+        return -1;
+    s3_strlcpy(s->keys[s->n], u->key, 64);
+    s3_strlcpy(s->ids[s->n], u->upload_id, 96);
+    s->init[s->n] = u->initiated;
+    s->n++;
+    return s->stop_at && s->n == s->stop_at ? 7 : 0;
+}
+
+/* AWS's ListMultipartUploads example, trimmed */
+static const char uploads_doc[] =
+    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+    "<ListMultipartUploadsResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+    "<Bucket>bucket</Bucket><KeyMarker></KeyMarker><UploadIdMarker></UploadIdMarker>"
+    "<NextKeyMarker>my-movie.m2ts</NextKeyMarker>"
+    "<NextUploadIdMarker>YW55IGlkZWEgd2h5IGVsdmluZydzIHVwbG9hZCBmYWlsZWQ</NextUploadIdMarker>"
+    "<MaxUploads>3</MaxUploads><IsTruncated>true</IsTruncated>"
+    "<Upload><Key>my-divisor</Key>"
+    "<UploadId>XMgbGlrZSBlbHZpbmcncyBub3QgaGF2aW5nIG11Y2ggbHVjaw</UploadId>"
+    "<Initiator><ID>arn:aws:iam::111122223333:user/user1-11111a31-17b5-4fb7-9df5</ID>"
+    "<DisplayName>user1</DisplayName></Initiator>"
+    "<StorageClass>STANDARD</StorageClass>"
+    "<Initiated>2010-11-10T20:48:33.000Z</Initiated></Upload>"
+    "<Upload><Key>my-movie &amp; m2ts</Key>"
+    "<UploadId>VXBsb2FkIElEIGZvciBlbHZpbmcncyBteS1tb3ZpZS5tMnRzIHVwbG9hZA</UploadId>"
+    "<Initiated>2010-11-10T20:48:33.000Z</Initiated></Upload>"
+    "<Upload><Key>my-movie.m2ts</Key>"
+    "<UploadId>YW55IGlkZWEgd2h5IGVsdmluZydzIHVwbG9hZCBmYWlsZWQ</UploadId>"
+    "<Initiated>2013-05-24T00:00:00.000Z</Initiated></Upload>"
+    "</ListMultipartUploadsResult>";
+
+static void test_xml_uploads_page(void **state)
+{
+    struct uploads_seen s;
+    int truncated = 0, cb_rc = 0;
+    char *nk = NULL, *ni = NULL;
+    (void)state;
+
+    memset(&s, 0, sizeof(s));
+    assert_int_equal(s3_xml_uploads_page(uploads_doc, strlen(uploads_doc), uploads_cb, &s,
+                                         &truncated, &nk, &ni, &cb_rc), 0);
+    assert_true(truncated);
+    assert_int_equal(cb_rc, 0);
+    assert_string_equal(nk, "my-movie.m2ts");
+    assert_string_equal(ni, "YW55IGlkZWEgd2h5IGVsdmluZydzIHVwbG9hZCBmYWlsZWQ");
+    free(nk);
+    free(ni);
+    assert_int_equal(s.n, 3);
+    assert_string_equal(s.keys[0], "my-divisor");
+    assert_string_equal(s.ids[0], "XMgbGlrZSBlbHZpbmcncyBub3QgaGF2aW5nIG11Y2ggbHVjaw");
+    assert_int_equal(s.init[0], 1289422113);
+    assert_string_equal(s.keys[1], "my-movie & m2ts");
+    assert_int_equal(s.init[2], T_20130524);
+
+    /* the callback stops the walk */
+    memset(&s, 0, sizeof(s));
+    s.stop_at = 1;
+    assert_int_equal(s3_xml_uploads_page(uploads_doc, strlen(uploads_doc), uploads_cb, &s,
+                                         &truncated, &nk, &ni, &cb_rc), 0);
+    assert_int_equal(cb_rc, 7);
+    assert_int_equal(s.n, 1);
+    free(nk);
+    free(ni);
+
+    /* no Next*Marker: go on after the last entry; last page; malformed */
+    const char nomark[] =
+        "<ListMultipartUploadsResult><IsTruncated>true</IsTruncated><NextKeyMarker/>"
+        "<Upload><Key>k1</Key><UploadId>u1</UploadId></Upload>"
+        "<Upload><Key>k2</Key><UploadId>u2</UploadId></Upload></ListMultipartUploadsResult>";
+    memset(&s, 0, sizeof(s));
+    assert_int_equal(s3_xml_uploads_page(nomark, strlen(nomark), uploads_cb, &s, &truncated,
+                                         &nk, &ni, &cb_rc), 0);
+    assert_true(truncated);
+    assert_string_equal(nk, "k2");
+    assert_string_equal(ni, "u2");
+    assert_int_equal(s.init[0], 0);
+    free(nk);
+    free(ni);
+    const char last[] = "<ListMultipartUploadsResult><IsTruncated>false</IsTruncated>"
+                        "</ListMultipartUploadsResult>";
+    assert_int_equal(s3_xml_uploads_page(last, strlen(last), uploads_cb, &s, &truncated,
+                                         &nk, &ni, &cb_rc), 0);
+    assert_false(truncated);
+    assert_null(nk);
+    assert_null(ni);
+    const char noid[] = "<ListMultipartUploadsResult><Upload><Key>k</Key></Upload>"
+                        "</ListMultipartUploadsResult>";
+    assert_int_equal(s3_xml_uploads_page(noid, strlen(noid), uploads_cb, &s, &truncated,
+                                         &nk, &ni, &cb_rc), -EINVAL);
+    assert_int_equal(s3_xml_uploads_page(list_doc, strlen(list_doc), uploads_cb, &s,
+                                         &truncated, &nk, &ni, &cb_rc), -EINVAL);
+}
+
 static void test_xml_time(void **state)
 {
     (void)state;
@@ -399,6 +610,7 @@ static void test_error_mapping(void **state)
     assert_int_equal(s3_err_from_http(404, "NoSuchUpload"), -ENOENT);
     assert_int_equal(s3_err_from_http(404, ""), -ENOENT);
     assert_int_equal(s3_err_from_http(404, "NoSuchBucket"), -ENXIO);
+    assert_int_equal(s3_err_from_http(404, "NoSuchLifecycleConfiguration"), -ENOENT);
     assert_int_equal(s3_err_from_http(403, "AccessDenied"), -EACCES);
     assert_int_equal(s3_err_from_http(403, "InvalidAccessKeyId"), -EACCES);
     assert_int_equal(s3_err_from_http(403, "SignatureDoesNotMatch"), -EACCES);
@@ -587,6 +799,17 @@ static void test_bad_arguments(void **state)
     assert_int_equal(s3_list(c, "p", NULL, NULL, NULL, &e), -EINVAL);
     assert_int_equal(s3_async_upload_part(c, "k", "id", 0, "x", 1, NULL, NULL), -EINVAL);
     assert_int_equal(s3_async_get_range(c, "k", 0, 8, buf, sizeof(buf), NULL, NULL), -EINVAL);
+    const char *keys[] = { "a", "" };
+    size_t nfailed = 0;
+    assert_int_equal(s3_delete_many(c, keys, 0, &nfailed, &e), -EINVAL);
+    assert_int_equal(s3_delete_many(c, keys, 1001, &nfailed, &e), -EINVAL);
+    assert_int_equal(s3_delete_many(c, keys, 2, &nfailed, &e), -EINVAL);   /* empty key */
+    assert_int_equal(nfailed, 2);
+    assert_int_equal(s3_delete_many(c, NULL, 1, NULL, &e), -EINVAL);
+    assert_int_equal(s3_get_lifecycle(c, NULL, &e), -EINVAL);
+    assert_int_equal(s3_put_lifecycle(c, "", 0, &e), -EINVAL);
+    assert_int_equal(s3_delete_lifecycle(NULL, &e), -EINVAL);
+    assert_int_equal(s3_list_uploads(c, "p", NULL, NULL, &e), -EINVAL);
     assert_int_equal(s3_async_pending(c), 0);
     (void)id;
     s3_client_free(c);
@@ -609,6 +832,10 @@ int main(void)
         cmocka_unit_test(test_xml_complete_result),
         cmocka_unit_test(test_xml_list_page),
         cmocka_unit_test(test_xml_complete_body),
+        cmocka_unit_test(test_md5_base64),
+        cmocka_unit_test(test_xml_delete_body),
+        cmocka_unit_test(test_xml_delete_result),
+        cmocka_unit_test(test_xml_uploads_page),
         cmocka_unit_test(test_xml_time),
         cmocka_unit_test(test_error_mapping),
         cmocka_unit_test(test_strerror),

@@ -825,6 +825,143 @@ static void test_list_pages(void **state)
     s3_client_free(c);
 }
 
+/* ---- bucket subresources: multi-object delete, lifecycle, upload listing ---- */
+
+static void test_delete_many(void **state)
+{
+    s3_client *c = client();
+    const char *keys[] = { "dm/a&b", "dm/c<d>'e\"", "dm/missing" };
+    const char *some_locked[] = { "dm/x", "dm/locked1", "dm/y", "dm/locked2" };
+    struct logrec log[16];
+    size_t nfailed = 99;
+    s3_error e;
+    (void)state;
+
+    assert_int_equal(s3_put(c, keys[0], "a", 1, NULL, NULL, &e), 0);
+    assert_int_equal(s3_put(c, keys[1], "b", 1, NULL, NULL, &e), 0);
+    /* the fake checks Content-MD5 and the signature; a 503 and an <Error> in a 200 retry */
+    set_rules("POST /bkt delete 1 status 503 SlowDown\n"
+              "POST /bkt delete 2 error200 InternalError\n");
+    assert_int_equal(s3_delete_many(c, keys, 3, &nfailed, &e), 0);
+    assert_int_equal(nfailed, 0);
+    int n = get_log(log, 16);
+    assert_int_equal(count_log(log, n, "POST", "delete"), 3);
+    assert_int_equal(s3_head(c, keys[0], NULL, NULL, &e), -ENOENT);
+    assert_int_equal(s3_head(c, keys[1], NULL, NULL, &e), -ENOENT);
+
+    /* keys the server refuses: counted, the first one described */
+    set_rules("");
+    assert_int_equal(s3_put(c, "dm/y", "y", 1, NULL, NULL, &e), 0);
+    assert_int_equal(s3_delete_many(c, some_locked, 4, &nfailed, &e), -EIO);
+    assert_int_equal(nfailed, 2);
+    assert_int_equal(e.http_status, 200);
+    assert_string_equal(e.code, "AccessDenied");
+    assert_string_equal(e.message, "dm/locked1: AccessDenied Access Denied");
+    assert_int_equal(s3_head(c, "dm/y", NULL, NULL, &e), -ENOENT);
+
+    /* a refused request: nothing known deleted */
+    set_rules("POST /bkt delete all status 403 AccessDenied\n");
+    assert_int_equal(s3_delete_many(c, keys, 3, &nfailed, &e), -EACCES);
+    assert_int_equal(nfailed, 3);
+    s3_client_free(c);
+}
+
+static void test_lifecycle(void **state)
+{
+    s3_client *c = client();
+    const char doc[] = "<LifecycleConfiguration><Rule><ID>r1</ID><Filter><Prefix>p/</Prefix>"
+                       "</Filter><Status>Enabled</Status><AbortIncompleteMultipartUpload>"
+                       "<DaysAfterInitiation>1</DaysAfterInitiation>"
+                       "</AbortIncompleteMultipartUpload></Rule></LifecycleConfiguration>";
+    s3_buf b;
+    s3_error e;
+    (void)state;
+
+    assert_int_equal(s3_get_lifecycle(c, &b, &e), -ENOENT);
+    assert_string_equal(e.code, "NoSuchLifecycleConfiguration");
+    assert_null(b.data);
+    assert_int_equal(s3_put_lifecycle(c, doc, strlen(doc), &e), 0);   /* MD5 checked */
+    assert_int_equal(s3_get_lifecycle(c, &b, &e), 0);
+    assert_int_equal(b.len, strlen(doc));
+    assert_memory_equal(b.data, doc, b.len);
+    s3_buf_free(&b);
+    assert_int_equal(s3_put_lifecycle(c, "<Life", 5, &e), -EINVAL);
+    assert_string_equal(e.code, "MalformedXML");
+    assert_int_equal(s3_delete_lifecycle(c, &e), 0);
+    assert_int_equal(s3_get_lifecycle(c, &b, &e), -ENOENT);
+    assert_int_equal(s3_delete_lifecycle(c, &e), 0);
+    s3_client_free(c);
+
+    s3_config cfg = { .endpoint = endpoint, .bucket = "nobkt", .access_key = AK,
+                      .secret_key = SK };
+    assert_int_equal(s3_client_new(&cfg, &c), 0);
+    assert_int_equal(s3_get_lifecycle(c, &b, &e), -ENXIO);
+    s3_client_free(c);
+}
+
+struct upload_seen {
+    int n;
+    char keys[16][32];
+    char ids[16][40];
+    int stop_at;
+};
+
+static int upload_cb(const s3_upload_info *u, void *arg)
+{
+    struct upload_seen *s = arg;
+    if (s->n >= 16)
+        return -1;
+    s3_strlcpy(s->keys[s->n], u->key, sizeof(s->keys[0]));
+    s3_strlcpy(s->ids[s->n], u->upload_id, sizeof(s->ids[0]));
+    s->n++;
+    return s->stop_at && s->n == s->stop_at ? 9 : 0;
+}
+
+static void test_list_uploads_pages(void **state)
+{
+    s3_config cfg = {
+        .endpoint = endpoint, .bucket = BUCKET, .access_key = AK, .secret_key = SK,
+        .list_max_keys = 2,
+    };
+    static const char *const keys[] = { "up/a", "up/b & c", "up/a", "up/d", "up/a", "x/e" };
+    char *ids[6] = { NULL };
+    struct upload_seen s;
+    struct logrec log[32];
+    s3_client *c = NULL;
+    s3_error e;
+    (void)state;
+
+    assert_int_equal(s3_client_new(&cfg, &c), 0);
+    for (int i = 0; i < 6; i++)
+        assert_int_equal(s3_mpu_create(c, keys[i], &ids[i], &e), 0);
+    set_rules("");
+    memset(&s, 0, sizeof(s));
+    assert_int_equal(s3_list_uploads(c, "up/", upload_cb, &s, &e), 0);
+    assert_int_equal(s.n, 5);      /* three of up/a across pages (upload-id-marker) */
+    for (int i = 0; i < 5; i++) {
+        int found = 0;
+        for (int j = 0; j < s.n; j++)
+            found += !strcmp(s.keys[j], keys[i]) && !strcmp(s.ids[j], ids[i]);
+        assert_int_equal(found, 1);
+    }
+    int n = get_log(log, 32);
+    assert_int_equal(count_log(log, n, "GET", "uploads"), 3);    /* 2+2+1 */
+    assert_int_equal(count_log(log, n, "GET", "upload-id-marker="), 2);
+
+    memset(&s, 0, sizeof(s));
+    s.stop_at = 3;
+    assert_int_equal(s3_list_uploads(c, NULL, upload_cb, &s, &e), 9);
+    assert_int_equal(s.n, 3);
+    for (int i = 0; i < 6; i++) {
+        assert_int_equal(s3_mpu_abort(c, keys[i], ids[i], &e), 0);
+        free(ids[i]);
+    }
+    memset(&s, 0, sizeof(s));
+    assert_int_equal(s3_list_uploads(c, "", upload_cb, &s, &e), 0);
+    assert_int_equal(s.n, 0);
+    s3_client_free(c);
+}
+
 static void test_many_in_flight(void **state)
 {
     /* more requests than connections, some failing once: all complete, data intact */
@@ -870,6 +1007,9 @@ int main(void)
         cmocka_unit_test_setup(test_cancel, setup),
         cmocka_unit_test_setup(test_list_pages, setup),
         cmocka_unit_test_setup(test_many_in_flight, setup),
+        cmocka_unit_test_setup(test_delete_many, setup),
+        cmocka_unit_test_setup(test_lifecycle, setup),
+        cmocka_unit_test_setup(test_list_uploads_pages, setup),
     };
     int rc;
 
