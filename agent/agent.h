@@ -45,6 +45,20 @@ typedef struct ag_tun {
     uint64_t pack_size;     /* a data object is rotated past this size */
 } ag_tun;
 
+/* Retention and chain policy. -1 = not set here (the next source decides; at the end
+ * unset means 0 = not used). Sources, weakest first: [global], [pool:NAME], command. */
+typedef struct ag_policy {
+    int keep_last, keep_daily, keep_weekly, keep_monthly;
+    long long full_every;       /* seconds: a chain whose full is older gets a new full */
+    int max_chain;              /* backups in a chain (the full counts) */
+} ag_policy;
+
+#define AG_MAX_POOLS 64
+typedef struct ag_pool_conf {
+    const char *name;           /* the pool of a [pool:NAME] section */
+    ag_policy pol;
+} ag_pool_conf;
+
 typedef struct ag_opts {
     const char *config;
     const char *ceph_conf;
@@ -64,6 +78,9 @@ typedef struct ag_opts {
     int verbose;
     int quiet;
     ag_tun tun;
+    ag_policy policy;           /* [global] */
+    ag_pool_conf pools[AG_MAX_POOLS];
+    int npools;
 } ag_opts;
 
 /* The run context of one command. */
@@ -104,6 +121,8 @@ void ag_ctx_close(ag_ctx *ctx);
 
 /* Parse "4M", "1G", "512K", "123" into bytes; 0 or -EINVAL. */
 int ag_parse_size(const char *s, uint64_t *out);
+/* Parse "90", "30s", "15m", "12h", "7d", "2w" into seconds; 0 or -EINVAL. */
+int ag_parse_duration(const char *s, long long *out);
 /* "1.50 GiB" into out. */
 void ag_fmt_size(uint64_t v, char *out, size_t outsz);
 
@@ -115,5 +134,7 @@ int cmd_backup(ag_ctx *ctx, int argc, char **argv);
 int cmd_list(ag_ctx *ctx, int argc, char **argv);
 int cmd_show(ag_ctx *ctx, int argc, char **argv);
 int cmd_restore(ag_ctx *ctx, int argc, char **argv);
+int cmd_prune(ag_ctx *ctx, int argc, char **argv);
+int cmd_lifecycle(ag_ctx *ctx, int argc, char **argv);
 
 #endif

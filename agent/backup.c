@@ -5,6 +5,7 @@
 #include "agent/options.h"
 #include "agent/pack.h"
 #include "agent/pipeline.h"
+#include "agent/policy.h"
 
 #include <errno.h>
 #include <json-c/json.h>
@@ -27,6 +28,8 @@ typedef struct bk {
     char snap[NAMING_MAX];
     int created_snap;
     int full_requested;
+    ag_policy cmd_policy;        /* --full-every, --max-chain */
+    char why_full[160];          /* why a full backup was forced, or "" */
     pack_writer *pack;
     index_writer *idx;
     char index_key[1024];
@@ -82,21 +85,68 @@ static int prepare(bk *b)
 }
 
 /* The newest committed backup of this very image whose snapshot still exists. */
-static void choose_parent(bk *b)
+static const cat_entry *find_parent(bk *b)
 {
-    if (b->full_requested)
-        return;
     for (size_t i = b->cat.n; i-- > 0;) {
         const cat_entry *e = &b->cat.e[i];
         if (strcmp(e->m.image_id, b->info.id) != 0)
             continue;
         if (strcmp(e->m.snap_name, b->spec.at) == 0)
             continue;
-        if (rbdio_snap_exists(b->img, e->m.snap_name) == 1) {
-            b->parent = e;
-            return;
-        }
+        if (rbdio_snap_exists(b->img, e->m.snap_name) == 1)
+            return e;
     }
+    return NULL;
+}
+
+/* The length of the chain ending at e and its full (NULL if a parent is missing). */
+static const cat_entry *chain_full(const bk *b, const cat_entry *e, int *len)
+{
+    *len = 1;
+    while (e != NULL && !e->m.full && *len <= (int)b->cat.n) {
+        const cat_entry *p = NULL;
+        for (size_t i = 0; i < b->cat.n && p == NULL; i++)
+            if (strcmp(b->cat.e[i].id, e->m.parent_id) == 0)
+                p = &b->cat.e[i];
+        e = p;
+        (*len)++;
+    }
+    return e;
+}
+
+/* --max-chain and --full-every: may a new incremental go on the chain of parent? */
+static int chain_allows(bk *b, const cat_entry *parent)
+{
+    ag_policy pol;
+    policy_resolve(b->ctx, b->spec.pool, &b->cmd_policy, &pol);
+    int len;
+    const cat_entry *full = chain_full(b, parent, &len);
+    if (full == NULL) {
+        snprintf(b->why_full, sizeof(b->why_full), "the chain of %s is incomplete",
+                 parent->id);
+        return 0;
+    }
+    if (pol.max_chain > 0 && len >= pol.max_chain) {
+        snprintf(b->why_full, sizeof(b->why_full), "the chain has %d backups (max chain %d)",
+                 len, pol.max_chain);
+        return 0;
+    }
+    time_t t = full->m.snap_time != 0 ? full->m.snap_time : full->m.created;
+    if (pol.full_every > 0 && (long long)(time(NULL) - t) >= pol.full_every) {
+        snprintf(b->why_full, sizeof(b->why_full), "the full %s is older than full every "
+                 "(%llds)", full->id, pol.full_every);
+        return 0;
+    }
+    return 1;
+}
+
+static void choose_parent(bk *b)
+{
+    if (b->full_requested)
+        return;
+    const cat_entry *p = find_parent(b);
+    if (p != NULL && chain_allows(b, p))
+        b->parent = p;
 }
 
 static int take_snapshot(bk *b)
@@ -278,8 +328,8 @@ static int run_backup(bk *b)
         return -1;
     ag_debug(ctx, "snapshot %s ready", b->snap);
     fill_manifest(b);
-    ag_info(ctx, "backing up %s@%s (%s)", b->name, b->snap,
-            b->parent ? "incremental" : "full");
+    ag_info(ctx, "backing up %s@%s (%s%s%s)", b->name, b->snap,
+            b->parent ? "incremental" : "full", b->why_full[0] ? ": " : "", b->why_full);
     if (pack_new(ctx, b->prefix, b->id, &b->pack) < 0)
         return -1;
     if (index_writer_new(&b->idx) < 0)
@@ -298,19 +348,27 @@ static int run_backup(bk *b)
 
 int cmd_backup(ag_ctx *ctx, int argc, char **argv)
 {
-    const char *full = NULL;
-    opts_cmd spec[] = { { "full", 0, &full } };
+    const char *full = NULL, *every = NULL, *maxc = NULL;
+    opts_cmd spec[] = { { "full", 0, &full }, { "full-every", 1, &every },
+                        { "max-chain", 1, &maxc } };
     char **pos;
     int npos;
-    if (opts_parse_command(ctx, argc, argv, spec, 1, &pos, &npos) < 0)
+    if (opts_parse_command(ctx, argc, argv, spec, 3, &pos, &npos) < 0)
         return ctx->exit_code;
     if (npos != 1)
-        return ag_fail(ctx, AG_EUSAGE, "usage: backup POOL/IMAGE[@SNAP] [--full]"),
+        return ag_fail(ctx, AG_EUSAGE, "usage: backup POOL/IMAGE[@SNAP] [--full] "
+                       "[--full-every DURATION] [--max-chain N]"),
                ctx->exit_code;
     bk b;
     memset(&b, 0, sizeof(b));
     b.ctx = ctx;
     b.full_requested = full != NULL;
+    policy_unset(&b.cmd_policy);
+    if ((every != NULL && policy_set_key(ctx, &b.cmd_policy, "full-every", every,
+                                         "command line") < 0) ||
+        (maxc != NULL && policy_set_key(ctx, &b.cmd_policy, "max-chain", maxc,
+                                        "command line") < 0))
+        return ctx->exit_code;
     manifest_init(&b.m);
     if (naming_parse_spec(pos[0], 1, &b.spec) < 0) {
         ag_fail(ctx, AG_EUSAGE, "'%s': expected POOL/IMAGE or POOL/NAMESPACE/IMAGE", pos[0]);

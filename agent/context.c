@@ -191,6 +191,9 @@ void ag_ctx_close(ag_ctx *ctx)
         rbdio_disconnect(ctx->src);
     ctx->s3 = NULL;
     ctx->src = NULL;
+    for (int i = 0; i < ctx->opts.npools; i++)
+        free((char *)ctx->opts.pools[i].name);
+    ctx->opts.npools = 0;
 }
 
 int ag_parse_size(const char *s, uint64_t *out)
@@ -212,6 +215,29 @@ int ag_parse_size(const char *s, uint64_t *out)
     if (*end == 'i' || *end == 'B')
         end += (*end == 'i' && end[1] == 'B') ? 2 : 1;
     if (*end != '\0' || (v != 0 && v > UINT64_MAX / mul))
+        return -EINVAL;
+    *out = v * mul;
+    return 0;
+}
+
+int ag_parse_duration(const char *s, long long *out)
+{
+    char *end = NULL;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno != 0 || end == s || v < 0 || s[0] == '-')
+        return -EINVAL;
+    long long mul = 1;
+    switch (*end) {
+    case '\0': break;
+    case 's': mul = 1; end++; break;
+    case 'm': mul = 60; end++; break;
+    case 'h': mul = 3600; end++; break;
+    case 'd': mul = 86400; end++; break;
+    case 'w': mul = 7 * 86400; end++; break;
+    default: return -EINVAL;
+    }
+    if (*end != '\0' || v > (long long)1e12 / mul)
         return -EINVAL;
     *out = v * mul;
     return 0;

@@ -15,6 +15,8 @@ static const command commands[] = {
     { "list", cmd_list },
     { "show", cmd_show },
     { "restore", cmd_restore },
+    { "prune", cmd_prune },
+    { "lifecycle", cmd_lifecycle },
 };
 
 static const command *find_command(const char *name)
@@ -32,6 +34,7 @@ int main(int argc, char **argv)
     ctx.command = "options";
     int next = opts_parse_global(&ctx, argc, argv);
     if (next == 0) {
+        ag_ctx_close(&ctx);
         opts_free();
         return AG_OK;             /* --help or --version */
     }

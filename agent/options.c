@@ -1,6 +1,8 @@
 /* options.c - global options: defaults, the config file (inih), environment, command line. */
 #include "agent/options.h"
 
+#include "agent/policy.h"
+
 #include <errno.h>
 #include <ini.h>
 #include <stdio.h>
@@ -43,6 +45,7 @@ static void defaults(ag_opts *o)
     o->tun.gets_in_flight = 8;
     o->tun.fetch_size = 8ULL << 20;
     o->tun.pack_size = 1ULL << 30;
+    policy_unset(&o->policy);
 }
 
 /* Keys accepted in [global], the config file, and as --options. */
@@ -120,11 +123,36 @@ typedef struct ini_state {
     const char *path;
 } ini_state;
 
+/* A key of a [pool:NAME] section. */
+static int on_pool_key(ini_state *st, const char *pool, const char *name, const char *value)
+{
+    if (pool[0] == '\0') {
+        ag_fail(st->ctx, AG_EUSAGE, "%s: [pool:] needs a pool name", st->path);
+        return 0;
+    }
+    ag_pool_conf *pc = policy_pool(st->ctx, pool, 1);
+    if (pc == NULL) {
+        ag_fail(st->ctx, AG_EUSAGE, "%s: too many [pool:] sections", st->path);
+        return 0;
+    }
+    int rc = policy_set_key(st->ctx, &pc->pol, name, value, st->path);
+    if (rc == 0)
+        ag_fail(st->ctx, AG_EUSAGE, "%s: unknown key '%s' in [pool:%s]", st->path, name, pool);
+    return rc > 0;
+}
+
 static int on_ini(void *user, const char *section, const char *name, const char *value)
 {
     ini_state *st = user;
-    if (strcmp(section, "global") != 0)
-        return 1;    /* other sections belong to later commands (run, prune) */
+    if (strncmp(section, "pool:", 5) == 0)
+        return on_pool_key(st, section + 5, name, value);
+    if (strcmp(section, "global") != 0) {
+        ag_fail(st->ctx, AG_EUSAGE, "%s: unknown section [%s]", st->path, section);
+        return 0;
+    }
+    int pk = policy_set_key(st->ctx, &st->ctx->opts.policy, name, value, st->path);
+    if (pk != 0)
+        return pk > 0;
     if (strcmp(name, "access_key") == 0 || strcmp(name, "access key") == 0) {
         st->ctx->opts.access_key = keep(value);
         return 1;
@@ -172,12 +200,15 @@ static void usage(void)
     fputs("usage: rbd2s3 [global options] <command> [arguments]\n"
           "\n"
           "commands:\n"
-          "  backup  POOL/IMAGE[@SNAP] [--full]\n"
+          "  backup  POOL/IMAGE[@SNAP] [--full] [--full-every DURATION] [--max-chain N]\n"
           "  list    [POOL/IMAGE]\n"
           "  show    POOL/IMAGE@BACKUP [--chunks]\n"
           "  restore POOL/IMAGE[@BACKUP] DEST_POOL/DEST_IMAGE [--dest-ceph-conf F]\n"
           "          [--dest-id N] [--replay]\n"
           "  restore POOL/IMAGE[@BACKUP] --to-file PATH|-\n"
+          "  prune   [POOL/IMAGE] [--keep-last N] [--keep-daily N] [--keep-weekly N]\n"
+          "          [--keep-monthly N] [--grace DURATION] [--dry-run]\n"
+          "  lifecycle apply [--abort-days N] | lifecycle show\n"
           "\n"
           "global options:\n"
           "  -c, --config FILE     config file (default /etc/rbd2s3/rbd2s3.conf if present)\n"

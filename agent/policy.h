@@ -1,0 +1,24 @@
+/* policy.h - retention and chain policy keys: config file sections, command options,
+ * and the policy in force for a pool. */
+#ifndef RBD2S3_POLICY_H
+#define RBD2S3_POLICY_H
+
+#include "agent/agent.h"
+
+/* All fields unset (-1). */
+void policy_unset(ag_policy *p);
+
+/* Set one policy key ("keep last", "keep-daily", "full every", "max_chain", ...) from a
+ * config file or the command line. 1 if name is a policy key and value was taken, 0 if
+ * name is not a policy key, -1 with a usage error recorded (where names the source). */
+int policy_set_key(ag_ctx *ctx, ag_policy *p, const char *name, const char *value,
+                   const char *where);
+
+/* The [pool:NAME] entry of pool, created if create is set (NULL when full or absent). */
+ag_pool_conf *policy_pool(ag_ctx *ctx, const char *pool, int create);
+
+/* The policy in force for pool: [global], then [pool:NAME], then cmd (may be NULL);
+ * what is still unset becomes 0. */
+void policy_resolve(ag_ctx *ctx, const char *pool, const ag_policy *cmd, ag_policy *out);
+
+#endif
