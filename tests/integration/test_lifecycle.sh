@@ -59,4 +59,12 @@ expect_eq "$(uploads "$PREFIX/")" 0 "RGW aborted the unfinished upload under the
 expect_eq "$(uploads elsewhere/)" 1 "the upload outside the prefix is untouched"
 s3api abort-multipart-upload --bucket "$BUCKET" --key elsewhere/file --upload-id "$other_uid"
 
+# conf/lifecycle-example.xml is the same rule, installable with another client
+if [ "$PREFIX" = rbd2s3 ]; then
+    require "s3cmd setlifecycle conf/lifecycle-example.xml" \
+        s3cmd_sb setlifecycle "$REPO/conf/lifecycle-example.xml" "s3://$BUCKET"
+    expect_eq "$(rb --format json lifecycle show | jq -c '[.[] | [.rbd2s3, .abort_days, .prefix]]')" \
+        '[[true,2,"rbd2s3/"]]' "the example document is exactly our rule (2 days)"
+fi
+
 done_testing
