@@ -334,11 +334,17 @@ static int run_backup(bk *b)
         return -1;
     if (index_writer_new(&b->idx) < 0)
         return ag_fail(ctx, AG_EFAIL, "out of memory");
-    if (pipeline_backup(ctx, b->simg, b->parent ? b->parent->m.snap_name : NULL, b->m.size,
-                        b->pack, b->idx, &b->m) < 0)
+    progress prog;
+    progress_start(&prog, ctx, "Backing up", b->name);
+    int rc = pipeline_backup(ctx, b->simg, b->parent ? b->parent->m.snap_name : NULL,
+                             b->m.size, b->pack, b->idx, &b->m, &prog);
+    if (rc == 0)
+        rc = pack_finish(b->pack, &b->m);
+    progress_end(&prog, rc == 0);
+    if (rc < 0)
         return -1;
-    ag_debug(ctx, "data read and queued");
-    if (pack_finish(b->pack, &b->m) < 0 || upload_index(b) < 0)
+    ag_debug(ctx, "data read and uploaded");
+    if (upload_index(b) < 0)
         return -1;
     ag_debug(ctx, "data objects and index uploaded");
     if (ag_interrupted)

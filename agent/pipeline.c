@@ -54,6 +54,7 @@ typedef struct bpipe {
     int stop;                 /* set on failure: everybody winds down */
     int quit;                 /* workers exit once the queue is empty */
     int polling;              /* the consumer waits in the upload engine: wake it up */
+    progress *prog;
     int read_err;
     char read_what[1024];
 } bpipe;
@@ -194,10 +195,8 @@ static void *reader_main(void *arg)
         }
         if (n == 0 && ext == NULL)
             break;
-        ag_debug(p->ctx, "window %zu extents", n);
         for (size_t i = 0; i < n && rc == 0; i++)
             rc = submit_extent(p, &ext[i]);
-        ag_debug(p->ctx, "window submitted");
         if (rc < 0)
             reader_fail(p, rc, "reading the image", NULL);
     }
@@ -386,9 +385,8 @@ static int consume(bpipe *p, pack_writer *pack, index_writer *idx, manifest *m)
     int fail = 0;
     slot *s;
     while ((s = next_done(p, pack, &fail)) != NULL) {
-        static int nc;
-        if (++nc % 50 == 0) ag_debug(p->ctx, "consumed %d", nc);
         int rc = store_slot(p, s, pack, idx, m, &z);
+        progress_update(p->prog, s->off + s->len, p->size, m->data_bytes + m->zero_bytes);
         release_slot(p, s);
         if (rc < 0)
             return -1;
@@ -453,7 +451,7 @@ static void teardown(bpipe *p)
 }
 
 int pipeline_backup(ag_ctx *ctx, rbdio_image *img, const char *from_snap, uint64_t size,
-                    pack_writer *pack, index_writer *idx, manifest *m)
+                    pack_writer *pack, index_writer *idx, manifest *m, progress *prog)
 {
     if (ctx->opts.tun.chunk_size > (64ULL << 20))
         return ag_fail(ctx, AG_EUSAGE, "chunk size may be at most 64M");
@@ -461,6 +459,7 @@ int pipeline_backup(ag_ctx *ctx, rbdio_image *img, const char *from_snap, uint64
     memset(&p, 0, sizeof(p));
     p.from_snap = from_snap;
     p.size = size;
+    p.prog = prog;
     int rc = setup(&p, ctx, img);
     int nthreads = ctx->opts.tun.threads;
     pthread_t reader, *workers = calloc((size_t)nthreads, sizeof(*workers));
