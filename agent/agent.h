@@ -55,8 +55,11 @@ typedef struct ag_policy {
 
 #define AG_MAX_POOLS 64
 typedef struct ag_pool_conf {
-    const char *name;           /* the pool of a [pool:NAME] section */
+    const char *name;           /* the pool (or POOL/NAMESPACE) of a [pool:NAME] section */
     ag_policy pol;
+    char *images;               /* `run`: "*" or a comma-separated list; NULL: not run */
+    char *exclude;              /* comma-separated images `images = *` leaves out */
+    int win_start, win_end;     /* backup window, minutes after local midnight; -1: none */
 } ag_pool_conf;
 
 typedef struct ag_opts {
@@ -72,6 +75,7 @@ typedef struct ag_opts {
     const char *session_token;
     const char *ca_file;
     const char *payload_signing; /* auto | signed | unsigned */
+    const char *metrics_file;   /* run: Prometheus textfile written after the run */
     int insecure;
     int json;                   /* --format json */
     int progress;               /* 1 unless --no-progress or not a tty */
@@ -129,6 +133,17 @@ void ag_fmt_size(uint64_t v, char *out, size_t outsz);
 /* The key prefix of an image in the bucket ("<prefix>/<pool>[/<ns>]/<image>/"). */
 int ag_image_prefix(const ag_ctx *ctx, const naming_spec *spec, char *out, size_t outsz);
 
+/* One backup of spec (full: --full; cmd: command-line chain policy, may be NULL);
+ * print: the summary line / JSON on stdout. res (may be NULL) gets what was made.
+ * 0 or -1 with the error recorded in ctx. */
+typedef struct ag_backup_result {
+    char id[32];
+    int full;
+    uint64_t data_bytes, stored_bytes;
+} ag_backup_result;
+int ag_backup(ag_ctx *ctx, const naming_spec *spec, int full, const ag_policy *cmd,
+              int print, ag_backup_result *res);
+
 /* Commands. argc/argv start at the command's first argument. Each returns an exit code. */
 int cmd_backup(ag_ctx *ctx, int argc, char **argv);
 int cmd_list(ag_ctx *ctx, int argc, char **argv);
@@ -136,5 +151,6 @@ int cmd_show(ag_ctx *ctx, int argc, char **argv);
 int cmd_restore(ag_ctx *ctx, int argc, char **argv);
 int cmd_prune(ag_ctx *ctx, int argc, char **argv);
 int cmd_lifecycle(ag_ctx *ctx, int argc, char **argv);
+int cmd_run(ag_ctx *ctx, int argc, char **argv);
 
 #endif

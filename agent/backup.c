@@ -118,7 +118,7 @@ static const cat_entry *chain_full(const bk *b, const cat_entry *e, int *len)
 static int chain_allows(bk *b, const cat_entry *parent)
 {
     ag_policy pol;
-    policy_resolve(b->ctx, b->spec.pool, &b->cmd_policy, &pol);
+    policy_resolve(b->ctx, b->spec.pool, b->spec.ns, &b->cmd_policy, &pol);
     int len;
     const cat_entry *full = chain_full(b, parent, &len);
     if (full == NULL) {
@@ -352,6 +352,48 @@ static int run_backup(bk *b)
     return commit(b);
 }
 
+int ag_backup(ag_ctx *ctx, const naming_spec *spec, int full, const ag_policy *cmd,
+              int print, ag_backup_result *res)
+{
+    bk b;
+    memset(&b, 0, sizeof(b));
+    b.ctx = ctx;
+    b.spec = *spec;
+    b.full_requested = full;
+    if (cmd != NULL)
+        b.cmd_policy = *cmd;
+    else
+        policy_unset(&b.cmd_policy);
+    manifest_init(&b.m);
+    naming_spec_str(&b.spec, b.name, sizeof(b.name));
+    int rc = run_backup(&b);
+    if (rc == 0) {
+        ag_debug(ctx, "committed");
+        remove_old_snapshots(&b);
+        ag_debug(ctx, "old snapshots removed");
+        if (print)
+            report(&b);
+        if (res != NULL) {
+            snprintf(res->id, sizeof(res->id), "%s", b.m.id);
+            res->full = b.m.full;
+            res->data_bytes = b.m.data_bytes;
+            res->stored_bytes = b.m.stored_bytes;
+        }
+    } else {
+        undo(&b);
+    }
+    pack_free(b.pack);
+    index_writer_free(b.idx);
+    if (b.simg != NULL)
+        rbdio_close(b.simg);
+    rbdio_lock_release(b.lock);
+    if (b.img != NULL)
+        rbdio_close(b.img);
+    catalog_free(&b.cat);
+    manifest_clear(&b.m);
+    return rc < 0 ? -1 : 0;
+}
+
 int cmd_backup(ag_ctx *ctx, int argc, char **argv)
 {
     const char *full = NULL, *every = NULL, *maxc = NULL;
@@ -365,38 +407,15 @@ int cmd_backup(ag_ctx *ctx, int argc, char **argv)
         return ag_fail(ctx, AG_EUSAGE, "usage: backup POOL/IMAGE[@SNAP] [--full] "
                        "[--full-every DURATION] [--max-chain N]"),
                ctx->exit_code;
-    bk b;
-    memset(&b, 0, sizeof(b));
-    b.ctx = ctx;
-    b.full_requested = full != NULL;
-    policy_unset(&b.cmd_policy);
-    if ((every != NULL && policy_set_key(ctx, &b.cmd_policy, "full-every", every,
-                                         "command line") < 0) ||
-        (maxc != NULL && policy_set_key(ctx, &b.cmd_policy, "max-chain", maxc,
-                                        "command line") < 0))
+    ag_policy cmd;
+    policy_unset(&cmd);
+    if ((every != NULL && policy_set_key(ctx, &cmd, "full-every", every, "command line") < 0) ||
+        (maxc != NULL && policy_set_key(ctx, &cmd, "max-chain", maxc, "command line") < 0))
         return ctx->exit_code;
-    manifest_init(&b.m);
-    if (naming_parse_spec(pos[0], 1, &b.spec) < 0) {
-        ag_fail(ctx, AG_EUSAGE, "'%s': expected POOL/IMAGE or POOL/NAMESPACE/IMAGE", pos[0]);
-        return ctx->exit_code;
-    }
-    naming_spec_str(&b.spec, b.name, sizeof(b.name));
-    if (run_backup(&b) == 0) {
-        ag_debug(ctx, "committed");
-        remove_old_snapshots(&b);
-        ag_debug(ctx, "old snapshots removed");
-        report(&b);
-    } else {
-        undo(&b);
-    }
-    pack_free(b.pack);
-    index_writer_free(b.idx);
-    if (b.simg != NULL)
-        rbdio_close(b.simg);
-    rbdio_lock_release(b.lock);
-    if (b.img != NULL)
-        rbdio_close(b.img);
-    catalog_free(&b.cat);
-    manifest_clear(&b.m);
+    naming_spec ns;
+    if (naming_parse_spec(pos[0], 1, &ns) < 0)
+        return ag_fail(ctx, AG_EUSAGE, "'%s': expected POOL/IMAGE or POOL/NAMESPACE/IMAGE",
+                       pos[0]), ctx->exit_code;
+    ag_backup(ctx, &ns, full != NULL, &cmd, 1, NULL);
     return ctx->exit_code;
 }

@@ -191,8 +191,11 @@ void ag_ctx_close(ag_ctx *ctx)
         rbdio_disconnect(ctx->src);
     ctx->s3 = NULL;
     ctx->src = NULL;
-    for (int i = 0; i < ctx->opts.npools; i++)
+    for (int i = 0; i < ctx->opts.npools; i++) {
         free((char *)ctx->opts.pools[i].name);
+        free(ctx->opts.pools[i].images);
+        free(ctx->opts.pools[i].exclude);
+    }
     ctx->opts.npools = 0;
 }
 

@@ -17,6 +17,7 @@ static const command commands[] = {
     { "restore", cmd_restore },
     { "prune", cmd_prune },
     { "lifecycle", cmd_lifecycle },
+    { "run", cmd_run },
 };
 
 static const command *find_command(const char *name)

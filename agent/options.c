@@ -63,6 +63,7 @@ static const key_def keys[] = {
     { "prefix", K_STR, OFF(prefix) },         { "region", K_STR, OFF(region) },
     { "ca-file", K_STR, OFF(ca_file) },       { "insecure", K_FLAG, OFF(insecure) },
     { "payload-signing", K_STR, OFF(payload_signing) },
+    { "metrics-file", K_STR, OFF(metrics_file) },
     { "threads", K_INT, OFF(tun.threads) },   { "chunk-size", K_SIZE, OFF(tun.chunk_size) },
     { "part-size", K_SIZE, OFF(tun.part_size) },
     { "parts-in-flight", K_INT, OFF(tun.parts_in_flight) },
@@ -135,7 +136,7 @@ static int on_pool_key(ini_state *st, const char *pool, const char *name, const 
         ag_fail(st->ctx, AG_EUSAGE, "%s: too many [pool:] sections", st->path);
         return 0;
     }
-    int rc = policy_set_key(st->ctx, &pc->pol, name, value, st->path);
+    int rc = policy_set_pool_key(st->ctx, pc, name, value, st->path);
     if (rc == 0)
         ag_fail(st->ctx, AG_EUSAGE, "%s: unknown key '%s' in [pool:%s]", st->path, name, pool);
     return rc > 0;
@@ -209,6 +210,7 @@ static void usage(void)
           "  prune   [POOL/IMAGE] [--keep-last N] [--keep-daily N] [--keep-weekly N]\n"
           "          [--keep-monthly N] [--grace DURATION] [--dry-run]\n"
           "  lifecycle apply [--abort-days N] | lifecycle show\n"
+          "  run     [--dry-run]     back up every image of the config's [pool:NAME]\n"
           "\n"
           "global options:\n"
           "  -c, --config FILE     config file (default /etc/rbd2s3/rbd2s3.conf if present)\n"
@@ -222,6 +224,7 @@ static void usage(void)
           "  --payload-signing auto|signed|unsigned  SigV4 body hashing (auto: unsigned\n"
           "                        over https only)\n"
           "  --format text|json    output format\n"
+          "  --metrics-file PATH   run: Prometheus textfile written after the run\n"
           "  --no-progress         no progress line\n"
           "  -v, --verbose / -q, --quiet\n"
           "  tunables: --threads N --chunk-size SIZE --part-size SIZE --parts-in-flight N\n"

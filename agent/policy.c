@@ -66,10 +66,12 @@ ag_pool_conf *policy_pool(ag_ctx *ctx, const char *pool, int create)
     if (!create || o->npools == AG_MAX_POOLS)
         return NULL;
     ag_pool_conf *pc = &o->pools[o->npools];
+    memset(pc, 0, sizeof(*pc));
     pc->name = strdup(pool);
     if (pc->name == NULL)
         return NULL;
     policy_unset(&pc->pol);
+    pc->win_start = pc->win_end = -1;
     o->npools++;
     return pc;
 }
@@ -90,12 +92,19 @@ static void overlay(ag_policy *dst, const ag_policy *src)
         dst->max_chain = src->max_chain;
 }
 
-void policy_resolve(ag_ctx *ctx, const char *pool, const ag_policy *cmd, ag_policy *out)
+void policy_resolve(ag_ctx *ctx, const char *pool, const char *ns, const ag_policy *cmd,
+                    ag_policy *out)
 {
     *out = ctx->opts.policy;
     const ag_pool_conf *pc = pool != NULL ? policy_pool(ctx, pool, 0) : NULL;
     if (pc != NULL)
         overlay(out, &pc->pol);
+    if (pool != NULL && ns != NULL && ns[0] != '\0') {
+        char name[1100];
+        snprintf(name, sizeof(name), "%s/%s", pool, ns);
+        if ((pc = policy_pool(ctx, name, 0)) != NULL)
+            overlay(out, &pc->pol);
+    }
     if (cmd != NULL)
         overlay(out, cmd);
     if (out->keep_last < 0)
@@ -110,4 +119,62 @@ void policy_resolve(ag_ctx *ctx, const char *pool, const ag_policy *cmd, ag_poli
         out->full_every = 0;
     if (out->max_chain < 0)
         out->max_chain = 0;
+}
+
+/* "HH:MM" into minutes after midnight; -1 if malformed. */
+static int parse_hhmm(const char *s, const char **end)
+{
+    int h = 0, m = 0, n = 0;
+    while (n < 2 && s[n] >= '0' && s[n] <= '9')
+        h = h * 10 + (s[n++] - '0');
+    if (n == 0 || s[n] != ':' || s[n + 1] < '0' || s[n + 1] > '9' || s[n + 2] < '0' ||
+        s[n + 2] > '9')
+        return -1;
+    m = (s[n + 1] - '0') * 10 + (s[n + 2] - '0');
+    *end = s + n + 3;
+    return h < 24 && m < 60 ? h * 60 + m : -1;
+}
+
+static int set_window(ag_ctx *ctx, ag_pool_conf *pc, const char *value, const char *where)
+{
+    const char *p = value, *q;
+    int a = parse_hhmm(p, &q);
+    int b = a >= 0 && *q == '-' ? parse_hhmm(q + 1, &q) : -1;
+    if (a < 0 || b < 0 || *q != '\0' || a == b)
+        return ag_fail(ctx, AG_EUSAGE, "%s: [pool:%s] window: expected HH:MM-HH:MM: '%s'",
+                       where, pc->name, value);
+    pc->win_start = a;
+    pc->win_end = b;
+    return 1;
+}
+
+static int set_str(ag_ctx *ctx, char **dst, const char *value)
+{
+    free(*dst);
+    *dst = strdup(value);
+    return *dst != NULL ? 1 : ag_fail(ctx, AG_EFAIL, "out of memory");
+}
+
+int policy_set_pool_key(ag_ctx *ctx, ag_pool_conf *pc, const char *name, const char *value,
+                        const char *where)
+{
+    int rc = policy_set_key(ctx, &pc->pol, name, value, where);
+    if (rc != 0)
+        return rc;
+    if (strcmp(name, "images") == 0)
+        return set_str(ctx, &pc->images, value);
+    if (strcmp(name, "exclude") == 0)
+        return set_str(ctx, &pc->exclude, value);
+    if (strcmp(name, "window") == 0)
+        return set_window(ctx, pc, value, where);
+    return 0;
+}
+
+int policy_in_window(const ag_pool_conf *pc, int m)
+{
+    if (pc->win_start < 0)
+        return 1;
+    if (pc->win_start < pc->win_end)
+        return m >= pc->win_start && m < pc->win_end;
+    return m >= pc->win_start || m < pc->win_end;     /* wraps midnight */
 }

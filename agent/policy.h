@@ -14,11 +14,21 @@ void policy_unset(ag_policy *p);
 int policy_set_key(ag_ctx *ctx, ag_policy *p, const char *name, const char *value,
                    const char *where);
 
+/* A key of a [pool:NAME] section: a policy key, `images`, `exclude` or `window`
+ * (HH:MM-HH:MM, local time; may wrap midnight). 1 taken, 0 unknown, -1 error. */
+int policy_set_pool_key(ag_ctx *ctx, ag_pool_conf *pc, const char *name, const char *value,
+                        const char *where);
+
+/* 1 if minute-of-day m (local time) is inside pc's window (always, without one). */
+int policy_in_window(const ag_pool_conf *pc, int m);
+
 /* The [pool:NAME] entry of pool, created if create is set (NULL when full or absent). */
 ag_pool_conf *policy_pool(ag_ctx *ctx, const char *pool, int create);
 
-/* The policy in force for pool: [global], then [pool:NAME], then cmd (may be NULL);
- * what is still unset becomes 0. */
-void policy_resolve(ag_ctx *ctx, const char *pool, const ag_policy *cmd, ag_policy *out);
+/* The policy in force for pool (and namespace ns, "" for none): [global], then
+ * [pool:POOL], then [pool:POOL/NS], then cmd (may be NULL); what is still unset
+ * becomes 0. */
+void policy_resolve(ag_ctx *ctx, const char *pool, const char *ns, const ag_policy *cmd,
+                    ag_policy *out);
 
 #endif

@@ -81,7 +81,7 @@ static int plan_image(prune_run *r, size_t from, size_t to)
 {
     const cat_entry *e = &r->cat.e[from];
     ag_policy pol;
-    policy_resolve(r->ctx, e->spec.pool, &r->cmd, &pol);
+    policy_resolve(r->ctx, e->spec.pool, e->spec.ns, &r->cmd, &pol);
     ret_policy rp = { pol.keep_last, pol.keep_daily, pol.keep_weekly, pol.keep_monthly };
     if (retention_empty(&rp))
         return ag_fail(r->ctx, AG_EUSAGE, "no keep policy for pool '%s': give --keep-last, "

@@ -9,7 +9,7 @@ PKGS=(
     librbd-dev librados-dev libcurl4-openssl-dev libssl-dev libxml2-dev
     liblz4-dev libjson-c-dev libinih-dev libcmocka-dev
     ceph-mon ceph-osd ceph-common radosgw
-    awscli s3cmd lz4 python3 jq time curl
+    awscli s3cmd lz4 python3 jq time curl python3-prometheus-client
 )
 
 missing=()

@@ -1,0 +1,115 @@
+/* metrics.c - the node_exporter textfile of `run --metrics-file` (see run.h). */
+#include "agent/run.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define LAST_OK "rbd2s3_backup_last_success_timestamp_seconds"
+
+/* Label value escaping of the text format: backslash, double quote, newline. */
+static void label(const char *in, char *out, size_t outsz)
+{
+    size_t o = 0;
+    for (; *in != '\0' && o + 3 < outsz; in++) {
+        if (*in == '\\' || *in == '"' || *in == '\n') {
+            out[o++] = '\\';
+            out[o++] = *in == '\n' ? 'n' : *in;
+        } else {
+            out[o++] = *in;
+        }
+    }
+    out[o] = '\0';
+}
+
+/* The previous file's last-success value for the (escaped) image label, or 0. */
+static double previous_success(const char *path, const char *lab)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return 0;
+    char want[3500], line[4096];
+    snprintf(want, sizeof(want), LAST_OK "{image=\"%s\"} ", lab);
+    double v = 0;
+    while (fgets(line, sizeof(line), f) != NULL)
+        if (strncmp(line, want, strlen(want)) == 0)
+            v = strtod(line + strlen(want), NULL);
+    fclose(f);
+    return v;
+}
+
+static void head(FILE *f, const char *name, const char *type, const char *help)
+{
+    fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void per_image(FILE *f, const char *path, const run_item *it, size_t n, time_t now)
+{
+    static const struct { const char *name, *help; } m[] = {
+        { "rbd2s3_backup_success", "1 if the image's backup in the last run succeeded" },
+        { LAST_OK, "Unix time of the image's last successful backup" },
+        { "rbd2s3_backup_duration_seconds", "Duration of the image's backup in the last run" },
+        { "rbd2s3_backup_read_bytes", "Changed bytes read from the image in the last run" },
+        { "rbd2s3_backup_stored_bytes", "Bytes stored in the bucket by the last run" },
+    };
+    for (size_t k = 0; k < 5; k++) {
+        head(f, m[k].name, "gauge", m[k].help);
+        for (size_t i = 0; i < n; i++) {
+            if (it[i].status != RUN_OK && it[i].status != RUN_FAILED)
+                continue;
+            char lab[3300];
+            label(it[i].name, lab, sizeof(lab));
+            int ok = it[i].status == RUN_OK;
+            double v = k == 0   ? ok
+                       : k == 1 ? (ok ? (double)now : previous_success(path, lab))
+                       : k == 2 ? it[i].seconds
+                       : k == 3 ? (double)it[i].res.data_bytes
+                                : (double)it[i].res.stored_bytes;
+            if (k == 1 && v == 0)
+                continue;     /* never succeeded: no sample rather than a 1970 one */
+            fprintf(f, "%s{image=\"%s\"} %.17g\n", m[k].name, lab, v);
+        }
+    }
+}
+
+static void per_run(FILE *f, const run_item *it, size_t n, time_t started, double seconds)
+{
+    size_t cnt[4] = { 0, 0, 0, 0 };
+    for (size_t i = 0; i < n; i++)
+        cnt[it[i].status]++;
+    head(f, "rbd2s3_run_timestamp_seconds", "gauge", "Unix time the last run started");
+    fprintf(f, "rbd2s3_run_timestamp_seconds %lld\n", (long long)started);
+    head(f, "rbd2s3_run_duration_seconds", "gauge", "Duration of the last run");
+    fprintf(f, "rbd2s3_run_duration_seconds %.3f\n", seconds);
+    head(f, "rbd2s3_run_images", "gauge", "Images of the last run by result");
+    fprintf(f, "rbd2s3_run_images{result=\"ok\"} %zu\n", cnt[RUN_OK]);
+    fprintf(f, "rbd2s3_run_images{result=\"failed\"} %zu\n", cnt[RUN_FAILED]);
+    fprintf(f, "rbd2s3_run_images{result=\"skipped\"} %zu\n", cnt[RUN_SKIPPED]);
+}
+
+int metrics_write(ag_ctx *ctx, const char *path, const run_item *items, size_t n,
+                  time_t started, double seconds)
+{
+    char tmp[4200];
+    snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (f == NULL) {
+        if (fd >= 0)
+            close(fd);
+        return ag_fail(ctx, AG_EFAIL, "metrics file %s: %s", tmp, strerror(errno));
+    }
+    per_image(f, path, items, n, time(NULL));
+    per_run(f, items, n, started, seconds);
+    int bad = fflush(f) != 0 || fsync(fileno(f)) != 0;
+    bad |= fclose(f) != 0;
+    if (bad || rename(tmp, path) != 0) {
+        int e = errno;
+        unlink(tmp);
+        return ag_fail(ctx, AG_EFAIL, "metrics file %s: %s", path, strerror(e));
+    }
+    return 0;
+}
