@@ -95,8 +95,13 @@ static int add_entry(ag_ctx *ctx, const char *key, fetch *f, catalog *out)
     }
     int rc = manifest_from_json((const char *)f->body.data, f->body.len, &e->m);
     if (rc < 0 || strcmp(e->m.id, e->id) != 0) {
-        ag_debug(ctx, "%s: not a valid manifest (%s), ignored", key,
-                 rc == -EBADMSG ? "checksum mismatch" : "malformed");
+        cat_bad *b = &out->badv[out->bad];
+        b->spec = e->spec;
+        memcpy(b->id, e->id, sizeof(b->id));
+        b->why = rc == -EBADMSG ? "checksum mismatch" : "malformed";
+        if ((b->key = strdup(key)) == NULL)
+            return ag_fail(ctx, AG_EFAIL, "out of memory");
+        ag_debug(ctx, "%s: not a valid manifest (%s), ignored", key, b->why);
         manifest_clear(&e->m);
         out->bad++;
         return 0;
@@ -139,7 +144,8 @@ static int load_batch(ag_ctx *ctx, list_state *st, size_t first, size_t n, catal
 static int load_keys(ag_ctx *ctx, list_state *st, catalog *out)
 {
     out->e = calloc(st->n ? st->n : 1, sizeof(*out->e));
-    if (out->e == NULL)
+    out->badv = calloc(st->n ? st->n : 1, sizeof(*out->badv));
+    if (out->e == NULL || out->badv == NULL)
         return ag_fail(ctx, AG_EFAIL, "out of memory");
     for (size_t i = 0; i < st->n; i += FETCH_BATCH) {
         size_t n = st->n - i < FETCH_BATCH ? st->n - i : FETCH_BATCH;
@@ -180,6 +186,9 @@ void catalog_free(catalog *c)
 {
     for (size_t i = 0; i < c->n; i++)
         manifest_clear(&c->e[i].m);
+    for (size_t i = 0; c->badv != NULL && i < c->bad; i++)
+        free(c->badv[i].key);
+    free(c->badv);
     free(c->e);
     memset(c, 0, sizeof(*c));
 }
@@ -251,5 +260,34 @@ int catalog_chain(ag_ctx *ctx, const catalog *c, size_t target, size_t **chain, 
     }
     *chain = v;
     *n = len;
+    return 0;
+}
+
+long catalog_parent(const catalog *c, size_t i)
+{
+    const cat_entry *e = &c->e[i];
+    return e->m.full ? -1 : find_id(c, &e->spec, e->m.parent_id);
+}
+
+int catalog_load_index(ag_ctx *ctx, const manifest *m, index_rec **recs, size_t *n)
+{
+    s3_buf body = { 0 };
+    s3_error err;
+    memset(&err, 0, sizeof(err));
+    *recs = NULL;
+    *n = 0;
+    int rc = s3_get(ctx->s3, m->index.key, 0, 0, 0, &body, &err);
+    if (rc < 0)
+        return ag_fail_s3(ctx, rc, &err, m->index.key);
+    char sum[65];
+    s3_sha256_hex(body.data, body.len, sum);
+    if (strcmp(sum, m->index_sha256) != 0) {
+        s3_buf_free(&body);
+        return ag_fail(ctx, AG_EINTEGRITY, "%s: checksum mismatch", m->index.key);
+    }
+    rc = index_load(body.data, body.len, recs, n);
+    s3_buf_free(&body);
+    if (rc < 0)
+        return ag_fail(ctx, AG_EINTEGRITY, "%s: damaged chunk index", m->index.key);
     return 0;
 }

@@ -3,6 +3,7 @@
 #define RBD2S3_CATALOG_H
 
 #include "agent/agent.h"
+#include "agent/index.h"
 
 typedef struct cat_entry {
     naming_spec spec;
@@ -10,10 +11,19 @@ typedef struct cat_entry {
     manifest m;
 } cat_entry;
 
+/* A manifest that did not verify: not a backup, but damage that verify reports. */
+typedef struct cat_bad {
+    naming_spec spec;
+    char id[NAMING_ID_LEN];
+    char *key;          /* malloc'ed (owned by the catalog) */
+    const char *why;    /* "checksum mismatch", "malformed" (static) */
+} cat_bad;
+
 typedef struct catalog {
     cat_entry *e;       /* sorted by image, then id (oldest first) */
     size_t n;
     size_t bad;         /* manifests that failed to verify (not backups) */
+    cat_bad *badv;      /* those manifests, in listing order (bad of them) */
 } catalog;
 
 /* Load the committed backups of one image (spec) or of the whole prefix (spec NULL).
@@ -29,6 +39,14 @@ long catalog_find(ag_ctx *ctx, const catalog *c, const naming_spec *spec, const 
 /* The chain of backups from the full up to target, oldest first, as indexes into c
  * (*chain malloc'ed). -1 with AG_EINTEGRITY recorded if a parent is missing. */
 int catalog_chain(ag_ctx *ctx, const catalog *c, size_t target, size_t **chain, size_t *n);
+
+/* The index of entry i's parent in c, or -1 when i is a full or its parent is not in c. */
+long catalog_parent(const catalog *c, size_t i);
+
+/* Download the chunk index of m, check it against the manifest's SHA-256 and decode it
+ * into a malloc'ed array (caller frees *recs). 0, or -1 with the error recorded in ctx
+ * (AG_EINTEGRITY naming the key for a mismatch or a damaged index). */
+int catalog_load_index(ag_ctx *ctx, const manifest *m, index_rec **recs, size_t *n);
 
 
 #endif

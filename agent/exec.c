@@ -13,6 +13,9 @@
 #include <time.h>
 #include <unistd.h>
 
+/* Records up to this far apart in a data object are fetched with one GET. */
+#define GROUP_GAP (64u << 10)
+
 typedef struct buf {
     unsigned char *data;
     size_t cap;
@@ -398,6 +401,18 @@ static int run_parallel(ex *x)
         pthread_join(th[i], NULL);
     free(th);
     return 0;
+}
+
+int exec_plan(ag_ctx *ctx, const exec_src *srcs, size_t n, plan *p)
+{
+    plan_src *ps = calloc(n ? n : 1, sizeof(*ps));
+    if (ps == NULL)
+        return ag_fail(ctx, AG_EFAIL, "out of memory");
+    for (size_t i = 0; i < n; i++)
+        ps[i] = (plan_src){ srcs[i].recs, srcs[i].nrecs, srcs[i].m->size };
+    int rc = plan_build(ps, n, ctx->opts.tun.fetch_size, GROUP_GAP, p);
+    free(ps);
+    return rc < 0 ? ag_fail(ctx, AG_EFAIL, "out of memory planning the restore") : 0;
 }
 
 int exec_restore(ag_ctx *ctx, const plan *p, const exec_src *srcs, const exec_sink *sink)

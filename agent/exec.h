@@ -19,7 +19,13 @@ typedef struct exec_sink {
 typedef struct exec_src {
     const manifest *m;
     const index_rec *recs;
+    size_t nrecs;
 } exec_src;
+
+/* Plan the restore of srcs[0..n) (oldest first; the last is the restore point), merged
+ * newest first, with the run's fetch size. 0, or -1 with the error recorded in ctx; the
+ * caller frees *p with plan_free(). */
+int exec_plan(ag_ctx *ctx, const exec_src *srcs, size_t n, plan *p);
 
 /* Write the plan into sink. 0 or -1 with the error recorded in ctx (a checksum
  * mismatch names the object and offset). */

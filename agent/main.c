@@ -18,6 +18,7 @@ static const command commands[] = {
     { "prune", cmd_prune },
     { "lifecycle", cmd_lifecycle },
     { "run", cmd_run },
+    { "verify", cmd_verify },
 };
 
 static const command *find_command(const char *name)

@@ -211,6 +211,7 @@ static void usage(void)
           "          [--keep-monthly N] [--grace DURATION] [--dry-run]\n"
           "  lifecycle apply [--abort-days N] | lifecycle show\n"
           "  run     [--dry-run]     back up every image of the config's [pool:NAME]\n"
+          "  verify  [POOL/IMAGE[@BACKUP]] [--deep] [--source]\n"
           "\n"
           "global options:\n"
           "  -c, --config FILE     config file (default /etc/rbd2s3/rbd2s3.conf if present)\n"

@@ -16,8 +16,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define GROUP_GAP (64u << 10)
-
 typedef struct rs {
     ag_ctx *ctx;
     naming_spec spec;
@@ -50,25 +48,7 @@ static const manifest *chain_m(const rs *r, size_t i)
 
 static int load_index(rs *r, size_t i)
 {
-    ag_ctx *ctx = r->ctx;
-    const manifest *m = chain_m(r, i);
-    s3_buf body = { 0 };
-    s3_error err;
-    memset(&err, 0, sizeof(err));
-    int rc = s3_get(ctx->s3, m->index.key, 0, 0, 0, &body, &err);
-    if (rc < 0)
-        return ag_fail_s3(ctx, rc, &err, m->index.key);
-    char sum[65];
-    s3_sha256_hex(body.data, body.len, sum);
-    if (strcmp(sum, m->index_sha256) != 0) {
-        s3_buf_free(&body);
-        return ag_fail(ctx, AG_EINTEGRITY, "%s: checksum mismatch", m->index.key);
-    }
-    rc = index_load(body.data, body.len, &r->recs[i], &r->nrecs[i]);
-    s3_buf_free(&body);
-    if (rc < 0)
-        return ag_fail(ctx, AG_EINTEGRITY, "%s: damaged chunk index", m->index.key);
-    return 0;
+    return catalog_load_index(r->ctx, chain_m(r, i), &r->recs[i], &r->nrecs[i]);
 }
 
 static int resolve(rs *r)
@@ -155,17 +135,13 @@ static int apply(rs *r, size_t first, size_t last, int fresh)
 {
     ag_ctx *ctx = r->ctx;
     size_t n = last - first + 1;
-    plan_src *srcs = calloc(n, sizeof(*srcs));
     exec_src *xs = calloc(n, sizeof(*xs));
     plan p;
-    int rc = srcs && xs ? 0 : ag_fail(ctx, AG_EFAIL, "out of memory");
-    for (size_t i = 0; rc == 0 && i < n; i++) {
-        srcs[i] = (plan_src){ r->recs[first + i], r->nrecs[first + i],
-                              chain_m(r, first + i)->size };
-        xs[i] = (exec_src){ chain_m(r, first + i), r->recs[first + i] };
-    }
-    if (rc == 0 && plan_build(srcs, n, ctx->opts.tun.fetch_size, GROUP_GAP, &p) < 0)
-        rc = ag_fail(ctx, AG_EFAIL, "out of memory planning the restore");
+    int rc = xs ? 0 : ag_fail(ctx, AG_EFAIL, "out of memory");
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        xs[i] = (exec_src){ chain_m(r, first + i), r->recs[first + i], r->nrecs[first + i] };
+    if (rc == 0)
+        rc = exec_plan(ctx, xs, n, &p);
     if (rc == 0) {
         ag_debug(ctx, "plan: %zu pieces, %zu records, %zu GETs, %llu bytes to fetch",
                  p.npieces, p.njobs, p.ngroups, (unsigned long long)p.fetch_bytes);
@@ -179,7 +155,6 @@ static int apply(rs *r, size_t first, size_t last, int fresh)
         }
         plan_free(&p);
     }
-    free(srcs);
     free(xs);
     return rc;
 }
