@@ -130,4 +130,77 @@ int rbdio_lock_take(rbdio_image *img, const char *name, int duration_s, rbdio_lo
 /* Stop renewing and release. Safe on NULL. */
 void rbdio_lock_release(rbdio_lock *l);
 
+/* ---- The `rbd export-diff` stream (v1 and v2), rbdio/diffstream.c ----
+ * Pure I/O on a file descriptor (a file, a pipe, stdin); no librbd. Memory is bounded:
+ * a write record's payload is read and written in pieces of the caller's size.
+ * Layout (Ceph doc/dev/rbd-diff.rst, src/tools/rbd/action/{Export,Import}.cc): a banner
+ * "rbd diff v1\n" or "rbd diff v2\n", metadata records ('f' from snap, 't' to snap,
+ * 'p' protection status (v2 only), 's' image size), data records ('w' offset, length,
+ * data; 'z' offset, length), then 'e'. Integers are little-endian; a name is a le32
+ * length and its bytes. In v2 every record but 'e' has a le64 payload length after its
+ * tag. `rbd export-diff` writes v1 only; v2 streams are the per-snapshot diffs inside
+ * `rbd export --export-format 2`, and `rbd import-diff` reads v1 only.
+ * Errors: -EINVAL for a malformed stream (wrong banner, unknown tag in v1, a v2 length
+ * that disagrees with the fields, a name too long, an extent that overflows or passes
+ * the declared size, a metadata record after a data record, end of input before 'e'),
+ * with rbdio_last_error() naming what and its byte offset in the stream; the negative
+ * errno of read()/write() otherwise. After a failure a handle keeps failing. */
+#define RBDIO_DS_NAME_MAX 4096   /* longest snapshot name, as `rbd import-diff` */
+
+enum { RBDIO_DS_WRITE = 1, RBDIO_DS_ZERO = 2, RBDIO_DS_END = 3 };
+
+typedef struct rbdio_ds_header {
+    int version;                          /* 1 or 2 */
+    int has_from;
+    char from_snap[RBDIO_DS_NAME_MAX + 1];
+    int has_to;
+    char to_snap[RBDIO_DS_NAME_MAX + 1];
+    int has_protected;                    /* v2 only: the 'p' record */
+    int is_protected;
+    int has_size;
+    uint64_t size;                        /* image size at the end of the diff */
+} rbdio_ds_header;
+
+typedef struct rbdio_ds_reader rbdio_ds_reader;
+typedef struct rbdio_ds_writer rbdio_ds_writer;
+
+/* Read the banner and the metadata records, up to the first data record or 'e'.
+ * The reader never reads past the 'e' record (the fd is left just after it, so that a
+ * stream embedded in a larger one can be followed by its successor). v2 records with an
+ * unknown tag are skipped by their length (as rbd does); in v1 they are an error. A 'p'
+ * record declaring length 8 (what rbd 16.2 writes for its 1-byte payload, Ceph tracker
+ * 53243) is accepted; the writer writes length 1, as rbd does since the fix.
+ * Free with rbdio_ds_close() (which does not close fd). */
+int rbdio_ds_open(int fd, rbdio_ds_reader **out);
+/* The metadata; valid until rbdio_ds_close(). */
+const rbdio_ds_header *rbdio_ds_header_get(const rbdio_ds_reader *r);
+/* The next data record: *kind is RBDIO_DS_WRITE, RBDIO_DS_ZERO or RBDIO_DS_END (then
+ * *off = *len = 0, and again on later calls). After a WRITE the caller reads the len
+ * bytes of its payload with rbdio_ds_read(); any part left unread is skipped here. */
+int rbdio_ds_next(rbdio_ds_reader *r, int *kind, uint64_t *off, uint64_t *len);
+/* Read exactly n bytes of the current write's payload (n at most what is left). */
+int rbdio_ds_read(rbdio_ds_reader *r, void *buf, size_t n);
+/* After RBDIO_DS_END: 0 if the input ends there, -EINVAL if anything follows 'e'
+ * (`rbd import-diff` ignores such bytes; a stand-alone stream should have none). */
+int rbdio_ds_expect_eof(rbdio_ds_reader *r);
+/* Bytes of the stream consumed so far. */
+uint64_t rbdio_ds_offset(const rbdio_ds_reader *r);
+void rbdio_ds_close(rbdio_ds_reader *r);
+
+/* Write the banner of h->version and the metadata records h has ('f', 't', in v2 'p',
+ * 's'; in that order, as rbd does). A 'p' is not written in v1. fd is not closed. */
+int rbdio_ds_writer_new(int fd, const rbdio_ds_header *h, rbdio_ds_writer **out);
+/* A whole 'w' record: its header and the len bytes at data. */
+int rbdio_ds_write(rbdio_ds_writer *w, uint64_t off, uint64_t len, const void *data);
+/* The same in pieces: the header, then exactly len bytes over any number of calls of
+ * rbdio_ds_write_data() before the next record. */
+int rbdio_ds_write_begin(rbdio_ds_writer *w, uint64_t off, uint64_t len);
+int rbdio_ds_write_data(rbdio_ds_writer *w, const void *data, size_t n);
+/* A 'z' record. */
+int rbdio_ds_zero(rbdio_ds_writer *w, uint64_t off, uint64_t len);
+/* Write 'e' and free w (freed even on failure). */
+int rbdio_ds_finish(rbdio_ds_writer *w);
+/* Free without writing 'e' (an abandoned stream). Safe on NULL. */
+void rbdio_ds_writer_free(rbdio_ds_writer *w);
+
 #endif
