@@ -152,6 +152,7 @@ int cmd_restore(ag_ctx *ctx, int argc, char **argv);
 int cmd_prune(ag_ctx *ctx, int argc, char **argv);
 int cmd_lifecycle(ag_ctx *ctx, int argc, char **argv);
 int cmd_run(ag_ctx *ctx, int argc, char **argv);
+int cmd_import_diff(ag_ctx *ctx, int argc, char **argv);
 int cmd_verify(ag_ctx *ctx, int argc, char **argv);
 
 #endif

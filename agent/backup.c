@@ -5,6 +5,7 @@
 #include "agent/options.h"
 #include "agent/pack.h"
 #include "agent/pipeline.h"
+#include "agent/store.h"
 #include "agent/policy.h"
 
 #include <errno.h>
@@ -30,10 +31,7 @@ typedef struct bk {
     int full_requested;
     ag_policy cmd_policy;        /* --full-every, --max-chain */
     char why_full[160];          /* why a full backup was forced, or "" */
-    pack_writer *pack;
-    index_writer *idx;
-    char index_key[1024];
-    int index_uploaded;
+    store st;                    /* pack objects, index, manifest */
     manifest m;
 } bk;
 
@@ -202,54 +200,6 @@ static void fill_manifest(bk *b)
     m->chunk_size = b->ctx->opts.tun.chunk_size;
 }
 
-static int put_object(ag_ctx *ctx, const char *key, const void *data, size_t len,
-                      const char *type, char etag[S3_ETAG_MAX], const char *what)
-{
-    s3_error err;
-    memset(&err, 0, sizeof(err));
-    int rc = s3_put(ctx->s3, key, data, len, type, etag, &err);
-    return rc < 0 ? ag_fail_s3(ctx, rc, &err, what) : 0;
-}
-
-static int upload_index(bk *b)
-{
-    const unsigned char *data;
-    size_t len;
-    if (index_writer_finish(b->idx, &data, &len) < 0)
-        return ag_fail(b->ctx, AG_EFAIL, "cannot finish the chunk index");
-    naming_index_key(b->prefix, b->id, b->index_key, sizeof(b->index_key));
-    if (put_object(b->ctx, b->index_key, data, len, "application/octet-stream", NULL,
-                   "uploading the chunk index") < 0)
-        return -1;
-    b->index_uploaded = 1;
-    snprintf(b->m.index.key, sizeof(b->m.index.key), "%s", b->index_key);
-    b->m.index.size = len;
-    s3_sha256_hex(data, len, b->m.index_sha256);
-    b->m.index_records = index_writer_count(b->idx);
-    return 0;
-}
-
-static int commit(bk *b)
-{
-    char *json = NULL;
-    size_t len = 0;
-    b->m.created = time(NULL);
-    if (manifest_to_json(&b->m, &json, &len) < 0)
-        return ag_fail(b->ctx, AG_EFAIL, "cannot encode the manifest");
-    char key[2048];
-    naming_manifest_key(b->prefix, b->id, key, sizeof(key));
-    int rc = put_object(b->ctx, key, json, len, "application/json", NULL,
-                        "writing the manifest");
-    free(json);
-    if (rc < 0) {
-        /* The PUT may have landed before the failure was seen: take it back so that
-         * no manifest refers to objects undo() is about to delete. */
-        s3_error err;
-        s3_delete(b->ctx->s3, key, &err);
-    }
-    return rc;
-}
-
 /* After the commit: the agent's other snapshots of the image are no longer needed. */
 static void remove_old_snapshots(bk *b)
 {
@@ -274,12 +224,7 @@ static void remove_old_snapshots(bk *b)
 
 static void undo(bk *b)
 {
-    pack_abort(b->pack);
-    b->pack = NULL;
-    if (b->index_uploaded) {
-        s3_error err;
-        s3_delete(b->ctx->s3, b->index_key, &err);
-    }
+    store_abort(&b->st);
     if (b->simg != NULL) {
         rbdio_close(b->simg);
         b->simg = NULL;
@@ -330,26 +275,17 @@ static int run_backup(bk *b)
     fill_manifest(b);
     ag_info(ctx, "backing up %s@%s (%s%s%s)", b->name, b->snap,
             b->parent ? "incremental" : "full", b->why_full[0] ? ": " : "", b->why_full);
-    if (pack_new(ctx, b->prefix, b->id, &b->pack) < 0)
+    if (store_open(&b->st, ctx, b->prefix, b->id) < 0)
         return -1;
-    if (index_writer_new(&b->idx) < 0)
-        return ag_fail(ctx, AG_EFAIL, "out of memory");
     progress prog;
     progress_start(&prog, ctx, "Backing up", b->name);
     int rc = pipeline_backup(ctx, b->simg, b->parent ? b->parent->m.snap_name : NULL,
-                             b->m.size, b->pack, b->idx, &b->m, &prog);
-    if (rc == 0)
-        rc = pack_finish(b->pack, &b->m);
+                             b->m.size, &b->st, &b->m, &prog);
     progress_end(&prog, rc == 0);
     if (rc < 0)
         return -1;
-    ag_debug(ctx, "data read and uploaded");
-    if (upload_index(b) < 0)
-        return -1;
-    ag_debug(ctx, "data objects and index uploaded");
-    if (ag_interrupted)
-        return ag_fail(ctx, AG_EINTR, "interrupted");
-    return commit(b);
+    ag_debug(ctx, "data read and queued");
+    return store_commit(&b->st, &b->m);
 }
 
 int ag_backup(ag_ctx *ctx, const naming_spec *spec, int full, const ag_policy *cmd,
@@ -382,8 +318,7 @@ int ag_backup(ag_ctx *ctx, const naming_spec *spec, int full, const ag_policy *c
     } else {
         undo(&b);
     }
-    pack_free(b.pack);
-    index_writer_free(b.idx);
+    store_free(&b.st);
     if (b.simg != NULL)
         rbdio_close(b.simg);
     rbdio_lock_release(b.lock);

@@ -18,6 +18,7 @@ static const command commands[] = {
     { "prune", cmd_prune },
     { "lifecycle", cmd_lifecycle },
     { "run", cmd_run },
+    { "import-diff", cmd_import_diff },
     { "verify", cmd_verify },
 };
 

@@ -211,6 +211,7 @@ static void usage(void)
           "          [--keep-monthly N] [--grace DURATION] [--dry-run]\n"
           "  lifecycle apply [--abort-days N] | lifecycle show\n"
           "  run     [--dry-run]     back up every image of the config's [pool:NAME]\n"
+          "  import-diff FILE|- POOL/IMAGE   store an rbd export-diff stream as a backup\n"
           "  verify  [POOL/IMAGE[@BACKUP]] [--deep] [--source]\n"
           "\n"
           "global options:\n"

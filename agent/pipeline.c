@@ -218,32 +218,36 @@ static void *reader_main(void *arg)
 #define SAMPLE (64u << 10)
 #define SAMPLE_MIN_LEN (4 * SAMPLE)
 
-static int looks_incompressible(bpipe *p, slot *s)
+static int looks_incompressible(const unsigned char *data, size_t len, unsigned char *comp,
+                                int cap)
 {
-    if (s->len < SAMPLE_MIN_LEN)
+    if (len < SAMPLE_MIN_LEN)
         return 0;
-    int bound = LZ4_compressBound((int)p->chunk);
-    int n = LZ4_compress_default((const char *)s->data, (char *)s->comp, (int)SAMPLE, bound);
+    int n = LZ4_compress_default((const char *)data, (char *)comp, (int)SAMPLE, cap);
     return n <= 0 || (unsigned)n > SAMPLE - SAMPLE / 32;
+}
+
+int pipeline_encode(const unsigned char *data, size_t len, unsigned char *comp, int cap,
+                    uint8_t sha[32], int *comp_len)
+{
+    *comp_len = 0;
+    if (pipeline_is_zero(data, len))
+        return 1;
+    EVP_Digest(data, len, sha, NULL, EVP_sha256(), NULL);
+    if (looks_incompressible(data, len, comp, cap))
+        return 0;
+    int n = LZ4_compress_default((const char *)data, (char *)comp, (int)len, cap);
+    *comp_len = n > 0 && (uint64_t)n < len ? n : 0;
+    return 0;
 }
 
 static void process_slot(bpipe *p, slot *s)
 {
     if (s->rc < 0)
         return;
-    if (pipeline_is_zero(s->data, s->len)) {
-        s->zero = 1;
-        return;
-    }
-    EVP_Digest(s->data, s->len, s->sha, NULL, EVP_sha256(), NULL);
-    if (looks_incompressible(p, s)) {
-        s->raw = 1;
-        return;
-    }
     int bound = LZ4_compressBound((int)p->chunk);
-    s->comp_len = LZ4_compress_default((const char *)s->data, (char *)s->comp, (int)s->len,
-                                       bound);
-    s->raw = s->comp_len <= 0 || (uint64_t)s->comp_len >= s->len;
+    s->zero = pipeline_encode(s->data, s->len, s->comp, bound, s->sha, &s->comp_len);
+    s->raw = !s->zero && s->comp_len == 0;
 }
 
 static void *worker_main(void *arg)
@@ -322,78 +326,28 @@ static void release_slot(bpipe *p, slot *s)
     pthread_mutex_unlock(&p->mu);
 }
 
-typedef struct zero_run {
-    uint64_t off, len;
-} zero_run;
-
-static int flush_zero(bpipe *p, zero_run *z, index_writer *idx, manifest *m)
-{
-    if (z->len == 0)
-        return 0;
-    index_rec r;
-    memset(&r, 0, sizeof(r));
-    r.offset = z->off;
-    r.length = z->len;
-    r.flags = INDEX_FLAG_ZERO;
-    m->zero_bytes += z->len;
-    m->zero_chunks++;
-    z->len = 0;
-    if (index_writer_add(idx, &r) < 0)
-        return ag_fail(p->ctx, AG_EFAIL, "chunk index: records out of order at %llu",
-                       (unsigned long long)r.offset);
-    return 0;
-}
-
-static int store_slot(bpipe *p, slot *s, pack_writer *pack, index_writer *idx, manifest *m,
-                      zero_run *z)
+static int store_slot(bpipe *p, slot *s, store *st, manifest *m)
 {
     if (s->rc < 0)
         return ag_fail_rbd(p->ctx, (int)s->rc, "reading the image");
-    if (s->zero) {
-        if (z->len > 0 && z->off + z->len == s->off) {
-            z->len += s->len;
-            return 0;
-        }
-        if (flush_zero(p, z, idx, m) < 0)
-            return -1;
-        *z = (zero_run){ s->off, s->len };
-        return 0;
-    }
-    if (flush_zero(p, z, idx, m) < 0)
-        return -1;
-    index_rec r;
-    memset(&r, 0, sizeof(r));
-    r.offset = s->off;
-    r.length = s->len;
-    r.flags = s->raw ? INDEX_FLAG_RAW : 0;
-    r.stored_length = s->raw ? (uint32_t)s->len : (uint32_t)s->comp_len;
-    memcpy(r.sha256, s->sha, sizeof(r.sha256));
-    if (pack_append(pack, s->raw ? s->data : s->comp, r.stored_length, &r.pack,
-                    &r.pack_offset) < 0)
-        return -1;
-    if (index_writer_add(idx, &r) < 0)
-        return ag_fail(p->ctx, AG_EFAIL, "chunk index: records out of order");
-    m->data_bytes += s->len;
-    m->stored_bytes += r.stored_length;
-    m->chunks++;
-    return 0;
+    if (s->zero)
+        return store_zero(st, m, s->off, s->len);
+    return store_chunk(st, m, s->off, s->len, s->raw ? s->data : s->comp,
+                       s->raw ? (uint32_t)s->len : (uint32_t)s->comp_len, s->raw, s->sha);
 }
 
-static int consume(bpipe *p, pack_writer *pack, index_writer *idx, manifest *m)
+static int consume(bpipe *p, store *st, manifest *m)
 {
-    zero_run z = { 0, 0 };
     int fail = 0;
     slot *s;
-    while ((s = next_done(p, pack, &fail)) != NULL) {
-        int rc = store_slot(p, s, pack, idx, m, &z);
+    while ((s = next_done(p, st->pack, &fail)) != NULL) {
+        int rc = store_slot(p, s, st, m);
         progress_update(p->prog, s->off + s->len, p->size, m->data_bytes + m->zero_bytes);
         release_slot(p, s);
         if (rc < 0)
             return -1;
     }
-    if (fail)
-        return -1;
-    return flush_zero(p, &z, idx, m);
+    return fail ? -1 : 0;
 }
 
 static void stop_all(bpipe *p)
@@ -451,7 +405,7 @@ static void teardown(bpipe *p)
 }
 
 int pipeline_backup(ag_ctx *ctx, rbdio_image *img, const char *from_snap, uint64_t size,
-                    pack_writer *pack, index_writer *idx, manifest *m, progress *prog)
+                    store *st, manifest *m, progress *prog)
 {
     if (ctx->opts.tun.chunk_size > (64ULL << 20))
         return ag_fail(ctx, AG_EUSAGE, "chunk size may be at most 64M");
@@ -473,7 +427,7 @@ int pipeline_backup(ag_ctx *ctx, rbdio_image *img, const char *from_snap, uint64
         rc = ag_fail(ctx, AG_EFAIL, "cannot start the reader thread");
     reader_started = rc == 0;
     if (rc == 0)
-        rc = consume(&p, pack, idx, m);
+        rc = consume(&p, st, m);
     if (rc < 0)
         stop_all(&p);
     if (reader_started)

@@ -1,0 +1,153 @@
+/* store.c - one backup's objects in the bucket (see store.h). */
+#include "agent/store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int store_open(store *s, ag_ctx *ctx, const char *prefix, const char *id)
+{
+    memset(s, 0, sizeof(*s));
+    s->ctx = ctx;
+    snprintf(s->prefix, sizeof(s->prefix), "%s", prefix);
+    snprintf(s->id, sizeof(s->id), "%s", id);
+    if (pack_new(ctx, s->prefix, s->id, &s->pack) < 0)
+        return -1;
+    if (index_writer_new(&s->idx) < 0)
+        return ag_fail(ctx, AG_EFAIL, "out of memory");
+    return 0;
+}
+
+static int add_rec(store *s, const index_rec *r)
+{
+    if (index_writer_add(s->idx, r) < 0)
+        return ag_fail(s->ctx, AG_EFAIL, "chunk index: records out of order at %llu",
+                       (unsigned long long)r->offset);
+    return 0;
+}
+
+static int flush_zero(store *s, manifest *m)
+{
+    if (s->zlen == 0)
+        return 0;
+    index_rec r;
+    memset(&r, 0, sizeof(r));
+    r.offset = s->zoff;
+    r.length = s->zlen;
+    r.flags = INDEX_FLAG_ZERO;
+    m->zero_bytes += s->zlen;
+    m->zero_chunks++;
+    s->zlen = 0;
+    return add_rec(s, &r);
+}
+
+int store_zero(store *s, manifest *m, uint64_t off, uint64_t len)
+{
+    if (s->zlen > 0 && s->zoff + s->zlen == off) {
+        s->zlen += len;
+        return 0;
+    }
+    if (flush_zero(s, m) < 0)
+        return -1;
+    s->zoff = off;
+    s->zlen = len;
+    return 0;
+}
+
+int store_chunk(store *s, manifest *m, uint64_t off, uint64_t len, const void *stored,
+                uint32_t stored_len, int raw, const uint8_t sha[32])
+{
+    if (flush_zero(s, m) < 0)
+        return -1;
+    index_rec r;
+    memset(&r, 0, sizeof(r));
+    r.offset = off;
+    r.length = len;
+    r.flags = raw ? INDEX_FLAG_RAW : 0;
+    r.stored_length = stored_len;
+    memcpy(r.sha256, sha, sizeof(r.sha256));
+    if (pack_append(s->pack, stored, stored_len, &r.pack, &r.pack_offset) < 0)
+        return -1;
+    if (add_rec(s, &r) < 0)
+        return -1;
+    m->data_bytes += len;
+    m->stored_bytes += stored_len;
+    m->chunks++;
+    return 0;
+}
+
+static int put_object(ag_ctx *ctx, const char *key, const void *data, size_t len,
+                      const char *type, const char *what)
+{
+    s3_error err;
+    memset(&err, 0, sizeof(err));
+    int rc = s3_put(ctx->s3, key, data, len, type, NULL, &err);
+    return rc < 0 ? ag_fail_s3(ctx, rc, &err, what) : 0;
+}
+
+static int upload_index(store *s, manifest *m)
+{
+    const unsigned char *data;
+    size_t len;
+    if (index_writer_finish(s->idx, &data, &len) < 0)
+        return ag_fail(s->ctx, AG_EFAIL, "cannot finish the chunk index");
+    naming_index_key(s->prefix, s->id, s->index_key, sizeof(s->index_key));
+    if (put_object(s->ctx, s->index_key, data, len, "application/octet-stream",
+                   "uploading the chunk index") < 0)
+        return -1;
+    s->index_uploaded = 1;
+    snprintf(m->index.key, sizeof(m->index.key), "%s", s->index_key);
+    m->index.size = len;
+    s3_sha256_hex(data, len, m->index_sha256);
+    m->index_records = index_writer_count(s->idx);
+    return 0;
+}
+
+static int put_manifest(store *s, manifest *m)
+{
+    char *json = NULL;
+    size_t len = 0;
+    m->created = time(NULL);
+    if (manifest_to_json(m, &json, &len) < 0)
+        return ag_fail(s->ctx, AG_EFAIL, "cannot encode the manifest");
+    char key[2048];
+    naming_manifest_key(s->prefix, s->id, key, sizeof(key));
+    int rc = put_object(s->ctx, key, json, len, "application/json", "writing the manifest");
+    free(json);
+    if (rc < 0) {
+        /* The PUT may have landed before the failure was seen: take it back so that
+         * no manifest refers to objects store_abort() is about to delete. */
+        s3_error err;
+        s3_delete(s->ctx->s3, key, &err);
+    }
+    return rc;
+}
+
+int store_commit(store *s, manifest *m)
+{
+    if (flush_zero(s, m) < 0 || pack_finish(s->pack, m) < 0 || upload_index(s, m) < 0)
+        return -1;
+    ag_debug(s->ctx, "data objects and index uploaded");
+    if (ag_interrupted)
+        return ag_fail(s->ctx, AG_EINTR, "interrupted");
+    return put_manifest(s, m);
+}
+
+void store_abort(store *s)
+{
+    pack_abort(s->pack);
+    s->pack = NULL;
+    if (s->index_uploaded) {
+        s3_error err;
+        s3_delete(s->ctx->s3, s->index_key, &err);
+        s->index_uploaded = 0;
+    }
+}
+
+void store_free(store *s)
+{
+    pack_free(s->pack);
+    s->pack = NULL;
+    index_writer_free(s->idx);
+    s->idx = NULL;
+}

@@ -1,0 +1,39 @@
+/* store.h - one backup's objects in the bucket: pack objects and chunk index being
+ * written, then the manifest as the commit; or all of it taken back on failure. Shared
+ * by backup (from an image) and import-diff (from a stream). */
+#ifndef RBD2S3_STORE_H
+#define RBD2S3_STORE_H
+
+#include "agent/agent.h"
+#include "agent/index.h"
+#include "agent/pack.h"
+
+typedef struct store {
+    ag_ctx *ctx;
+    char prefix[2048];        /* the image's key prefix */
+    char id[NAMING_ID_LEN];
+    pack_writer *pack;
+    index_writer *idx;
+    char index_key[1024];
+    int index_uploaded;
+    uint64_t zoff, zlen;      /* the zero range not yet recorded */
+} store;
+
+/* Start writing backup id of the image under prefix. 0 or -1 (error recorded). */
+int store_open(store *s, ag_ctx *ctx, const char *prefix, const char *id);
+
+/* Append one chunk's record: data (stored bytes, raw or lz4) or, with data NULL, a zero
+ * range (adjacent zero ranges are merged into one record). Totals go into m. */
+int store_chunk(store *s, manifest *m, uint64_t off, uint64_t len, const void *stored,
+                uint32_t stored_len, int raw, const uint8_t sha[32]);
+int store_zero(store *s, manifest *m, uint64_t off, uint64_t len);
+
+/* Finish the pack objects (into m's object list), upload the index, then the manifest.
+ * 0 once the backup exists, -1 (error recorded) otherwise. */
+int store_commit(store *s, manifest *m);
+
+/* Take back everything written (uploads aborted, objects and index deleted). */
+void store_abort(store *s);
+void store_free(store *s);
+
+#endif
