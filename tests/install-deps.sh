@@ -10,6 +10,7 @@ PKGS=(
     liblz4-dev libjson-c-dev libinih-dev libcmocka-dev
     ceph-mon ceph-osd ceph-common radosgw
     awscli s3cmd lz4 python3 jq time curl python3-prometheus-client
+    groff-base man-db systemd
 )
 
 missing=()
