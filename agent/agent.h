@@ -154,5 +154,6 @@ int cmd_lifecycle(ag_ctx *ctx, int argc, char **argv);
 int cmd_run(ag_ctx *ctx, int argc, char **argv);
 int cmd_import_diff(ag_ctx *ctx, int argc, char **argv);
 int cmd_verify(ag_ctx *ctx, int argc, char **argv);
+int cmd_export_diff(ag_ctx *ctx, int argc, char **argv);
 
 #endif

@@ -40,6 +40,8 @@ typedef struct ex {
     buf **queue;              /* fetched groups waiting for a worker */
     size_t qhead, qtail, qcap;
     int quit;
+    uint64_t done;            /* bytes of the plan written or skipped (progress) */
+    uint64_t written;         /* bytes written (the progress line's rate) */
     int failed;
     int exit_code;
     char msg[1024];
@@ -59,6 +61,19 @@ static void ex_fail(ex *x, int code, const char *fmt, ...)
         va_end(ap);
     }
     pthread_cond_broadcast(&x->cv);
+    pthread_mutex_unlock(&x->mu);
+}
+
+/* Count n bytes of the plan as done; written: they were written, not skipped. */
+static void ex_progress(ex *x, uint64_t n, int written)
+{
+    if (x->sink->prog == NULL)
+        return;
+    pthread_mutex_lock(&x->mu);
+    x->done += n;
+    if (written)
+        x->written += n;
+    progress_update(x->sink->prog, x->done, x->p->size, x->written);
     pthread_mutex_unlock(&x->mu);
 }
 
@@ -169,6 +184,8 @@ static int do_job(ex *x, buf *gb, const plan_job *job)
     for (size_t i = 0; rc == 0 && i < job->count; i++) {
         const plan_piece *pc = &x->p->pieces[x->p->job_pieces[job->first + i]];
         rc = sink_write(x, owner, data + pc->src_off, pc->len, pc->dst_off);
+        if (rc == 0)
+            ex_progress(x, pc->len, 1);
     }
     if (owner != gb)
         unref(x, owner);
@@ -304,6 +321,7 @@ static int write_zeroes(ex *x)
             int rc = rbdio_aio_write_zeroes(x->aio, pc->dst_off, pc->len, NULL, NULL);
             if (rc < 0)
                 ex_fail(x, AG_EFAIL, "zeroing the target: %s", strerror(-rc));
+            ex_progress(x, pc->len, 1);
             continue;
         }
         for (uint64_t o = 0; o < pc->len && !x->failed; o += sizeof(zeros)) {
@@ -312,6 +330,7 @@ static int write_zeroes(ex *x)
                 ex_fail(x, AG_EFAIL, "writing the target file: %s",
                         strerror(errno));
         }
+        ex_progress(x, pc->len, 1);
     }
     return x->failed ? -1 : 0;
 }
@@ -423,6 +442,9 @@ int exec_restore(ag_ctx *ctx, const plan *p, const exec_src *srcs, const exec_si
     x.p = p;
     x.srcs = srcs;
     x.sink = sink;
+    for (size_t i = 0; i < p->npieces; i++)      /* what is never written counts as done */
+        if (p->pieces[i].zero && (sink->fresh || (p->pieces[i].zero == 2 && sink->keep_holes)))
+            x.done += p->pieces[i].len;
     if (setup(&x) == 0 && (sink->fresh || write_zeroes(&x) == 0))
         run_parallel(&x);
     if (x.aio != NULL) {

@@ -15,6 +15,7 @@ static const command commands[] = {
     { "list", cmd_list },
     { "show", cmd_show },
     { "restore", cmd_restore },
+    { "export-diff", cmd_export_diff },
     { "prune", cmd_prune },
     { "lifecycle", cmd_lifecycle },
     { "run", cmd_run },

@@ -207,6 +207,7 @@ static void usage(void)
           "  restore POOL/IMAGE[@BACKUP] DEST_POOL/DEST_IMAGE [--dest-ceph-conf F]\n"
           "          [--dest-id N] [--replay]\n"
           "  restore POOL/IMAGE[@BACKUP] --to-file PATH|-\n"
+          "  export-diff POOL/IMAGE[@BACKUP] [--from BACKUP] [--diff-format 1|2] FILE|-\n"
           "  prune   [POOL/IMAGE] [--keep-last N] [--keep-daily N] [--keep-weekly N]\n"
           "          [--keep-monthly N] [--grace DURATION] [--dry-run]\n"
           "  lifecycle apply [--abort-days N] | lifecycle show\n"

@@ -6,6 +6,7 @@
 #include "agent/index.h"
 #include "agent/options.h"
 #include "agent/plan.h"
+#include "agent/progress.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -130,8 +131,9 @@ static int open_target(rs *r, const manifest *m)
     return 0;
 }
 
-/* Apply chain members [first, last] merged, into the open target. */
-static int apply(rs *r, size_t first, size_t last, int fresh)
+/* Apply chain members [first, last] merged, into the open target; what: the progress
+ * line's name (an image or a file: stdout carries the data and gets none). */
+static int apply(rs *r, size_t first, size_t last, int fresh, const char *what)
 {
     ag_ctx *ctx = r->ctx;
     size_t n = last - first + 1;
@@ -148,10 +150,13 @@ static int apply(rs *r, size_t first, size_t last, int fresh)
         if (r->is_stdout) {
             rc = exec_restore_stream(ctx, &p, xs, r->fd);
         } else {
+            progress prog;
+            progress_start(&prog, ctx, "Restoring", what);
             exec_sink sink = { .img = r->dimg, .fd = r->dimg ? -1 : r->fd,
                                .fresh = r->dimg ? fresh : (fresh && r->fresh_file),
-                               .keep_holes = !chain_m(r, first)->full };
+                               .keep_holes = !chain_m(r, first)->full, .prog = &prog };
             rc = exec_restore(ctx, &p, xs, &sink);
+            progress_end(&prog, rc == 0);
         }
         plan_free(&p);
     }
@@ -179,7 +184,9 @@ static int run_replay(rs *r)
                 return ag_fail_rbd(r->ctx, rc, "resizing the destination");
         }
         ag_info(r->ctx, "applying backup %s (%zu of %zu)", m->id, i + 1, r->nchain);
-        if (apply(r, i, i, i == 0) < 0 || finish_point(r, m) < 0)
+        char what[1700];
+        snprintf(what, sizeof(what), "%s@%s", r->name, m->id);
+        if (apply(r, i, i, i == 0, what) < 0 || finish_point(r, m) < 0)
             return -1;
     }
     return 0;
@@ -200,7 +207,7 @@ static int run_restore(rs *r)
             r->nchain, r->nchain == 1 ? "" : "s");
     if (r->replay && r->to_file == NULL)
         return run_replay(r);
-    if (apply(r, 0, r->nchain - 1, 1) < 0)
+    if (apply(r, 0, r->nchain - 1, 1, r->name) < 0)
         return -1;
     if (r->fd >= 0 && !r->is_stdout && fsync(r->fd) < 0 && errno != EINVAL)
         return ag_fail(ctx, AG_EFAIL, "%s: %s", r->to_file, strerror(errno));

@@ -1,5 +1,6 @@
-/* stream.c - restore into a pipe (stdout): every byte in order, zeros included, one
- * record at a time, each checked against its SHA-256 before it is written. */
+/* stream.c - a plan walked in order, one record at a time, each checked against its
+ * SHA-256 before it is passed on: restore into a pipe (stdout), every byte in order,
+ * zeros included; the export-diff stream. */
 #include "agent/exec.h"
 
 #include <errno.h>
@@ -48,6 +49,9 @@ static int load_record(ag_ctx *ctx, const exec_src *s, uint32_t src, uint32_t re
     if (c->valid && c->src == src && c->rec == rec)
         return 0;
     const index_rec *r = &s[src].recs[rec];
+    if (r->pack >= s[src].m->nobjects)
+        return ag_fail(ctx, AG_EINTEGRITY, "backup %s: chunk index names data object %u, "
+                       "which the manifest does not list", s[src].m->id, r->pack);
     const char *key = s[src].m->objects[r->pack].key;
     s3_buf body = { 0 };
     s3_error err;
@@ -83,19 +87,52 @@ static int load_record(ag_ctx *ctx, const exec_src *s, uint32_t src, uint32_t re
     return 0;
 }
 
-int exec_restore_stream(ag_ctx *ctx, const plan *p, const exec_src *srcs, int fd)
+int exec_restore_ordered(ag_ctx *ctx, const plan *p, const exec_src *srcs,
+                         const exec_ordered *o)
 {
     cache c = { 0 };
+    uint64_t bytes = 0;
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < p->npieces; i++) {
         const plan_piece *pc = &p->pieces[i];
         if (ag_interrupted)
             rc = ag_fail(ctx, AG_EINTR, "interrupted");
         else if (pc->zero)
-            rc = write_zeros(ctx, fd, pc->len);
+            rc = o->zero(o->arg, pc->dst_off, pc->len, pc->zero);
         else if ((rc = load_record(ctx, srcs, pc->src, pc->rec, &c)) == 0)
-            rc = write_all(ctx, fd, c.data + pc->src_off, pc->len);
+            rc = o->data(o->arg, pc->dst_off, c.data + pc->src_off, pc->len);
+        if (rc == 0 && !pc->zero)
+            bytes += pc->len;
+        if (rc == 0 && o->prog != NULL)
+            progress_update(o->prog, pc->dst_off + pc->len, p->size, bytes);
     }
     free(c.data);
     return rc;
+}
+
+typedef struct fd_out {
+    ag_ctx *ctx;
+    int fd;
+} fd_out;
+
+static int fd_data(void *arg, uint64_t off, const unsigned char *data, uint64_t len)
+{
+    fd_out *f = arg;
+    (void)off;
+    return write_all(f->ctx, f->fd, data, (size_t)len);
+}
+
+static int fd_zero(void *arg, uint64_t off, uint64_t len, int kind)
+{
+    fd_out *f = arg;
+    (void)off;
+    (void)kind;
+    return write_zeros(f->ctx, f->fd, len);
+}
+
+int exec_restore_stream(ag_ctx *ctx, const plan *p, const exec_src *srcs, int fd)
+{
+    fd_out f = { ctx, fd };
+    exec_ordered o = { .data = fd_data, .zero = fd_zero, .arg = &f };
+    return exec_restore_ordered(ctx, p, srcs, &o);
 }
