@@ -127,7 +127,7 @@ int diffwalk_next(diffwalk *d, const dw_extent **ext, size_t *n)
     *ext = NULL;
     *n = 0;
     if (d->next >= d->nwindows)
-        return 0;
+        return 1;
     dw_slot *s = &d->slots[d->next % (uint64_t)d->nslots];
     pthread_mutex_lock(&d->mu);
     /* The reader is done with the previous window: its walker goes on K windows ahead. */

@@ -20,8 +20,9 @@ typedef struct diffwalk diffwalk;
 int diffwalk_start(rbdio_image *img, const char *from_snap, uint64_t size, uint64_t window,
                    int threads, diffwalk **out);
 
-/* The next window's extents, in order. *n = 0 with *ext = NULL at the end. The array stays
- * valid until the next call. 0, or the -errno of the walk (diffwalk_error() says what). */
+/* The next window's extents, in order: 0 with the window's extents (*n may be 0: nothing
+ * changed there), 1 after the last window, or the -errno of the walk (diffwalk_error()
+ * says what). The array stays valid until the next call. */
 int diffwalk_next(diffwalk *d, const dw_extent **ext, size_t *n);
 
 /* The text of the error diffwalk_next returned (rbdio's, taken on the walker's thread). */

@@ -193,8 +193,10 @@ static void *reader_main(void *arg)
             reader_fail(p, rc, "walking the image diff", diffwalk_error(dw));
             break;
         }
-        if (n == 0 && ext == NULL)
+        if (rc == 1) {             /* past the last window */
+            rc = 0;
             break;
+        }
         for (size_t i = 0; i < n && rc == 0; i++)
             rc = submit_extent(p, &ext[i]);
         if (rc < 0)

@@ -34,4 +34,26 @@ if check "restore the incremental into the destination" \
     expect_eq "$(img_sum "$DST" "$DST_CEPH_CONF")" "$SUM" "restored image equals the source snapshot"
 fi
 
+# The diff is walked in 128 MiB windows: an incremental whose changes all lie past windows
+# without any change (the first ones empty, one in the middle empty) must still find them.
+SPARSE=rbd/$(img incr-windows)
+require "create a sparse 640 MiB image" create_image "$SPARSE" 640M
+require "write 1 MiB at 10 MiB" write_random "$SPARSE" 10M 1M
+if do_backup "$SPARSE"; then ok "full backup of the sparse image"; else not_ok "full backup"; fi
+require "write 1 MiB at 300 MiB (window 2)" write_random "$SPARSE" 300M 1M
+require "write 64 KiB at 600 MiB (window 4)" write_random "$SPARSE" 600M 64K
+if do_backup "$SPARSE"; then
+    expect_eq "$BK_TYPE $(jq -r .data_bytes "$BK_JSON")" "incremental $((1088 * 1024))" \
+        "the incremental holds exactly the 1 MiB + 64 KiB written after empty windows"
+else
+    not_ok "incremental of the sparse image"
+fi
+SUM_W=$(img_sum "$SPARSE@rbd2s3-$BK_ID")
+if rb restore "$SPARSE" --to-file "$TMPD/windows.raw" >/dev/null 2>"$TMPD/windows.err"; then
+    expect_eq "$(file_sum "$TMPD/windows.raw")" "$SUM_W" "its restore equals the source snapshot"
+    rm -f "$TMPD/windows.raw"
+else
+    not_ok "restore of the sparse image: $(tail -1 "$TMPD/windows.err")"
+fi
+
 done_testing
