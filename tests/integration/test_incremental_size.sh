@@ -49,6 +49,15 @@ else
     not_ok "incremental of the sparse image"
 fi
 SUM_W=$(img_sum "$SPARSE@rbd2s3-$BK_ID")
+LATE=rbd/$(img incr-late)
+require "create a sparse 512 MiB image" create_image "$LATE" 512M
+require "write 1 MiB at 400 MiB only" write_random "$LATE" 400M 1M
+if do_backup "$LATE"; then
+    expect_eq "$BK_TYPE $(jq -r .data_bytes "$BK_JSON")" "full $((1024 * 1024))" \
+        "a full backup finds data that lies only after empty windows"
+else
+    not_ok "full backup of an image written only at 400 MiB"
+fi
 if rb restore "$SPARSE" --to-file "$TMPD/windows.raw" >/dev/null 2>"$TMPD/windows.err"; then
     expect_eq "$(file_sum "$TMPD/windows.raw")" "$SUM_W" "its restore equals the source snapshot"
     rm -f "$TMPD/windows.raw"
