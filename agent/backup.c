@@ -238,21 +238,7 @@ static void report(bk *b)
 {
     const manifest *m = &b->m;
     if (b->ctx->opts.json) {
-        json_object *o = json_object_new_object();
-        json_object_object_add(o, "image", json_object_new_string(b->name));
-        json_object_object_add(o, "id", json_object_new_string(m->id));
-        json_object_object_add(o, "type", json_object_new_string(m->full ? "full"
-                                                                          : "incremental"));
-        json_object_object_add(o, "parent", m->full ? NULL
-                                                    : json_object_new_string(m->parent_id));
-        json_object_object_add(o, "snapshot", json_object_new_string(m->snap_name));
-        json_object_object_add(o, "data_bytes", json_object_new_int64((int64_t)m->data_bytes));
-        json_object_object_add(o, "zero_bytes", json_object_new_int64((int64_t)m->zero_bytes));
-        json_object_object_add(o, "stored_bytes",
-                               json_object_new_int64((int64_t)m->stored_bytes));
-        json_object_object_add(o, "chunks", json_object_new_int64((int64_t)m->chunks));
-        puts(json_object_to_json_string_ext(o, AG_JSON_OUT));
-        json_object_put(o);
+        store_print_json(b->name, m);
         return;
     }
     char d[32], s[32];

@@ -179,20 +179,7 @@ static void report(const imp *im)
     ag_fmt_size(m->data_bytes, d, sizeof(d));
     ag_fmt_size(m->stored_bytes, s, sizeof(s));
     if (im->ctx->opts.json) {
-        json_object *o = json_object_new_object();
-        json_object_object_add(o, "image", json_object_new_string(im->name));
-        json_object_object_add(o, "id", json_object_new_string(m->id));
-        json_object_object_add(o, "type", json_object_new_string(m->full ? "full"
-                                                                          : "incremental"));
-        json_object_object_add(o, "parent", m->full ? NULL
-                                                    : json_object_new_string(m->parent_id));
-        json_object_object_add(o, "snapshot", json_object_new_string(m->snap_name));
-        json_object_object_add(o, "data_bytes", json_object_new_int64((int64_t)m->data_bytes));
-        json_object_object_add(o, "zero_bytes", json_object_new_int64((int64_t)m->zero_bytes));
-        json_object_object_add(o, "stored_bytes",
-                               json_object_new_int64((int64_t)m->stored_bytes));
-        puts(json_object_to_json_string_ext(o, AG_JSON_OUT));
-        json_object_put(o);
+        store_print_json(im->name, m);
         return;
     }
     printf("%s@%s: %s%s from stream, %s of data, %s stored\n", im->name, m->id,

@@ -1,6 +1,8 @@
 /* store.c - one backup's objects in the bucket (see store.h). */
 #include "agent/store.h"
 
+#include <json-c/json.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,4 +152,20 @@ void store_free(store *s)
     s->pack = NULL;
     index_writer_free(s->idx);
     s->idx = NULL;
+}
+
+void store_print_json(const char *name, const manifest *m)
+{
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "image", json_object_new_string(name));
+    json_object_object_add(o, "id", json_object_new_string(m->id));
+    json_object_object_add(o, "type", json_object_new_string(m->full ? "full" : "incremental"));
+    json_object_object_add(o, "parent", m->full ? NULL : json_object_new_string(m->parent_id));
+    json_object_object_add(o, "snapshot", json_object_new_string(m->snap_name));
+    json_object_object_add(o, "data_bytes", json_object_new_int64((int64_t)m->data_bytes));
+    json_object_object_add(o, "zero_bytes", json_object_new_int64((int64_t)m->zero_bytes));
+    json_object_object_add(o, "stored_bytes", json_object_new_int64((int64_t)m->stored_bytes));
+    json_object_object_add(o, "chunks", json_object_new_int64((int64_t)m->chunks));
+    puts(json_object_to_json_string_ext(o, AG_JSON_OUT));
+    json_object_put(o);
 }

@@ -36,4 +36,7 @@ int store_commit(store *s, manifest *m);
 void store_abort(store *s);
 void store_free(store *s);
 
+/* The one-line JSON summary of a committed backup on stdout (--format json). */
+void store_print_json(const char *name, const manifest *m);
+
 #endif
