@@ -114,6 +114,8 @@ int ag_fail_rbd_why(ag_ctx *ctx, int rc, const char *text);
 
 /* Informational line on stderr unless -q. */
 void ag_info(const ag_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Monotonic clock in seconds (for durations). */
+double ag_now(void);
 /* Debug line on stderr with -v. */
 void ag_debug(const ag_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

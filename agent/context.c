@@ -94,14 +94,20 @@ void ag_info(const ag_ctx *ctx, const char *fmt, ...)
     va_end(ap);
 }
 
+double ag_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 static double elapsed(void)
 {
-    static struct timespec t0;
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    if (t0.tv_sec == 0 && t0.tv_nsec == 0)
+    static double t0;
+    double now = ag_now();
+    if (t0 == 0)
         t0 = now;
-    return (double)(now.tv_sec - t0.tv_sec) + (double)(now.tv_nsec - t0.tv_nsec) / 1e9;
+    return now - t0;
 }
 
 void ag_debug(const ag_ctx *ctx, const char *fmt, ...)

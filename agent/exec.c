@@ -67,8 +67,8 @@ static void ex_fail(ex *x, int code, const char *fmt, ...)
 /* Count n bytes of the plan as done; written: they were written, not skipped. */
 static void ex_progress(ex *x, uint64_t n, int written)
 {
-    if (x->sink->prog == NULL)
-        return;
+    if (x->sink->prog == NULL || !x->sink->prog->on)
+        return;                 /* no line to draw: no lock per piece */
     pthread_mutex_lock(&x->mu);
     x->done += n;
     if (written)

@@ -10,7 +10,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <json-c/json.h>
 #include <lz4.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -25,20 +25,29 @@ static void label(const char *in, char *out, size_t outsz)
     out[o] = '\0';
 }
 
-/* The previous file's last-success value for the (escaped) image label, or 0. */
-static double previous_success(const char *path, const char *lab)
+/* The previous file, read once (NULL if there is none); at most 16 MiB. */
+static char *read_previous(const char *path)
 {
     FILE *f = fopen(path, "r");
     if (f == NULL)
-        return 0;
-    char want[3500], line[4096];
-    snprintf(want, sizeof(want), LAST_OK "{image=\"%s\"} ", lab);
-    double v = 0;
-    while (fgets(line, sizeof(line), f) != NULL)
-        if (strncmp(line, want, strlen(want)) == 0)
-            v = strtod(line + strlen(want), NULL);
+        return NULL;
+    size_t cap = 16u << 20, n;
+    char *buf = malloc(cap + 1);
+    if (buf != NULL) {
+        n = fread(buf, 1, cap, f);
+        buf[n] = '\0';
+    }
     fclose(f);
-    return v;
+    return buf;
+}
+
+/* The previous file's last-success value for the (escaped) image label, or 0. */
+static double previous_success(const char *prev, const char *lab)
+{
+    char want[3500];
+    snprintf(want, sizeof(want), "\n" LAST_OK "{image=\"%s\"} ", lab);
+    const char *hit = prev != NULL ? strstr(prev, want) : NULL;
+    return hit != NULL ? strtod(hit + strlen(want), NULL) : 0;
 }
 
 static void head(FILE *f, const char *name, const char *type, const char *help)
@@ -46,7 +55,7 @@ static void head(FILE *f, const char *name, const char *type, const char *help)
     fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-static void per_image(FILE *f, const char *path, const run_item *it, size_t n, time_t now)
+static void per_image(FILE *f, const char *prev, const run_item *it, size_t n, time_t now)
 {
     static const struct { const char *name, *help; } m[] = {
         { "rbd2s3_backup_success", "1 if the image's backup in the last run succeeded" },
@@ -64,7 +73,7 @@ static void per_image(FILE *f, const char *path, const run_item *it, size_t n, t
             label(it[i].name, lab, sizeof(lab));
             int ok = it[i].status == RUN_OK;
             double v = k == 0   ? ok
-                       : k == 1 ? (ok ? (double)now : previous_success(path, lab))
+                       : k == 1 ? (ok ? (double)now : previous_success(prev, lab))
                        : k == 2 ? it[i].seconds
                        : k == 3 ? (double)it[i].res.data_bytes
                                 : (double)it[i].res.stored_bytes;
@@ -102,7 +111,9 @@ int metrics_write(ag_ctx *ctx, const char *path, const run_item *items, size_t n
             close(fd);
         return ag_fail(ctx, AG_EFAIL, "metrics file %s: %s", tmp, strerror(errno));
     }
-    per_image(f, path, items, n, time(NULL));
+    char *prev = read_previous(path);
+    per_image(f, prev, items, n, time(NULL));
+    free(prev);
     per_run(f, items, n, started, seconds);
     int bad = fflush(f) != 0 || fsync(fileno(f)) != 0;
     bad |= fclose(f) != 0;

@@ -3,30 +3,22 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #define INTERVAL 0.5
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 void progress_start(progress *p, const ag_ctx *ctx, const char *verb, const char *name)
 {
     memset(p, 0, sizeof(*p));
     p->on = ctx->opts.progress && !ctx->opts.quiet && !ctx->opts.verbose;
     snprintf(p->what, sizeof(p->what), "%s %s", verb, name);
-    p->start = p->last = now_s();
+    p->start = p->last = ag_now();
 }
 
 void progress_update(progress *p, uint64_t done, uint64_t total, uint64_t bytes)
 {
     if (!p->on)
         return;
-    double t = now_s();
+    double t = ag_now();
     if (t - p->last < INTERVAL)
         return;
     p->last = t;

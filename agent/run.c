@@ -16,13 +16,6 @@ typedef struct run_list {
     size_t n, cap;
 } run_list;
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static run_item *add_item(ag_ctx *ctx, run_list *l, const char *section, const char *image)
 {
     if (l->n == l->cap) {
@@ -168,9 +161,9 @@ static void run_one(ag_ctx *ctx, run_item *r, int dry_run)
     ag_ctx sub = *ctx;          /* its own error; the connections are shared */
     sub.exit_code = AG_OK;
     sub.errmsg[0] = '\0';
-    double t0 = now_s();
+    double t0 = ag_now();
     int rc = ag_backup(&sub, &r->spec, 0, NULL, 0, &r->res);
-    r->seconds = now_s() - t0;
+    r->seconds = ag_now() - t0;
     ctx->s3 = sub.s3;
     ctx->src = sub.src;
     r->status = rc == 0 ? RUN_OK : RUN_FAILED;
@@ -216,10 +209,8 @@ static void print_json(const run_list *l)
         json_object *o = json_object_new_object();
         int ok = r->status == RUN_OK;
         json_object_object_add(o, "image", json_object_new_string(r->name));
-        json_object_object_add(o, "result", json_object_new_string(ok ? "ok"
-                                                                     : r->status == RUN_FAILED
-                                                                         ? "failed"
-                                                                         : status_name(r->status)));
+        static const char *const results[] = { "planned", "ok", "failed", "skipped" };
+        json_object_object_add(o, "result", json_object_new_string(results[r->status]));
         json_object_object_add(o, "id", ok ? json_object_new_string(r->res.id) : NULL);
         json_object_object_add(o, "type", ok ? json_object_new_string(r->res.full
                                                                           ? "full"
@@ -250,7 +241,7 @@ int cmd_run(ag_ctx *ctx, int argc, char **argv)
     run_list l;
     memset(&l, 0, sizeof(l));
     time_t started = time(NULL);
-    double t0 = now_s();
+    double t0 = ag_now();
     if (collect(ctx, &l) == 0) {
         for (size_t i = 0; i < l.n; i++)
             if (l.it[i].status == RUN_PLANNED)
@@ -260,7 +251,7 @@ int cmd_run(ag_ctx *ctx, int argc, char **argv)
         else
             print_table(&l);
         if (ctx->opts.metrics_file != NULL && dry == NULL)
-            metrics_write(ctx, ctx->opts.metrics_file, l.it, l.n, started, now_s() - t0);
+            metrics_write(ctx, ctx->opts.metrics_file, l.it, l.n, started, ag_now() - t0);
         size_t failed = 0;
         int first = AG_OK;
         for (size_t i = 0; i < l.n; i++) {
