@@ -1,7 +1,11 @@
 /* diffwalk.c - the image diff walked ahead of the reads. Thread k walks windows k, k + K,
  * k + 2K ... into its own slot; the reader takes the slots in turn, so windows come out
  * in image order while K of them are walked at once. An incremental backup of a large
- * image with few changes spends most of its time here otherwise. */
+ * image with few changes spends most of its time here otherwise.
+ *
+ * For an incremental of an image with a valid fast-diff object map, the objects that
+ * changed are first taken from the object maps (a whole-object diff, which reads no data
+ * object), and the exact walk lists only those: unchanged objects cost nothing. */
 #include "agent/diffwalk.h"
 
 #include <errno.h>
@@ -9,6 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* The map of changed objects holds at most this many bits (8 MiB); beyond, a bit stands
+ * for several objects. */
+#define MAP_MAX_BITS (1ULL << 26)
 
 enum { W_EMPTY, W_READY };
 
@@ -34,6 +42,9 @@ struct diffwalk {
     int nslots;
     int stop;
     const char *why;          /* the failed walk's error text */
+    uint8_t *map;             /* bit u: [u * unit, (u + 1) * unit) may have changed; NULL:
+                               * no map, every window is walked whole */
+    uint64_t unit;
     pthread_mutex_t mu;
     pthread_cond_t cv;
     dw_slot *slots;
@@ -54,15 +65,73 @@ static int on_extent(uint64_t off, uint64_t len, int exists, void *arg)
     return 0;
 }
 
+static int map_bit(const diffwalk *d, uint64_t u)
+{
+    return (d->map[u >> 3] >> (u & 7)) & 1;
+}
+
+/* Walk [off, end) exactly, or only its changed objects when there is a map. */
+static int walk_range(diffwalk *d, dw_slot *s, uint64_t off, uint64_t end)
+{
+    if (d->map == NULL)
+        return rbdio_diff_range(d->img, d->from_snap, off, end - off, 1, on_extent, s);
+    uint64_t u = off / d->unit, last = (end - 1) / d->unit;
+    while (u <= last) {
+        if (!map_bit(d, u)) {
+            u++;
+            continue;
+        }
+        uint64_t v = u;
+        while (v + 1 <= last && map_bit(d, v + 1))
+            v++;
+        uint64_t a = u * d->unit > off ? u * d->unit : off;
+        uint64_t b = (v + 1) * d->unit < end ? (v + 1) * d->unit : end;
+        int rc = rbdio_diff_range(d->img, d->from_snap, a, b - a, 1, on_extent, s);
+        if (rc < 0)
+            return rc;
+        u = v + 1;
+    }
+    return 0;
+}
+
 /* Walk one window into s (the lock is not held). */
 static void walk_window(diffwalk *d, dw_slot *s)
 {
     uint64_t off = s->window * d->window;
     uint64_t len = d->size - off < d->window ? d->size - off : d->window;
     s->n = 0;
-    s->rc = rbdio_diff_range(d->img, d->from_snap, off, len, 1, on_extent, s);
+    s->rc = walk_range(d, s, off, off + len);
     if (s->rc < 0)
         snprintf(s->why, sizeof(s->why), "%s", rbdio_last_error());
+}
+
+static int on_changed_object(uint64_t off, uint64_t len, int exists, void *arg)
+{
+    (void)exists;
+    diffwalk *d = arg;
+    for (uint64_t u = off / d->unit; u <= (off + len - 1) / d->unit; u++)
+        d->map[u >> 3] |= (uint8_t)(1u << (u & 7));
+    return 0;
+}
+
+/* The map of changed objects, from the object maps. Without one (no fast-diff, a full
+ * backup, or any failure) every window is walked whole: the map only saves time. */
+static void build_map(diffwalk *d)
+{
+    rbdio_info info;
+    if (d->from_snap == NULL || d->size == 0 || rbdio_fast_diff(d->img) != 1 ||
+        rbdio_stat(d->img, &info) < 0)
+        return;
+    d->unit = 1ULL << info.order;
+    while (d->size / d->unit > MAP_MAX_BITS)
+        d->unit <<= 1;
+    d->map = calloc((size_t)((d->size / d->unit + 8) / 8), 1);
+    if (d->map == NULL)
+        return;
+    if (rbdio_diff(d->img, d->from_snap, d->size, 1, 1, on_changed_object, d) < 0) {
+        free(d->map);
+        d->map = NULL;
+    }
 }
 
 static void *walker_main(void *arg)
@@ -102,6 +171,7 @@ int diffwalk_start(rbdio_image *img, const char *from_snap, uint64_t size, uint6
     d->window = window;
     d->nwindows = (size + window - 1) / window;
     d->nslots = d->nwindows < (uint64_t)threads ? (int)d->nwindows : threads;
+    build_map(d);
     pthread_mutex_init(&d->mu, NULL);
     pthread_cond_init(&d->cv, NULL);
     d->slots = calloc((size_t)(d->nslots > 0 ? d->nslots : 1), sizeof(*d->slots));
@@ -150,6 +220,18 @@ int diffwalk_next(diffwalk *d, const dw_extent **ext, size_t *n)
     return 0;
 }
 
+int diffwalk_map(const diffwalk *d, uint64_t *changed, uint64_t *total, uint64_t *unit)
+{
+    *changed = *total = *unit = 0;
+    if (d->map == NULL)
+        return 0;
+    *unit = d->unit;
+    *total = (d->size + d->unit - 1) / d->unit;
+    for (uint64_t u = 0; u < *total; u++)
+        *changed += (uint64_t)map_bit(d, u);
+    return 1;
+}
+
 const char *diffwalk_error(const diffwalk *d)
 {
     return d->why != NULL ? d->why : "";
@@ -169,6 +251,7 @@ void diffwalk_free(diffwalk *d)
         free(d->slots[k].ext);
     }
     free(d->slots);
+    free(d->map);
     pthread_mutex_destroy(&d->mu);
     pthread_cond_destroy(&d->cv);
     free(d);

@@ -5,6 +5,7 @@
 #include "agent/diffwalk.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <lz4.h>
 #include <openssl/evp.h>
 #include <pthread.h>
@@ -177,6 +178,16 @@ static void reader_fail(bpipe *p, int rc, const char *what, const char *why)
     pthread_mutex_unlock(&p->mu);
 }
 
+static void log_map(const bpipe *p, const diffwalk *dw)
+{
+    uint64_t changed, total, unit;
+    if (diffwalk_map(dw, &changed, &total, &unit))
+        ag_debug(p->ctx, "object map: %" PRIu64 " of %" PRIu64 " objects (%" PRIu64
+                 " KiB) changed, only those are listed", changed, total, unit >> 10);
+    else if (p->from_snap != NULL)
+        ag_debug(p->ctx, "no valid fast-diff object map: every object is listed");
+}
+
 /* The reader: take the diff window by window from the walkers and read its extents. */
 static void *reader_main(void *arg)
 {
@@ -185,6 +196,8 @@ static void *reader_main(void *arg)
     int rc = diffwalk_start(p->img, p->from_snap, p->size, DIFF_WINDOW, DIFF_WALKERS, &dw);
     if (rc < 0)
         reader_fail(p, rc, "walking the image diff", strerror(-rc));
+    else
+        log_map(p, dw);
     while (rc == 0 && !ag_interrupted) {
         const dw_extent *ext;
         size_t n;

@@ -92,3 +92,19 @@ int rbdio_diff_range(rbdio_image *img, const char *from_snap, uint64_t off, uint
 {
     return walk(img, from_snap, off, len, include_parent, 0, cb, arg);
 }
+
+int rbdio_fast_diff(rbdio_image *img)
+{
+    uint64_t features = 0, flags = 0;
+    int rc = rbd_get_features(img->rbd, &features);
+    if (rc == 0) {
+        rc = rbd_get_flags(img->rbd, &flags);
+    }
+    if (rc < 0) {
+        return rbdio_fail(rc, "cannot read the features of '%s'", img->where);
+    }
+    if ((features & RBD_FEATURE_FAST_DIFF) == 0) {
+        return 0;
+    }
+    return (flags & (RBD_FLAG_OBJECT_MAP_INVALID | RBD_FLAG_FAST_DIFF_INVALID)) == 0;
+}

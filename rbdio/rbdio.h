@@ -94,6 +94,10 @@ int rbdio_snap_protect(rbdio_image *img, const char *name);
 typedef int (*rbdio_extent_cb)(uint64_t off, uint64_t len, int exists, void *arg);
 int rbdio_diff(rbdio_image *img, const char *from_snap, uint64_t size, int include_parent,
                int whole_object, rbdio_extent_cb cb, void *arg);
+/* 1 if the image (at its open snapshot) has a valid fast-diff object map, so that a
+ * whole-object diff comes from the object maps rather than a listing of every object;
+ * 0 if not; negative on error. */
+int rbdio_fast_diff(rbdio_image *img);
 /* The same walk over [off, off + len) only, exact extents (no whole objects): extents
  * are clipped to the range. For walking a large image window by window. */
 int rbdio_diff_range(rbdio_image *img, const char *from_snap, uint64_t off, uint64_t len,
