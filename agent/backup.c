@@ -9,6 +9,7 @@
 #include "agent/policy.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,10 @@ typedef struct bk {
     char id[NAMING_ID_LEN];
     char snap[NAMING_MAX];
     int created_snap;
+    pthread_t snap_thread;       /* creates the snapshot while the bucket is read */
+    int snap_thread_on;
+    int snap_rc;
+    char snap_why[512];
     int full_requested;
     ag_policy cmd_policy;        /* --full-every, --max-chain */
     char why_full[160];          /* why a full backup was forced, or "" */
@@ -34,18 +39,92 @@ typedef struct bk {
     manifest m;
 } bk;
 
-static int id_taken(const char *id, void *arg)
+static int catalog_has(const bk *b, const char *id)
 {
-    bk *b = arg;
     for (size_t i = 0; i < b->cat.n; i++)
         if (strcmp(b->cat.e[i].id, id) == 0)
             return 1;
+    return 0;
+}
+
+static int snap_taken(const char *id, void *arg)
+{
+    bk *b = arg;
     char snap[NAMING_MAX];
     snprintf(snap, sizeof(snap), NAMING_SNAP_PREFIX "%s", id);
     return rbdio_snap_exists(b->img, snap) == 1;
 }
 
-/* Everything that can be checked before the source is changed. */
+static int id_taken(const char *id, void *arg)
+{
+    return catalog_has(arg, id) || snap_taken(id, arg);
+}
+
+static void *snap_main(void *arg)
+{
+    bk *b = arg;
+    b->snap_rc = rbdio_snap_create(b->img, b->snap);
+    if (b->snap_rc < 0)
+        snprintf(b->snap_why, sizeof(b->snap_why), "creating the snapshot: %s",
+                 rbdio_last_error());
+    return NULL;
+}
+
+/* The snapshot is created on a thread of its own while the bucket is read (a monitor
+ * commit, the longest step of a small incremental), under an id taken from the clock and
+ * free among the image's snapshots; the catalog confirms it afterwards. */
+static void snapshot_start(bk *b)
+{
+    if (b->spec.at[0] != '\0' || naming_backup_id(time(NULL), snap_taken, b, b->id) < 0)
+        return;
+    snprintf(b->snap, sizeof(b->snap), NAMING_SNAP_PREFIX "%s", b->id);
+    b->snap_thread_on = pthread_create(&b->snap_thread, NULL, snap_main, b) == 0;
+}
+
+/* Wait for the snapshot; 0, or -1 with the error set when fail_ok is 0. */
+static int snapshot_join(bk *b, int fail_ok)
+{
+    if (!b->snap_thread_on)
+        return 0;
+    pthread_join(b->snap_thread, NULL);
+    b->snap_thread_on = 0;
+    b->created_snap = b->snap_rc == 0;
+    if (b->snap_rc < 0 && !fail_ok)
+        return ag_fail_rbd_why(b->ctx, b->snap_rc, b->snap_why);
+    return 0;
+}
+
+/* The backup id: the early snapshot's, unless the bucket already holds a backup of that
+ * id (a backup of a recreated image in the same second); then the snapshot is dropped and
+ * the id chosen among both the bucket's and the image's. */
+static int choose_id(bk *b)
+{
+    if (b->created_snap) {
+        if (!catalog_has(b, b->id))
+            return 0;
+        int rc = rbdio_snap_remove(b->img, b->snap);
+        if (rc < 0)
+            return ag_fail_rbd(b->ctx, rc, "removing a snapshot of a taken id");
+        b->created_snap = 0;
+    }
+    b->snap[0] = '\0';
+    return naming_backup_id(time(NULL), id_taken, b, b->id) < 0
+           ? ag_fail(b->ctx, AG_EFAIL, "cannot make a backup id") : 0;
+}
+
+/* The bucket side of prepare: the S3 client (the bucket is checked) and the catalog. */
+static int read_bucket(bk *b)
+{
+    if (ag_s3(b->ctx) == NULL)
+        return -1;
+    ag_debug(b->ctx, "bucket checked");
+    if (catalog_load(b->ctx, &b->spec, &b->cat) < 0)
+        return -1;
+    ag_image_prefix(b->ctx, &b->spec, b->prefix, sizeof(b->prefix));
+    return 0;
+}
+
+/* Everything that can be checked before the source is changed, but the snapshot. */
 static int prepare(bk *b)
 {
     ag_ctx *ctx = b->ctx;
@@ -71,14 +150,11 @@ static int prepare(bk *b)
         return ag_fail(ctx, rc < 0 ? AG_EFAIL : AG_ENOTFOUND, "%s@%s: no such snapshot",
                        b->name, b->spec.at);
     ag_debug(ctx, "image open");
-    if (ag_s3(ctx) == NULL)
+    snapshot_start(b);
+    rc = read_bucket(b);
+    if (snapshot_join(b, rc < 0) < 0 || rc < 0)
         return -1;
-    ag_debug(ctx, "bucket checked");
-    if (catalog_load(ctx, &b->spec, &b->cat) < 0)
-        return -1;
-    ag_image_prefix(ctx, &b->spec, b->prefix, sizeof(b->prefix));
-    return naming_backup_id(time(NULL), id_taken, b, b->id) < 0
-           ? ag_fail(ctx, AG_EFAIL, "cannot make a backup id") : 0;
+    return choose_id(b);
 }
 
 /* The newest committed backup of this very image whose snapshot still exists. */
@@ -152,7 +228,7 @@ static int take_snapshot(bk *b)
     int rc;
     if (b->spec.at[0] != '\0') {
         snprintf(b->snap, sizeof(b->snap), "%s", b->spec.at);
-    } else {
+    } else if (!b->created_snap) {
         snprintf(b->snap, sizeof(b->snap), NAMING_SNAP_PREFIX "%s", b->id);
         if ((rc = rbdio_snap_create(b->img, b->snap)) < 0)
             return ag_fail_rbd(ctx, rc, "creating the snapshot");
