@@ -109,7 +109,10 @@ static int on_changed_object(uint64_t off, uint64_t len, int exists, void *arg)
 {
     (void)exists;
     diffwalk *d = arg;
-    for (uint64_t u = off / d->unit; u <= (off + len - 1) / d->unit; u++)
+    if (len == 0 || off >= d->size)
+        return 0;
+    uint64_t end = off + len < d->size ? off + len : d->size;
+    for (uint64_t u = off / d->unit; u <= (end - 1) / d->unit; u++)
         d->map[u >> 3] |= (uint8_t)(1u << (u & 7));
     return 0;
 }
