@@ -92,13 +92,18 @@ renew_sandbox_if_full() { # NAME: the script just run
     [ -n "$full" ] || return 0
     fail_step "after $1 the sandbox's OSD reports full ($full ); starting a fresh sandbox"
     stop_sandbox
-    SB=$(mktemp -d /tmp/rbd2s3-sb.XXXX)
-    OWN_SB=yes
-    if timeout -k 10 300 tests/sandbox/sandbox.sh start "$SB" >>"$LOGDIR/sandbox.log" 2>&1 </dev/null; then
+    if start_sandbox; then
         export SANDBOX_DIR=$SB
     else
         fail_step "sandbox restart"
     fi
+}
+
+# A private sandbox in a new directory ($SB); its log goes to $LOGDIR/sandbox.log.
+start_sandbox() {
+    SB=$(mktemp -d /tmp/rbd2s3-sb.XXXX)
+    OWN_SB=yes
+    timeout -k 10 300 tests/sandbox/sandbox.sh start "$SB" >>"$LOGDIR/sandbox.log" 2>&1 </dev/null
 }
 
 finish() {
@@ -303,9 +308,7 @@ if [ $INTEG = yes ] && [ $BUILD_OK = yes ]; then
         SB=$(cd "$USE_SB" && pwd)
         echo "run-tests: using the running sandbox in $SB"
     else
-        SB=$(mktemp -d /tmp/rbd2s3-sb.XXXX)
-        OWN_SB=yes
-        if ! timeout -k 10 300 tests/sandbox/sandbox.sh start "$SB" >"$LOGDIR/sandbox.log" 2>&1 </dev/null; then
+        if ! start_sandbox; then
             tail -n 40 "$LOGDIR/sandbox.log"
             fail_step "sandbox start"
             SB=""

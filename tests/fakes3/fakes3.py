@@ -100,6 +100,14 @@ def s3enc(s, safe=""):
     return quote(s, safe="-_.~" + safe)
 
 
+def parse_xml(body):
+    """The parsed request body, or None when it is not XML (the caller answers 400)."""
+    try:
+        return ET.fromstring(body)
+    except ET.ParseError:
+        return None
+
+
 def error_xml(code, message="scripted"):
     return ('<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>%s</Code>'
             '<Message>%s</Message><RequestId>fake</RequestId></Error>'
@@ -363,9 +371,8 @@ class Handler(BaseHTTPRequestHandler):
     def complete(self, bucket, key, uid, up, body):
         st = self.server.state
         xmlh = {"Content-Type": "application/xml"}
-        try:
-            root = ET.fromstring(body)
-        except ET.ParseError:
+        root = parse_xml(body)
+        if root is None:
             return 400, xmlh, error_xml("MalformedXML")
         parts = []
         for p in root.iter():
@@ -400,9 +407,8 @@ class Handler(BaseHTTPRequestHandler):
     def delete_objects(self, bucket, body):
         st = self.server.state
         xmlh = {"Content-Type": "application/xml"}
-        try:
-            root = ET.fromstring(body)
-        except ET.ParseError:
+        root = parse_xml(body)
+        if root is None:
             return 400, xmlh, error_xml("MalformedXML")
         quiet = any(c.tag.endswith("Quiet") and c.text == "true" for c in root)
         keys = [k.text or "" for o in root if o.tag.endswith("Object")
@@ -426,9 +432,7 @@ class Handler(BaseHTTPRequestHandler):
         st = self.server.state
         xmlh = {"Content-Type": "application/xml"}
         if method == "PUT":
-            try:
-                ET.fromstring(body)
-            except ET.ParseError:
+            if parse_xml(body) is None:
                 return 400, xmlh, error_xml("MalformedXML")
             st.lifecycle[bucket] = body
             return 200, {}, b""
