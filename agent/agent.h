@@ -36,6 +36,7 @@ enum ag_exit {
 typedef struct ag_tun {
     int threads;            /* compression / decompression workers */
     uint64_t chunk_size;    /* bytes per chunk */
+    uint64_t sparse_size;   /* zero runs inside a chunk are found at this granule */
     uint64_t part_size;     /* multipart part size */
     int parts_in_flight;    /* concurrent part uploads */
     int reads_in_flight;    /* concurrent aio reads (backup) */

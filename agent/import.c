@@ -10,7 +10,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <lz4.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,8 +25,10 @@ typedef struct imp {
     store st;
     manifest m;
     uint64_t chunk;
+    uint64_t sparse;
     unsigned char *buf, *comp;
-    int cap;
+    size_t cap;
+    chunk_piece *pieces;
     uint64_t next;            /* records must come in offset order */
 } imp;
 
@@ -92,12 +93,9 @@ static int put_piece(imp *im, uint64_t off, uint64_t len)
     int rc = rbdio_ds_read(im->rd, im->buf, (size_t)len);
     if (rc < 0)
         return stream_fail(im, rc);
-    uint8_t sha[32];
-    int clen;
-    if (pipeline_encode(im->buf, (size_t)len, im->comp, im->cap, sha, &clen))
-        return store_zero(&im->st, &im->m, off, len);
-    return store_chunk(&im->st, &im->m, off, len, clen ? im->comp : im->buf,
-                       clen ? (uint32_t)clen : (uint32_t)len, clen == 0, sha);
+    size_t n = chunk_encode(im->buf, (size_t)len, off, im->sparse, im->comp, im->cap,
+                            im->pieces);
+    return store_pieces(&im->st, &im->m, off, im->buf, im->comp, im->pieces, n);
 }
 
 static int check_order(imp *im, uint64_t off, uint64_t len)
@@ -162,10 +160,12 @@ static int prepare(imp *im, int fd)
     if (naming_backup_id(time(NULL), id_taken, im, id) < 0)
         return ag_fail(ctx, AG_EFAIL, "cannot make a backup id");
     im->chunk = ctx->opts.tun.chunk_size;
-    im->cap = LZ4_compressBound((int)im->chunk);
+    im->sparse = ctx->opts.tun.sparse_size < im->chunk ? ctx->opts.tun.sparse_size : im->chunk;
+    im->cap = chunk_comp_cap(im->chunk, im->sparse);
     im->buf = malloc(im->chunk);
-    im->comp = malloc((size_t)im->cap);
-    if (im->buf == NULL || im->comp == NULL)
+    im->comp = malloc(im->cap);
+    im->pieces = calloc(chunk_max_pieces(im->chunk, im->sparse), sizeof(chunk_piece));
+    if (im->buf == NULL || im->comp == NULL || im->pieces == NULL)
         return ag_fail(ctx, AG_EFAIL, "out of memory");
     fill_manifest(im, h, id);
     return store_open(&im->st, ctx, prefix, id);
@@ -217,6 +217,7 @@ int cmd_import_diff(ag_ctx *ctx, int argc, char **argv)
         close(fd);
     free(im.buf);
     free(im.comp);
+    free(im.pieces);
     catalog_free(&im.cat);
     manifest_clear(&im.m);
     return ctx->exit_code;

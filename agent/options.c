@@ -38,6 +38,7 @@ static void defaults(ag_opts *o)
     o->progress = isatty(STDERR_FILENO);
     o->tun.threads = ncpu > 0 ? (int)ncpu : 2;
     o->tun.chunk_size = 1ULL << 20;
+    o->tun.sparse_size = 64ULL << 10;
     o->tun.part_size = 8ULL << 20;
     o->tun.parts_in_flight = 4;
     o->tun.reads_in_flight = 16;
@@ -65,6 +66,7 @@ static const key_def keys[] = {
     { "payload-signing", K_STR, OFF(payload_signing) },
     { "metrics-file", K_STR, OFF(metrics_file) },
     { "threads", K_INT, OFF(tun.threads) },   { "chunk-size", K_SIZE, OFF(tun.chunk_size) },
+    { "sparse-size", K_SIZE, OFF(tun.sparse_size) },
     { "part-size", K_SIZE, OFF(tun.part_size) },
     { "parts-in-flight", K_INT, OFF(tun.parts_in_flight) },
     { "reads-in-flight", K_INT, OFF(tun.reads_in_flight) },
@@ -113,6 +115,9 @@ static int set_key(ag_ctx *ctx, const key_def *k, const char *value, const char 
     case K_SIZE:
         if (ag_parse_size(value, &size) < 0 || size == 0)
             return ag_fail(ctx, AG_EUSAGE, "%s: %s: not a size: '%s'", where, k->name, value);
+        if (k->off == OFF(tun.sparse_size) && (size < 4096 || (size & (size - 1)) != 0))
+            return ag_fail(ctx, AG_EUSAGE, "%s: %s: not a power of two of at least 4K: '%s'",
+                           where, k->name, value);
         *(uint64_t *)(base + k->off) = size;
         return 0;
     }
@@ -230,9 +235,9 @@ static void usage(void)
           "  --metrics-file PATH   run: Prometheus textfile written after the run\n"
           "  --no-progress         no progress line\n"
           "  -v, --verbose / -q, --quiet\n"
-          "  tunables: --threads N --chunk-size SIZE --part-size SIZE --parts-in-flight N\n"
-          "            --reads-in-flight N --writes-in-flight N --gets-in-flight N\n"
-          "            --fetch-size SIZE --pack-size SIZE\n"
+          "  tunables: --threads N --chunk-size SIZE --sparse-size SIZE --part-size SIZE\n"
+          "            --parts-in-flight N --reads-in-flight N --writes-in-flight N\n"
+          "            --gets-in-flight N --fetch-size SIZE --pack-size SIZE\n"
           "credentials: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, or the config file\n",
           stdout);
 }

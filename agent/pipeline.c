@@ -2,13 +2,13 @@
  * pack objects and the chunk index, all overlapping, in bounded memory. */
 #include "agent/pipeline.h"
 
+#include "agent/chunk.h"
 #include "agent/diffwalk.h"
 
 #include <errno.h>
 #include <inttypes.h>
-#include <lz4.h>
-#include <openssl/evp.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -24,13 +24,12 @@ typedef struct slot {
     enum slot_state state;
     uint64_t off;
     uint64_t len;
-    int zero;
-    int raw;
+    int zero;                 /* a hole of the diff: not read */
     ssize_t rc;
     unsigned char *data;      /* chunk_size */
-    unsigned char *comp;      /* LZ4_compressBound(chunk_size) */
-    int comp_len;
-    uint8_t sha[32];
+    unsigned char *comp;      /* chunk_comp_cap() */
+    chunk_piece *pieces;      /* chunk_max_pieces() */
+    size_t npieces;
     struct bpipe *pipe;
 } slot;
 
@@ -41,6 +40,8 @@ typedef struct bpipe {
     const char *from_snap;
     uint64_t size;
     uint64_t chunk;
+    uint64_t sparse;
+    size_t comp_cap;
     pthread_mutex_t mu;
     pthread_cond_t cv_free;   /* reader waits for a free slot */
     pthread_cond_t cv_work;   /* workers wait for queued slots */
@@ -59,18 +60,6 @@ typedef struct bpipe {
     int read_err;
     char read_what[1024];
 } bpipe;
-
-int pipeline_is_zero(const unsigned char *buf, size_t len)
-{
-    static const unsigned char zeros[4096];
-    while (len >= sizeof(zeros)) {
-        if (memcmp(buf, zeros, sizeof(zeros)) != 0)
-            return 0;
-        buf += sizeof(zeros);
-        len -= sizeof(zeros);
-    }
-    return memcmp(buf, zeros, len) == 0;
-}
 
 static void push_work(bpipe *p, size_t i)
 {
@@ -123,7 +112,7 @@ static int submit_piece(bpipe *p, uint64_t off, uint64_t len, int exists)
     s->off = off;
     s->len = len;
     s->zero = !exists;
-    s->raw = 0;
+    s->npieces = 0;
     s->rc = 0;
     if (!exists) {
         pthread_mutex_lock(&p->mu);
@@ -228,41 +217,12 @@ static void *reader_main(void *arg)
     return NULL;
 }
 
-/* Chunks whose first SAMPLE bytes do not shrink under lz4 are stored raw: random or
- * already-compressed data costs a full compression pass for nothing otherwise. */
-#define SAMPLE (64u << 10)
-#define SAMPLE_MIN_LEN (4 * SAMPLE)
-
-static int looks_incompressible(const unsigned char *data, size_t len, unsigned char *comp,
-                                int cap)
-{
-    if (len < SAMPLE_MIN_LEN)
-        return 0;
-    int n = LZ4_compress_default((const char *)data, (char *)comp, (int)SAMPLE, cap);
-    return n <= 0 || (unsigned)n > SAMPLE - SAMPLE / 32;
-}
-
-int pipeline_encode(const unsigned char *data, size_t len, unsigned char *comp, int cap,
-                    uint8_t sha[32], int *comp_len)
-{
-    *comp_len = 0;
-    if (pipeline_is_zero(data, len))
-        return 1;
-    EVP_Digest(data, len, sha, NULL, EVP_sha256(), NULL);
-    if (looks_incompressible(data, len, comp, cap))
-        return 0;
-    int n = LZ4_compress_default((const char *)data, (char *)comp, (int)len, cap);
-    *comp_len = n > 0 && (uint64_t)n < len ? n : 0;
-    return 0;
-}
-
 static void process_slot(bpipe *p, slot *s)
 {
     if (s->rc < 0)
         return;
-    int bound = LZ4_compressBound((int)p->chunk);
-    s->zero = pipeline_encode(s->data, s->len, s->comp, bound, s->sha, &s->comp_len);
-    s->raw = !s->zero && s->comp_len == 0;
+    s->npieces = chunk_encode(s->data, (size_t)s->len, s->off, p->sparse, s->comp, p->comp_cap,
+                              s->pieces);
 }
 
 static void *worker_main(void *arg)
@@ -347,8 +307,7 @@ static int store_slot(bpipe *p, slot *s, store *st, manifest *m)
         return ag_fail_rbd(p->ctx, (int)s->rc, "reading the image");
     if (s->zero)
         return store_zero(st, m, s->off, s->len);
-    return store_chunk(st, m, s->off, s->len, s->raw ? s->data : s->comp,
-                       s->raw ? (uint32_t)s->len : (uint32_t)s->comp_len, s->raw, s->sha);
+    return store_pieces(st, m, s->off, s->data, s->comp, s->pieces, s->npieces);
 }
 
 static int consume(bpipe *p, store *st, manifest *m)
@@ -380,6 +339,8 @@ static int setup(bpipe *p, ag_ctx *ctx, rbdio_image *img)
     p->ctx = ctx;
     p->img = img;
     p->chunk = t->chunk_size;
+    p->sparse = t->sparse_size < t->chunk_size ? t->sparse_size : t->chunk_size;
+    p->comp_cap = chunk_comp_cap(p->chunk, p->sparse);
     p->nslots = (size_t)t->reads_in_flight + 2 * (size_t)t->threads + 2;
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv_free, NULL);
@@ -389,12 +350,13 @@ static int setup(bpipe *p, ag_ctx *ctx, rbdio_image *img)
     p->work = calloc(p->nslots, sizeof(*p->work));
     if (p->slots == NULL || p->work == NULL)
         return ag_fail(ctx, AG_EFAIL, "out of memory");
-    size_t bound = (size_t)LZ4_compressBound((int)p->chunk);
+    size_t npieces = chunk_max_pieces(p->chunk, p->sparse);
     for (size_t i = 0; i < p->nslots; i++) {
         p->slots[i].pipe = p;
         p->slots[i].data = malloc(p->chunk);
-        p->slots[i].comp = malloc(bound);
-        if (p->slots[i].data == NULL || p->slots[i].comp == NULL)
+        p->slots[i].comp = malloc(p->comp_cap);
+        p->slots[i].pieces = calloc(npieces, sizeof(chunk_piece));
+        if (p->slots[i].data == NULL || p->slots[i].comp == NULL || p->slots[i].pieces == NULL)
             return ag_fail(ctx, AG_EFAIL, "out of memory");
     }
     int rc = rbdio_aio_new(img, t->reads_in_flight, &p->aio);
@@ -410,6 +372,7 @@ static void teardown(bpipe *p)
     for (size_t i = 0; p->slots != NULL && i < p->nslots; i++) {
         free(p->slots[i].data);
         free(p->slots[i].comp);
+        free(p->slots[i].pieces);
     }
     free(p->slots);
     free(p->work);

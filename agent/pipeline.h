@@ -13,13 +13,4 @@
 int pipeline_backup(ag_ctx *ctx, rbdio_image *img, const char *from_snap, uint64_t size,
                     store *st, manifest *m, progress *prog);
 
-/* One chunk: 1 if all zeros; else its SHA-256 into sha and lz4 into comp (cap bytes,
- * LZ4_compressBound(len)) with *comp_len, or *comp_len 0 when it is to be stored raw
- * (a 64 KiB sample or the whole does not shrink). */
-int pipeline_encode(const unsigned char *data, size_t len, unsigned char *comp, int cap,
-                    uint8_t sha[32], int *comp_len);
-
-/* 1 if buf[0..len) is all zero bytes. */
-int pipeline_is_zero(const unsigned char *buf, size_t len);
-
 #endif

@@ -78,6 +78,22 @@ int store_chunk(store *s, manifest *m, uint64_t off, uint64_t len, const void *s
     return 0;
 }
 
+int store_pieces(store *s, manifest *m, uint64_t off, const unsigned char *data,
+                 const unsigned char *comp, const chunk_piece *pieces, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const chunk_piece *p = &pieces[i];
+        int rc = p->zero ? store_zero(s, m, off + p->off, p->len)
+                 : p->raw ? store_chunk(s, m, off + p->off, p->len, data + p->off,
+                                        (uint32_t)p->len, 1, p->sha)
+                 : store_chunk(s, m, off + p->off, p->len, comp + p->comp_off, p->comp_len,
+                               0, p->sha);
+        if (rc < 0)
+            return -1;
+    }
+    return 0;
+}
+
 static int put_object(ag_ctx *ctx, const char *key, const void *data, size_t len,
                       const char *type, const char *what)
 {

@@ -5,6 +5,7 @@
 #define RBD2S3_STORE_H
 
 #include "agent/agent.h"
+#include "agent/chunk.h"
 #include "agent/index.h"
 #include "agent/pack.h"
 
@@ -27,6 +28,11 @@ int store_open(store *s, ag_ctx *ctx, const char *prefix, const char *id);
 int store_chunk(store *s, manifest *m, uint64_t off, uint64_t len, const void *stored,
                 uint32_t stored_len, int raw, const uint8_t sha[32]);
 int store_zero(store *s, manifest *m, uint64_t off, uint64_t len);
+
+/* The n runs of one chunk at image offset off as chunk_encode made them from data
+ * (raw runs are stored from data, the others from comp). 0 or -1 (error recorded). */
+int store_pieces(store *s, manifest *m, uint64_t off, const unsigned char *data,
+                 const unsigned char *comp, const chunk_piece *pieces, size_t n);
 
 /* Finish the pack objects (into m's object list), upload the index, then the manifest.
  * 0 once the backup exists, -1 (error recorded) otherwise. */

@@ -18,6 +18,7 @@
 #   write_random SPEC OFF LEN [CONF]   random bytes at OFF (via rbd import-diff)
 #   rand_writes SPEC COUNT LEN [CONF]  COUNT writes of LEN random bytes at random offsets
 #   discard SPEC OFF LEN [CONF]        a zero/discard record over [OFF, OFF+LEN)
+#   write_ops SPEC OP...               w:OFF:LEN random, t:OFF:LEN text, z:OFF:LEN discard
 #   grow SPEC SIZE [CONF]              rbd resize
 #   img_sum SPEC [CONF]     sha256 of `rbd export SPEC -` (a unique junk value on failure)
 #   img_field SPEC FIELD [CONF]        a field of `rbd info --format json`
@@ -258,16 +259,20 @@ def num(s):
 out = sys.stdout.buffer
 out.write(b"rbd diff v1\n")
 PIECE = 4 << 20
-def w(off, ln):
+TEXT = b"2026-11-30T20:00:00Z osd.0 pg 1.2a deep-scrub ok, 0 errors\n" * 80000
+def w(off, ln, fill=None):
     while ln > 0:
         n = min(ln, PIECE)
-        out.write(b"w" + struct.pack("<QQ", off, n) + os.urandom(n))
+        data = os.urandom(n) if fill is None else fill[:n]
+        out.write(b"w" + struct.pack("<QQ", off, n) + data)
         off += n
         ln -= n
 for op in sys.argv[1:]:
     f = op.split(":")
     if f[0] == "w":
         w(num(f[1]), num(f[2]))
+    elif f[0] == "t":  # log-like text
+        w(num(f[1]), num(f[2]), TEXT)
     elif f[0] == "z":
         out.write(b"z" + struct.pack("<QQ", num(f[1]), num(f[2])))
     elif f[0] == "r":  # r:COUNT:LEN:IMAGESIZE - random 4 KiB-aligned offsets
@@ -287,6 +292,7 @@ _import_ops() { # SPEC CONF OPS...
 }
 
 write_random() { _import_ops "$1" "${4:-$SRC_CEPH_CONF}" "w:$2:$3"; }
+write_ops()    { local spec=$1; shift; _import_ops "$spec" "$SRC_CEPH_CONF" "$@"; } # SPEC OPS...
 discard()      { _import_ops "$1" "${4:-$SRC_CEPH_CONF}" "z:$2:$3"; }
 rand_writes() { # SPEC COUNT LEN [CONF]
     local conf=${4:-$SRC_CEPH_CONF} size

@@ -165,21 +165,6 @@ static void test_sizes(void **state)
     assert_int_equal(ag_parse_size("99999999999T", &v), -EINVAL);
 }
 
-static void test_is_zero(void **state)
-{
-    (void)state;
-    size_t n = 3 * 4096 + 17;
-    unsigned char *b = calloc(1, n);
-    assert_true(pipeline_is_zero(b, n));
-    assert_true(pipeline_is_zero(b, 0));
-    b[n - 1] = 1;
-    assert_false(pipeline_is_zero(b, n));
-    b[n - 1] = 0;
-    b[4096] = 1;
-    assert_false(pipeline_is_zero(b, n));
-    free(b);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -189,7 +174,6 @@ int main(void)
         cmocka_unit_test(test_groups_split),
         cmocka_unit_test(test_chain_fetches_once),
         cmocka_unit_test(test_sizes),
-        cmocka_unit_test(test_is_zero),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

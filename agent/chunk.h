@@ -1,0 +1,39 @@
+/* chunk.h - encoding one chunk of image data: zero runs found at sparse-size granules,
+ * SHA-256 and lz4 of the data runs. Pure functions, no I/O, safe on any thread. */
+#ifndef RBD2S3_CHUNK_H
+#define RBD2S3_CHUNK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CHUNK_SPARSE_MIN 4096u
+
+/* One run of a chunk: all zeros, or data with its hash and stored form. */
+typedef struct chunk_piece {
+    uint64_t off;             /* within the chunk */
+    uint64_t len;
+    int zero;
+    int raw;                  /* data stored as is: the chunk's bytes [off, off + len) */
+    size_t comp_off;          /* !raw: the stored bytes are comp[comp_off, + comp_len) */
+    uint32_t comp_len;
+    uint8_t sha[32];          /* of the uncompressed bytes (data runs) */
+} chunk_piece;
+
+/* 1 if buf[0..len) is all zero bytes. */
+int chunk_is_zero(const unsigned char *buf, size_t len);
+
+/* Pieces and compression space that chunk_encode may need for a chunk of at most
+ * chunk bytes at granule sparse (a power of two, at least CHUNK_SPARSE_MIN). */
+size_t chunk_max_pieces(uint64_t chunk, uint64_t sparse);
+size_t chunk_comp_cap(uint64_t chunk, uint64_t sparse);
+
+/* Split data[0..len), which sits at image offset off, into runs: a granule (the image's
+ * [k * sparse, (k + 1) * sparse), clipped to the chunk) that holds only zeros joins a
+ * zero run, any other a data run; data runs get their SHA-256 and are lz4-compressed
+ * into comp (cap bytes, chunk_comp_cap), or stored raw when a 64 KiB sample or the
+ * whole does not shrink. Writes the runs in order into pieces (chunk_max_pieces) and
+ * returns their number (0 only for len 0); adjacent runs are never of the same kind. */
+size_t chunk_encode(const unsigned char *data, size_t len, uint64_t off, uint64_t sparse,
+                    unsigned char *comp, size_t cap, chunk_piece *pieces);
+
+#endif

@@ -1,0 +1,249 @@
+/* test_chunk.c - unit tests of chunk encoding: zero runs at sparse granules, hashes and
+ * lz4 of the data runs, and that the runs always rebuild the chunk. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <lz4.h>
+#include <openssl/evp.h>
+
+#include "agent/chunk.h"
+
+#define KiB 1024u
+#define MiB (1024u * 1024u)
+
+typedef struct enc {
+    size_t cap;
+    unsigned char *comp;
+    chunk_piece *pieces;
+    size_t n;
+} enc;
+
+static void encode(enc *e, const unsigned char *data, size_t len, uint64_t off,
+                   uint64_t sparse)
+{
+    e->cap = chunk_comp_cap(len, sparse);
+    e->comp = malloc(e->cap);
+    e->pieces = calloc(chunk_max_pieces(len, sparse), sizeof(chunk_piece));
+    assert_non_null(e->comp);
+    assert_non_null(e->pieces);
+    e->n = chunk_encode(data, len, off, sparse, e->comp, e->cap, e->pieces);
+    assert_true(e->n <= chunk_max_pieces(len, sparse));
+}
+
+static void enc_free(enc *e)
+{
+    free(e->comp);
+    free(e->pieces);
+}
+
+/* The runs cover [0, len) in order, alternate in kind, keep their stored bytes inside
+ * comp without overlap, hash right, and rebuild exactly the input. */
+static void check_rebuilds(const enc *e, const unsigned char *data, size_t len)
+{
+    unsigned char *out = malloc(len ? len : 1);
+    assert_non_null(out);
+    uint64_t pos = 0;
+    size_t comp_end = 0;
+    for (size_t i = 0; i < e->n; i++) {
+        const chunk_piece *p = &e->pieces[i];
+        assert_int_equal(p->off, pos);
+        assert_true(p->len > 0);
+        if (i > 0)
+            assert_int_not_equal(p->zero, e->pieces[i - 1].zero);
+        if (p->zero) {
+            assert_true(chunk_is_zero(data + p->off, (size_t)p->len));
+            memset(out + p->off, 0, (size_t)p->len);
+        } else if (p->raw) {
+            memcpy(out + p->off, data + p->off, (size_t)p->len);
+        } else {
+            assert_true(p->comp_off >= comp_end);
+            assert_true(p->comp_off + p->comp_len <= e->cap);
+            comp_end = p->comp_off + p->comp_len;
+            int n = LZ4_decompress_safe((const char *)e->comp + p->comp_off,
+                                        (char *)out + p->off, (int)p->comp_len, (int)p->len);
+            assert_int_equal(n, (int)p->len);
+        }
+        if (!p->zero) {
+            uint8_t md[32];
+            EVP_Digest(out + p->off, (size_t)p->len, md, NULL, EVP_sha256(), NULL);
+            assert_memory_equal(md, p->sha, 32);
+        }
+        pos += p->len;
+    }
+    assert_int_equal(pos, len);
+    assert_memory_equal(out, data, len);
+    free(out);
+}
+
+static void fill_text(unsigned char *b, size_t len)
+{
+    static const char line[] = "2026-11-30T20:30:00Z osd.0 pg 1.2a scrub ok\n";
+    for (size_t i = 0; i < len; i++)
+        b[i] = (unsigned char)line[i % (sizeof(line) - 1)];
+}
+
+static void fill_random(unsigned char *b, size_t len, unsigned seed)
+{
+    srand(seed);
+    for (size_t i = 0; i < len; i++)
+        b[i] = (unsigned char)(rand() >> 7);
+}
+
+static void test_is_zero(void **state)
+{
+    (void)state;
+    size_t n = 3 * 4096 + 17;
+    unsigned char *b = calloc(1, n);
+    assert_true(chunk_is_zero(b, n));
+    assert_true(chunk_is_zero(b, 0));
+    b[n - 1] = 1;
+    assert_false(chunk_is_zero(b, n));
+    b[n - 1] = 0;
+    b[4096] = 1;
+    assert_false(chunk_is_zero(b, n));
+    free(b);
+}
+
+static void test_all_zero(void **state)
+{
+    (void)state;
+    unsigned char *b = calloc(1, MiB);
+    enc e;
+    encode(&e, b, MiB, 0, 64 * KiB);
+    assert_int_equal(e.n, 1);
+    assert_true(e.pieces[0].zero);
+    assert_int_equal(e.pieces[0].len, MiB);
+    enc_free(&e);
+    free(b);
+}
+
+/* One 64 KiB write in a zero-filled 1 MiB chunk: only it is data. */
+static void test_write_in_zeros(void **state)
+{
+    (void)state;
+    unsigned char *b = calloc(1, MiB);
+    fill_random(b + 192 * KiB, 64 * KiB, 7);
+    enc e;
+    encode(&e, b, MiB, 4 * MiB, 64 * KiB);
+    assert_int_equal(e.n, 3);
+    assert_true(e.pieces[0].zero);
+    assert_int_equal(e.pieces[0].len, 192 * KiB);
+    assert_false(e.pieces[1].zero);
+    assert_int_equal(e.pieces[1].off, 192 * KiB);
+    assert_int_equal(e.pieces[1].len, 64 * KiB);
+    assert_true(e.pieces[2].zero);
+    check_rebuilds(&e, b, MiB);
+    enc_free(&e);
+    free(b);
+}
+
+/* Granules follow the image, not the chunk: a chunk starting mid-granule. */
+static void test_unaligned_start(void **state)
+{
+    (void)state;
+    size_t len = 200000;
+    uint64_t off = 5 * MiB - 10000;       /* 10000 bytes before a 64 KiB boundary */
+    unsigned char *b = calloc(1, len);
+    b[9999] = 1;                          /* the last byte before the boundary */
+    b[10000 + 65536 + 5] = 2;             /* inside the second granule after it */
+    enc e;
+    encode(&e, b, len, off, 64 * KiB);
+    assert_int_equal(e.n, 4);
+    assert_false(e.pieces[0].zero);
+    assert_int_equal(e.pieces[0].len, 10000);
+    assert_true(e.pieces[1].zero);
+    assert_int_equal(e.pieces[1].len, 65536);
+    assert_false(e.pieces[2].zero);
+    assert_int_equal(e.pieces[2].off, 10000 + 65536);
+    assert_int_equal(e.pieces[2].len, 65536);
+    assert_true(e.pieces[3].zero);
+    check_rebuilds(&e, b, len);
+    enc_free(&e);
+    free(b);
+}
+
+/* Text is compressed, random data stored raw; a sparse size of the chunk or more
+ * checks the chunk as a whole. */
+static void test_kinds_and_whole_chunk(void **state)
+{
+    (void)state;
+    unsigned char *b = calloc(1, MiB);
+    fill_text(b, 512 * KiB);
+    fill_random(b + 512 * KiB, 512 * KiB, 3);
+    enc e;
+    encode(&e, b, MiB, 0, 64 * KiB);
+    assert_int_equal(e.n, 1);             /* adjacent data granules are one run */
+    assert_false(e.pieces[0].zero);
+    check_rebuilds(&e, b, MiB);
+    enc_free(&e);
+
+    memset(b + 512 * KiB, 0, 512 * KiB);
+    encode(&e, b, MiB, 0, MiB);
+    assert_int_equal(e.n, 1);
+    assert_false(e.pieces[0].zero);
+    assert_false(e.pieces[0].raw);
+    assert_int_equal(e.pieces[0].len, MiB);
+    check_rebuilds(&e, b, MiB);
+    enc_free(&e);
+
+    fill_random(b, MiB, 4);
+    encode(&e, b, MiB, 0, 64 * KiB);
+    assert_int_equal(e.n, 1);
+    assert_true(e.pieces[0].raw);
+    check_rebuilds(&e, b, MiB);
+    enc_free(&e);
+    free(b);
+}
+
+/* The worst case: every other 4 KiB granule holds data, also incompressible data,
+ * and seeded random mixes from unaligned starts. */
+static void test_worst_case_and_mixes(void **state)
+{
+    (void)state;
+    size_t len = 2 * MiB + 123;
+    unsigned char *b = calloc(1, len);
+    for (size_t g = 0; g * 4096 < len; g += 2)
+        fill_random(b + g * 4096, len - g * 4096 < 4096 ? len - g * 4096 : 4096,
+                    (unsigned)g);
+    enc e;
+    encode(&e, b, len, 8192, 4096);
+    assert_true(e.n > 500);
+    check_rebuilds(&e, b, len);
+    enc_free(&e);
+    for (unsigned seed = 1; seed <= 20; seed++) {
+        srand(seed * 977);
+        memset(b, 0, len);
+        for (int k = 0; k < 6; k++) {
+            size_t at = (size_t)rand() % len, n = (size_t)rand() % (300 * KiB);
+            if (at + n > len)
+                n = len - at;
+            if (rand() & 1)
+                fill_text(b + at, n);
+            else
+                fill_random(b + at, n, seed + (unsigned)k);
+        }
+        uint64_t sparse = 4096u << (seed % 6);
+        encode(&e, b, len, (uint64_t)seed * 3333, sparse);
+        check_rebuilds(&e, b, len);
+        enc_free(&e);
+    }
+    free(b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_is_zero),
+        cmocka_unit_test(test_all_zero),
+        cmocka_unit_test(test_write_in_zeros),
+        cmocka_unit_test(test_unaligned_start),
+        cmocka_unit_test(test_kinds_and_whole_chunk),
+        cmocka_unit_test(test_worst_case_and_mixes),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
