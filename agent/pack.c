@@ -245,6 +245,11 @@ int pack_append(pack_writer *p, const void *data, size_t len, uint32_t *pack, ui
     return 0;
 }
 
+int pack_flush(pack_writer *p)
+{
+    return p->failed ? -1 : submit_cur(p);
+}
+
 int pack_finish(pack_writer *p, manifest *m)
 {
     if (p->failed || close_object(p) < 0)

@@ -19,6 +19,10 @@ int pack_poll(pack_writer *p, int timeout_ms);
 /* 1 when uploads are in flight. */
 int pack_busy(const pack_writer *p);
 
+/* Start the upload of the part being filled (the open object's last), so that it
+ * proceeds while the caller makes other requests. 0 or -1 (error recorded). */
+int pack_flush(pack_writer *p);
+
 /* Upload what is left, complete every object and add them to m. 0 or -1. */
 int pack_finish(pack_writer *p, manifest *m);
 

@@ -141,9 +141,11 @@ static int put_manifest(store *s, manifest *m)
     return rc;
 }
 
+/* The index goes up while the last part does; the manifest only after both. */
 int store_commit(store *s, manifest *m)
 {
-    if (flush_zero(s, m) < 0 || pack_finish(s->pack, m) < 0 || upload_index(s, m) < 0)
+    if (flush_zero(s, m) < 0 || pack_flush(s->pack) < 0 || upload_index(s, m) < 0 ||
+        pack_finish(s->pack, m) < 0)
         return -1;
     ag_debug(s->ctx, "data objects and index uploaded");
     if (ag_interrupted)
