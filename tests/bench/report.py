@@ -5,7 +5,9 @@
   report.py summary RESULTS HEADER        the summary block (HEADER: text printed first)
 
 RESULTS is the TSV run.sh writes, one timed run a line:
-  scenario  row  round  elapsed_seconds  max_rss_kib
+  scenario  row  round  elapsed_seconds  max_rss_kib  [tool_cpu_s  cluster_cpu_s]
+(tool CPU: user + system of the command and its children; cluster CPU: what the
+sandbox's monitors, OSDs and RGW used meanwhile; older files lack the two columns)
 and lines "#info  key  value" for numbers the tables mention (sizes, bytes).
 Nothing here passes or fails: targets are reported as "meets" / "misses".
 """
@@ -29,6 +31,7 @@ ROW_TITLES = {
 
 def load(path):
     rows = {}      # (scen, row) -> {round: (el, rss)}
+    cpu = {}       # (scen, row) -> {round: (tool_cpu, cluster_cpu)}
     order = {}     # scen -> [row, ...] in first-seen order
     info = {}
     with open(path) as f:
@@ -41,10 +44,34 @@ def load(path):
                 continue
             scen, row, rnd, el, rss = p[0], p[1], int(p[2]), float(p[3]), int(p[4])
             rows.setdefault((scen, row), {})[rnd] = (el, rss)
+            if len(p) >= 7:
+                cpu.setdefault((scen, row), {})[rnd] = (float(p[5]), float(p[6]))
             order.setdefault(scen, [])
             if row not in order[scen]:
                 order[scen].append(row)
+    info["_cpu"] = cpu
     return rows, order, info
+
+
+def med_cpu(info, scen, row):
+    """(tool, cluster) CPU seconds, medians over the rounds, or None"""
+    r = info["_cpu"].get((scen, row))
+    if not r:
+        return None
+    return (statistics.median(v[0] for v in r.values()),
+            statistics.median(v[1] for v in r.values()))
+
+
+def cpu_notes(info, scen, ours, theirs):
+    """CPU seconds of both tools and of the cluster behind them; the cluster's share is
+    the same work for both (the same bytes read and stored), so it bounds the ratio."""
+    a, b = med_cpu(info, scen, ours), med_cpu(info, scen, theirs)
+    if a is None or b is None:
+        return []
+    n = ["CPU seconds (medians), the tool + Ceph and RGW daemons: rbd2s3 %.2f + %.2f = %.2f, "
+         "pipeline %.2f + %.2f = %.2f; total ratio %s" % (
+             a[0], a[1], a[0] + a[1], b[0], b[1], b[0] + b[1], fmt_ratio(ratio(a[0] + a[1], b[0] + b[1])))]
+    return n
 
 
 def med(rows, scen, row):
@@ -162,15 +189,18 @@ def scenario_notes(rows, info, scen):
         if "stored_full_rbd2s3" in info:
             n.append("bytes in the bucket: pipeline %s, rbd2s3 %s" % (
                 gib(info["stored_full_pipeline"]), gib(info["stored_full_rbd2s3"])))
+        n.extend(cpu_notes(info, "1", "rbd2s3", "pipeline"))
         m = med(rows, "1", "rbd2s3")
         if m and "written" in info:
             n.append("rbd2s3 throughput: %.0f MiB/s of written data" % (int(info["written"]) / 2**20 / m))
     elif scen == "2":
         r = ratio(med(rows, "2", "rbd2s3"), med(rows, "2", "pipeline-restore"))
         n.append("ratio rbd2s3/pipeline (medians): %s" % fmt_ratio(r))
+        n.extend(cpu_notes(info, "2", "rbd2s3", "pipeline-restore"))
     elif scen == "3":
         r = ratio(med(rows, "3", "rbd2s3"), med(rows, "3", "pipeline-inc"))
         n.append("ratio rbd2s3/pipeline (medians): %s" % fmt_ratio(r))
+        n.extend(cpu_notes(info, "3", "rbd2s3", "pipeline-inc"))
         a = ratio(med(rows, "3", "rbd2s3"), med(rows, "1", "rbd2s3"))
         b = ratio(med(rows, "3", "pipeline-inc"), med(rows, "1", "pipeline"))
         n.append("incremental/full time: rbd2s3 %s, pipeline %s" % (

@@ -270,22 +270,38 @@ verify() {
 # largest process; for a pipeline that is its largest member) and record the result.
 # Sets T_EL, T_RSS, T_OUT (stdout file). Stops the run if CMD fails.
 TN=0
+# cluster_ticks: CPU clock ticks (user + system) the sandbox's daemons (monitors, OSDs,
+# RGW) have used so far; a timed command's share is the difference across it.
+cluster_ticks() {
+    local p t=0 f
+    for p in $(pgrep -f "^(/usr/bin/)?(ceph-mon|ceph-osd|radosgw) .*$SB/(src|dst)/ceph.conf"); do
+        read -r -a f <"/proc/$p/stat" 2>/dev/null || continue
+        t=$((t + f[13] + f[14]))
+    done
+    echo "$t"
+}
+HZ=$(getconf CLK_TCK)
+
 timed() {
-    local scen=$1 row=$2 rnd=$3 base rc
+    local scen=$1 row=$2 rnd=$3 base rc c0 c1
     shift 3
     TN=$((TN + 1))
     base=$TMPD/log/t$TN
-    run_bg /usr/bin/time -o "$base.time" -f '%e %M' timeout -k 10 "$CMD_TIMEOUT" "$@" \
+    c0=$(cluster_ticks)
+    run_bg /usr/bin/time -o "$base.time" -f '%e %M %U %S' timeout -k 10 "$CMD_TIMEOUT" "$@" \
         >"$base.out" 2>"$base.err"
     rc=$?
+    c1=$(cluster_ticks)
     T_OUT=$base.out
     if [ $rc -ne 0 ]; then
         echo "$PROG: timed command failed (exit $rc): $*" >&2
         tail -n 20 "$base.err" | sed 's/^/    /' >&2
         exit 1
     fi
-    read -r T_EL T_RSS < <(tail -n 1 "$base.time")
-    printf '%s\t%s\t%s\t%s\t%s\n' "$scen" "$row" "$rnd" "$T_EL" "$T_RSS" >>"$RESULTS"
+    read -r T_EL T_RSS T_USR T_SYS < <(tail -n 1 "$base.time")
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$scen" "$row" "$rnd" "$T_EL" "$T_RSS" \
+        "$(awk -v u="$T_USR" -v s="$T_SYS" 'BEGIN { printf "%.2f", u + s }')" \
+        "$(awk -v a="$c0" -v b="$c1" -v hz="$HZ" 'BEGIN { printf "%.2f", (b - a) / hz }')" >>"$RESULTS"
     printf '  [%s r%s] %-16s %8.2f s   max RSS %5d MiB\n' "$scen" "$rnd" "$row" "$T_EL" $((T_RSS / 1024))
 }
 
