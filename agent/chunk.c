@@ -1,8 +1,10 @@
 /* chunk.c - one chunk of image data into zero runs and hashed, compressed data runs. */
 #include "agent/chunk.h"
 
+#include <errno.h>
 #include <lz4.h>
 #include <openssl/evp.h>
+#include <stdlib.h>
 #include <string.h>
 
 int chunk_is_zero(const unsigned char *buf, size_t len)
@@ -17,15 +19,24 @@ int chunk_is_zero(const unsigned char *buf, size_t len)
     return memcmp(buf, zeros, len) == 0;
 }
 
-size_t chunk_max_pieces(uint64_t chunk, uint64_t sparse)
+int chunk_enc_init(chunk_enc *e, uint64_t chunk, uint64_t sparse)
 {
-    return (size_t)(chunk / sparse) + 2;   /* an unaligned start adds a granule */
+    memset(e, 0, sizeof(*e));
+    e->sparse = sparse < chunk ? sparse : chunk;
+    e->max_pieces = (size_t)(chunk / e->sparse) + 2;   /* an unaligned start adds one */
+    /* LZ4_compressBound(n) = n + n / 255 + 16, summed over the runs */
+    e->cap = (size_t)LZ4_compressBound((int)chunk) + 16 * e->max_pieces;
+    e->comp = malloc(e->cap);
+    e->pieces = calloc(e->max_pieces, sizeof(chunk_piece));
+    return e->comp != NULL && e->pieces != NULL ? 0 : -ENOMEM;
 }
 
-size_t chunk_comp_cap(uint64_t chunk, uint64_t sparse)
+void chunk_enc_free(chunk_enc *e)
 {
-    /* LZ4_compressBound(n) = n + n / 255 + 16, summed over the runs */
-    return (size_t)LZ4_compressBound((int)chunk) + 16 * chunk_max_pieces(chunk, sparse);
+    free(e->comp);
+    free(e->pieces);
+    e->comp = NULL;
+    e->pieces = NULL;
 }
 
 /* Runs whose first SAMPLE bytes do not shrink under lz4 are stored raw: random or
@@ -62,9 +73,10 @@ static void encode_data(const unsigned char *data, chunk_piece *p, unsigned char
     }
 }
 
-size_t chunk_encode(const unsigned char *data, size_t len, uint64_t off, uint64_t sparse,
-                    unsigned char *comp, size_t cap, chunk_piece *pieces)
+size_t chunk_encode(chunk_enc *e, const unsigned char *data, size_t len, uint64_t off)
 {
+    chunk_piece *pieces = e->pieces;
+    uint64_t sparse = e->sparse;
     size_t n = 0;
     uint64_t pos = 0;
     while (pos < len) {
@@ -86,6 +98,7 @@ size_t chunk_encode(const unsigned char *data, size_t len, uint64_t off, uint64_
     size_t used = 0;
     for (size_t i = 0; i < n; i++)
         if (!pieces[i].zero)
-            encode_data(data, &pieces[i], comp, cap, &used);
+            encode_data(data, &pieces[i], e->comp, e->cap, &used);
+    e->n = n;
     return n;
 }

@@ -19,21 +19,31 @@ typedef struct chunk_piece {
     uint8_t sha[32];          /* of the uncompressed bytes (data runs) */
 } chunk_piece;
 
+/* An encoder: the runs of the last chunk and the stored bytes of its compressed runs. */
+typedef struct chunk_enc {
+    uint64_t sparse;          /* granule: the sparse size, at most the chunk size */
+    unsigned char *comp;      /* cap bytes */
+    size_t cap;
+    chunk_piece *pieces;      /* max_pieces */
+    size_t max_pieces;
+    size_t n;                 /* runs of the last chunk_encode */
+} chunk_enc;
+
 /* 1 if buf[0..len) is all zero bytes. */
 int chunk_is_zero(const unsigned char *buf, size_t len);
 
-/* Pieces and compression space that chunk_encode may need for a chunk of at most
- * chunk bytes at granule sparse (a power of two, at least CHUNK_SPARSE_MIN). */
-size_t chunk_max_pieces(uint64_t chunk, uint64_t sparse);
-size_t chunk_comp_cap(uint64_t chunk, uint64_t sparse);
+/* Buffers for chunks of at most chunk bytes at granule sparse (a power of two, at least
+ * CHUNK_SPARSE_MIN; the chunk size or more checks whole chunks). 0 or -ENOMEM; free
+ * with chunk_enc_free (also after a failure, and on a zeroed encoder). */
+int chunk_enc_init(chunk_enc *e, uint64_t chunk, uint64_t sparse);
+void chunk_enc_free(chunk_enc *e);
 
 /* Split data[0..len), which sits at image offset off, into runs: a granule (the image's
  * [k * sparse, (k + 1) * sparse), clipped to the chunk) that holds only zeros joins a
  * zero run, any other a data run; data runs get their SHA-256 and are lz4-compressed
- * into comp (cap bytes, chunk_comp_cap), or stored raw when a 64 KiB sample or the
- * whole does not shrink. Writes the runs in order into pieces (chunk_max_pieces) and
- * returns their number (0 only for len 0); adjacent runs are never of the same kind. */
-size_t chunk_encode(const unsigned char *data, size_t len, uint64_t off, uint64_t sparse,
-                    unsigned char *comp, size_t cap, chunk_piece *pieces);
+ * into e->comp, or stored raw when a 64 KiB sample or the whole does not shrink. Writes
+ * the runs in order into e->pieces and returns their number e->n (0 only for len 0);
+ * adjacent runs are never of the same kind. */
+size_t chunk_encode(chunk_enc *e, const unsigned char *data, size_t len, uint64_t off);
 
 #endif

@@ -25,10 +25,8 @@ typedef struct imp {
     store st;
     manifest m;
     uint64_t chunk;
-    uint64_t sparse;
-    unsigned char *buf, *comp;
-    size_t cap;
-    chunk_piece *pieces;
+    unsigned char *buf;
+    chunk_enc enc;
     uint64_t next;            /* records must come in offset order */
 } imp;
 
@@ -93,9 +91,8 @@ static int put_piece(imp *im, uint64_t off, uint64_t len)
     int rc = rbdio_ds_read(im->rd, im->buf, (size_t)len);
     if (rc < 0)
         return stream_fail(im, rc);
-    size_t n = chunk_encode(im->buf, (size_t)len, off, im->sparse, im->comp, im->cap,
-                            im->pieces);
-    return store_pieces(&im->st, &im->m, off, im->buf, im->comp, im->pieces, n);
+    chunk_encode(&im->enc, im->buf, (size_t)len, off);
+    return store_pieces(&im->st, &im->m, off, im->buf, &im->enc);
 }
 
 static int check_order(imp *im, uint64_t off, uint64_t len)
@@ -160,12 +157,8 @@ static int prepare(imp *im, int fd)
     if (naming_backup_id(time(NULL), id_taken, im, id) < 0)
         return ag_fail(ctx, AG_EFAIL, "cannot make a backup id");
     im->chunk = ctx->opts.tun.chunk_size;
-    im->sparse = ctx->opts.tun.sparse_size < im->chunk ? ctx->opts.tun.sparse_size : im->chunk;
-    im->cap = chunk_comp_cap(im->chunk, im->sparse);
     im->buf = malloc(im->chunk);
-    im->comp = malloc(im->cap);
-    im->pieces = calloc(chunk_max_pieces(im->chunk, im->sparse), sizeof(chunk_piece));
-    if (im->buf == NULL || im->comp == NULL || im->pieces == NULL)
+    if (im->buf == NULL || chunk_enc_init(&im->enc, im->chunk, ctx->opts.tun.sparse_size) < 0)
         return ag_fail(ctx, AG_EFAIL, "out of memory");
     fill_manifest(im, h, id);
     return store_open(&im->st, ctx, prefix, id);
@@ -216,8 +209,7 @@ int cmd_import_diff(ag_ctx *ctx, int argc, char **argv)
     if (fd != STDIN_FILENO)
         close(fd);
     free(im.buf);
-    free(im.comp);
-    free(im.pieces);
+    chunk_enc_free(&im.enc);
     catalog_free(&im.cat);
     manifest_clear(&im.m);
     return ctx->exit_code;

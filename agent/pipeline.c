@@ -27,9 +27,7 @@ typedef struct slot {
     int zero;                 /* a hole of the diff: not read */
     ssize_t rc;
     unsigned char *data;      /* chunk_size */
-    unsigned char *comp;      /* chunk_comp_cap() */
-    chunk_piece *pieces;      /* chunk_max_pieces() */
-    size_t npieces;
+    chunk_enc enc;            /* the chunk's runs */
     struct bpipe *pipe;
 } slot;
 
@@ -40,8 +38,6 @@ typedef struct bpipe {
     const char *from_snap;
     uint64_t size;
     uint64_t chunk;
-    uint64_t sparse;
-    size_t comp_cap;
     pthread_mutex_t mu;
     pthread_cond_t cv_free;   /* reader waits for a free slot */
     pthread_cond_t cv_work;   /* workers wait for queued slots */
@@ -112,7 +108,7 @@ static int submit_piece(bpipe *p, uint64_t off, uint64_t len, int exists)
     s->off = off;
     s->len = len;
     s->zero = !exists;
-    s->npieces = 0;
+    s->enc.n = 0;
     s->rc = 0;
     if (!exists) {
         pthread_mutex_lock(&p->mu);
@@ -217,12 +213,11 @@ static void *reader_main(void *arg)
     return NULL;
 }
 
-static void process_slot(bpipe *p, slot *s)
+static void process_slot(slot *s)
 {
     if (s->rc < 0)
         return;
-    s->npieces = chunk_encode(s->data, (size_t)s->len, s->off, p->sparse, s->comp, p->comp_cap,
-                              s->pieces);
+    chunk_encode(&s->enc, s->data, (size_t)s->len, s->off);
 }
 
 static void *worker_main(void *arg)
@@ -237,7 +232,7 @@ static void *worker_main(void *arg)
         slot *s = &p->slots[p->work[p->work_head % p->nslots]];
         p->work_head++;
         pthread_mutex_unlock(&p->mu);
-        process_slot(p, s);
+        process_slot(s);
         pthread_mutex_lock(&p->mu);
         mark_done(p, s);
     }
@@ -307,7 +302,7 @@ static int store_slot(bpipe *p, slot *s, store *st, manifest *m)
         return ag_fail_rbd(p->ctx, (int)s->rc, "reading the image");
     if (s->zero)
         return store_zero(st, m, s->off, s->len);
-    return store_pieces(st, m, s->off, s->data, s->comp, s->pieces, s->npieces);
+    return store_pieces(st, m, s->off, s->data, &s->enc);
 }
 
 static int consume(bpipe *p, store *st, manifest *m)
@@ -339,8 +334,6 @@ static int setup(bpipe *p, ag_ctx *ctx, rbdio_image *img)
     p->ctx = ctx;
     p->img = img;
     p->chunk = t->chunk_size;
-    p->sparse = t->sparse_size < t->chunk_size ? t->sparse_size : t->chunk_size;
-    p->comp_cap = chunk_comp_cap(p->chunk, p->sparse);
     p->nslots = (size_t)t->reads_in_flight + 2 * (size_t)t->threads + 2;
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv_free, NULL);
@@ -350,13 +343,11 @@ static int setup(bpipe *p, ag_ctx *ctx, rbdio_image *img)
     p->work = calloc(p->nslots, sizeof(*p->work));
     if (p->slots == NULL || p->work == NULL)
         return ag_fail(ctx, AG_EFAIL, "out of memory");
-    size_t npieces = chunk_max_pieces(p->chunk, p->sparse);
     for (size_t i = 0; i < p->nslots; i++) {
         p->slots[i].pipe = p;
         p->slots[i].data = malloc(p->chunk);
-        p->slots[i].comp = malloc(p->comp_cap);
-        p->slots[i].pieces = calloc(npieces, sizeof(chunk_piece));
-        if (p->slots[i].data == NULL || p->slots[i].comp == NULL || p->slots[i].pieces == NULL)
+        if (p->slots[i].data == NULL ||
+            chunk_enc_init(&p->slots[i].enc, p->chunk, t->sparse_size) < 0)
             return ag_fail(ctx, AG_EFAIL, "out of memory");
     }
     int rc = rbdio_aio_new(img, t->reads_in_flight, &p->aio);
@@ -371,8 +362,7 @@ static void teardown(bpipe *p)
         rbdio_aio_free(p->aio);
     for (size_t i = 0; p->slots != NULL && i < p->nslots; i++) {
         free(p->slots[i].data);
-        free(p->slots[i].comp);
-        free(p->slots[i].pieces);
+        chunk_enc_free(&p->slots[i].enc);
     }
     free(p->slots);
     free(p->work);

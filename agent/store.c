@@ -79,15 +79,15 @@ int store_chunk(store *s, manifest *m, uint64_t off, uint64_t len, const void *s
 }
 
 int store_pieces(store *s, manifest *m, uint64_t off, const unsigned char *data,
-                 const unsigned char *comp, const chunk_piece *pieces, size_t n)
+                 const chunk_enc *e)
 {
-    for (size_t i = 0; i < n; i++) {
-        const chunk_piece *p = &pieces[i];
+    for (size_t i = 0; i < e->n; i++) {
+        const chunk_piece *p = &e->pieces[i];
         int rc = p->zero ? store_zero(s, m, off + p->off, p->len)
                  : p->raw ? store_chunk(s, m, off + p->off, p->len, data + p->off,
                                         (uint32_t)p->len, 1, p->sha)
-                 : store_chunk(s, m, off + p->off, p->len, comp + p->comp_off, p->comp_len,
-                               0, p->sha);
+                 : store_chunk(s, m, off + p->off, p->len, e->comp + p->comp_off,
+                               p->comp_len, 0, p->sha);
         if (rc < 0)
             return -1;
     }

@@ -29,13 +29,13 @@ int store_chunk(store *s, manifest *m, uint64_t off, uint64_t len, const void *s
                 uint32_t stored_len, int raw, const uint8_t sha[32]);
 int store_zero(store *s, manifest *m, uint64_t off, uint64_t len);
 
-/* The n runs of one chunk at image offset off as chunk_encode made them from data
- * (raw runs are stored from data, the others from comp). 0 or -1 (error recorded). */
+/* The runs of one chunk at image offset off as chunk_encode made them from data (raw
+ * runs are stored from data, the others from e->comp). 0 or -1 (error recorded). */
 int store_pieces(store *s, manifest *m, uint64_t off, const unsigned char *data,
-                 const unsigned char *comp, const chunk_piece *pieces, size_t n);
+                 const chunk_enc *e);
 
-/* Finish the pack objects (into m's object list), upload the index, then the manifest.
- * 0 once the backup exists, -1 (error recorded) otherwise. */
+/* Finish the pack objects (into m's object list) and upload the index alongside the
+ * last part, then the manifest. 0 once the backup exists, -1 (error recorded) otherwise. */
 int store_commit(store *s, manifest *m);
 
 /* Take back everything written (uploads aborted, objects and index deleted). */

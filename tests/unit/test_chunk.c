@@ -16,29 +16,20 @@
 #define KiB 1024u
 #define MiB (1024u * 1024u)
 
-typedef struct enc {
-    size_t cap;
-    unsigned char *comp;
-    chunk_piece *pieces;
-    size_t n;
-} enc;
+typedef chunk_enc enc;
 
 static void encode(enc *e, const unsigned char *data, size_t len, uint64_t off,
                    uint64_t sparse)
 {
-    e->cap = chunk_comp_cap(len, sparse);
-    e->comp = malloc(e->cap);
-    e->pieces = calloc(chunk_max_pieces(len, sparse), sizeof(chunk_piece));
-    assert_non_null(e->comp);
-    assert_non_null(e->pieces);
-    e->n = chunk_encode(data, len, off, sparse, e->comp, e->cap, e->pieces);
-    assert_true(e->n <= chunk_max_pieces(len, sparse));
+    assert_int_equal(chunk_enc_init(e, len, sparse), 0);
+    size_t n = chunk_encode(e, data, len, off);
+    assert_int_equal(n, e->n);
+    assert_true(e->n <= e->max_pieces);
 }
 
 static void enc_free(enc *e)
 {
-    free(e->comp);
-    free(e->pieces);
+    chunk_enc_free(e);
 }
 
 /* The runs cover [0, len) in order, alternate in kind, keep their stored bytes inside
