@@ -77,6 +77,8 @@ typedef struct ag_opts {
     const char *ca_file;
     const char *payload_signing; /* auto | signed | unsigned */
     const char *metrics_file;   /* run: Prometheus textfile written after the run */
+    int snap_now;               /* snap cleanup = immediate: the agent's older snapshots
+                                 * go right after the commit, not with the next snapshot */
     int insecure;
     int json;                   /* --format json */
     int progress;               /* 1 unless --no-progress or not a tty */

@@ -32,6 +32,10 @@ typedef struct bk {
     int snap_thread_on;
     int snap_rc;
     char snap_why[512];
+    pthread_t old_thread;        /* removes the superseded snapshots meanwhile */
+    int old_thread_on;
+    char (*old)[NAMING_MAX];     /* their names */
+    int nold;
     int full_requested;
     ag_policy cmd_policy;        /* --full-every, --max-chain */
     char why_full[160];          /* why a full backup was forced, or "" */
@@ -94,6 +98,67 @@ static int snapshot_join(bk *b, int fail_ok)
     return 0;
 }
 
+/* Deferred cleanup. After a commit the image's metadata LAST_KEY names the backup's
+ * snapshot; the agent's other snapshots are superseded then, but they are removed only
+ * at the start of the next backup, on a thread of their own while its snapshot is
+ * created: both monitor commits become one, and a backup waits for one commit instead of
+ * two. Nothing is removed unless the named snapshot exists: it is the next parent. */
+#define LAST_KEY "rbd2s3.last-backup"
+
+static void *old_main(void *arg)
+{
+    bk *b = arg;
+    for (int i = 0; i < b->nold; i++) {
+        if (rbdio_snap_remove(b->img, b->old[i]) < 0)
+            ag_info(b->ctx, "warning: %s@%s: cannot remove old snapshot: %s", b->name,
+                    b->old[i], rbdio_last_error());
+        else
+            ag_debug(b->ctx, "removed old snapshot %s@%s", b->name, b->old[i]);
+    }
+    return NULL;
+}
+
+/* The agent's snapshots other than the one LAST_KEY names (and the one being backed up),
+ * when that one exists. */
+static void find_superseded(bk *b, const rbdio_snap *snaps, int n, const char *last)
+{
+    int found = 0;
+    for (int i = 0; i < n; i++)
+        found |= strcmp(snaps[i].name, last) == 0;
+    b->old = found ? calloc((size_t)n, sizeof(*b->old)) : NULL;
+    if (b->old == NULL)
+        return;
+    size_t plen = strlen(NAMING_SNAP_PREFIX);
+    for (int i = 0; i < n; i++)
+        if (strncmp(snaps[i].name, NAMING_SNAP_PREFIX, plen) == 0 &&
+            strcmp(snaps[i].name, last) != 0 && strcmp(snaps[i].name, b->spec.at) != 0)
+            snprintf(b->old[b->nold++], NAMING_MAX, "%s", snaps[i].name);
+}
+
+static void old_start(bk *b)
+{
+    char last[NAMING_MAX];
+    rbdio_snap *snaps = NULL;
+    int n = 0;
+    if (b->ctx->opts.snap_now || rbdio_meta_get(b->img, LAST_KEY, last, sizeof(last)) < 0 ||
+        rbdio_snap_list(b->img, &snaps, &n) < 0)
+        return;
+    find_superseded(b, snaps, n, last);
+    free(snaps);
+    if (b->nold > 0)
+        b->old_thread_on = pthread_create(&b->old_thread, NULL, old_main, b) == 0;
+}
+
+static void old_join(bk *b)
+{
+    if (b->old_thread_on)
+        pthread_join(b->old_thread, NULL);
+    b->old_thread_on = 0;
+    free(b->old);
+    b->old = NULL;
+    b->nold = 0;
+}
+
 /* The backup id: the early snapshot's, unless the bucket already holds a backup of that
  * id (a backup of a recreated image in the same second); then the snapshot is dropped and
  * the id chosen among both the bucket's and the image's. */
@@ -150,9 +215,12 @@ static int prepare(bk *b)
         return ag_fail(ctx, rc < 0 ? AG_EFAIL : AG_ENOTFOUND, "%s@%s: no such snapshot",
                        b->name, b->spec.at);
     ag_debug(ctx, "image open");
+    old_start(b);
     snapshot_start(b);
     rc = read_bucket(b);
-    if (snapshot_join(b, rc < 0) < 0 || rc < 0)
+    int src = snapshot_join(b, rc < 0);
+    old_join(b);
+    if (src < 0 || rc < 0)
         return -1;
     return choose_id(b);
 }
@@ -276,7 +344,7 @@ static void fill_manifest(bk *b)
 }
 
 /* After the commit: the agent's other snapshots of the image are no longer needed. */
-static void remove_old_snapshots(bk *b)
+static void remove_now(bk *b)
 {
     rbdio_snap *snaps = NULL;
     int n = 0;
@@ -295,6 +363,22 @@ static void remove_old_snapshots(bk *b)
             ag_debug(b->ctx, "removed old snapshot %s@%s", b->name, snaps[i].name);
     }
     free(snaps);
+    ag_debug(b->ctx, "old snapshots removed");
+}
+
+/* Deferred: name the backup's snapshot for the next backup, which removes the others;
+ * if that fails, or with snap cleanup = immediate, they are removed now. */
+static void remove_old_snapshots(bk *b)
+{
+    if (!b->ctx->opts.snap_now) {
+        if (rbdio_meta_set(b->img, LAST_KEY, b->snap) == 0) {
+            ag_debug(b->ctx, "the next backup removes the older snapshots");
+            return;
+        }
+        ag_info(b->ctx, "warning: %s: %s: removing the older snapshots now", b->name,
+                rbdio_last_error());
+    }
+    remove_now(b);
 }
 
 static void undo(bk *b)
@@ -367,7 +451,6 @@ int ag_backup(ag_ctx *ctx, const naming_spec *spec, int full, const ag_policy *c
     if (rc == 0) {
         ag_debug(ctx, "committed");
         remove_old_snapshots(&b);
-        ag_debug(ctx, "old snapshots removed");
         if (print)
             report(&b);
         if (res != NULL) {

@@ -50,7 +50,7 @@ static void defaults(ag_opts *o)
 }
 
 /* Keys accepted in [global], the config file, and as --options. */
-enum key_kind { K_STR, K_INT, K_SIZE, K_FLAG };
+enum key_kind { K_STR, K_INT, K_SIZE, K_FLAG, K_CLEANUP };
 typedef struct key_def {
     const char *name;
     enum key_kind kind;
@@ -65,6 +65,7 @@ static const key_def keys[] = {
     { "ca-file", K_STR, OFF(ca_file) },       { "insecure", K_FLAG, OFF(insecure) },
     { "payload-signing", K_STR, OFF(payload_signing) },
     { "metrics-file", K_STR, OFF(metrics_file) },
+    { "snap-cleanup", K_CLEANUP, OFF(snap_now) },
     { "threads", K_INT, OFF(tun.threads) },   { "chunk-size", K_SIZE, OFF(tun.chunk_size) },
     { "sparse-size", K_SIZE, OFF(tun.sparse_size) },
     { "part-size", K_SIZE, OFF(tun.part_size) },
@@ -103,6 +104,12 @@ static int set_key(ag_ctx *ctx, const key_def *k, const char *value, const char 
         return 0;
     case K_FLAG:
         *(int *)(base + k->off) = value == NULL || strcmp(value, "false") != 0;
+        return 0;
+    case K_CLEANUP:
+        if (value == NULL || (strcmp(value, "deferred") != 0 && strcmp(value, "immediate") != 0))
+            return ag_fail(ctx, AG_EUSAGE, "%s: %s: deferred or immediate, not '%s'", where,
+                           k->name, value != NULL ? value : "");
+        *(int *)(base + k->off) = strcmp(value, "immediate") == 0;
         return 0;
     case K_INT:
         errno = 0;
@@ -233,6 +240,9 @@ static void usage(void)
           "                        over https only)\n"
           "  --format text|json    output format\n"
           "  --metrics-file PATH   run: Prometheus textfile written after the run\n"
+          "  --snap-cleanup deferred|immediate  the agent's older snapshots of an image go\n"
+          "                        with the next backup's snapshot (default) or right\n"
+          "                        after the commit\n"
           "  --no-progress         no progress line\n"
           "  -v, --verbose / -q, --quiet\n"
           "  tunables: --threads N --chunk-size SIZE --sparse-size SIZE --part-size SIZE\n"

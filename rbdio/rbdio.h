@@ -83,6 +83,11 @@ int rbdio_snap_create(rbdio_image *img, const char *name);
 int rbdio_snap_remove(rbdio_image *img, const char *name);
 int rbdio_snap_protect(rbdio_image *img, const char *name);
 
+/* Image metadata (`rbd image-meta`): the value of key into buf (NUL-terminated), 0; or
+ * -ENOENT if the key is not set, -ERANGE if the value does not fit, other negatives. */
+int rbdio_meta_get(rbdio_image *img, const char *key, char *buf, size_t len);
+int rbdio_meta_set(rbdio_image *img, const char *key, const char *value);
+
 /* Walk the extents that differ between from_snap (NULL: from nothing, i.e. every
  * allocated extent) and the image's open snapshot, over [0, size). include_parent
  * reports a clone's parent data too (for full backups of clones). The callback gets

@@ -136,6 +136,36 @@ int rbdio_snap_remove(rbdio_image *img, const char *name)
     return rc;
 }
 
+int rbdio_meta_get(rbdio_image *img, const char *key, char *buf, size_t len)
+{
+    size_t got = len;
+    int rc = rbd_metadata_get(img->rbd, key, buf, &got);
+
+    if (rc == -ERANGE) {
+        rbdio_errorf("metadata '%s' of '%s' is longer than %zu bytes", key, img->where, len);
+    } else if (rc < 0 && rc != -ENOENT) {
+        rbdio_fail(rc, "cannot read metadata '%s' of '%s'", key, img->where);
+    } else if (rc == 0 && (got == 0 || buf[got - 1] != '\0')) {
+        if (got >= len) {
+            rbdio_errorf("metadata '%s' of '%s' is longer than %zu bytes", key, img->where,
+                         len);
+            return -ERANGE;
+        }
+        buf[got] = '\0';
+    }
+    return rc;
+}
+
+int rbdio_meta_set(rbdio_image *img, const char *key, const char *value)
+{
+    int rc = rbd_metadata_set(img->rbd, key, value);
+
+    if (rc < 0) {
+        rbdio_fail(rc, "cannot set metadata '%s' of '%s'", key, img->where);
+    }
+    return rc;
+}
+
 int rbdio_snap_protect(rbdio_image *img, const char *name)
 {
     int is_protected = 0;

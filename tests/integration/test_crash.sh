@@ -62,8 +62,8 @@ if do_backup "$SRC"; then ok "next backup succeeds ($BK_ID)"; else not_ok "next 
 ID3=$BK_ID
 expect_eq "$BK_TYPE" incremental "next backup is incremental"
 expect_eq "$BK_PARENT" "$ID1" "its parent is the committed backup"
-expect_eq "$(snap_names "$SRC" | grep '^rbd2s3-' | tr '\n' ' ')" "rbd2s3-$ID3 " \
-    "only the new backup's snapshot remains on the source (the crashed run's is gone)"
+expect_eq "$(snap_names "$SRC" | grep '^rbd2s3-' | tr '\n' ' ')" "rbd2s3-$ID1 rbd2s3-$ID3 " \
+    "the crashed run's snapshot is gone; the committed one stays until the next backup"
 
 SUM=$(img_sum "$SRC@rbd2s3-$ID3")
 DST=rbd/$(img crash-r)
