@@ -245,6 +245,10 @@ osd data = $d/osd.\$id
 keyring = $d/osd.\$id/keyring
 osd crush initial weight = 1
 osd check max object name len on startup = false
+# One PG trims removed snapshots at a time: memstore's omap iterator is not safe against
+# a concurrent change of the OSD's shared snapmapper object (seen: ceph-osd 16.2.15
+# segfaulting in MemStore::OmapIteratorImpl::value under SnapMapper::get_next_objects_to_trim).
+osd max trimming pgs = 1
 admin socket = $run/\$name.asok
 log file = $SB/log/$c-\$name.log
 pid file = $run/\$name.pid
