@@ -156,6 +156,24 @@ def table(rows, order, info, scen):
     return "\n".join(out)
 
 
+def floor_notes(rows, info):
+    """What no tool can go below here: reading starts only once the snapshot exists (one
+    monitor commit, measured alone), and the Ceph and RGW daemons' CPU for the incremental
+    shares the machine's cores."""
+    try:
+        snap = float(info["snap_commit_ms"]) / 1000
+        ncpu = int(info["ncpu"])
+    except (KeyError, ValueError):
+        return []
+    c, full = med_cpu(info, "3", "rbd2s3"), med(rows, "1", "rbd2s3")
+    if c is None or not full:
+        return []
+    bound = snap + c[1] / ncpu
+    return ["floor on this machine: snapshot create %.0f ms + daemons' CPU %.2f s / %d cores "
+            "= %.0f ms = %.1f%% of rbd2s3's full" % (snap * 1000, c[1], ncpu, bound * 1000,
+                                                     100 * bound / full)]
+
+
 def targets(rows, info):
     """[(scenario, target text, measured text, ok-or-None)]"""
     t = []
@@ -205,6 +223,7 @@ def scenario_notes(rows, info, scen):
         b = ratio(med(rows, "3", "pipeline-inc"), med(rows, "1", "pipeline"))
         n.append("incremental/full time: rbd2s3 %s, pipeline %s" % (
             "n/a" if a is None else "%.1f%%" % (100 * a), "n/a" if b is None else "%.1f%%" % (100 * b)))
+        n.extend(floor_notes(rows, info))
         if "changed" in info:
             n.append("changed: %s in 64 KiB writes; bytes in the bucket: pipeline %.1f MiB, rbd2s3 %.1f MiB" % (
                 "%.1f MiB" % (int(info["changed"]) / 2**20),
