@@ -39,7 +39,7 @@ static void defaults(ag_opts *o)
     o->tun.threads = ncpu > 0 ? (int)ncpu : 2;
     o->tun.chunk_size = 1ULL << 20;
     o->tun.sparse_size = 64ULL << 10;
-    o->tun.part_size = 8ULL << 20;
+    o->tun.part_size = 5ULL << 20;
     o->tun.parts_in_flight = 4;
     o->tun.reads_in_flight = 16;
     o->tun.writes_in_flight = 16;
