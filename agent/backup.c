@@ -105,7 +105,8 @@ static int snapshot_join(bk *b, int fail_ok)
  * two. Nothing is removed unless the named snapshot exists: it is the next parent. */
 #define LAST_KEY "rbd2s3.last-backup"
 
-static void *old_main(void *arg)
+/* Remove the snapshots collected in b->old (on the cleanup thread, or inline). */
+static void *remove_old(void *arg)
 {
     bk *b = arg;
     for (int i = 0; i < b->nold; i++) {
@@ -118,35 +119,36 @@ static void *old_main(void *arg)
     return NULL;
 }
 
-/* The agent's snapshots other than the one LAST_KEY names (and the one being backed up),
- * when that one exists. */
-static void find_superseded(bk *b, const rbdio_snap *snaps, int n, const char *last)
+/* Into b->old: the agent's snapshots of the image other than keep and also; none when
+ * keep_must_exist and keep is not among them, or when they cannot be listed. */
+static void collect_old(bk *b, const char *keep, const char *also, int keep_must_exist)
 {
-    int found = 0;
-    for (int i = 0; i < n; i++)
-        found |= strcmp(snaps[i].name, last) == 0;
-    b->old = found ? calloc((size_t)n, sizeof(*b->old)) : NULL;
-    if (b->old == NULL)
+    rbdio_snap *snaps = NULL;
+    int n = 0, found = 0;
+    if (rbdio_snap_list(b->img, &snaps, &n) < 0)
         return;
-    size_t plen = strlen(NAMING_SNAP_PREFIX);
     for (int i = 0; i < n; i++)
+        found |= strcmp(snaps[i].name, keep) == 0;
+    if (found || !keep_must_exist)
+        b->old = calloc(n > 0 ? (size_t)n : 1, sizeof(*b->old));
+    size_t plen = strlen(NAMING_SNAP_PREFIX);
+    for (int i = 0; b->old != NULL && i < n; i++)
         if (strncmp(snaps[i].name, NAMING_SNAP_PREFIX, plen) == 0 &&
-            strcmp(snaps[i].name, last) != 0 && strcmp(snaps[i].name, b->spec.at) != 0)
+            strcmp(snaps[i].name, keep) != 0 && strcmp(snaps[i].name, also) != 0)
             snprintf(b->old[b->nold++], NAMING_MAX, "%s", snaps[i].name);
+    free(snaps);
 }
 
+/* Deferred cleanup's start: the snapshots LAST_KEY supersedes (never the one being
+ * backed up) go on a thread while the new snapshot is created. */
 static void old_start(bk *b)
 {
     char last[NAMING_MAX];
-    rbdio_snap *snaps = NULL;
-    int n = 0;
-    if (b->ctx->opts.snap_now || rbdio_meta_get(b->img, LAST_KEY, last, sizeof(last)) < 0 ||
-        rbdio_snap_list(b->img, &snaps, &n) < 0)
+    if (b->ctx->opts.snap_now || rbdio_meta_get(b->img, LAST_KEY, last, sizeof(last)) < 0)
         return;
-    find_superseded(b, snaps, n, last);
-    free(snaps);
+    collect_old(b, last, b->spec.at, 1);
     if (b->nold > 0)
-        b->old_thread_on = pthread_create(&b->old_thread, NULL, old_main, b) == 0;
+        b->old_thread_on = pthread_create(&b->old_thread, NULL, remove_old, b) == 0;
 }
 
 static void old_join(bk *b)
@@ -346,23 +348,9 @@ static void fill_manifest(bk *b)
 /* After the commit: the agent's other snapshots of the image are no longer needed. */
 static void remove_now(bk *b)
 {
-    rbdio_snap *snaps = NULL;
-    int n = 0;
-    if (rbdio_snap_list(b->img, &snaps, &n) < 0)
-        return;
-    size_t plen = strlen(NAMING_SNAP_PREFIX);
-    for (int i = 0; i < n; i++) {
-        if (strncmp(snaps[i].name, NAMING_SNAP_PREFIX, plen) != 0 ||
-            strcmp(snaps[i].name, b->snap) == 0)
-            continue;
-        int rc = rbdio_snap_remove(b->img, snaps[i].name);
-        if (rc < 0)
-            ag_info(b->ctx, "warning: %s@%s: cannot remove old snapshot: %s", b->name,
-                    snaps[i].name, rbdio_last_error());
-        else
-            ag_debug(b->ctx, "removed old snapshot %s@%s", b->name, snaps[i].name);
-    }
-    free(snaps);
+    collect_old(b, b->snap, "", 0);
+    remove_old(b);
+    old_join(b);
     ag_debug(b->ctx, "old snapshots removed");
 }
 

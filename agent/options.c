@@ -106,9 +106,9 @@ static int set_key(ag_ctx *ctx, const key_def *k, const char *value, const char 
         *(int *)(base + k->off) = value == NULL || strcmp(value, "false") != 0;
         return 0;
     case K_CLEANUP:
-        if (value == NULL || (strcmp(value, "deferred") != 0 && strcmp(value, "immediate") != 0))
+        if (strcmp(value, "deferred") != 0 && strcmp(value, "immediate") != 0)
             return ag_fail(ctx, AG_EUSAGE, "%s: %s: deferred or immediate, not '%s'", where,
-                           k->name, value != NULL ? value : "");
+                           k->name, value);
         *(int *)(base + k->off) = strcmp(value, "immediate") == 0;
         return 0;
     case K_INT:
