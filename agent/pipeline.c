@@ -313,7 +313,9 @@ static int consume(bpipe *p, store *st, manifest *m)
         int rc = store_slot(p, s, st, m);
         progress_update(p->prog, s->off + s->len, p->size, m->data_bytes + m->zero_bytes);
         release_slot(p, s);
-        if (rc < 0)
+        /* Keep the parts moving while the slots keep coming: the engine only runs when
+         * driven, and a consumer that never waits would leave them all to the end. */
+        if (rc < 0 || (pack_busy(st->pack) && pack_poll(st->pack, 0) < 0))
             return -1;
     }
     return fail ? -1 : 0;
