@@ -169,9 +169,13 @@ def floor_notes(rows, info):
     if c is None or not full:
         return []
     bound = snap + c[1] / ncpu
+    busy = snap + (c[0] + c[1]) / ncpu
     return ["floor on this machine: snapshot create %.0f ms + daemons' CPU %.2f s / %d cores "
             "= %.0f ms = %.1f%% of rbd2s3's full" % (snap * 1000, c[1], ncpu, bound * 1000,
-                                                     100 * bound / full)]
+                                                     100 * bound / full),
+            "with rbd2s3's own CPU (%.2f s) on the same cores: %.0f ms = %.1f%% of its full; "
+            "measured %.0f ms" % (c[0], busy * 1000, 100 * busy / full,
+                                  1000 * med(rows, "3", "rbd2s3"))]
 
 
 def targets(rows, info):

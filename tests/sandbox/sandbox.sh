@@ -248,6 +248,10 @@ osd check max object name len on startup = false
 # One PG trims removed snapshots at a time: memstore's omap iterator is not safe against
 # a concurrent change of the OSD's shared snapmapper object (seen: ceph-osd 16.2.15
 # segfaulting in MemStore::OmapIteratorImpl::value under SnapMapper::get_next_objects_to_trim).
+# memstore does not say it is solid state, so the OSD sleeps osd_snap_trim_sleep_hdd (5 s)
+# between trim batches: removed snapshots' clones stay in RAM for hours, and a sandbox that
+# takes a few dozen snapshots of a 2 GiB image fills its OSD. Tests and the benchmark take
+# far fewer; nothing in the agent waits for trimming.
 osd max trimming pgs = 1
 admin socket = $run/\$name.asok
 log file = $SB/log/$c-\$name.log
