@@ -140,7 +140,8 @@ static void collect_old(bk *b, const char *keep, const char *also, int keep_must
 }
 
 /* Deferred cleanup's start: the snapshots LAST_KEY supersedes (never the one being
- * backed up) go on a thread while the new snapshot is created. */
+ * backed up) go on a thread while the new snapshot is created. They are listed here,
+ * before that snapshot exists, so that it can never be among them. */
 static void old_start(bk *b)
 {
     char last[NAMING_MAX];

@@ -141,18 +141,17 @@ int rbdio_meta_get(rbdio_image *img, const char *key, char *buf, size_t len)
     size_t got = len;
     int rc = rbd_metadata_get(img->rbd, key, buf, &got);
 
-    if (rc == -ERANGE) {
-        rbdio_errorf("metadata '%s' of '%s' is longer than %zu bytes", key, img->where, len);
-    } else if (rc < 0 && rc != -ENOENT) {
-        rbdio_fail(rc, "cannot read metadata '%s' of '%s'", key, img->where);
-    } else if (rc == 0 && (got == 0 || buf[got - 1] != '\0')) {
-        if (got >= len) {
-            rbdio_errorf("metadata '%s' of '%s' is longer than %zu bytes", key, img->where,
-                         len);
-            return -ERANGE;
-        }
-        buf[got] = '\0';
+    /* librbd counts the NUL; a value without one gets it here, if it fits. */
+    if (rc == 0 && (got == 0 || buf[got - 1] != '\0')) {
+        if (got < len)
+            buf[got] = '\0';
+        else
+            rc = -ERANGE;
     }
+    if (rc == -ERANGE)
+        rbdio_errorf("metadata '%s' of '%s' is longer than %zu bytes", key, img->where, len);
+    else if (rc < 0 && rc != -ENOENT)
+        rbdio_fail(rc, "cannot read metadata '%s' of '%s'", key, img->where);
     return rc;
 }
 

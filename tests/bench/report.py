@@ -159,7 +159,8 @@ def table(rows, order, info, scen):
 def floor_notes(rows, info):
     """What no tool can go below here: reading starts only once the snapshot exists (one
     monitor commit, measured alone), and the Ceph and RGW daemons' CPU for the incremental
-    shares the machine's cores."""
+    shares the machine's cores. Then the same with rbd2s3's own CPU on those cores: the
+    time if the incremental kept every core busy, next to the time measured."""
     try:
         snap = float(info["snap_commit_ms"]) / 1000
         ncpu = int(info["ncpu"])
