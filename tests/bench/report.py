@@ -160,7 +160,8 @@ def floor_notes(rows, info):
     """What no tool can go below here: reading starts only once the snapshot exists (one
     monitor commit, measured alone), and the Ceph and RGW daemons' CPU for the incremental
     shares the machine's cores. Then the same with rbd2s3's own CPU on those cores: the
-    time if the incremental kept every core busy, next to the time measured."""
+    time if the incremental kept every core busy, next to the time measured. Then the
+    snapshot create plus the upload alone (upload_note)."""
     try:
         snap = float(info["snap_commit_ms"]) / 1000
         ncpu = int(info["ncpu"])
@@ -176,7 +177,21 @@ def floor_notes(rows, info):
                                                      100 * bound / full),
             "with rbd2s3's own CPU (%.2f s) on the same cores: %.0f ms = %.1f%% of its full; "
             "measured %.0f ms" % (c[0], busy * 1000, 100 * busy / full,
-                                  1000 * med(rows, "3", "rbd2s3"))]
+                                  1000 * med(rows, "3", "rbd2s3"))] + upload_note(info, snap, full)
+
+
+def upload_note(info, snap, full):
+    """The snapshot create plus an independent client's upload, alone, of the bytes the
+    incremental stored (curl, one PUT): no tool that stores those bytes ends sooner."""
+    try:
+        up = float(info["upload_alone_ms"]) / 1000
+        stored = int(info["stored_inc_rbd2s3"])
+    except (KeyError, ValueError):
+        return []
+    return ["upload of the %.1f MiB it stored by curl alone (one PUT): %.0f ms; + snapshot "
+            "create = %.0f ms = %.1f%% of rbd2s3's full" % (stored / 2**20, up * 1000,
+                                                          (snap + up) * 1000,
+                                                          100 * (snap + up) / full)]
 
 
 def targets(rows, info):

@@ -296,6 +296,30 @@ settle() {
     echo "$PROG: warning: the Ceph/RGW daemons are still busy after 60 s" >&2
 }
 
+# The upload of BYTES random bytes by an independent client (curl, one PUT, unsigned
+# payload), alone on the machine: the median ms of 3. An incremental that stores that
+# many bytes cannot end sooner than a snapshot create plus this, however it reads.
+upload_alone() { # BUCKET BYTES
+    local f=$TMPD/data/upload-alone.bin i t ms=()
+    if [ -z "${AWS_ACCESS_KEY_ID:-}" ] || ! [ "${2:-0}" -gt 0 ] 2>/dev/null; then
+        echo n/a
+        return
+    fi
+    head -c "$2" /dev/urandom >"$f"
+    for i in 1 2 3; do
+        settle
+        t=$(timeout 120 curl -sSf -o /dev/null -w '%{time_total}' \
+            ${S3_TLS_CA:+--cacert "$S3_TLS_CA"} \
+            --aws-sigv4 "aws:amz:${AWS_DEFAULT_REGION:-us-east-1}:s3" \
+            --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
+            -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' -T "$f" "$S3_ENDPOINT/$1/upload-alone") ||
+            { rm -f "$f"; echo n/a; return; }
+        ms+=("$(awk -v t="$t" 'BEGIN { printf "%.1f", t * 1000 }')")
+    done
+    rm -f "$f"
+    printf '%s\n' "${ms[@]}" | sort -n | sed -n 2p
+}
+
 timed() {
     local scen=$1 row=$2 rnd=$3 base rc c0 c1
     shift 3
@@ -513,6 +537,7 @@ scenarios_full() {
             info snap_commit_ms "$(timeout 120 "$PY" "$BENCH_DIR/snapcommit.py" "$SRC_CEPH_CONF" \
                 "${IMG%%/*}" "${IMG#*/}" 5 2>/dev/null || echo n/a)"
             info ncpu "$(nproc)"
+            info upload_alone_ms "$(upload_alone "$b" "$(bucket_bytes "$b" "rbd2s3/${IMG}/$inc_id/")")"
         fi
         rm_image_or_die "$SRC_CEPH_CONF" "$IMG"
 
