@@ -468,7 +468,7 @@ log ""
 IMG=rbd/img-$TAG                # the source image of scenarios 1-4
 
 scenarios_full() {
-    local f=$TMPD/data/img.raw written r order tool b full_id inc_id sha_full sha_inc
+    local f=$TMPD/data/img.raw written r order tool b full_id inc_id sha_full sha_inc stored_inc
     local nchg=$(((SIZE_B / 65536 + 50) / 100))
     log "== scenarios 1-3: full backup, restore, 1% incremental ($SIZE image, $ROUNDS rounds) =="
     fresh_sandbox
@@ -528,7 +528,8 @@ scenarios_full() {
         done
         if [ "$r" = 1 ]; then
             info stored_inc_pipeline "$(bucket_bytes "$b" pipeline/inc)"
-            info stored_inc_rbd2s3 "$(bucket_bytes "$b" "rbd2s3/${IMG}/$inc_id/")"
+            stored_inc=$(bucket_bytes "$b" "rbd2s3/${IMG}/$inc_id/")
+            info stored_inc_rbd2s3 "$stored_inc"
             sha_inc=$(img_sha "$SRC_CEPH_CONF" "$IMG@pinc") || die "rbd export of the source failed"
         fi
         if [ "$r" = "$ROUNDS" ]; then
@@ -537,7 +538,7 @@ scenarios_full() {
             info snap_commit_ms "$(timeout 120 "$PY" "$BENCH_DIR/snapcommit.py" "$SRC_CEPH_CONF" \
                 "${IMG%%/*}" "${IMG#*/}" 5 2>/dev/null || echo n/a)"
             info ncpu "$(nproc)"
-            info upload_alone_ms "$(upload_alone "$b" "$(bucket_bytes "$b" "rbd2s3/${IMG}/$inc_id/")")"
+            info upload_alone_ms "$(upload_alone "$b" "$stored_inc")"
         fi
         rm_image_or_die "$SRC_CEPH_CONF" "$IMG"
 
