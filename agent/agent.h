@@ -44,6 +44,7 @@ typedef struct ag_tun {
     int gets_in_flight;     /* concurrent ranged GETs (restore) */
     uint64_t fetch_size;    /* bytes per ranged GET (restore) */
     uint64_t pack_size;     /* a data object is rotated past this size */
+    int chunk_digest;       /* digest_kind of new chunks: DIGEST_XXH3 (0) or DIGEST_SHA256 */
 } ag_tun;
 
 /* Retention and chain policy. -1 = not set here (the next source decides; at the end

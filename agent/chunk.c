@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <lz4.h>
-#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,9 +18,10 @@ int chunk_is_zero(const unsigned char *buf, size_t len)
     return memcmp(buf, zeros, len) == 0;
 }
 
-int chunk_enc_init(chunk_enc *e, uint64_t chunk, uint64_t sparse)
+int chunk_enc_init(chunk_enc *e, uint64_t chunk, uint64_t sparse, digest_kind dk)
 {
     memset(e, 0, sizeof(*e));
+    e->digest = dk;
     e->sparse = sparse < chunk ? sparse : chunk;
     e->max_pieces = (size_t)(chunk / e->sparse) + 2;   /* an unaligned start adds one */
     /* LZ4_compressBound(n) = n + n / 255 + 16, summed over the runs */
@@ -53,11 +53,11 @@ static int looks_incompressible(const unsigned char *data, size_t len, unsigned 
     return n <= 0 || (unsigned)n > SAMPLE - SAMPLE / 32;
 }
 
-static void encode_data(const unsigned char *data, chunk_piece *p, unsigned char *comp,
-                        size_t cap, size_t *used)
+static void encode_data(const unsigned char *data, chunk_piece *p, digest_kind dk,
+                        unsigned char *comp, size_t cap, size_t *used)
 {
     const unsigned char *src = data + p->off;
-    EVP_Digest(src, (size_t)p->len, p->sha, NULL, EVP_sha256(), NULL);
+    digest_compute(dk, src, (size_t)p->len, p->digest);
     p->raw = 1;
     p->comp_off = *used;
     p->comp_len = 0;
@@ -98,7 +98,7 @@ size_t chunk_encode(chunk_enc *e, const unsigned char *data, size_t len, uint64_
     size_t used = 0;
     for (size_t i = 0; i < n; i++)
         if (!pieces[i].zero)
-            encode_data(data, &pieces[i], e->comp, e->cap, &used);
+            encode_data(data, &pieces[i], e->digest, e->comp, e->cap, &used);
     e->n = n;
     return n;
 }

@@ -106,6 +106,11 @@ static int print_chunks(ag_ctx *ctx, const manifest *m, json_object *root)
             json_object_object_add(o, "pack_offset",
                                    json_object_new_int64((int64_t)rec.pack_offset));
             json_object_object_add(o, "stored", json_object_new_int64(rec.stored_length));
+            if (!(rec.flags & INDEX_FLAG_ZERO)) {
+                char dg[80];
+                digest_format(index_rec_digest(&rec), rec.digest, dg);
+                json_object_object_add(o, "digest", json_object_new_string(dg));
+            }
             json_object_array_add(arr, o);
         } else {
             printf("%-16llu %-12llu %-6s %-6u %-12llu %-10u\n",

@@ -1,13 +1,14 @@
 # agent/codecs.mk - the agent codecs (naming, index, manifest) and their unit test;
 # included from agent/Makefile.inc.
 AGENT_CODEC_SOURCES = agent/naming.c agent/naming.h agent/index.c agent/index.h \
-    agent/manifest.c agent/manifest.h
+    agent/digest.c agent/digest.h agent/manifest.c agent/manifest.h
 
 if HAVE_CMOCKA
 check_PROGRAMS += tests/unit/test_agent_codecs
 TESTS += tests/unit/test_agent_codecs
 tests_unit_test_agent_codecs_SOURCES = tests/unit/test_agent_codecs.c $(AGENT_CODEC_SOURCES)
 tests_unit_test_agent_codecs_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS) $(LZ4_CFLAGS) \
-    $(OPENSSL_CFLAGS) $(CMOCKA_CFLAGS)
-tests_unit_test_agent_codecs_LDADD = $(JSONC_LIBS) $(LZ4_LIBS) $(OPENSSL_LIBS) $(CMOCKA_LIBS)
+    $(OPENSSL_CFLAGS) $(XXHASH_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_agent_codecs_LDADD = $(JSONC_LIBS) $(LZ4_LIBS) $(OPENSSL_LIBS) $(XXHASH_LIBS) \
+    $(CMOCKA_LIBS)
 endif

@@ -6,7 +6,6 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <lz4.h>
-#include <openssl/evp.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,10 +171,8 @@ static int do_job(ex *x, buf *gb, const plan_job *job)
         }
         data = owner->data;
     }
-    uint8_t md[32];
-    EVP_Digest(data, r->length, md, NULL, EVP_sha256(), NULL);
     int rc = 0;
-    if (memcmp(md, r->sha256, sizeof(md)) != 0) {
+    if (!index_rec_data_ok(r, data)) {
         ex_fail(x, AG_EINTEGRITY, "data object %s offset %llu: checksum mismatch "
                 "(image offset %llu)", key, (unsigned long long)r->pack_offset,
                 (unsigned long long)r->offset);

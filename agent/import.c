@@ -158,7 +158,8 @@ static int prepare(imp *im, int fd)
         return ag_fail(ctx, AG_EFAIL, "cannot make a backup id");
     im->chunk = ctx->opts.tun.chunk_size;
     im->buf = malloc(im->chunk);
-    if (im->buf == NULL || chunk_enc_init(&im->enc, im->chunk, ctx->opts.tun.sparse_size) < 0)
+    if (im->buf == NULL || chunk_enc_init(&im->enc, im->chunk, ctx->opts.tun.sparse_size,
+                                          ctx->opts.tun.chunk_digest) < 0)
         return ag_fail(ctx, AG_EFAIL, "out of memory");
     fill_manifest(im, h, id);
     return store_open(&im->st, ctx, prefix, id);

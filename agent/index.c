@@ -8,7 +8,7 @@
 #include <lz4frame.h>
 
 #define INDEX_MAGIC "RBD2SIDX"
-#define INDEX_VERSION 1
+#define INDEX_VERSION 2      /* written; 1 is read too */
 #define INDEX_HDR_SIZE 16
 #define READER_BUF 4096
 
@@ -32,6 +32,7 @@ struct index_reader {
     size_t buflen, bufpos;
     int frame_done;
     uint64_t next_min;
+    uint32_t version;       /* of the header */
     int error;              /* sticky */
 };
 
@@ -72,7 +73,7 @@ static void encode_rec(const index_rec *r, unsigned char p[INDEX_REC_SIZE])
     put_le64(p + 24, r->pack_offset);
     put_le32(p + 32, r->stored_length);
     put_le32(p + 36, 0);
-    memcpy(p + 40, r->sha256, 32);
+    memcpy(p + 40, r->digest, DIGEST_LEN);
 }
 
 /* Decode; -EINVAL if reserved is not 0. */
@@ -84,26 +85,41 @@ static int decode_rec(const unsigned char p[INDEX_REC_SIZE], index_rec *r)
     r->flags = get_le32(p + 20);
     r->pack_offset = get_le64(p + 24);
     r->stored_length = get_le32(p + 32);
-    memcpy(r->sha256, p + 40, 32);
+    memcpy(r->digest, p + 40, DIGEST_LEN);
     return get_le32(p + 36) == 0 ? 0 : -EINVAL;
 }
 
-/* A record is valid if it has a length, known flags, a zero record carries no pack
- * location and no hash, a raw record stores exactly its length; and it must start at
- * or after next_min. */
-static int check_rec(const index_rec *r, uint64_t next_min)
+digest_kind index_rec_digest(const index_rec *r)
 {
-    static const uint8_t zeros[32];
+    return r->flags & INDEX_FLAG_XXH3 ? DIGEST_XXH3 : DIGEST_SHA256;
+}
+
+int index_rec_data_ok(const index_rec *r, const void *data)
+{
+    return digest_matches(index_rec_digest(r), data, r->length, r->digest);
+}
+
+/* A record is valid if it has a length, flags known to its index version, a zero
+ * record carries no pack location, no digest and no digest kind, a raw record stores
+ * exactly its length, an XXH3-128 digest leaves its last 16 bytes zero; and it must
+ * start at or after next_min. */
+static int check_rec(const index_rec *r, uint64_t next_min, uint32_t version)
+{
+    static const uint8_t zeros[DIGEST_LEN];
+    uint32_t known = INDEX_FLAG_ZERO | INDEX_FLAG_RAW | (version >= 2 ? INDEX_FLAG_XXH3 : 0);
     if (r->length == 0 || r->offset + r->length < r->offset || r->offset < next_min)
         return -EINVAL;
-    if ((r->flags & ~(INDEX_FLAG_ZERO | INDEX_FLAG_RAW)) != 0)
+    if ((r->flags & ~known) != 0)
         return -EINVAL;
     if ((r->flags & INDEX_FLAG_ZERO) &&
-        ((r->flags & INDEX_FLAG_RAW) || r->pack != 0 || r->pack_offset != 0 ||
-         r->stored_length != 0 || memcmp(r->sha256, zeros, sizeof(zeros)) != 0))
+        ((r->flags & (INDEX_FLAG_RAW | INDEX_FLAG_XXH3)) || r->pack != 0 ||
+         r->pack_offset != 0 || r->stored_length != 0 ||
+         memcmp(r->digest, zeros, sizeof(zeros)) != 0))
         return -EINVAL;
     if ((r->flags & INDEX_FLAG_RAW) && r->stored_length != r->length)
         return -EINVAL;
+    if ((r->flags & INDEX_FLAG_XXH3) && memcmp(r->digest + 16, zeros, DIGEST_LEN - 16) != 0)
+        return -EINVAL;         /* XXH3-128 fills 16 bytes */
     return 0;
 }
 
@@ -185,7 +201,7 @@ int index_writer_add(index_writer *w, const index_rec *rec)
         return w->error;
     if (w->finished)
         return -EINVAL;
-    int rc = check_rec(rec, w->next_min);
+    int rc = check_rec(rec, w->next_min, INDEX_VERSION);
     if (rc != 0)
         return rc;      /* the writer stays usable */
     encode_rec(rec, p);
@@ -282,8 +298,11 @@ int index_reader_new(const unsigned char *data, size_t len, index_reader **out)
     if (rc == 0) {
         const unsigned char *h = r->buf;
         if (r->buflen < INDEX_HDR_SIZE || memcmp(h, INDEX_MAGIC, 8) != 0 ||
-            get_le32(h + 8) != INDEX_VERSION || get_le32(h + 12) != INDEX_REC_SIZE)
+            get_le32(h + 8) < 1 || get_le32(h + 8) > INDEX_VERSION ||
+            get_le32(h + 12) != INDEX_REC_SIZE)
             rc = -EINVAL;
+        else
+            r->version = get_le32(h + 8);
         r->bufpos = INDEX_HDR_SIZE;
     }
     if (rc != 0) {
@@ -307,7 +326,7 @@ int index_reader_next(index_reader *r, index_rec *rec)
     if (rc == 0)
         rc = decode_rec(r->buf + r->bufpos, rec);
     if (rc == 0)
-        rc = check_rec(rec, r->next_min);
+        rc = check_rec(rec, r->next_min, r->version);
     if (rc != 0) {
         r->error = rc;
         return rc;

@@ -1,12 +1,14 @@
 /* index.h - the chunk index of a backup: fixed binary records in an lz4 frame.
  *
  * Object layout: an LZ4 frame (content and block checksums on) whose decompressed content is a
- * 16-byte header ("RBD2SIDX", u32 version = 1, u32 record size = 72) followed by
+ * 16-byte header ("RBD2SIDX", u32 version = 2, u32 record size = 72) followed by
  * records sorted by image offset, each little-endian:
- *   u64 offset, u64 length, u32 pack, u32 flags (bit 0: zero, bit 1: stored raw), u64 pack_offset,
- *   u32 stored_length, u32 reserved (0), u8 sha256[32] (of the uncompressed bytes;
- *   all zero for zero records).  = 72 bytes.
+ *   u64 offset, u64 length, u32 pack, u32 flags (bit 0: zero, bit 1: stored raw,
+ *   bit 2: XXH3-128 digest), u64 pack_offset, u32 stored_length, u32 reserved (0),
+ *   u8 digest[32] (of the uncompressed bytes: SHA-256, or with bit 2 the canonical
+ *   XXH3-128 in the first 16 bytes and zeros after; all zero for zero records). = 72 bytes.
  * Zero records have pack = pack_offset = stored_length = 0.
+ * Version 1 (written before 2026-12-01) is read too; it has no bit 2, so SHA-256 only.
  */
 #ifndef RBD2S3_INDEX_H
 #define RBD2S3_INDEX_H
@@ -14,9 +16,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "agent/digest.h"
+
 #define INDEX_REC_SIZE 72
 #define INDEX_FLAG_ZERO 1u
 #define INDEX_FLAG_RAW 2u   /* stored uncompressed (stored_length == length) */
+#define INDEX_FLAG_XXH3 4u  /* digest is XXH3-128, not SHA-256 */
 
 typedef struct index_rec {
     uint64_t offset;        /* image offset */
@@ -25,12 +30,18 @@ typedef struct index_rec {
     uint32_t flags;         /* INDEX_FLAG_ZERO */
     uint64_t pack_offset;   /* offset of the compressed chunk in the pack object */
     uint32_t stored_length; /* compressed length in the pack object */
-    uint8_t sha256[32];
+    uint8_t digest[DIGEST_LEN];
 } index_rec;
+
+/* The kind of a data record's digest. */
+digest_kind index_rec_digest(const index_rec *r);
+
+/* 1 if data[0..r->length) is the record's uncompressed bytes by its digest. */
+int index_rec_data_ok(const index_rec *r, const void *data);
 
 /* Writer: appends records (offsets must increase and not overlap: -EINVAL otherwise;
  * also -EINVAL for length 0, unknown flags, ZERO with pack fields or hash set,
- * ZERO with RAW, RAW with stored_length != length)
+ * ZERO with RAW or XXH3, RAW with stored_length != length)
  * and produces the compressed object in memory. */
 typedef struct index_writer index_writer;
 int index_writer_new(index_writer **out);

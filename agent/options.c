@@ -50,7 +50,7 @@ static void defaults(ag_opts *o)
 }
 
 /* Keys accepted in [global], the config file, and as --options. */
-enum key_kind { K_STR, K_INT, K_SIZE, K_FLAG, K_CLEANUP };
+enum key_kind { K_STR, K_INT, K_SIZE, K_FLAG, K_CHOICE };
 typedef struct key_def {
     const char *name;
     enum key_kind kind;
@@ -65,7 +65,8 @@ static const key_def keys[] = {
     { "ca-file", K_STR, OFF(ca_file) },       { "insecure", K_FLAG, OFF(insecure) },
     { "payload-signing", K_STR, OFF(payload_signing) },
     { "metrics-file", K_STR, OFF(metrics_file) },
-    { "snap-cleanup", K_CLEANUP, OFF(snap_now) },
+    { "snap-cleanup", K_CHOICE, OFF(snap_now) },
+    { "chunk-digest", K_CHOICE, OFF(tun.chunk_digest) },
     { "threads", K_INT, OFF(tun.threads) },   { "chunk-size", K_SIZE, OFF(tun.chunk_size) },
     { "sparse-size", K_SIZE, OFF(tun.sparse_size) },
     { "part-size", K_SIZE, OFF(tun.part_size) },
@@ -77,6 +78,23 @@ static const key_def keys[] = {
     { "pack-size", K_SIZE, OFF(tun.pack_size) },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
+
+/* The two values of a K_CHOICE key, stored as 0 and 1. */
+static const struct choice_def {
+    size_t off;
+    const char *value[2];
+} choices[] = {
+    { OFF(snap_now), { "deferred", "immediate" } },
+    { OFF(tun.chunk_digest), { "xxh3", "sha256" } },
+};
+
+static const char *const *choice_values(size_t off)
+{
+    size_t i = 0;
+    while (choices[i].off != off)
+        i++;
+    return choices[i].value;
+}
 
 /* "chunk size", "chunk_size" and "chunk-size" all name the same key. */
 static const key_def *find_key(const char *name)
@@ -97,6 +115,7 @@ static int set_key(ag_ctx *ctx, const key_def *k, const char *value, const char 
     char *base = (char *)&ctx->opts;
     uint64_t size;
     char *end = NULL;
+    const char *const *ch;
     long v;
     switch (k->kind) {
     case K_STR:
@@ -105,11 +124,12 @@ static int set_key(ag_ctx *ctx, const key_def *k, const char *value, const char 
     case K_FLAG:
         *(int *)(base + k->off) = value == NULL || strcmp(value, "false") != 0;
         return 0;
-    case K_CLEANUP:
-        if (strcmp(value, "deferred") != 0 && strcmp(value, "immediate") != 0)
-            return ag_fail(ctx, AG_EUSAGE, "%s: %s: deferred or immediate, not '%s'", where,
-                           k->name, value);
-        *(int *)(base + k->off) = strcmp(value, "immediate") == 0;
+    case K_CHOICE:
+        ch = choice_values(k->off);
+        if (strcmp(value, ch[0]) != 0 && strcmp(value, ch[1]) != 0)
+            return ag_fail(ctx, AG_EUSAGE, "%s: %s: %s or %s, not '%s'", where, k->name,
+                           ch[0], ch[1], value);
+        *(int *)(base + k->off) = strcmp(value, ch[1]) == 0;
         return 0;
     case K_INT:
         errno = 0;
@@ -243,6 +263,8 @@ static void usage(void)
           "  --snap-cleanup deferred|immediate  the agent's older snapshots of an image go\n"
           "                        with the next backup's snapshot (default) or right\n"
           "                        after the commit\n"
+          "  --chunk-digest xxh3|sha256  digest of new chunks, checked on restore (default\n"
+          "                        xxh3: XXH3-128)\n"
           "  --no-progress         no progress line\n"
           "  -v, --verbose / -q, --quiet\n"
           "  tunables: --threads N --chunk-size SIZE --sparse-size SIZE --part-size SIZE\n"

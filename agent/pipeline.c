@@ -349,7 +349,7 @@ static int setup(bpipe *p, ag_ctx *ctx, rbdio_image *img)
         p->slots[i].pipe = p;
         p->slots[i].data = malloc(p->chunk);
         if (p->slots[i].data == NULL ||
-            chunk_enc_init(&p->slots[i].enc, p->chunk, t->sparse_size) < 0)
+            chunk_enc_init(&p->slots[i].enc, p->chunk, t->sparse_size, t->chunk_digest) < 0)
             return ag_fail(ctx, AG_EFAIL, "out of memory");
     }
     int rc = rbdio_aio_new(img, t->reads_in_flight, &p->aio);

@@ -56,24 +56,25 @@ int store_zero(store *s, manifest *m, uint64_t off, uint64_t len)
     return 0;
 }
 
-int store_chunk(store *s, manifest *m, uint64_t off, uint64_t len, const void *stored,
-                uint32_t stored_len, int raw, const uint8_t sha[32])
+/* Append the record of data run p of the chunk at off, stored from stored. */
+static int store_chunk(store *s, manifest *m, uint64_t off, const chunk_piece *p,
+                       const void *stored, digest_kind dk)
 {
     if (flush_zero(s, m) < 0)
         return -1;
     index_rec r;
     memset(&r, 0, sizeof(r));
-    r.offset = off;
-    r.length = len;
-    r.flags = raw ? INDEX_FLAG_RAW : 0;
-    r.stored_length = stored_len;
-    memcpy(r.sha256, sha, sizeof(r.sha256));
-    if (pack_append(s->pack, stored, stored_len, &r.pack, &r.pack_offset) < 0)
+    r.offset = off + p->off;
+    r.length = p->len;
+    r.flags = (p->raw ? INDEX_FLAG_RAW : 0) | (dk == DIGEST_XXH3 ? INDEX_FLAG_XXH3 : 0);
+    r.stored_length = p->raw ? (uint32_t)p->len : p->comp_len;
+    memcpy(r.digest, p->digest, sizeof(r.digest));
+    if (pack_append(s->pack, stored, r.stored_length, &r.pack, &r.pack_offset) < 0)
         return -1;
     if (add_rec(s, &r) < 0)
         return -1;
-    m->data_bytes += len;
-    m->stored_bytes += stored_len;
+    m->data_bytes += r.length;
+    m->stored_bytes += r.stored_length;
     m->chunks++;
     return 0;
 }
@@ -84,10 +85,8 @@ int store_pieces(store *s, manifest *m, uint64_t off, const unsigned char *data,
     for (size_t i = 0; i < e->n; i++) {
         const chunk_piece *p = &e->pieces[i];
         int rc = p->zero ? store_zero(s, m, off + p->off, p->len)
-                 : p->raw ? store_chunk(s, m, off + p->off, p->len, data + p->off,
-                                        (uint32_t)p->len, 1, p->sha)
-                 : store_chunk(s, m, off + p->off, p->len, e->comp + p->comp_off,
-                               p->comp_len, 0, p->sha);
+                 : store_chunk(s, m, off, p, p->raw ? data + p->off : e->comp + p->comp_off,
+                               e->digest);
         if (rc < 0)
             return -1;
     }

@@ -23,10 +23,8 @@ typedef struct store {
 /* Start writing backup id of the image under prefix. 0 or -1 (error recorded). */
 int store_open(store *s, ag_ctx *ctx, const char *prefix, const char *id);
 
-/* Append one chunk's record: data (stored bytes, raw or lz4) or, with data NULL, a zero
- * range (adjacent zero ranges are merged into one record). Totals go into m. */
-int store_chunk(store *s, manifest *m, uint64_t off, uint64_t len, const void *stored,
-                uint32_t stored_len, int raw, const uint8_t sha[32]);
+/* Append a zero range's record (adjacent zero ranges are merged into one record).
+ * Totals go into m. */
 int store_zero(store *s, manifest *m, uint64_t off, uint64_t len);
 
 /* The runs of one chunk at image offset off as chunk_encode made them from data (raw

@@ -5,7 +5,6 @@
 
 #include <errno.h>
 #include <lz4.h>
-#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -74,10 +73,7 @@ static int load_record(ag_ctx *ctx, const exec_src *s, uint32_t src, uint32_t re
         n = LZ4_decompress_safe((const char *)body.data, (char *)c->data, (int)body.len,
                                 (int)c->cap);
     s3_buf_free(&body);
-    uint8_t md[32];
-    if (n == (int)r->length)
-        EVP_Digest(c->data, r->length, md, NULL, EVP_sha256(), NULL);
-    if (n != (int)r->length || memcmp(md, r->sha256, sizeof(md)) != 0)
+    if (n != (int)r->length || !index_rec_data_ok(r, c->data))
         return ag_fail(ctx, AG_EINTEGRITY, "data object %s offset %llu: checksum mismatch "
                        "(image offset %llu)", key, (unsigned long long)r->pack_offset,
                        (unsigned long long)r->offset);

@@ -7,9 +7,9 @@ set -euo pipefail
 PKGS=(
     build-essential autoconf automake pkg-config
     librbd-dev librados-dev libcurl4-openssl-dev libssl-dev libxml2-dev
-    liblz4-dev libjson-c-dev libinih-dev libcmocka-dev
+    liblz4-dev libxxhash-dev libjson-c-dev libinih-dev libcmocka-dev
     ceph-mon ceph-osd ceph-common radosgw
-    awscli s3cmd lz4 python3 jq time curl python3-prometheus-client
+    awscli s3cmd lz4 xxhash python3 jq time curl python3-prometheus-client
     groff-base man-db systemd
 )
 

@@ -337,8 +337,10 @@ static void make_rec(uint64_t i, index_rec *r)
         r->flags = INDEX_FLAG_RAW;
         r->stored_length = (uint32_t)r->length;
     }
-    for (int k = 0; k < 32; k++)
-        r->sha256[k] = (uint8_t)(i * 31 + (uint64_t)k * 7);
+    if (i % 3 == 0)
+        r->flags |= INDEX_FLAG_XXH3;  /* XXH3-128: 16 bytes, the rest stays zero */
+    for (int k = 0; k < (r->flags & INDEX_FLAG_XXH3 ? 16 : 32); k++)
+        r->digest[k] = (uint8_t)(i * 31 + (uint64_t)k * 7);
 }
 
 static void assert_rec_equal(const index_rec *a, const index_rec *b)
@@ -349,7 +351,7 @@ static void assert_rec_equal(const index_rec *a, const index_rec *b)
     assert_int_equal(a->flags, b->flags);
     assert_true(a->pack_offset == b->pack_offset);
     assert_int_equal(a->stored_length, b->stored_length);
-    assert_memory_equal(a->sha256, b->sha256, 32);
+    assert_memory_equal(a->digest, b->digest, DIGEST_LEN);
 }
 
 /* An index of n records from make_rec(); the caller frees *out. */
@@ -451,9 +453,19 @@ static void test_index_writer_rejects(void **state)
     bad.length = 0;
     assert_int_equal(index_writer_add(w, &bad), -EINVAL);
     bad.length = 10;
-    bad.flags = 4;
+    bad.flags = 8;
     assert_int_equal(index_writer_add(w, &bad), -EINVAL);
     bad.flags = INDEX_FLAG_ZERO;        /* with pack fields set */
+    assert_int_equal(index_writer_add(w, &bad), -EINVAL);
+    index_rec z = bad;                  /* a clean zero record, but with a digest kind */
+    z.pack = 0;
+    z.pack_offset = 0;
+    z.stored_length = 0;
+    memset(z.digest, 0, sizeof(z.digest));
+    z.flags = INDEX_FLAG_ZERO | INDEX_FLAG_XXH3;
+    assert_int_equal(index_writer_add(w, &z), -EINVAL);
+    bad.flags = INDEX_FLAG_XXH3;        /* XXH3-128 with bytes past its 16 */
+    memset(bad.digest, 0x5a, sizeof(bad.digest));
     assert_int_equal(index_writer_add(w, &bad), -EINVAL);
     bad.flags = INDEX_FLAG_RAW;         /* stored_length != length */
     assert_int_equal(index_writer_add(w, &bad), -EINVAL);
@@ -586,7 +598,8 @@ static void test_index_header_and_layout(void **state)
     assert_int_equal(index_reader_next(r, &rec), 1);
     assert_true(rec.offset == 0 && rec.length == 4096 && rec.pack == 3 && rec.flags == 0);
     assert_true(rec.pack_offset == 0x123456789ULL && rec.stored_length == 1000);
-    assert_int_equal(rec.sha256[31], 0xab);
+    assert_int_equal(rec.digest[31], 0xab);
+    assert_int_equal(index_rec_digest(&rec), DIGEST_SHA256);   /* version 1: SHA-256 */
     assert_int_equal(index_reader_next(r, &rec), 1);
     assert_true(rec.offset == 4096 && rec.length == (1ULL << 40));
     assert_int_equal(rec.flags, INDEX_FLAG_ZERO);
@@ -606,6 +619,24 @@ static void test_index_header_and_layout(void **state)
     assert_int_equal(read_all(f, len, 0), -EINVAL);
     free(f);
 
+    /* the XXH3 flag: unknown to version 1, read from version 2 */
+    put32(content + 16 + 20, INDEX_FLAG_XXH3);
+    memset(content + 16 + 56, 0, 16);
+    f = frame_of(content, 16 + INDEX_REC_SIZE, &len);
+    assert_int_equal(read_all(f, len, 0), -EINVAL);
+    free(f);
+    put32(content + 8, 2);
+    f = frame_of(content, 16 + INDEX_REC_SIZE, &len);
+    assert_int_equal(index_reader_new(f, len, &r), 0);
+    assert_int_equal(index_reader_next(r, &rec), 1);
+    assert_int_equal(index_rec_digest(&rec), DIGEST_XXH3);
+    assert_int_equal(rec.digest[15], 0xab);
+    index_reader_free(r);
+    free(f);
+    put32(content + 8, 1);
+    put32(content + 16 + 20, 0);
+    memset(content + 16 + 56, 0xab, 16);
+
     /* reserved field not zero */
     put32(content + 16 + 36, 1);
     f = frame_of(content, 16 + INDEX_REC_SIZE, &len);
@@ -619,7 +650,11 @@ static void test_index_header_and_layout(void **state)
     assert_int_equal(index_reader_new(f, len, &r), -EINVAL);
     free(f);
     content[7] = 'X';
-    put32(content + 8, 2);
+    put32(content + 8, 3);
+    f = frame_of(content, 16, &len);
+    assert_int_equal(index_reader_new(f, len, &r), -EINVAL);
+    free(f);
+    put32(content + 8, 0);
     f = frame_of(content, 16, &len);
     assert_int_equal(index_reader_new(f, len, &r), -EINVAL);
     free(f);
@@ -635,6 +670,53 @@ static void test_index_header_and_layout(void **state)
     f = frame_of(content, 16, &len);
     assert_int_equal(read_all(f, len, 0), 0);
     free(f);
+}
+
+/* ---- chunk digests ---- */
+
+static void hex_of(const uint8_t *d, size_t n, char *out)
+{
+    for (size_t i = 0; i < n; i++)
+        snprintf(out + 2 * i, 3, "%02x", d[i]);
+}
+
+/* Known answers (from `xxhsum -H2` and `sha256sum`), the formatted form, and the
+ * record check in both kinds. */
+static void test_digest(void **state)
+{
+    (void)state;
+    uint8_t d[DIGEST_LEN];
+    char hex[2 * DIGEST_LEN + 1], f[80];
+    static const uint8_t zeros[16];
+
+    digest_compute(DIGEST_XXH3, "abc", 3, d);
+    hex_of(d, 16, hex);
+    assert_string_equal(hex, "06b05ab6733a618578af5f94892f3950");
+    assert_memory_equal(d + 16, zeros, 16);
+    digest_format(DIGEST_XXH3, d, f);
+    assert_string_equal(f, "xxh3-128:06b05ab6733a618578af5f94892f3950");
+    digest_compute(DIGEST_XXH3, "", 0, d);
+    hex_of(d, 16, hex);
+    assert_string_equal(hex, "99aa06d3014798d86001c324468d497f");
+    digest_compute(DIGEST_SHA256, "abc", 3, d);
+    hex_of(d, 32, hex);
+    assert_string_equal(hex,
+                        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    digest_format(DIGEST_SHA256, d, f);
+    assert_string_equal(f, "sha256:"
+                        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+
+    index_rec r;
+    memset(&r, 0, sizeof(r));
+    r.length = 3;
+    memcpy(r.digest, d, DIGEST_LEN);
+    assert_true(index_rec_data_ok(&r, "abc"));
+    assert_false(index_rec_data_ok(&r, "abd"));
+    r.flags = INDEX_FLAG_XXH3;                  /* a SHA-256 digest read as XXH3-128 */
+    assert_false(index_rec_data_ok(&r, "abc"));
+    digest_compute(DIGEST_XXH3, "abc", 3, r.digest);
+    assert_true(index_rec_data_ok(&r, "abc"));
+    assert_false(index_rec_data_ok(&r, "abd"));
 }
 
 /* ---- manifest ---- */
@@ -1031,6 +1113,7 @@ int main(void)
         cmocka_unit_test(test_index_truncated),
         cmocka_unit_test(test_index_flipped),
         cmocka_unit_test(test_index_header_and_layout),
+        cmocka_unit_test(test_digest),
         cmocka_unit_test(test_manifest_round_trip),
         cmocka_unit_test(test_manifest_rejects),
         cmocka_unit_test(test_manifest_formatting),
