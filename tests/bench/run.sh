@@ -4,8 +4,9 @@
 #
 #   tests/bench/run.sh [--rounds N] [--size SIZE] [--quick] [options]
 #
-#   --rounds N        timed rounds per scenario (default 3); the two tools alternate
-#                     which goes first from one round to the next
+#   --rounds N        timed rounds per scenario (default 4); the two tools alternate
+#                     which goes first from one round to the next, so an even N gives
+#                     each tool each place equally often
 #   --size SIZE       image size for scenarios 1-4 (default 2G; K/M/G suffixes,
 #                     a multiple of 4M)
 #   --rss-sizes S,L   the small and large image of scenario 5 (default 1G,16G)
@@ -50,7 +51,7 @@ PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin:$PATH   # the ceph CLI is python: no pyenv shims
 
-ROUNDS=3
+ROUNDS=4
 TLS=0
 SIZE=2G
 RSS_SIZES=1G,16G
