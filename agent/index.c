@@ -94,6 +94,12 @@ digest_kind index_rec_digest(const index_rec *r)
     return r->flags & INDEX_FLAG_XXH3 ? DIGEST_XXH3 : DIGEST_SHA256;
 }
 
+void index_rec_set_digest(index_rec *r, digest_kind k, const uint8_t d[DIGEST_LEN])
+{
+    r->flags = (r->flags & ~INDEX_FLAG_XXH3) | (k == DIGEST_XXH3 ? INDEX_FLAG_XXH3 : 0);
+    memcpy(r->digest, d, DIGEST_LEN);
+}
+
 int index_rec_data_ok(const index_rec *r, const void *data)
 {
     return digest_matches(index_rec_digest(r), data, r->length, r->digest);

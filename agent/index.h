@@ -36,6 +36,9 @@ typedef struct index_rec {
 /* The kind of a data record's digest. */
 digest_kind index_rec_digest(const index_rec *r);
 
+/* Set a data record's digest d of kind k (the flag that names the kind with it). */
+void index_rec_set_digest(index_rec *r, digest_kind k, const uint8_t d[DIGEST_LEN]);
+
 /* 1 if data[0..r->length) is the record's uncompressed bytes by its digest. */
 int index_rec_data_ok(const index_rec *r, const void *data);
 

@@ -66,9 +66,9 @@ static int store_chunk(store *s, manifest *m, uint64_t off, const chunk_piece *p
     memset(&r, 0, sizeof(r));
     r.offset = off + p->off;
     r.length = p->len;
-    r.flags = (p->raw ? INDEX_FLAG_RAW : 0) | (dk == DIGEST_XXH3 ? INDEX_FLAG_XXH3 : 0);
+    r.flags = p->raw ? INDEX_FLAG_RAW : 0;
     r.stored_length = p->raw ? (uint32_t)p->len : p->comp_len;
-    memcpy(r.digest, p->digest, sizeof(r.digest));
+    index_rec_set_digest(&r, dk, p->digest);
     if (pack_append(s->pack, stored, r.stored_length, &r.pack, &r.pack_offset) < 0)
         return -1;
     if (add_rec(s, &r) < 0)

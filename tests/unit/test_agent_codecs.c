@@ -717,6 +717,16 @@ static void test_digest(void **state)
     digest_compute(DIGEST_XXH3, "abc", 3, r.digest);
     assert_true(index_rec_data_ok(&r, "abc"));
     assert_false(index_rec_data_ok(&r, "abd"));
+
+    r.flags = INDEX_FLAG_RAW;                   /* set_digest names the kind, keeps the rest */
+    digest_compute(DIGEST_XXH3, "abc", 3, d);
+    index_rec_set_digest(&r, DIGEST_XXH3, d);
+    assert_int_equal(r.flags, INDEX_FLAG_RAW | INDEX_FLAG_XXH3);
+    assert_true(index_rec_data_ok(&r, "abc"));
+    digest_compute(DIGEST_SHA256, "abc", 3, d);
+    index_rec_set_digest(&r, DIGEST_SHA256, d);
+    assert_int_equal(r.flags, INDEX_FLAG_RAW);
+    assert_true(index_rec_data_ok(&r, "abc"));
 }
 
 /* ---- manifest ---- */
