@@ -44,7 +44,7 @@ static void defaults(ag_opts *o)
     o->tun.reads_in_flight = 16;
     o->tun.writes_in_flight = 16;
     o->tun.gets_in_flight = 8;
-    o->tun.fetch_size = 8ULL << 20;
+    o->tun.fetch_size = 4ULL << 20;
     o->tun.pack_size = 1ULL << 30;
     policy_unset(&o->policy);
 }
