@@ -83,14 +83,10 @@ stop_sandbox() {
 # (the script that ran into it has failed already, and the run stays failed).
 renew_sandbox_if_full() { # NAME: the script just run
     [ "$OWN_SB" = yes ] && [ -n "$SB" ] || return 0
-    local c full=""
-    for c in src dst; do
-        if timeout 30 ceph -c "$SB/$c/ceph.conf" health detail 2>/dev/null | grep -q OSD_FULL; then
-            full="$full $c"
-        fi
-    done
-    [ -n "$full" ] || return 0
-    fail_step "after $1 the sandbox's OSD reports full ($full ); starting a fresh sandbox"
+    local full
+    full=$(tests/sandbox/sandbox.sh full "$SB" 2>/dev/null) || return 0
+    full=${full//$'\n'/ }
+    fail_step "after $1 the sandbox's OSD reports full ($full); starting a fresh sandbox"
     stop_sandbox
     if start_sandbox; then
         export SANDBOX_DIR=$SB

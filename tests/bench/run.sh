@@ -321,17 +321,13 @@ upload_alone() { # BUCKET BYTES
     printf '%s\n' "${ms[@]}" | sort -n | sed -n 2p
 }
 
-# Ceph 16's memstore can lose count of its bytes and then call its OSD full: every write
-# to that cluster hangs until a client times out ("Connection timed out"). Seen on the
-# destination cluster on 2026-12-01, in a run and by hand; not reproduced on purpose.
+# When a timed command failed: was it the sandbox's OSD calling itself full?
 say_if_full() {
-    local c
-    for c in "$SRC_CEPH_CONF" "$DST_CEPH_CONF"; do
-        if timeout 30 ceph -c "$c" health detail 2>/dev/null | grep -q OSD_FULL; then
-            echo "$PROG: the sandbox's OSD of $c reports full: memstore's accounting fault" \
-                "(tests/bench/README.md, Caveats) or --osd-bytes too small; run it again" >&2
-        fi
-    done
+    local full
+    full=$("$REPO/tests/sandbox/sandbox.sh" full "$SB" 2>/dev/null) || return 0
+    full=${full//$'\n'/ }
+    echo "$PROG: the sandbox's OSD reports full on: $full (memstore's accounting fault," \
+        "tests/bench/README.md, Caveats, or --osd-bytes too small); run it again" >&2
 }
 
 timed() {

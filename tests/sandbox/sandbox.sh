@@ -6,6 +6,9 @@
 #   sandbox.sh status DIR   exit 0 if every daemon is alive, both clusters answer, and S3 answers
 #                           (http, and https with the sandbox's CA)
 #   sandbox.sh ensure DIR   status, else stop + start
+#   sandbox.sh full   DIR   print the clusters (src, dst) whose OSD reports full; exit 0 if
+#                           any does, 1 if none (Ceph 16's memstore can lose count of its
+#                           bytes and call its OSD full: every write then hangs)
 #
 # Then: . DIR/env.sh   (see tests/sandbox/README.md)
 set -euo pipefail
@@ -550,10 +553,21 @@ do_status() {
     done
 }
 
+do_full() {
+    local c any=1
+    for c in src dst; do
+        if cephc "$c" health detail 2>/dev/null | grep -q OSD_FULL; then
+            echo "$c"
+            any=0
+        fi
+    done
+    return $any
+}
+
 # ---------------------------------------------------------------- main
 
 usage() {
-    echo "usage: $PROG start|stop|status|ensure DIR" >&2
+    echo "usage: $PROG start|stop|status|ensure|full DIR" >&2
     exit 2
 }
 
@@ -566,6 +580,7 @@ case $1 in
     start)  lock_dir; do_start ;;
     stop)   lock_dir; do_stop ;;
     status) do_status ;;
+    full)   do_full ;;
     ensure)
         lock_dir
         if do_status 2>/dev/null; then
