@@ -18,7 +18,10 @@
 #   --sandbox DIR     use this running sandbox (tests/sandbox/sandbox.sh start DIR) and
 #                     leave it running; default: a private one, started afresh for each
 #                     group of scenarios (the OSDs keep their memory) and stopped at the end
-#   --osd-bytes N     memstore size of a private sandbox's OSDs (default 20 GiB, or
+#   --store S         object store of a private sandbox's OSDs: bluestore (default, on a
+#                     sparse file under the sandbox, as in production) or memstore (all
+#                     in RAM, as in the tests); or $SANDBOX_OSD_STORE
+#   --osd-bytes N     size of a private sandbox's OSDs (default 20 GiB, or
 #                     $SANDBOX_OSD_BYTES)
 #   --min-mem-mib N   stop (non-zero exit) rather than go on when less than N MiB of memory is
 #                     available before a step that stores data (default 2048), or less
@@ -58,6 +61,7 @@ RSS_SIZES=1G,16G
 ONLY=full,chain,rss
 SB_GIVEN=""
 OSD_BYTES=${SANDBOX_OSD_BYTES:-21474836480}
+STORE=${SANDBOX_OSD_STORE:-bluestore}
 MIN_MEM_MIB=2048
 CMD_TIMEOUT=1200           # bound on any one command
 
@@ -79,6 +83,8 @@ while [ $# -gt 0 ]; do
         --sandbox) SB_GIVEN=${2:?}; shift 2 ;;
         --sandbox=*) SB_GIVEN=${1#*=}; shift ;;
         --osd-bytes) OSD_BYTES=${2:?}; shift 2 ;;
+        --store) STORE=${2:?}; shift 2 ;;
+        --store=*) STORE=${1#*=}; shift ;;
         --min-mem-mib) MIN_MEM_MIB=${2:?}; shift 2 ;;
         -h|--help) usage; exit 0 ;;
         *) usage >&2; exit 2 ;;
@@ -108,6 +114,7 @@ for b in "$SIZE_B" "$SMALL_B" "$LARGE_B"; do
         die "sizes must be multiples of 4M and at least 64M"
 done
 [ "$LARGE_B" -ge "$SMALL_B" ] || die "--rss-sizes: the large image must not be smaller"
+case $STORE in memstore|bluestore) ;; *) die "--store: memstore or bluestore, not '$STORE'" ;; esac
 for g in ${ONLY//,/ }; do
     case $g in full|chain|rss) ;; *) die "--only: unknown group '$g' (full, chain, rss)" ;; esac
 done
@@ -417,7 +424,7 @@ use_sandbox() {
 }
 
 start_sandbox() {
-    export SANDBOX_OSD_BYTES=$OSD_BYTES
+    export SANDBOX_OSD_BYTES=$OSD_BYTES SANDBOX_OSD_STORE=$STORE
     run_bg timeout -k 10 300 "$REPO/tests/sandbox/sandbox.sh" start "$SB" \
         >"$TMPD/log/sandbox.log" 2>&1 ||
         { tail -n 20 "$TMPD/log/sandbox.log" >&2; die "could not start a sandbox"; }
@@ -442,17 +449,26 @@ mem_note() {
     while read -r p n; do
         case $n in *osd*) out+="$n $(($(ps -o rss= -p "$p" 2>/dev/null || echo 0) >> 10)) MiB, " ;; esac
     done <"$SB/pids"
+    [ "$STORE" = bluestore ] &&
+        out+="BlueStore block files $(($(du -sk "$SB"/src/osd.0/block "$SB"/dst/osd.0/block |
+            awk '{ s += $1 } END { print s }') >> 10)) MiB on disk, "
     step "memory: ${out}machine available $(mem_avail_mib) MiB"
 }
 
 if [ -n "$SB_GIVEN" ]; then
     SB=$(cd "$SB_GIVEN" 2>/dev/null && pwd) || die "no sandbox directory $SB_GIVEN"
     "$REPO/tests/sandbox/sandbox.sh" status "$SB" >/dev/null 2>&1 || die "the sandbox in $SB is not running"
+    STORE=$(sed -n 's/^osd objectstore = //p' "$SB/src/ceph.conf")
     use_sandbox
 else
     SB=$TMPD/sb
     OWN_SB=$SB
-    log "starting a sandbox in $SB (memstore OSDs of $((OSD_BYTES >> 30)) GiB each)"
+    log "starting a sandbox in $SB ($STORE OSDs of $((OSD_BYTES >> 30)) GiB each)"
+    # BlueStore's block files are sparse and grow with what is stored (about 10 GiB at
+    # the peak of a default run): refuse to fill the disk.
+    free_mib=$(df -Pm "$TMPD" | awk 'NR == 2 { print $4 }')
+    [ "$STORE" = memstore ] || [ "$free_mib" -ge 16384 ] ||
+        die "BlueStore sandbox: only $free_mib MiB free on the disk of $TMPD (16 GiB needed; --store memstore keeps it in RAM)"
     start_sandbox
 fi
 PIPE=("$BENCH_DIR/pipeline.sh")
@@ -469,7 +485,7 @@ HEADER=$TMPD/header.txt
     echo "  date:      $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
     echo "  machine:   nproc $(nproc), memory $(awk '/^MemTotal:/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo), kernel $(uname -r), $os_name"
     echo "  versions:  rbd2s3 $git_rev (binary sha256 $bin_sum), $(rbd --version | awk '{ print "ceph", $3 }'), lz4 $(lz4 --version 2>&1 | grep -o 'v[0-9.]*' | head -1), $("$AWS" --version 2>&1 | awk '{ print $1 }'), $("$PY" --version 2>&1)"
-    echo "  settings:  --rounds $ROUNDS --size $SIZE --rss-sizes $RSS_SIZES (groups: $ONLY); rbd2s3 defaults; sandbox: memstore OSDs on loopback"
+    echo "  settings:  --rounds $ROUNDS --size $SIZE --rss-sizes $RSS_SIZES (groups: $ONLY); rbd2s3 defaults; sandbox: $STORE OSDs on loopback"
 } >"$HEADER"
 log "rbd2s3 benchmark $STAMP"
 cat "$HEADER"

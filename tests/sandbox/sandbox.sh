@@ -16,6 +16,7 @@ set -euo pipefail
 PROG=${0##*/}
 MARKER=.rbd2s3-sandbox                 # DIR is only ever removed if it holds this file
 OSD_BYTES=${SANDBOX_OSD_BYTES:-12884901888}
+OSD_STORE=${SANDBOX_OSD_STORE:-memstore}  # or bluestore: on a sparse file DIR/C/osd.0/block
 LC_INTERVAL=${SANDBOX_LC_INTERVAL:-10}
 WITH_MGR=${SANDBOX_MGR:-0}             # 1: also a ceph-mgr on src (~300 MB, +5 s), see README
 WAIT_SECS=${SANDBOX_WAIT_SECS:-60}     # bound on every wait
@@ -30,6 +31,11 @@ unset CEPH_CONF CEPH_ARGS
 
 log()  { printf '%s: %s\n' "$PROG" "$*" >&2; }
 fail() { log "$*"; exit 1; }
+
+case $OSD_STORE in
+memstore|bluestore) ;;
+*) fail "SANDBOX_OSD_STORE=$OSD_STORE: expected memstore or bluestore" ;;
+esac
 
 # ---------------------------------------------------------------- helpers
 
@@ -242,8 +248,7 @@ pid file = $run/\$name.pid
 mon addr = v1:127.0.0.1:$mport
 
 [osd]
-osd objectstore = memstore
-memstore device bytes = $OSD_BYTES
+$(store_conf)
 osd data = $d/osd.\$id
 keyring = $d/osd.\$id/keyring
 osd crush initial weight = 1
@@ -284,6 +289,18 @@ admin socket = $run/\$name.asok
 log file = $SB/log/$c-\$name.log
 pid file = $run/\$name.pid
 EOF
+}
+
+# The [osd] lines of the chosen object store.
+store_conf() {
+    case $OSD_STORE in
+    memstore)
+        printf '%s\n' 'osd objectstore = memstore' "memstore device bytes = $OSD_BYTES" ;;
+    bluestore)
+        printf '%s\n' 'osd objectstore = bluestore' 'bluestore block create = true' \
+            "bluestore block size = $OSD_BYTES" 'bluestore fsck on mount = false' \
+            'osd memory target = 1073741824' ;;
+    esac
 }
 
 authtool() { ceph-authtool "$@" >/dev/null; }
