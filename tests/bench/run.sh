@@ -432,11 +432,12 @@ start_sandbox() {
 }
 
 # fresh_sandbox: before a group of scenarios, restart the private sandbox if an earlier
-# group used it: the memstore OSDs keep the memory of deleted data (a 2 GiB default run
-# would otherwise need well over 20 GiB of RAM). A given --sandbox is left alone.
+# group used it: memstore OSDs keep the memory of deleted data (a 2 GiB default run
+# would otherwise need well over 20 GiB of RAM), and BlueStore ones start each group
+# empty too. A given --sandbox is left alone.
 fresh_sandbox() {
     if [ "$SB_USED" = 1 ] && [ -n "$OWN_SB" ]; then
-        step "restarting the private sandbox (frees the OSDs' memory)"
+        step "restarting the private sandbox (empty OSDs for the next group)"
         run_bg timeout -k 10 120 "$REPO/tests/sandbox/sandbox.sh" stop "$SB" >/dev/null 2>&1
         start_sandbox
     fi
