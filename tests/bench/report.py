@@ -253,6 +253,12 @@ def scenario_notes(rows, info, scen):
                 "%.1f MiB" % (int(info["changed"]) / 2**20),
                 int(info.get("stored_inc_pipeline", 0)) / 2**20,
                 int(info.get("stored_inc_rbd2s3", 0)) / 2**20))
+        if "osd_out_inc_rbd2s3" in info:
+            n.append("bytes the source OSD sent during the incremental of round 1 (image reads, "
+                     "and RGW's): rbd2s3 %.1f MiB, pipeline %s" % (
+                         int(info["osd_out_inc_rbd2s3"]) / 2**20,
+                         "%.1f MiB" % (int(info["osd_out_inc_pipeline"]) / 2**20)
+                         if "osd_out_inc_pipeline" in info else "n/a"))
     elif scen == "4":
         r = ratio(med(rows, "4", "rbd2s3-newest"), med(rows, "4", "rbd2s3-full"))
         n.append("ratio rbd2s3 newest/full (medians): %s" % fmt_ratio(r))

@@ -364,6 +364,13 @@ timed() {
 
 info() { printf '#info\t%s\t%s\n' "$1" "$2" >>"$RESULTS"; }
 
+# osd_out_bytes: the bytes the source OSD has sent in replies to reads so far (its
+# op_out_bytes counter), or nothing if its admin socket does not answer
+osd_out_bytes() {
+    timeout 30 ceph -c "$SRC_CEPH_CONF" daemon osd.0 perf dump 2>/dev/null |
+        "$PY" -c 'import json, sys; print(json.load(sys.stdin)["osd"]["op_out_bytes"])' 2>/dev/null
+}
+
 # json_field FILE FIELD
 json_field() { jq -r ".$2 // empty" "$1"; }
 
@@ -545,6 +552,7 @@ scenarios_full() {
             _ "$PY" "$BENCH_DIR/gen_image.py" "$SIZE_B" "$nchg" $((1000 + r)) "$SRC_CEPH_CONF" "$IMG"
         # (the pipeline creates pinc and removes pfull inside its timed run)
         for tool in $order; do
+            [ "$r" = 1 ] && out0=$(osd_out_bytes)
             if [ "$tool" = pipeline ]; then
                 timed 3 pipeline-inc "$r" "${PIPE[@]}" backup "$SRC_CEPH_CONF" "$IMG@pinc" "s3://$b/pipeline/inc.lz4" pfull
             else
@@ -553,6 +561,8 @@ scenarios_full() {
                 [ "$(json_field "$T_OUT" type)" = incremental ] && [ -n "$(json_field "$T_OUT" parent)" ] ||
                     die "rbd2s3 backup made no incremental: $(head -c 500 "$T_OUT")"
             fi
+            [ "$r" = 1 ] && out1=$(osd_out_bytes) && [ -n "$out0" ] && [ -n "$out1" ] &&
+                info "osd_out_inc_$tool" $((out1 - out0))
         done
         if [ "$r" = 1 ]; then
             info stored_inc_pipeline "$(bucket_bytes "$b" pipeline/inc)"
