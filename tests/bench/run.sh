@@ -472,11 +472,13 @@ else
     SB=$TMPD/sb
     OWN_SB=$SB
     log "starting a sandbox in $SB ($STORE OSDs of $((OSD_BYTES >> 30)) GiB each)"
-    # BlueStore's block files are sparse and grow with what is stored (about 10 GiB at
-    # the peak of a default run): refuse to fill the disk.
+    # BlueStore's block files are sparse and grow with what is written to them, never
+    # shrinking (10-20 GiB together in default runs): refuse to start unless the disk
+    # can hold both at their full size.
     free_mib=$(df -Pm "$TMPD" | awk 'NR == 2 { print $4 }')
-    [ "$STORE" = memstore ] || [ "$free_mib" -ge 16384 ] ||
-        die "BlueStore sandbox: only $free_mib MiB free on the disk of $TMPD (16 GiB needed; --store memstore keeps it in RAM)"
+    need_mib=$((2 * (OSD_BYTES >> 20) + 1024))
+    [ "$STORE" = memstore ] || [ "$free_mib" -ge "$need_mib" ] ||
+        die "BlueStore sandbox: $free_mib MiB free on the disk of $TMPD, $need_mib MiB needed (2 x --osd-bytes; --store memstore keeps it in RAM)"
     start_sandbox
 fi
 PIPE=("$BENCH_DIR/pipeline.sh")
