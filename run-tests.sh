@@ -85,7 +85,6 @@ renew_sandbox_if_full() { # NAME: the script just run
     [ "$OWN_SB" = yes ] && [ -n "$SB" ] || return 0
     local full
     full=$(tests/sandbox/sandbox.sh full "$SB" 2>/dev/null) || return 0
-    full=${full//$'\n'/ }
     fail_step "after $1 the sandbox's OSD reports full ($full); starting a fresh sandbox"
     stop_sandbox
     if start_sandbox; then

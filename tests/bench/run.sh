@@ -17,7 +17,7 @@
 #                     comma-separated (default: full,chain,rss)
 #   --sandbox DIR     use this running sandbox (tests/sandbox/sandbox.sh start DIR) and
 #                     leave it running; default: a private one, started afresh for each
-#                     group of scenarios (the OSDs keep their memory) and stopped at the end
+#                     group of scenarios (memstore OSDs keep their memory) and stopped at the end
 #   --store S         object store of a private sandbox's OSDs: bluestore (default, on a
 #                     sparse file under the sandbox, as in production) or memstore (all
 #                     in RAM, as in the tests); or $SANDBOX_OSD_STORE
@@ -332,7 +332,6 @@ upload_alone() { # BUCKET BYTES
 say_if_full() {
     local full
     full=$("$REPO/tests/sandbox/sandbox.sh" full "$SB" 2>/dev/null) || return 0
-    full=${full//$'\n'/ }
     echo "$PROG: the sandbox's OSD reports full on: $full (memstore's accounting fault," \
         "tests/bench/README.md, Caveats, or --osd-bytes too small); run it again" >&2
 }

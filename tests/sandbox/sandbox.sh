@@ -6,9 +6,9 @@
 #   sandbox.sh status DIR   exit 0 if every daemon is alive, both clusters answer, and S3 answers
 #                           (http, and https with the sandbox's CA)
 #   sandbox.sh ensure DIR   status, else stop + start
-#   sandbox.sh full   DIR   print the clusters (src, dst) whose OSD reports full; exit 0 if
-#                           any does, 1 if none (Ceph 16's memstore can lose count of its
-#                           bytes and call its OSD full: every write then hangs)
+#   sandbox.sh full   DIR   print the clusters (src, dst) whose OSD reports full, on one
+#                           line; exit 0 if any does, 1 if none (Ceph 16's memstore can lose
+#                           count of its bytes and call its OSD full: every write then hangs)
 #
 # Then: . DIR/env.sh   (see tests/sandbox/README.md)
 set -euo pipefail
@@ -571,14 +571,11 @@ do_status() {
 }
 
 do_full() {
-    local c any=1
+    local c full=()
     for c in src dst; do
-        if cephc "$c" health detail 2>/dev/null | grep -q OSD_FULL; then
-            echo "$c"
-            any=0
-        fi
+        cephc "$c" health detail 2>/dev/null | grep -q OSD_FULL && full+=("$c")
     done
-    return $any
+    [ ${#full[@]} -gt 0 ] && echo "${full[*]}"
 }
 
 # ---------------------------------------------------------------- main
