@@ -182,16 +182,28 @@ def floor_notes(rows, info):
 
 def upload_note(info, snap, full):
     """The snapshot create plus an independent client's upload, alone, of the bytes the
-    incremental stored (curl, one PUT): no tool that stores those bytes ends sooner."""
+    incremental stored (curl, one PUT): no tool that stores those bytes ends sooner. Then
+    rbd2s3's own backup with nothing changed (the part of an incremental that moves no
+    data: process start, connect, snapshot, commit) plus that upload: an incremental
+    cannot overlap the two, as its data can be read only once the snapshot exists and
+    must be stored before the commit."""
     try:
         up = float(info["upload_alone_ms"]) / 1000
         stored = int(info["stored_inc_rbd2s3"])
     except (KeyError, ValueError):
         return []
-    return ["upload of the %.1f MiB it stored by curl alone (one PUT): %.0f ms; + snapshot "
-            "create = %.0f ms = %.1f%% of rbd2s3's full" % (stored / 2**20, up * 1000,
-                                                          (snap + up) * 1000,
-                                                          100 * (snap + up) / full)]
+    notes = ["upload of the %.1f MiB it stored by curl alone (one PUT): %.0f ms; + snapshot "
+             "create = %.0f ms = %.1f%% of rbd2s3's full" % (stored / 2**20, up * 1000,
+                                                           (snap + up) * 1000,
+                                                           100 * (snap + up) / full)]
+    nc = [float(v) / 1000 for k, v in info.items() if k.startswith("nochange_inc_ms_r")]
+    if nc:
+        fixed = statistics.median(nc)
+        notes.append("rbd2s3 backup with nothing changed: %.0f ms (median of %d); + that "
+                     "upload = %.0f ms = %.1f%% of its full" % (fixed * 1000, len(nc),
+                                                              (fixed + up) * 1000,
+                                                              100 * (fixed + up) / full))
+    return notes
 
 
 def targets(rows, info):
