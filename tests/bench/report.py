@@ -161,7 +161,8 @@ def floor_notes(rows, info):
     monitor commit, measured alone), and the Ceph and RGW daemons' CPU for the incremental
     shares the machine's cores. Then the same with rbd2s3's own CPU on those cores: the
     time if the incremental kept every core busy, next to the time measured. Then the
-    snapshot create plus the upload alone (upload_note)."""
+    snapshot create plus the upload alone (upload_note), and rbd2s3's backup with nothing
+    changed plus the daemons' work the data added (data_floor_note)."""
     try:
         snap = float(info["snap_commit_ms"]) / 1000
         ncpu = int(info["ncpu"])
@@ -177,7 +178,8 @@ def floor_notes(rows, info):
                                                      100 * bound / full),
             "with rbd2s3's own CPU (%.2f s) on the same cores: %.0f ms = %.1f%% of its full; "
             "measured %.0f ms" % (c[0], busy * 1000, 100 * busy / full,
-                                  1000 * med(rows, "3", "rbd2s3"))] + upload_note(info, snap, full)
+                                  1000 * med(rows, "3", "rbd2s3"))] + \
+        upload_note(info, snap, full) + data_floor_note(info, full, ncpu, c[1])
 
 
 def upload_note(info, snap, full):
@@ -196,14 +198,35 @@ def upload_note(info, snap, full):
              "create = %.0f ms = %.1f%% of rbd2s3's full" % (stored / 2**20, up * 1000,
                                                            (snap + up) * 1000,
                                                            100 * (snap + up) / full)]
-    nc = [float(v) / 1000 for k, v in info.items() if k.startswith("nochange_inc_ms_r")]
-    if nc:
-        fixed = statistics.median(nc)
-        notes.append("rbd2s3 backup with nothing changed: %.0f ms (median of %d); + that "
-                     "upload = %.0f ms = %.1f%% of its full" % (fixed * 1000, len(nc),
-                                                              (fixed + up) * 1000,
-                                                              100 * (fixed + up) / full))
+    fixed = nochange(info, "ms")
+    if fixed is not None:
+        fixed /= 1000
+        notes.append("rbd2s3 backup with nothing changed: %.0f ms (median); + that upload = "
+                     "%.0f ms = %.1f%% of its full" % (fixed * 1000, (fixed + up) * 1000,
+                                                     100 * (fixed + up) / full))
     return notes
+
+
+def nochange(info, what):
+    """The median over the rounds of rbd2s3's backup with nothing changed: its time in ms
+    ("ms") or the daemons' CPU seconds behind it ("dcpu"); None when not measured."""
+    v = [float(x) for k, x in info.items() if k.startswith("nochange_inc_%s_r" % what)]
+    return statistics.median(v) if v else None
+
+
+def data_floor_note(info, full, ncpu, d_inc):
+    """The backup with nothing changed, then the daemons' CPU seconds that the changed
+    data added (the incremental's less the nothing-changed backup's: reading the image
+    and storing the parts, the same work behind any tool) spread over every core, as if
+    rbd2s3 itself took no CPU at all."""
+    fixed, d_nc = nochange(info, "ms"), nochange(info, "dcpu")
+    if fixed is None or d_nc is None:
+        return []
+    extra = max(0.0, d_inc - d_nc)
+    t = fixed / 1000 + extra / ncpu
+    return ["rbd2s3 backup with nothing changed + the daemons' CPU the data added "
+            "(%.2f - %.2f s) / %d cores = %.0f ms = %.1f%% of its full, with rbd2s3 "
+            "taking no CPU" % (d_inc, d_nc, ncpu, t * 1000, 100 * t / full)]
 
 
 def targets(rows, info):
