@@ -20,6 +20,7 @@ ROW_TITLES = {
     "pipeline-inc": "pipeline (rbd export-diff --from-snap | lz4 | aws s3 cp)",
     "pipeline-chain": "pipeline (6 x aws s3 cp | lz4 -d | rbd import-diff)",
     "rbd2s3": "rbd2s3",
+    "rbd2s3-nochange": "rbd2s3 with nothing changed (before the change; no target)",
     "rbd2s3-newest": "rbd2s3 restore newest (full + 5 incrementals)",
     "rbd2s3-full": "rbd2s3 restore the full alone",
     "backup-small": "rbd2s3 backup --full, small image",
@@ -161,8 +162,8 @@ def floor_notes(rows, info):
     monitor commit, measured alone), and the Ceph and RGW daemons' CPU for the incremental
     shares the machine's cores. Then the same with rbd2s3's own CPU on those cores: the
     time if the incremental kept every core busy, next to the time measured. Then the
-    snapshot create plus the upload alone (upload_note), and rbd2s3's backup with nothing
-    changed plus the daemons' work the data added (data_floor_note)."""
+    snapshot create plus the upload alone (upload_note), and the floors of rbd2s3's backup
+    with nothing changed (nochange_notes)."""
     try:
         snap = float(info["snap_commit_ms"]) / 1000
         ncpu = int(info["ncpu"])
@@ -179,54 +180,52 @@ def floor_notes(rows, info):
             "with rbd2s3's own CPU (%.2f s) on the same cores: %.0f ms = %.1f%% of its full; "
             "measured %.0f ms" % (c[0], busy * 1000, 100 * busy / full,
                                   1000 * med(rows, "3", "rbd2s3"))] + \
-        upload_note(info, snap, full) + data_floor_note(info, full, ncpu, c[1])
+        upload_note(info, snap, full) + nochange_notes(rows, info, full, ncpu, c[1])
+
+
+def upload_alone(info):
+    """(seconds, bytes) of the independent client's upload of what the incremental
+    stored, or None when not measured."""
+    try:
+        return float(info["upload_alone_ms"]) / 1000, int(info["stored_inc_rbd2s3"])
+    except (KeyError, ValueError):
+        return None
 
 
 def upload_note(info, snap, full):
     """The snapshot create plus an independent client's upload, alone, of the bytes the
-    incremental stored (curl, one PUT): no tool that stores those bytes ends sooner. Then
-    rbd2s3's own backup with nothing changed (the part of an incremental that moves no
-    data: process start, connect, snapshot, commit) plus that upload: an incremental
-    cannot overlap the two, as its data can be read only once the snapshot exists and
-    must be stored before the commit."""
-    try:
-        up = float(info["upload_alone_ms"]) / 1000
-        stored = int(info["stored_inc_rbd2s3"])
-    except (KeyError, ValueError):
+    incremental stored (curl, one PUT): no tool that stores those bytes ends sooner."""
+    u = upload_alone(info)
+    if u is None:
         return []
-    notes = ["upload of the %.1f MiB it stored by curl alone (one PUT): %.0f ms; + snapshot "
-             "create = %.0f ms = %.1f%% of rbd2s3's full" % (stored / 2**20, up * 1000,
-                                                           (snap + up) * 1000,
-                                                           100 * (snap + up) / full)]
-    fixed = nochange(info, "ms")
-    if fixed is not None:
-        fixed /= 1000
-        notes.append("rbd2s3 backup with nothing changed: %.0f ms (median); + that upload = "
-                     "%.0f ms = %.1f%% of its full" % (fixed * 1000, (fixed + up) * 1000,
-                                                     100 * (fixed + up) / full))
+    up, stored = u
+    return ["upload of the %.1f MiB it stored by curl alone (one PUT): %.0f ms; + snapshot "
+            "create = %.0f ms = %.1f%% of rbd2s3's full" % (stored / 2**20, up * 1000,
+                                                          (snap + up) * 1000,
+                                                          100 * (snap + up) / full)]
+
+
+def nochange_notes(rows, info, full, ncpu, d_inc):
+    """Floors of rbd2s3's own incremental from its backup with nothing changed (the part
+    that moves no data: process start, connect, snapshot, commit). Its data can be read
+    only once the snapshot exists and must be stored before the commit, so neither the
+    upload alone nor the daemons' CPU that the changed data added (the incremental's less
+    the nothing-changed backup's: reading the image and storing the parts, the same work
+    behind any tool), spread over every core, can overlap it."""
+    fixed, c = med(rows, "3", "rbd2s3-nochange"), med_cpu(info, "3", "rbd2s3-nochange")
+    if fixed is None or c is None:
+        return []
+    notes = []
+    u = upload_alone(info)
+    if u is not None:
+        notes.append("rbd2s3 backup with nothing changed: %.0f ms; + that upload = %.0f ms = "
+                     "%.1f%% of its full" % (fixed * 1000, (fixed + u[0]) * 1000,
+                                            100 * (fixed + u[0]) / full))
+    t = fixed + max(0.0, d_inc - c[1]) / ncpu
+    notes.append("rbd2s3 backup with nothing changed + the daemons' CPU the data added "
+                 "(%.2f - %.2f s) / %d cores = %.0f ms = %.1f%% of its full, with rbd2s3 "
+                 "taking no CPU" % (d_inc, c[1], ncpu, t * 1000, 100 * t / full))
     return notes
-
-
-def nochange(info, what):
-    """The median over the rounds of rbd2s3's backup with nothing changed: its time in ms
-    ("ms") or the daemons' CPU seconds behind it ("dcpu"); None when not measured."""
-    v = [float(x) for k, x in info.items() if k.startswith("nochange_inc_%s_r" % what)]
-    return statistics.median(v) if v else None
-
-
-def data_floor_note(info, full, ncpu, d_inc):
-    """The backup with nothing changed, then the daemons' CPU seconds that the changed
-    data added (the incremental's less the nothing-changed backup's: reading the image
-    and storing the parts, the same work behind any tool) spread over every core, as if
-    rbd2s3 itself took no CPU at all."""
-    fixed, d_nc = nochange(info, "ms"), nochange(info, "dcpu")
-    if fixed is None or d_nc is None:
-        return []
-    extra = max(0.0, d_inc - d_nc)
-    t = fixed / 1000 + extra / ncpu
-    return ["rbd2s3 backup with nothing changed + the daemons' CPU the data added "
-            "(%.2f - %.2f s) / %d cores = %.0f ms = %.1f%% of its full, with rbd2s3 "
-            "taking no CPU" % (d_inc, d_nc, ncpu, t * 1000, 100 * t / full)]
 
 
 def targets(rows, info):
