@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define LAST_OK "rbd2s3_backup_last_success_timestamp_seconds"
@@ -25,12 +26,20 @@ static void label(const char *in, char *out, size_t outsz)
     out[o] = '\0';
 }
 
-/* The previous file, read once (NULL if there is none); at most 16 MiB. */
+/* The previous file, read once (NULL if there is none); at most 16 MiB. Only a regular
+ * file is read: a symlink, FIFO or device planted at path is never opened or waited on. */
 static char *read_previous(const char *path)
 {
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    struct stat sb;
+    FILE *f = NULL;
+    if (fd >= 0 && fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode))
+        f = fdopen(fd, "r");
+    if (f == NULL) {
+        if (fd >= 0)
+            close(fd);
         return NULL;
+    }
     size_t cap = 16u << 20, n;
     char *buf = malloc(cap + 1);
     if (buf != NULL) {
@@ -39,6 +48,27 @@ static char *read_previous(const char *path)
     }
     fclose(f);
     return buf;
+}
+
+/* A new temp file next to path ("<path>.tmp.XXXXXX", name into tmp), created with
+ * O_EXCL: whatever is planted there (a symlink, another file) is never followed or
+ * reused. Mode 0644 for node_exporter. The fd, or -1 with errno set. */
+static int create_temp(const char *path, char *tmp, size_t tmpsz)
+{
+    int n = snprintf(tmp, tmpsz, "%s.tmp.XXXXXX", path);
+    if (n < 0 || (size_t)n >= tmpsz) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    int fd = mkostemp(tmp, O_CLOEXEC);
+    if (fd >= 0 && fchmod(fd, 0644) != 0) {
+        int e = errno;
+        close(fd);
+        unlink(tmp);
+        errno = e;
+        return -1;
+    }
+    return fd;
 }
 
 /* The previous file's last-success value for the (escaped) image label, or 0. */
@@ -103,13 +133,15 @@ int metrics_write(ag_ctx *ctx, const char *path, const run_item *items, size_t n
                   time_t started, double seconds)
 {
     char tmp[4200];
-    snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int fd = create_temp(path, tmp, sizeof(tmp));
     FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
     if (f == NULL) {
-        if (fd >= 0)
+        int e = errno;
+        if (fd >= 0) {
             close(fd);
-        return ag_fail(ctx, AG_EFAIL, "metrics file %s: %s", tmp, strerror(errno));
+            unlink(tmp);
+        }
+        return ag_fail(ctx, AG_EFAIL, "metrics file %s: %s", tmp, strerror(e));
     }
     char *prev = read_previous(path);
     per_image(f, prev, items, n, time(NULL));
