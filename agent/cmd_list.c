@@ -3,6 +3,7 @@
 #include "agent/catalog.h"
 #include "agent/index.h"
 #include "agent/options.h"
+#include "agent/termesc.h"
 
 #include <json-c/json.h>
 #include <stdio.h>
@@ -42,8 +43,9 @@ static void print_text(const catalog *c)
         naming_spec_str(&c->e[i].spec, name, sizeof(name));
         ag_fmt_size(m->size, size, sizeof(size));
         ag_fmt_size(m->stored_bytes, stored, sizeof(stored));
-        printf("%-24s %-20s %-12s %-20s %12s %12s\n", name, m->id,
-               m->full ? "full" : "incremental", m->full ? "-" : m->parent_id, size, stored);
+        printf("%-24s %-20s %-12s %-20s %12s %12s\n", termesc_str(name), termesc_str(m->id),
+               m->full ? "full" : "incremental", m->full ? "-" : termesc_str(m->parent_id),
+               size, stored);
     }
 }
 

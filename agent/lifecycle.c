@@ -7,6 +7,7 @@
  * lifecycle rule would have to find. */
 #include "agent/agent.h"
 #include "agent/options.h"
+#include "agent/termesc.h"
 
 #include <errno.h>
 #include <json-c/json.h>
@@ -150,9 +151,9 @@ static void show_rules(const ag_ctx *ctx, xmlDoc *doc)
         int ours = strcmp(id, mine) == 0;
         n++;
         if (arr == NULL) {
-            printf("%-40s prefix '%s' %s%s%s%s\n", id, prefix, status,
-                   days[0] ? ", abort unfinished uploads after " : "", days,
-                   days[0] ? " days" : "");
+            printf("%-40s prefix '%s' %s%s%s%s\n", termesc_str(id), termesc_str(prefix),
+                   termesc_str(status), days[0] ? ", abort unfinished uploads after " : "",
+                   termesc_str(days), days[0] ? " days" : "");
             continue;
         }
         json_object *o = json_object_new_object();

@@ -1,6 +1,7 @@
 /* main.c - rbd2s3 entry point: global options, configuration, command dispatch, exit code. */
 #include "agent/agent.h"
 #include "agent/options.h"
+#include "agent/termesc.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -62,7 +63,7 @@ int main(int argc, char **argv)
     if (code != AG_OK) {
         if (ctx.errmsg[0] == '\0')
             snprintf(ctx.errmsg, sizeof(ctx.errmsg), "failed");
-        fprintf(stderr, "rbd2s3: %s: %s\n", ctx.command, ctx.errmsg);
+        fprintf(stderr, "rbd2s3: %s: %s\n", ctx.command, termesc_str(ctx.errmsg));
     }
     ag_ctx_close(&ctx);
     ag_debug(&ctx, "exit %d", code);

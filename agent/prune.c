@@ -5,6 +5,7 @@
 #include "agent/options.h"
 #include "agent/policy.h"
 #include "agent/retention.h"
+#include "agent/termesc.h"
 
 #include <json-c/json.h>
 #include <stdio.h>
@@ -50,12 +51,13 @@ static void print_image(prune_run *r, size_t from, size_t to, size_t kept)
     naming_spec_str(&r->cat.e[from].spec, name, sizeof(name));
     json_object *bk = r->json != NULL ? json_object_new_array() : NULL;
     if (bk == NULL)
-        printf("%s: keeping %zu of %zu backups\n", name, kept, to - from);
+        printf("%s: keeping %zu of %zu backups\n", termesc_str(name), kept, to - from);
     for (size_t i = from; i < to; i++) {
         const manifest *m = &r->cat.e[i].m;
         retention_why(r->items[i].why, why, sizeof(why));
         if (bk == NULL) {
-            printf("  %-6s %-20s %-12s %s\n", r->doomed[i] ? "prune" : "keep", m->id,
+            printf("  %-6s %-20s %-12s %s\n", r->doomed[i] ? "prune" : "keep",
+                   termesc_str(m->id),
                    m->full ? "full" : "incremental", why);
             continue;
         }

@@ -8,6 +8,7 @@
 #include "agent/index.h"
 #include "agent/options.h"
 #include "agent/plan.h"
+#include "agent/termesc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -610,11 +611,12 @@ static long report(vf *v)
             row_name(v, &rows[k], name, sizeof(name), &id);
             const char *w = rows[k].e >= 0 ? src_word(v->src[rows[k].e]) : NULL;
             if (damage != NULL)
-                printf("%s@%s: DAMAGED: %s\n", name, id, damage);
+                printf("%s@%s: DAMAGED: %s\n", termesc_str(name), termesc_str(id),
+                       termesc_str(damage));
             else if (w != NULL)
-                printf("%s@%s: ok; source: %s\n", name, id, w);
+                printf("%s@%s: ok; source: %s\n", termesc_str(name), termesc_str(id), w);
             else
-                printf("%s@%s: ok\n", name, id);
+                printf("%s@%s: ok\n", termesc_str(name), termesc_str(id));
         }
         free(damage);
     }
