@@ -9,6 +9,8 @@
 #include "agent/digest.h"
 
 #define CHUNK_SPARSE_MIN 4096u
+/* The largest chunk size: backup, import-diff and the options refuse larger ones. */
+#define CHUNK_MAX (64ULL << 20)
 
 /* One run of a chunk: all zeros, or data with its hash and stored form. */
 typedef struct chunk_piece {
