@@ -116,6 +116,8 @@ int ag_fail_rbd(ag_ctx *ctx, int rc, const char *what);
 /* The same with the whole message given (an rbdio error taken on another thread). */
 int ag_fail_rbd_why(ag_ctx *ctx, int rc, const char *text);
 
+/* Warning line "rbd2s3: ..." on stderr, also with -q (bucket data in it is escaped). */
+void ag_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Informational line on stderr unless -q. */
 void ag_info(const ag_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Monotonic clock in seconds (for durations). */
@@ -136,8 +138,14 @@ int ag_parse_duration(const char *s, long long *out);
 /* "1.50 GiB" into out. */
 void ag_fmt_size(uint64_t v, char *out, size_t outsz);
 
-/* The key prefix of an image in the bucket ("<prefix>/<pool>[/<ns>]/<image>/"). */
-int ag_image_prefix(const ag_ctx *ctx, const naming_spec *spec, char *out, size_t outsz);
+/* S3's limit on key length, and the most a backup adds to its image prefix
+ * ("<id>/data.<n>", "<id>/manifest.json"). */
+#define AG_KEY_MAX 1024
+#define AG_KEY_TAIL_MAX (NAMING_ID_LEN + 16)
+/* The key prefix of an image in the bucket ("<prefix>/<pool>[/<ns>]/<image>/") into out.
+ * 0, or -1 with a usage error recorded when a key of the image would exceed AG_KEY_MAX
+ * (or out is too small). */
+int ag_image_prefix(ag_ctx *ctx, const naming_spec *spec, char *out, size_t outsz);
 
 /* One backup of spec (full: --full; cmd: command-line chain policy, may be NULL);
  * print: the summary line / JSON on stdout. res (may be NULL) gets what was made.

@@ -1,11 +1,13 @@
 /* context.c - the run context: errors and their exit codes, lazily opened S3 and Ceph handles. */
 #include "agent/agent.h"
+#include "agent/termesc.h"
 
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -77,11 +79,20 @@ int ag_fail_rbd_why(ag_ctx *ctx, int rc, const char *text)
     return ag_fail(ctx, code, "%s", text);
 }
 
+/* Lines quote names and keys from the bucket: escaped for the terminal. */
 static void vline(const char *fmt, va_list ap)
 {
-    char buf[1024];
+    char buf[1024], esc[4096];
     vsnprintf(buf, sizeof(buf), fmt, ap);
-    fprintf(stderr, "rbd2s3: %s\n", buf);
+    fprintf(stderr, "rbd2s3: %s\n", termesc(buf, esc, sizeof(esc)));
+}
+
+void ag_warn(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vline(fmt, ap);
+    va_end(ap);
 }
 
 void ag_info(const ag_ctx *ctx, const char *fmt, ...)
@@ -114,12 +125,55 @@ void ag_debug(const ag_ctx *ctx, const char *fmt, ...)
 {
     if (!ctx->opts.verbose)
         return;
-    char buf[1024];
+    char buf[1024], esc[4096];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(buf, sizeof(buf), fmt, ap);
     va_end(ap);
-    fprintf(stderr, "rbd2s3: [%7.3f] %s\n", elapsed(), buf);
+    fprintf(stderr, "rbd2s3: [%7.3f] %s\n", elapsed(), termesc(buf, esc, sizeof(esc)));
+}
+
+/* 1 if url is http:// to a host other than localhost, 127.0.0.0/8 or [::1]. */
+static int plain_http_remote(const char *url)
+{
+    if (strncasecmp(url, "http://", 7) != 0)
+        return 0;
+    const char *h = url + 7;
+    size_t n = strcspn(h, "/?#");
+    const char *at = memchr(h, '@', n);
+    if (at != NULL) {
+        n -= (size_t)(at + 1 - h);
+        h = at + 1;
+    }
+    if (n >= 5 && strncmp(h, "[::1]", 5) == 0)
+        return !(n == 5 || h[5] == ':');
+    size_t hl = strcspn(h, ":/?#");
+    hl = hl < n ? hl : n;
+    if (hl == 9 && strncasecmp(h, "localhost", 9) == 0)
+        return 0;
+    unsigned a, b, c, d;
+    char tail;
+    char host[64];
+    if (hl >= sizeof(host))
+        return 1;
+    memcpy(host, h, hl);
+    host[hl] = '\0';
+    return !(sscanf(host, "%u.%u.%u.%u%c", &a, &b, &c, &d, &tail) == 4 && a == 127 &&
+             b < 256 && c < 256 && d < 256);
+}
+
+/* Said on every run that talks to S3: what an operator must not miss. */
+static void warn_transport(const ag_opts *o)
+{
+    static int done;
+    if (done++)
+        return;
+    if (o->insecure)
+        ag_warn("warning: TLS certificate verification is off (insecure): anyone on the "
+                "network path can pose as %s", o->endpoint);
+    if (plain_http_remote(o->endpoint))
+        ag_warn("warning: %s is plain http: backups and listings travel unencrypted and "
+                "can be altered on the way; use https", o->endpoint);
 }
 
 s3_client *ag_s3(ag_ctx *ctx)
@@ -156,6 +210,7 @@ s3_client *ag_s3(ag_ctx *ctx)
         ag_fail(ctx, AG_EUSAGE, "payload signing must be auto, signed or unsigned, not '%s'", ps);
         return NULL;
     }
+    warn_transport(o);
     s3_client *c = NULL;
     int rc = s3_client_new(&cfg, &c);
     if (rc < 0) {
@@ -208,6 +263,8 @@ void ag_ctx_close(ag_ctx *ctx)
 int ag_parse_size(const char *s, uint64_t *out)
 {
     char *end = NULL;
+    if (s[0] < '0' || s[0] > '9')
+        return -EINVAL;         /* strtoull would take blanks and a sign ("-1": 2^64-1) */
     errno = 0;
     unsigned long long v = strtoull(s, &end, 10);
     if (errno != 0 || end == s)
@@ -267,7 +324,20 @@ void ag_fmt_size(uint64_t v, char *out, size_t outsz)
         snprintf(out, outsz, "%.2f %s", d, units[u]);
 }
 
-int ag_image_prefix(const ag_ctx *ctx, const naming_spec *spec, char *out, size_t outsz)
+int ag_image_prefix(ag_ctx *ctx, const naming_spec *spec, char *out, size_t outsz)
 {
-    return naming_image_prefix(ctx->opts.prefix, spec, out, outsz);
+    char name[1600];
+    int rc = naming_image_prefix(ctx->opts.prefix, spec, out, outsz);
+    size_t len = rc == 0 ? strlen(out) : 0;
+    if (rc == 0 && len + AG_KEY_TAIL_MAX <= AG_KEY_MAX)
+        return 0;
+    naming_spec_str(spec, name, sizeof(name));
+    if (rc == -EINVAL)
+        return ag_fail(ctx, AG_EUSAGE, "'%s': not an image name", name);
+    if (rc == 0)
+        return ag_fail(ctx, AG_EUSAGE, "image name %s is too long: its keys would exceed "
+                       "the S3 limit of %d bytes (the escaped prefix alone is %zu bytes)",
+                       name, AG_KEY_MAX, len);
+    return ag_fail(ctx, AG_EUSAGE, "image name %s is too long: its keys would exceed the "
+                   "S3 limit of %d bytes", name, AG_KEY_MAX);
 }

@@ -4,6 +4,7 @@
  * read; anything malformed or truncated stores nothing (the upload is taken back). */
 #include "agent/agent.h"
 #include "agent/catalog.h"
+#include "agent/chunk.h"
 #include "agent/options.h"
 #include "agent/pipeline.h"
 #include "agent/store.h"
@@ -140,6 +141,9 @@ static int read_records(imp *im)
 static int prepare(imp *im, int fd)
 {
     ag_ctx *ctx = im->ctx;
+    if (ctx->opts.tun.chunk_size > CHUNK_MAX)
+        return ag_fail(ctx, AG_EUSAGE, "chunk size may be at most %lluM",
+                       (unsigned long long)(CHUNK_MAX >> 20));
     int rc = rbdio_ds_open(fd, &im->rd);
     if (rc < 0)
         return stream_fail(im, rc);
@@ -153,7 +157,8 @@ static int prepare(imp *im, int fd)
         find_parent(im, h) < 0)
         return -1;
     char prefix[2048], id[NAMING_ID_LEN];
-    ag_image_prefix(ctx, &im->spec, prefix, sizeof(prefix));
+    if (ag_image_prefix(ctx, &im->spec, prefix, sizeof(prefix)) < 0)
+        return -1;
     if (naming_backup_id(time(NULL), id_taken, im, id) < 0)
         return ag_fail(ctx, AG_EFAIL, "cannot make a backup id");
     im->chunk = ctx->opts.tun.chunk_size;

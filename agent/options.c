@@ -1,33 +1,75 @@
 /* options.c - global options: defaults, the config file (inih), environment, command line. */
 #include "agent/options.h"
 
+#include "agent/chunk.h"
 #include "agent/policy.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <ini.h>
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
-#define OWNED_MAX 64
-
-static char *owned[OWNED_MAX];
-static int nowned;
+/* Strings the options own (config values, the environment's secret); wiped when freed. */
+static char **owned;
+static size_t nowned, owned_cap;
 
 static const char *keep(const char *s)
 {
     char *d = strdup(s);
-    if (d != NULL && nowned < OWNED_MAX)
-        owned[nowned++] = d;
+    if (d == NULL)
+        return NULL;
+    if (nowned == owned_cap) {
+        size_t cap = owned_cap ? owned_cap * 2 : 32;
+        char **n = realloc(owned, cap * sizeof(*n));
+        if (n == NULL) {
+            free(d);
+            return NULL;
+        }
+        owned = n;
+        owned_cap = cap;
+    }
+    owned[nowned++] = d;
     return d;
 }
 
 void opts_free(void)
 {
-    for (int i = 0; i < nowned; i++)
+    for (size_t i = 0; i < nowned; i++) {
+        OPENSSL_cleanse(owned[i], strlen(owned[i]));
         free(owned[i]);
-    nowned = 0;
+    }
+    free(owned);
+    owned = NULL;
+    nowned = owned_cap = 0;
+}
+
+int opts_parse_bool(const char *s, int *out)
+{
+    static const char *const yes[] = { "true", "yes", "on", "1" };
+    static const char *const no[] = { "false", "no", "off", "0" };
+    for (size_t i = 0; s != NULL && i < 4; i++) {
+        if (strcasecmp(s, yes[i]) == 0 || strcasecmp(s, no[i]) == 0) {
+            *out = strcasecmp(s, yes[i]) == 0;
+            return 0;
+        }
+    }
+    return -EINVAL;
+}
+
+/* No core dumps: they would hold the secret key (heap, environment). */
+static void no_core_dumps(void)
+{
+    struct rlimit rl = { 0, 0 };
+    setrlimit(RLIMIT_CORE, &rl);
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 }
 
 static void defaults(ag_opts *o)
@@ -122,7 +164,13 @@ static int set_key(ag_ctx *ctx, const key_def *k, const char *value, const char 
         *(const char **)(base + k->off) = keep(value);
         return 0;
     case K_FLAG:
-        *(int *)(base + k->off) = value == NULL || strcmp(value, "false") != 0;
+        if (value == NULL) {
+            *(int *)(base + k->off) = 1;
+            return 0;
+        }
+        if (opts_parse_bool(value, (int *)(base + k->off)) < 0)
+            return ag_fail(ctx, AG_EUSAGE, "%s: %s: true or false (yes/no, on/off, 1/0), "
+                           "not '%s'", where, k->name, value);
         return 0;
     case K_CHOICE:
         ch = choice_values(k->off);
@@ -142,6 +190,9 @@ static int set_key(ag_ctx *ctx, const key_def *k, const char *value, const char 
     case K_SIZE:
         if (ag_parse_size(value, &size) < 0 || size == 0)
             return ag_fail(ctx, AG_EUSAGE, "%s: %s: not a size: '%s'", where, k->name, value);
+        if (k->off == OFF(tun.chunk_size) && size > CHUNK_MAX)
+            return ag_fail(ctx, AG_EUSAGE, "%s: %s: at most %lluM, not '%s'", where, k->name,
+                           (unsigned long long)(CHUNK_MAX >> 20), value);
         if (k->off == OFF(tun.sparse_size) && (size < 4096 || (size & (size - 1)) != 0))
             return ag_fail(ctx, AG_EUSAGE, "%s: %s: not a power of two of at least 4K: '%s'",
                            where, k->name, value);
@@ -154,6 +205,7 @@ static int set_key(ag_ctx *ctx, const key_def *k, const char *value, const char 
 typedef struct ini_state {
     ag_ctx *ctx;
     const char *path;
+    int has_secret;         /* a `secret key` line was read */
 } ini_state;
 
 /* A key of a [pool:NAME] section. */
@@ -192,6 +244,7 @@ static int on_ini(void *user, const char *section, const char *name, const char 
     }
     if (strcmp(name, "secret_key") == 0 || strcmp(name, "secret key") == 0) {
         st->ctx->opts.secret_key = keep(value);
+        st->has_secret = 1;
         return 1;
     }
     const key_def *k = find_key(name);
@@ -202,19 +255,103 @@ static int on_ini(void *user, const char *section, const char *name, const char 
     return set_key(st->ctx, k, value, st->path) == 0;
 }
 
+#define CONFIG_MAX_BYTES (1u << 20)
+
+/* The whole config file of the open fd (at most CONFIG_MAX_BYTES; a pipe such as
+ * `-c <(...)` works too), NUL-terminated, or NULL with an error recorded. The caller
+ * frees it with wipe_free(). */
+static char *slurp(ag_ctx *ctx, int fd, const char *path, size_t *len)
+{
+    char *buf = malloc(CONFIG_MAX_BYTES + 1);
+    size_t n = 0;
+    ssize_t r = 1;
+    while (buf != NULL && r > 0 && n <= CONFIG_MAX_BYTES) {
+        r = read(fd, buf + n, CONFIG_MAX_BYTES + 1 - n);
+        n += r > 0 ? (size_t)r : 0;
+        if (r < 0 && errno == EINTR)
+            r = 1;
+    }
+    if (buf == NULL || r < 0 || n > CONFIG_MAX_BYTES) {
+        if (buf == NULL || r < 0)
+            ag_fail(ctx, AG_EUSAGE, "cannot read config file %s: %s", path,
+                    buf == NULL ? "out of memory" : strerror(errno));
+        else
+            ag_fail(ctx, AG_EUSAGE, "config file %s: longer than 1 MiB", path);
+        if (buf != NULL)
+            OPENSSL_cleanse(buf, n);
+        free(buf);
+        return NULL;
+    }
+    buf[n] = '\0';
+    *len = n;
+    return buf;
+}
+
+static void wipe_free(char *buf, size_t len)
+{
+    if (buf != NULL)
+        OPENSSL_cleanse(buf, len);
+    free(buf);
+}
+
+/* inih reads a line into INI_MAX_LINE bytes (newline and NUL included): a longer one
+ * is split and its tail parsed as another line (a wrong value or line number). */
+static int check_line_lengths(ag_ctx *ctx, const char *path, const char *buf)
+{
+    int line = 1;
+    for (const char *p = buf; *p != '\0'; line++) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl != NULL ? (size_t)(nl - p) : strlen(p);
+        if (len > INI_MAX_LINE - 2)
+            return ag_fail(ctx, AG_EUSAGE, "%s: line %d: longer than %d bytes", path, line,
+                           INI_MAX_LINE - 2);
+        if (nl == NULL)
+            break;
+        p = nl + 1;
+    }
+    return 0;
+}
+
+/* A file holding the secret key must belong to root or to us and be closed to others. */
+static int check_secret_perms(ag_ctx *ctx, const char *path, const struct stat *sb)
+{
+    if (sb->st_uid != 0 && sb->st_uid != geteuid())
+        return ag_fail(ctx, AG_EUSAGE, "config file %s holds the secret key but belongs to "
+                       "uid %lu, not to root or to uid %lu", path, (unsigned long)sb->st_uid,
+                       (unsigned long)geteuid());
+    if ((sb->st_mode & (S_IRWXG | S_IRWXO)) != 0)
+        return ag_fail(ctx, AG_EUSAGE, "config file %s holds the secret key but has mode "
+                       "%04o: allow its owner only (chmod 600)", path,
+                       (unsigned)(sb->st_mode & 07777));
+    return 0;
+}
+
 static int read_config(ag_ctx *ctx, const char *path, int must_exist)
 {
-    if (!must_exist && access(path, R_OK) != 0)
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 && !must_exist && (errno == ENOENT || errno == EACCES))
         return 0;
-    ini_state st = { ctx, path };
-    int rc = ini_parse(path, on_ini, &st);
+    if (fd < 0)
+        return ag_fail(ctx, AG_EUSAGE, "cannot read config file %s: %s", path,
+                       strerror(errno));
+    struct stat sb;
+    size_t len = 0;
+    char *buf = fstat(fd, &sb) == 0 ? slurp(ctx, fd, path, &len) : NULL;
+    if (buf == NULL && ctx->exit_code == AG_OK)
+        ag_fail(ctx, AG_EUSAGE, "cannot read config file %s: %s", path, strerror(errno));
+    close(fd);
+    if (buf == NULL || check_line_lengths(ctx, path, buf) < 0) {
+        wipe_free(buf, len);
+        return -1;
+    }
+    ini_state st = { ctx, path, 0 };
+    int rc = ini_parse_string(buf, on_ini, &st);
+    wipe_free(buf, len);
     if (ctx->exit_code != AG_OK)
         return -1;
-    if (rc == -1)
-        return ag_fail(ctx, AG_EUSAGE, "cannot read config file %s", path);
     if (rc != 0)
         return ag_fail(ctx, AG_EUSAGE, "%s: line %d: syntax error", path, rc);
-    return 0;
+    return st.has_secret ? check_secret_perms(ctx, path, &sb) : 0;
 }
 
 static void from_env(ag_opts *o)
@@ -222,8 +359,10 @@ static void from_env(ag_opts *o)
     const char *v;
     if ((v = getenv("AWS_ACCESS_KEY_ID")) != NULL && v[0] != '\0')
         o->access_key = v;
-    if ((v = getenv("AWS_SECRET_ACCESS_KEY")) != NULL && v[0] != '\0')
-        o->secret_key = v;
+    if ((v = getenv("AWS_SECRET_ACCESS_KEY")) != NULL && v[0] != '\0') {
+        o->secret_key = keep(v);      /* wiped by opts_free; not left in the environment */
+        unsetenv("AWS_SECRET_ACCESS_KEY");
+    }
     if ((v = getenv("AWS_SESSION_TOKEN")) != NULL && v[0] != '\0')
         o->session_token = v;
 }
@@ -274,9 +413,10 @@ static void usage(void)
           stdout);
 }
 
-/* Apply one global option given as name (without "--") and value; 1 if it was one,
- * 0 if the name is not a global option, -1 on error. *used says if value was taken. */
-static int apply_global(ag_ctx *ctx, const char *name, const char *value, int *used)
+/* Apply one global option given as name (without "--") and value (inl: given as
+ * "--name=value"); 1 if it was one, 0 if the name is not a global option, -1 on error.
+ * *used says if value was taken. A flag takes only an inline value. */
+static int apply_global(ag_ctx *ctx, const char *name, const char *value, int inl, int *used)
 {
     *used = 0;
     if (strcmp(name, "format") == 0) {
@@ -297,6 +437,8 @@ static int apply_global(ag_ctx *ctx, const char *name, const char *value, int *u
     const key_def *k = find_key(name);
     if (k == NULL)
         return 0;
+    if (k->kind == K_FLAG && !inl)
+        value = NULL;
     if (k->kind != K_FLAG) {
         if (value == NULL)
             return ag_fail(ctx, AG_EUSAGE, "--%s needs a value", name);
@@ -345,6 +487,7 @@ static const char *config_path(int argc, char **argv)
 
 int opts_parse_global(ag_ctx *ctx, int argc, char **argv)
 {
+    no_core_dumps();
     defaults(&ctx->opts);
     const char *cfg = config_path(argc, argv);
     if (cfg == NULL && getenv("RBD2S3_CONFIG") != NULL)
@@ -371,7 +514,7 @@ int opts_parse_global(ag_ctx *ctx, int argc, char **argv)
             continue;
         }
         int used = 0;
-        int r = apply_global(ctx, name, val, &used);
+        int r = apply_global(ctx, name, val, inl != NULL, &used);
         if (r < 0)
             return -1;
         if (r == 0)
@@ -404,7 +547,7 @@ static int command_opt(ag_ctx *ctx, const char *a, const char *val, const opts_c
         *used = inl ? 0 : 1;
         return 0;
     }
-    int r = apply_global(ctx, name, val, used);
+    int r = apply_global(ctx, name, val, inl != NULL, used);
     if (r < 0)
         return -1;
     if (r == 0)
@@ -432,7 +575,7 @@ int opts_parse_command(ag_ctx *ctx, int argc, char **argv, const opts_cmd *spec,
         if (a[0] == '-' && a[1] != '\0') {
             if (strcmp(a, "--verbose") == 0 || strcmp(a, "--quiet") == 0) {
                 int used;
-                apply_global(ctx, a + 2, NULL, &used);
+                apply_global(ctx, a + 2, NULL, 0, &used);
                 continue;
             }
             return ag_fail(ctx, AG_EUSAGE, "unknown option '%s'", a);

@@ -21,7 +21,12 @@ typedef struct opts_cmd {
 int opts_parse_command(ag_ctx *ctx, int argc, char **argv, const opts_cmd *spec, int nspec,
                        char ***positional, int *npositional);
 
-/* Free strings the options own (config file values). */
+/* "true"/"false", "yes"/"no", "on"/"off", "1"/"0" (any case) into *out as 1 or 0.
+ * Returns 0, or -EINVAL (out untouched) for anything else, NULL included. */
+int opts_parse_bool(const char *s, int *out);
+
+/* Wipe (OPENSSL_cleanse) and free the strings the options own: config file values and
+ * the copy of AWS_SECRET_ACCESS_KEY. Cannot fail. */
 void opts_free(void);
 
 #endif
