@@ -56,7 +56,8 @@ static void test_size_strict(void **state)
     assert_int_equal(v, 0);
 }
 
-/* Run opts_parse_global on argv; the exit code recorded (AG_OK if none). */
+/* Run opts_parse_global on argv; the exit code recorded (AG_OK if none). The argv of
+ * test_options name -c /dev/null so that no config file of the machine is read. */
 static int parse(ag_ctx *ctx, int argc, char **argv)
 {
     memset(ctx, 0, sizeof(*ctx));
@@ -68,24 +69,24 @@ static void test_options(void **state)
 {
     (void)state;
     ag_ctx ctx;
-    char *a1[] = { "rbd2s3", "--insecure", "list" };
-    assert_int_equal(parse(&ctx, 3, a1), AG_OK);
+    char *a1[] = { "rbd2s3", "-c", "/dev/null", "--insecure", "list" };
+    assert_int_equal(parse(&ctx, 5, a1), AG_OK);
     assert_int_equal(ctx.opts.insecure, 1);
-    char *a2[] = { "rbd2s3", "--insecure=off", "list" };
-    assert_int_equal(parse(&ctx, 3, a2), AG_OK);
+    char *a2[] = { "rbd2s3", "-c", "/dev/null", "--insecure=off", "list" };
+    assert_int_equal(parse(&ctx, 5, a2), AG_OK);
     assert_int_equal(ctx.opts.insecure, 0);
-    char *a3[] = { "rbd2s3", "--insecure=nein", "list" };
-    assert_int_equal(parse(&ctx, 3, a3), AG_EUSAGE);
+    char *a3[] = { "rbd2s3", "-c", "/dev/null", "--insecure=nein", "list" };
+    assert_int_equal(parse(&ctx, 5, a3), AG_EUSAGE);
     assert_non_null(strstr(ctx.errmsg, "insecure"));
     assert_non_null(strstr(ctx.errmsg, "'nein'"));
-    char *a4[] = { "rbd2s3", "--chunk-size", "-1", "list" };
-    assert_int_equal(parse(&ctx, 4, a4), AG_EUSAGE);
-    char *a5[] = { "rbd2s3", "--chunk-size", "65M", "list" };
-    assert_int_equal(parse(&ctx, 4, a5), AG_EUSAGE);
-    char *a6[] = { "rbd2s3", "--chunk-size", "64M", "list" };
-    assert_int_equal(parse(&ctx, 4, a6), AG_OK);
-    char *a7[] = { "rbd2s3", "--fetch-size", " 4M", "list" };
-    assert_int_equal(parse(&ctx, 4, a7), AG_EUSAGE);
+    char *a4[] = { "rbd2s3", "-c", "/dev/null", "--chunk-size", "-1", "list" };
+    assert_int_equal(parse(&ctx, 6, a4), AG_EUSAGE);
+    char *a5[] = { "rbd2s3", "-c", "/dev/null", "--chunk-size", "65M", "list" };
+    assert_int_equal(parse(&ctx, 6, a5), AG_EUSAGE);
+    char *a6[] = { "rbd2s3", "-c", "/dev/null", "--chunk-size", "64M", "list" };
+    assert_int_equal(parse(&ctx, 6, a6), AG_OK);
+    char *a7[] = { "rbd2s3", "-c", "/dev/null", "--fetch-size", " 4M", "list" };
+    assert_int_equal(parse(&ctx, 6, a7), AG_EUSAGE);
     opts_free();
 }
 
