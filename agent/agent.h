@@ -138,14 +138,17 @@ int ag_parse_duration(const char *s, long long *out);
 /* "1.50 GiB" into out. */
 void ag_fmt_size(uint64_t v, char *out, size_t outsz);
 
+/* The key prefix of an image in the bucket ("<prefix>/<pool>[/<ns>]/<image>/"). */
+int ag_image_prefix(const ag_ctx *ctx, const naming_spec *spec, char *out, size_t outsz);
+
 /* S3's limit on key length, and the most a backup adds to its image prefix
- * ("<id>/data.<n>", "<id>/manifest.json"). */
+ * ("<id>/data.<n>" with the longest id and n, "<id>/manifest.json"). */
 #define AG_KEY_MAX 1024
 #define AG_KEY_TAIL_MAX (NAMING_ID_LEN + 16)
-/* The key prefix of an image in the bucket ("<prefix>/<pool>[/<ns>]/<image>/") into out.
- * 0, or -1 with a usage error recorded when a key of the image would exceed AG_KEY_MAX
- * (or out is too small). */
-int ag_image_prefix(ag_ctx *ctx, const naming_spec *spec, char *out, size_t outsz);
+/* Before a new backup of spec: 0 if every key it could make fits AG_KEY_MAX, else -1
+ * with exit 2 and a line saying so recorded. Backups already in the bucket are read
+ * whatever their length. */
+int ag_check_key_room(ag_ctx *ctx, const naming_spec *spec);
 
 /* One backup of spec (full: --full; cmd: command-line chain policy, may be NULL);
  * print: the summary line / JSON on stdout. res (may be NULL) gets what was made.

@@ -183,7 +183,7 @@ static int choose_id(bk *b)
 /* The bucket side of prepare: the S3 client (the bucket is checked) and the catalog. */
 static int read_bucket(bk *b)
 {
-    if (ag_s3(b->ctx) == NULL)
+    if (ag_check_key_room(b->ctx, &b->spec) < 0 || ag_s3(b->ctx) == NULL)
         return -1;
     ag_debug(b->ctx, "bucket checked");
     if (catalog_load(b->ctx, &b->spec, &b->cat) < 0)

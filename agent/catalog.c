@@ -162,9 +162,9 @@ int catalog_load(ag_ctx *ctx, const naming_spec *spec, catalog *out)
     if (ag_s3(ctx) == NULL)
         return -1;
     char prefix[4096];
-    if (spec != NULL && ag_image_prefix(ctx, spec, prefix, sizeof(prefix)) < 0)
-        return -1;
-    else if (spec == NULL)
+    if (spec != NULL)
+        ag_image_prefix(ctx, spec, prefix, sizeof(prefix));
+    else
         snprintf(prefix, sizeof(prefix), "%s%s", ctx->opts.prefix,
                  ctx->opts.prefix[0] ? "/" : "");
     list_state st = { .ctx = ctx, .want = spec };

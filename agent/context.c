@@ -324,11 +324,16 @@ void ag_fmt_size(uint64_t v, char *out, size_t outsz)
         snprintf(out, outsz, "%.2f %s", d, units[u]);
 }
 
-int ag_image_prefix(ag_ctx *ctx, const naming_spec *spec, char *out, size_t outsz)
+int ag_image_prefix(const ag_ctx *ctx, const naming_spec *spec, char *out, size_t outsz)
 {
-    char name[1600];
-    int rc = naming_image_prefix(ctx->opts.prefix, spec, out, outsz);
-    size_t len = rc == 0 ? strlen(out) : 0;
+    return naming_image_prefix(ctx->opts.prefix, spec, out, outsz);
+}
+
+int ag_check_key_room(ag_ctx *ctx, const naming_spec *spec)
+{
+    char prefix[4096], name[1600];
+    int rc = ag_image_prefix(ctx, spec, prefix, sizeof(prefix));
+    size_t len = rc == 0 ? strlen(prefix) : 0;
     if (rc == 0 && len + AG_KEY_TAIL_MAX <= AG_KEY_MAX)
         return 0;
     naming_spec_str(spec, name, sizeof(name));

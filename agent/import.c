@@ -144,6 +144,8 @@ static int prepare(imp *im, int fd)
     if (ctx->opts.tun.chunk_size > CHUNK_MAX)
         return ag_fail(ctx, AG_EUSAGE, "chunk size may be at most %lluM",
                        (unsigned long long)(CHUNK_MAX >> 20));
+    if (ag_check_key_room(ctx, &im->spec) < 0)
+        return -1;
     int rc = rbdio_ds_open(fd, &im->rd);
     if (rc < 0)
         return stream_fail(im, rc);
@@ -157,8 +159,7 @@ static int prepare(imp *im, int fd)
         find_parent(im, h) < 0)
         return -1;
     char prefix[2048], id[NAMING_ID_LEN];
-    if (ag_image_prefix(ctx, &im->spec, prefix, sizeof(prefix)) < 0)
-        return -1;
+    ag_image_prefix(ctx, &im->spec, prefix, sizeof(prefix));
     if (naming_backup_id(time(NULL), id_taken, im, id) < 0)
         return ag_fail(ctx, AG_EFAIL, "cannot make a backup id");
     im->chunk = ctx->opts.tun.chunk_size;

@@ -141,14 +141,15 @@ static void test_key_limit(void **state)
     name[200] = '\0';
     snprintf(out, sizeof(out), "rbd/%s", name);
     assert_int_equal(naming_parse_spec(out, 0, &spec), 0);
-    assert_int_equal(ag_image_prefix(&ctx, &spec, out, sizeof(out)), 0);
+    assert_int_equal(ag_check_key_room(&ctx, &spec), 0);
     /* 4 + 196 x "ü": 396 bytes, escaped 1180 */
     size_t n = (size_t)snprintf(name, sizeof(name), "rel-");
     for (int i = 0; i < 196; i++)
         n += (size_t)snprintf(name + n, sizeof(name) - n, "\xc3\xbc");
     snprintf(out, sizeof(out), "rbd/%s", name);
     assert_int_equal(naming_parse_spec(out, 0, &spec), 0);
-    assert_int_equal(ag_image_prefix(&ctx, &spec, out, sizeof(out)), -1);
+    assert_int_equal(ag_image_prefix(&ctx, &spec, out, sizeof(out)), 0);
+    assert_int_equal(ag_check_key_room(&ctx, &spec), -1);
     assert_int_equal(ctx.exit_code, AG_EUSAGE);
     assert_non_null(strstr(ctx.errmsg, "1024"));
 }
