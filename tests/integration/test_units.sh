@@ -173,6 +173,7 @@ none "every config key is in $MAN" "${missing%$'\n'}"
 
 # uncomment the examples: "# key = value" and "# [pool:NAME]" lines
 sed -E 's/^# ?(\[pool:[^]]+\]|[a-z][a-z _-]* = .*)$/\1/' "$CONF" >"$T/sample.conf"
+chmod 600 "$T/sample.conf"       # it holds `secret key`: owner only, or rbd2s3 refuses it
 check "uncommented sample has [pool:] sections and window keys" \
     test "$(grep -cE '^(\[pool:|window = )' "$T/sample.conf")" -ge 4
 # images = * lists the pool: that needs the cluster; with a missing ceph.conf that is exit
@@ -183,6 +184,7 @@ expect_eq "$rc" 9 "sample config, examples uncommented: run --dry-run gets past 
 [ $rc -eq 9 ] || diag "$(cat "$T/x.err")"
 # with explicit image lists instead, no cluster is needed: the plan
 sed 's/^images = \*$/images = vm0/' "$T/sample.conf" >"$T/listed.conf"
+chmod 600 "$T/listed.conf"
 "$RBD2S3" -c "$T/listed.conf" run --dry-run >"$T/x.out" 2>"$T/x.err"
 expect_eq "$?" 0 "sample config with image lists: run --dry-run exit 0"
 expect_eq "$(awk 'NR > 1 && ($2 == "planned" || $2 == "skipped") { print $1 }' "$T/x.out" | paste -sd' ')" \
