@@ -9,6 +9,7 @@
 #include "agent/policy.h"
 
 #include <errno.h>
+#include <json-c/json.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +37,7 @@ typedef struct bk {
     int old_thread_on;
     char (*old)[NAMING_MAX];     /* their names */
     int nold;
+    int cleanup_errors;          /* failed steps of the snapshot cleanup (warned each) */
     int full_requested;
     ag_policy cmd_policy;        /* --full-every, --max-chain */
     char why_full[160];          /* why a full backup was forced, or "" */
@@ -99,42 +101,73 @@ static int snapshot_join(bk *b, int fail_ok)
 }
 
 /* Deferred cleanup. After a commit the image's metadata LAST_KEY names the backup's
- * snapshot; the agent's other snapshots are superseded then, but they are removed only
+ * snapshot; the agent's older snapshots are superseded then, but they are removed only
  * at the start of the next backup, on a thread of their own while its snapshot is
  * created: both monitor commits become one, and a backup waits for one commit instead of
- * two. Nothing is removed unless the named snapshot exists: it is the next parent. */
+ * two. Nothing is removed unless the named snapshot exists, and only snapshots older
+ * than it (lower id): a backup killed after its commit but before it set LAST_KEY has a
+ * newer snapshot, and that one is the next parent (the catalog's newest committed backup
+ * whose snapshot exists); it goes once a later backup has set LAST_KEY. */
 #define LAST_KEY "rbd2s3.last-backup"
 
-/* Remove the snapshots collected in b->old (on the cleanup thread, or inline). */
+/* A failed step of the snapshot cleanup: a warning line, and counted for the JSON
+ * summary and run's metrics. */
+static void cleanup_error(bk *b, const char *what, const char *why)
+{
+    b->cleanup_errors++;
+    ag_info(b->ctx, "warning: %s: snapshot cleanup: %s: %s", b->name, what, why);
+}
+
+/* Remove the snapshots collected in b->old (on the cleanup thread, or inline). One that
+ * is already gone is not an error. */
 static void *remove_old(void *arg)
 {
     bk *b = arg;
     for (int i = 0; i < b->nold; i++) {
-        if (rbdio_snap_remove(b->img, b->old[i]) < 0)
-            ag_info(b->ctx, "warning: %s@%s: cannot remove old snapshot: %s", b->name,
-                    b->old[i], rbdio_last_error());
+        char what[NAMING_MAX + 64];
+        int rc = rbdio_snap_remove(b->img, b->old[i]);
+        snprintf(what, sizeof(what), "cannot remove old snapshot %s", b->old[i]);
+        if (rc < 0 && rc != -ENOENT)
+            cleanup_error(b, what, rbdio_last_error());
         else
             ag_debug(b->ctx, "removed old snapshot %s@%s", b->name, b->old[i]);
     }
     return NULL;
 }
 
-/* Into b->old: the agent's snapshots of the image other than keep and also; none when
- * keep_must_exist and keep is not among them, or when they cannot be listed. */
-static void collect_old(bk *b, const char *keep, const char *also, int keep_must_exist)
+/* The id of the snapshot named name among snaps[0..n), or 0 if it is not there. */
+static uint64_t snap_id_of(const rbdio_snap *snaps, int n, const char *name)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(snaps[i].name, name) == 0)
+            return snaps[i].id;
+    return 0;
+}
+
+/* Into b->old: the agent's snapshots of the image other than keep and also; with
+ * older_only (deferred) only those older than keep, and none when keep does not exist.
+ * A failed listing is a cleanup error. */
+static void collect_old(bk *b, const char *keep, const char *also, int older_only)
 {
     rbdio_snap *snaps = NULL;
-    int n = 0, found = 0;
-    if (rbdio_snap_list(b->img, &snaps, &n) < 0)
+    int n = 0, skipped = 0;
+    if (rbdio_snap_list_ex(b->img, &snaps, &n, &skipped) < 0) {
+        cleanup_error(b, "cannot list the snapshots, none removed", rbdio_last_error());
         return;
-    for (int i = 0; i < n; i++)
-        found |= strcmp(snaps[i].name, keep) == 0;
-    if (found || !keep_must_exist)
+    }
+    if (skipped > 0)
+        ag_debug(b->ctx, "%d snapshots outside the user namespace (librbd's trash...) left "
+                 "alone", skipped);
+    uint64_t keep_id = snap_id_of(snaps, n, keep);
+    if (keep_id != 0 || !older_only)
         b->old = calloc(n > 0 ? (size_t)n : 1, sizeof(*b->old));
+    else
+        ag_debug(b->ctx, "%s names no snapshot of the image: none removed", LAST_KEY);
     size_t plen = strlen(NAMING_SNAP_PREFIX);
     for (int i = 0; b->old != NULL && i < n; i++)
         if (strncmp(snaps[i].name, NAMING_SNAP_PREFIX, plen) == 0 &&
-            strcmp(snaps[i].name, keep) != 0 && strcmp(snaps[i].name, also) != 0)
+            strcmp(snaps[i].name, keep) != 0 && strcmp(snaps[i].name, also) != 0 &&
+            (!older_only || snaps[i].id < keep_id))
             snprintf(b->old[b->nold++], NAMING_MAX, "%s", snaps[i].name);
     free(snaps);
 }
@@ -145,8 +178,15 @@ static void collect_old(bk *b, const char *keep, const char *also, int keep_must
 static void old_start(bk *b)
 {
     char last[NAMING_MAX];
-    if (b->ctx->opts.snap_now || rbdio_meta_get(b->img, LAST_KEY, last, sizeof(last)) < 0)
+    if (b->ctx->opts.snap_now)
         return;
+    int rc = rbdio_meta_get(b->img, LAST_KEY, last, sizeof(last));
+    if (rc == -ENOENT)
+        return;
+    if (rc < 0) {
+        cleanup_error(b, "cannot read " LAST_KEY ", none removed", rbdio_last_error());
+        return;
+    }
     collect_old(b, last, b->spec.at, 1);
     if (b->nold > 0)
         b->old_thread_on = pthread_create(&b->old_thread, NULL, remove_old, b) == 0;
@@ -311,12 +351,18 @@ static int take_snapshot(bk *b)
     return 0;
 }
 
-static void fill_manifest(bk *b)
+/* The manifest's fields from the snapshot; -1 (error recorded) if its geometry, id or
+ * time cannot be read: a manifest never records snapshot id 0 or a 1970 time. */
+static int fill_manifest(bk *b)
 {
     manifest *m = &b->m;
     rbdio_info si;
-    memset(&si, 0, sizeof(si));
-    rbdio_stat(b->simg, &si);
+    rbdio_snap sn;
+    char what[NAMING_MAX + 1700];
+    int rc;
+    snprintf(what, sizeof(what), "%s@%s: reading the snapshot", b->name, b->snap);
+    if ((rc = rbdio_stat(b->simg, &si)) < 0 || (rc = rbdio_snap_get(b->img, b->snap, &sn)) < 0)
+        return ag_fail_rbd(b->ctx, rc, what);
     snprintf(m->id, sizeof(m->id), "%s", b->id);
     snprintf(m->tool, sizeof(m->tool), "rbd2s3 " PACKAGE_VERSION);
     snprintf(m->pool, sizeof(m->pool), "%s", b->spec.pool);
@@ -329,21 +375,15 @@ static void fill_manifest(bk *b)
     m->stripe_unit = si.stripe_unit;
     m->stripe_count = si.stripe_count;
     snprintf(m->snap_name, sizeof(m->snap_name), "%s", b->snap);
-    rbdio_snap *snaps = NULL;
-    int n = 0;
-    if (rbdio_snap_list(b->img, &snaps, &n) == 0)
-        for (int i = 0; i < n; i++)
-            if (strcmp(snaps[i].name, b->snap) == 0) {
-                m->snap_id = snaps[i].id;
-                m->snap_time = (time_t)snaps[i].timestamp;
-            }
-    free(snaps);
+    m->snap_id = sn.id;
+    m->snap_time = (time_t)sn.timestamp;
     m->full = b->parent == NULL;
     if (b->parent != NULL) {
         snprintf(m->parent_id, sizeof(m->parent_id), "%s", b->parent->id);
         snprintf(m->parent_snap, sizeof(m->parent_snap), "%s", b->parent->m.snap_name);
     }
     m->chunk_size = b->ctx->opts.tun.chunk_size;
+    return 0;
 }
 
 /* After the commit: the agent's other snapshots of the image are no longer needed. */
@@ -364,8 +404,8 @@ static void remove_old_snapshots(bk *b)
             ag_debug(b->ctx, "the next backup removes the older snapshots");
             return;
         }
-        ag_info(b->ctx, "warning: %s: %s: removing the older snapshots now", b->name,
-                rbdio_last_error());
+        cleanup_error(b, "cannot set " LAST_KEY ", removing the older snapshots now",
+                      rbdio_last_error());
     }
     remove_now(b);
 }
@@ -378,15 +418,17 @@ static void undo(bk *b)
         b->simg = NULL;
     }
     if (b->created_snap && rbdio_snap_remove(b->img, b->snap) < 0)
-        ag_info(b->ctx, "warning: cannot remove snapshot %s@%s of the failed backup",
-                b->name, b->snap);
+        cleanup_error(b, "cannot remove the failed backup's snapshot", rbdio_last_error());
 }
 
 static void report(bk *b)
 {
     const manifest *m = &b->m;
     if (b->ctx->opts.json) {
-        store_print_json(b->name, m);
+        json_object *o = store_json(b->name, m);
+        json_object_object_add(o, "cleanup_errors", json_object_new_int(b->cleanup_errors));
+        puts(json_object_to_json_string_ext(o, AG_JSON_OUT));
+        json_object_put(o);
         return;
     }
     char d[32], s[32];
@@ -406,7 +448,8 @@ static int run_backup(bk *b)
     if (take_snapshot(b) < 0)
         return -1;
     ag_debug(ctx, "snapshot %s ready", b->snap);
-    fill_manifest(b);
+    if (fill_manifest(b) < 0)
+        return -1;
     ag_info(ctx, "backing up %s@%s (%s%s%s)", b->name, b->snap,
             b->parent ? "incremental" : "full", b->why_full[0] ? ": " : "", b->why_full);
     if (store_open(&b->st, ctx, b->prefix, b->id) < 0)
@@ -451,6 +494,8 @@ int ag_backup(ag_ctx *ctx, const naming_spec *spec, int full, const ag_policy *c
     } else {
         undo(&b);
     }
+    if (res != NULL)
+        res->cleanup_errors = b.cleanup_errors;
     store_free(&b.st);
     if (b.simg != NULL)
         rbdio_close(b.simg);

@@ -50,11 +50,42 @@ static int list_raw(rbd_image_t rbd, rbd_snap_info_t **out)
     }
 }
 
-int rbdio_snap_list(rbdio_image *img, rbdio_snap **snaps, int *n)
+/* Is snapshot id in the user namespace? 1 yes, 0 no (another namespace: librbd's trash,
+ * a group's, mirroring's; or removed meanwhile), negative on another error. */
+static int snap_is_user(rbd_image_t rbd, uint64_t id)
+{
+    rbd_snap_namespace_type_t type = RBD_SNAP_NAMESPACE_TYPE_USER;
+    int rc = rbd_snap_get_namespace_type(rbd, id, &type);
+
+    if (rc == -ENOENT) {
+        return 0;
+    }
+    return rc < 0 ? rc : type == RBD_SNAP_NAMESPACE_TYPE_USER;
+}
+
+/* Fill s with the timestamp and protection of the user snapshot raw; -ENOENT if it was
+ * removed meanwhile. */
+static int snap_fill(rbd_image_t rbd, const rbd_snap_info_t *raw, rbdio_snap *s)
+{
+    struct timespec ts = {0, 0};
+    int rc;
+
+    s->id = raw->id;
+    s->size = raw->size;
+    snprintf(s->name, sizeof(s->name), "%s", raw->name);
+    rc = rbd_snap_get_timestamp(rbd, raw->id, &ts);
+    if (rc == 0) {
+        s->timestamp = (int64_t)ts.tv_sec;
+        rc = rbd_snap_is_protected(rbd, raw->name, &s->is_protected);
+    }
+    return rc;
+}
+
+int rbdio_snap_list_ex(rbdio_image *img, rbdio_snap **snaps, int *n, int *skipped)
 {
     rbd_snap_info_t *raw = NULL;
     rbdio_snap *list;
-    int count, rc = 0;
+    int count, got = 0, others = 0, rc = 0;
 
     *snaps = NULL;
     *n = 0;
@@ -67,18 +98,17 @@ int rbdio_snap_list(rbdio_image *img, rbdio_snap **snaps, int *n)
         rc = rbdio_fail(-ENOMEM, "cannot list snapshots of '%s'", img->where);
     }
     for (int i = 0; rc == 0 && i < count; i++) {
-        struct timespec ts = {0, 0};
-        rbdio_snap *s = &list[i];
-
-        s->id = raw[i].id;
-        s->size = raw[i].size;
-        snprintf(s->name, sizeof(s->name), "%s", raw[i].name);
-        rc = rbd_snap_get_timestamp(img->rbd, raw[i].id, &ts);
-        if (rc == 0) {
-            s->timestamp = (int64_t)ts.tv_sec;
-            rc = rbd_snap_is_protected(img->rbd, raw[i].name, &s->is_protected);
+        rc = snap_is_user(img->rbd, raw[i].id);
+        if (rc == 1) {
+            rc = snap_fill(img->rbd, &raw[i], &list[got]);
+            got += rc == 0;
+        } else if (rc == 0) {
+            others++;
         }
-        if (rc < 0) {
+        if (rc == -ENOENT) {
+            rc = 0;             /* removed since the listing: not there any more */
+            others++;
+        } else if (rc < 0) {
             rbdio_fail(rc, "cannot read snapshot '%s' of '%s'", raw[i].name, img->where);
         }
     }
@@ -90,10 +120,46 @@ int rbdio_snap_list(rbdio_image *img, rbdio_snap **snaps, int *n)
         free(list);
         return rc;
     }
-    qsort(list, (size_t)count, sizeof(*list), cmp_snap_id);
+    qsort(list, (size_t)got, sizeof(*list), cmp_snap_id);
     *snaps = list;
-    *n = count;
+    *n = got;
+    if (skipped != NULL) {
+        *skipped = others;
+    }
     return 0;
+}
+
+int rbdio_snap_list(rbdio_image *img, rbdio_snap **snaps, int *n)
+{
+    return rbdio_snap_list_ex(img, snaps, n, NULL);
+}
+
+int rbdio_snap_get(rbdio_image *img, const char *name, rbdio_snap *out)
+{
+    rbd_snap_info_t raw;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    memset(&raw, 0, sizeof(raw));
+    raw.name = name;
+    rc = rbd_snap_get_id(img->rbd, name, &raw.id);
+    if (rc == 0) {
+        rc = snap_is_user(img->rbd, raw.id);
+        rc = rc == 0 ? -ENOENT : rc;
+    }
+    if (rc == 1) {
+        rc = snap_fill(img->rbd, &raw, out);
+    }
+    if (rc == 0 && (out->id == 0 || out->timestamp < RBDIO_SNAP_TIME_MIN)) {
+        rc = -EINVAL;
+        rbdio_errorf("snapshot '%s' of '%s' has no valid id and time (id %llu, time %lld)",
+                     name, img->where, (unsigned long long)out->id, (long long)out->timestamp);
+    } else if (rc == -ENOENT) {
+        rbdio_errorf("snapshot '%s' of '%s' does not exist", name, img->where);
+    } else if (rc < 0) {
+        rbdio_fail(rc, "cannot read snapshot '%s' of '%s'", name, img->where);
+    }
+    return rc;
 }
 
 int rbdio_snap_exists(rbdio_image *img, const char *name)
