@@ -358,11 +358,9 @@ static int fill_manifest(bk *b)
     manifest *m = &b->m;
     rbdio_info si;
     rbdio_snap sn;
-    char what[NAMING_MAX + 1700];
     int rc;
-    snprintf(what, sizeof(what), "%s@%s: reading the snapshot", b->name, b->snap);
     if ((rc = rbdio_stat(b->simg, &si)) < 0 || (rc = rbdio_snap_get(b->img, b->snap, &sn)) < 0)
-        return ag_fail_rbd(b->ctx, rc, what);
+        return ag_fail_rbd(b->ctx, rc, "reading the backup's snapshot");
     snprintf(m->id, sizeof(m->id), "%s", b->id);
     snprintf(m->tool, sizeof(m->tool), "rbd2s3 " PACKAGE_VERSION);
     snprintf(m->pool, sizeof(m->pool), "%s", b->spec.pool);
