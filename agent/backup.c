@@ -7,6 +7,7 @@
 #include "agent/pipeline.h"
 #include "agent/store.h"
 #include "agent/policy.h"
+#include "agent/snapclean.h"
 
 #include <errno.h>
 #include <json-c/json.h>
@@ -33,11 +34,7 @@ typedef struct bk {
     int snap_thread_on;
     int snap_rc;
     char snap_why[512];
-    pthread_t old_thread;        /* removes the superseded snapshots meanwhile */
-    int old_thread_on;
-    char (*old)[NAMING_MAX];     /* their names */
-    int nold;
-    int cleanup_errors;          /* failed steps of the snapshot cleanup (warned each) */
+    snapclean clean;             /* removes the superseded snapshots meanwhile */
     int full_requested;
     ag_policy cmd_policy;        /* --full-every, --max-chain */
     char why_full[160];          /* why a full backup was forced, or "" */
@@ -100,108 +97,6 @@ static int snapshot_join(bk *b, int fail_ok)
     return 0;
 }
 
-/* Deferred cleanup. After a commit the image's metadata LAST_KEY names the backup's
- * snapshot; the agent's older snapshots are superseded then, but they are removed only
- * at the start of the next backup, on a thread of their own while its snapshot is
- * created: both monitor commits become one, and a backup waits for one commit instead of
- * two. Nothing is removed unless the named snapshot exists, and only snapshots older
- * than it (lower id): a backup killed after its commit but before it set LAST_KEY has a
- * newer snapshot, and that one is the next parent (the catalog's newest committed backup
- * whose snapshot exists); it goes once a later backup has set LAST_KEY. */
-#define LAST_KEY "rbd2s3.last-backup"
-
-/* A failed step of the snapshot cleanup: a warning line, and counted for the JSON
- * summary and run's metrics. */
-static void cleanup_error(bk *b, const char *what, const char *why)
-{
-    b->cleanup_errors++;
-    ag_info(b->ctx, "warning: %s: snapshot cleanup: %s: %s", b->name, what, why);
-}
-
-/* Remove the snapshots collected in b->old (on the cleanup thread, or inline). One that
- * is already gone is not an error. */
-static void *remove_old(void *arg)
-{
-    bk *b = arg;
-    for (int i = 0; i < b->nold; i++) {
-        char what[NAMING_MAX + 64];
-        int rc = rbdio_snap_remove(b->img, b->old[i]);
-        snprintf(what, sizeof(what), "cannot remove old snapshot %s", b->old[i]);
-        if (rc < 0 && rc != -ENOENT)
-            cleanup_error(b, what, rbdio_last_error());
-        else
-            ag_debug(b->ctx, "removed old snapshot %s@%s", b->name, b->old[i]);
-    }
-    return NULL;
-}
-
-/* The id of the snapshot named name among snaps[0..n), or 0 if it is not there. */
-static uint64_t snap_id_of(const rbdio_snap *snaps, int n, const char *name)
-{
-    for (int i = 0; i < n; i++)
-        if (strcmp(snaps[i].name, name) == 0)
-            return snaps[i].id;
-    return 0;
-}
-
-/* Into b->old: the agent's snapshots of the image other than keep and also; with
- * older_only (deferred) only those older than keep, and none when keep does not exist.
- * A failed listing is a cleanup error. */
-static void collect_old(bk *b, const char *keep, const char *also, int older_only)
-{
-    rbdio_snap *snaps = NULL;
-    int n = 0, skipped = 0;
-    if (rbdio_snap_list_ex(b->img, &snaps, &n, &skipped) < 0) {
-        cleanup_error(b, "cannot list the snapshots, none removed", rbdio_last_error());
-        return;
-    }
-    if (skipped > 0)
-        ag_debug(b->ctx, "%d snapshots outside the user namespace (librbd's trash...) left "
-                 "alone", skipped);
-    uint64_t keep_id = snap_id_of(snaps, n, keep);
-    if (keep_id != 0 || !older_only)
-        b->old = calloc(n > 0 ? (size_t)n : 1, sizeof(*b->old));
-    else
-        ag_debug(b->ctx, "%s names no snapshot of the image: none removed", LAST_KEY);
-    size_t plen = strlen(NAMING_SNAP_PREFIX);
-    for (int i = 0; b->old != NULL && i < n; i++)
-        if (strncmp(snaps[i].name, NAMING_SNAP_PREFIX, plen) == 0 &&
-            strcmp(snaps[i].name, keep) != 0 && strcmp(snaps[i].name, also) != 0 &&
-            (!older_only || snaps[i].id < keep_id))
-            snprintf(b->old[b->nold++], NAMING_MAX, "%s", snaps[i].name);
-    free(snaps);
-}
-
-/* Deferred cleanup's start: the snapshots LAST_KEY supersedes (never the one being
- * backed up) go on a thread while the new snapshot is created. They are listed here,
- * before that snapshot exists, so that it can never be among them. */
-static void old_start(bk *b)
-{
-    char last[NAMING_MAX];
-    if (b->ctx->opts.snap_now)
-        return;
-    int rc = rbdio_meta_get(b->img, LAST_KEY, last, sizeof(last));
-    if (rc == -ENOENT)
-        return;
-    if (rc < 0) {
-        cleanup_error(b, "cannot read " LAST_KEY ", none removed", rbdio_last_error());
-        return;
-    }
-    collect_old(b, last, b->spec.at, 1);
-    if (b->nold > 0)
-        b->old_thread_on = pthread_create(&b->old_thread, NULL, remove_old, b) == 0;
-}
-
-static void old_join(bk *b)
-{
-    if (b->old_thread_on)
-        pthread_join(b->old_thread, NULL);
-    b->old_thread_on = 0;
-    free(b->old);
-    b->old = NULL;
-    b->nold = 0;
-}
-
 /* The backup id: the early snapshot's, unless the bucket already holds a backup of that
  * id (a backup of a recreated image in the same second); then the snapshot is dropped and
  * the id chosen among both the bucket's and the image's. */
@@ -258,11 +153,12 @@ static int prepare(bk *b)
         return ag_fail(ctx, rc < 0 ? AG_EFAIL : AG_ENOTFOUND, "%s@%s: no such snapshot",
                        b->name, b->spec.at);
     ag_debug(ctx, "image open");
-    old_start(b);
+    snapclean_init(&b->clean, ctx, b->img, b->name);
+    snapclean_start(&b->clean, b->spec.at);
     snapshot_start(b);
     rc = read_bucket(b);
     int src = snapshot_join(b, rc < 0);
-    old_join(b);
+    snapclean_join(&b->clean);
     if (src < 0 || rc < 0)
         return -1;
     return choose_id(b);
@@ -384,30 +280,6 @@ static int fill_manifest(bk *b)
     return 0;
 }
 
-/* After the commit: the agent's other snapshots of the image are no longer needed. */
-static void remove_now(bk *b)
-{
-    collect_old(b, b->snap, "", 0);
-    remove_old(b);
-    old_join(b);
-    ag_debug(b->ctx, "old snapshots removed");
-}
-
-/* Deferred: name the backup's snapshot for the next backup, which removes the others;
- * if that fails, or with snap cleanup = immediate, they are removed now. */
-static void remove_old_snapshots(bk *b)
-{
-    if (!b->ctx->opts.snap_now) {
-        if (rbdio_meta_set(b->img, LAST_KEY, b->snap) == 0) {
-            ag_debug(b->ctx, "the next backup removes the older snapshots");
-            return;
-        }
-        cleanup_error(b, "cannot set " LAST_KEY ", removing the older snapshots now",
-                      rbdio_last_error());
-    }
-    remove_now(b);
-}
-
 static void undo(bk *b)
 {
     store_abort(&b->st);
@@ -416,7 +288,8 @@ static void undo(bk *b)
         b->simg = NULL;
     }
     if (b->created_snap && rbdio_snap_remove(b->img, b->snap) < 0)
-        cleanup_error(b, "cannot remove the failed backup's snapshot", rbdio_last_error());
+        snapclean_error(&b->clean, "cannot remove the failed backup's snapshot",
+                        rbdio_last_error());
 }
 
 static void report(bk *b)
@@ -424,7 +297,7 @@ static void report(bk *b)
     const manifest *m = &b->m;
     if (b->ctx->opts.json) {
         json_object *o = store_json(b->name, m);
-        json_object_object_add(o, "cleanup_errors", json_object_new_int(b->cleanup_errors));
+        json_object_object_add(o, "cleanup_errors", json_object_new_int(b->clean.errors));
         puts(json_object_to_json_string_ext(o, AG_JSON_OUT));
         json_object_put(o);
         return;
@@ -480,7 +353,7 @@ int ag_backup(ag_ctx *ctx, const naming_spec *spec, int full, const ag_policy *c
     int rc = run_backup(&b);
     if (rc == 0) {
         ag_debug(ctx, "committed");
-        remove_old_snapshots(&b);
+        snapclean_committed(&b.clean, b.snap);
         if (print)
             report(&b);
         if (res != NULL) {
@@ -493,7 +366,7 @@ int ag_backup(ag_ctx *ctx, const naming_spec *spec, int full, const ag_policy *c
         undo(&b);
     }
     if (res != NULL)
-        res->cleanup_errors = b.cleanup_errors;
+        res->cleanup_errors = b.clean.errors;
     store_free(&b.st);
     if (b.simg != NULL)
         rbdio_close(b.simg);

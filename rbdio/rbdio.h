@@ -82,6 +82,13 @@ typedef struct rbdio_snap {
 int rbdio_snap_list(rbdio_image *img, rbdio_snap **snaps, int *n);
 /* The same; *skipped (may be NULL) gets how many snapshots were left out. */
 int rbdio_snap_list_ex(rbdio_image *img, rbdio_snap **snaps, int *n, int *skipped);
+/* The snapshots in librbd's trash namespace, in id order, each under the name it had
+ * before; as rbdio_snap_list. */
+int rbdio_snap_list_trash(rbdio_image *img, rbdio_snap **snaps, int *n);
+/* Remove a snapshot by id, also one in the trash namespace: 0; -ENOENT if it is gone;
+ * -EBUSY if it is protected or clones still use it (librbd removes a trash snapshot
+ * when its last clone goes); another negative errno on failure. */
+int rbdio_snap_remove_id(rbdio_image *img, uint64_t id);
 /* One user snapshot by name into *out: 0; -ENOENT if there is none; -EINVAL if librbd
  * gives it id 0 or a time before RBDIO_SNAP_TIME_MIN (what a manifest must not record);
  * another negative errno on failure. rbdio_last_error() says which. */

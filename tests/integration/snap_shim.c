@@ -51,3 +51,20 @@ int rbd_snap_get_timestamp(rbd_image_t image, uint64_t snap_id, struct timespec 
     }
     return rc;
 }
+
+/* librados::IoCtx::aio_selfmanaged_snap_remove (Ceph 14.2 ABI), which librbd calls late in
+ * a snapshot removal, after it has moved the snapshot into its trash namespace: with
+ * SNAP_SHIM_KILL_AT_SNAP_RELEASE set the process dies there, leaving the trash entry a
+ * kill -9 during rbd_snap_remove2 leaves. */
+int _ZN8librados7v14_2_05IoCtx27aio_selfmanaged_snap_removeEmPNS0_13AioCompletionE(
+    void *ioctx, uint64_t snap_id, void *completion)
+{
+    int (*real)(void *, uint64_t, void *);
+
+    if (getenv("SNAP_SHIM_KILL_AT_SNAP_RELEASE") != NULL) {
+        raise(SIGKILL);
+    }
+    *(void **)&real =
+        next_fn("_ZN8librados7v14_2_05IoCtx27aio_selfmanaged_snap_removeEmPNS0_13AioCompletionE");
+    return real != NULL ? real(ioctx, snap_id, completion) : -ENOSYS;
+}
