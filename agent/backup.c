@@ -309,6 +309,16 @@ static void report(bk *b)
            m->full ? "full" : "incremental from ", m->full ? "" : m->parent_id, d, s);
 }
 
+/* Does a committed backup of the catalog use snapshot snap? */
+static int snap_committed(const char *snap, void *arg)
+{
+    const bk *b = arg;
+    for (size_t i = 0; i < b->cat.n; i++)
+        if (strcmp(b->cat.e[i].m.snap_name, snap) == 0)
+            return 1;
+    return 0;
+}
+
 static int run_backup(bk *b)
 {
     ag_ctx *ctx = b->ctx;
@@ -318,6 +328,7 @@ static int run_backup(bk *b)
     choose_parent(b);
     if (take_snapshot(b) < 0)
         return -1;
+    snapclean_orphans(&b->clean, b->snap, snap_committed, b);
     ag_debug(ctx, "snapshot %s ready", b->snap);
     if (fill_manifest(b) < 0)
         return -1;
@@ -351,6 +362,7 @@ int ag_backup(ag_ctx *ctx, const naming_spec *spec, int full, const ag_policy *c
     manifest_init(&b.m);
     naming_spec_str(&b.spec, b.name, sizeof(b.name));
     int rc = run_backup(&b);
+    snapclean_join(&b.clean);
     if (rc == 0) {
         ag_debug(ctx, "committed");
         snapclean_committed(&b.clean, b.snap);

@@ -96,6 +96,8 @@ static void collect(snapclean *sc, const char *keep, const char *also, int older
         return;
     }
     uint64_t keep_id = snap_id_of(snaps, n, keep);
+    if (older_only)
+        sc->last_id = keep_id;
     if (older_only && keep_id == 0) {
         ag_debug(sc->ctx, "%s names no snapshot of the image: none removed",
                  SNAPCLEAN_LAST_KEY);
@@ -107,6 +109,15 @@ static void collect(snapclean *sc, const char *keep, const char *also, int older
     }
     free(snaps);
     free(trash);
+}
+
+/* Remove what was collected on a thread of its own (inline if none can be started). */
+static void start_removal(snapclean *sc)
+{
+    if (sc->nold > 0)
+        sc->thread_on = pthread_create(&sc->thread, NULL, remove_all, sc) == 0;
+    if (sc->nold > 0 && !sc->thread_on)
+        remove_all(sc);
 }
 
 void snapclean_start(snapclean *sc, const char *also)
@@ -123,10 +134,32 @@ void snapclean_start(snapclean *sc, const char *also)
         return;
     }
     collect(sc, last, also, 1);
-    if (sc->nold > 0)
-        sc->thread_on = pthread_create(&sc->thread, NULL, remove_all, sc) == 0;
-    if (sc->nold > 0 && !sc->thread_on)
-        remove_all(sc);
+    start_removal(sc);
+}
+
+void snapclean_orphans(snapclean *sc, const char *mine,
+                       int (*known)(const char *snap, void *arg), void *arg)
+{
+    rbdio_snap *snaps = NULL;
+    int n = 0;
+    if (sc->last_id == 0)
+        return;
+    if (rbdio_snap_list(sc->img, &snaps, &n) < 0) {
+        snapclean_error(sc, "cannot list the snapshots, none removed", rbdio_last_error());
+        return;
+    }
+    size_t plen = strlen(NAMING_SNAP_PREFIX);
+    sc->old = calloc((size_t)n + 1, sizeof(*sc->old));
+    for (int i = 0; sc->old != NULL && i < n; i++) {
+        if (strncmp(snaps[i].name, NAMING_SNAP_PREFIX, plen) != 0 || snaps[i].id <= sc->last_id ||
+            strcmp(snaps[i].name, mine) == 0 || known(snaps[i].name, arg))
+            continue;
+        ag_debug(sc->ctx, "%s@%s: no committed backup uses it", sc->name, snaps[i].name);
+        snprintf(sc->old[sc->nold].name, NAMING_MAX, "%s", snaps[i].name);
+        sc->old[sc->nold++].id = snaps[i].id;
+    }
+    free(snaps);
+    start_removal(sc);
 }
 
 void snapclean_join(snapclean *sc)

@@ -26,6 +26,7 @@ typedef struct snapclean {
     pthread_t thread;
     int thread_on;
     int errors;               /* failed steps, for the JSON summary and run's metrics */
+    uint64_t last_id;         /* id of the snapshot SNAPCLEAN_LAST_KEY names, or 0 */
 } snapclean;
 
 /* Set up sc (no allocation); img and name must outlive it. */
@@ -36,7 +37,15 @@ void snapclean_init(snapclean *sc, ag_ctx *ctx, rbdio_image *img, const char *na
  * a thread of their own. Nothing is removed when the key is unset, when it names no
  * snapshot, or with snap cleanup = immediate. */
 void snapclean_start(snapclean *sc, const char *also);
-/* Wait for the thread of snapclean_start (if any) and forget what it removed. */
+/* Once the catalog is known, after the backup's snapshot exists (the caller joins
+ * first): the agent's snapshots newer than the one SNAPCLEAN_LAST_KEY names that no
+ * committed backup uses (known(name, arg) == 0: left by a run killed before its commit)
+ * and that are not mine, are removed on a thread while the backup goes on. Nothing when
+ * snapclean_start found no named snapshot. */
+void snapclean_orphans(snapclean *sc, const char *mine,
+                       int (*known)(const char *snap, void *arg), void *arg);
+/* Wait for the thread of snapclean_start or snapclean_orphans (if any) and forget what
+ * it removed. */
 void snapclean_join(snapclean *sc);
 /* After the commit of the backup of snapshot snap: name it in SNAPCLEAN_LAST_KEY for the
  * next backup; with snap cleanup = immediate, or if that fails, remove the agent's other

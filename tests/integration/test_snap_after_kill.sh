@@ -42,14 +42,16 @@ expect_eq "$(rbd_src image-meta get "$SRC" "$KEY")" "rbd2s3-$B" "$KEY still name
 expect_eq "$(agent_snaps)" "rbd2s3-$B rbd2s3-$C " "the snapshots of B and C (C's cleanup removed A's)"
 C_SUM=$(img_sum "$SRC@rbd2s3-$C")
 
-# -- the next backup: incremental on C, and C's snapshot stays
+# -- the next backup: incremental on C, and C's snapshot stays; a snapshot of the agent's
+# name that no committed backup uses (what a run killed before its commit leaves) goes
+require "an uncommitted rbd2s3- snapshot" rbd_src snap create "$SRC@rbd2s3-orphan"
 require "random writes before backup D" rand_writes "$SRC" 8 64K
 if do_backup "$SRC"; then ok "backup D ($BK_ID)"; else not_ok "backup D"; done_testing; fi
 D=$BK_ID
 expect_eq "$BK_TYPE/$BK_PARENT" "incremental/$C" "backup D is incremental on the killed-but-committed C"
 expect_eq "$(jq -r .cleanup_errors "$BK_JSON")" 0 "backup D: cleanup_errors 0"
 expect_eq "$(agent_snaps)" "rbd2s3-$B rbd2s3-$C rbd2s3-$D " \
-    "after D: C's snapshot is kept (and B's, which $KEY named)"
+    "after D: C's snapshot is kept (and B's, which $KEY named), the uncommitted one removed"
 expect_eq "$(rbd_src image-meta get "$SRC" "$KEY")" "rbd2s3-$D" "$KEY names backup D"
 
 # -- the one after removes B and C
