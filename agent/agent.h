@@ -157,6 +157,7 @@ typedef struct ag_backup_result {
     char id[32];
     int full;
     uint64_t data_bytes, stored_bytes;
+    int cleanup_errors;         /* failed steps of the snapshot cleanup (each warned) */
 } ag_backup_result;
 int ag_backup(ag_ctx *ctx, const naming_spec *spec, int full, const ag_policy *cmd,
               int print, ag_backup_result *res);

@@ -7,8 +7,10 @@
 #include "agent/pipeline.h"
 #include "agent/store.h"
 #include "agent/policy.h"
+#include "agent/snapclean.h"
 
 #include <errno.h>
+#include <json-c/json.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,10 +34,7 @@ typedef struct bk {
     int snap_thread_on;
     int snap_rc;
     char snap_why[512];
-    pthread_t old_thread;        /* removes the superseded snapshots meanwhile */
-    int old_thread_on;
-    char (*old)[NAMING_MAX];     /* their names */
-    int nold;
+    snapclean clean;             /* removes the superseded snapshots meanwhile */
     int full_requested;
     ag_policy cmd_policy;        /* --full-every, --max-chain */
     char why_full[160];          /* why a full backup was forced, or "" */
@@ -98,70 +97,6 @@ static int snapshot_join(bk *b, int fail_ok)
     return 0;
 }
 
-/* Deferred cleanup. After a commit the image's metadata LAST_KEY names the backup's
- * snapshot; the agent's other snapshots are superseded then, but they are removed only
- * at the start of the next backup, on a thread of their own while its snapshot is
- * created: both monitor commits become one, and a backup waits for one commit instead of
- * two. Nothing is removed unless the named snapshot exists: it is the next parent. */
-#define LAST_KEY "rbd2s3.last-backup"
-
-/* Remove the snapshots collected in b->old (on the cleanup thread, or inline). */
-static void *remove_old(void *arg)
-{
-    bk *b = arg;
-    for (int i = 0; i < b->nold; i++) {
-        if (rbdio_snap_remove(b->img, b->old[i]) < 0)
-            ag_info(b->ctx, "warning: %s@%s: cannot remove old snapshot: %s", b->name,
-                    b->old[i], rbdio_last_error());
-        else
-            ag_debug(b->ctx, "removed old snapshot %s@%s", b->name, b->old[i]);
-    }
-    return NULL;
-}
-
-/* Into b->old: the agent's snapshots of the image other than keep and also; none when
- * keep_must_exist and keep is not among them, or when they cannot be listed. */
-static void collect_old(bk *b, const char *keep, const char *also, int keep_must_exist)
-{
-    rbdio_snap *snaps = NULL;
-    int n = 0, found = 0;
-    if (rbdio_snap_list(b->img, &snaps, &n) < 0)
-        return;
-    for (int i = 0; i < n; i++)
-        found |= strcmp(snaps[i].name, keep) == 0;
-    if (found || !keep_must_exist)
-        b->old = calloc(n > 0 ? (size_t)n : 1, sizeof(*b->old));
-    size_t plen = strlen(NAMING_SNAP_PREFIX);
-    for (int i = 0; b->old != NULL && i < n; i++)
-        if (strncmp(snaps[i].name, NAMING_SNAP_PREFIX, plen) == 0 &&
-            strcmp(snaps[i].name, keep) != 0 && strcmp(snaps[i].name, also) != 0)
-            snprintf(b->old[b->nold++], NAMING_MAX, "%s", snaps[i].name);
-    free(snaps);
-}
-
-/* Deferred cleanup's start: the snapshots LAST_KEY supersedes (never the one being
- * backed up) go on a thread while the new snapshot is created. They are listed here,
- * before that snapshot exists, so that it can never be among them. */
-static void old_start(bk *b)
-{
-    char last[NAMING_MAX];
-    if (b->ctx->opts.snap_now || rbdio_meta_get(b->img, LAST_KEY, last, sizeof(last)) < 0)
-        return;
-    collect_old(b, last, b->spec.at, 1);
-    if (b->nold > 0)
-        b->old_thread_on = pthread_create(&b->old_thread, NULL, remove_old, b) == 0;
-}
-
-static void old_join(bk *b)
-{
-    if (b->old_thread_on)
-        pthread_join(b->old_thread, NULL);
-    b->old_thread_on = 0;
-    free(b->old);
-    b->old = NULL;
-    b->nold = 0;
-}
-
 /* The backup id: the early snapshot's, unless the bucket already holds a backup of that
  * id (a backup of a recreated image in the same second); then the snapshot is dropped and
  * the id chosen among both the bucket's and the image's. */
@@ -218,11 +153,12 @@ static int prepare(bk *b)
         return ag_fail(ctx, rc < 0 ? AG_EFAIL : AG_ENOTFOUND, "%s@%s: no such snapshot",
                        b->name, b->spec.at);
     ag_debug(ctx, "image open");
-    old_start(b);
+    snapclean_init(&b->clean, ctx, b->img, b->name);
+    snapclean_start(&b->clean, b->spec.at);
     snapshot_start(b);
     rc = read_bucket(b);
     int src = snapshot_join(b, rc < 0);
-    old_join(b);
+    snapclean_join(&b->clean);
     if (src < 0 || rc < 0)
         return -1;
     return choose_id(b);
@@ -311,12 +247,16 @@ static int take_snapshot(bk *b)
     return 0;
 }
 
-static void fill_manifest(bk *b)
+/* The manifest's fields from the snapshot; -1 (error recorded) if its geometry, id or
+ * time cannot be read: a manifest never records snapshot id 0 or a 1970 time. */
+static int fill_manifest(bk *b)
 {
     manifest *m = &b->m;
     rbdio_info si;
-    memset(&si, 0, sizeof(si));
-    rbdio_stat(b->simg, &si);
+    rbdio_snap sn;
+    int rc;
+    if ((rc = rbdio_stat(b->simg, &si)) < 0 || (rc = rbdio_snap_get(b->img, b->snap, &sn)) < 0)
+        return ag_fail_rbd(b->ctx, rc, "reading the backup's snapshot");
     snprintf(m->id, sizeof(m->id), "%s", b->id);
     snprintf(m->tool, sizeof(m->tool), "rbd2s3 " PACKAGE_VERSION);
     snprintf(m->pool, sizeof(m->pool), "%s", b->spec.pool);
@@ -329,45 +269,15 @@ static void fill_manifest(bk *b)
     m->stripe_unit = si.stripe_unit;
     m->stripe_count = si.stripe_count;
     snprintf(m->snap_name, sizeof(m->snap_name), "%s", b->snap);
-    rbdio_snap *snaps = NULL;
-    int n = 0;
-    if (rbdio_snap_list(b->img, &snaps, &n) == 0)
-        for (int i = 0; i < n; i++)
-            if (strcmp(snaps[i].name, b->snap) == 0) {
-                m->snap_id = snaps[i].id;
-                m->snap_time = (time_t)snaps[i].timestamp;
-            }
-    free(snaps);
+    m->snap_id = sn.id;
+    m->snap_time = (time_t)sn.timestamp;
     m->full = b->parent == NULL;
     if (b->parent != NULL) {
         snprintf(m->parent_id, sizeof(m->parent_id), "%s", b->parent->id);
         snprintf(m->parent_snap, sizeof(m->parent_snap), "%s", b->parent->m.snap_name);
     }
     m->chunk_size = b->ctx->opts.tun.chunk_size;
-}
-
-/* After the commit: the agent's other snapshots of the image are no longer needed. */
-static void remove_now(bk *b)
-{
-    collect_old(b, b->snap, "", 0);
-    remove_old(b);
-    old_join(b);
-    ag_debug(b->ctx, "old snapshots removed");
-}
-
-/* Deferred: name the backup's snapshot for the next backup, which removes the others;
- * if that fails, or with snap cleanup = immediate, they are removed now. */
-static void remove_old_snapshots(bk *b)
-{
-    if (!b->ctx->opts.snap_now) {
-        if (rbdio_meta_set(b->img, LAST_KEY, b->snap) == 0) {
-            ag_debug(b->ctx, "the next backup removes the older snapshots");
-            return;
-        }
-        ag_info(b->ctx, "warning: %s: %s: removing the older snapshots now", b->name,
-                rbdio_last_error());
-    }
-    remove_now(b);
+    return 0;
 }
 
 static void undo(bk *b)
@@ -378,15 +288,18 @@ static void undo(bk *b)
         b->simg = NULL;
     }
     if (b->created_snap && rbdio_snap_remove(b->img, b->snap) < 0)
-        ag_info(b->ctx, "warning: cannot remove snapshot %s@%s of the failed backup",
-                b->name, b->snap);
+        snapclean_error(&b->clean, "cannot remove the failed backup's snapshot",
+                        rbdio_last_error());
 }
 
 static void report(bk *b)
 {
     const manifest *m = &b->m;
     if (b->ctx->opts.json) {
-        store_print_json(b->name, m);
+        json_object *o = store_json(b->name, m);
+        json_object_object_add(o, "cleanup_errors", json_object_new_int(b->clean.errors));
+        puts(json_object_to_json_string_ext(o, AG_JSON_OUT));
+        json_object_put(o);
         return;
     }
     char d[32], s[32];
@@ -394,6 +307,16 @@ static void report(bk *b)
     ag_fmt_size(m->stored_bytes, s, sizeof(s));
     printf("%s@%s: %s%s, %s changed, %s stored\n", b->name, m->id,
            m->full ? "full" : "incremental from ", m->full ? "" : m->parent_id, d, s);
+}
+
+/* Does a committed backup of the catalog use snapshot snap? */
+static int snap_committed(const char *snap, void *arg)
+{
+    const bk *b = arg;
+    for (size_t i = 0; i < b->cat.n; i++)
+        if (strcmp(b->cat.e[i].m.snap_name, snap) == 0)
+            return 1;
+    return 0;
 }
 
 static int run_backup(bk *b)
@@ -405,8 +328,10 @@ static int run_backup(bk *b)
     choose_parent(b);
     if (take_snapshot(b) < 0)
         return -1;
+    snapclean_orphans(&b->clean, b->snap, snap_committed, b);
     ag_debug(ctx, "snapshot %s ready", b->snap);
-    fill_manifest(b);
+    if (fill_manifest(b) < 0)
+        return -1;
     ag_info(ctx, "backing up %s@%s (%s%s%s)", b->name, b->snap,
             b->parent ? "incremental" : "full", b->why_full[0] ? ": " : "", b->why_full);
     if (store_open(&b->st, ctx, b->prefix, b->id) < 0)
@@ -437,9 +362,10 @@ int ag_backup(ag_ctx *ctx, const naming_spec *spec, int full, const ag_policy *c
     manifest_init(&b.m);
     naming_spec_str(&b.spec, b.name, sizeof(b.name));
     int rc = run_backup(&b);
+    snapclean_join(&b.clean);
     if (rc == 0) {
         ag_debug(ctx, "committed");
-        remove_old_snapshots(&b);
+        snapclean_committed(&b.clean, b.snap);
         if (print)
             report(&b);
         if (res != NULL) {
@@ -451,6 +377,8 @@ int ag_backup(ag_ctx *ctx, const naming_spec *spec, int full, const ag_policy *c
     } else {
         undo(&b);
     }
+    if (res != NULL)
+        res->cleanup_errors = b.clean.errors;
     store_free(&b.st);
     if (b.simg != NULL)
         rbdio_close(b.simg);

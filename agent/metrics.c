@@ -93,8 +93,10 @@ static void per_image(FILE *f, const char *prev, const run_item *it, size_t n, t
         { "rbd2s3_backup_duration_seconds", "Duration of the image's backup in the last run" },
         { "rbd2s3_backup_read_bytes", "Changed bytes read from the image in the last run" },
         { "rbd2s3_backup_stored_bytes", "Bytes stored in the bucket by the last run" },
+        { "rbd2s3_snapshot_cleanup_errors",
+          "Failed steps of the image's snapshot cleanup in the last run (0: none)" },
     };
-    for (size_t k = 0; k < 5; k++) {
+    for (size_t k = 0; k < sizeof(m) / sizeof(m[0]); k++) {
         head(f, m[k].name, "gauge", m[k].help);
         for (size_t i = 0; i < n; i++) {
             if (it[i].status != RUN_OK && it[i].status != RUN_FAILED)
@@ -106,7 +108,8 @@ static void per_image(FILE *f, const char *prev, const run_item *it, size_t n, t
                        : k == 1 ? (ok ? (double)now : previous_success(prev, lab))
                        : k == 2 ? it[i].seconds
                        : k == 3 ? (double)it[i].res.data_bytes
-                                : (double)it[i].res.stored_bytes;
+                       : k == 4 ? (double)it[i].res.stored_bytes
+                                : (double)it[i].res.cleanup_errors;
             if (k == 1 && v == 0)
                 continue;     /* never succeeded: no sample rather than a 1970 one */
             fprintf(f, "%s{image=\"%s\"} %.17g\n", m[k].name, lab, v);

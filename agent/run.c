@@ -187,8 +187,10 @@ static void print_table(const run_list *l)
            "CHANGED", "STORED", "TIME", "NOTE");
     for (size_t i = 0; i < l->n; i++) {
         const run_item *r = &l->it[i];
-        char d[32] = "-", s[32] = "-", t[32] = "-";
+        char d[32] = "-", s[32] = "-", t[32] = "-", note[64] = "";
         int ok = r->status == RUN_OK;
+        if (ok && r->res.cleanup_errors > 0)
+            snprintf(note, sizeof(note), "%d snapshot cleanup errors", r->res.cleanup_errors);
         if (ok) {
             ag_fmt_size(r->res.data_bytes, d, sizeof(d));
             ag_fmt_size(r->res.stored_bytes, s, sizeof(s));
@@ -197,7 +199,7 @@ static void print_table(const run_list *l)
             snprintf(t, sizeof(t), "%.1fs", r->seconds);
         printf("%-32s %-8s %-12s %-20s %11s %11s %7s  %s\n", r->name, status_name(r->status),
                ok ? (r->res.full ? "full" : "incremental") : "-", ok ? r->res.id : "-", d, s,
-               t, ok ? "" : r->msg);
+               t, ok ? note : r->msg);
     }
 }
 
@@ -220,6 +222,7 @@ static void print_json(const run_list *l)
         json_object_object_add(o, "stored_bytes",
                                json_object_new_int64((int64_t)r->res.stored_bytes));
         json_object_object_add(o, "seconds", json_object_new_double(r->seconds));
+        json_object_object_add(o, "cleanup_errors", json_object_new_int(r->res.cleanup_errors));
         json_object_object_add(o, "exit_code", json_object_new_int(r->code));
         json_object_object_add(o, "message", json_object_new_string(r->msg));
         json_object_array_add(arr, o);

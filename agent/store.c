@@ -171,7 +171,7 @@ void store_free(store *s)
     s->idx = NULL;
 }
 
-void store_print_json(const char *name, const manifest *m)
+json_object *store_json(const char *name, const manifest *m)
 {
     json_object *o = json_object_new_object();
     json_object_object_add(o, "image", json_object_new_string(name));
@@ -183,6 +183,12 @@ void store_print_json(const char *name, const manifest *m)
     json_object_object_add(o, "zero_bytes", json_object_new_int64((int64_t)m->zero_bytes));
     json_object_object_add(o, "stored_bytes", json_object_new_int64((int64_t)m->stored_bytes));
     json_object_object_add(o, "chunks", json_object_new_int64((int64_t)m->chunks));
+    return o;
+}
+
+void store_print_json(const char *name, const manifest *m)
+{
+    json_object *o = store_json(name, m);
     puts(json_object_to_json_string_ext(o, AG_JSON_OUT));
     json_object_put(o);
 }

@@ -42,5 +42,8 @@ void store_free(store *s);
 
 /* The one-line JSON summary of a committed backup on stdout (--format json). */
 void store_print_json(const char *name, const manifest *m);
+/* The same summary as a new json-c object, for a caller that adds fields; the caller
+ * puts it (json_object_put). */
+struct json_object *store_json(const char *name, const manifest *m);
 
 #endif

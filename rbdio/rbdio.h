@@ -75,8 +75,25 @@ typedef struct rbdio_snap {
     int64_t timestamp;       /* seconds since the epoch (UTC) */
     int is_protected;
 } rbdio_snap;
-/* Snapshots of the image in id order; *snaps is malloc'ed, free with free(). */
+/* The user snapshots of the image in id order; *snaps is malloc'ed, free with free().
+ * Snapshots of other namespaces (librbd's trash, where a snapshot that still has clones
+ * or whose removal was cut short goes; groups; mirroring) are left out, and so is one
+ * removed while it is listed. */
 int rbdio_snap_list(rbdio_image *img, rbdio_snap **snaps, int *n);
+/* The same; *skipped (may be NULL) gets how many snapshots were left out. */
+int rbdio_snap_list_ex(rbdio_image *img, rbdio_snap **snaps, int *n, int *skipped);
+/* The snapshots in librbd's trash namespace, in id order, each under the name it had
+ * before; as rbdio_snap_list. */
+int rbdio_snap_list_trash(rbdio_image *img, rbdio_snap **snaps, int *n);
+/* Remove a snapshot by id, also one in the trash namespace: 0; -ENOENT if it is gone;
+ * -EBUSY if it is protected or clones still use it (librbd removes a trash snapshot
+ * when its last clone goes); another negative errno on failure. */
+int rbdio_snap_remove_id(rbdio_image *img, uint64_t id);
+/* One user snapshot by name into *out: 0; -ENOENT if there is none; -EINVAL if librbd
+ * gives it id 0 or a time before RBDIO_SNAP_TIME_MIN (what a manifest must not record);
+ * another negative errno on failure. rbdio_last_error() says which. */
+#define RBDIO_SNAP_TIME_MIN 946684800   /* 2000-01-01T00:00:00Z */
+int rbdio_snap_get(rbdio_image *img, const char *name, rbdio_snap *out);
 /* 1 if exists, 0 if not, negative on error. */
 int rbdio_snap_exists(rbdio_image *img, const char *name);
 int rbdio_snap_create(rbdio_image *img, const char *name);

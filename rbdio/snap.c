@@ -50,11 +50,44 @@ static int list_raw(rbd_image_t rbd, rbd_snap_info_t **out)
     }
 }
 
-int rbdio_snap_list(rbdio_image *img, rbdio_snap **snaps, int *n)
+/* The namespace type of snapshot id (RBD_SNAP_NAMESPACE_TYPE_*: user, group, librbd's
+ * trash, mirroring); -ENOENT if it was removed meanwhile, another negative on error. */
+static int snap_ns(rbd_image_t rbd, uint64_t id)
+{
+    rbd_snap_namespace_type_t type = RBD_SNAP_NAMESPACE_TYPE_USER;
+    int rc = rbd_snap_get_namespace_type(rbd, id, &type);
+
+    return rc < 0 ? rc : (int)type;
+}
+
+/* Fill s from the snapshot raw of namespace type ns: its time, and for a user snapshot
+ * its protection, for a trash one its name before it went there. -ENOENT if it was
+ * removed meanwhile. */
+static int snap_fill(rbd_image_t rbd, const rbd_snap_info_t *raw, int ns, rbdio_snap *s)
+{
+    struct timespec ts = {0, 0};
+    int rc;
+
+    s->id = raw->id;
+    s->size = raw->size;
+    snprintf(s->name, sizeof(s->name), "%s", raw->name);
+    rc = rbd_snap_get_timestamp(rbd, raw->id, &ts);
+    s->timestamp = (int64_t)ts.tv_sec;
+    if (rc == 0 && ns == RBD_SNAP_NAMESPACE_TYPE_USER) {
+        rc = rbd_snap_is_protected(rbd, raw->name, &s->is_protected);
+    } else if (rc == 0 && ns == RBD_SNAP_NAMESPACE_TYPE_TRASH) {
+        rc = rbd_snap_get_trash_namespace(rbd, raw->id, s->name, sizeof(s->name));
+    }
+    return rc;
+}
+
+/* The snapshots of namespace type ns, in id order; *skipped gets how many of the others
+ * there were (NULL: not wanted). */
+static int list_ns(rbdio_image *img, int ns, rbdio_snap **snaps, int *n, int *skipped)
 {
     rbd_snap_info_t *raw = NULL;
     rbdio_snap *list;
-    int count, rc = 0;
+    int count, got = 0, others = 0, rc = 0;
 
     *snaps = NULL;
     *n = 0;
@@ -67,18 +100,18 @@ int rbdio_snap_list(rbdio_image *img, rbdio_snap **snaps, int *n)
         rc = rbdio_fail(-ENOMEM, "cannot list snapshots of '%s'", img->where);
     }
     for (int i = 0; rc == 0 && i < count; i++) {
-        struct timespec ts = {0, 0};
-        rbdio_snap *s = &list[i];
-
-        s->id = raw[i].id;
-        s->size = raw[i].size;
-        snprintf(s->name, sizeof(s->name), "%s", raw[i].name);
-        rc = rbd_snap_get_timestamp(img->rbd, raw[i].id, &ts);
-        if (rc == 0) {
-            s->timestamp = (int64_t)ts.tv_sec;
-            rc = rbd_snap_is_protected(img->rbd, raw[i].name, &s->is_protected);
+        rc = snap_ns(img->rbd, raw[i].id);
+        if (rc == ns) {
+            rc = snap_fill(img->rbd, &raw[i], ns, &list[got]);
+            got += rc == 0;
+        } else if (rc >= 0) {
+            rc = 0;
+            others++;
         }
-        if (rc < 0) {
+        if (rc == -ENOENT) {
+            rc = 0;             /* removed since the listing: not there any more */
+            others++;
+        } else if (rc < 0) {
             rbdio_fail(rc, "cannot read snapshot '%s' of '%s'", raw[i].name, img->where);
         }
     }
@@ -90,10 +123,73 @@ int rbdio_snap_list(rbdio_image *img, rbdio_snap **snaps, int *n)
         free(list);
         return rc;
     }
-    qsort(list, (size_t)count, sizeof(*list), cmp_snap_id);
+    qsort(list, (size_t)got, sizeof(*list), cmp_snap_id);
     *snaps = list;
-    *n = count;
+    *n = got;
+    if (skipped != NULL) {
+        *skipped = others;
+    }
     return 0;
+}
+
+int rbdio_snap_list_ex(rbdio_image *img, rbdio_snap **snaps, int *n, int *skipped)
+{
+    return list_ns(img, RBD_SNAP_NAMESPACE_TYPE_USER, snaps, n, skipped);
+}
+
+int rbdio_snap_list(rbdio_image *img, rbdio_snap **snaps, int *n)
+{
+    return list_ns(img, RBD_SNAP_NAMESPACE_TYPE_USER, snaps, n, NULL);
+}
+
+int rbdio_snap_list_trash(rbdio_image *img, rbdio_snap **snaps, int *n)
+{
+    return list_ns(img, RBD_SNAP_NAMESPACE_TYPE_TRASH, snaps, n, NULL);
+}
+
+int rbdio_snap_remove_id(rbdio_image *img, uint64_t id)
+{
+    int rc = rbd_snap_remove_by_id(img->rbd, id);
+
+    if (rc == -ENOENT) {
+        rbdio_errorf("snapshot id %llu of '%s' does not exist", (unsigned long long)id,
+                     img->where);
+    } else if (rc == -EBUSY) {
+        rbdio_errorf("snapshot id %llu of '%s' is protected or has clones",
+                     (unsigned long long)id, img->where);
+    } else if (rc < 0) {
+        rbdio_fail(rc, "cannot remove snapshot id %llu of '%s'", (unsigned long long)id,
+                   img->where);
+    }
+    return rc;
+}
+
+int rbdio_snap_get(rbdio_image *img, const char *name, rbdio_snap *out)
+{
+    rbd_snap_info_t raw;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    memset(&raw, 0, sizeof(raw));
+    raw.name = name;
+    rc = rbd_snap_get_id(img->rbd, name, &raw.id);
+    if (rc == 0) {
+        rc = snap_ns(img->rbd, raw.id);
+        rc = rc == RBD_SNAP_NAMESPACE_TYPE_USER ? 0 : rc > 0 ? -ENOENT : rc;
+    }
+    if (rc == 0) {
+        rc = snap_fill(img->rbd, &raw, RBD_SNAP_NAMESPACE_TYPE_USER, out);
+    }
+    if (rc == 0 && (out->id == 0 || out->timestamp < RBDIO_SNAP_TIME_MIN)) {
+        rc = -EINVAL;
+        rbdio_errorf("snapshot '%s' of '%s' has no valid id and time (id %llu, time %lld)",
+                     name, img->where, (unsigned long long)out->id, (long long)out->timestamp);
+    } else if (rc == -ENOENT) {
+        rbdio_errorf("snapshot '%s' of '%s' does not exist", name, img->where);
+    } else if (rc < 0) {
+        rbdio_fail(rc, "cannot read snapshot '%s' of '%s'", name, img->where);
+    }
+    return rc;
 }
 
 int rbdio_snap_exists(rbdio_image *img, const char *name)
