@@ -10,6 +10,11 @@
 
 #define CHUNK_SPARSE_MIN 4096u
 
+/* The largest chunk the format allows: every writer (backup, import-diff) refuses a
+ * larger chunk size, and every reader refuses a data record or a manifest chunk size
+ * beyond it (zero records may span many chunks). */
+#define CHUNK_SIZE_MAX (64ULL << 20)
+
 /* One run of a chunk: all zeros, or data with its hash and stored form. */
 typedef struct chunk_piece {
     uint64_t off;             /* within the chunk */

@@ -1,6 +1,7 @@
 /* exec.c - restore execution: a plan's ranged GETs in flight, decompression and SHA-256
  * checks on worker threads, writes into an image (aio window) or a file. */
 #include "agent/exec.h"
+#include "agent/chunk.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -160,8 +161,9 @@ static int do_job(ex *x, buf *gb, const plan_job *job)
     if (!(r->flags & INDEX_FLAG_RAW)) {
         if ((owner = take_buf(x, x->decs, x->ndecs)) == NULL)
             return -1;
+        /* exec_plan bounded every length by CHUNK_SIZE_MAX: these fit an int */
         int n = LZ4_decompress_safe((const char *)stored, (char *)owner->data,
-                                    (int)r->stored_length, (int)owner->cap);
+                                    (int)r->stored_length, (int)r->length);
         if (n < 0 || (uint64_t)n != r->length) {
             unref(x, owner);
             ex_fail(x, AG_EINTEGRITY, "data object %s offset %llu: cannot decompress "
@@ -419,13 +421,35 @@ static int run_parallel(ex *x)
     return 0;
 }
 
+/* Every record of src within its manifest's chunk size (plan_check_src). */
+static int check_src(ag_ctx *ctx, const exec_src *src, const plan_src *ps)
+{
+    size_t bad;
+    if (plan_check_src(ps, src->m->chunk_size, &bad) == 0)
+        return 0;
+    if (bad == ps->n)
+        return ag_fail(ctx, AG_EINTEGRITY, "backup %s: chunk size %llu is out of bounds "
+                       "(at most %llu)", src->m->id, (unsigned long long)src->m->chunk_size,
+                       (unsigned long long)CHUNK_SIZE_MAX);
+    return ag_fail(ctx, AG_EINTEGRITY, "backup %s: chunk index record at image offset %llu "
+                   "is %llu bytes long, more than the chunk size %llu", src->m->id,
+                   (unsigned long long)ps->recs[bad].offset,
+                   (unsigned long long)ps->recs[bad].length,
+                   (unsigned long long)src->m->chunk_size);
+}
+
 int exec_plan(ag_ctx *ctx, const exec_src *srcs, size_t n, plan *p)
 {
     plan_src *ps = calloc(n ? n : 1, sizeof(*ps));
     if (ps == NULL)
         return ag_fail(ctx, AG_EFAIL, "out of memory");
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         ps[i] = (plan_src){ srcs[i].recs, srcs[i].nrecs, srcs[i].m->size };
+        if (check_src(ctx, &srcs[i], &ps[i]) < 0) {
+            free(ps);
+            return -1;
+        }
+    }
     int rc = plan_build(ps, n, ctx->opts.tun.fetch_size, GROUP_GAP, p);
     free(ps);
     return rc < 0 ? ag_fail(ctx, AG_EFAIL, "out of memory planning the restore") : 0;

@@ -1,6 +1,7 @@
 /* plan.c - restore planning: merge the indexes of a chain, newest first, into the pieces
  * to write, each byte taken from the newest backup that has it, and fetch groups. */
 #include "agent/plan.h"
+#include "agent/chunk.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -218,4 +219,17 @@ void plan_free(plan *p)
     free(p->job_pieces);
     free(p->groups);
     memset(p, 0, sizeof(*p));
+}
+
+int plan_check_src(const plan_src *s, uint64_t chunk_size, size_t *bad)
+{
+    *bad = s->n;
+    if (chunk_size == 0 || chunk_size > CHUNK_SIZE_MAX)
+        return -EINVAL;
+    for (size_t i = 0; i < s->n; i++)
+        if (!(s->recs[i].flags & INDEX_FLAG_ZERO) && s->recs[i].length > chunk_size) {
+            *bad = i;
+            return -EINVAL;
+        }
+    return 0;
 }
