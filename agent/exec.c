@@ -45,6 +45,8 @@ typedef struct ex {
     int failed;
     int exit_code;
     char msg[1024];
+    int stall_on;             /* RBD2S3_DEBUG_STALL_RESTORE: stop after the first write */
+    int stalled;              /* under mu: a worker stopped */
 } ex;
 
 static void ex_fail(ex *x, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -149,6 +151,22 @@ static buf *take_buf(ex *x, buf *pool, int n)
     }
 }
 
+/* The fault tests' hook: with RBD2S3_DEBUG_STALL_RESTORE set, the first worker to
+ * have written a piece says so on stderr and waits for a signal (kill -9 ends it). */
+static void maybe_stall(ex *x)
+{
+    pthread_mutex_lock(&x->mu);
+    int me = !x->stalled;
+    x->stalled = 1;
+    pthread_mutex_unlock(&x->mu);
+    if (!me)
+        return;
+    fputs("rbd2s3: debug: stalled after the first write\n", stderr);
+    fflush(stderr);
+    while (!ag_interrupted)
+        sleep(1);
+}
+
 /* Decompress and check one record of a fetched group, then write its pieces. */
 static int do_job(ex *x, buf *gb, const plan_job *job)
 {
@@ -185,6 +203,8 @@ static int do_job(ex *x, buf *gb, const plan_job *job)
         rc = sink_write(x, owner, data + pc->src_off, pc->len, pc->dst_off);
         if (rc == 0)
             ex_progress(x, pc->len, 1);
+        if (rc == 0 && x->stall_on)
+            maybe_stall(x);
     }
     if (owner != gb)
         unref(x, owner);
@@ -463,6 +483,7 @@ int exec_restore(ag_ctx *ctx, const plan *p, const exec_src *srcs, const exec_si
     x.p = p;
     x.srcs = srcs;
     x.sink = sink;
+    x.stall_on = getenv("RBD2S3_DEBUG_STALL_RESTORE") != NULL;
     for (size_t i = 0; i < p->npieces; i++)      /* what is never written counts as done */
         if (p->pieces[i].zero && (sink->fresh || (p->pieces[i].zero == 2 && sink->keep_holes)))
             x.done += p->pieces[i].len;
