@@ -59,6 +59,10 @@ static int load_record(ag_ctx *ctx, const exec_src *s, uint32_t src, uint32_t re
      * off at stored_length bytes by the client, a shorter one refused below */
     int rc = s3_get(ctx->s3, key, r->pack_offset, r->stored_length, r->stored_length,
                     &body, &err);
+    if (rc == -EFBIG)
+        return ag_fail(ctx, AG_EFAIL, "%s: answer longer than the %lu bytes asked for (offset "
+                       "%llu)", key, (unsigned long)r->stored_length,
+                       (unsigned long long)r->pack_offset);
     if (rc < 0)
         return ag_fail_s3(ctx, rc, &err, key);
     if (body.len != r->stored_length) {
