@@ -441,21 +441,34 @@ static int run_parallel(ex *x)
     return 0;
 }
 
-/* Every record of src within its manifest's chunk size (plan_check_src). */
+/* Every record of src within its manifest's chunk size and data objects
+ * (plan_check_src). */
 static int check_src(ag_ctx *ctx, const exec_src *src, const plan_src *ps)
 {
+    const manifest *m = src->m;
+    uint64_t *sizes = malloc((m->nobjects + 1) * sizeof(*sizes));
+    if (sizes == NULL)
+        return ag_fail(ctx, AG_EFAIL, "out of memory");
+    for (size_t i = 0; i < m->nobjects; i++)
+        sizes[i] = m->objects[i].size;
     size_t bad;
-    if (plan_check_src(ps, src->m->chunk_size, &bad) == 0)
+    int rc = plan_check_src(ps, m->chunk_size, sizes, m->nobjects, &bad);
+    free(sizes);
+    if (rc == 0)
         return 0;
-    if (bad == ps->n)
+    if (rc == -EINVAL)
         return ag_fail(ctx, AG_EINTEGRITY, "backup %s: chunk size %llu is out of bounds "
-                       "(at most %llu)", src->m->id, (unsigned long long)src->m->chunk_size,
+                       "(at most %llu)", m->id, (unsigned long long)m->chunk_size,
                        (unsigned long long)CHUNK_SIZE_MAX);
+    const index_rec *r = &ps->recs[bad];
+    if (rc == -E2BIG)
+        return ag_fail(ctx, AG_EINTEGRITY, "backup %s: chunk index record at image offset "
+                       "%llu is %llu bytes long, more than the chunk size %llu", m->id,
+                       (unsigned long long)r->offset, (unsigned long long)r->length,
+                       (unsigned long long)m->chunk_size);
     return ag_fail(ctx, AG_EINTEGRITY, "backup %s: chunk index record at image offset %llu "
-                   "is %llu bytes long, more than the chunk size %llu", src->m->id,
-                   (unsigned long long)ps->recs[bad].offset,
-                   (unsigned long long)ps->recs[bad].length,
-                   (unsigned long long)src->m->chunk_size);
+                   "lies outside data object %lu of the manifest", m->id,
+                   (unsigned long long)r->offset, (unsigned long)r->pack);
 }
 
 int exec_plan(ag_ctx *ctx, const exec_src *srcs, size_t n, plan *p)

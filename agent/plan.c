@@ -221,15 +221,23 @@ void plan_free(plan *p)
     memset(p, 0, sizeof(*p));
 }
 
-int plan_check_src(const plan_src *s, uint64_t chunk_size, size_t *bad)
+int plan_check_src(const plan_src *s, uint64_t chunk_size, const uint64_t *sizes,
+                   size_t nobj, size_t *bad)
 {
     *bad = s->n;
     if (chunk_size == 0 || chunk_size > CHUNK_SIZE_MAX)
         return -EINVAL;
-    for (size_t i = 0; i < s->n; i++)
-        if (!(s->recs[i].flags & INDEX_FLAG_ZERO) && s->recs[i].length > chunk_size) {
-            *bad = i;
-            return -EINVAL;
-        }
+    for (size_t i = 0; i < s->n; i++) {
+        const index_rec *r = &s->recs[i];
+        *bad = i;
+        if (r->flags & INDEX_FLAG_ZERO)
+            continue;
+        if (r->length > chunk_size)
+            return -E2BIG;
+        if (r->pack >= nobj || r->pack_offset > sizes[r->pack] ||
+            r->stored_length > sizes[r->pack] - r->pack_offset)
+            return -ERANGE;
+    }
+    *bad = s->n;
     return 0;
 }

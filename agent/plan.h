@@ -65,9 +65,10 @@ int plan_build(const plan_src *srcs, size_t n, uint64_t fetch_size, uint64_t gap
 void plan_free(plan *p);
 
 /* Check that a source's records fit its manifest: chunk_size (the manifest's) is
- * between 1 and CHUNK_SIZE_MAX and no data record is longer (zero records may span
- * chunks). 0, or -EINVAL with *bad the index of the first record too long (n when
- * the chunk size itself is out of bounds). Cannot fail otherwise. */
-int plan_check_src(const plan_src *s, uint64_t chunk_size, size_t *bad);
+ * between 1 and CHUNK_SIZE_MAX (else -EINVAL, *bad = n); no data record is longer
+ * (zero records may span chunks; else -E2BIG) and each lies within its data object,
+ * one of sizes[0..nobj) (else -ERANGE), *bad the first such record. 0 if all fit. */
+int plan_check_src(const plan_src *s, uint64_t chunk_size, const uint64_t *sizes,
+                   size_t nobj, size_t *bad);
 
 #endif

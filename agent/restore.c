@@ -193,7 +193,7 @@ static int run_restore(rs *r)
                        : r->to_file ? r->t.part_path : r->t.part;
     ag_info(ctx, "restoring %s@%s (%zu backup%s in the chain) into %s%s", r->name, point->id,
             r->nchain, r->nchain == 1 ? "" : "s", into,
-            r->is_stdout || r->t.is_blk ? "" : ", renamed when complete");
+            r->is_stdout || r->t.is_blk ? "" : " (renamed at the end)");
     if (r->replay && r->to_file == NULL)
         return run_replay(r) < 0 ? -1 : target_commit(&r->t);
     if (apply(r, 0, r->nchain - 1, 1, r->name) < 0 || finish_point(r, point) < 0)

@@ -129,16 +129,30 @@ static void test_plan_check_src(void **state)
     recs[0] = (index_rec){ .offset = 0, .length = MIB, .stored_length = 100 };
     recs[1] = (index_rec){ .offset = MIB, .length = 10 * MIB, .flags = INDEX_FLAG_ZERO };
     recs[2] = (index_rec){ .offset = 11 * MIB, .length = 2 * MIB, .stored_length = 100 };
+    recs[2].pack_offset = 100;
     plan_src s = { recs, 3, 16 * MIB };
+    uint64_t sizes[1] = { 200 };
     size_t bad = 99;
-    assert_int_equal(plan_check_src(&s, 2 * MIB, &bad), 0);
-    assert_int_equal(plan_check_src(&s, MIB, &bad), -EINVAL);
+    assert_int_equal(plan_check_src(&s, 2 * MIB, sizes, 1, &bad), 0);
+    assert_int_equal(plan_check_src(&s, MIB, sizes, 1, &bad), -E2BIG);
     assert_int_equal(bad, 2);                  /* the zero record may span chunks */
-    assert_int_equal(plan_check_src(&s, 0, &bad), -EINVAL);
+    assert_int_equal(plan_check_src(&s, 0, sizes, 1, &bad), -EINVAL);
     assert_int_equal(bad, 3);
-    assert_int_equal(plan_check_src(&s, CHUNK_SIZE_MAX + 1, &bad), -EINVAL);
+    assert_int_equal(plan_check_src(&s, CHUNK_SIZE_MAX + 1, sizes, 1, &bad), -EINVAL);
     assert_int_equal(bad, 3);
-    assert_int_equal(plan_check_src(&s, CHUNK_SIZE_MAX, &bad), 0);
+    assert_int_equal(plan_check_src(&s, CHUNK_SIZE_MAX, sizes, 1, &bad), 0);
+    /* records outside their data object, or naming one the manifest lacks */
+    sizes[0] = 199;
+    assert_int_equal(plan_check_src(&s, 2 * MIB, sizes, 1, &bad), -ERANGE);
+    assert_int_equal(bad, 2);
+    sizes[0] = 200;
+    recs[2].pack_offset = UINT64_MAX - 50;
+    assert_int_equal(plan_check_src(&s, 2 * MIB, sizes, 1, &bad), -ERANGE);
+    recs[2].pack_offset = 100;
+    recs[2].pack = 1;
+    assert_int_equal(plan_check_src(&s, 2 * MIB, sizes, 1, &bad), -ERANGE);
+    assert_int_equal(plan_check_src(&s, 2 * MIB, sizes, 0, &bad), -ERANGE);
+    assert_int_equal(bad, 0);
 }
 
 static void test_marker_parse(void **state)
