@@ -190,7 +190,7 @@ static int run_restore(rs *r)
     if (open_target(r, r->replay ? chain_m(r, 0) : point) < 0)
         return -1;
     const char *into = r->is_stdout ? "stdout" : r->t.is_blk ? r->to_file
-                       : r->to_file ? r->t.part_path : r->t.part;
+                       : r->to_file ? r->t.part_path : r->t.part_name;
     ag_info(ctx, "restoring %s@%s (%zu backup%s in the chain) into %s%s", r->name, point->id,
             r->nchain, r->nchain == 1 ? "" : "s", into,
             r->is_stdout || r->t.is_blk ? "" : " (renamed at the end)");

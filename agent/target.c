@@ -68,12 +68,12 @@ static int judge(target *t, const char *what, const char *marker)
     if (strcmp(src, t->source) != 0)
         return ag_fail(t->ctx, AG_EEXIST, "%s: partial restore of another backup (%s, by "
                        "host %s pid %ld): not removed", what, src, host, pid);
-    if (gethostname(me, sizeof(me) - 1) == 0 && strcmp(me, host) == 0 &&
-        (kill((pid_t)pid, 0) == 0 || errno == EPERM))
+    int here = gethostname(me, sizeof(me) - 1) == 0 && strcmp(me, host) == 0;
+    if (here && (kill((pid_t)pid, 0) == 0 || errno == EPERM))
         return ag_fail(t->ctx, AG_EBUSY, "%s: partial restore of %s by pid %ld, which is "
                        "still running", what, src, pid);
-    ag_info(t->ctx, "%s: partial restore of %s left by host %s pid %ld: removing it",
-            what, src, host, pid);
+    ag_info(t->ctx, "%s: partial restore of %s left by host %s pid %ld%s: removing it",
+            what, src, host, pid, here ? ", which is gone" : "");
     return 0;
 }
 
@@ -91,12 +91,12 @@ static int image_marker(target *t, char *buf, size_t len)
     rbdio_image *img;
     int rc = rbdio_open(t->cl, &ps, NULL, &img);
     if (rc < 0)
-        return ag_fail_rbd(t->ctx, rc, t->part);
+        return ag_fail_rbd(t->ctx, rc, t->part_name);
     rc = rbdio_meta_get(img, TARGET_META, buf, len);
     rbdio_close(img);
     if (rc == -ENOENT || rc == -ERANGE)
         return 1;
-    return rc < 0 ? ag_fail_rbd(t->ctx, rc, t->part) : 0;
+    return rc < 0 ? ag_fail_rbd(t->ctx, rc, t->part_name) : 0;
 }
 
 /* Remove the partial image, retried while a killed client's watch keeps it busy. */
@@ -109,7 +109,7 @@ static int image_remove_waiting(target *t)
            !ag_interrupted) {
         if (!said++)
             ag_info(t->ctx, "%s: still open by the killed restore (its watch expires after "
-                    "about 30 s): waiting up to %d s to remove it", t->part, TARGET_WAIT_S);
+                    "about 30 s): waiting up to %d s to remove it", t->part_name, TARGET_WAIT_S);
         sleep(2);
     }
     if (rc == 0 || rc == -ENOENT)
@@ -118,8 +118,8 @@ static int image_remove_waiting(target *t)
         return ag_fail(t->ctx, AG_EINTR, "interrupted");
     if (rc == -EBUSY)
         return ag_fail(t->ctx, AG_EBUSY, "%s: partial image still open elsewhere after %d s:"
-                       " not removed", t->part, TARGET_WAIT_S);
-    return ag_fail_rbd(t->ctx, rc, t->part);
+                       " not removed", t->part_name, TARGET_WAIT_S);
+    return ag_fail_rbd(t->ctx, rc, t->part_name);
 }
 
 int target_image_prepare(target *t, rbdio_cluster *cl, const char *pool, const char *ns,
@@ -131,6 +131,7 @@ int target_image_prepare(target *t, rbdio_cluster *cl, const char *pool, const c
     snprintf(t->image, sizeof(t->image), "%s", image);
     snprintf(t->part, sizeof(t->part), "%s%s", image, TARGET_SUFFIX);
     snprintf(t->dest_name, sizeof(t->dest_name), "%s", dest_name);
+    snprintf(t->part_name, sizeof(t->part_name), "%s%s", dest_name, TARGET_SUFFIX);
     rbdio_spec ds = spec_of(t, t->image), ps = spec_of(t, t->part);
     int rc = rbdio_image_exists(cl, &ds);
     if (rc < 0)
@@ -138,14 +139,18 @@ int target_image_prepare(target *t, rbdio_cluster *cl, const char *pool, const c
     if (rc == 1)
         return ag_fail(t->ctx, AG_EEXIST, "%s: destination image already exists", dest_name);
     if ((rc = rbdio_image_exists(cl, &ps)) < 0)
-        return ag_fail_rbd(t->ctx, rc, t->part);
+        return ag_fail_rbd(t->ctx, rc, t->part_name);
     if (rc == 0)
         return 0;
     char marker[TARGET_MARKER_MAX];
     if ((rc = image_marker(t, marker, sizeof(marker))) < 0 ||
-        judge(t, t->part, rc == 0 ? marker : NULL) < 0)
+        judge(t, t->part_name, rc == 0 ? marker : NULL) < 0)
         return -1;
-    return image_remove_waiting(t);
+    ag_info(t->ctx, "%s: removing it (a killed client's watch holds the removal up to "
+            "about 30 s, until the cluster expires it)", t->part_name);
+    rc = image_remove_waiting(t);
+    ag_debug(t->ctx, "removed %s", t->part_name);
+    return rc;
 }
 
 int target_image_create(target *t, const rbdio_info *geom)
@@ -153,12 +158,12 @@ int target_image_create(target *t, const rbdio_info *geom)
     rbdio_spec ps = spec_of(t, t->part);
     int rc = rbdio_image_create(t->cl, &ps, geom);
     if (rc < 0)
-        return ag_fail_rbd(t->ctx, rc, t->part);
+        return ag_fail_rbd(t->ctx, rc, t->part_name);
     t->created = 1;
     if ((rc = rbdio_open(t->cl, &ps, NULL, &t->img)) < 0)
-        return ag_fail_rbd(t->ctx, rc, t->part);
+        return ag_fail_rbd(t->ctx, rc, t->part_name);
     if ((rc = rbdio_meta_set(t->img, TARGET_META, t->marker)) < 0)
-        return ag_fail_rbd(t->ctx, rc, t->part);
+        return ag_fail_rbd(t->ctx, rc, t->part_name);
     return 0;
 }
 
@@ -172,7 +177,7 @@ static int image_commit(target *t)
         return ag_fail(t->ctx, AG_EEXIST, "%s: destination image appeared during the "
                        "restore", t->dest_name);
     if (rc < 0)
-        return ag_fail_rbd(t->ctx, rc, t->part);
+        return ag_fail_rbd(t->ctx, rc, t->part_name);
     t->created = 0;             /* complete under its name: never removed from here on */
     rbdio_image *img;
     if ((rc = rbdio_open(t->cl, &ds, NULL, &img)) == 0) {
@@ -347,5 +352,5 @@ void target_close(target *t, int failed)
     rbdio_spec ps = spec_of(t, t->part);
     if (rbdio_image_remove(t->cl, &ps) < 0)
         ag_info(t->ctx, "warning: could not remove the partial image %s (a rerun of this "
-                "restore removes it): %s", t->part, rbdio_last_error());
+                "restore removes it): %s", t->part_name, rbdio_last_error());
 }

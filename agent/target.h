@@ -22,6 +22,7 @@ typedef struct target {
     char image[NAMING_MAX];     /* DEST's name */
     char part[NAMING_MAX + 16]; /* its partial name */
     char dest_name[1700];       /* DEST for messages */
+    char part_name[1720];       /* DEST.rbd2s3-partial for messages */
     rbdio_image *img;           /* the open partial image */
     /* a file */
     const char *path;           /* NULL for an image */

@@ -70,6 +70,8 @@ check "its image-meta $META names the backup and the run ($MARK)" \
 expect_rc 0 "rerun of the same restore" img2 restore "$SRC" "$DST" --dest-ceph-conf "$DST_CEPH_CONF"
 check "the rerun said it removes the partial image" \
     grep -q "$SUF: partial restore of $SRC@$ID2 .*removing it" "$TMPD/img2.err"
+check "and why removing it may wait (the killed client's watch)" \
+    grep -q "$SUF: removing it (a killed client's watch" "$TMPD/img2.err"
 diag "the rerun's messages:" && sed 's/^/#   /' "$TMPD/img2.err"
 expect_eq "$(img_sum "$DST" "$DST_CEPH_CONF")" "$SUM2" "rerun: restored image equals the source snapshot"
 check "rerun: the snapshot rbd2s3-$ID2 is there" bash -c "rbd -c '$DST_CEPH_CONF' snap ls '$DST' | grep -q 'rbd2s3-$ID2'"
