@@ -35,8 +35,8 @@ int target_marker_parse(const char *marker, char *source, size_t slen, char *hos
         p = q;                          /* the last " pid " */
     for (q = marker; p != NULL && (q = strstr(q, " host ")) != NULL && q < p; q++)
         h = q;                          /* the last " host " before it */
-    if (p == NULL || h == NULL || h == marker)
-        return -EINVAL;
+    if (p == NULL || h == NULL || h == marker || p - h < 7)
+        return -EINVAL;                 /* " host " + at least one byte + " pid " */
     char *end;
     errno = 0;
     long v = strtol(p + 5, &end, 10);
