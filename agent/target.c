@@ -30,6 +30,9 @@ void target_init(target *t, ag_ctx *ctx, const char *source)
 int target_marker_parse(const char *marker, char *source, size_t slen, char *host,
                         size_t hlen, long *pid)
 {
+    for (const unsigned char *c = (const unsigned char *)marker; *c != '\0'; c++)
+        if (*c < 0x20 || *c == 0x7f)
+            return -EINVAL;             /* printed in messages: no control bytes */
     const char *p = strstr(marker, " pid "), *h = NULL, *q;
     for (q = p; q != NULL; q = strstr(q + 1, " pid "))
         p = q;                          /* the last " pid " */

@@ -36,7 +36,8 @@ typedef struct target {
  * Cannot fail. */
 void target_init(target *t, ag_ctx *ctx, const char *source);
 
-/* Split a marker into its source, host and pid. 0, or -EINVAL if it is not one. */
+/* Split a marker into its source, host and pid. 0, or -EINVAL if it is not one (also
+ * for any control byte). */
 int target_marker_parse(const char *marker, char *source, size_t slen, char *host,
                         size_t hlen, long *pid);
 

@@ -171,7 +171,8 @@ static void test_marker_parse(void **state)
     assert_int_equal(pid, 7);
     const char *bad[] = { "", "rbd/x", "rbd/x host h", "rbd/x host h pid", "rbd/x host h pid 0",
                           "rbd/x host h pid -3", "rbd/x host h pid 12a", " host h pid 3",
-                          "rbd/x host  pid 3", "rbd/x pid 3 host h", "x host pid 3" };
+                          "rbd/x host  pid 3", "rbd/x pid 3 host h", "x host pid 3",
+                          "rbd/\033[2Jx host h pid 3", "rbd/x host h\n pid 3" };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         assert_int_equal(target_marker_parse(bad[i], src, sizeof(src), host, sizeof(host),
                                              &pid), -EINVAL);
