@@ -21,6 +21,8 @@ int chunk_is_zero(const unsigned char *buf, size_t len)
 int chunk_enc_init(chunk_enc *e, uint64_t chunk, uint64_t sparse, digest_kind dk)
 {
     memset(e, 0, sizeof(*e));
+    if (chunk == 0 || chunk > CHUNK_SIZE_MAX || sparse == 0)
+        return -EINVAL;         /* lz4 takes an int: the format's bound keeps it exact */
     e->digest = dk;
     e->sparse = sparse < chunk ? sparse : chunk;
     e->max_pieces = (size_t)(chunk / e->sparse) + 2;   /* an unaligned start adds one */

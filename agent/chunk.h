@@ -12,6 +12,11 @@
 /* The largest chunk size: backup, import-diff and the options refuse larger ones. */
 #define CHUNK_MAX (64ULL << 20)
 
+/* The largest chunk the format allows: every writer (backup, import-diff) refuses a
+ * larger chunk size, and every reader refuses a data record or a manifest chunk size
+ * beyond it (zero records may span many chunks). */
+#define CHUNK_SIZE_MAX (64ULL << 20)
+
 /* One run of a chunk: all zeros, or data with its hash and stored form. */
 typedef struct chunk_piece {
     uint64_t off;             /* within the chunk */
@@ -37,10 +42,10 @@ typedef struct chunk_enc {
 /* 1 if buf[0..len) is all zero bytes. */
 int chunk_is_zero(const unsigned char *buf, size_t len);
 
-/* Buffers for chunks of at most chunk bytes at granule sparse (a power of two, at least
- * CHUNK_SPARSE_MIN; the chunk size or more checks whole chunks), data runs digested
- * with dk. 0 or -ENOMEM; free with chunk_enc_free (also after a failure, and on a
- * zeroed encoder). */
+/* Buffers for chunks of at most chunk bytes (1 to CHUNK_SIZE_MAX) at granule sparse (a
+ * power of two, at least CHUNK_SPARSE_MIN; the chunk size or more checks whole chunks),
+ * data runs digested with dk. 0, -EINVAL (chunk out of bounds) or -ENOMEM; free with
+ * chunk_enc_free (also after a failure, and on a zeroed encoder). */
 int chunk_enc_init(chunk_enc *e, uint64_t chunk, uint64_t sparse, digest_kind dk);
 void chunk_enc_free(chunk_enc *e);
 

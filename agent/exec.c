@@ -1,6 +1,7 @@
 /* exec.c - restore execution: a plan's ranged GETs in flight, decompression and SHA-256
  * checks on worker threads, writes into an image (aio window) or a file. */
 #include "agent/exec.h"
+#include "agent/chunk.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -44,6 +45,8 @@ typedef struct ex {
     int failed;
     int exit_code;
     char msg[1024];
+    int stall_on;             /* RBD2S3_DEBUG_STALL_RESTORE: stop after the first write */
+    int stalled;              /* under mu: a worker stopped */
 } ex;
 
 static void ex_fail(ex *x, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -148,6 +151,22 @@ static buf *take_buf(ex *x, buf *pool, int n)
     }
 }
 
+/* The fault tests' hook: with RBD2S3_DEBUG_STALL_RESTORE set, the first worker to
+ * have written a piece says so on stderr and waits for a signal (kill -9 ends it). */
+static void maybe_stall(ex *x)
+{
+    pthread_mutex_lock(&x->mu);
+    int me = !x->stalled;
+    x->stalled = 1;
+    pthread_mutex_unlock(&x->mu);
+    if (!me)
+        return;
+    fputs("rbd2s3: debug: stalled after the first write\n", stderr);
+    fflush(stderr);
+    while (!ag_interrupted)
+        sleep(1);
+}
+
 /* Decompress and check one record of a fetched group, then write its pieces. */
 static int do_job(ex *x, buf *gb, const plan_job *job)
 {
@@ -160,8 +179,9 @@ static int do_job(ex *x, buf *gb, const plan_job *job)
     if (!(r->flags & INDEX_FLAG_RAW)) {
         if ((owner = take_buf(x, x->decs, x->ndecs)) == NULL)
             return -1;
+        /* exec_plan bounded every length by CHUNK_SIZE_MAX: these fit an int */
         int n = LZ4_decompress_safe((const char *)stored, (char *)owner->data,
-                                    (int)r->stored_length, (int)owner->cap);
+                                    (int)r->stored_length, (int)r->length);
         if (n < 0 || (uint64_t)n != r->length) {
             unref(x, owner);
             ex_fail(x, AG_EINTEGRITY, "data object %s offset %llu: cannot decompress "
@@ -183,6 +203,8 @@ static int do_job(ex *x, buf *gb, const plan_job *job)
         rc = sink_write(x, owner, data + pc->src_off, pc->len, pc->dst_off);
         if (rc == 0)
             ex_progress(x, pc->len, 1);
+        if (rc == 0 && x->stall_on)
+            maybe_stall(x);
     }
     if (owner != gb)
         unref(x, owner);
@@ -419,13 +441,48 @@ static int run_parallel(ex *x)
     return 0;
 }
 
+/* Every record of src within its manifest's chunk size and data objects
+ * (plan_check_src). */
+static int check_src(ag_ctx *ctx, const exec_src *src, const plan_src *ps)
+{
+    const manifest *m = src->m;
+    uint64_t *sizes = malloc((m->nobjects + 1) * sizeof(*sizes));
+    if (sizes == NULL)
+        return ag_fail(ctx, AG_EFAIL, "out of memory");
+    for (size_t i = 0; i < m->nobjects; i++)
+        sizes[i] = m->objects[i].size;
+    size_t bad;
+    int rc = plan_check_src(ps, m->chunk_size, sizes, m->nobjects, &bad);
+    free(sizes);
+    if (rc == 0)
+        return 0;
+    if (rc == -EINVAL)
+        return ag_fail(ctx, AG_EINTEGRITY, "backup %s: chunk size %llu is out of bounds "
+                       "(at most %llu)", m->id, (unsigned long long)m->chunk_size,
+                       (unsigned long long)CHUNK_SIZE_MAX);
+    const index_rec *r = &ps->recs[bad];
+    if (rc == -E2BIG)
+        return ag_fail(ctx, AG_EINTEGRITY, "backup %s: chunk index record at image offset "
+                       "%llu is %llu bytes long, more than the chunk size %llu", m->id,
+                       (unsigned long long)r->offset, (unsigned long long)r->length,
+                       (unsigned long long)m->chunk_size);
+    return ag_fail(ctx, AG_EINTEGRITY, "backup %s: chunk index record at image offset %llu "
+                   "lies outside data object %lu of the manifest", m->id,
+                   (unsigned long long)r->offset, (unsigned long)r->pack);
+}
+
 int exec_plan(ag_ctx *ctx, const exec_src *srcs, size_t n, plan *p)
 {
     plan_src *ps = calloc(n ? n : 1, sizeof(*ps));
     if (ps == NULL)
         return ag_fail(ctx, AG_EFAIL, "out of memory");
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         ps[i] = (plan_src){ srcs[i].recs, srcs[i].nrecs, srcs[i].m->size };
+        if (check_src(ctx, &srcs[i], &ps[i]) < 0) {
+            free(ps);
+            return -1;
+        }
+    }
     int rc = plan_build(ps, n, ctx->opts.tun.fetch_size, GROUP_GAP, p);
     free(ps);
     return rc < 0 ? ag_fail(ctx, AG_EFAIL, "out of memory planning the restore") : 0;
@@ -439,6 +496,7 @@ int exec_restore(ag_ctx *ctx, const plan *p, const exec_src *srcs, const exec_si
     x.p = p;
     x.srcs = srcs;
     x.sink = sink;
+    x.stall_on = getenv("RBD2S3_DEBUG_STALL_RESTORE") != NULL;
     for (size_t i = 0; i < p->npieces; i++)      /* what is never written counts as done */
         if (p->pieces[i].zero && (sink->fresh || (p->pieces[i].zero == 2 && sink->keep_holes)))
             x.done += p->pieces[i].len;

@@ -1,10 +1,12 @@
 /* index.c - chunk index codec: 64-byte little-endian records in an lz4 frame. */
 #include "agent/index.h"
+#include "agent/chunk.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <lz4.h>
 #include <lz4frame.h>
 
 #define INDEX_MAGIC "RBD2SIDX"
@@ -105,10 +107,24 @@ int index_rec_data_ok(const index_rec *r, const void *data)
     return digest_matches(index_rec_digest(r), data, r->length, r->digest);
 }
 
+/* A data record's sizes within what the format allows: at most CHUNK_SIZE_MAX bytes,
+ * stored in at least one byte, raw exactly its length, compressed in at most
+ * LZ4_COMPRESSBOUND of it (so every length fits an int for lz4). */
+static int check_sizes(const index_rec *r)
+{
+    if (r->flags & INDEX_FLAG_ZERO)
+        return 0;
+    if (r->length > CHUNK_SIZE_MAX || r->stored_length == 0)
+        return -EINVAL;
+    if (r->flags & INDEX_FLAG_RAW)
+        return r->stored_length == r->length ? 0 : -EINVAL;
+    return r->stored_length <= (uint64_t)LZ4_COMPRESSBOUND(r->length) ? 0 : -EINVAL;
+}
+
 /* A record is valid if it has a length, flags known to its index version, a zero
- * record carries no pack location, no digest and no digest kind, a raw record stores
- * exactly its length, an XXH3-128 digest leaves its last 16 bytes zero; and it must
- * start at or after next_min. */
+ * record carries no pack location, no digest and no digest kind, a data record has
+ * sizes the format allows (check_sizes), an XXH3-128 digest leaves its last 16 bytes
+ * zero; and it must start at or after next_min. */
 static int check_rec(const index_rec *r, uint64_t next_min, uint32_t version)
 {
     static const uint8_t zeros[DIGEST_LEN];
@@ -122,7 +138,7 @@ static int check_rec(const index_rec *r, uint64_t next_min, uint32_t version)
          r->pack_offset != 0 || r->stored_length != 0 ||
          memcmp(r->digest, zeros, sizeof(zeros)) != 0))
         return -EINVAL;
-    if ((r->flags & INDEX_FLAG_RAW) && r->stored_length != r->length)
+    if (check_sizes(r) != 0)
         return -EINVAL;
     if ((r->flags & INDEX_FLAG_XXH3) && memcmp(r->digest + 16, zeros, DIGEST_LEN - 16) != 0)
         return -EINVAL;         /* XXH3-128 fills 16 bytes */

@@ -44,7 +44,9 @@ int index_rec_data_ok(const index_rec *r, const void *data);
 
 /* Writer: appends records (offsets must increase and not overlap: -EINVAL otherwise;
  * also -EINVAL for length 0, unknown flags, ZERO with pack fields or hash set,
- * ZERO with RAW or XXH3, RAW with stored_length != length)
+ * ZERO with RAW or XXH3, RAW with stored_length != length, a data record longer than
+ * CHUNK_SIZE_MAX (agent/chunk.h), stored in 0 bytes or, compressed, in more than
+ * LZ4_COMPRESSBOUND(length); the reader refuses the same records)
  * and produces the compressed object in memory. */
 typedef struct index_writer index_writer;
 int index_writer_new(index_writer **out);

@@ -1,6 +1,7 @@
 /* plan.c - restore planning: merge the indexes of a chain, newest first, into the pieces
  * to write, each byte taken from the newest backup that has it, and fetch groups. */
 #include "agent/plan.h"
+#include "agent/chunk.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -218,4 +219,25 @@ void plan_free(plan *p)
     free(p->job_pieces);
     free(p->groups);
     memset(p, 0, sizeof(*p));
+}
+
+int plan_check_src(const plan_src *s, uint64_t chunk_size, const uint64_t *sizes,
+                   size_t nobj, size_t *bad)
+{
+    *bad = s->n;
+    if (chunk_size == 0 || chunk_size > CHUNK_SIZE_MAX)
+        return -EINVAL;
+    for (size_t i = 0; i < s->n; i++) {
+        const index_rec *r = &s->recs[i];
+        *bad = i;
+        if (r->flags & INDEX_FLAG_ZERO)
+            continue;
+        if (r->length > chunk_size)
+            return -E2BIG;
+        if (r->pack >= nobj || r->pack_offset > sizes[r->pack] ||
+            r->stored_length > sizes[r->pack] - r->pack_offset)
+            return -ERANGE;
+    }
+    *bad = s->n;
+    return 0;
 }

@@ -64,4 +64,11 @@ typedef struct plan {
 int plan_build(const plan_src *srcs, size_t n, uint64_t fetch_size, uint64_t gap, plan *p);
 void plan_free(plan *p);
 
+/* Check that a source's records fit its manifest: chunk_size (the manifest's) is
+ * between 1 and CHUNK_SIZE_MAX (else -EINVAL, *bad = n); no data record is longer
+ * (zero records may span chunks; else -E2BIG) and each lies within its data object,
+ * one of sizes[0..nobj) (else -ERANGE), *bad the first such record. 0 if all fit. */
+int plan_check_src(const plan_src *s, uint64_t chunk_size, const uint64_t *sizes,
+                   size_t nobj, size_t *bad);
+
 #endif

@@ -7,14 +7,13 @@
 #include "agent/options.h"
 #include "agent/plan.h"
 #include "agent/progress.h"
+#include "agent/target.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 typedef struct rs {
@@ -26,19 +25,18 @@ typedef struct rs {
     size_t nchain;
     index_rec **recs;
     size_t *nrecs;
-    /* target */
+    /* destination */
     const char *to_file;
-    int fd;
+    int fd;                   /* stdout, or the target's file: t.fd */
     int is_stdout;
-    int fresh_file;
+    int fresh_file;           /* a new (partial) file: reads as zeros */
     naming_spec dest;
     char dest_name[1600];
     const char *dest_conf;
     const char *dest_id;
     rbdio_cluster *dcluster;
     int own_dcluster;
-    rbdio_image *dimg;
-    int created;
+    target t;                 /* the partial image or file (t.img, t.fd) */
     int replay;
 } rs;
 
@@ -67,15 +65,24 @@ static int resolve(rs *r)
     return 0;
 }
 
-/* Everything about the destination that can be checked before changing anything. */
+/* The destination checked and, for a file, opened before any download: stdout, a
+ * block device, or the partial file; an image DEST and its partial name are free. */
 static int check_dest(rs *r)
 {
     ag_ctx *ctx = r->ctx;
+    char source[1700];
+    snprintf(source, sizeof(source), "%s@%s", r->name, chain_m(r, r->nchain - 1)->id);
+    target_init(&r->t, ctx, source);
     if (r->to_file != NULL) {
         r->is_stdout = strcmp(r->to_file, "-") == 0;
-        struct stat st;
-        if (!r->is_stdout && stat(r->to_file, &st) == 0 && !S_ISBLK(st.st_mode))
-            return ag_fail(ctx, AG_EEXIST, "%s: already exists", r->to_file);
+        if (r->is_stdout) {
+            r->fd = STDOUT_FILENO;
+            return 0;
+        }
+        if (target_file_open(&r->t, r->to_file) < 0)
+            return -1;
+        r->fd = r->t.fd;
+        r->fresh_file = !r->t.is_blk;
         return 0;
     }
     int rc;
@@ -91,44 +98,21 @@ static int check_dest(rs *r)
     }
     if ((rc = rbdio_pool_check(r->dcluster, r->dest.pool, r->dest.ns)) < 0)
         return ag_fail_rbd(ctx, rc, r->dest_name);
-    rbdio_spec ds = { r->dest.pool, r->dest.ns, r->dest.image };
-    rc = rbdio_image_exists(r->dcluster, &ds);
-    if (rc < 0)
-        return ag_fail_rbd(ctx, rc, r->dest_name);
-    if (rc == 1)
-        return ag_fail(ctx, AG_EEXIST, "%s: destination image already exists", r->dest_name);
-    return 0;
+    return target_image_prepare(&r->t, r->dcluster, r->dest.pool, r->dest.ns, r->dest.image,
+                                r->dest_name);
 }
 
 static int open_target(rs *r, const manifest *m)
 {
     ag_ctx *ctx = r->ctx;
     if (r->to_file != NULL) {
-        if (r->is_stdout) {
-            r->fd = STDOUT_FILENO;
-            return 0;
-        }
-        r->fd = open(r->to_file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-        if (r->fd < 0 && errno == EEXIST)
-            r->fd = open(r->to_file, O_WRONLY | O_CLOEXEC);   /* a block device */
-        else if (r->fd >= 0)
-            r->fresh_file = r->created = 1;
-        if (r->fd < 0)
-            return ag_fail(ctx, AG_EFAIL, "%s: %s", r->to_file, strerror(errno));
         if (r->fresh_file && ftruncate(r->fd, (off_t)m->size) < 0)
-            return ag_fail(ctx, AG_EFAIL, "%s: %s", r->to_file, strerror(errno));
+            return ag_fail(ctx, AG_EFAIL, "%s: %s", r->t.part_path, strerror(errno));
         return 0;
     }
-    rbdio_spec ds = { r->dest.pool, r->dest.ns, r->dest.image };
     rbdio_info geom = { .size = m->size, .order = m->order, .features = m->features,
                         .stripe_unit = m->stripe_unit, .stripe_count = m->stripe_count };
-    int rc = rbdio_image_create(r->dcluster, &ds, &geom);
-    if (rc < 0)
-        return ag_fail_rbd(ctx, rc, r->dest_name);
-    r->created = 1;
-    if ((rc = rbdio_open(r->dcluster, &ds, NULL, &r->dimg)) < 0)
-        return ag_fail_rbd(ctx, rc, r->dest_name);
-    return 0;
+    return target_image_create(&r->t, &geom);
 }
 
 /* Apply chain members [first, last] merged, into the open target; what: the progress
@@ -152,8 +136,8 @@ static int apply(rs *r, size_t first, size_t last, int fresh, const char *what)
         } else {
             progress prog;
             progress_start(&prog, ctx, "Restoring", what);
-            exec_sink sink = { .img = r->dimg, .fd = r->dimg ? -1 : r->fd,
-                               .fresh = r->dimg ? fresh : (fresh && r->fresh_file),
+            exec_sink sink = { .img = r->t.img, .fd = r->t.img ? -1 : r->fd,
+                               .fresh = r->t.img ? fresh : (fresh && r->fresh_file),
                                .keep_holes = !chain_m(r, first)->full, .prog = &prog };
             rc = exec_restore(ctx, &p, xs, &sink);
             progress_end(&prog, rc == 0);
@@ -166,11 +150,11 @@ static int apply(rs *r, size_t first, size_t last, int fresh, const char *what)
 
 static int finish_point(rs *r, const manifest *m)
 {
-    if (r->dimg == NULL)
+    if (r->t.img == NULL)
         return 0;
-    int rc = rbdio_flush(r->dimg);
+    int rc = rbdio_flush(r->t.img);
     if (rc == 0)
-        rc = rbdio_snap_create(r->dimg, m->snap_name);
+        rc = rbdio_snap_create(r->t.img, m->snap_name);
     return rc < 0 ? ag_fail_rbd(r->ctx, rc, "creating the snapshot on the destination") : 0;
 }
 
@@ -178,8 +162,8 @@ static int run_replay(rs *r)
 {
     for (size_t i = 0; i < r->nchain; i++) {
         const manifest *m = chain_m(r, i);
-        if (i > 0 && r->dimg != NULL) {
-            int rc = rbdio_resize(r->dimg, m->size);
+        if (i > 0 && r->t.img != NULL) {
+            int rc = rbdio_resize(r->t.img, m->size);
             if (rc < 0)
                 return ag_fail_rbd(r->ctx, rc, "resizing the destination");
         }
@@ -200,33 +184,24 @@ static int run_restore(rs *r)
     for (size_t i = 0; i < r->nchain; i++)
         if (load_index(r, i) < 0)
             return -1;
-    const manifest *target = chain_m(r, r->nchain - 1);
-    if (open_target(r, r->replay ? chain_m(r, 0) : target) < 0)
+    const manifest *point = chain_m(r, r->nchain - 1);
+    if (open_target(r, r->replay ? chain_m(r, 0) : point) < 0)
         return -1;
-    ag_info(ctx, "restoring %s@%s (%zu backup%s in the chain)", r->name, target->id,
-            r->nchain, r->nchain == 1 ? "" : "s");
+    const char *into = r->is_stdout ? "stdout" : r->t.is_blk ? r->to_file
+                       : r->to_file ? r->t.part_path : r->t.part_name;
+    ag_info(ctx, "restoring %s@%s (%zu backup%s in the chain) into %s%s", r->name, point->id,
+            r->nchain, r->nchain == 1 ? "" : "s", into,
+            r->is_stdout || r->t.is_blk ? "" : " (renamed at the end)");
     if (r->replay && r->to_file == NULL)
-        return run_replay(r);
-    if (apply(r, 0, r->nchain - 1, 1, r->name) < 0)
+        return run_replay(r) < 0 ? -1 : target_commit(&r->t);
+    if (apply(r, 0, r->nchain - 1, 1, r->name) < 0 || finish_point(r, point) < 0)
         return -1;
-    if (r->fd >= 0 && !r->is_stdout && fsync(r->fd) < 0 && errno != EINVAL)
-        return ag_fail(ctx, AG_EFAIL, "%s: %s", r->to_file, strerror(errno));
-    return finish_point(r, target);
+    return r->is_stdout ? 0 : target_commit(&r->t);
 }
 
 static void cleanup(rs *r, int failed)
 {
-    if (r->dimg != NULL)
-        rbdio_close(r->dimg);
-    if (failed && r->created && r->to_file == NULL) {
-        rbdio_spec ds = { r->dest.pool, r->dest.ns, r->dest.image };
-        if (rbdio_image_remove(r->dcluster, &ds) < 0)
-            ag_info(r->ctx, "warning: could not remove the partial image %s", r->dest_name);
-    }
-    if (r->fd >= 0 && !r->is_stdout)
-        close(r->fd);
-    if (failed && r->created && r->to_file != NULL)
-        unlink(r->to_file);
+    target_close(&r->t, failed);
     if (r->own_dcluster)
         rbdio_disconnect(r->dcluster);
     for (size_t i = 0; r->recs != NULL && i < r->nchain; i++)
@@ -268,6 +243,7 @@ int cmd_restore(ag_ctx *ctx, int argc, char **argv)
     memset(&r, 0, sizeof(r));
     r.ctx = ctx;
     r.fd = -1;
+    target_init(&r.t, ctx, "");
     if (parse(&r, argc, argv) < 0)
         return ctx->exit_code;
     int rc = run_restore(&r);

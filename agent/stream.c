@@ -55,25 +55,41 @@ static int load_record(ag_ctx *ctx, const exec_src *s, uint32_t src, uint32_t re
     s3_buf body = { 0 };
     s3_error err;
     memset(&err, 0, sizeof(err));
-    int rc = s3_get(ctx->s3, key, r->pack_offset, r->stored_length, 0, &body, &err);
+    /* exactly the record's range: a longer answer (a server ignoring Range) is cut
+     * off at stored_length bytes by the client, a shorter one refused below */
+    int rc = s3_get(ctx->s3, key, r->pack_offset, r->stored_length, r->stored_length,
+                    &body, &err);
+    if (rc == -EFBIG)
+        return ag_fail(ctx, AG_EFAIL, "%s: answer longer than the %lu bytes asked for (offset "
+                       "%llu)", key, (unsigned long)r->stored_length,
+                       (unsigned long long)r->pack_offset);
     if (rc < 0)
         return ag_fail_s3(ctx, rc, &err, key);
+    if (body.len != r->stored_length) {
+        s3_buf_free(&body);
+        return ag_fail(ctx, AG_EINTEGRITY, "data object %s offset %llu: answer of %zu "
+                       "bytes for a range of %lu", key, (unsigned long long)r->pack_offset,
+                       body.len, (unsigned long)r->stored_length);
+    }
     if (c->cap < r->length) {
         free(c->data);
-        c->cap = r->length;
+        c->cap = (size_t)r->length;
         if ((c->data = malloc(c->cap)) == NULL) {
+            c->cap = 0;
             s3_buf_free(&body);
             return ag_fail(ctx, AG_EFAIL, "out of memory");
         }
     }
+    /* exec_plan bounded every length by CHUNK_SIZE_MAX: these fit an int */
     int n = (int)r->length;
     if (r->flags & INDEX_FLAG_RAW)
-        memcpy(c->data, body.data, body.len < r->length ? body.len : r->length);
+        memcpy(c->data, body.data, (size_t)r->length);
     else
         n = LZ4_decompress_safe((const char *)body.data, (char *)c->data, (int)body.len,
-                                (int)c->cap);
+                                (int)r->length);
     s3_buf_free(&body);
-    if (n != (int)r->length || !index_rec_data_ok(r, c->data))
+    c->valid = 0;
+    if (n < 0 || (uint64_t)n != r->length || !index_rec_data_ok(r, c->data))
         return ag_fail(ctx, AG_EINTEGRITY, "data object %s offset %llu: checksum mismatch "
                        "(image offset %llu)", key, (unsigned long long)r->pack_offset,
                        (unsigned long long)r->offset);

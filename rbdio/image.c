@@ -274,6 +274,26 @@ int rbdio_image_remove(rbdio_cluster *c, const rbdio_spec *spec)
     return rc;
 }
 
+int rbdio_image_rename(rbdio_cluster *c, const rbdio_spec *spec, const char *new_name)
+{
+    char where[RBDIO_WHERE_MAX];
+    rados_ioctx_t io;
+    int rc = rbdio_ioctx_open(c, spec->pool, spec->ns, &io);
+
+    if (rc < 0) {
+        return rc;
+    }
+    rc = rbd_rename(io, spec->image, new_name);
+    rados_ioctx_destroy(io);
+    rbdio_where(where, sizeof(where), spec->pool, spec->ns, spec->image, NULL);
+    if (rc == -EEXIST) {
+        rbdio_errorf("cannot rename image '%s' to '%s': that name exists", where, new_name);
+    } else if (rc < 0) {
+        rbdio_fail(rc, "cannot rename image '%s' to '%s'", where, new_name);
+    }
+    return rc;
+}
+
 int rbdio_resize(rbdio_image *img, uint64_t size)
 {
     int rc = rbd_resize(img->rbd, size);

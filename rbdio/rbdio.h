@@ -66,6 +66,9 @@ int rbdio_image_create(rbdio_cluster *c, const rbdio_spec *spec, const rbdio_inf
 /* Remove an image and its snapshots (for a restore target it created itself).
  * -EBUSY if a snapshot is protected or the image is open elsewhere; -ENOENT if missing. */
 int rbdio_image_remove(rbdio_cluster *c, const rbdio_spec *spec);
+/* Rename an image (closed: no handle of ours open) within its pool/namespace: 0,
+ * -EEXIST if new_name exists (nothing replaced), -ENOENT if spec is missing. */
+int rbdio_image_rename(rbdio_cluster *c, const rbdio_spec *spec, const char *new_name);
 int rbdio_resize(rbdio_image *img, uint64_t size);
 
 typedef struct rbdio_snap {
@@ -104,6 +107,8 @@ int rbdio_snap_protect(rbdio_image *img, const char *name);
  * -ENOENT if the key is not set, -ERANGE if the value does not fit, other negatives. */
 int rbdio_meta_get(rbdio_image *img, const char *key, char *buf, size_t len);
 int rbdio_meta_set(rbdio_image *img, const char *key, const char *value);
+/* Remove key: 0 (also when it was not set) or a negative error. */
+int rbdio_meta_remove(rbdio_image *img, const char *key);
 
 /* Walk the extents that differ between from_snap (NULL: from nothing, i.e. every
  * allocated extent) and the image's open snapshot, over [0, size). include_parent

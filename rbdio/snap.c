@@ -261,6 +261,16 @@ int rbdio_meta_set(rbdio_image *img, const char *key, const char *value)
     return rc;
 }
 
+int rbdio_meta_remove(rbdio_image *img, const char *key)
+{
+    int rc = rbd_metadata_remove(img->rbd, key);
+
+    if (rc < 0 && rc != -ENOENT) {
+        rbdio_fail(rc, "cannot remove metadata '%s' of '%s'", key, img->where);
+    }
+    return rc == -ENOENT ? 0 : rc;
+}
+
 int rbdio_snap_protect(rbdio_image *img, const char *name)
 {
     int is_protected = 0;

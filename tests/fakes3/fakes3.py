@@ -33,6 +33,7 @@ A rule line:   METHOD PATH-SUBSTRING QUERY-SUBSTRING WHICH ACTION [ARG]
              hang MS                wait MS milliseconds, then answer normally
              noetag                 answer normally without ETag (header and <ETag> text),
                                     as RGW 16.2 does on CompleteMultipartUpload
+             norange                answer a GET with the whole object (200), ignoring Range
 Rules are tried in order; every rule that matches counts the request; the first whose
 WHICH includes its count acts. Example: "PUT * partNumber=3& 1 status 503 SlowDown".
 """
@@ -190,6 +191,7 @@ class Handler(BaseHTTPRequestHandler):
             st.log.append(entry)
 
         action = rule.action if rule else None
+        self.ignore_range = action == "norange"
         if action == "close":
             self.close_connection = True
             return
@@ -357,7 +359,7 @@ class Handler(BaseHTTPRequestHandler):
                 return 404, xmlh, error_xml("NoSuchKey", "The specified key does not exist.")
             data, etag, _ = obj
             h = {"ETag": '"%s"' % etag, "Accept-Ranges": "bytes"}
-            rng = self.headers.get("Range")
+            rng = None if getattr(self, "ignore_range", False) else self.headers.get("Range")
             if rng and method == "GET":
                 m = re.match(r"bytes=(\d+)-(\d*)$", rng)
                 if not m or int(m.group(1)) >= len(data):

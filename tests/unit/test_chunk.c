@@ -1,5 +1,6 @@
 /* test_chunk.c - unit tests of chunk encoding: zero runs at sparse granules, digests and
  * lz4 of the data runs, and that the runs always rebuild the chunk. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -249,6 +250,21 @@ static void test_sha256_digests(void **state)
     kind = DIGEST_XXH3;
 }
 
+/* Chunks beyond the format's bound are refused: lz4 takes an int. */
+static void test_chunk_bounds(void **state)
+{
+    (void)state;
+    chunk_enc e;
+    assert_int_equal(chunk_enc_init(&e, CHUNK_SIZE_MAX + 1, 65536, DIGEST_XXH3), -EINVAL);
+    chunk_enc_free(&e);
+    assert_int_equal(chunk_enc_init(&e, 3ULL << 30, 65536, DIGEST_XXH3), -EINVAL);
+    chunk_enc_free(&e);
+    assert_int_equal(chunk_enc_init(&e, 0, 65536, DIGEST_XXH3), -EINVAL);
+    chunk_enc_free(&e);
+    assert_int_equal(chunk_enc_init(&e, 1 << 20, 65536, DIGEST_XXH3), 0);
+    chunk_enc_free(&e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -259,6 +275,7 @@ int main(void)
         cmocka_unit_test(test_kinds_and_whole_chunk),
         cmocka_unit_test(test_worst_case_and_mixes),
         cmocka_unit_test(test_sha256_digests),
+        cmocka_unit_test(test_chunk_bounds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
