@@ -9,9 +9,6 @@
 #include "agent/digest.h"
 
 #define CHUNK_SPARSE_MIN 4096u
-/* The largest chunk size: backup, import-diff and the options refuse larger ones. */
-#define CHUNK_MAX (64ULL << 20)
-
 /* The largest chunk the format allows: every writer (backup, import-diff) refuses a
  * larger chunk size, and every reader refuses a data record or a manifest chunk size
  * beyond it (zero records may span many chunks). */

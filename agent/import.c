@@ -141,9 +141,9 @@ static int read_records(imp *im)
 static int prepare(imp *im, int fd)
 {
     ag_ctx *ctx = im->ctx;
-    if (ctx->opts.tun.chunk_size > CHUNK_MAX)
+    if (ctx->opts.tun.chunk_size > CHUNK_SIZE_MAX)
         return ag_fail(ctx, AG_EUSAGE, "chunk size may be at most %lluM",
-                       (unsigned long long)(CHUNK_MAX >> 20));
+                       (unsigned long long)(CHUNK_SIZE_MAX >> 20));
     if (ag_check_key_room(ctx, &im->spec) < 0)
         return -1;
     int rc = rbdio_ds_open(fd, &im->rd);

@@ -190,9 +190,9 @@ static int set_key(ag_ctx *ctx, const key_def *k, const char *value, const char 
     case K_SIZE:
         if (ag_parse_size(value, &size) < 0 || size == 0)
             return ag_fail(ctx, AG_EUSAGE, "%s: %s: not a size: '%s'", where, k->name, value);
-        if (k->off == OFF(tun.chunk_size) && size > CHUNK_MAX)
+        if (k->off == OFF(tun.chunk_size) && size > CHUNK_SIZE_MAX)
             return ag_fail(ctx, AG_EUSAGE, "%s: %s: at most %lluM, not '%s'", where, k->name,
-                           (unsigned long long)(CHUNK_MAX >> 20), value);
+                           (unsigned long long)(CHUNK_SIZE_MAX >> 20), value);
         if (k->off == OFF(tun.sparse_size) && (size < 4096 || (size & (size - 1)) != 0))
             return ag_fail(ctx, AG_EUSAGE, "%s: %s: not a power of two of at least 4K: '%s'",
                            where, k->name, value);

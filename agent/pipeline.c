@@ -377,9 +377,9 @@ static void teardown(bpipe *p)
 int pipeline_backup(ag_ctx *ctx, rbdio_image *img, const char *from_snap, uint64_t size,
                     store *st, manifest *m, progress *prog)
 {
-    if (ctx->opts.tun.chunk_size > CHUNK_MAX)
+    if (ctx->opts.tun.chunk_size > CHUNK_SIZE_MAX)
         return ag_fail(ctx, AG_EUSAGE, "chunk size may be at most %lluM",
-                       (unsigned long long)(CHUNK_MAX >> 20));
+                       (unsigned long long)(CHUNK_SIZE_MAX >> 20));
     bpipe p;
     memset(&p, 0, sizeof(p));
     p.from_snap = from_snap;
