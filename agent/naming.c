@@ -75,18 +75,20 @@ void naming_spec_str(const naming_spec *spec, char *out, size_t outsz)
 }
 
 /* t as "YYYYMMDDTHHMMSSZ" (iso = 0) or "YYYY-MM-DDTHH:MM:SSZ" (iso = 1) into
- * out[size]; -EINVAL outside years 0..9999. */
+ * out[size], the year always with 4 digits; -EINVAL outside years 1970..9999. */
 static int format_utc(time_t t, int iso, char *out, size_t size)
 {
     struct tm tm;
-    size_t n;
-    if (gmtime_r(&t, &tm) == NULL || tm.tm_year < -1900 || tm.tm_year > 9999 - 1900)
+    int n;
+    if (t < 0 || gmtime_r(&t, &tm) == NULL || tm.tm_year > 9999 - 1900)
         return -EINVAL;
     if (iso)
-        n = strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        n = snprintf(out, size, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900,
+                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
     else
-        n = strftime(out, size, "%Y%m%dT%H%M%SZ", &tm);
-    return n == 0 ? -EINVAL : 0;
+        n = snprintf(out, size, "%04d%02d%02dT%02d%02d%02dZ", tm.tm_year + 1900,
+                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    return n < 0 || (size_t)n >= size ? -EINVAL : 0;
 }
 
 int naming_backup_id(time_t t, int (*taken)(const char *id, void *arg), void *arg,
@@ -401,6 +403,8 @@ int naming_parse_iso8601(const char *s, time_t *t)
     parse_digits(s + 11, 2, &hour);
     parse_digits(s + 14, 2, &min);
     parse_digits(s + 17, 2, &sec);
+    if (year < 1970)
+        return -EINVAL;             /* nothing rbd2s3 writes is older */
 
     struct tm tm = {0};
     tm.tm_year = year - 1900;

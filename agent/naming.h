@@ -57,7 +57,8 @@ int naming_manifest_key(const char *image_prefix, const char *id, char *out, siz
 int naming_parse_manifest_key(const char *prefix, const char *key, naming_spec *spec,
                               char id[NAMING_ID_LEN]);
 
-/* ISO-8601 UTC "2026-11-21T08:30:00Z" into out[21]; and back (-EINVAL if malformed). */
+/* ISO-8601 UTC "2026-11-21T08:30:00Z" into out[21] ("" outside years 1970..9999); and
+ * back (-EINVAL if malformed or before 1970). */
 void naming_iso8601(time_t t, char out[21]);
 int naming_parse_iso8601(const char *s, time_t *t);
 
