@@ -315,8 +315,10 @@ int manifest_to_json(const manifest *m, char **json, size_t *len)
     if (rc == 0) {
         size_t n = 0;
         const char *s = json_object_to_json_string_length(doc, OUTPUT_FLAGS, &n);
-        char *out = s ? malloc(n + 2) : NULL;
-        if (out == NULL) {
+        char *out = s && n < MANIFEST_MAX_BYTES ? malloc(n + 2) : NULL;
+        if (s != NULL && n >= MANIFEST_MAX_BYTES) {
+            rc = -EFBIG;                /* the reader would refuse it */
+        } else if (out == NULL) {
             rc = -ENOMEM;
         } else {
             memcpy(out, s, n);
@@ -479,6 +481,25 @@ static int parse_doc(json_object *doc, manifest *m)
     return manifest_check(m);
 }
 
+/* The number of JSON objects ('{' outside strings) in json[0..len), counted before
+ * parsing: json-c takes about 1 KiB per small object, so the tree of a document with
+ * more objects than a manifest may hold is never built. */
+static size_t count_objects(const char *json, size_t len)
+{
+    size_t n = 0;
+    int in_str = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = json[i];
+        if (in_str && c == '\\')
+            i++;
+        else if (c == '"')
+            in_str = !in_str;
+        else if (!in_str && c == '{')
+            n++;
+    }
+    return n;
+}
+
 /* Parse json[0..len) (trailing whitespace allowed) strictly into one object. */
 static int parse_text(const char *json, size_t len, json_object **out)
 {
@@ -486,7 +507,8 @@ static int parse_text(const char *json, size_t len, json_object **out)
     while (len > 0 && (json[len - 1] == ' ' || json[len - 1] == '\n' ||
                        json[len - 1] == '\r' || json[len - 1] == '\t'))
         len--;
-    if (len == 0 || len > MANIFEST_MAX_BYTES)
+    if (len == 0 || len > MANIFEST_MAX_BYTES ||
+        count_objects(json, len) > MANIFEST_MAX_OBJECTS + 8)
         return -EINVAL;
     json_tokener *tok = json_tokener_new();
     if (tok == NULL)

@@ -101,7 +101,9 @@ int manifest_check_folder(const manifest *m, const char *image_prefix, const cha
 /* The largest index object (bytes) that records index records can take in the format. */
 uint64_t manifest_index_bound(uint64_t records);
 
-/* Serialise with checksum. *json is malloc'ed (caller frees), *len its length. */
+/* Serialise with checksum. *json is malloc'ed (caller frees), *len its length.
+ * 0, -EINVAL (manifest_check fails), -EFBIG (MANIFEST_MAX_BYTES or more: the reader
+ * would refuse it) or -ENOMEM. */
 int manifest_to_json(const manifest *m, char **json, size_t *len);
 /* Parse and verify (format, required members, checksum, manifest_check). Returns 0,
  * -EINVAL for a malformed document, -EBADMSG for a checksum mismatch. m must be manifest_init'ed;
