@@ -88,7 +88,7 @@ static int refuse_damaged(prune_run *r, const cat_bad *b)
         json_object_object_add(img, "refused", json_object_new_string(line));
         json_object_array_add(r->json, img);
     }
-    ag_fail(r->ctx, AG_EINTEGRITY, "prune: %s@%s: %s", name, b->id, line);
+    ag_fail(r->ctx, AG_EINTEGRITY, "%s: %s", name, line);
     return hold(r, &b->spec);
 }
 
