@@ -12,6 +12,7 @@
 #include <json-c/json.h>
 #include <openssl/evp.h>
 
+#include "agent/catalog.h"
 #include "agent/manifest.h"
 #include "agent/naming.h"
 #include "agent/prune.h"
@@ -254,6 +255,50 @@ static void test_prune_scope(void **state)
     assert_int_equal(prune_key_in_scope("p", &all, "p/rbd/img/x/" ID "/data.0", &kind), 0);
 }
 
+/* reliability F5: a damaged newest backup is never skipped for an older one */
+static void test_find_damaged(void **state)
+{
+    (void)state;
+    cat_entry e[2];
+    cat_bad b[1];
+    memset(e, 0, sizeof(e));
+    memset(b, 0, sizeof(b));
+    naming_spec spec;
+    naming_parse_spec("rbd/vm1", 0, &spec);
+    for (int i = 0; i < 2; i++) {
+        e[i].spec = spec;
+        snprintf(e[i].id, sizeof(e[i].id), "2026112%dT083000Z", i + 1);
+        snprintf(e[i].m.snap_name, sizeof(e[i].m.snap_name), "rbd2s3-2026112%dT083000Z", i + 1);
+    }
+    b[0].spec = spec;
+    snprintf(b[0].id, sizeof(b[0].id), "20261123T083000Z");
+    b[0].key = (char *)"rbd2s3/rbd/vm1/20261123T083000Z/manifest.json";
+    b[0].why = "checksum mismatch";
+    catalog c = { e, 2, 1, b };
+    ag_ctx ctx;
+    memset(&ctx, 0, sizeof(ctx));
+    assert_int_equal(catalog_find(&ctx, &c, &spec, ""), -1);
+    assert_int_equal(ctx.exit_code, AG_EINTEGRITY);
+    assert_non_null(strstr(ctx.errmsg, "20261123T083000Z"));
+    memset(&ctx, 0, sizeof(ctx));
+    assert_int_equal(catalog_find(&ctx, &c, &spec, "20261123T083000Z"), -1);
+    assert_int_equal(ctx.exit_code, AG_EINTEGRITY);
+    memset(&ctx, 0, sizeof(ctx));
+    assert_int_equal(catalog_find(&ctx, &c, &spec, "rbd2s3-20261123T083000Z"), -1);
+    assert_int_equal(ctx.exit_code, AG_EINTEGRITY);
+    memset(&ctx, 0, sizeof(ctx));
+    assert_int_equal(catalog_find(&ctx, &c, &spec, "20261122"), 1);
+    assert_int_equal(catalog_find(&ctx, &c, &spec, "2026112"), -1);
+    assert_int_equal(ctx.exit_code, AG_EUSAGE);            /* ambiguous */
+    memset(&ctx, 0, sizeof(ctx));
+    assert_int_equal(catalog_find(&ctx, &c, &spec, "20261124"), -1);
+    assert_int_equal(ctx.exit_code, AG_ENOTFOUND);
+    /* an older damaged backup does not hide the newest */
+    snprintf(b[0].id, sizeof(b[0].id), "20261120T083000Z");
+    memset(&ctx, 0, sizeof(ctx));
+    assert_int_equal(catalog_find(&ctx, &c, &spec, ""), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -264,6 +309,7 @@ int main(void)
         cmocka_unit_test(test_dates),
         cmocka_unit_test(test_object_keys),
         cmocka_unit_test(test_prune_scope),
+        cmocka_unit_test(test_find_damaged),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
