@@ -29,11 +29,13 @@ damage() { $EDIT "$TMPD/$1.json" "$TMPD/$1.bad" --set 'tool="rbd2s3 0.1.1"' && p
 
 # -- the newest manifest damaged (reliability F5)
 require "damage the newest manifest" damage "$B3"
+rm -f "$TMPD/r.raw"
 rb restore "$SRC" --to-file "$TMPD/r.raw" >/dev/null 2>"$TMPD/r1.err"
 expect_eq "$?" 8 "restore of the image whose newest backup is damaged exits 8"
 check "... naming the damaged backup" grep -q "$B3" "$TMPD/r1.err"
 expect_eq "$(wc -l <"$TMPD/r1.err")" 1 "... in one line"
 diag "$(cat "$TMPD/r1.err")"
+rm -f "$TMPD/r.raw"
 rb restore "$SRC@$B3" --to-file "$TMPD/r.raw" >/dev/null 2>"$TMPD/r2.err"
 expect_eq "$?" 8 "restore @damaged exits 8 (not 3)"
 rb list "$SRC" >"$TMPD/l1.out" 2>&1
@@ -55,6 +57,10 @@ expect_eq "$(wc -l <"$TMPD/p1.err")" 1 "... in one line"
 diag "$(cat "$TMPD/p1.err")"
 bucket_listing >"$TMPD/after.lst"
 check "nothing deleted (s3api listing unchanged)" cmp -s "$TMPD/before.lst" "$TMPD/after.lst"
+rb --format json prune "$SRC" --keep-last 1 >"$TMPD/p1.json" 2>/dev/null
+expect_eq "$?:$(jq -r '.pruned_backups' "$TMPD/p1.json")" 8:0 "prune --format json: exit 8, 0 pruned"
+check "... the image is marked refused" jq -e '.images[0].refused | test("damaged")' "$TMPD/p1.json"
+rm -f "$TMPD/r.raw"
 rb restore "$SRC@$B3" --to-file "$TMPD/r.raw" >/dev/null 2>"$TMPD/r3.err"
 expect_eq "$?" 8 "restore of the child of a damaged backup exits 8"
 check "... saying its parent is damaged" grep -q "parent backup $B2 is damaged" "$TMPD/r3.err"
@@ -76,6 +82,7 @@ expect_eq "$(bucket_keys "$(key_prefix "$SRC" "$B1")" | wc -l)" 3 \
 expect_eq "$(bucket_keys "$(key_prefix "$SRC" "$B2")" | wc -l)" 2 \
     "the middle backup's data and index are not deleted as leftovers"
 require "put the middle manifest back" put_m "$B2" "$TMPD/$B2.json"
+rm -f "$TMPD/r.raw"
 if rb restore "$SRC" --to-file "$TMPD/r.raw" >/dev/null 2>"$TMPD/r4.err"; then
     expect_eq "$(file_sum "$TMPD/r.raw")" "$(img_sum "$SRC@rbd2s3-$B3")" \
         "with the manifest back, the newest restores byte-identical"
