@@ -6,9 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#define MANIFEST_MAX (16u << 20)
-
 #define FETCH_BATCH 64
+#define FETCH_BUDGET (64u << 20)    /* manifest bytes held at once while loading */
 
 typedef struct list_state {
     ag_ctx *ctx;
@@ -82,7 +81,45 @@ static void on_fetched(const s3_result *res, void *arg)
         f->err = *res->err;
 }
 
-/* Verify one downloaded manifest into the next entry of out. */
+/* Record key as a damaged manifest of spec/id in out. */
+static int add_bad(ag_ctx *ctx, const naming_spec *spec, const char *id, const char *key,
+                   const char *why, catalog *out)
+{
+    cat_bad *b = &out->badv[out->bad];
+    b->spec = *spec;
+    snprintf(b->id, sizeof(b->id), "%s", id);
+    b->why = why;
+    if ((b->key = strdup(key)) == NULL)
+        return ag_fail(ctx, AG_EFAIL, "out of memory");
+    ag_debug(ctx, "%s: not a valid manifest (%s)", key, why);
+    out->bad++;
+    return 0;
+}
+
+/* Parse m from f and check that it belongs in its folder; why says what is wrong. */
+static int accept_manifest(ag_ctx *ctx, const naming_spec *spec, const char *id,
+                           const fetch *f, manifest *m, const char **why)
+{
+    char prefix[4096];
+    if (f->body.len == 0 || f->body.len > MANIFEST_MAX_BYTES) {
+        *why = f->body.len == 0 ? "empty" : "larger than 16 MiB";
+        return -1;
+    }
+    int rc = manifest_from_json((const char *)f->body.data, f->body.len, m);
+    if (rc == -ENOMEM)
+        return ag_fail(ctx, AG_EFAIL, "out of memory");
+    if (rc < 0) {
+        *why = rc == -EBADMSG ? "checksum mismatch" : "malformed";
+        return -1;
+    }
+    if (ag_image_prefix(ctx, spec, prefix, sizeof(prefix)) < 0) {
+        *why = "image name too long";
+        return -1;
+    }
+    return manifest_check_folder(m, prefix, id, spec->pool, spec->ns, spec->image, why);
+}
+
+/* Verify one downloaded manifest into the next entry of out, or record it as damaged. */
 static int add_entry(ag_ctx *ctx, const char *key, fetch *f, catalog *out)
 {
     cat_entry *e = &out->e[out->n];
@@ -93,21 +130,14 @@ static int add_entry(ag_ctx *ctx, const char *key, fetch *f, catalog *out)
         snprintf(what, sizeof(what), "manifest %s", key);
         return ag_fail_s3(ctx, f->rc, &f->err, what);
     }
-    int rc = manifest_from_json((const char *)f->body.data, f->body.len, &e->m);
-    if (rc < 0 || strcmp(e->m.id, e->id) != 0) {
-        cat_bad *b = &out->badv[out->bad];
-        b->spec = e->spec;
-        memcpy(b->id, e->id, sizeof(b->id));
-        b->why = rc == -EBADMSG ? "checksum mismatch" : "malformed";
-        if ((b->key = strdup(key)) == NULL)
-            return ag_fail(ctx, AG_EFAIL, "out of memory");
-        ag_debug(ctx, "%s: not a valid manifest (%s), ignored", key, b->why);
-        manifest_clear(&e->m);
-        out->bad++;
+    const char *why = NULL;
+    int rc = accept_manifest(ctx, &e->spec, e->id, f, &e->m, &why);
+    if (rc == 0) {
+        out->n++;
         return 0;
     }
-    out->n++;
-    return 0;
+    manifest_clear(&e->m);
+    return why == NULL ? -1 : add_bad(ctx, &e->spec, e->id, key, why, out);
 }
 
 /* Download a batch of manifests concurrently and verify them. */
@@ -117,9 +147,11 @@ static int load_batch(ag_ctx *ctx, list_state *st, size_t first, size_t n, catal
     int rc = f ? 0 : ag_fail(ctx, AG_EFAIL, "out of memory");
     for (size_t i = 0; rc == 0 && i < n; i++) {
         uint64_t size = st->sizes[first + i];
-        if (size == 0 || size > MANIFEST_MAX) {
+        if (size == 0 || size > MANIFEST_MAX_BYTES) {
             f[i].done = 1;
             f[i].rc = 0;
+            /* not downloaded: accept_manifest tells empty from too large by len */
+            f[i].body.len = size == 0 ? 0 : (size_t)MANIFEST_MAX_BYTES + 1;
             continue;
         }
         f[i].body.data = malloc(size);
@@ -141,16 +173,34 @@ static int load_batch(ag_ctx *ctx, list_state *st, size_t first, size_t n, catal
     return rc;
 }
 
+/* How many manifests from first on fit into one batch (at least one). */
+static size_t batch_len(const list_state *st, size_t first)
+{
+    uint64_t bytes = 0;
+    size_t n = 0;
+    while (first + n < st->n && n < FETCH_BATCH) {
+        uint64_t sz = st->sizes[first + n];
+        if (sz > MANIFEST_MAX_BYTES)
+            sz = 0;                     /* not downloaded */
+        if (n > 0 && bytes + sz > FETCH_BUDGET)
+            break;
+        bytes += sz;
+        n++;
+    }
+    return n;
+}
+
 static int load_keys(ag_ctx *ctx, list_state *st, catalog *out)
 {
     out->e = calloc(st->n ? st->n : 1, sizeof(*out->e));
     out->badv = calloc(st->n ? st->n : 1, sizeof(*out->badv));
     if (out->e == NULL || out->badv == NULL)
         return ag_fail(ctx, AG_EFAIL, "out of memory");
-    for (size_t i = 0; i < st->n; i += FETCH_BATCH) {
-        size_t n = st->n - i < FETCH_BATCH ? st->n - i : FETCH_BATCH;
+    for (size_t i = 0; i < st->n;) {
+        size_t n = batch_len(st, i);
         if (load_batch(ctx, st, i, n, out) < 0)
             return -1;
+        i += n;
     }
     qsort(out->e, out->n, sizeof(*out->e), cmp_entry);
     return 0;
@@ -193,17 +243,66 @@ void catalog_free(catalog *c)
     memset(c, 0, sizeof(*c));
 }
 
+const cat_bad *catalog_bad_find(const catalog *c, const naming_spec *spec, const char *id)
+{
+    for (size_t b = 0; b < c->bad; b++)
+        if (strcmp(c->badv[b].id, id) == 0 && same_image(&c->badv[b].spec, spec))
+            return &c->badv[b];
+    return NULL;
+}
+
+static int fail_damaged(ag_ctx *ctx, const char *name, const cat_bad *b, const char *what)
+{
+    return ag_fail(ctx, AG_EINTEGRITY, "%s@%s: %s is damaged: manifest %s: %s", name, b->id,
+                   what, b->key, b->why);
+}
+
+/* The newest of spec's backups, a damaged one included: its index, or -1. */
+static long find_newest(ag_ctx *ctx, const catalog *c, const naming_spec *spec,
+                        const char *name)
+{
+    const cat_bad *newest = NULL;
+    for (size_t b = 0; b < c->bad; b++)
+        if (same_image(&c->badv[b].spec, spec) &&
+            (newest == NULL || strcmp(c->badv[b].id, newest->id) > 0))
+            newest = &c->badv[b];
+    long last = -1;
+    for (size_t i = 0; i < c->n; i++)
+        if (same_image(&c->e[i].spec, spec))
+            last = (long)i;
+    if (newest != NULL && (last < 0 || strcmp(newest->id, c->e[last].id) > 0))
+        return fail_damaged(ctx, name, newest, "the newest backup");
+    if (last < 0)
+        return ag_fail(ctx, AG_ENOTFOUND, "%s: no backups in the bucket", name);
+    return last;
+}
+
+/* A damaged backup that at names (its id, a prefix of it, or its snapshot name). */
+static const cat_bad *find_bad_at(const catalog *c, const naming_spec *spec, const char *at)
+{
+    size_t plen = strlen(at), sl = strlen(NAMING_SNAP_PREFIX);
+    for (size_t b = 0; b < c->bad; b++) {
+        const char *id = c->badv[b].id;
+        if (!same_image(&c->badv[b].spec, spec))
+            continue;
+        if (strncmp(id, at, plen) == 0 ||
+            (strncmp(at, NAMING_SNAP_PREFIX, sl) == 0 && strcmp(at + sl, id) == 0))
+            return &c->badv[b];
+    }
+    return NULL;
+}
+
 long catalog_find(ag_ctx *ctx, const catalog *c, const naming_spec *spec, const char *at)
 {
     char name[600];
     naming_spec_str(spec, name, sizeof(name));
-    if (c->n == 0)
-        return ag_fail(ctx, AG_ENOTFOUND, "%s: no backups in the bucket", name);
     if (at == NULL || at[0] == '\0')
-        return (long)c->n - 1;
+        return find_newest(ctx, c, spec, name);
     long found = -1;
     size_t plen = strlen(at);
     for (size_t i = 0; i < c->n; i++) {
+        if (!same_image(&c->e[i].spec, spec))
+            continue;
         if (strcmp(c->e[i].id, at) == 0 || strcmp(c->e[i].m.snap_name, at) == 0)
             return (long)i;
         if (strncmp(c->e[i].id, at, plen) == 0) {
@@ -212,6 +311,11 @@ long catalog_find(ag_ctx *ctx, const catalog *c, const naming_spec *spec, const 
             found = (long)i;
         }
     }
+    const cat_bad *bad = find_bad_at(c, spec, at);
+    if (bad != NULL && (found < 0 || strcmp(bad->id, at) == 0))
+        return fail_damaged(ctx, name, bad, "the backup");
+    if (bad != NULL)
+        return ag_fail(ctx, AG_EUSAGE, "%s@%s: ambiguous backup id prefix", name, at);
     if (found < 0)
         return ag_fail(ctx, AG_ENOTFOUND, "%s@%s: no such backup", name, at);
     return found;
@@ -248,7 +352,11 @@ int catalog_chain(ag_ctx *ctx, const catalog *c, size_t target, size_t **chain, 
             break;
         cur = find_id(c, &e->spec, e->m.parent_id);
         if (cur < 0 || len > c->n) {
+            const cat_bad *b = catalog_bad_find(c, &e->spec, e->m.parent_id);
             free(v);
+            if (b != NULL && cur < 0)
+                return ag_fail(ctx, AG_EINTEGRITY, "backup %s: parent backup %s is damaged: "
+                               "manifest %s: %s", e->id, b->id, b->key, b->why);
             return ag_fail(ctx, AG_EINTEGRITY, "backup %s: parent backup %s is missing",
                            e->id, e->m.parent_id);
         }
@@ -269,25 +377,82 @@ long catalog_parent(const catalog *c, size_t i)
     return e->m.full ? -1 : find_id(c, &e->spec, e->m.parent_id);
 }
 
-int catalog_load_index(ag_ctx *ctx, const manifest *m, index_rec **recs, size_t *n)
+/* Decode body into at most m->index_records records; the count must be exact. */
+static int decode_index(const manifest *m, const s3_buf *body, index_rec **recs, size_t *n)
 {
-    s3_buf body = { 0 };
+    index_reader *r = NULL;
+    if (index_reader_new(body->data, body->len, &r) < 0)
+        return -1;
+    size_t cap = 0, cnt = 0;
+    index_rec *v = NULL, rec;
+    int rc;
+    while ((rc = index_reader_next(r, &rec)) == 1) {
+        if (cnt >= m->index_records) {
+            rc = -1;                    /* more records than the manifest declares */
+            break;
+        }
+        if (cnt == cap) {
+            size_t nc = cap ? cap * 2 : 1024;
+            index_rec *nv = realloc(v, nc * sizeof(*nv));
+            if (nv == NULL) {
+                rc = -ENOMEM;
+                break;
+            }
+            v = nv;
+            cap = nc;
+        }
+        v[cnt++] = rec;
+    }
+    index_reader_free(r);
+    if (rc == 0 && cnt != m->index_records)
+        rc = -1;
+    if (rc < 0) {
+        free(v);
+        return rc;
+    }
+    *recs = v;
+    *n = cnt;
+    return 0;
+}
+
+int catalog_get_index(ag_ctx *ctx, const manifest *m, s3_buf *body)
+{
     s3_error err;
     memset(&err, 0, sizeof(err));
-    *recs = NULL;
-    *n = 0;
-    int rc = s3_get(ctx->s3, m->index.key, 0, 0, 0, &body, &err);
+    memset(body, 0, sizeof(*body));
+    if (m->index.size == 0 || m->index.size > manifest_index_bound(m->index_records) ||
+        m->index.size > SIZE_MAX)
+        return ag_fail(ctx, AG_EINTEGRITY, "%s: the manifest declares an impossible size",
+                       m->index.key);
+    int rc = s3_get(ctx->s3, m->index.key, 0, 0, (size_t)m->index.size, body, &err);
+    if (rc == -EFBIG)
+        return ag_fail(ctx, AG_EINTEGRITY, "%s: larger than the %llu bytes the manifest "
+                       "says", m->index.key, (unsigned long long)m->index.size);
     if (rc < 0)
         return ag_fail_s3(ctx, rc, &err, m->index.key);
     char sum[65];
-    s3_sha256_hex(body.data, body.len, sum);
-    if (strcmp(sum, m->index_sha256) != 0) {
-        s3_buf_free(&body);
+    s3_sha256_hex(body->data, body->len, sum);
+    if (body->len != m->index.size || strcmp(sum, m->index_sha256) != 0) {
+        s3_buf_free(body);
         return ag_fail(ctx, AG_EINTEGRITY, "%s: checksum mismatch", m->index.key);
     }
-    rc = index_load(body.data, body.len, recs, n);
+    return 0;
+}
+
+int catalog_load_index(ag_ctx *ctx, const manifest *m, index_rec **recs, size_t *n)
+{
+    s3_buf body = { 0 };
+    *recs = NULL;
+    *n = 0;
+    if (catalog_get_index(ctx, m, &body) < 0)
+        return -1;
+    int rc = decode_index(m, &body, recs, n);
     s3_buf_free(&body);
+    if (rc == -ENOMEM)
+        return ag_fail(ctx, AG_EFAIL, "out of memory");
     if (rc < 0)
-        return ag_fail(ctx, AG_EINTEGRITY, "%s: damaged chunk index", m->index.key);
+        return ag_fail(ctx, AG_EINTEGRITY, "%s: damaged chunk index (or not the %llu "
+                       "records the manifest says)", m->index.key,
+                       (unsigned long long)m->index_records);
     return 0;
 }

@@ -30,17 +30,72 @@ static json_object *entry_json(const cat_entry *e)
     json_object_object_add(o, "data_bytes", json_object_new_int64((int64_t)m->data_bytes));
     json_object_object_add(o, "stored_bytes", json_object_new_int64((int64_t)m->stored_bytes));
     json_object_object_add(o, "created", json_object_new_string(created));
+    json_object_object_add(o, "damaged", json_object_new_boolean(0));
     return o;
 }
 
-static void print_text(const catalog *c)
+static json_object *bad_json(const cat_bad *b)
+{
+    char name[1600];
+    naming_spec_str(&b->spec, name, sizeof(name));
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "image", json_object_new_string(name));
+    json_object_object_add(o, "pool", json_object_new_string(b->spec.pool));
+    json_object_object_add(o, "namespace", json_object_new_string(b->spec.ns));
+    json_object_object_add(o, "name", json_object_new_string(b->spec.image));
+    json_object_object_add(o, "id", json_object_new_string(b->id));
+    json_object_object_add(o, "damaged", json_object_new_boolean(1));
+    json_object_object_add(o, "manifest", json_object_new_string(b->key));
+    json_object_object_add(o, "reason", json_object_new_string(b->why));
+    return o;
+}
+
+/* One row of list: a backup (bad < 0) or a damaged manifest. */
+typedef struct list_row {
+    const naming_spec *spec;
+    const char *id;
+    long e, bad;
+} list_row;
+
+static int cmp_row(const void *a, const void *b)
+{
+    const list_row *x = a, *y = b;
+    int c = strcmp(x->spec->pool, y->spec->pool);
+    if (c == 0)
+        c = strcmp(x->spec->ns, y->spec->ns);
+    if (c == 0)
+        c = strcmp(x->spec->image, y->spec->image);
+    return c != 0 ? c : strcmp(x->id, y->id);
+}
+
+/* Backups and damaged manifests together, by image then id (malloc'ed). */
+static list_row *list_rows(const catalog *c)
+{
+    list_row *r = calloc(c->n + c->bad + 1, sizeof(*r));
+    if (r == NULL)
+        return NULL;
+    for (size_t i = 0; i < c->n; i++)
+        r[i] = (list_row){ &c->e[i].spec, c->e[i].id, (long)i, -1 };
+    for (size_t b = 0; b < c->bad; b++)
+        r[c->n + b] = (list_row){ &c->badv[b].spec, c->badv[b].id, -1, (long)b };
+    qsort(r, c->n + c->bad, sizeof(*r), cmp_row);
+    return r;
+}
+
+static void print_text(const catalog *c, const list_row *rows)
 {
     printf("%-24s %-20s %-12s %-20s %12s %12s\n", "IMAGE", "BACKUP", "TYPE", "PARENT",
            "SIZE", "STORED");
-    for (size_t i = 0; i < c->n; i++) {
-        const manifest *m = &c->e[i].m;
+    for (size_t k = 0; k < c->n + c->bad; k++) {
         char name[1600], size[32], stored[32];
-        naming_spec_str(&c->e[i].spec, name, sizeof(name));
+        naming_spec_str(rows[k].spec, name, sizeof(name));
+        if (rows[k].e < 0) {
+            const cat_bad *b = &c->badv[rows[k].bad];
+            printf("%-24s %-20s %-12s %-20s %12s %12s  manifest %s: %s\n", name, b->id,
+                   "DAMAGED", "-", "-", "-", b->key, b->why);
+            continue;
+        }
+        const manifest *m = &c->e[rows[k].e].m;
         ag_fmt_size(m->size, size, sizeof(size));
         ag_fmt_size(m->stored_bytes, stored, sizeof(stored));
         printf("%-24s %-20s %-12s %-20s %12s %12s\n", termesc_str(name), termesc_str(m->id),
@@ -63,17 +118,22 @@ int cmd_list(ag_ctx *ctx, int argc, char **argv)
     catalog c;
     if (catalog_load(ctx, npos == 1 ? &spec : NULL, &c) < 0)
         return ctx->exit_code;
-    if (ctx->opts.json) {
+    list_row *rows = list_rows(&c);
+    if (rows == NULL) {
+        ag_fail(ctx, AG_EFAIL, "out of memory");
+    } else if (ctx->opts.json) {
         json_object *root = json_object_new_object();
         json_object *arr = json_object_new_array();
-        for (size_t i = 0; i < c.n; i++)
-            json_object_array_add(arr, entry_json(&c.e[i]));
+        for (size_t k = 0; k < c.n + c.bad; k++)
+            json_object_array_add(arr, rows[k].e >= 0 ? entry_json(&c.e[rows[k].e])
+                                                      : bad_json(&c.badv[rows[k].bad]));
         json_object_object_add(root, "backups", arr);
         puts(json_object_to_json_string_ext(root, AG_JSON_OUT));
         json_object_put(root);
     } else {
-        print_text(&c);
+        print_text(&c, rows);
     }
+    free(rows);
     catalog_free(&c);
     return ctx->exit_code;
 }
@@ -81,11 +141,9 @@ int cmd_list(ag_ctx *ctx, int argc, char **argv)
 static int print_chunks(ag_ctx *ctx, const manifest *m, json_object *root)
 {
     s3_buf body = { 0 };
-    s3_error err;
-    memset(&err, 0, sizeof(err));
-    int rc = s3_get(ctx->s3, m->index.key, 0, 0, 0, &body, &err);
-    if (rc < 0)
-        return ag_fail_s3(ctx, rc, &err, "reading the chunk index");
+    int rc;
+    if (catalog_get_index(ctx, m, &body) < 0)
+        return -1;
     index_reader *r = NULL;
     json_object *arr = root ? json_object_new_array() : NULL;
     if (index_reader_new(body.data, body.len, &r) < 0) {
@@ -96,7 +154,8 @@ static int print_chunks(ag_ctx *ctx, const manifest *m, json_object *root)
         printf("%-16s %-12s %-6s %-6s %-12s %-10s\n", "OFFSET", "LENGTH", "KIND", "PACK",
                "PACK_OFFSET", "STORED");
     index_rec rec;
-    while ((rc = index_reader_next(r, &rec)) == 1) {
+    uint64_t cnt = 0;
+    while ((rc = index_reader_next(r, &rec)) == 1 && ++cnt <= m->index_records) {
         const char *kind = rec.flags & INDEX_FLAG_ZERO ? "zero"
                            : rec.flags & INDEX_FLAG_RAW ? "raw" : "lz4";
         if (root) {
@@ -124,6 +183,9 @@ static int print_chunks(ag_ctx *ctx, const manifest *m, json_object *root)
     s3_buf_free(&body);
     if (root)
         json_object_object_add(root, "chunks", arr);
+    if (rc == 1 || (rc == 0 && cnt != m->index_records))
+        return ag_fail(ctx, AG_EINTEGRITY, "%s: has not the %llu records the manifest says",
+                       m->index.key, (unsigned long long)m->index_records);
     return rc < 0 ? ag_fail(ctx, AG_EINTEGRITY, "%s: damaged chunk index", m->index.key) : 0;
 }
 
@@ -147,10 +209,16 @@ int cmd_show(ag_ctx *ctx, int argc, char **argv)
     if (i >= 0) {
         char *json = NULL;
         size_t len = 0;
-        manifest_to_json(&c.e[i].m, &json, &len);
-        json_object *root = json_tokener_parse(json);
+        json_object *root = NULL;
+        if (manifest_to_json(&c.e[i].m, &json, &len) == 0)
+            root = json_tokener_parse(json);
         free(json);
-        if (chunks != NULL)
+        char name[1600];
+        naming_spec_str(&spec, name, sizeof(name));
+        if (root == NULL)
+            ag_fail(ctx, AG_EINTEGRITY, "%s@%s: the manifest cannot be shown", name,
+                    c.e[i].id);
+        else if (chunks != NULL)
             print_chunks(ctx, &c.e[i].m, ctx->opts.json ? root : NULL);
         if (ctx->exit_code == AG_OK && (ctx->opts.json || chunks == NULL))
             puts(json_object_to_json_string_ext(root, AG_JSON_OUT));

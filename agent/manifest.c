@@ -22,35 +22,66 @@ void manifest_init(manifest *m)
 
 void manifest_clear(manifest *m)
 {
+    for (size_t i = 0; m->objects != NULL && i < m->nobjects; i++)
+        free(m->objects[i].key);
     free(m->objects);
+    free(m->index.key);
     memset(m, 0, sizeof(*m));
 }
 
-/* Bounded copy of s into dst[dstsz]: -EINVAL if it does not fit. */
-static int copy_str(char *dst, size_t dstsz, const char *s)
+/* o's key and etag in one malloc'ed block. -EINVAL if too long or empty, -ENOMEM. */
+static int object_fill(manifest_object *o, const char *key, uint64_t size, const char *etag)
 {
-    size_t n = strlen(s);
-    if (n >= dstsz)
+    size_t kl = key ? strlen(key) : 0, el = etag ? strlen(etag) : 0;
+    if (kl == 0 || kl >= MANIFEST_KEY_MAX || el >= MANIFEST_ETAG_MAX)
         return -EINVAL;
-    memcpy(dst, s, n + 1);
+    char *p = malloc(kl + el + 2);
+    if (p == NULL)
+        return -ENOMEM;
+    memcpy(p, key, kl + 1);
+    memcpy(p + kl + 1, etag ? etag : "", el + 1);
+    o->key = p;
+    o->etag = p + kl + 1;
+    o->size = size;
+    return 0;
+}
+
+/* Room for n more objects (grows geometrically). */
+static int reserve_objects(manifest *m, size_t n)
+{
+    if (n > MANIFEST_MAX_OBJECTS || m->nobjects > MANIFEST_MAX_OBJECTS - n)
+        return -EINVAL;
+    size_t want = m->nobjects + n, cap = m->objects_cap;
+    if (want <= cap)
+        return 0;
+    while (cap < want)
+        cap = cap ? cap * 2 : 8;
+    manifest_object *p = realloc(m->objects, cap * sizeof(*p));
+    if (p == NULL)
+        return -ENOMEM;
+    m->objects = p;
+    m->objects_cap = cap;
     return 0;
 }
 
 int manifest_add_object(manifest *m, const char *key, uint64_t size, const char *etag)
 {
+    int rc = reserve_objects(m, 1);
+    if (rc == 0)
+        rc = object_fill(&m->objects[m->nobjects], key, size, etag);
+    if (rc == 0)
+        m->nobjects++;
+    return rc;
+}
+
+int manifest_set_index(manifest *m, const char *key, uint64_t size)
+{
     manifest_object o;
-    memset(&o, 0, sizeof(o));
-    if (key == NULL || key[0] == '\0' || copy_str(o.key, sizeof(o.key), key) != 0 ||
-        copy_str(o.etag, sizeof(o.etag), etag ? etag : "") != 0)
-        return -EINVAL;
-    o.size = size;
-    if (m->nobjects >= SIZE_MAX / sizeof(o) - 1)
-        return -ENOMEM;
-    manifest_object *p = realloc(m->objects, (m->nobjects + 1) * sizeof(o));
-    if (p == NULL)
-        return -ENOMEM;
-    m->objects = p;
-    m->objects[m->nobjects++] = o;
+    int rc = object_fill(&o, key, size, "");
+    if (rc != 0)
+        return rc;
+    free(m->index.key);
+    m->index = o;
     return 0;
 }
 
@@ -125,17 +156,61 @@ static void add_time(json_object *o, const char *k, time_t t, int *rc)
     add_str(o, k, iso, rc);
 }
 
-static int check_for_output(const manifest *m)
+#define MAX_RECORDS (1ull << 32)
+
+uint64_t manifest_index_bound(uint64_t records)
+{
+    if (records > MAX_RECORDS)
+        return UINT64_MAX;
+    /* header + records, and what an LZ4 frame adds to data it cannot compress */
+    uint64_t raw = 16 + records * 72;
+    return raw + raw / 64 + 1024;
+}
+
+/* The parent fields agree with the type. */
+static int check_parent(const manifest *m)
+{
+    if (m->full)
+        return m->parent_id[0] == '\0' && m->parent_snap[0] == '\0' ? 0 : -EINVAL;
+    return naming_is_backup_id(m->parent_id) && m->parent_snap[0] != '\0' &&
+           strcmp(m->parent_id, m->id) != 0 ? 0 : -EINVAL;
+}
+
+int manifest_check(const manifest *m)
 {
     if (!naming_is_backup_id(m->id) || m->pool[0] == '\0' || m->image[0] == '\0' ||
         m->order < 0 || m->order > 63 || !is_sha256_hex(m->index_sha256) ||
-        m->index.key[0] == '\0' || (m->nobjects > 0 && m->objects == NULL))
+        m->index.key == NULL || m->index.key[0] == '\0' ||
+        (m->nobjects > 0 && m->objects == NULL) || m->nobjects > MANIFEST_MAX_OBJECTS ||
+        m->created < 0 || m->snap_time < 0 || check_parent(m) != 0)
         return -EINVAL;
-    if (m->full && (m->parent_id[0] != '\0' || m->parent_snap[0] != '\0'))
-        return -EINVAL;
-    if (!m->full && (!naming_is_backup_id(m->parent_id) || m->parent_snap[0] == '\0'))
+    if (m->chunk_size == 0 || m->chunk_size > MANIFEST_CHUNK_MAX ||
+        m->index_records > m->size || m->index_records > MAX_RECORDS ||
+        m->index.size == 0 || m->index.size > manifest_index_bound(m->index_records))
         return -EINVAL;
     return 0;
+}
+
+int manifest_check_folder(const manifest *m, const char *image_prefix, const char *id,
+                          const char *pool, const char *ns, const char *image,
+                          const char **why)
+{
+    char key[MANIFEST_KEY_MAX + 64];
+    *why = NULL;
+    if (strcmp(m->id, id) != 0)
+        *why = "its id is not its folder's";
+    else if (strcmp(m->pool, pool) != 0 || strcmp(m->ns, ns) != 0 ||
+             strcmp(m->image, image) != 0)
+        *why = "its image is not its folder's";
+    for (size_t k = 0; *why == NULL && k < m->nobjects; k++) {
+        if (naming_data_key(image_prefix, id, (unsigned)k, key, sizeof(key)) != 0 ||
+            strcmp(key, m->objects[k].key) != 0)
+            *why = "it names a data object outside its folder";
+    }
+    if (*why == NULL && (naming_index_key(image_prefix, id, key, sizeof(key)) != 0 ||
+                         strcmp(key, m->index.key) != 0))
+        *why = "it names an index outside its folder";
+    return *why == NULL ? 0 : -EINVAL;
 }
 
 static json_object *build(const manifest *m, int *rc)
@@ -225,7 +300,7 @@ static json_object *build(const manifest *m, int *rc)
 int manifest_to_json(const manifest *m, char **json, size_t *len)
 {
     char sum[72];
-    int rc = check_for_output(m);
+    int rc = manifest_check(m);
     json_object *doc = NULL;
 
     *json = NULL;
@@ -240,8 +315,10 @@ int manifest_to_json(const manifest *m, char **json, size_t *len)
     if (rc == 0) {
         size_t n = 0;
         const char *s = json_object_to_json_string_length(doc, OUTPUT_FLAGS, &n);
-        char *out = s ? malloc(n + 2) : NULL;
-        if (out == NULL) {
+        char *out = s && n < MANIFEST_MAX_BYTES ? malloc(n + 2) : NULL;
+        if (s != NULL && n >= MANIFEST_MAX_BYTES) {
+            rc = -EFBIG;                /* the reader would refuse it */
+        } else if (out == NULL) {
             rc = -ENOMEM;
         } else {
             memcpy(out, s, n);
@@ -311,25 +388,38 @@ static int get_int_range(json_object *o, const char *k, int lo, int hi, int *out
 static int parse_objects(json_object *arr, manifest *m)
 {
     size_t n = json_object_array_length(arr);
-    for (size_t i = 0; i < n; i++) {
+    int rc = reserve_objects(m, n);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
         json_object *o = json_object_array_get_idx(arr, i);
-        char key[sizeof(m->objects[0].key)];
-        char etag[sizeof(m->objects[0].etag)];
+        char key[MANIFEST_KEY_MAX];
+        char etag[MANIFEST_ETAG_MAX];
         uint64_t size;
         if (!json_object_is_type(o, json_type_object) ||
             get_str(o, "key", key, sizeof(key)) != 0 || get_u64(o, "size", &size) != 0 ||
             get_str(o, "etag", etag, sizeof(etag)) != 0)
             return -EINVAL;
-        int rc = manifest_add_object(m, key, size, etag);
-        if (rc != 0)
-            return rc;
+        rc = manifest_add_object(m, key, size, etag);
     }
-    return 0;
+    return rc;
+}
+
+/* The index member: key, size, sha256, records. */
+static int parse_index(json_object *doc, manifest *m)
+{
+    json_object *idx;
+    char key[MANIFEST_KEY_MAX];
+    uint64_t size;
+    if (get_member(doc, "index", json_type_object, &idx) ||
+        get_str(idx, "key", key, sizeof(key)) || get_u64(idx, "size", &size) ||
+        get_str(idx, "sha256", m->index_sha256, sizeof(m->index_sha256)) ||
+        !is_sha256_hex(m->index_sha256) || get_u64(idx, "records", &m->index_records))
+        return -EINVAL;
+    return manifest_set_index(m, key, size);
 }
 
 static int parse_doc(json_object *doc, manifest *m)
 {
-    json_object *img, *snap, *parent, *objs, *idx, *tot;
+    json_object *img, *snap, *parent, *objs, *tot;
     char type[16], comp[16];
     int rc = 0;
 
@@ -378,12 +468,9 @@ static int parse_doc(json_object *doc, manifest *m)
     if (rc != 0)
         return rc;
 
-    if (get_member(doc, "index", json_type_object, &idx) ||
-        get_str(idx, "key", m->index.key, sizeof(m->index.key)) ||
-        m->index.key[0] == '\0' || get_u64(idx, "size", &m->index.size) ||
-        get_str(idx, "sha256", m->index_sha256, sizeof(m->index_sha256)) ||
-        !is_sha256_hex(m->index_sha256) || get_u64(idx, "records", &m->index_records))
-        return -EINVAL;
+    rc = parse_index(doc, m);
+    if (rc != 0)
+        return rc;
 
     if (get_member(doc, "totals", json_type_object, &tot) ||
         get_u64(tot, "data_bytes", &m->data_bytes) ||
@@ -391,7 +478,26 @@ static int parse_doc(json_object *doc, manifest *m)
         get_u64(tot, "stored_bytes", &m->stored_bytes) ||
         get_u64(tot, "chunks", &m->chunks) || get_u64(tot, "zero_chunks", &m->zero_chunks))
         return -EINVAL;
-    return 0;
+    return manifest_check(m);
+}
+
+/* The number of JSON objects ('{' outside strings) in json[0..len), counted before
+ * parsing: json-c takes about 1 KiB per small object, so the tree of a document with
+ * more objects than a manifest may hold is never built. */
+static size_t count_objects(const char *json, size_t len)
+{
+    size_t n = 0;
+    int in_str = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = json[i];
+        if (in_str && c == '\\')
+            i++;
+        else if (c == '"')
+            in_str = !in_str;
+        else if (!in_str && c == '{')
+            n++;
+    }
+    return n;
 }
 
 /* Parse json[0..len) (trailing whitespace allowed) strictly into one object. */
@@ -401,7 +507,8 @@ static int parse_text(const char *json, size_t len, json_object **out)
     while (len > 0 && (json[len - 1] == ' ' || json[len - 1] == '\n' ||
                        json[len - 1] == '\r' || json[len - 1] == '\t'))
         len--;
-    if (len == 0 || len > INT32_MAX)
+    if (len == 0 || len > MANIFEST_MAX_BYTES ||
+        count_objects(json, len) > MANIFEST_MAX_OBJECTS + 8)
         return -EINVAL;
     json_tokener *tok = json_tokener_new();
     if (tok == NULL)

@@ -29,11 +29,17 @@
 
 #define MANIFEST_FORMAT 1
 #define MANIFEST_STR 512
+#define MANIFEST_KEY_MAX 1024               /* longest object key, with its NUL */
+#define MANIFEST_ETAG_MAX 80                /* longest ETag, with its NUL */
+#define MANIFEST_MAX_BYTES (16u << 20)      /* largest manifest document read */
+#define MANIFEST_MAX_OBJECTS 100000u        /* data objects of one backup */
+#define MANIFEST_CHUNK_MAX (64ull << 20)    /* largest chunk size */
 
+/* An object of a backup. key and etag share one malloc'ed block owned by the manifest. */
 typedef struct manifest_object {
-    char key[1024];
+    char *key;
     uint64_t size;
-    char etag[80];
+    char *etag;
 } manifest_object;
 
 typedef struct manifest {
@@ -62,7 +68,8 @@ typedef struct manifest {
     uint64_t chunk_size;
     manifest_object *objects;     /* malloc'ed array of nobjects (owned) */
     size_t nobjects;
-    manifest_object index;        /* key, size, etag unused ("") */
+    size_t objects_cap;           /* allocated room in objects */
+    manifest_object index;        /* key (owned; set with manifest_set_index), size */
     char index_sha256[65];
     uint64_t index_records;
     uint64_t data_bytes, zero_bytes, stored_bytes, chunks, zero_chunks;
@@ -72,13 +79,34 @@ typedef struct manifest {
 void manifest_init(manifest *m);
 /* Free what m owns (objects); m itself is the caller's. */
 void manifest_clear(manifest *m);
-/* Append a data object (copies it). 0 or -ENOMEM. */
+/* Append a data object (copies it). 0, -EINVAL (empty or too long key or etag, more
+ * than MANIFEST_MAX_OBJECTS) or -ENOMEM. */
 int manifest_add_object(manifest *m, const char *key, uint64_t size, const char *etag);
+/* Set the chunk index object (copies key). 0, -EINVAL or -ENOMEM. */
+int manifest_set_index(manifest *m, const char *key, uint64_t size);
 
-/* Serialise with checksum. *json is malloc'ed (caller frees), *len its length. */
+/* Everything the format requires of a manifest's fields (ids, names, parent, sizes and
+ * counts within what the format allows). The writer and the parser both apply it.
+ * 0 or -EINVAL. */
+int manifest_check(const manifest *m);
+
+/* Whether m belongs in the folder of key: its id is id, its pool/namespace/image are
+ * spec's, and every key it names (data.0 .. data.<n-1>, index) is the key the naming
+ * rules derive under image_prefix (naming_image_prefix of spec). 0, or -EINVAL with
+ * *why set to a static text. */
+int manifest_check_folder(const manifest *m, const char *image_prefix, const char *id,
+                          const char *pool, const char *ns, const char *image,
+                          const char **why);
+
+/* The largest index object (bytes) that records index records can take in the format. */
+uint64_t manifest_index_bound(uint64_t records);
+
+/* Serialise with checksum. *json is malloc'ed (caller frees), *len its length.
+ * 0, -EINVAL (manifest_check fails), -EFBIG (MANIFEST_MAX_BYTES or more: the reader
+ * would refuse it) or -ENOMEM. */
 int manifest_to_json(const manifest *m, char **json, size_t *len);
-/* Parse and verify (format, required members, checksum). Returns 0, -EINVAL for a
- * malformed document, -EBADMSG for a checksum mismatch. m must be manifest_init'ed;
+/* Parse and verify (format, required members, checksum, manifest_check). Returns 0,
+ * -EINVAL for a malformed document, -EBADMSG for a checksum mismatch. m must be manifest_init'ed;
  * on failure it is left cleared. */
 int manifest_from_json(const char *json, size_t len, manifest *m);
 

@@ -75,18 +75,20 @@ void naming_spec_str(const naming_spec *spec, char *out, size_t outsz)
 }
 
 /* t as "YYYYMMDDTHHMMSSZ" (iso = 0) or "YYYY-MM-DDTHH:MM:SSZ" (iso = 1) into
- * out[size]; -EINVAL outside years 0..9999. */
+ * out[size], the year always with 4 digits; -EINVAL outside years 1970..9999. */
 static int format_utc(time_t t, int iso, char *out, size_t size)
 {
     struct tm tm;
-    size_t n;
-    if (gmtime_r(&t, &tm) == NULL || tm.tm_year < -1900 || tm.tm_year > 9999 - 1900)
+    int n;
+    if (t < 0 || gmtime_r(&t, &tm) == NULL || tm.tm_year > 9999 - 1900)
         return -EINVAL;
     if (iso)
-        n = strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        n = snprintf(out, size, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900,
+                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
     else
-        n = strftime(out, size, "%Y%m%dT%H%M%SZ", &tm);
-    return n == 0 ? -EINVAL : 0;
+        n = snprintf(out, size, "%04d%02d%02dT%02d%02d%02dZ", tm.tm_year + 1900,
+                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    return n < 0 || (size_t)n >= size ? -EINVAL : 0;
 }
 
 int naming_backup_id(time_t t, int (*taken)(const char *id, void *arg), void *arg,
@@ -298,29 +300,28 @@ static int unescape_part(const char *p, size_t n, char *dst, size_t dstsz)
     return naming_unescape(tmp, dst, dstsz);
 }
 
-int naming_parse_manifest_key(const char *prefix, const char *key, naming_spec *spec,
-                              char id[NAMING_ID_LEN])
+/* The kind of a leaf name of a backup folder, or NAMING_LEAF_NONE. */
+static int leaf_kind(const char *leaf)
 {
-    static const char tail[] = "/" MANIFEST_NAME;
-    size_t plen = prefix ? strlen(prefix) : 0;
-    size_t klen = strlen(key);
-    const char *p = key;
+    if (strcmp(leaf, MANIFEST_NAME) == 0)
+        return NAMING_LEAF_MANIFEST;
+    if (strcmp(leaf, "index") == 0)
+        return NAMING_LEAF_INDEX;
+    if (strncmp(leaf, "data.", 5) != 0)
+        return NAMING_LEAF_NONE;
+    const char *d = leaf + 5;
+    size_t n = strlen(d);
+    if (n == 0 || n > 9 || (d[0] == '0' && n > 1))
+        return NAMING_LEAF_NONE;
+    for (size_t i = 0; i < n; i++)
+        if (!is_digit(d[i]))
+            return NAMING_LEAF_NONE;
+    return NAMING_LEAF_DATA;
+}
 
-    memset(spec, 0, sizeof(*spec));
-    id[0] = '\0';
-    while (plen > 0 && prefix[plen - 1] == '/')
-        plen--;
-    if (plen > 0) {
-        if (klen <= plen || memcmp(key, prefix, plen) != 0 || key[plen] != '/')
-            return -EINVAL;
-        p = key + plen + 1;
-    }
-    size_t rest = strlen(p);
-    if (rest <= sizeof(tail) - 1 || strcmp(p + rest - (sizeof(tail) - 1), tail) != 0)
-        return -EINVAL;
-    rest -= sizeof(tail) - 1;
-
-    /* pool[/ns]/image/id */
+/* Split rest = "pool[/ns]/image/id" (rlen bytes) into spec and id. */
+static int split_folder(const char *p, size_t rest, naming_spec *spec, char id[NAMING_ID_LEN])
+{
     const char *parts[4];
     size_t lens[4];
     size_t np = 0;
@@ -348,6 +349,29 @@ int naming_parse_manifest_key(const char *prefix, const char *key, naming_spec *
         rc = unescape_part(parts[1], lens[1], spec->ns, sizeof(spec->ns));
     if (rc == 0)
         rc = unescape_part(parts[np - 2], lens[np - 2], spec->image, sizeof(spec->image));
+    return rc;
+}
+
+int naming_parse_object_key(const char *prefix, const char *key, naming_spec *spec,
+                            char id[NAMING_ID_LEN], int *kind)
+{
+    size_t plen = prefix ? strlen(prefix) : 0;
+    size_t klen = strlen(key);
+    const char *p = key;
+
+    memset(spec, 0, sizeof(*spec));
+    id[0] = '\0';
+    *kind = NAMING_LEAF_NONE;
+    while (plen > 0 && prefix[plen - 1] == '/')
+        plen--;
+    if (plen > 0) {
+        if (klen <= plen || memcmp(key, prefix, plen) != 0 || key[plen] != '/')
+            return -EINVAL;
+        p = key + plen + 1;
+    }
+    const char *leaf = strrchr(p, '/');
+    int k = leaf != NULL ? leaf_kind(leaf + 1) : NAMING_LEAF_NONE;
+    int rc = k != NAMING_LEAF_NONE ? split_folder(p, (size_t)(leaf - p), spec, id) : -EINVAL;
 
     /* Only canonical keys: rebuilding must give the same key back. */
     char again[NAMING_MAX * 12];
@@ -355,13 +379,28 @@ int naming_parse_manifest_key(const char *prefix, const char *key, naming_spec *
         rc = naming_image_prefix(prefix, spec, again, sizeof(again));
     if (rc == 0) {
         size_t ilen = strlen(again);
-        if (snprintf(again + ilen, sizeof(again) - ilen, "%s%s", id, tail) < 0 ||
+        if (snprintf(again + ilen, sizeof(again) - ilen, "%s%s", id, leaf) < 0 ||
             strcmp(again, key) != 0)
             rc = -EINVAL;
     }
     if (rc != 0) {
         memset(spec, 0, sizeof(*spec));
         id[0] = '\0';
+        return rc;
+    }
+    *kind = k;
+    return 0;
+}
+
+int naming_parse_manifest_key(const char *prefix, const char *key, naming_spec *spec,
+                              char id[NAMING_ID_LEN])
+{
+    int kind;
+    int rc = naming_parse_object_key(prefix, key, spec, id, &kind);
+    if (rc == 0 && kind != NAMING_LEAF_MANIFEST) {
+        memset(spec, 0, sizeof(*spec));
+        id[0] = '\0';
+        rc = -EINVAL;
     }
     return rc;
 }
@@ -401,6 +440,8 @@ int naming_parse_iso8601(const char *s, time_t *t)
     parse_digits(s + 11, 2, &hour);
     parse_digits(s + 14, 2, &min);
     parse_digits(s + 17, 2, &sec);
+    if (year < 1970)
+        return -EINVAL;             /* nothing rbd2s3 writes is older */
 
     struct tm tm = {0};
     tm.tm_year = year - 1900;

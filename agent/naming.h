@@ -57,7 +57,18 @@ int naming_manifest_key(const char *image_prefix, const char *id, char *out, siz
 int naming_parse_manifest_key(const char *prefix, const char *key, naming_spec *spec,
                               char id[NAMING_ID_LEN]);
 
-/* ISO-8601 UTC "2026-11-21T08:30:00Z" into out[21]; and back (-EINVAL if malformed). */
+/* What a key inside a backup folder is: one of rbd2s3's own names, or none. */
+enum { NAMING_LEAF_NONE = 0, NAMING_LEAF_DATA, NAMING_LEAF_INDEX, NAMING_LEAF_MANIFEST };
+
+/* Split a key found under prefix into spec + id when it is one of rbd2s3's own
+ * objects: "<prefix>/<pool>[/<ns>]/<image>/<id>/<leaf>" in canonical escaping, leaf
+ * "data.<n>", "index" or "manifest.json" (*kind says which). 0, or -EINVAL (kind
+ * NAMING_LEAF_NONE) for any other key. */
+int naming_parse_object_key(const char *prefix, const char *key, naming_spec *spec,
+                            char id[NAMING_ID_LEN], int *kind);
+
+/* ISO-8601 UTC "2026-11-21T08:30:00Z" into out[21] ("" outside years 1970..9999); and
+ * back (-EINVAL if malformed or before 1970). */
 void naming_iso8601(time_t t, char out[21]);
 int naming_parse_iso8601(const char *s, time_t *t);
 

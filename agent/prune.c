@@ -23,6 +23,8 @@ typedef struct prune_run {
     ret_item *items;          /* per catalog entry */
     unsigned char *doomed;
     json_object *json;        /* --format json: the images array */
+    naming_spec *held;        /* images nothing is deleted of (damage, broken chain) */
+    size_t nheld;
 } prune_run;
 
 static int same_image(const cat_entry *a, const cat_entry *b)
@@ -38,11 +40,73 @@ static void fill_items(prune_run *r, size_t from, size_t to)
         const manifest *m = &r->cat.e[i].m;
         ret_item *it = &r->items[i];
         it->t = m->snap_time != 0 ? m->snap_time : m->created;
-        it->parent = -1;
+        it->parent = m->full ? -1 : RET_PARENT_MISSING;
         for (size_t k = from; !m->full && k < i; k++)
             if (strcmp(r->cat.e[k].id, m->parent_id) == 0)
                 it->parent = (long)(k - from);
     }
+}
+
+static int spec_eq(const naming_spec *a, const naming_spec *b)
+{
+    return strcmp(a->pool, b->pool) == 0 && strcmp(a->ns, b->ns) == 0 &&
+           strcmp(a->image, b->image) == 0;
+}
+
+static int is_held(const prune_run *r, const naming_spec *spec)
+{
+    for (size_t i = 0; i < r->nheld; i++)
+        if (spec_eq(&r->held[i], spec))
+            return 1;
+    return 0;
+}
+
+/* Nothing of spec's image is deleted (its backups nor its leftovers). */
+static int hold(prune_run *r, const naming_spec *spec)
+{
+    if (is_held(r, spec))
+        return 0;
+    naming_spec *h = realloc(r->held, (r->nheld + 1) * sizeof(*h));
+    if (h == NULL)
+        return ag_fail(r->ctx, AG_EFAIL, "out of memory");
+    r->held = h;
+    r->held[r->nheld++] = *spec;
+    return 0;
+}
+
+/* An image with a manifest that cannot be read: refused (exit 8), nothing deleted. */
+static int refuse_damaged(prune_run *r, const cat_bad *b)
+{
+    char name[1600], line[4096];
+    naming_spec_str(&b->spec, name, sizeof(name));
+    snprintf(line, sizeof(line), "backup %s is damaged (manifest %s: %s): nothing of this "
+             "image is pruned", b->id, b->key, b->why);
+    if (r->json == NULL) {
+        printf("%s: refused: %s\n", name, line);
+    } else {
+        json_object *img = json_object_new_object();
+        json_object_object_add(img, "image", json_object_new_string(name));
+        json_object_object_add(img, "refused", json_object_new_string(line));
+        json_object_array_add(r->json, img);
+    }
+    ag_fail(r->ctx, AG_EINTEGRITY, "%s: %s", name, line);
+    return hold(r, &b->spec);
+}
+
+/* Say which kept incremental has no parent (everything older is kept for it). */
+static int note_broken(prune_run *r, size_t from, size_t to)
+{
+    for (size_t i = to; i-- > from;) {
+        const cat_entry *e = &r->cat.e[i];
+        if (r->items[i].why == 0 || r->items[i].parent != RET_PARENT_MISSING)
+            continue;
+        char name[1600];
+        naming_spec_str(&e->spec, name, sizeof(name));
+        ag_info(r->ctx, "%s@%s: its parent backup %s is missing: every older backup of "
+                "this image is kept", name, e->id, e->m.parent_id);
+        return hold(r, &e->spec);
+    }
+    return 0;
 }
 
 static void print_image(prune_run *r, size_t from, size_t to, size_t kept)
@@ -89,12 +153,15 @@ static int plan_image(prune_run *r, size_t from, size_t to)
         return ag_fail(r->ctx, AG_EUSAGE, "no keep policy for pool '%s': give --keep-last, "
                        "--keep-daily, --keep-weekly or --keep-monthly (or keep keys in the "
                        "config file)", e->spec.pool);
+    for (size_t b = 0; b < r->cat.bad; b++)
+        if (spec_eq(&r->cat.badv[b].spec, &e->spec))
+            return refuse_damaged(r, &r->cat.badv[b]);
     fill_items(r, from, to);
     size_t kept = retention_select(&rp, r->items + from, to - from);
     for (size_t i = from; i < to; i++)
         r->doomed[i] = r->items[i].why == 0;
     print_image(r, from, to, kept);
-    return 0;
+    return note_broken(r, from, to);
 }
 
 static int plan_all(prune_run *r)
@@ -112,6 +179,10 @@ static int plan_all(prune_run *r)
             return -1;
         i = j;
     }
+    /* images that have damaged manifests and no backup at all */
+    for (size_t b = 0; b < r->cat.bad; b++)
+        if (!is_held(r, &r->cat.badv[b].spec) && refuse_damaged(r, &r->cat.badv[b]) < 0)
+            return -1;
     return 0;
 }
 
@@ -181,10 +252,11 @@ static int run_prune(prune_run *r, const naming_spec *spec)
     if (spec != NULL && ag_image_prefix(r->ctx, spec, prefix, sizeof(prefix)) < 0)
         return ag_fail(r->ctx, AG_EUSAGE, "image name too long");
     if (spec == NULL)
-        snprintf(prefix, sizeof(prefix), "%s/", r->ctx->opts.prefix);
+        snprintf(prefix, sizeof(prefix), "%s%s", r->ctx->opts.prefix,
+                 r->ctx->opts.prefix[0] ? "/" : "");
     if (catalog_load(r->ctx, spec, &r->cat) < 0)
         return -1;
-    if (spec != NULL && r->cat.n == 0) {
+    if (spec != NULL && r->cat.n == 0 && r->cat.bad == 0) {
         char name[1600];
         naming_spec_str(spec, name, sizeof(name));
         return ag_fail(r->ctx, AG_ENOTFOUND, "no backups of %s in the bucket", name);
@@ -193,9 +265,10 @@ static int run_prune(prune_run *r, const naming_spec *spec)
         return -1;
     prune_stats st;
     memset(&st, 0, sizeof(st));
+    prune_scope sc = { spec, r->held, r->nheld };
     if (!r->dry_run && prune_remove(r->ctx, &r->cat, r->doomed, &st) < 0)
         return -1;
-    if (prune_leftovers(r->ctx, prefix, r->grace, r->dry_run, &st) < 0)
+    if (prune_leftovers(r->ctx, prefix, &sc, r->grace, r->dry_run, &st) < 0)
         return -1;
     report(r, &st);
     return 0;
@@ -217,6 +290,7 @@ int cmd_prune(ag_ctx *ctx, int argc, char **argv)
     json_object_put(r.json);
     free(r.items);
     free(r.doomed);
+    free(r.held);
     catalog_free(&r.cat);
     return ctx->exit_code;
 }

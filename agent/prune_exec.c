@@ -65,11 +65,10 @@ static int delete_keys(ag_ctx *ctx, const keyvec *v, size_t *n, uint64_t *bytes)
     return 0;
 }
 
-static int delete_manifest(ag_ctx *ctx, const cat_entry *e)
+static int delete_manifest(ag_ctx *ctx, const cat_entry *e, const char *prefix)
 {
-    char prefix[2048], key[2048];
-    if (ag_image_prefix(ctx, &e->spec, prefix, sizeof(prefix)) < 0 ||
-        naming_manifest_key(prefix, e->id, key, sizeof(key)) < 0)
+    char key[4096];
+    if (naming_manifest_key(prefix, e->id, key, sizeof(key)) < 0)
         return ag_fail(ctx, AG_EFAIL, "backup %s: key too long", e->id);
     s3_error err;
     memset(&err, 0, sizeof(err));
@@ -77,6 +76,22 @@ static int delete_manifest(ag_ctx *ctx, const cat_entry *e)
     if (rc < 0)
         return ag_fail_s3(ctx, rc, &err, "deleting a manifest");
     ag_debug(ctx, "deleted %s", key);
+    return 0;
+}
+
+/* The keys of e's objects as the naming rules derive them for its folder. */
+static int add_derived(ag_ctx *ctx, const cat_entry *e, const char *prefix, keyvec *v)
+{
+    char key[4096];
+    const manifest *m = &e->m;
+    for (size_t k = 0; k <= m->nobjects; k++) {
+        int rc = k < m->nobjects ? naming_data_key(prefix, e->id, (unsigned)k, key, sizeof(key))
+                                 : naming_index_key(prefix, e->id, key, sizeof(key));
+        if (rc < 0)
+            return ag_fail(ctx, AG_EFAIL, "backup %s: key too long", e->id);
+        if (keyvec_add(v, key, k < m->nobjects ? m->objects[k].size : m->index.size) < 0)
+            return ag_fail(ctx, AG_EFAIL, "out of memory");
+    }
     return 0;
 }
 
@@ -89,18 +104,14 @@ int prune_remove(ag_ctx *ctx, const catalog *c, const unsigned char *doomed, pru
     for (size_t i = c->n; rc == 0 && i-- > 0;) {
         if (!doomed[i])
             continue;
-        const manifest *m = &c->e[i].m;
-        if (delete_manifest(ctx, &c->e[i]) < 0) {
-            rc = -1;
+        char prefix[4096];
+        if (ag_image_prefix(ctx, &c->e[i].spec, prefix, sizeof(prefix)) < 0 ||
+            delete_manifest(ctx, &c->e[i], prefix) < 0) {
+            rc = ag_fail(ctx, AG_EFAIL, "backup %s: key too long", c->e[i].id);
             break;
         }
         st->manifests++;
-        for (size_t k = 0; rc == 0 && k < m->nobjects; k++)
-            rc = keyvec_add(&v, m->objects[k].key, m->objects[k].size);
-        if (rc == 0 && m->index.key[0] != '\0')
-            rc = keyvec_add(&v, m->index.key, m->index.size);
-        if (rc < 0)
-            ag_fail(ctx, AG_EFAIL, "out of memory");
+        rc = add_derived(ctx, &c->e[i], prefix, &v);
     }
     if (rc == 0)
         rc = delete_keys(ctx, &v, &st->objects, &st->bytes);
@@ -135,56 +146,54 @@ static int on_object(const s3_object_info *o, void *arg)
     return 0;
 }
 
-/* Length of the "<...>/<backup id>/" folder part of key, or 0 if key is not a file
- * directly inside a backup folder. */
-static size_t backup_dir_len(const char *key)
+int prune_key_in_scope(const char *prefix, const prune_scope *sc, const char *key, int *kind)
 {
-    const char *slash = strrchr(key, '/');
-    if (slash == NULL || slash == key)
+    naming_spec spec;
+    char id[NAMING_ID_LEN];
+    if (naming_parse_object_key(prefix, key, &spec, id, kind) < 0)
         return 0;
-    const char *start = slash;
-    while (start > key && start[-1] != '/')
-        start--;
-    char id[64];
-    size_t len = (size_t)(slash - start);
-    if (len == 0 || len >= sizeof(id))
+    const naming_spec *o = sc->only;
+    if (o != NULL && (strcmp(o->pool, spec.pool) != 0 || strcmp(o->ns, spec.ns) != 0 ||
+                      strcmp(o->image, spec.image) != 0))
         return 0;
-    memcpy(id, start, len);
-    id[len] = '\0';
-    return naming_is_backup_id(id) ? (size_t)(slash - key) + 1 : 0;
+    for (size_t i = 0; i < sc->nheld; i++) {
+        const naming_spec *h = &sc->held[i];
+        if (strcmp(h->pool, spec.pool) == 0 && strcmp(h->ns, spec.ns) == 0 &&
+            strcmp(h->image, spec.image) == 0)
+            return 0;
+    }
+    return 1;
 }
 
-static int has_manifest(const keyvec *v, size_t from, size_t to, size_t dirlen)
+/* Length of key's folder part ("<...>/<backup id>/"). */
+static size_t dir_len(const char *key)
 {
-    for (size_t k = from; k < to; k++)
-        if (strcmp(v->keys[k] + dirlen, "manifest.json") == 0)
-            return 1;
-    return 0;
+    return (size_t)(strrchr(key, '/') - key) + 1;
 }
 
-/* The listing comes sorted by key, so the files of one backup folder are adjacent. */
-static int pick_leftovers(ag_ctx *ctx, const listed *l, time_t cutoff, int dry_run,
-                          keyvec *out)
+/* The listing comes sorted by key, so the files of one backup folder are adjacent;
+ * ours[k] says whether key k is one of rbd2s3's objects in scope (kind[k] its kind). */
+static int pick_leftovers(ag_ctx *ctx, const listed *l, const int *kind, time_t cutoff,
+                          int dry_run, keyvec *out)
 {
     const keyvec *v = &l->all;
     for (size_t i = 0; i < v->n;) {
-        size_t dl = backup_dir_len(v->keys[i]), j = i + 1;
-        if (dl == 0) {
+        if (kind[i] == NAMING_LEAF_NONE) {
             i++;
             continue;
         }
-        while (j < v->n && strncmp(v->keys[j], v->keys[i], dl) == 0 &&
-               backup_dir_len(v->keys[j]) == dl)
-            j++;
-        if (!has_manifest(v, i, j, dl)) {
-            for (size_t k = i; k < j; k++) {
-                if (l->mtime[k] > cutoff)
-                    continue;
-                if (dry_run)
-                    ag_info(ctx, "would delete leftover %s", v->keys[k]);
-                if (keyvec_add(out, v->keys[k], v->sizes[k]) < 0)
-                    return ag_fail(ctx, AG_EFAIL, "out of memory");
-            }
+        size_t dl = dir_len(v->keys[i]), j = i;
+        int has_manifest = 0;
+        for (; j < v->n && strncmp(v->keys[j], v->keys[i], dl) == 0; j++)
+            has_manifest |= kind[j] == NAMING_LEAF_MANIFEST && dir_len(v->keys[j]) == dl;
+        for (size_t k = i; !has_manifest && k < j; k++) {
+            if (kind[k] == NAMING_LEAF_NONE || dir_len(v->keys[k]) != dl ||
+                l->mtime[k] > cutoff)
+                continue;
+            if (dry_run)
+                ag_info(ctx, "would delete leftover %s", v->keys[k]);
+            if (keyvec_add(out, v->keys[k], v->sizes[k]) < 0)
+                return ag_fail(ctx, AG_EFAIL, "out of memory");
         }
         i = j;
     }
@@ -193,6 +202,7 @@ static int pick_leftovers(ag_ctx *ctx, const listed *l, time_t cutoff, int dry_r
 
 typedef struct upl_state {
     ag_ctx *ctx;
+    const prune_scope *sc;
     time_t cutoff;
     keyvec keys, ids;
 } upl_state;
@@ -200,19 +210,23 @@ typedef struct upl_state {
 static int on_upload(const s3_upload_info *u, void *arg)
 {
     upl_state *s = arg;
-    if (u->initiated > s->cutoff || backup_dir_len(u->key) == 0)
+    int kind;
+    if (u->initiated > s->cutoff ||
+        !prune_key_in_scope(s->ctx->opts.prefix, s->sc, u->key, &kind) ||
+        kind == NAMING_LEAF_MANIFEST)
         return 0;
     if (keyvec_add(&s->keys, u->key, 0) < 0 || keyvec_add(&s->ids, u->upload_id, 0) < 0)
         return -1;
     return 0;
 }
 
-static int abort_uploads(ag_ctx *ctx, const char *prefix, time_t cutoff, int dry_run,
-                         prune_stats *st)
+static int abort_uploads(ag_ctx *ctx, const char *prefix, const prune_scope *sc,
+                         time_t cutoff, int dry_run, prune_stats *st)
 {
     upl_state s;
     memset(&s, 0, sizeof(s));
     s.ctx = ctx;
+    s.sc = sc;
     s.cutoff = cutoff;
     s3_error err;
     memset(&err, 0, sizeof(err));
@@ -234,8 +248,22 @@ static int abort_uploads(ag_ctx *ctx, const char *prefix, time_t cutoff, int dry
     return rc;
 }
 
-int prune_leftovers(ag_ctx *ctx, const char *prefix, long long grace, int dry_run,
-                    prune_stats *st)
+/* The leaf kind of every listed key that prune may touch (NAMING_LEAF_NONE: not). */
+static int *classify(ag_ctx *ctx, const listed *l, const prune_scope *sc)
+{
+    int *kind = calloc(l->all.n ? l->all.n : 1, sizeof(*kind));
+    if (kind == NULL) {
+        ag_fail(ctx, AG_EFAIL, "out of memory");
+        return NULL;
+    }
+    for (size_t i = 0; i < l->all.n; i++)
+        if (!prune_key_in_scope(ctx->opts.prefix, sc, l->all.keys[i], &kind[i]))
+            kind[i] = NAMING_LEAF_NONE;
+    return kind;
+}
+
+int prune_leftovers(ag_ctx *ctx, const char *list_prefix, const prune_scope *sc,
+                    long long grace, int dry_run, prune_stats *st)
 {
     s3_client *s3 = ag_s3(ctx);
     if (s3 == NULL)
@@ -244,14 +272,17 @@ int prune_leftovers(ag_ctx *ctx, const char *prefix, long long grace, int dry_ru
     memset(&l, 0, sizeof(l));
     s3_error err;
     memset(&err, 0, sizeof(err));
-    int rc = s3_list(s3, prefix, NULL, on_object, &l, &err);
+    int rc = s3_list(s3, list_prefix, NULL, on_object, &l, &err);
     if (rc < 0)
         rc = ag_fail_s3(ctx, rc, &err, "listing the bucket");
     time_t cutoff = time(NULL) - (time_t)grace;
     keyvec doomed;
     memset(&doomed, 0, sizeof(doomed));
+    int *kind = rc == 0 ? classify(ctx, &l, sc) : NULL;
+    if (rc == 0 && kind == NULL)
+        rc = -1;
     if (rc == 0)
-        rc = pick_leftovers(ctx, &l, cutoff, dry_run, &doomed);
+        rc = pick_leftovers(ctx, &l, kind, cutoff, dry_run, &doomed);
     if (rc == 0 && dry_run) {
         st->leftovers += doomed.n;
         for (size_t i = 0; i < doomed.n; i++)
@@ -260,7 +291,8 @@ int prune_leftovers(ag_ctx *ctx, const char *prefix, long long grace, int dry_ru
         rc = delete_keys(ctx, &doomed, &st->leftovers, &st->leftover_bytes);
     }
     if (rc == 0)
-        rc = abort_uploads(ctx, prefix, cutoff, dry_run, st);
+        rc = abort_uploads(ctx, list_prefix, sc, cutoff, dry_run, st);
+    free(kind);
     keyvec_free(&doomed);
     keyvec_free(&l.all);
     free(l.mtime);

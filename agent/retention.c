@@ -55,6 +55,10 @@ static void keep_chains(ret_item *items, size_t n)
         long p = items[i].parent;
         if (p >= 0 && (size_t)p < i)
             items[p].why |= RET_CHAIN;
+        /* a parent that is not here (damaged, deleted): any older one may be needed */
+        for (size_t k = 0; (p == RET_PARENT_MISSING || (p >= 0 && (size_t)p >= i)) && k < i;
+             k++)
+            items[k].why |= RET_BROKEN;
     }
 }
 
@@ -79,12 +83,13 @@ size_t retention_select(const ret_policy *p, ret_item *items, size_t n)
 
 void retention_why(unsigned why, char *out, size_t outsz)
 {
-    static const char *const names[] = { "last", "daily", "weekly", "monthly", "chain" };
+    static const char *const names[] = { "last", "daily", "weekly", "monthly", "chain",
+                                         "broken-chain" };
     size_t used = 0;
     if (outsz == 0)
         return;
     out[0] = '\0';
-    for (unsigned b = 0; b < 5; b++) {
+    for (unsigned b = 0; b < 6; b++) {
         if ((why & (1u << b)) == 0)
             continue;
         int w = snprintf(out + used, outsz - used, "%s%s", used ? "," : "", names[b]);

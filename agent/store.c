@@ -113,8 +113,8 @@ static int upload_index(store *s, manifest *m)
                    "uploading the chunk index") < 0)
         return -1;
     s->index_uploaded = 1;
-    snprintf(m->index.key, sizeof(m->index.key), "%s", s->index_key);
-    m->index.size = len;
+    if (manifest_set_index(m, s->index_key, len) != 0)
+        return ag_fail(s->ctx, AG_EFAIL, "out of memory");
     s3_sha256_hex(data, len, m->index_sha256);
     m->index_records = index_writer_count(s->idx);
     return 0;

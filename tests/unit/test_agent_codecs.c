@@ -761,8 +761,9 @@ static void fill_manifest(manifest *m, int full)
         snprintf(etag, sizeof(etag), "\"0123456789abcdef0123456789abcdef-%u\"", i + 1);
         assert_int_equal(manifest_add_object(m, key, (1ULL << 33) + i, etag), 0);
     }
-    snprintf(m->index.key, sizeof(m->index.key), "backups/rbd/vm1/%s/index", m->id);
-    m->index.size = 456;
+    char ikey[128];
+    snprintf(ikey, sizeof(ikey), "backups/rbd/vm1/%s/index", m->id);
+    assert_int_equal(manifest_set_index(m, ikey, 456), 0);
     memset(m->index_sha256, 'e', 64);
     m->index_sha256[0] = '0';
     m->index_records = 789;

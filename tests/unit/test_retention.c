@@ -117,6 +117,38 @@ static void test_empty_policy(void **state)
     assert_int_equal(retention_select(&p, it, 2), 2);   /* newest + its full */
 }
 
+/* reliability F1: full <- (damaged B2) <- B3; keep-last 1 must not drop the full */
+static void test_missing_parent_keeps_older(void **state)
+{
+    (void)state;
+    long long t[4] = { MON, MON + 60, MON + 120, MON + 180 };
+    long par[4] = { -1, -1, 1, RET_PARENT_MISSING };   /* full, full, inc, inc (broken) */
+    ret_item it[4];
+    fill(it, 4, t, par);
+    ret_policy p = { .last = 1 };
+    assert_int_equal(retention_select(&p, it, 4), 4);
+    assert_int_equal(it[3].why, RET_LAST);
+    for (int i = 0; i < 3; i++)
+        assert_true(it[i].why & RET_BROKEN);
+    char why[64];
+    retention_why(it[0].why, why, sizeof(why));
+    assert_string_equal(why, "broken-chain");
+}
+
+/* a broken incremental that is not kept keeps nothing */
+static void test_missing_parent_of_dropped(void **state)
+{
+    (void)state;
+    long long t[3] = { MON, MON + 60, MON + 120 };
+    long par[3] = { RET_PARENT_MISSING, -1, -1 };
+    ret_item it[3];
+    fill(it, 3, t, par);
+    ret_policy p = { .last = 1 };
+    assert_int_equal(retention_select(&p, it, 3), 1);
+    assert_int_equal(it[0].why, 0);
+    assert_int_equal(it[1].why, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -126,6 +158,8 @@ int main(void)
         cmocka_unit_test(test_weekly_starts_monday),
         cmocka_unit_test(test_monthly_and_reasons),
         cmocka_unit_test(test_empty_policy),
+        cmocka_unit_test(test_missing_parent_keeps_older),
+        cmocka_unit_test(test_missing_parent_of_dropped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
