@@ -1,4 +1,5 @@
 /* xml.c - S3 XML documents by path (libxml2): errors, uploads, listings, deletes; bodies. */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -166,14 +167,29 @@ int s3_xml_complete_result(const void *body, size_t len, char etag[S3_ETAG_MAX],
     return rc;
 }
 
+/* n decimal digits at s as a number, or -1 (a sign, a blank or a short field). */
+static int digits(const char *s, int n)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    return v;
+}
+
 time_t s3_xml_parse_time(const char *s)
 {
-    int y, mo, d, h, mi, sec;
     struct tm tm;
 
-    if (!s || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d", &y, &mo, &d, &h, &mi, &sec) != 6)
+    if (!s || strlen(s) < 19 || s[4] != '-' || s[7] != '-' || s[10] != 'T' ||
+        s[13] != ':' || s[16] != ':')
         return 0;
-    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+    int y = digits(s, 4), mo = digits(s + 5, 2), d = digits(s + 8, 2);
+    int h = digits(s + 11, 2), mi = digits(s + 14, 2), sec = digits(s + 17, 2);
+    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 ||
+        mi < 0 || mi > 59 || sec < 0 || sec > 59)
         return 0;
     memset(&tm, 0, sizeof(tm));
     tm.tm_year = y - 1900;
@@ -182,13 +198,75 @@ time_t s3_xml_parse_time(const char *s)
     tm.tm_hour = h;
     tm.tm_min = mi;
     tm.tm_sec = sec;
-    return timegm(&tm);
+    time_t t = timegm(&tm);
+    if (t == (time_t)-1 || tm.tm_mday != d || tm.tm_mon != mo - 1)
+        return 0;   /* a day the month does not have (timegm moved it on) */
+    return t;
+}
+
+int s3_url_decode(const char *in, size_t max, char **out)
+{
+    size_t n = strlen(in), w = 0;
+    char *p = malloc(n + 1);
+
+    *out = NULL;
+    if (!p)
+        return -ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        int ch = (unsigned char)in[i];
+        if (ch == '%') {
+            char hex[3] = { 0, 0, '\0' };
+            if (i + 2 < n) {
+                hex[0] = in[i + 1];
+                hex[1] = in[i + 2];
+            }
+            if (!isxdigit((unsigned char)hex[0]) || !isxdigit((unsigned char)hex[1])) {
+                free(p);
+                return -EINVAL;
+            }
+            ch = (int)strtol(hex, NULL, 16);
+            i += 2;
+        } else if (ch == '+') {
+            ch = ' ';
+        }
+        if (ch == 0 || w >= max) {
+            free(p);
+            return -EINVAL;
+        }
+        p[w++] = (char)ch;
+    }
+    p[w] = '\0';
+    *out = p;
+    return 0;
+}
+
+void s3_escape_text(const char *s, char *dst, size_t dstsz)
+{
+    size_t w = 0;
+    if (!dstsz)
+        return;
+    for (; s && *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        char tmp[5];
+        size_t k = 1;
+        if (ch < 0x20 || ch >= 0x7f || ch == '\\') {
+            snprintf(tmp, sizeof(tmp), "\\x%02x", ch);
+            k = 4;
+        } else {
+            tmp[0] = (char)ch;
+        }
+        if (w + k >= dstsz)
+            break;
+        memcpy(dst + w, tmp, k);
+        w += k;
+    }
+    dst[w] = '\0';
 }
 
 /* One entry of a page: a Contents element or a CommonPrefixes element. */
 struct entry {
     xmlNode *node;
-    char *key;          /* xmlFree */
+    char *key;          /* malloc'ed, decoded */
     int is_prefix;
 };
 
@@ -222,58 +300,87 @@ static int emit(const struct entry *e, s3_list_cb cb, void *arg)
     return cb(&info, arg);
 }
 
-int s3_xml_list_page(const void *body, size_t len, s3_list_cb cb, void *arg,
-                     int *truncated, char **next_token, int *cb_rc)
+/* Does the page say that its keys are percent-encoded? */
+static int url_encoded(const xmlNode *root)
 {
-    xmlDoc *doc = parse(body, len);
-    xmlNode *root = doc ? xmlDocGetRootElement(doc) : NULL;
-    struct entry *ents = NULL;
-    size_t n = 0, cap = 0;
-    int rc = 0;
+    char *t = text(child(root, "EncodingType"));
+    int yes = t && !strcmp(t, "url");
+    if (t)
+        xmlFree(t);
+    return yes;
+}
 
-    char *t;
+static void skip_note(s3_list_skip *skip, const char *raw)
+{
+    if (!skip)
+        return;
+    if (!skip->count++)
+        s3_escape_text(raw ? raw : "(no key)", skip->first, sizeof(skip->first));
+}
 
-    *truncated = 0;
-    *next_token = NULL;
-    *cb_rc = 0;
-    if (!name_is(root, "ListBucketResult")) {
+/* The key in element k (decoded when enc) into a malloc'ed *out; -EINVAL when it is
+ * missing, empty, cannot be decoded or is too long (the entry is skipped), -ENOMEM. */
+static int entry_key(const xmlNode *k, int enc, s3_list_skip *skip, char **out)
+{
+    char *t = text(k);
+    int rc;
+
+    *out = NULL;
+    if (!t || !*t || (!enc && strlen(t) > S3_KEY_MAX)) {
         rc = -EINVAL;
-        goto out;
+    } else if (enc) {
+        rc = s3_url_decode(t, S3_KEY_MAX, out);
+    } else {
+        *out = strdup(t);
+        rc = *out ? 0 : -ENOMEM;
     }
+    if (rc == -EINVAL)
+        skip_note(skip, t);
+    if (t)
+        xmlFree(t);
+    return rc;
+}
+
+/* Collect the page's Contents and CommonPrefixes into *ents (n of them). */
+static int collect_entries(xmlNode *root, s3_list_skip *skip, struct entry **ents,
+                           size_t *n)
+{
+    size_t cap = 0;
+    int enc = url_encoded(root);
+
     for (xmlNode *c = root->children; c; c = c->next) {
         int is_prefix = name_is(c, "CommonPrefixes");
-        xmlNode *k;
+        char *key;
         if (!is_prefix && !name_is(c, "Contents"))
             continue;
-        k = child(c, is_prefix ? "Prefix" : "Key");
-        if (!k) {
-            rc = -EINVAL;
-            goto out;
-        }
-        if (n == cap) {
+        int rc = entry_key(child(c, is_prefix ? "Prefix" : "Key"), enc, skip, &key);
+        if (rc == -EINVAL)
+            continue;
+        if (rc)
+            return rc;
+        if (*n == cap) {
             size_t ncap = cap ? cap * 2 : 64;
-            struct entry *p = realloc(ents, ncap * sizeof(*ents));
+            struct entry *p = realloc(*ents, ncap * sizeof(**ents));
             if (!p) {
-                rc = -ENOMEM;
-                goto out;
+                free(key);
+                return -ENOMEM;
             }
-            ents = p;
+            *ents = p;
             cap = ncap;
         }
-        ents[n].node = c;
-        ents[n].is_prefix = is_prefix;
-        ents[n].key = text(k);
-        if (!ents[n].key) {
-            rc = -ENOMEM;
-            goto out;
-        }
-        n++;
+        (*ents)[*n].node = c;
+        (*ents)[*n].is_prefix = is_prefix;
+        (*ents)[*n].key = key;
+        (*n)++;
     }
-    /* Contents and CommonPrefixes are each sorted; merge them into one key order */
-    if (n > 1)
-        qsort(ents, n, sizeof(*ents), entry_cmp);
+    return 0;
+}
 
-    t = text(child(root, "IsTruncated"));
+/* *truncated and *next_token from the page (the token is not encoded). */
+static int page_next(xmlNode *root, int *truncated, char **next_token)
+{
+    int rc = 0;
+    char *t = text(child(root, "IsTruncated"));
     *truncated = t && !strcmp(t, "true");
     if (t)
         xmlFree(t);
@@ -285,7 +392,41 @@ int s3_xml_list_page(const void *body, size_t len, s3_list_cb cb, void *arg,
     }
     if (t)
         xmlFree(t);
+    return rc;
+}
 
+int s3_xml_list_page_ex(const void *body, size_t len, s3_list_cb cb, void *arg,
+                        int *truncated, char **next_token, int *cb_rc,
+                        s3_list_skip *skip, char **last_key)
+{
+    xmlDoc *doc = parse(body, len);
+    xmlNode *root = doc ? xmlDocGetRootElement(doc) : NULL;
+    struct entry *ents = NULL;
+    size_t n = 0;
+    int rc = 0;
+
+    *truncated = 0;
+    *next_token = NULL;
+    *cb_rc = 0;
+    if (skip)
+        memset(skip, 0, sizeof(*skip));
+    if (last_key)
+        *last_key = NULL;
+    if (!name_is(root, "ListBucketResult")) {
+        rc = -EINVAL;
+        goto out;
+    }
+    rc = collect_entries(root, skip, &ents, &n);
+    /* Contents and CommonPrefixes are each sorted; merge them into one key order */
+    if (!rc && n > 1)
+        qsort(ents, n, sizeof(*ents), entry_cmp);
+    if (!rc)
+        rc = page_next(root, truncated, next_token);
+    if (!rc && last_key && n) {
+        *last_key = strdup(ents[n - 1].key);
+        if (!*last_key)
+            rc = -ENOMEM;
+    }
     for (size_t i = 0; !rc && i < n; i++) {
         int r = emit(&ents[i], cb, arg);
         if (r) {
@@ -295,15 +436,25 @@ int s3_xml_list_page(const void *body, size_t len, s3_list_cb cb, void *arg,
     }
 out:
     for (size_t i = 0; i < n; i++)
-        xmlFree(ents[i].key);
+        free(ents[i].key);
     free(ents);
     if (doc)
         xmlFreeDoc(doc);
     if (rc) {
         free(*next_token);
         *next_token = NULL;
+        if (last_key) {
+            free(*last_key);
+            *last_key = NULL;
+        }
     }
     return rc;
+}
+
+int s3_xml_list_page(const void *body, size_t len, s3_list_cb cb, void *arg,
+                     int *truncated, char **next_token, int *cb_rc)
+{
+    return s3_xml_list_page_ex(body, len, cb, arg, truncated, next_token, cb_rc, NULL, NULL);
 }
 
 /* Append s with the five XML special characters escaped. */
@@ -445,60 +596,72 @@ int s3_xml_delete_result(const void *body, size_t len, size_t *nfailed, s3_error
 
 /* ---- ListMultipartUploads ---- */
 
-/* Report one Upload element; -EINVAL when it has no key or upload id, else 0 with the
- * callback's answer in *cb_rc. */
-static int emit_upload(const xmlNode *n, s3_upload_cb cb, void *arg, int *cb_rc)
+/* Report one Upload element (its key decoded when enc); an entry without a usable key or
+ * upload id is counted in skip and left out. 0 with the callback's answer in *cb_rc,
+ * or -ENOMEM. */
+static int emit_upload(const xmlNode *n, int enc, s3_upload_cb cb, void *arg, int *cb_rc,
+                       s3_list_skip *skip)
 {
-    char *key = text(child(n, "Key"));
+    char *key = NULL;
     char *id = text(child(n, "UploadId"));
     char *init = text(child(n, "Initiated"));
-    int rc = -EINVAL;
+    int rc = entry_key(child(n, "Key"), enc, skip, &key);
 
-    if (key && *key && id && *id) {
+    if (!rc && (!id || !*id)) {
+        skip_note(skip, key);
+        rc = -EINVAL;
+    }
+    if (!rc) {
         s3_upload_info u = { .key = key, .upload_id = id,
                              .initiated = s3_xml_parse_time(init) };
         *cb_rc = cb(&u, arg);
-        rc = 0;
     }
-    if (key)
-        xmlFree(key);
+    free(key);
     if (id)
         xmlFree(id);
     if (init)
         xmlFree(init);
-    return rc;
+    return rc == -EINVAL ? 0 : rc;
 }
 
-/* A malloc'ed copy of the text of n, or NULL when n is missing or empty. */
-static int dup_text(const xmlNode *n, char **out)
+/* A malloc'ed copy of the text of n (decoded when enc), or NULL when n is missing or
+ * empty. -EINVAL when it cannot be decoded. */
+static int dup_text(const xmlNode *n, int enc, char **out)
 {
     char *t = text(n);
+    int rc = 0;
     *out = NULL;
-    if (t && *t)
+    if (t && *t && enc)
+        rc = s3_url_decode(t, S3_KEY_MAX, out);
+    else if (t && *t)
         *out = strdup(t);
-    int rc = t && *t && !*out ? -ENOMEM : 0;
+    if (!rc && t && *t && !*out)
+        rc = -ENOMEM;
     if (t)
         xmlFree(t);
     return rc;
 }
 
-int s3_xml_uploads_page(const void *body, size_t len, s3_upload_cb cb, void *arg,
-                        int *truncated, char **next_key, char **next_upload_id,
-                        int *cb_rc)
+int s3_xml_uploads_page_ex(const void *body, size_t len, s3_upload_cb cb, void *arg,
+                           int *truncated, char **next_key, char **next_upload_id,
+                           int *cb_rc, s3_list_skip *skip)
 {
     xmlDoc *doc = parse(body, len);
     xmlNode *root = doc ? xmlDocGetRootElement(doc) : NULL;
     xmlNode *last = NULL;
-    int rc = 0;
+    int rc = 0, enc;
     char *t;
 
     *truncated = 0;
     *next_key = *next_upload_id = NULL;
     *cb_rc = 0;
+    if (skip)
+        memset(skip, 0, sizeof(*skip));
     if (!name_is(root, "ListMultipartUploadsResult")) {
         rc = -EINVAL;
         goto out;
     }
+    enc = url_encoded(root);
     t = text(child(root, "IsTruncated"));
     *truncated = t && !strcmp(t, "true");
     if (t)
@@ -507,18 +670,18 @@ int s3_xml_uploads_page(const void *body, size_t len, s3_upload_cb cb, void *arg
         if (!name_is(n, "Upload"))
             continue;
         last = n;
-        rc = emit_upload(n, cb, arg, cb_rc);
+        rc = emit_upload(n, enc, cb, arg, cb_rc, skip);
         if (rc)
             goto out;
     }
-    rc = dup_text(child(root, "NextKeyMarker"), next_key);
+    rc = dup_text(child(root, "NextKeyMarker"), enc, next_key);
     if (!rc)
-        rc = dup_text(child(root, "NextUploadIdMarker"), next_upload_id);
+        rc = dup_text(child(root, "NextUploadIdMarker"), 0, next_upload_id);
     if (!rc && !*next_key && last) {   /* markers left out: go on after the last entry */
         free(*next_upload_id);
-        rc = dup_text(child(last, "Key"), next_key);
+        rc = dup_text(child(last, "Key"), enc, next_key);
         if (!rc)
-            rc = dup_text(child(last, "UploadId"), next_upload_id);
+            rc = dup_text(child(last, "UploadId"), 0, next_upload_id);
     }
 out:
     if (doc)
@@ -529,4 +692,12 @@ out:
         *next_key = *next_upload_id = NULL;
     }
     return rc;
+}
+
+int s3_xml_uploads_page(const void *body, size_t len, s3_upload_cb cb, void *arg,
+                        int *truncated, char **next_key, char **next_upload_id,
+                        int *cb_rc)
+{
+    return s3_xml_uploads_page_ex(body, len, cb, arg, truncated, next_key, next_upload_id,
+                                  cb_rc, NULL);
 }
