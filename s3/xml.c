@@ -1,6 +1,7 @@
 /* xml.c - S3 XML documents by path (libxml2): errors, uploads, listings, deletes; bodies. */
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,78 @@
 
 /* No network, no entity substitution, no noise on stderr. */
 #define XML_OPTS (XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING | XML_PARSE_NOCDATA)
+
+/* What stands in for a character XML 1.0 cannot carry (U+FDD0, a noncharacter): a key
+ * that holds it after parsing was not readable and is skipped. */
+#define BAD_CHAR "\xef\xb7\x90"
+#define BAD_REF "&#xFDD0;"
+
+/* Can XML 1.0 carry code point v? */
+static int xml_char_ok(unsigned long v)
+{
+    return v == 0x9 || v == 0xA || v == 0xD || (v >= 0x20 && v <= 0xD7FF) ||
+           (v >= 0xE000 && v <= 0xFFFD) || (v >= 0x10000 && v <= 0x10FFFF);
+}
+
+/* The length of a character reference at p (up to end) to a code point XML 1.0 cannot
+ * carry ("&#x1;", "&#31;"), else 0. */
+static size_t bad_ref_len(const char *p, const char *end)
+{
+    const char *q = p + 2;
+    int hex = q < end && (*q == 'x' || *q == 'X');
+    unsigned long v = 0;
+    size_t nd = 0;
+
+    if (end - p < 4 || p[0] != '&' || p[1] != '#')
+        return 0;
+    for (q += hex; q < end && nd < 8 && isxdigit((unsigned char)*q); q++, nd++) {
+        if (!hex && !isdigit((unsigned char)*q))
+            break;
+        v = v * (hex ? 16 : 10) + (unsigned long)(isdigit((unsigned char)*q)
+                                                  ? *q - '0' : (*q | 0x20) - 'a' + 10);
+    }
+    if (!nd || q >= end || *q != ';' || xml_char_ok(v))
+        return 0;
+    return (size_t)(q + 1 - p);
+}
+
+/* A copy of body with every control byte and every character reference XML 1.0 cannot
+ * carry (AWS writes a key's 0x01 as "&#x1;", RGW writes NextKeyMarker so even with
+ * encoding-type=url) replaced by BAD_REF, so that one such key does not make the whole
+ * document unreadable. NULL when nothing needs replacing or out of memory (*oom). */
+static char *sanitize(const char *p, size_t len, size_t *outlen, int *oom)
+{
+    const char *end = p + len;
+    s3_sb b;
+    size_t from = 0;
+
+    *oom = 0;
+    s3_sb_init(&b, (size_t)S3_XMLBODY_MAX * 2);
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)p[i];
+        size_t skip = 0;
+        if (ch < 0x20 && ch != '\t' && ch != '\n' && ch != '\r')
+            skip = 1;
+        else if (ch == '&')
+            skip = bad_ref_len(p + i, end);
+        if (!skip)
+            continue;
+        s3_sb_add(&b, p + from, i - from);
+        s3_sb_adds(&b, BAD_REF);
+        i += skip - 1;
+        from = i + 1;
+    }
+    if (!b.p && !b.err)
+        return NULL;           /* nothing replaced */
+    s3_sb_add(&b, p + from, len - from);
+    if (b.err) {
+        *oom = 1;
+        s3_sb_free(&b);
+        return NULL;
+    }
+    *outlen = b.len;
+    return b.p;
+}
 
 /* Parse a response body. Leading blanks are skipped: S3 sends them to keep a slow
  * CompleteMultipartUpload connection alive, and libxml2 wants the XML declaration first. */
@@ -23,7 +96,15 @@ static xmlDoc *parse(const void *body, size_t len)
     }
     if (!p || !len || len > (size_t)S3_XMLBODY_MAX)
         return NULL;
-    return xmlReadMemory(p, (int)len, NULL, NULL, XML_OPTS);
+    size_t clen = 0;
+    int oom;
+    char *clean = sanitize(p, len, &clen, &oom);
+    if (oom || clen > (size_t)INT_MAX)
+        return NULL;
+    xmlDoc *doc = xmlReadMemory(clean ? clean : p, clean ? (int)clen : (int)len, NULL, NULL,
+                                XML_OPTS);
+    free(clean);
+    return doc;
 }
 
 static int name_is(const xmlNode *n, const char *name)
@@ -326,7 +407,7 @@ static int entry_key(const xmlNode *k, int enc, s3_list_skip *skip, char **out)
     int rc;
 
     *out = NULL;
-    if (!t || !*t || (!enc && strlen(t) > S3_KEY_MAX)) {
+    if (!t || !*t || (!enc && (strlen(t) > S3_KEY_MAX || strstr(t, BAD_CHAR)))) {
         rc = -EINVAL;
     } else if (enc) {
         rc = s3_url_decode(t, S3_KEY_MAX, out);
@@ -661,7 +742,8 @@ int s3_xml_uploads_page_ex(const void *body, size_t len, s3_upload_cb cb, void *
         rc = -EINVAL;
         goto out;
     }
-    enc = url_encoded(root);
+    /* we always ask for encoding-type=url; RGW 16 encodes the keys without saying so */
+    enc = 1;
     t = text(child(root, "IsTruncated"));
     *truncated = t && !strcmp(t, "true");
     if (t)
@@ -674,14 +756,16 @@ int s3_xml_uploads_page_ex(const void *body, size_t len, s3_upload_cb cb, void *
         if (rc)
             goto out;
     }
-    rc = dup_text(child(root, "NextKeyMarker"), enc, next_key);
-    if (!rc)
-        rc = dup_text(child(root, "NextUploadIdMarker"), 0, next_upload_id);
-    if (!rc && !*next_key && last) {   /* markers left out: go on after the last entry */
-        free(*next_upload_id);
+    /* go on after the last entry: NextKeyMarker names it too, but RGW 16 leaves that one
+     * unencoded (and not always readable); without entries, the markers as given */
+    if (last) {
         rc = dup_text(child(last, "Key"), enc, next_key);
         if (!rc)
             rc = dup_text(child(last, "UploadId"), 0, next_upload_id);
+    } else {
+        rc = dup_text(child(root, "NextKeyMarker"), url_encoded(root), next_key);
+        if (!rc)
+            rc = dup_text(child(root, "NextUploadIdMarker"), 0, next_upload_id);
     }
 out:
     if (doc)
