@@ -38,6 +38,10 @@ A rule line:   METHOD PATH-SUBSTRING QUERY-SUBSTRING WHICH ACTION [ARG]
              noetag                 answer normally without ETag (header and <ETag> text),
                                     as RGW 16.2 does on CompleteMultipartUpload
              reset                  close the connection with a TCP reset, no answer
+             refuse MS              close the connection, stop listening (connections are
+                                    refused) and cut every open one for MS milliseconds,
+                                    then listen again on the same port: a restart that
+                                    keeps the objects
              lielen N               answer with "Content-Length: N" but the real body,
                                     then close (a lying length)
              stuck                  ListObjectsV2: the first page, truncated, with the same
@@ -82,6 +86,7 @@ class State:
         self.rules = []
         self.log = []
         self.token = ""
+        self.down_until = 0.0
 
 
 class Rule:
@@ -226,6 +231,12 @@ class Handler(BaseHTTPRequestHandler):
             st.log.append(entry)
 
         action = rule.action if rule else None
+        if action == "refuse":
+            st.down_until = time.monotonic() + int(rule.args[0]) / 1000.0
+            threading.Thread(target=self.server.shutdown, daemon=True).start()
+            action = "close"
+        if time.monotonic() < st.down_until:
+            action = "close"           # a connection opened before the restart
         if action == "close":
             self.close_connection = True
             return
@@ -588,12 +599,19 @@ def main():
     ap.add_argument("--secret-key", required=True)
     ap.add_argument("--bucket", action="append", required=True)
     a = ap.parse_args()
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    srv.daemon_threads = True
-    srv.state = State(a.access_key, a.secret_key, a.bucket)
-    print(srv.server_address[1], flush=True)
+    state = State(a.access_key, a.secret_key, a.bucket)
+    port = 0
     try:
-        srv.serve_forever()
+        while True:
+            srv = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+            srv.daemon_threads = True
+            srv.state = state
+            if not port:
+                port = srv.server_address[1]
+                print(port, flush=True)
+            srv.serve_forever()
+            srv.server_close()         # a "refuse" rule: down until down_until
+            time.sleep(max(0.0, state.down_until - time.monotonic()))
     except KeyboardInterrupt:
         pass
 
