@@ -325,21 +325,21 @@ static void give_easy(s3_client *c, CURL *e)
         curl_easy_cleanup(e);
 }
 
-/* Append the header line "<head><value>" to *l (any length: a session token is sent
- * whole). */
+/* Append the header line "<head><value>" to *l (any length up to 1 MiB: a session token
+ * is sent whole). The temporary copy is wiped: the line may carry the token. */
 static int add_header(struct curl_slist **l, const char *head, const char *value)
 {
     s3_sb line;
     s3_sb_init(&line, 1024 * 1024);
     s3_sb_adds(&line, head);
     s3_sb_adds(&line, value ? value : "");
-    if (line.err) {
-        int rc = line.err == -ENOMEM ? -ENOMEM : -EINVAL;
-        s3_sb_free(&line);
-        return rc;
-    }
-    struct curl_slist *nl = curl_slist_append(*l, line.p);
+    int rc = line.err == -ENOMEM ? -ENOMEM : line.err ? -EINVAL : 0;
+    struct curl_slist *nl = rc ? NULL : curl_slist_append(*l, line.p);
+    if (line.p)
+        OPENSSL_cleanse(line.p, line.len);
     s3_sb_free(&line);
+    if (rc)
+        return rc;
     if (!nl)
         return -ENOMEM;
     *l = nl;
