@@ -46,6 +46,8 @@ A rule line:   METHOD PATH-SUBSTRING QUERY-SUBSTRING WHICH ACTION [ARG]
                                     then close (a lying length)
              stuck                  ListObjectsV2: the first page, truncated, with the same
                                     NextContinuationToken whatever the request's token
+             badentry               ListObjectsV2 and ListMultipartUploads: the page gets
+                                    one more entry whose key cannot be decoded ("%zz")
 ListObjectsV2 and ListMultipartUploads honour encoding-type=url as AWS does (keys,
 prefixes and markers percent-encoded, a space as '+'); without it, keys go raw into the
 XML, control characters included (which no XML parser accepts).
@@ -264,6 +266,11 @@ class Handler(BaseHTTPRequestHandler):
         else:
             status, headers, out = self.s3(method, raw_path, raw_query, body,
                                            stuck=action == "stuck")
+            if action == "badentry":
+                out = re.sub(rb"(<Contents>|<Upload>)",
+                             rb"<Contents><Key>bad%zz</Key><Size>1</Size></Contents>"
+                             rb"<Upload><Key>bad%zz</Key><UploadId>x</UploadId></Upload>\1",
+                             out, count=1)
         entry[7] = str(status)
         if action == "drop" and out:
             self.send_response(status)

@@ -39,9 +39,28 @@ static int64_t mono(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Wait until the fake listens again (a failed "refuse" test may leave it down). */
+static void wait_fake(void)
+{
+    char url[128];
+    snprintf(url, sizeof(url), "%s/_ctl/log", endpoint);
+    for (int i = 0; i < 200; i++) {
+        CURL *e = curl_easy_init();
+        assert_non_null(e);
+        curl_easy_setopt(e, CURLOPT_URL, url);
+        curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+        CURLcode cc = curl_easy_perform(e);
+        curl_easy_cleanup(e);
+        if (cc == CURLE_OK)
+            return;
+        usleep(100 * 1000);
+    }
+}
+
 static int setup(void **state)
 {
     (void)state;
+    wait_fake();
     ctl("POST", "/_ctl/reset", "", NULL);
     return 0;
 }
@@ -211,6 +230,52 @@ static void test_list_odd_keys(void **state)
     s3_client_free(c);
 }
 
+struct warned {
+    int n;
+    char msg[512];
+};
+
+static void warn_cb(void *arg, const char *msg)
+{
+    struct warned *w = arg;
+    if (!w->n++)
+        s3_strlcpy(w->msg, msg, sizeof(w->msg));
+}
+
+/* An entry that cannot be decoded is skipped and reported; the rest of the page is read. */
+static void test_list_bad_entry(void **state)
+{
+    struct warned w = { 0 };
+    s3_config cfg = {
+        .endpoint = endpoint, .bucket = BUCKET, .access_key = AK, .secret_key = SK,
+        .warn = warn_cb, .warn_arg = &w,
+    };
+    s3_client *c = NULL;
+    struct keys k;
+    char *uid = NULL;
+    s3_error e;
+    (void)state;
+
+    assert_int_equal(s3_client_new(&cfg, &c), 0);
+    assert_int_equal(s3_put(c, "b/ok", "x", 1, NULL, NULL, &e), 0);
+    assert_int_equal(s3_mpu_create(c, "b/up", &uid, &e), 0);
+    set_rules("GET * * all badentry\n");
+    memset(&k, 0, sizeof(k));
+    assert_int_equal(s3_list(c, "b/", NULL, keys_cb, &k, &e), 0);
+    assert_int_equal(k.n, 1);
+    assert_string_equal(k.key[0], "b/ok");
+    assert_int_equal(w.n, 1);
+    assert_non_null(strstr(w.msg, "listing the bucket: skipped 1 entry"));
+    assert_non_null(strstr(w.msg, "bad%zz"));
+    memset(&k, 0, sizeof(k));
+    assert_int_equal(s3_list_uploads(c, "b/", upload_keys_cb, &k, &e), 0);
+    assert_int_equal(k.n, 1);
+    assert_string_equal(k.key[0], "b/up");
+    assert_int_equal(w.n, 2);
+    free(uid);
+    s3_client_free(c);
+}
+
 /* An endpoint that answers the same truncated page forever: an error, not a loop. */
 static void test_list_stuck(void **state)
 {
@@ -302,6 +367,7 @@ int main(void)
         cmocka_unit_test_setup(test_ride_reset, setup),
         cmocka_unit_test_setup(test_ride_refused, setup),
         cmocka_unit_test_setup(test_list_odd_keys, setup),
+        cmocka_unit_test_setup(test_list_bad_entry, setup),
         cmocka_unit_test_setup(test_list_stuck, setup),
         cmocka_unit_test_setup(test_lying_length, setup),
         cmocka_unit_test_setup(test_long_token, setup),
