@@ -212,12 +212,18 @@ void s3_warn_skipped(s3_client *c, const char *what, const s3_list_skip *skip)
                 skip->count, skip->count == 1 ? "y" : "ies", skip->first);
 }
 
+#define LIST_EMPTY_RUN_MAX 100   /* truncated pages in a row without a single entry */
+
 /* Does a truncated page move the listing on? Its token must differ from the one that
- * fetched it, and its last key must come after the previous page's last key. */
+ * fetched it, its last key must come after the previous page's last key, and pages
+ * without entries (*empty_run of them in a row) must not go on and on. */
 static int list_advances(const char *token, const char *next, const char *prev_last,
-                         const char *last)
+                         const char *last, int had_entries, int *empty_run)
 {
     if (token && next && !strcmp(token, next))
+        return 0;
+    *empty_run = had_entries ? 0 : *empty_run + 1;
+    if (*empty_run > LIST_EMPTY_RUN_MAX)
         return 0;
     return !prev_last || !last || strcmp(last, prev_last) > 0;
 }
@@ -225,12 +231,12 @@ static int list_advances(const char *token, const char *next, const char *prev_l
 /* Fetch and walk one page. *token is replaced by the next one, *last by the page's last
  * key (when it has entries). */
 static int list_page(s3_client *c, const char *prefix, const char *delimiter, char **token,
-                     char **last, int *truncated, s3_list_cb cb, void *arg, int *cb_rc,
-                     s3_error *err)
+                     char **last, int *empty_run, int *truncated, s3_list_cb cb, void *arg,
+                     int *cb_rc, s3_error *err)
 {
     sync_state st;
     s3_buf page = { 0 };
-    s3_list_skip skip;
+    s3_list_skip skip = { 0 };
     char *next = NULL, *page_last = NULL;
     char *q = list_query(*token, delimiter, c->cfg.list_max_keys, prefix);
     int rc;
@@ -253,7 +259,8 @@ static int list_page(s3_client *c, const char *prefix, const char *delimiter, ch
     }
     if (!rc && !*cb_rc && *truncated && !next)
         rc = s3_op_fail(err, -EINVAL, "truncated listing without NextContinuationToken");
-    if (!rc && !*cb_rc && *truncated && !list_advances(*token, next, *last, page_last))
+    if (!rc && !*cb_rc && *truncated &&
+        !list_advances(*token, next, *last, page_last, page_last || skip.count, empty_run))
         rc = s3_op_fail(err, -EINVAL, "the endpoint's listing does not advance (a truncated "
                         "page repeats the previous token or keys)");
     s3_buf_free(&page);
@@ -270,14 +277,15 @@ int s3_list(s3_client *c, const char *prefix, const char *delimiter,
             s3_list_cb cb, void *arg, s3_error *err)
 {
     char *token = NULL, *last = NULL;
-    int truncated = 1, cb_rc = 0, rc = 0;
+    int truncated = 1, cb_rc = 0, rc = 0, empty_run = 0;
 
     if (!c || !cb)
         return s3_op_fail(err, -EINVAL, "invalid arguments");
     if (err)
         memset(err, 0, sizeof(*err));
     while (!rc && !cb_rc && truncated)
-        rc = list_page(c, prefix, delimiter, &token, &last, &truncated, cb, arg, &cb_rc, err);
+        rc = list_page(c, prefix, delimiter, &token, &last, &empty_run, &truncated, cb, arg,
+                       &cb_rc, err);
     free(token);
     free(last);
     return rc ? rc : cb_rc;
