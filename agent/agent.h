@@ -77,6 +77,7 @@ typedef struct ag_opts {
     const char *session_token;
     const char *ca_file;
     const char *payload_signing; /* auto | signed | unsigned */
+    const char *retry_time;     /* S3 retry time (a duration), checked by ag_s3() */
     const char *metrics_file;   /* run: Prometheus textfile written after the run */
     int snap_now;               /* snap cleanup = immediate: the agent's older snapshots
                                  * go right after the commit, not with the next snapshot */

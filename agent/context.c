@@ -176,6 +176,25 @@ static void warn_transport(const ag_opts *o)
                 "can be altered on the way; use https", o->endpoint);
 }
 
+/* The S3 client's warnings (entries of a listing it had to skip). */
+static void s3_warning(void *arg, const char *msg)
+{
+    ag_info(arg, "warning: %s", msg);
+}
+
+/* The S3 retry time in ms from --retry-time / `retry time` (default 60 s, at most a
+ * day; 0 turns retries off); -1 with a usage error recorded. */
+static int retry_time_ms(ag_ctx *ctx, int *max_retries)
+{
+    long long secs = 60;
+    const char *v = ctx->opts.retry_time;
+    if (v != NULL && (ag_parse_duration(v, &secs) < 0 || secs > 86400))
+        return ag_fail(ctx, AG_EUSAGE, "retry time: not a duration of at most a day (like "
+                       "90s, 5m): '%s'", v);
+    *max_retries = secs == 0 ? -1 : 0;
+    return secs == 0 ? 1 : (int)(secs * 1000);
+}
+
 s3_client *ag_s3(ag_ctx *ctx)
 {
     if (ctx->s3 != NULL)
@@ -199,6 +218,11 @@ s3_client *ag_s3(ag_ctx *ctx)
         .max_conns = o->tun.parts_in_flight > o->tun.gets_in_flight
                      ? o->tun.parts_in_flight + 2 : o->tun.gets_in_flight + 2,
     };
+    cfg.warn = s3_warning;
+    cfg.warn_arg = ctx;
+    cfg.retry_time_ms = retry_time_ms(ctx, &cfg.max_retries);
+    if (cfg.retry_time_ms < 0)
+        return NULL;
     const char *ps = o->payload_signing ? o->payload_signing : "auto";
     if (strcmp(ps, "auto") == 0) {
         cfg.payload_signing = S3_PAYLOAD_AUTO;

@@ -106,6 +106,7 @@ static const key_def keys[] = {
     { "prefix", K_STR, OFF(prefix) },         { "region", K_STR, OFF(region) },
     { "ca-file", K_STR, OFF(ca_file) },       { "insecure", K_FLAG, OFF(insecure) },
     { "payload-signing", K_STR, OFF(payload_signing) },
+    { "retry-time", K_STR, OFF(retry_time) },
     { "metrics-file", K_STR, OFF(metrics_file) },
     { "snap-cleanup", K_CHOICE, OFF(snap_now) },
     { "chunk-digest", K_CHOICE, OFF(tun.chunk_digest) },
@@ -397,6 +398,8 @@ static void usage(void)
           "  --ca-file FILE        CA bundle for https; --insecure skips verification\n"
           "  --payload-signing auto|signed|unsigned  SigV4 body hashing (auto: unsigned\n"
           "                        over https only)\n"
+          "  --retry-time DURATION  keep retrying a failing S3 request this long (default\n"
+          "                        60s: an endpoint restart; 0: no retries)\n"
           "  --format text|json    output format\n"
           "  --metrics-file PATH   run: Prometheus textfile written after the run\n"
           "  --snap-cleanup deferred|immediate  the agent's older snapshots of an image go\n"

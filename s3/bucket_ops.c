@@ -106,7 +106,7 @@ static char *uploads_query(const char *prefix, const char *key_marker, const cha
     s3_sb q;
 
     s3_sb_init(&q, 16 * 1024);
-    s3_sb_addf(&q, "uploads&max-uploads=%d", max_uploads);
+    s3_sb_addf(&q, "encoding-type=url&uploads&max-uploads=%d", max_uploads);
     for (int i = 0; i < 3; i++) {
         if (!in[i] || !*in[i])
             continue;
@@ -136,6 +136,7 @@ static int uploads_page(s3_client *c, const char *prefix, char **key_marker,
                         int *cb_rc, s3_error *err)
 {
     s3_buf page = { 0 };
+    s3_list_skip skip;
     char *nk = NULL, *ni = NULL;
     char *q = uploads_query(prefix, *key_marker, *id_marker, c->cfg.list_max_keys);
     int rc;
@@ -149,12 +150,15 @@ static int uploads_page(s3_client *c, const char *prefix, char **key_marker,
     rc = s3_sync_request(c, &spec, err);
     free(q);
     if (!rc) {
-        rc = s3_xml_uploads_page(page.data, page.len, cb, arg, truncated, &nk, &ni, cb_rc);
+        rc = s3_xml_uploads_page_ex(page.data, page.len, cb, arg, truncated, &nk, &ni, cb_rc,
+                                    &skip);
         if (rc)
             s3_op_fail(err, rc, "malformed ListMultipartUploadsResult");
         else if (*truncated && !*cb_rc &&
                  (!nk || (same(nk, *key_marker) && same(ni, *id_marker))))
             rc = s3_op_fail(err, -EINVAL, "truncated upload listing that does not advance");
+        if (!rc)
+            s3_warn_skipped(c, "listing the multipart uploads", &skip);
     }
     s3_buf_free(&page);
     free(*key_marker);

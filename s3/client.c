@@ -1,5 +1,7 @@
 /* client.c - the s3_client: configuration copy, endpoint parsing, cancel, lifetime. */
 #include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -147,8 +149,14 @@ int s3_client_new(const s3_config *cfg, s3_client **out)
             c->cfg.max_retries = S3_DEFAULT_RETRIES;
         else if (c->cfg.max_retries < 0)
             c->cfg.max_retries = 0;
-        if (c->cfg.deadline_ms <= 0)
-            c->cfg.deadline_ms = S3_DEFAULT_DEADLINE_MS;
+        if (c->cfg.retry_time_ms <= 0)
+            c->cfg.retry_time_ms = S3_DEFAULT_RETRY_MS;
+        if (c->cfg.retry_time_ms > INT_MAX - S3_DEADLINE_SLACK_MS)
+            c->cfg.retry_time_ms = INT_MAX - S3_DEADLINE_SLACK_MS;
+        if (c->cfg.deadline_ms <= 0) {
+            int slack = c->cfg.retry_time_ms + S3_DEADLINE_SLACK_MS;
+            c->cfg.deadline_ms = slack > S3_DEFAULT_DEADLINE_MS ? slack : S3_DEFAULT_DEADLINE_MS;
+        }
         if (c->cfg.max_conns <= 0)
             c->cfg.max_conns = S3_DEFAULT_CONNS;
         if (c->cfg.list_max_keys <= 0 || c->cfg.list_max_keys > 1000)
@@ -206,6 +214,18 @@ void s3_client_reset_cancel(s3_client *c)
 {
     if (c)
         c->cancelled = 0;
+}
+
+void s3_warn(s3_client *c, const char *fmt, ...)
+{
+    char line[512];
+    va_list ap;
+    if (!c || !c->cfg.warn)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    c->cfg.warn(c->cfg.warn_arg, line);
 }
 
 void s3_test_set_hooks(s3_client *c, const s3_test_hooks *h)

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <openssl/crypto.h>
 
 #include "s3/s3_internal.h"
 
@@ -39,18 +40,39 @@ static uint64_t rng_next(s3_client *c)
     return x * 0x2545F4914F6CDD1Du;
 }
 
+int64_t s3_backoff_bound_ms(int64_t base, int64_t cap, int attempt)
+{
+    int shift = attempt > 1 ? attempt - 1 : 0;
+    int64_t bound = shift > 20 ? cap : base << shift;
+    return bound > cap ? cap : bound;
+}
+
 int s3_engine_backoff_ms(s3_client *c, int attempt)
 {
     int64_t base = c->hooks.backoff_base_ms > 0 ? c->hooks.backoff_base_ms : S3_BACKOFF_BASE_MS;
     int64_t cap = c->hooks.backoff_cap_ms > 0 ? c->hooks.backoff_cap_ms : S3_BACKOFF_CAP_MS;
-    int shift = attempt > 1 ? attempt - 1 : 0;
-    int64_t ceil_ms = shift > 20 ? cap : base << shift;
-    if (ceil_ms > cap)
-        ceil_ms = cap;
-    int64_t d = (int64_t)(rng_next(c) % (uint64_t)(ceil_ms + 1));   /* full jitter */
+    int64_t bound = s3_backoff_bound_ms(base, cap, attempt);
+    int64_t d = (int64_t)(rng_next(c) % (uint64_t)(bound + 1));   /* full jitter */
     if (d < c->hooks.backoff_min_ms)
         d = c->hooks.backoff_min_ms;
     return (int)d;
+}
+
+int64_t s3_retry_wait_ms(int64_t now_ms, int64_t first_fail_ms, int64_t retry_ms,
+                         int64_t backoff_ms)
+{
+    int64_t end = first_fail_ms + retry_ms;
+    if (now_ms >= end)
+        return -1;
+    return now_ms + backoff_ms > end ? end - now_ms : backoff_ms;
+}
+
+size_t s3_prealloc_size(int64_t content_length, size_t max)
+{
+    if (content_length <= 0 || (uint64_t)content_length > max)
+        return 0;
+    return (uint64_t)content_length < S3_PREALLOC_MAX ? (size_t)content_length
+                                                       : S3_PREALLOC_MAX;
 }
 
 /* ---- queues ---- */
@@ -238,8 +260,9 @@ static size_t on_write(char *ptr, size_t size, size_t n, void *p)
             r->too_big = 1;
             return 0;
         }
-        if (!b->len && r->content_length > 0 && (uint64_t)r->content_length <= r->s.buf_max)
-            s3_buf_reserve(b, (size_t)r->content_length, r->s.buf_max);
+        size_t pre = b->len ? 0 : s3_prealloc_size(r->content_length, r->s.buf_max);
+        if (pre > len)
+            s3_buf_reserve(b, pre, r->s.buf_max);   /* more comes as data arrives */
         if (s3_buf_reserve(b, len, r->s.buf_max))
             return 0;
         memcpy(b->data + b->len, ptr, len);
@@ -302,14 +325,21 @@ static void give_easy(s3_client *c, CURL *e)
         curl_easy_cleanup(e);
 }
 
-/* Append the header line "<head><value>" to *l. */
+/* Append the header line "<head><value>" to *l (any length up to 1 MiB: a session token
+ * is sent whole). The temporary copy is wiped: the line may carry the token. */
 static int add_header(struct curl_slist **l, const char *head, const char *value)
 {
-    char line[4096];
-    int n = snprintf(line, sizeof(line), "%s%s", head, value ? value : "");
-    if (n < 0 || (size_t)n >= sizeof(line))
-        return -EINVAL;
-    struct curl_slist *nl = curl_slist_append(*l, line);
+    s3_sb line;
+    s3_sb_init(&line, 1024 * 1024);
+    s3_sb_adds(&line, head);
+    s3_sb_adds(&line, value ? value : "");
+    int rc = line.err == -ENOMEM ? -ENOMEM : line.err ? -EINVAL : 0;
+    struct curl_slist *nl = rc ? NULL : curl_slist_append(*l, line.p);
+    if (line.p)
+        OPENSSL_cleanse(line.p, line.len);
+    s3_sb_free(&line);
+    if (rc)
+        return rc;
     if (!nl)
         return -ENOMEM;
     *l = nl;
@@ -321,14 +351,21 @@ static int sign_headers(s3_client *c, s3_req *r)
 {
     char auth[1024];
     char amz_date[17];
-    char tok[2048], rng[256], ct[512], md5[64];
+    char rng[256], ct[512], md5[64];
     const char *sh[5];
+    s3_sb tok;
     int ns = 0;
     int rc;
 
+    s3_sb_init(&tok, 1024 * 1024);
     if (c->cfg.session_token) {
-        snprintf(tok, sizeof(tok), "x-amz-security-token: %s", c->cfg.session_token);
-        sh[ns++] = tok;
+        s3_sb_addf(&tok, "x-amz-security-token: %s", c->cfg.session_token);
+        if (tok.err) {
+            rc = tok.err == -ENOMEM ? -ENOMEM : -EINVAL;
+            s3_sb_free(&tok);
+            return rc;
+        }
+        sh[ns++] = tok.p;
     }
     if (r->range) {
         snprintf(rng, sizeof(rng), "range: %s", r->range);
@@ -358,8 +395,12 @@ static int sign_headers(s3_client *c, s3_req *r)
         .now = c->hooks.wallclock ? c->hooks.wallclock(c->hooks.wallclock_arg) : time(NULL),
     };
     rc = s3_sigv4_sign(&sr, auth, sizeof(auth), amz_date);
-    if (rc)
+    if (rc) {
+        if (tok.p)
+            OPENSSL_cleanse(tok.p, tok.len);
+        s3_sb_free(&tok);
         return rc;
+    }
 
     struct curl_slist *l = NULL;
     rc = add_header(&l, "Host: ", c->host);
@@ -377,6 +418,9 @@ static int sign_headers(s3_client *c, s3_req *r)
         rc = add_header(&l, "Expect:", NULL);
     if (!rc)
         rc = add_header(&l, "Accept:", NULL);
+    if (tok.p)
+        OPENSSL_cleanse(tok.p, tok.len);   /* a secret; curl keeps its own copy */
+    s3_sb_free(&tok);
     if (rc) {
         curl_slist_free_all(l);
         return rc;
@@ -609,15 +653,24 @@ static void attempt_end(s3_client *c, s3_req *r, CURLcode cc)
     r->err = e;
     char what[400];
     if (retry && r->attempts <= c->cfg.max_retries) {
-        int delay = s3_engine_backoff_ms(c, r->attempts);
-        if (now + delay < r->deadline_ms) {
-            snprintf(what, sizeof(what), "%s %s; retry in %d ms", e.code, e.message, delay);
+        if (!r->first_fail_ms)
+            r->first_fail_ms = now;
+        int64_t delay = s3_retry_wait_ms(now, r->first_fail_ms, c->cfg.retry_time_ms,
+                                         s3_engine_backoff_ms(c, r->attempts));
+        if (delay >= 0 && now + delay < r->deadline_ms) {
+            snprintf(what, sizeof(what), "%s %s; retry in %d ms", e.code, e.message,
+                     (int)delay);
             trace_attempt(c, r, what);
             r->not_before_ms = now + delay;
             push_tail(&c->wait_head, &c->wait_tail, r);
             return;
         }
-        rc = -ETIMEDOUT;   /* no time left for another attempt */
+        /* no time left: a refused connection stays "unreachable", the rest timed out */
+        rc = rc == -EHOSTUNREACH ? rc : -ETIMEDOUT;
+        char gave[sizeof(e.message) + 64];
+        snprintf(gave, sizeof(gave), "%s (still failing after %d attempts in %lld s)",
+                 e.message, r->attempts, (long long)((now - r->started_ms + 999) / 1000));
+        set_message(&r->err, gave);
     }
     snprintf(what, sizeof(what), "%s %s; failed", e.code, e.message);
     trace_attempt(c, r, what);

@@ -115,7 +115,7 @@ static const char *rc_text(int rc)
     case -ENXIO: return "no such bucket";
     case -EACCES: return "access denied";
     case -EHOSTUNREACH: return "endpoint unreachable";
-    case -ETIMEDOUT: return "deadline passed";
+    case -ETIMEDOUT: return "timed out";
     case -EIO: return "request failed";
     case -EINVAL: return "invalid request or response";
     case -ENOMEM: return "out of memory";

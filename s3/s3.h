@@ -4,14 +4,16 @@
  * success or a negative errno-style code; when an s3_error is passed it is filled
  * with the HTTP status, the S3 error code and message of the final attempt.
  * Requests are retried with jittered exponential backoff (5xx, SlowDown, 429,
- * connection errors) under a deadline, and each attempt is signed afresh.
+ * connection errors) for up to a retry time counted from the request's first failed
+ * attempt (an endpoint restart), under a deadline; each attempt is signed afresh.
  *
  * Negative codes used:
  *   -ENOENT     NoSuchKey / 404 on an object (or NoSuchUpload, NoSuchLifecycleConfiguration)
  *   -ENXIO      NoSuchBucket
  *   -EACCES     403 (AccessDenied, InvalidAccessKeyId, SignatureDoesNotMatch)
  *   -EHOSTUNREACH  could not connect / resolve (after retries)
- *   -ETIMEDOUT  deadline passed
+ *   -ETIMEDOUT  deadline passed, or a retryable failure (5xx, 429, a cut or timed-out
+ *               transfer) still there when the retry time ran out
  *   -EPROTO     https: the server's certificate could not be verified (untrusted or
  *               expired chain, host name mismatch) or the CA file is unusable; final,
  *               never retried; the s3_error carries curl's text
@@ -45,12 +47,20 @@ typedef struct s3_config {
     const char *session_token; /* optional (x-amz-security-token) */
     const char *ca_file;       /* optional CA bundle for https */
     int insecure;              /* 1 disables TLS verification (documented as unsafe) */
-    int max_retries;           /* attempts after the first; 0 means default (6), < 0 none */
-    int deadline_ms;           /* per request, all attempts; 0 means default (120000) */
+    int max_retries;           /* attempts after the first; 0 means no bound but the retry
+                                * time (the default), < 0 none */
+    int retry_time_ms;         /* retryable failures are retried until this long after the
+                                * request's first failure; 0 means default (60000) */
+    int deadline_ms;           /* per request, all attempts; 0 means default: 120000, or
+                                * retry_time_ms + 60000 when that is longer */
     int max_conns;             /* connections in the pool; 0 means default (8) */
     int list_max_keys;         /* page size of ListObjectsV2 and ListMultipartUploads; 0 means
                                 * 1000 (tests use small pages) */
     int payload_signing;       /* S3_PAYLOAD_AUTO (0), S3_PAYLOAD_SIGNED, S3_PAYLOAD_UNSIGNED */
+    /* Optional: told about listing entries that were skipped (a key that cannot be
+     * decoded); msg is one line, non-printable bytes escaped. NULL: not told. */
+    void (*warn)(void *arg, const char *msg);
+    void *warn_arg;
 } s3_config;
 
 typedef struct s3_error {
@@ -107,8 +117,13 @@ int s3_head(s3_client *c, const char *key, uint64_t *size, char etag[S3_ETAG_MAX
 /* DELETE an object (missing is success, as in S3). */
 int s3_delete(s3_client *c, const char *key, s3_error *err);
 
-/* ListObjectsV2 over every page (continuation tokens followed internally).
+/* ListObjectsV2 over every page (continuation tokens followed internally), asked with
+ * encoding-type=url so that any key survives (keys are decoded before the callback).
  * With a delimiter, common prefixes are reported with is_prefix = 1 and size 0.
+ * An entry whose key cannot be decoded (bad escape, NUL, over 1024 bytes) is skipped
+ * and reported through s3_config.warn. A listing that does not advance (a truncated page
+ * that repeats the previous continuation token, or whose last key is not after the
+ * previous page's last key) fails with -EINVAL and says so in err.
  * The callback returns 0 to go on, non-zero to stop (that value is returned). */
 typedef struct s3_object_info {
     const char *key;
@@ -163,7 +178,9 @@ int s3_mpu_complete(s3_client *c, const char *key, const char *upload_id,
 int s3_mpu_abort(s3_client *c, const char *key, const char *upload_id, s3_error *err);
 
 /* ListMultipartUploads over every page (key-marker/upload-id-marker followed internally,
- * list_max_keys uploads a page): the uploads started and neither completed nor aborted
+ * list_max_keys uploads a page; encoding-type=url, entries that cannot be decoded skipped
+ * and reported as for s3_list; a truncated page that does not move the markers on is
+ * -EINVAL): the uploads started and neither completed nor aborted
  * whose key begins with prefix (NULL or "" for all), in key order, then by initiation.
  * The strings of *u are valid during the callback only. The callback returns 0 to go on,
  * non-zero to stop (that value is returned). */

@@ -10,8 +10,11 @@
 
 #include "s3/s3.h"
 
-#define S3_DEFAULT_RETRIES     6
+#define S3_DEFAULT_RETRIES     100000   /* in effect no bound: the retry time ends first */
+#define S3_DEFAULT_RETRY_MS    60000    /* rides through an endpoint restart */
 #define S3_DEFAULT_DEADLINE_MS 120000
+#define S3_DEADLINE_SLACK_MS   60000    /* deadline beyond a long retry time */
+#define S3_PREALLOC_MAX        (1024 * 1024) /* reserved ahead of data on Content-Length */
 #define S3_DEFAULT_CONNS       8
 #define S3_DEFAULT_LIST_KEYS   1000
 #define S3_BACKOFF_BASE_MS     100
@@ -69,6 +72,20 @@ void s3_redact_unregister(const char *secret);
 
 /* ---- xml.c: responses by path, and the CompleteMultipartUpload body ---- */
 
+/* What a listing page skipped: entries whose key could not be decoded. */
+typedef struct s3_list_skip {
+    size_t count;              /* entries skipped on this page */
+    char first[128];           /* the first one's raw text, escaped, truncated */
+} s3_list_skip;
+
+/* Decode a percent-encoded value of a listing with encoding-type=url ('+' is a space)
+ * into a malloc'ed *out. -EINVAL for a bad escape, a NUL or a result over max bytes,
+ * -ENOMEM; 0 otherwise. */
+int s3_url_decode(const char *in, size_t max, char **out);
+
+/* Copy s into dst (size dstsz) with bytes outside printable ASCII as \xHH; truncated. */
+void s3_escape_text(const char *s, char *dst, size_t dstsz);
+
 /* 1 if body is an <Error> document (code and message copied, truncated), else 0. */
 int s3_xml_error(const void *body, size_t len, char *code, size_t codesz,
                  char *msg, size_t msgsz);
@@ -88,6 +105,13 @@ int s3_xml_complete_result(const void *body, size_t len, char etag[S3_ETAG_MAX],
  * Returns 0, -EINVAL (malformed) or -ENOMEM. */
 int s3_xml_list_page(const void *body, size_t len, s3_list_cb cb, void *arg,
                      int *truncated, char **next_token, int *cb_rc);
+/* The same, and: a page that says <EncodingType>url</EncodingType> has its keys and
+ * prefixes percent-decoded; an entry whose key is missing or cannot be decoded is
+ * skipped and counted in *skip (may be NULL); *last_key (may be NULL) gets a malloc'ed
+ * copy of the page's last key in key order (NULL for an empty page). */
+int s3_xml_list_page_ex(const void *body, size_t len, s3_list_cb cb, void *arg,
+                        int *truncated, char **next_token, int *cb_rc,
+                        s3_list_skip *skip, char **last_key);
 
 /* The CompleteMultipartUpload request body for parts (ascending numbers), malloc'ed,
  * its length in *len. NULL on -EINVAL (order, numbers) or out of memory. */
@@ -114,6 +138,12 @@ int s3_xml_delete_result(const void *body, size_t len, size_t *nfailed, s3_error
 int s3_xml_uploads_page(const void *body, size_t len, s3_upload_cb cb, void *arg,
                         int *truncated, char **next_key, char **next_upload_id,
                         int *cb_rc);
+/* The same, with keys (and NextKeyMarker) percent-decoded when the page says
+ * <EncodingType>url</EncodingType>; an Upload whose key or id is missing or cannot be
+ * decoded is skipped and counted in *skip (may be NULL) instead of failing the page. */
+int s3_xml_uploads_page_ex(const void *body, size_t len, s3_upload_cb cb, void *arg,
+                           int *truncated, char **next_key, char **next_upload_id,
+                           int *cb_rc, s3_list_skip *skip);
 
 /* ---- engine.c: requests on the client's multi handle ---- */
 
@@ -180,6 +210,7 @@ struct s3_req {
     /* across attempts */
     int attempts;
     int64_t started_ms;            /* first attempt; 0 before */
+    int64_t first_fail_ms;         /* end of the first failed attempt; 0 before */
     int64_t deadline_ms;
     int64_t not_before_ms;
     int64_t attempt_start_ms;
@@ -238,6 +269,24 @@ void s3_engine_destroy(s3_client *c);
 /* The backoff before attempt `attempt + 1`, in ms (full jitter). */
 int s3_engine_backoff_ms(s3_client *c, int attempt);
 
+/* The upper bound of that backoff: base * 2^(attempt-1), at most cap (full jitter draws
+ * from [0, bound]). */
+int64_t s3_backoff_bound_ms(int64_t base, int64_t cap, int attempt);
+
+/* The wait before the next attempt of a request that failed at now_ms, its first failure
+ * at first_fail_ms, with backoff_ms drawn: backoff_ms, shortened so that the last attempt
+ * starts when the retry time ends; -1 when the retry time is over. */
+int64_t s3_retry_wait_ms(int64_t now_ms, int64_t first_fail_ms, int64_t retry_ms,
+                         int64_t backoff_ms);
+
+/* Bytes to reserve for a body before its data arrives, given its Content-Length (-1
+ * unknown) and the request's bound: never more than S3_PREALLOC_MAX (a lying length
+ * costs nothing), 0 when unknown or over max. */
+size_t s3_prealloc_size(int64_t content_length, size_t max);
+
+/* Tell the client's warn callback (if any) msg; printf-style. */
+void s3_warn(s3_client *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* ---- ops.c: the helpers of the synchronous operations (also for bucket_ops.c) ---- */
 
 /* Submit spec (done and arg are set here) and drive the engine until it finished;
@@ -245,6 +294,9 @@ int s3_engine_backoff_ms(s3_client *c, int attempt);
 int s3_sync_request(s3_client *c, s3_req_spec *spec, s3_error *err);
 /* Fill err (if any) with msg and no HTTP status; returns rc. */
 int s3_op_fail(s3_error *err, int rc, const char *msg);
+/* Warn (s3_warn) about the entries a listing page skipped, if any; what names the
+ * listing. */
+void s3_warn_skipped(s3_client *c, const char *what, const s3_list_skip *skip);
 /* s URI-encoded for a query string, malloc'ed; NULL when out of memory. */
 char *s3_query_enc(const char *s);
 

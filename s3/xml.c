@@ -1,5 +1,7 @@
-/* xml.c - S3 XML documents by path (libxml2): errors, uploads, listings, deletes; bodies. */
+/* xml.c - S3 XML documents by path (libxml2): reading, errors, uploads, deletes; bodies. */
+#include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,13 +9,84 @@
 #include <libxml/tree.h>
 
 #include "s3/s3_internal.h"
+#include "s3/xml_internal.h"
 
 /* No network, no entity substitution, no noise on stderr. */
 #define XML_OPTS (XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING | XML_PARSE_NOCDATA)
 
+/* What stands in for a character XML 1.0 cannot carry (S3_XML_BAD_CHAR, U+FDD0). */
+#define BAD_REF "&#xFDD0;"
+
+/* Can XML 1.0 carry code point v? */
+static int xml_char_ok(unsigned long v)
+{
+    return v == 0x9 || v == 0xA || v == 0xD || (v >= 0x20 && v <= 0xD7FF) ||
+           (v >= 0xE000 && v <= 0xFFFD) || (v >= 0x10000 && v <= 0x10FFFF);
+}
+
+/* The length of a character reference at p (up to end) to a code point XML 1.0 cannot
+ * carry ("&#x1;", "&#31;"), else 0. */
+static size_t bad_ref_len(const char *p, const char *end)
+{
+    const char *q = p + 2;
+    int hex = q < end && (*q == 'x' || *q == 'X');
+    unsigned long v = 0;
+    size_t nd = 0;
+
+    if (end - p < 4 || p[0] != '&' || p[1] != '#')
+        return 0;
+    for (q += hex; q < end && nd < 8 && isxdigit((unsigned char)*q); q++, nd++) {
+        if (!hex && !isdigit((unsigned char)*q))
+            break;
+        v = v * (hex ? 16 : 10) + (unsigned long)(isdigit((unsigned char)*q)
+                                                  ? *q - '0' : (*q | 0x20) - 'a' + 10);
+    }
+    if (!nd || q >= end || *q != ';' || xml_char_ok(v))
+        return 0;
+    return (size_t)(q + 1 - p);
+}
+
+/* A copy of body with every control byte and every character reference XML 1.0 cannot
+ * carry (AWS writes a key's 0x01 as "&#x1;", RGW writes NextKeyMarker so even with
+ * encoding-type=url) replaced by BAD_REF, so that one such key does not make the whole
+ * document unreadable. NULL when nothing needs replacing or out of memory (*oom). */
+static char *sanitize(const char *p, size_t len, size_t *outlen, int *oom)
+{
+    const char *end = p + len;
+    s3_sb b;
+    size_t from = 0;
+
+    *oom = 0;
+    s3_sb_init(&b, (size_t)S3_XMLBODY_MAX * 2);
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)p[i];
+        size_t skip = 0;
+        if (ch < 0x20 && ch != '\t' && ch != '\n' && ch != '\r')
+            skip = 1;
+        else if (ch == '&')
+            skip = bad_ref_len(p + i, end);
+        if (!skip)
+            continue;
+        s3_sb_add(&b, p + from, i - from);
+        s3_sb_adds(&b, BAD_REF);
+        i += skip - 1;
+        from = i + 1;
+    }
+    if (!b.p && !b.err)
+        return NULL;           /* nothing replaced */
+    s3_sb_add(&b, p + from, len - from);
+    if (b.err) {
+        *oom = 1;
+        s3_sb_free(&b);
+        return NULL;
+    }
+    *outlen = b.len;
+    return b.p;
+}
+
 /* Parse a response body. Leading blanks are skipped: S3 sends them to keep a slow
  * CompleteMultipartUpload connection alive, and libxml2 wants the XML declaration first. */
-static xmlDoc *parse(const void *body, size_t len)
+xmlDoc *s3_xml_read(const void *body, size_t len)
 {
     const char *p = body;
     while (p && len && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')) {
@@ -22,21 +95,29 @@ static xmlDoc *parse(const void *body, size_t len)
     }
     if (!p || !len || len > (size_t)S3_XMLBODY_MAX)
         return NULL;
-    return xmlReadMemory(p, (int)len, NULL, NULL, XML_OPTS);
+    size_t clen = 0;
+    int oom;
+    char *clean = sanitize(p, len, &clen, &oom);
+    if (oom || clen > (size_t)INT_MAX)
+        return NULL;
+    xmlDoc *doc = xmlReadMemory(clean ? clean : p, clean ? (int)clen : (int)len, NULL, NULL,
+                                XML_OPTS);
+    free(clean);
+    return doc;
 }
 
-static int name_is(const xmlNode *n, const char *name)
+int s3_xml_name_is(const xmlNode *n, const char *name)
 {
     return n && n->type == XML_ELEMENT_NODE && !strcmp((const char *)n->name, name);
 }
 
 /* The first element child of parent named name (namespace ignored), or NULL. */
-static xmlNode *child(const xmlNode *parent, const char *name)
+xmlNode *s3_xml_child(const xmlNode *parent, const char *name)
 {
     if (!parent)
         return NULL;
     for (xmlNode *n = parent->children; n; n = n->next)
-        if (name_is(n, name))
+        if (s3_xml_name_is(n, name))
             return n;
     return NULL;
 }
@@ -56,11 +137,11 @@ static xmlNode *path(xmlDoc *doc, const char *p)
         memcpy(part, p, len);
         part[len] = '\0';
         if (first) {
-            if (!name_is(n, part))
+            if (!s3_xml_name_is(n, part))
                 return NULL;
             first = 0;
         } else {
-            n = child(n, part);
+            n = s3_xml_child(n, part);
         }
         p += len + (slash ? 1 : 0);
     }
@@ -68,21 +149,21 @@ static xmlNode *path(xmlDoc *doc, const char *p)
 }
 
 /* The text of n, malloc'ed by libxml2 (free with xmlFree), or NULL. */
-static char *text(const xmlNode *n)
+char *s3_xml_text(const xmlNode *n)
 {
     return n ? (char *)xmlNodeGetContent(n) : NULL;
 }
 
 static void copy_text(const xmlNode *n, char *dst, size_t dstsz)
 {
-    char *t = text(n);
+    char *t = s3_xml_text(n);
     s3_strlcpy(dst, t ? t : "", dstsz);
     if (t)
         xmlFree(t);
 }
 
 /* Copy an ETag without its surrounding quotes (and blanks). */
-static void copy_etag(const char *src, char *dst, size_t dstsz)
+void s3_xml_copy_etag(const char *src, char *dst, size_t dstsz)
 {
     if (!src) {
         s3_strlcpy(dst, "", dstsz);
@@ -102,13 +183,13 @@ static void copy_etag(const char *src, char *dst, size_t dstsz)
 int s3_xml_error(const void *body, size_t len, char *code, size_t codesz,
                  char *msg, size_t msgsz)
 {
-    xmlDoc *doc = parse(body, len);
+    xmlDoc *doc = s3_xml_read(body, len);
     xmlNode *root = doc ? xmlDocGetRootElement(doc) : NULL;
-    int found = name_is(root, "Error");
+    int found = s3_xml_name_is(root, "Error");
 
     if (found) {
-        copy_text(child(root, "Code"), code, codesz);
-        copy_text(child(root, "Message"), msg, msgsz);
+        copy_text(s3_xml_child(root, "Code"), code, codesz);
+        copy_text(s3_xml_child(root, "Message"), msg, msgsz);
     }
     if (doc)
         xmlFreeDoc(doc);
@@ -117,13 +198,13 @@ int s3_xml_error(const void *body, size_t len, char *code, size_t codesz,
 
 int s3_xml_upload_id(const void *body, size_t len, char **upload_id)
 {
-    xmlDoc *doc = parse(body, len);
+    xmlDoc *doc = s3_xml_read(body, len);
     char *t = NULL;
     int rc = -EINVAL;
 
     *upload_id = NULL;
     if (doc)
-        t = text(path(doc, "InitiateMultipartUploadResult/UploadId"));
+        t = s3_xml_text(path(doc, "InitiateMultipartUploadResult/UploadId"));
     if (t && *t) {
         *upload_id = strdup(t);
         rc = *upload_id ? 0 : -ENOMEM;
@@ -138,25 +219,25 @@ int s3_xml_upload_id(const void *body, size_t len, char **upload_id)
 int s3_xml_complete_result(const void *body, size_t len, char etag[S3_ETAG_MAX],
                            s3_error *err)
 {
-    xmlDoc *doc = parse(body, len);
+    xmlDoc *doc = s3_xml_read(body, len);
     xmlNode *root = doc ? xmlDocGetRootElement(doc) : NULL;
     int rc = -EINVAL;
 
     if (etag)
         etag[0] = '\0';
-    if (name_is(root, "Error")) {
+    if (s3_xml_name_is(root, "Error")) {
         s3_error e;
         memset(&e, 0, sizeof(e));
         e.http_status = 200;
-        copy_text(child(root, "Code"), e.code, sizeof(e.code));
-        copy_text(child(root, "Message"), e.message, sizeof(e.message));
+        copy_text(s3_xml_child(root, "Code"), e.code, sizeof(e.code));
+        copy_text(s3_xml_child(root, "Message"), e.message, sizeof(e.message));
         rc = s3_err_from_http(200, e.code[0] ? e.code : "InternalError");
         if (err)
             *err = e;
-    } else if (name_is(root, "CompleteMultipartUploadResult")) {
-        char *t = text(child(root, "ETag"));
+    } else if (s3_xml_name_is(root, "CompleteMultipartUploadResult")) {
+        char *t = s3_xml_text(s3_xml_child(root, "ETag"));
         if (etag)
-            copy_etag(t, etag, S3_ETAG_MAX);
+            s3_xml_copy_etag(t, etag, S3_ETAG_MAX);
         if (t)
             xmlFree(t);
         rc = 0;
@@ -166,14 +247,29 @@ int s3_xml_complete_result(const void *body, size_t len, char etag[S3_ETAG_MAX],
     return rc;
 }
 
+/* n decimal digits at s as a number, or -1 (a sign, a blank or a short field). */
+static int digits(const char *s, int n)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    return v;
+}
+
 time_t s3_xml_parse_time(const char *s)
 {
-    int y, mo, d, h, mi, sec;
     struct tm tm;
 
-    if (!s || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d", &y, &mo, &d, &h, &mi, &sec) != 6)
+    if (!s || strlen(s) < 19 || s[4] != '-' || s[7] != '-' || s[10] != 'T' ||
+        s[13] != ':' || s[16] != ':')
         return 0;
-    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+    int y = digits(s, 4), mo = digits(s + 5, 2), d = digits(s + 8, 2);
+    int h = digits(s + 11, 2), mi = digits(s + 14, 2), sec = digits(s + 17, 2);
+    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 ||
+        mi < 0 || mi > 59 || sec < 0 || sec > 59)
         return 0;
     memset(&tm, 0, sizeof(tm));
     tm.tm_year = y - 1900;
@@ -182,128 +278,10 @@ time_t s3_xml_parse_time(const char *s)
     tm.tm_hour = h;
     tm.tm_min = mi;
     tm.tm_sec = sec;
-    return timegm(&tm);
-}
-
-/* One entry of a page: a Contents element or a CommonPrefixes element. */
-struct entry {
-    xmlNode *node;
-    char *key;          /* xmlFree */
-    int is_prefix;
-};
-
-static int entry_cmp(const void *a, const void *b)
-{
-    return strcmp(((const struct entry *)a)->key, ((const struct entry *)b)->key);
-}
-
-static int emit(const struct entry *e, s3_list_cb cb, void *arg)
-{
-    s3_object_info info;
-    char etag[S3_ETAG_MAX] = "";
-    memset(&info, 0, sizeof(info));
-    info.key = e->key;
-    info.is_prefix = e->is_prefix;
-    info.etag = etag;
-    if (!e->is_prefix) {
-        char *size = text(child(e->node, "Size"));
-        char *tag = text(child(e->node, "ETag"));
-        char *lm = text(child(e->node, "LastModified"));
-        info.size = size ? strtoull(size, NULL, 10) : 0;
-        copy_etag(tag, etag, sizeof(etag));
-        info.last_modified = s3_xml_parse_time(lm);
-        if (size)
-            xmlFree(size);
-        if (tag)
-            xmlFree(tag);
-        if (lm)
-            xmlFree(lm);
-    }
-    return cb(&info, arg);
-}
-
-int s3_xml_list_page(const void *body, size_t len, s3_list_cb cb, void *arg,
-                     int *truncated, char **next_token, int *cb_rc)
-{
-    xmlDoc *doc = parse(body, len);
-    xmlNode *root = doc ? xmlDocGetRootElement(doc) : NULL;
-    struct entry *ents = NULL;
-    size_t n = 0, cap = 0;
-    int rc = 0;
-
-    char *t;
-
-    *truncated = 0;
-    *next_token = NULL;
-    *cb_rc = 0;
-    if (!name_is(root, "ListBucketResult")) {
-        rc = -EINVAL;
-        goto out;
-    }
-    for (xmlNode *c = root->children; c; c = c->next) {
-        int is_prefix = name_is(c, "CommonPrefixes");
-        xmlNode *k;
-        if (!is_prefix && !name_is(c, "Contents"))
-            continue;
-        k = child(c, is_prefix ? "Prefix" : "Key");
-        if (!k) {
-            rc = -EINVAL;
-            goto out;
-        }
-        if (n == cap) {
-            size_t ncap = cap ? cap * 2 : 64;
-            struct entry *p = realloc(ents, ncap * sizeof(*ents));
-            if (!p) {
-                rc = -ENOMEM;
-                goto out;
-            }
-            ents = p;
-            cap = ncap;
-        }
-        ents[n].node = c;
-        ents[n].is_prefix = is_prefix;
-        ents[n].key = text(k);
-        if (!ents[n].key) {
-            rc = -ENOMEM;
-            goto out;
-        }
-        n++;
-    }
-    /* Contents and CommonPrefixes are each sorted; merge them into one key order */
-    if (n > 1)
-        qsort(ents, n, sizeof(*ents), entry_cmp);
-
-    t = text(child(root, "IsTruncated"));
-    *truncated = t && !strcmp(t, "true");
-    if (t)
-        xmlFree(t);
-    t = text(child(root, "NextContinuationToken"));
-    if (t && *t) {
-        *next_token = strdup(t);
-        if (!*next_token)
-            rc = -ENOMEM;
-    }
-    if (t)
-        xmlFree(t);
-
-    for (size_t i = 0; !rc && i < n; i++) {
-        int r = emit(&ents[i], cb, arg);
-        if (r) {
-            *cb_rc = r;
-            break;
-        }
-    }
-out:
-    for (size_t i = 0; i < n; i++)
-        xmlFree(ents[i].key);
-    free(ents);
-    if (doc)
-        xmlFreeDoc(doc);
-    if (rc) {
-        free(*next_token);
-        *next_token = NULL;
-    }
-    return rc;
+    time_t t = timegm(&tm);
+    if (t == (time_t)-1 || tm.tm_mday != d || tm.tm_mon != mo - 1)
+        return 0;   /* a day the month does not have (timegm moved it on) */
+    return t;
 }
 
 /* Append s with the five XML special characters escaped. */
@@ -409,30 +387,30 @@ static void delete_error(const xmlNode *n, s3_error *e)
 
     memset(e, 0, sizeof(*e));
     e->http_status = 200;
-    copy_text(child(n, "Key"), key, sizeof(key));
-    copy_text(child(n, "Code"), e->code, sizeof(e->code));
-    copy_text(child(n, "Message"), msg, sizeof(msg));
+    copy_text(s3_xml_child(n, "Key"), key, sizeof(key));
+    copy_text(s3_xml_child(n, "Code"), e->code, sizeof(e->code));
+    copy_text(s3_xml_child(n, "Message"), msg, sizeof(msg));
     snprintf(line, sizeof(line), "%s: %s%s%s", key, e->code, msg[0] ? " " : "", msg);
     s3_strlcpy(e->message, line, sizeof(e->message));
 }
 
 int s3_xml_delete_result(const void *body, size_t len, size_t *nfailed, s3_error *first)
 {
-    xmlDoc *doc = parse(body, len);
+    xmlDoc *doc = s3_xml_read(body, len);
     xmlNode *root = doc ? xmlDocGetRootElement(doc) : NULL;
     size_t failed = 0;
 
     *nfailed = 0;
-    if (!name_is(root, "DeleteResult")) {
+    if (!s3_xml_name_is(root, "DeleteResult")) {
         if (doc)
             xmlFreeDoc(doc);
         return -EINVAL;
     }
     for (xmlNode *n = root->children; n; n = n->next) {
         char code[64];
-        if (!name_is(n, "Error"))
+        if (!s3_xml_name_is(n, "Error"))
             continue;
-        copy_text(child(n, "Code"), code, sizeof(code));
+        copy_text(s3_xml_child(n, "Code"), code, sizeof(code));
         if (!strcmp(code, "NoSuchKey"))
             continue;   /* deleting a missing key succeeds in S3 */
         if (!failed++ && first)
@@ -441,92 +419,4 @@ int s3_xml_delete_result(const void *body, size_t len, size_t *nfailed, s3_error
     *nfailed = failed;
     xmlFreeDoc(doc);
     return 0;
-}
-
-/* ---- ListMultipartUploads ---- */
-
-/* Report one Upload element; -EINVAL when it has no key or upload id, else 0 with the
- * callback's answer in *cb_rc. */
-static int emit_upload(const xmlNode *n, s3_upload_cb cb, void *arg, int *cb_rc)
-{
-    char *key = text(child(n, "Key"));
-    char *id = text(child(n, "UploadId"));
-    char *init = text(child(n, "Initiated"));
-    int rc = -EINVAL;
-
-    if (key && *key && id && *id) {
-        s3_upload_info u = { .key = key, .upload_id = id,
-                             .initiated = s3_xml_parse_time(init) };
-        *cb_rc = cb(&u, arg);
-        rc = 0;
-    }
-    if (key)
-        xmlFree(key);
-    if (id)
-        xmlFree(id);
-    if (init)
-        xmlFree(init);
-    return rc;
-}
-
-/* A malloc'ed copy of the text of n, or NULL when n is missing or empty. */
-static int dup_text(const xmlNode *n, char **out)
-{
-    char *t = text(n);
-    *out = NULL;
-    if (t && *t)
-        *out = strdup(t);
-    int rc = t && *t && !*out ? -ENOMEM : 0;
-    if (t)
-        xmlFree(t);
-    return rc;
-}
-
-int s3_xml_uploads_page(const void *body, size_t len, s3_upload_cb cb, void *arg,
-                        int *truncated, char **next_key, char **next_upload_id,
-                        int *cb_rc)
-{
-    xmlDoc *doc = parse(body, len);
-    xmlNode *root = doc ? xmlDocGetRootElement(doc) : NULL;
-    xmlNode *last = NULL;
-    int rc = 0;
-    char *t;
-
-    *truncated = 0;
-    *next_key = *next_upload_id = NULL;
-    *cb_rc = 0;
-    if (!name_is(root, "ListMultipartUploadsResult")) {
-        rc = -EINVAL;
-        goto out;
-    }
-    t = text(child(root, "IsTruncated"));
-    *truncated = t && !strcmp(t, "true");
-    if (t)
-        xmlFree(t);
-    for (xmlNode *n = root->children; n && !*cb_rc; n = n->next) {
-        if (!name_is(n, "Upload"))
-            continue;
-        last = n;
-        rc = emit_upload(n, cb, arg, cb_rc);
-        if (rc)
-            goto out;
-    }
-    rc = dup_text(child(root, "NextKeyMarker"), next_key);
-    if (!rc)
-        rc = dup_text(child(root, "NextUploadIdMarker"), next_upload_id);
-    if (!rc && !*next_key && last) {   /* markers left out: go on after the last entry */
-        free(*next_upload_id);
-        rc = dup_text(child(last, "Key"), next_key);
-        if (!rc)
-            rc = dup_text(child(last, "UploadId"), next_upload_id);
-    }
-out:
-    if (doc)
-        xmlFreeDoc(doc);
-    if (rc) {
-        free(*next_key);
-        free(*next_upload_id);
-        *next_key = *next_upload_id = NULL;
-    }
-    return rc;
 }

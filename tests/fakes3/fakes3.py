@@ -17,7 +17,9 @@ Control (no authentication, path /_ctl/...):
     POST /_ctl/rules   body: rule lines (replaces the rules, clears the log)
     GET  /_ctl/log     one line per S3 request, tab-separated:
                        method path query x-amz-date signature auth-result action status port
-    POST /_ctl/reset   forget objects, uploads, rules and log
+    POST /_ctl/reset   forget objects, uploads, rules, log and token
+    POST /_ctl/token   body: the session token every S3 request must carry whole in
+                       x-amz-security-token (else 400 InvalidToken); empty: none checked
 
 A rule line:   METHOD PATH-SUBSTRING QUERY-SUBSTRING WHICH ACTION [ARG]
     METHOD   GET PUT POST DELETE HEAD or *
@@ -25,6 +27,8 @@ A rule line:   METHOD PATH-SUBSTRING QUERY-SUBSTRING WHICH ACTION [ARG]
              - matches only an empty query
     WHICH    the ordinal(s) of the requests matching this rule that it applies to:
              1   1-2   2,4   all
+             N@MS  from the Nth on, every one for MS milliseconds after the Nth
+                   (an outage: "* * * 5@15000 close")
     ACTION   status CODE [S3CODE]   answer CODE with an <Error> document
              error200 S3CODE        answer 200 with an <Error> document
              drop                   send the headers and half the body, then close
@@ -34,6 +38,20 @@ A rule line:   METHOD PATH-SUBSTRING QUERY-SUBSTRING WHICH ACTION [ARG]
              noetag                 answer normally without ETag (header and <ETag> text),
                                     as RGW 16.2 does on CompleteMultipartUpload
              norange                answer a GET with the whole object (200), ignoring Range
+             reset                  close the connection with a TCP reset, no answer
+             refuse MS              close the connection, stop listening (connections are
+                                    refused) and cut every open one for MS milliseconds,
+                                    then listen again on the same port: a restart that
+                                    keeps the objects
+             lielen N               answer with "Content-Length: N" but the real body,
+                                    then close (a lying length)
+             stuck                  ListObjectsV2: the first page, truncated, with the same
+                                    NextContinuationToken whatever the request's token
+             badentry               ListObjectsV2 and ListMultipartUploads: the page gets
+                                    one more entry whose key cannot be decoded ("%zz")
+ListObjectsV2 and ListMultipartUploads honour encoding-type=url as AWS does (keys,
+prefixes and markers percent-encoded, a space as '+'); without it, keys go raw into the
+XML, control characters included (which no XML parser accepts).
 Rules are tried in order; every rule that matches counts the request; the first whose
 WHICH includes its count acts. Example: "PUT * partNumber=3& 1 status 503 SlowDown".
 """
@@ -43,13 +61,14 @@ import hashlib
 import hmac
 import re
 import socket
+import struct
 import sys
 import threading
 import time
 import uuid
 import xml.etree.ElementTree as ET
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import quote, unquote
+from urllib.parse import quote, quote_plus, unquote
 from xml.sax.saxutils import escape
 
 STATE_LOCK = threading.Lock()
@@ -69,6 +88,8 @@ class State:
         self.lifecycle = {}    # bucket -> configuration document (bytes)
         self.rules = []
         self.log = []
+        self.token = ""
+        self.down_until = 0.0
 
 
 class Rule:
@@ -79,13 +100,28 @@ class Rule:
         self.method, self.path, self.query, which, self.action = f[:5]
         self.args = f[5:]
         self.count = 0
+        self.window = None         # N@MS: (N, MS) and, once the Nth came, its end
+        self.until = None
         if which == "all":
             self.which = None
+        elif "@" in which:
+            n, _, ms = which.partition("@")
+            self.which = set()
+            self.window = (int(n), int(ms))
         else:
             self.which = set()
             for part in which.split(","):
                 a, _, b = part.partition("-")
                 self.which.update(range(int(a), int(b or a) + 1))
+
+    def applies(self):
+        """Count one more matching request; does this rule act on it?"""
+        self.count += 1
+        if self.window:
+            if self.count == self.window[0]:
+                self.until = time.monotonic() + self.window[1] / 1000.0
+            return self.until is not None and time.monotonic() < self.until
+        return self.which is None or self.count in self.which
 
     def matches(self, method, path, query):
         if self.method != "*" and self.method != method:
@@ -113,6 +149,14 @@ def error_xml(code, message="scripted"):
     return ('<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>%s</Code>'
             '<Message>%s</Message><RequestId>fake</RequestId></Error>'
             % (escape(code), escape(message))).encode()
+
+
+def listing_encoder(q):
+    """How a listing writes keys: percent-encoded (a space as '+', as AWS does) when the
+    request asked for encoding-type=url, else XML-escaped raw text."""
+    if q.get("encoding-type") == "url":
+        return lambda k: quote_plus(k, safe="/")
+    return escape
 
 
 def md5hex(b):
@@ -181,8 +225,7 @@ class Handler(BaseHTTPRequestHandler):
         with STATE_LOCK:
             for r in st.rules:
                 if r.matches(method, raw_path, raw_query):
-                    r.count += 1
-                    if rule is None and (r.which is None or r.count in r.which):
+                    if r.applies() and rule is None:
                         rule = r
             sig = re.search(r"Signature=([0-9a-f]+)", self.headers.get("Authorization", ""))
             entry = [method, raw_path, raw_query or "-", self.headers.get("x-amz-date", "-"),
@@ -192,8 +235,19 @@ class Handler(BaseHTTPRequestHandler):
 
         action = rule.action if rule else None
         self.ignore_range = action == "norange"
+        if action == "refuse":
+            st.down_until = time.monotonic() + int(rule.args[0]) / 1000.0
+            threading.Thread(target=self.server.shutdown, daemon=True).start()
+            action = "close"
+        if time.monotonic() < st.down_until:
+            action = "close"           # a connection opened before the restart
         if action == "close":
             self.close_connection = True
+            return
+        if action == "reset":
+            self.close_connection = True
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                       struct.pack("ii", 1, 0))
             return
         if action == "hang":
             time.sleep(int(rule.args[0]) / 1000.0)
@@ -206,10 +260,19 @@ class Handler(BaseHTTPRequestHandler):
             entry[7] = "200"
             return self.reply(200, error_xml(rule.args[0]), {"Content-Type": "application/xml"})
 
+        if not auth and st.token and self.headers.get("x-amz-security-token") != st.token:
+            auth = "InvalidToken"
         if auth:
-            status, headers, out = 403, {}, error_xml(auth, "auth check failed")
+            status, headers, out = (400 if auth == "InvalidToken" else 403), {}, \
+                error_xml(auth, "auth check failed")
         else:
-            status, headers, out = self.s3(method, raw_path, raw_query, body)
+            status, headers, out = self.s3(method, raw_path, raw_query, body,
+                                           stuck=action == "stuck")
+            if action == "badentry":
+                out = re.sub(rb"(<Contents>|<Upload>)",
+                             rb"<Contents><Key>bad%zz</Key><Size>1</Size></Contents>"
+                             rb"<Upload><Key>bad%zz</Key><UploadId>x</UploadId></Upload>\1",
+                             out, count=1)
         entry[7] = str(status)
         if action == "drop" and out:
             self.send_response(status)
@@ -230,6 +293,16 @@ class Handler(BaseHTTPRequestHandler):
             return
         if action == "short" and out:
             out = out[: len(out) // 2]
+        if action == "lielen":
+            self.send_response(status)
+            for k, v in headers.items():
+                self.send_header(k, v)
+            self.send_header("Content-Length", rule.args[0])
+            self.end_headers()
+            self.wfile.write(out)
+            self.wfile.flush()
+            self.close_connection = True
+            return
         if action == "noetag":
             headers.pop("ETag", None)
             out = re.sub(rb"<ETag>[^<]*</ETag>", b"<ETag></ETag>", out)
@@ -253,6 +326,9 @@ class Handler(BaseHTTPRequestHandler):
             if method == "GET" and path == "/_ctl/log":
                 out = "".join("\t".join(e) + "\n" for e in st.log).encode()
                 return self.reply(200, out, {"Content-Type": "text/plain"})
+            if method == "POST" and path == "/_ctl/token":
+                st.token = body.decode()
+                return self.reply(200, b"ok\n")
             if method == "POST" and path == "/_ctl/reset":
                 st.reset()
                 return self.reply(200, b"ok\n")
@@ -299,7 +375,7 @@ class Handler(BaseHTTPRequestHandler):
 
     # ---- the in-memory S3 ----
 
-    def s3(self, method, raw_path, raw_query, body):
+    def s3(self, method, raw_path, raw_query, body, stuck=False):
         st = self.server.state
         path = unquote(raw_path)
         bucket, _, key = path.lstrip("/").partition("/")
@@ -323,7 +399,7 @@ class Handler(BaseHTTPRequestHandler):
                 if "uploads" in q and method == "GET":
                     return 200, xmlh, self.list_uploads(bucket, q)
                 if method == "GET":
-                    return 200, xmlh, self.list_objects(bucket, q)
+                    return 200, xmlh, self.list_objects(bucket, q, stuck)
                 return 405, xmlh, error_xml("MethodNotAllowed")
             if "uploads" in q and method == "POST":
                 uid = uuid.uuid4().hex
@@ -450,6 +526,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def list_uploads(self, bucket, q):
         st = self.server.state
+        enc = listing_encoder(q)
         prefix = q.get("prefix", "")
         max_uploads = int(q.get("max-uploads", "1000"))
         marker = (q.get("key-marker", ""), q.get("upload-id-marker", ""))
@@ -465,26 +542,29 @@ class Handler(BaseHTTPRequestHandler):
         out = ['<?xml version="1.0" encoding="UTF-8"?>',
                '<ListMultipartUploadsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">',
                "<Bucket>%s</Bucket><Prefix>%s</Prefix><MaxUploads>%d</MaxUploads>"
-               % (escape(bucket), escape(prefix), max_uploads),
+               % (escape(bucket), enc(prefix), max_uploads),
                "<IsTruncated>%s</IsTruncated>" % ("true" if truncated else "false")]
         if truncated:
             out.append("<NextKeyMarker>%s</NextKeyMarker>"
                        "<NextUploadIdMarker>%s</NextUploadIdMarker>"
-                       % (escape(page[-1][0]), page[-1][2]))
+                       % (enc(page[-1][0]), page[-1][2]))
+        if q.get("encoding-type") == "url":
+            out.append("<EncodingType>url</EncodingType>")
         for k, t, uid in page:
             out.append("<Upload><Key>%s</Key><UploadId>%s</UploadId>"
-                       "<Initiated>%s</Initiated></Upload>" % (escape(k), uid, iso(t)))
+                       "<Initiated>%s</Initiated></Upload>" % (enc(k), uid, iso(t)))
         out.append("</ListMultipartUploadsResult>")
         return "".join(out).encode()
 
-    def list_objects(self, bucket, q):
+    def list_objects(self, bucket, q, stuck=False):
         st = self.server.state
+        enc = listing_encoder(q)
         prefix = q.get("prefix", "")
         delim = q.get("delimiter", "")
         max_keys = int(q.get("max-keys", "1000"))
         after = q.get("start-after", "")
         token = q.get("continuation-token")
-        if token:
+        if token and not stuck:
             after = bytes.fromhex(token).decode()
         entries = {}
         for (b, k), (data, etag, mtime) in st.objects.items():
@@ -498,24 +578,26 @@ class Handler(BaseHTTPRequestHandler):
                 entries[k] = (len(data), etag, mtime)
         names = [n for n in sorted(entries) if n > after]
         page = names[:max_keys]
-        truncated = len(names) > len(page) and max_keys > 0
+        truncated = (len(names) > len(page) or stuck) and max_keys > 0
         out = ['<?xml version="1.0" encoding="UTF-8"?>',
                '<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">',
                "<Name>%s</Name><Prefix>%s</Prefix><MaxKeys>%d</MaxKeys><KeyCount>%d</KeyCount>"
-               % (escape(bucket), escape(prefix), max_keys, len(page)),
+               % (escape(bucket), enc(prefix), max_keys, len(page)),
                "<IsTruncated>%s</IsTruncated>" % ("true" if truncated else "false")]
+        if q.get("encoding-type") == "url":
+            out.append("<EncodingType>url</EncodingType>")
         if truncated:
             out.append("<NextContinuationToken>%s</NextContinuationToken>"
-                       % page[-1].encode().hex())
+                       % (page[-1] if page else "stuck").encode().hex())
         for n in page:
             e = entries[n]
             if e is None:
-                out.append("<CommonPrefixes><Prefix>%s</Prefix></CommonPrefixes>" % escape(n))
+                out.append("<CommonPrefixes><Prefix>%s</Prefix></CommonPrefixes>" % enc(n))
             else:
                 out.append("<Contents><Key>%s</Key><LastModified>%s</LastModified>"
                            "<ETag>&quot;%s&quot;</ETag><Size>%d</Size>"
                            "<StorageClass>STANDARD</StorageClass></Contents>"
-                           % (escape(n), iso(e[2]), e[1], e[0]))
+                           % (enc(n), iso(e[2]), e[1], e[0]))
         out.append("</ListBucketResult>")
         return "".join(out).encode()
 
@@ -526,12 +608,19 @@ def main():
     ap.add_argument("--secret-key", required=True)
     ap.add_argument("--bucket", action="append", required=True)
     a = ap.parse_args()
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    srv.daemon_threads = True
-    srv.state = State(a.access_key, a.secret_key, a.bucket)
-    print(srv.server_address[1], flush=True)
+    state = State(a.access_key, a.secret_key, a.bucket)
+    port = 0
     try:
-        srv.serve_forever()
+        while True:
+            srv = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+            srv.daemon_threads = True
+            srv.state = state
+            if not port:
+                port = srv.server_address[1]
+                print(port, flush=True)
+            srv.serve_forever()
+            srv.server_close()         # a "refuse" rule: down until down_until
+            time.sleep(max(0.0, state.down_until - time.monotonic()))
     except KeyboardInterrupt:
         pass
 
