@@ -91,8 +91,9 @@ static void print_text(const catalog *c, const list_row *rows)
         naming_spec_str(rows[k].spec, name, sizeof(name));
         if (rows[k].e < 0) {
             const cat_bad *b = &c->badv[rows[k].bad];
-            printf("%-24s %-20s %-12s %-20s %12s %12s  manifest %s: %s\n", name, b->id,
-                   "DAMAGED", "-", "-", "-", b->key, b->why);
+            printf("%-24s %-20s %-12s %-20s %12s %12s  manifest %s: %s\n",
+                   termesc_str(name), termesc_str(b->id), "DAMAGED", "-", "-", "-",
+                   termesc_str(b->key), termesc_str(b->why));
             continue;
         }
         const manifest *m = &c->e[rows[k].e].m;

@@ -82,7 +82,7 @@ static int refuse_damaged(prune_run *r, const cat_bad *b)
     snprintf(line, sizeof(line), "backup %s is damaged (manifest %s: %s): nothing of this "
              "image is pruned", b->id, b->key, b->why);
     if (r->json == NULL) {
-        printf("%s: refused: %s\n", name, line);
+        printf("%s: refused: %s\n", termesc_str(name), termesc_str(line));
     } else {
         json_object *img = json_object_new_object();
         json_object_object_add(img, "image", json_object_new_string(name));
