@@ -88,8 +88,8 @@ case_ "wrong credentials (backup)" 4 rbx --env AWS_SECRET_ACCESS_KEY=wrong backu
 case_ "wrong credentials (list)" 4 rbx --env AWS_SECRET_ACCESS_KEY=wrong list
 case_ "missing bucket (backup)" 5 rbx --bucket "nosuch-$TAG" backup "$SRC"
 case_ "missing bucket (list)" 5 rbx --bucket "nosuch-$TAG" list
-case_ "unreachable endpoint (backup)" 6 rbx --endpoint http://127.0.0.1:1 backup "$SRC"
-case_ "unreachable endpoint (restore)" 6 rbx --endpoint http://127.0.0.1:1 restore "$SRC" \
+case_ "unreachable endpoint (backup)" 6 rbx --retry-time 5s --endpoint http://127.0.0.1:1 backup "$SRC"
+case_ "unreachable endpoint (restore)" 6 rbx --retry-time 5s --endpoint http://127.0.0.1:1 restore "$SRC" \
     "rbd/$(img newdst)" --dest-ceph-conf "$DST_CEPH_CONF"
 case_ "destination image already exists" 7 rbx restore "$SRC" "$EXIST" \
     --dest-ceph-conf "$DST_CEPH_CONF"
