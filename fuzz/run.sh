@@ -7,7 +7,8 @@
 #            one line per harness; exit 1 if any input fails, 77 if clang is missing.
 #        fuzz/run.sh --time SECONDS [HARNESS...]
 #            fuzz each harness for SECONDS, one after the other (libFuzzer -fork=1, going
-#            on after a finding), starting from a copy of its corpus in fuzz/out/work/H;
+#            on after a finding, with fuzz/dict/H.dict if there is one), starting from a
+#            copy of its corpus in fuzz/out/work/H;
 #            reproducers go to fuzz/out/artifacts/H/. Ends with a table:
 #            harness | execs | findings | time. Exit 1 if anything was found.
 # HARNESS: diffstream, manifest, ... (default: every fuzz/fuzz_*.c). Env: JOBS (build).
@@ -77,8 +78,11 @@ fuzz_one() { # HARNESS: prints "execs findings seconds"
     cp -n "$SRC/fuzz/corpus/$h"/* "$OUT/seeds/$h"/* "$work/corpus/" 2>/dev/null
     local before
     before=$(find "$art" -type f | wc -l)
+    local dict=()
+    [ -f "$SRC/fuzz/dict/$h.dict" ] && dict=(-dict="$SRC/fuzz/dict/$h.dict")
     t0=$SECONDS
-    timeout -k 10 $((secs + 120)) "$OUT/fuzz_$h" "${LIMITS[@]}" -fork=1 -ignore_crashes=1 \
+    timeout -k 10 $((secs + 120)) "$OUT/fuzz_$h" "${LIMITS[@]}" "${dict[@]}" -fork=1 \
+        -ignore_crashes=1 \
         -ignore_ooms=1 -ignore_timeouts=1 -max_total_time="$secs" -artifact_prefix="$art/" \
         "$work/corpus" >"$work/log" 2>&1
     last=$(grep -E '^#[0-9]+: cov:' "$work/log" | tail -n 1)
