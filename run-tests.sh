@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# run-tests.sh - build rbd2s3 and run every test: unit tests (`make check`), the same
+# run-tests.sh - build rbd2s3 and run every test: unit tests (`make check`), the fuzz
+# harnesses over their corpus (fuzz/run.sh --replay; skipped without clang), the unit tests
 # under AddressSanitizer/UBSan, and the integration tests against a throwaway sandbox
 # (two Ceph clusters and an RGW on loopback, tests/sandbox/sandbox.sh).
 #
@@ -9,7 +10,7 @@
 #                   with a filter the sanitizer build is skipped unless --asan is given
 #   --no-asan       skip the sanitizer build
 #   --asan          do the sanitizer build even with a filter
-#   --no-unit       skip `make check` (the build still runs)
+#   --no-unit       skip `make check` and the fuzz corpus replay (the build still runs)
 #   --no-integration  skip the sandbox and the integration tests
 #   --asan-integration  run the integration scripts a second time with the sanitizer
 #                   build's binary (build-asan/src/rbd2s3)
@@ -253,6 +254,26 @@ fi
 if [ $BUILD_OK = yes ] && [ $UNIT = yes ]; then
     say "unit tests (make check)"
     make_check "$TOP" "unit tests" "$LOGDIR/check.log"
+fi
+
+# ------------------------------------------------------------------ fuzz corpus replay
+# Each libFuzzer harness over its corpus, once (fuzz/run.sh prints TAP: one line per
+# harness). Skipped, with a note, when clang or libFuzzer is missing (exit 77).
+if [ $BUILD_OK = yes ] && [ $UNIT = yes ]; then
+    say "fuzz corpus replay (fuzz/run.sh --replay)"
+    run_logged "$LOGDIR/fuzz.log" 1800 fuzz/run.sh --replay
+    rc=$?
+    if [ $rc -eq 77 ]; then
+        NOTES+=("SKIPPED: fuzz corpus replay ($(grep -m1 '^fuzz: skipped' "$LOGDIR/fuzz.log"))")
+    else
+        p=$(grep -cE '^ok [0-9]+' "$LOGDIR/fuzz.log")
+        f=$(grep -cE '^not ok [0-9]+' "$LOGDIR/fuzz.log")
+        PASSED=$((PASSED + p))
+        FAILED=$((FAILED + f))
+        echo "run-tests: fuzz corpus replay: $p passed, $f failed"
+        [ "$f" -gt 0 ] && NOTES+=("fuzz corpus replay: $f failed")
+        [ "$f" -eq 0 ] && [ $rc -ne 0 ] && fail_step "fuzz/run.sh --replay exited $rc"
+    fi
 fi
 
 # ------------------------------------------------------------------ sanitizer build

@@ -3,7 +3,7 @@
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top" || exit 1
 status=0
-files=$(find agent s3 rbdio tests -name '*.[ch]' 2>/dev/null | sort)
+files=$(find agent s3 rbdio tests fuzz -name '*.[ch]' 2>/dev/null | sort)
 for f in $files; do
     if grep -nE '(^|[^_a-zA-Z0-9])(sprintf|vsprintf|strcpy|strcat|gets|atoi|atol|atoll|strtok|tmpnam|mktemp)[[:space:]]*\(' "$f" \
         | grep -vE '^\S+:\s*(//|/?\*)'; then

@@ -11,6 +11,7 @@ PKGS=(
     ceph-mon ceph-osd ceph-common radosgw
     awscli s3cmd lz4 xxhash python3 jq time curl python3-prometheus-client
     groff-base man-db systemd
+    clang libclang-rt-14-dev
 )
 
 missing=()
