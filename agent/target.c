@@ -195,13 +195,20 @@ static int image_commit(target *t)
 
 /* ---- files ---- */
 
-/* An existing path: accepted only if it is (or a link resolves to) a block device. */
+/* An existing path: accepted only if it is a block device, or a link of root's or ours
+ * that resolves to one (/dev/disk/by-id/...). */
 static int open_existing(target *t, const struct stat *lst)
 {
     const char *path = t->path;
     char real[PATH_MAX];
     struct stat st;
     if (S_ISLNK(lst->st_mode)) {
+        /* as fs.protected_symlinks: only a link of root's or of our own is followed, so
+         * that a link planted in a shared directory cannot aim the restore at a disk */
+        if (lst->st_uid != 0 && lst->st_uid != geteuid())
+            return ag_fail(t->ctx, AG_EEXIST, "%s: already exists (a symbolic link owned by "
+                           "uid %u, not root's or ours: not followed)", path,
+                           (unsigned)lst->st_uid);
         if (realpath(path, real) == NULL || lstat(real, &st) < 0 || !S_ISBLK(st.st_mode))
             return ag_fail(t->ctx, AG_EEXIST, "%s: already exists (a symbolic link, not to "
                            "a block device: not followed)", path);

@@ -139,4 +139,15 @@ check "it says the link is not followed" grep -q "symbolic link.*not followed" "
 check "the link's target is unchanged" cmp -s "$TMPD/victim" - <<<"victim"
 check "the planted link is kept" test -L "$TMPD/plink.raw$SUF"
 
+# a link to a block device is followed only if root or the caller owns it
+if [ "$(id -u)" = 0 ] && mknod "$TMPD/blkdev" b 7 250 2>/dev/null; then
+    ln -s "$TMPD/blkdev" "$TMPD/blklink.raw"
+    chown -h nobody "$TMPD/blklink.raw"
+    expect_rc 7 "restore onto another user's link to a block device" s3 restore "$SRC" \
+        --to-file "$TMPD/blklink.raw"
+    check "it says whose link it is" grep -q "owned by uid.*not followed" "$TMPD/s3.err"
+else
+    ok "# SKIP not root or no mknod: another user's link to a block device"
+fi
+
 done_testing
