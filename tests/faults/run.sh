@@ -108,7 +108,9 @@ run_scenario() {
         [ $rc = 124 ] && why="HANG: the scenario ran past ${STEP_T}s"
         printf '%s\t?\t?\t?\t?\t%s\n' "$name" "$why" >"$OUT/$name.row"
     elif [ $rc = 124 ]; then
-        sed -i "s/\t[^\t]*\$/\tHANG: past ${STEP_T}s; &/" "$OUT/$name.row"
+        awk -F'\t' -v OFS='\t' -v h="HANG: the scenario ran past ${STEP_T}s" \
+            '{ $6 = h "; " $6; print }' "$OUT/$name.row" >"$OUT/$name.row.new" &&
+            mv "$OUT/$name.row.new" "$OUT/$name.row"
     fi
     echo "$rc" >"$OUT/$name.rc"
 }

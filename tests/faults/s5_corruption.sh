@@ -70,12 +70,13 @@ n=0
 for kind in "${KINDS[@]}"; do
     n=$((n + 1))
     ids=("$B1" "$B2" "$B3")
-    id=${ids[$((RANDOM % 3))]}
+    b=$((RANDOM % 3))
+    id=${ids[$b]}
     obj=$kind
     [ "$kind" = data ] && obj=data.0
     [ "$kind" = manifest ] && obj=manifest.json
     k=$(key "$id" "$obj")
-    what="flip in $obj of $id"
+    what="flip in $obj of B$((b + 1))"
     trial_begin "$what"
     get "$k" "$TMPD/orig" || { not_ok "$what: get $k"; trial_end; continue; }
     diag "$what: $(python3 "$OBJTOOL" flip "$TMPD/orig" "$TMPD/bad") (offset old new)"

@@ -65,7 +65,10 @@ rb prune --keep-last 1 --grace 0s >"$TMPD/p2.out" 2>&1
 diag "prune of every image: exit $?" "$(tail -n 4 "$TMPD/p2.out")"
 still_there "prune of the whole prefix"
 restore_sum "$VICTIM"
-expect_eq "$RS_RC $RS_SUM" "0 $WANT" "the victim still restores identical"
-[ "$RS_RC $RS_SUM" = "0 $WANT" ] || data_lost "the victim's backup was damaged by prune"
+if [ "$RS_RC $RS_SUM" = "0 $WANT" ]; then
+    ok "the victim still restores identical"
+else
+    data_lost "the victim no longer restores identical (exit $RS_RC)"
+fi
 trial_end
 fault_done
