@@ -22,7 +22,7 @@ GET_RX='^s3: GET .*/data\.[0-9]+ -> 206 '
 IMAGE_PHASES=("first data GET|$GET_RX")
 FILE_PHASES=("first data GET|$GET_RX")
 if [ "$QUICK" != 1 ]; then
-    IMAGE_PHASES+=("applying the full|\] applying backup .* \(1 of" "random|" "random|" "random|")
+    IMAGE_PHASES+=("target created|^rbd2s3: restoring " "plan made|\] plan: " "random|" "random|")
     FILE_PHASES+=("random|" "random|")
 fi
 
