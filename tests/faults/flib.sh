@@ -40,9 +40,11 @@ declare -A SUMS=()
 _TR_RUNS=0 _TR_OK=0 _TR_FAILS=0 _TR_LOST=0 _TR_NOTES=""
 _TR_NAME="" _TR_FAIL0=0 _TR_LOSTFLAG=0 _TR_FIRST=""
 
-# A scenario that stops daemons needs a sandbox of its own (run.sh marks it).
+# A scenario that stops daemons needs a sandbox of its own: run.sh marks its sandbox,
+# and lib.sh starts a private one when SANDBOX_DIR is not set.
 need_private_sandbox() {
-    [ -f "$SANDBOX_DIR/.faults-private" ] || [ "${FAULTS_ALLOW_SHARED:-0}" = 1 ] ||
+    [ -f "$SANDBOX_DIR/.faults-private" ] || [ -n "$_LIB_OWN_SB" ] ||
+        [ "${FAULTS_ALLOW_SHARED:-0}" = 1 ] ||
         bail "$SANDBOX_DIR is not a private fault sandbox (run tests/faults/run.sh)"
 }
 
@@ -58,7 +60,7 @@ trial_end() {
         _TR_OK=$((_TR_OK + 1))
     else
         _TR_FAILS=$((_TR_FAILS + 1))
-        _TR_NOTES+="${_TR_NOTES:+; }$_TR_NAME: $_TR_FIRST"
+        _TR_NOTES+="${_TR_NOTES:+; }$_TR_FIRST"
     fi
     [ "$_TR_LOSTFLAG" = 1 ] && _TR_LOST=$((_TR_LOST + 1))
     _TR_NAME=""

@@ -3,7 +3,7 @@
 #
 # usage: tests/faults/run.sh [--quick] [--keep-logs] [SCENARIO...]
 #   SCENARIO     run only the scenarios whose file name contains it (s1, backup_kill, ...)
-#   --quick      fewer runs per scenario (about 5 minutes; what ./run-tests.sh runs)
+#   --quick      fewer runs per scenario (about 6 minutes; what ./run-tests.sh runs)
 #   --keep-logs  keep the log directory also when everything passed
 #   -h, --help   this text
 # The full run takes about 25-35 minutes on a 2-core machine.

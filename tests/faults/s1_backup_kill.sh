@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # s1_backup_kill.sh - kill -9 of a backup at chosen phases (its -v and S3 trace lines)
-# and at random moments. After each kill: `list` equals the set of manifest.json keys,
-# verify exits 0, the next backup succeeds as an incremental of the newest committed
-# backup, no rbd2s3 snapshot cleanup fails silently, no manifest records snapshot id 0
-# or 1970, and every committed backup restores identical to its snapshot.
+# and at random moments, and an rbd2s3 snapshot in librbd's trash namespace (what a kill
+# during snapshot removal can leave; made on purpose with a format-2 clone). After each
+# kill: `list` equals the set of manifest.json keys, verify exits 0, the next backup
+# succeeds as an incremental of the newest committed backup. Always: no rbd2s3 snapshot
+# cleanup fails silently, no manifest records snapshot id 0 or 1970, and every committed
+# backup restores identical to its snapshot.
 . "$(dirname "$0")/flib.sh"
 
 NAME=$(img s1)
@@ -91,6 +93,39 @@ for ph in "${PHASES[@]}"; do
     fi
     trial_end
 done
+
+# The trash entry that a kill during snapshot removal can leave (reliability review F3),
+# made on purpose: a clone (format 2) of an rbd2s3 snapshot, then the snapshot removed.
+trial_begin "a snapshot in librbd's trash namespace"
+what="trash snapshot"
+CLONE=rbd/$(img s1-clone)
+if rbd_src snap create "$SRC@rbd2s3-20200101T000000Z" >/dev/null 2>&1 &&
+   rbd_src clone --rbd-default-clone-format 2 "$SRC@rbd2s3-20200101T000000Z" "$CLONE" &&
+   rbd_src snap rm --no-progress "$SRC@rbd2s3-20200101T000000Z" >/dev/null 2>&1 &&
+   rbd_src snap ls --all "$SRC" | grep -q 'trash (rbd2s3-20200101T000000Z)'; then
+    ok "$what: an rbd2s3 snapshot in the trash namespace (it has a clone)"
+    for i in 1 2 3; do
+        cleanup=()
+        [ $i = 3 ] && cleanup=(--snap-cleanup immediate)
+        change "$SRC"
+        if do_backup "$SRC" "${cleanup[@]}"; then
+            remember "$SRC" "$BK_ID"
+            check "$what: backup $i records a real snapshot (not id 0 / 1970)" snapshot_ok "$BK_ID"
+        else
+            not_ok "$what: backup $i"
+        fi
+    done
+    nsnap=$(snap_names "$SRC" | grep -c '^rbd2s3-')
+    if [ "$nsnap" -ne 1 ] && ! grep -qi 'warning' "$TMPD/backup.$_BK_N.err"; then
+        not_ok "$what: snapshot cleanup stopped silently ($nsnap rbd2s3 snapshots after immediate)"
+    else
+        ok "$what: --snap-cleanup immediate leaves one rbd2s3 snapshot or says why not ($nsnap)"
+    fi
+else
+    not_ok "$what: make a snapshot in the trash namespace"
+fi
+rbd_src rm --no-progress "$CLONE" >/dev/null 2>&1
+trial_end
 
 trial_begin "all committed backups after the kills"
 check_listing "$SRC" "end"

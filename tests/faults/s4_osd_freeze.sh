@@ -74,7 +74,9 @@ for t in "${TRIALS[@]}"; do
             err_lines "$TMPD/f$n.err" "$op" | sed 's/^/#   /'
         fi
     fi
+    t1=$SECONDS
     check "$what: the OSD takes writes again (marked down to re-peer)" osd_unstick "$c"
+    diag "re-peered in $((SECONDS - t1))s"
     if [ "$op" = backup ]; then
         [ "$T_RC" = 0 ] && expect_eq "$COMMITTED" yes "$what: exit 0 means committed"
         if [ "$COMMITTED" = yes ] && check_one "$SRC" "$KID" "$what"; then
