@@ -3,14 +3,14 @@
 # (source OSD, which also holds the RGW's data) and during a restore (destination OSD):
 # the run must end by itself, ok or with a clean error, within FAULTS_FREEZE_GUARD
 # (default 180 s; past it, it is a hang). And SIGTERM sent while the OSD is still frozen
-# must end the run with exit 10 within FAULTS_TERM_GRACE (default 20 s). After each
+# must end the run with exit 10 within FAULTS_TERM_GRACE (default 45 s). After each
 # freeze the OSD is marked down so that its PGs re-peer (a PG can stay laggy), and the
 # backups must all still restore identical.
 . "$(dirname "$0")/flib.sh"
 need_private_sandbox
 
 GUARD=${FAULTS_FREEZE_GUARD:-180}
-GRACE=${FAULTS_TERM_GRACE:-20}
+GRACE=${FAULTS_TERM_GRACE:-45}
 NAME=$(img s4)
 SRC=rbd/$NAME
 require "create a ${IMG_MB} MiB image of random data" new_image "$NAME"
