@@ -17,6 +17,7 @@ t0=$(date +%s%N)
 restore_sum "$SRC"
 CAL=$(( ($(date +%s%N) - t0) / 1000000 ))
 expect_eq "$RS_SUM" "$WANT" "the newest backup restores identical (${CAL} ms to a pipe)"
+# random kills fall in U(0.05, 0.8) of that time; an image restore takes longer
 
 GET_RX='^s3: GET .*/data\.[0-9]+ -> 206 '
 IMAGE_PHASES=("first data GET|$GET_RX")
@@ -37,7 +38,7 @@ moment() { # PHASE -> trigger.py options
     if [ -n "$rx" ]; then
         echo "--match"; echo "$rx"
     else
-        echo "--at"; python3 -c "import random; print(random.uniform(0.05, 1.0) * $CAL / 1000)"
+        echo "--at"; python3 -c "import random; print(random.uniform(0.05, 0.8) * $CAL / 1000)"
     fi
 }
 
@@ -63,6 +64,11 @@ for ph in "${IMAGE_PHASES[@]}"; do
         ok "$what: nothing under the target name"
     fi
     diag "dst images now: $(rbd_dst ls rbd | grep -F "$TAG" | tr '\n' ' ')"
+    if [ "$T_RC" = 0 ]; then
+        diag "the restore finished before the kill: nothing to run again"
+        trial_end
+        continue
+    fi
     trig --guard 300 --stderr "$TMPD/rr$n.err" -- "${RBX[@]}" restore "$SRC" "$DST" \
         --dest-ceph-conf "$DST_CEPH_CONF"
     if [ "$T_RC" = 0 ] && [ "$T_HANG" = 0 ]; then
@@ -90,6 +96,12 @@ for ph in "${FILE_PHASES[@]}"; do
         ok "$what: nothing under the target name"
     fi
     diag "files now: $(cd "$TMPD" && echo restored-*)"
+    if [ "$T_RC" = 0 ]; then
+        diag "the restore finished before the kill: nothing to run again"
+        rm -f "$F"
+        trial_end
+        continue
+    fi
     trig --guard 300 --stderr "$TMPD/rr$n.err" -- "${RBX[@]}" restore "$SRC" --to-file "$F"
     if [ "$T_RC" = 0 ] && [ "$T_HANG" = 0 ]; then
         ok "$what: the same restore again succeeds"
