@@ -2,7 +2,7 @@
 # run.sh - the fault suite: scripted, bounded fault scenarios against a sandbox of its own.
 #
 # usage: tests/faults/run.sh [--quick] [--keep-logs] [SCENARIO...]
-#   SCENARIO     run only the scenarios whose file name contains it (s1, backup_kill, ...)
+#   SCENARIO     run only the scenarios whose number is it (s1) or whose name contains it
 #   --quick      fewer runs per scenario (about 6 minutes; what ./run-tests.sh runs)
 #   --keep-logs  keep the log directory also when everything passed
 #   -h, --help   this text
@@ -47,7 +47,12 @@ for f in "$HERE"/s[0-9]*_*.sh; do
     name=$(basename "$f" .sh)
     if [ ${#FILTERS[@]} -gt 0 ]; then
         hit=no
-        for x in "${FILTERS[@]}"; do case $name in *"$x"*) hit=yes ;; esac; done
+        for x in "${FILTERS[@]}"; do
+            case $x in
+                s[0-9]|s[0-9][0-9]) case $name in "${x}_"*) hit=yes ;; esac ;;
+                *) case $name in *"$x"*) hit=yes ;; esac ;;
+            esac
+        done
         [ $hit = yes ] || continue
     fi
     SCENARIOS+=("$name")
