@@ -2,7 +2,9 @@
 # run-tests.sh - build rbd2s3 and run every test: unit tests (`make check`), the fuzz
 # harnesses over their corpus (fuzz/run.sh --replay; skipped without clang), the unit tests
 # under AddressSanitizer/UBSan, and the integration tests against a throwaway sandbox
-# (two Ceph clusters and an RGW on loopback, tests/sandbox/sandbox.sh).
+# (two Ceph clusters and an RGW on loopback, tests/sandbox/sandbox.sh), then the quick
+# subset of the fault suite (tests/faults/run.sh --quick, in a sandbox of its own; the
+# filter "faults" selects it, FAULTS_TIMEOUT bounds it, default 2400 s).
 #
 # usage: ./run-tests.sh [options] [FILTER...]
 #   FILTER          run only the integration tests whose name contains FILTER (several
@@ -11,7 +13,7 @@
 #   --no-asan       skip the sanitizer build
 #   --asan          do the sanitizer build even with a filter
 #   --no-unit       skip `make check` and the fuzz corpus replay (the build still runs)
-#   --no-integration  skip the sandbox and the integration tests
+#   --no-integration  skip the sandbox, the integration tests and the fault suite
 #   --asan-integration  run the integration scripts a second time with the sanitizer
 #                   build's binary (build-asan/src/rbd2s3)
 #   --sandbox DIR   use the sandbox already running in DIR (not stopped at the end)
@@ -410,5 +412,27 @@ if [ -n "$SB" ]; then
             renew_sandbox_if_full "$name$suffix"
         done
     done
+fi
+
+# ------------------------------------------------------------------ fault suite (quick)
+# tests/faults/run.sh starts a sandbox of its own (it kills the RGW and freezes OSDs), so
+# ours is stopped first; it prints one TAP line per scenario, counted like a script's.
+if [ $INTEG = yes ] && [ $BUILD_OK = yes ] && matches_filter faults; then
+    stop_sandbox
+    say "fault suite (tests/faults/run.sh --quick)"
+    log=$LOGDIR/faults.log
+    t0=$SECONDS
+    RBD2S3=$TOP/rbd2s3 run_logged "$log" "${FAULTS_TIMEOUT:-2400}" tests/faults/run.sh --quick
+    rc=$?
+    p=$(grep -cE '^ok [0-9]+' "$log")
+    f=$(grep -cE '^not ok [0-9]+' "$log")
+    PASSED=$((PASSED + p))
+    FAILED=$((FAILED + f))
+    echo "run-tests: fault suite: $p passed, $f failed ($((SECONDS - t0))s)"
+    if [ "$f" -gt 0 ]; then
+        NOTES+=("fault suite: $f scenarios failed")
+    elif [ $rc -ne 0 ]; then
+        fail_step "fault suite exited $rc"
+    fi
 fi
 finish
