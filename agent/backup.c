@@ -7,6 +7,7 @@
 #include "agent/pipeline.h"
 #include "agent/store.h"
 #include "agent/policy.h"
+#include "agent/signals.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -214,6 +215,8 @@ static int prepare(bk *b)
         return ag_fail(ctx, AG_EBUSY, "%s", rbdio_last_error());
     if (rc < 0)
         return ag_fail_rbd(ctx, rc, b->name);
+    if (rbdio_lock_note(b->lock)[0] != '\0')
+        ag_debug(ctx, "%s", rbdio_lock_note(b->lock));
     if (b->spec.at[0] != '\0' && (rc = rbdio_snap_exists(b->img, b->spec.at)) != 1)
         return ag_fail(ctx, rc < 0 ? AG_EFAIL : AG_ENOTFOUND, "%s@%s: no such snapshot",
                        b->name, b->spec.at);
@@ -380,6 +383,7 @@ static void undo(bk *b)
     if (b->created_snap && rbdio_snap_remove(b->img, b->snap) < 0)
         ag_info(b->ctx, "warning: cannot remove snapshot %s@%s of the failed backup",
                 b->name, b->snap);
+    ag_pending(NULL);
 }
 
 static void report(bk *b)
@@ -405,6 +409,8 @@ static int run_backup(bk *b)
     choose_parent(b);
     if (take_snapshot(b) < 0)
         return -1;
+    if (b->created_snap)
+        ag_pending("snapshot %s@%s of the unfinished backup not removed", b->name, b->snap);
     ag_debug(ctx, "snapshot %s ready", b->snap);
     fill_manifest(b);
     ag_info(ctx, "backing up %s@%s (%s%s%s)", b->name, b->snap,
@@ -438,6 +444,7 @@ int ag_backup(ag_ctx *ctx, const naming_spec *spec, int full, const ag_policy *c
     naming_spec_str(&b.spec, b.name, sizeof(b.name));
     int rc = run_backup(&b);
     if (rc == 0) {
+        ag_pending(NULL);
         ag_debug(ctx, "committed");
         remove_old_snapshots(&b);
         if (print)

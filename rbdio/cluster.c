@@ -8,6 +8,14 @@
 
 #define RBDIO_DEFAULT_TIMEOUT_S 30
 
+/* Bound of one OSD operation for every later connect; 0: ten times the connect timeout. */
+static int op_timeout_default;
+
+void rbdio_set_op_timeout(int op_timeout_s)
+{
+    op_timeout_default = op_timeout_s > 0 ? op_timeout_s : 0;
+}
+
 /* Set a config option; librados rejects only unknown names and bad values. */
 static int conf_set(rbdio_cluster *c, const char *what, const char *option, const char *value)
 {
@@ -20,7 +28,10 @@ static int conf_set(rbdio_cluster *c, const char *what, const char *option, cons
     return 0;
 }
 
-/* Configure the handle: quiet logging, the conf file, CEPH_ARGS, the timeouts. */
+/* Configure the handle: quiet logging, the conf file, CEPH_ARGS, the timeouts. The op
+ * timeout covers librbd's I/O too: librbd's neorados shares the handle's Objecter, whose
+ * timer cancels an op with -ETIMEDOUT (measured: an aio read, a lock and a snapshot
+ * removal on a frozen OSD each fail after the timeout). */
 static int configure(rbdio_cluster *c, const char *what, int timeout_s)
 {
     static const char *const timeouts[] = {
@@ -55,7 +66,7 @@ static int configure(rbdio_cluster *c, const char *what, int timeout_s)
             return rc;
         }
     }
-    snprintf(secs, sizeof(secs), "%d", timeout_s * 10);
+    snprintf(secs, sizeof(secs), "%d", c->op_timeout_s);
     rc = conf_set(c, what, "rados_osd_op_timeout", secs);
     /* Backup and restore stream each byte once: librbd's cache would only add a copy
      * and memory, and its readahead would read what the diff did not ask for. */
@@ -63,7 +74,6 @@ static int configure(rbdio_cluster *c, const char *what, int timeout_s)
         rc = conf_set(c, what, "rbd_cache", "false");
     }
     return rc;
-    return 0;
 }
 
 int rbdio_connect(const char *conf, const char *id, int timeout_s, rbdio_cluster **out)
@@ -83,6 +93,9 @@ int rbdio_connect(const char *conf, const char *id, int timeout_s, rbdio_cluster
     if (timeout_s <= 0) {
         timeout_s = RBDIO_DEFAULT_TIMEOUT_S;
     }
+    if (op_timeout_default > 0 && timeout_s > op_timeout_default) {
+        timeout_s = op_timeout_default;   /* a mon op is bounded no longer than an OSD op */
+    }
     if ((size_t)snprintf(name, sizeof(name), "client.%s", id) >= sizeof(name)) {
         rbdio_errorf("cannot connect to cluster (conf %s): cephx id too long", what);
         return -EINVAL;
@@ -91,6 +104,7 @@ int rbdio_connect(const char *conf, const char *id, int timeout_s, rbdio_cluster
     if (c == NULL) {
         return rbdio_fail(-ENOMEM, "cannot connect to cluster (conf %s)", what);
     }
+    c->op_timeout_s = op_timeout_default > 0 ? op_timeout_default : timeout_s * 10;
     c->conf = conf ? strdup(conf) : NULL;
     c->id = strdup(id);
     if ((conf && c->conf == NULL) || c->id == NULL) {

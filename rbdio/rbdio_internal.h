@@ -15,6 +15,7 @@ struct rbdio_cluster {
     rados_t rados;
     char *conf;                   /* path given to rbdio_connect, or NULL */
     char *id;                     /* cephx id without "client." */
+    int op_timeout_s;             /* rados_osd_op_timeout of this handle */
 };
 
 struct rbdio_image {

@@ -1,0 +1,157 @@
+/* signals.c - SIGINT/SIGTERM/SIGHUP: an orderly abort, bounded by a watchdog thread. */
+#include "agent/signals.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+volatile sig_atomic_t ag_interrupted;
+
+#define PENDING_MAX 600
+
+static sem_t wd_wake;                 /* posted by the first signal or ag_watchdog_arm() */
+static int wd_ready;
+static ag_ctx *wd_ctx;
+static atomic_int wd_armed;
+static atomic_int wd_line;            /* the final error line has been claimed */
+static char wd_prefix[96];            /* "rbd2s3: <command>: " */
+/* What the cleanup is doing, double-buffered so that a signal handler reads a whole one. */
+static char pending[2][PENDING_MAX];
+static volatile sig_atomic_t pending_cur = -1;
+
+static void put(const char *s)
+{
+    size_t n = strlen(s);
+    while (n > 0) {
+        ssize_t w = write(STDERR_FILENO, s, n);
+        if (w <= 0)
+            return;
+        s += w;
+        n -= (size_t)w;
+    }
+}
+
+/* The end of the line that says what was left: " (X)" or "". Signal-safe. */
+static void put_pending(void)
+{
+    int cur = pending_cur;
+    if (cur < 0)
+        return;
+    put(" (");
+    put(pending[cur]);
+    put(")");
+}
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    if (ag_interrupted) {
+        /* A second signal: the operator wants out now. */
+        if (wd_ready && atomic_exchange(&wd_line, 1) == 0) {
+            put(wd_prefix);
+            put("interrupted again: exit before the cleanup ended");
+            put_pending();
+            put("\n");
+        }
+        _exit(AG_EINTR);
+    }
+    ag_interrupted = 1;
+    if (wd_ready)
+        sem_post(&wd_wake);
+}
+
+void ag_signals_install(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+void ag_pending(const char *fmt, ...)
+{
+    if (fmt == NULL) {
+        pending_cur = -1;
+        return;
+    }
+    int next = pending_cur == 0 ? 1 : 0;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(pending[next], sizeof(pending[next]), fmt, ap);
+    va_end(ap);
+    pending_cur = next;
+}
+
+void ag_watchdog_arm(void)
+{
+    if (wd_ready && atomic_exchange(&wd_armed, 1) == 0)
+        sem_post(&wd_wake);
+}
+
+int ag_watchdog_claim_line(void)
+{
+    return atomic_exchange(&wd_line, 1) == 0;
+}
+
+/* The bound has passed: one line saying what was left, then exit without cleanup. */
+static void expire(void)
+{
+    ag_ctx *ctx = wd_ctx;
+    int code = ctx->exit_code != AG_OK ? ctx->exit_code : AG_EINTR;
+    if (ag_interrupted)
+        code = AG_EINTR;
+    if (ag_watchdog_claim_line()) {
+        char line[1400];
+        snprintf(line, sizeof(line), "%s%s; the cleanup did not end within %d s", wd_prefix,
+                 ctx->errmsg[0] != '\0' ? ctx->errmsg : "interrupted", ctx->opts.abort_timeout);
+        put(line);
+        put_pending();
+        put("\n");
+    }
+    _exit(code);
+}
+
+static void *wd_main(void *arg)
+{
+    (void)arg;
+    while (sem_wait(&wd_wake) != 0 && errno == EINTR)
+        ;
+    atomic_store(&wd_armed, 1);
+    struct timespec now, end;
+    clock_gettime(CLOCK_MONOTONIC, &end);
+    end.tv_sec += wd_ctx->opts.abort_timeout;
+    for (;;) {
+        struct timespec tick = { 0, 100 * 1000000L };
+        nanosleep(&tick, NULL);
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (now.tv_sec > end.tv_sec || (now.tv_sec == end.tv_sec && now.tv_nsec >= end.tv_nsec))
+            expire();
+    }
+    return NULL;
+}
+
+int ag_watchdog_start(ag_ctx *ctx)
+{
+    pthread_t t;
+    wd_ctx = ctx;
+    snprintf(wd_prefix, sizeof(wd_prefix), "rbd2s3: %.60s: ", ctx->command);
+    if (sem_init(&wd_wake, 0, 0) != 0)
+        return ag_fail(ctx, AG_EFAIL, "cannot start the watchdog: %s", strerror(errno));
+    if (pthread_create(&t, NULL, wd_main, NULL) != 0)
+        return ag_fail(ctx, AG_EFAIL, "cannot start the watchdog thread");
+    pthread_detach(t);
+    wd_ready = 1;
+    if (ag_interrupted)           /* a signal came before the thread */
+        sem_post(&wd_wake);
+    return 0;
+}
