@@ -25,6 +25,16 @@ static char wd_prefix[96];            /* "rbd2s3: <command>: " */
 static char pending[2][PENDING_MAX];
 static volatile sig_atomic_t pending_cur = -1;
 
+/* Blocking Ceph management calls in progress (rbdio_set_call_hooks), bounded by twice
+ * the ceph timeout: librbd's own op timeout does not bound them. */
+#define CALLS_MAX 8
+static pthread_mutex_t calls_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct call {
+    int busy;
+    struct timespec start;
+    char what[PENDING_MAX];
+} calls[CALLS_MAX];
+
 static void put(const char *s)
 {
     size_t n = strlen(s);
@@ -121,21 +131,75 @@ static void expire(void)
     _exit(code);
 }
 
+static int on_call_begin(const char *what)
+{
+    pthread_mutex_lock(&calls_mu);
+    int i = 0;
+    while (i < CALLS_MAX && calls[i].busy)
+        i++;
+    if (i < CALLS_MAX) {
+        calls[i].busy = 1;
+        clock_gettime(CLOCK_MONOTONIC, &calls[i].start);
+        snprintf(calls[i].what, sizeof(calls[i].what), "%s", what);
+    }
+    pthread_mutex_unlock(&calls_mu);
+    return i < CALLS_MAX ? i : -1;
+}
+
+static void on_call_end(int token)
+{
+    if (token < 0 || token >= CALLS_MAX)
+        return;
+    pthread_mutex_lock(&calls_mu);
+    calls[token].busy = 0;
+    pthread_mutex_unlock(&calls_mu);
+}
+
+static long secs_since(const struct timespec *t, const struct timespec *now)
+{
+    return (long)(now->tv_sec - t->tv_sec) - (now->tv_nsec < t->tv_nsec ? 1 : 0);
+}
+
+/* A management call got no answer for twice the ceph timeout: fail the run (exit 9). */
+static void check_calls(const struct timespec *now)
+{
+    long bound = 2L * wd_ctx->opts.ceph_timeout;
+    pthread_mutex_lock(&calls_mu);
+    for (int i = 0; i < CALLS_MAX; i++) {
+        if (!calls[i].busy || secs_since(&calls[i].start, now) < bound)
+            continue;
+        if (ag_watchdog_claim_line()) {
+            char line[1400];
+            snprintf(line, sizeof(line), "%s%s: no answer from the Ceph cluster within %ld s",
+                     wd_prefix, calls[i].what, bound);
+            put(line);
+            put_pending();
+            put("\n");
+        }
+        _exit(ag_interrupted ? AG_EINTR : AG_ECEPH);
+    }
+    pthread_mutex_unlock(&calls_mu);
+}
+
 static void *wd_main(void *arg)
 {
     (void)arg;
-    while (sem_wait(&wd_wake) != 0 && errno == EINTR)
-        ;
-    atomic_store(&wd_armed, 1);
-    struct timespec now, end;
-    clock_gettime(CLOCK_MONOTONIC, &end);
-    end.tv_sec += wd_ctx->opts.abort_timeout;
+    struct timespec now, end = { 0, 0 };
+    int armed = 0;
     for (;;) {
         struct timespec tick = { 0, 100 * 1000000L };
         nanosleep(&tick, NULL);
         clock_gettime(CLOCK_MONOTONIC, &now);
-        if (now.tv_sec > end.tv_sec || (now.tv_sec == end.tv_sec && now.tv_nsec >= end.tv_nsec))
+        if (!armed && sem_trywait(&wd_wake) == 0) {
+            armed = 1;
+            atomic_store(&wd_armed, 1);
+            end = now;
+            end.tv_sec += wd_ctx->opts.abort_timeout;
+        }
+        if (armed && (now.tv_sec > end.tv_sec ||
+                      (now.tv_sec == end.tv_sec && now.tv_nsec >= end.tv_nsec)))
             expire();
+        check_calls(&now);
     }
     return NULL;
 }
@@ -150,6 +214,7 @@ int ag_watchdog_start(ag_ctx *ctx)
     if (pthread_create(&t, NULL, wd_main, NULL) != 0)
         return ag_fail(ctx, AG_EFAIL, "cannot start the watchdog thread");
     pthread_detach(t);
+    rbdio_set_call_hooks(on_call_begin, on_call_end);
     wd_ready = 1;
     if (ag_interrupted)           /* a signal came before the thread */
         sem_post(&wd_wake);

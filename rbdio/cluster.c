@@ -1,5 +1,6 @@
 /* cluster.c - connect to a Ceph cluster, check pools and namespaces, open ioctxs. */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,36 @@ static int op_timeout_default;
 void rbdio_set_op_timeout(int op_timeout_s)
 {
     op_timeout_default = op_timeout_s > 0 ? op_timeout_s : 0;
+}
+
+static rbdio_call_begin_fn call_begin;
+static rbdio_call_end_fn call_end;
+
+void rbdio_set_call_hooks(rbdio_call_begin_fn begin, rbdio_call_end_fn end)
+{
+    call_begin = begin;
+    call_end = end;
+}
+
+int rbdio_call_begin(const char *fmt, ...)
+{
+    char what[600];
+    va_list ap;
+
+    if (call_begin == NULL) {
+        return -1;
+    }
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof(what), fmt, ap);
+    va_end(ap);
+    return call_begin(what);
+}
+
+void rbdio_call_end(int token)
+{
+    if (call_end != NULL) {
+        call_end(token);
+    }
 }
 
 /* Set a config option; librados rejects only unknown names and bad values. */

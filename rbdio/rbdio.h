@@ -31,6 +31,13 @@ void rbdio_disconnect(rbdio_cluster *c);
  * the default of ten times the connect timeout. An aio window whose operations get no
  * answer for that long (plus a margin) gives up on them with -ETIMEDOUT by itself. */
 void rbdio_set_op_timeout(int op_timeout_s);
+/* Hooks told when a blocking librbd management call (snapshot creation or removal)
+ * starts and ends, so that the caller can bound it: librbd retries such a call through
+ * its exclusive lock, and on a frozen OSD it was seen to outlast the op timeout many
+ * times. begin gets a description and returns a token that end gets back. NULL: none. */
+typedef int (*rbdio_call_begin_fn)(const char *what);
+typedef void (*rbdio_call_end_fn)(int token);
+void rbdio_set_call_hooks(rbdio_call_begin_fn begin, rbdio_call_end_fn end);
 
 /* Location of an image: pool, namespace ("" or NULL for the default), name. */
 typedef struct rbdio_spec {

@@ -26,6 +26,10 @@ struct rbdio_image {
     char where[RBDIO_WHERE_MAX];  /* "pool[/ns]/image[@snap]" for messages */
 };
 
+/* Tell the caller's hooks (rbdio_set_call_hooks) that a blocking call starts / ended. */
+int rbdio_call_begin(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void rbdio_call_end(int token);
+
 /* Set the thread's last error text (printf-style). */
 void rbdio_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Set the last error to "<text>: <strerror(-rc)>" and return rc (a negative errno). */
