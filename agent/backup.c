@@ -466,6 +466,7 @@ int ag_backup(ag_ctx *ctx, const naming_spec *spec, int full, const ag_policy *c
         rbdio_close(b.img);
     catalog_free(&b.cat);
     manifest_clear(&b.m);
+    ag_watchdog_disarm();         /* this image's cleanup is over (run goes on) */
     return rc < 0 ? -1 : 0;
 }
 

@@ -19,6 +19,7 @@ static sem_t wd_wake;                 /* posted by the first signal or ag_watchd
 static int wd_ready;
 static ag_ctx *wd_ctx;
 static atomic_int wd_armed;
+static atomic_int wd_disarm;          /* set by ag_watchdog_disarm(), seen by the thread */
 static atomic_int wd_line;            /* the final error line has been claimed */
 static char wd_prefix[96];            /* "rbd2s3: <command>: " */
 /* What the cleanup is doing, double-buffered so that a signal handler reads a whole one. */
@@ -104,8 +105,15 @@ void ag_pending(const char *fmt, ...)
 
 void ag_watchdog_arm(void)
 {
+    atomic_store(&wd_disarm, 0);
     if (wd_ready && atomic_exchange(&wd_armed, 1) == 0)
         sem_post(&wd_wake);
+}
+
+void ag_watchdog_disarm(void)
+{
+    if (!ag_interrupted)
+        atomic_store(&wd_disarm, 1);
 }
 
 int ag_watchdog_claim_line(void)
@@ -190,6 +198,10 @@ static void *wd_main(void *arg)
         struct timespec tick = { 0, 100 * 1000000L };
         nanosleep(&tick, NULL);
         clock_gettime(CLOCK_MONOTONIC, &now);
+        if (armed && !ag_interrupted && atomic_exchange(&wd_disarm, 0) == 1) {
+            armed = 0;
+            atomic_store(&wd_armed, 0);
+        }
         if (!armed && sem_trywait(&wd_wake) == 0) {
             armed = 1;
             atomic_store(&wd_armed, 1);

@@ -13,6 +13,9 @@ int ag_watchdog_start(ag_ctx *ctx);
 /* Start the cleanup bound now (a Ceph call timed out: what follows may hang as well).
  * Safe to call more than once; only the first call starts the clock. */
 void ag_watchdog_arm(void);
+/* The cleanup after a Ceph timeout has ended (e.g. one image of `run` is done): stop the
+ * clock started by ag_watchdog_arm(), unless a signal came. */
+void ag_watchdog_disarm(void);
 /* Name what the cleanup is doing (printf-style, e.g. "snapshot X not removed"), so that
  * an exit by the watchdog or by a second signal says what was left; NULL clears it. */
 void ag_pending(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

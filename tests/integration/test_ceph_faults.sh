@@ -65,7 +65,7 @@ thaw() {
     done
     return 1
 }
-trap 'kill -CONT "$DOSD" 2>/dev/null; _lib_exit' EXIT
+trap '_rc=$?; kill -CONT "$DOSD" 2>/dev/null; (exit $_rc); _lib_exit' EXIT
 
 no_manifest() { # of the frozen cluster's image
     [ "$(bucket_keys | grep -F "/$DNAME/" | grep -c '/manifest\.json$')" = 0 ]
@@ -124,22 +124,22 @@ check "its error line says the Ceph call timed out" \
     "$TMPD/t.err"
 check "no manifest in the bucket" no_manifest
 
-# ---- 3. SIGTERM while the cleanup hangs on a frozen OSD: exit 10 after --abort-timeout,
-# naming the snapshot left behind
+# ---- 3. SIGTERM while the cleanup hangs on a frozen OSD: exit 10 after the default
+# --abort-timeout (30 s), naming the snapshot left behind
 stalled_frozen() { # ERRFILE ARGS...: a backup stalled after one part, then the OSD frozen
     RBD2S3_DEBUG_STALL_AFTER_PARTS=1 start_dst "$@" -q --part-size 5M backup --full "$DIMG"
     wait_line "$1" 'debug: stalled' || diag "the backup did not stall"
     kill -STOP "$DOSD"
 }
-stalled_frozen "$TMPD/s.err" --abort-timeout 10
+stalled_frozen "$TMPD/s.err"
 kill -TERM "$PID"
 guard_wait
 rc=$?
-diag "SIGTERM with the OSD frozen, --abort-timeout 10: exit $rc after ${ELAPSED}s"
+diag "SIGTERM with the OSD frozen (abort timeout 30 s): exit $rc after ${ELAPSED}s"
 check "thaw the OSD" thaw
 expect_eq "$rc" 10 "SIGTERM ends the stuck backup with exit 10"
 check "one line says the cleanup did not end and the snapshot left" \
-    grep -q '^rbd2s3: backup: interrupted; the cleanup did not end within 10 s (snapshot rbd/.* not removed)$' \
+    grep -q '^rbd2s3: backup: interrupted; the cleanup did not end within 30 s (snapshot rbd/.* not removed)$' \
     "$TMPD/s.err"
 expect_eq "$(grep -v '^rbd2s3: debug: stalled$' "$TMPD/s.err" | grep -c .)" 1 \
     "exactly one line on stderr (besides the test hook's)"
