@@ -8,6 +8,7 @@
 #include "agent/store.h"
 #include "agent/policy.h"
 #include "agent/snapclean.h"
+#include "agent/signals.h"
 
 #include <errno.h>
 #include <json-c/json.h>
@@ -149,6 +150,8 @@ static int prepare(bk *b)
         return ag_fail(ctx, AG_EBUSY, "%s", rbdio_last_error());
     if (rc < 0)
         return ag_fail_rbd(ctx, rc, b->name);
+    if (rbdio_lock_note(b->lock)[0] != '\0')
+        ag_debug(ctx, "%s", rbdio_lock_note(b->lock));
     if (b->spec.at[0] != '\0' && (rc = rbdio_snap_exists(b->img, b->spec.at)) != 1)
         return ag_fail(ctx, rc < 0 ? AG_EFAIL : AG_ENOTFOUND, "%s@%s: no such snapshot",
                        b->name, b->spec.at);
@@ -290,6 +293,7 @@ static void undo(bk *b)
     if (b->created_snap && rbdio_snap_remove(b->img, b->snap) < 0)
         snapclean_error(&b->clean, "cannot remove the failed backup's snapshot",
                         rbdio_last_error());
+    ag_pending(NULL);
 }
 
 static void report(bk *b)
@@ -329,6 +333,8 @@ static int run_backup(bk *b)
     if (take_snapshot(b) < 0)
         return -1;
     snapclean_orphans(&b->clean, b->snap, snap_committed, b);
+    if (b->created_snap)
+        ag_pending("snapshot %s@%s of the unfinished backup not removed", b->name, b->snap);
     ag_debug(ctx, "snapshot %s ready", b->snap);
     if (fill_manifest(b) < 0)
         return -1;
@@ -364,6 +370,7 @@ int ag_backup(ag_ctx *ctx, const naming_spec *spec, int full, const ag_policy *c
     int rc = run_backup(&b);
     snapclean_join(&b.clean);
     if (rc == 0) {
+        ag_pending(NULL);
         ag_debug(ctx, "committed");
         snapclean_committed(&b.clean, b.snap);
         if (print)
@@ -387,6 +394,7 @@ int ag_backup(ag_ctx *ctx, const naming_spec *spec, int full, const ag_policy *c
         rbdio_close(b.img);
     catalog_free(&b.cat);
     manifest_clear(&b.m);
+    ag_watchdog_disarm();         /* this image's cleanup is over (run goes on) */
     return rc < 0 ? -1 : 0;
 }
 

@@ -1,6 +1,7 @@
 /* context.c - the run context: errors and their exit codes, lazily opened S3 and Ceph handles. */
 #include "agent/agent.h"
 #include "agent/termesc.h"
+#include "agent/signals.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -10,26 +11,6 @@
 #include <strings.h>
 #include <time.h>
 #include <unistd.h>
-
-volatile sig_atomic_t ag_interrupted;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    ag_interrupted = 1;
-}
-
-void ag_signals_install(void)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
-}
 
 int ag_fail(ag_ctx *ctx, int exit_code, const char *fmt, ...)
 {
@@ -76,6 +57,8 @@ int ag_fail_rbd_why(ag_ctx *ctx, int rc, const char *text)
     case -ENOTCONN: case -ETIMEDOUT: case -EHOSTUNREACH: code = AG_ECEPH; break;
     default: code = AG_EFAIL; break;
     }
+    if (rc == -ETIMEDOUT)
+        ag_watchdog_arm();        /* the cleanup may hang on the same cluster: bound it */
     return ag_fail(ctx, code, "%s", text);
 }
 
@@ -259,7 +242,7 @@ rbdio_cluster *ag_cluster(ag_ctx *ctx)
 {
     if (ctx->src != NULL)
         return ctx->src;
-    int rc = rbdio_connect(ctx->opts.ceph_conf, ctx->opts.id, 30, &ctx->src);
+    int rc = rbdio_connect(ctx->opts.ceph_conf, ctx->opts.id, 0, &ctx->src);
     if (rc < 0) {
         ag_fail(ctx, AG_ECEPH, "cannot connect to the Ceph cluster: %s",
                 rbdio_last_error()[0] ? rbdio_last_error() : strerror(-rc));

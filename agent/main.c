@@ -2,6 +2,7 @@
 #include "agent/agent.h"
 #include "agent/options.h"
 #include "agent/termesc.h"
+#include "agent/signals.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -56,11 +57,13 @@ int main(int argc, char **argv)
         ctx.command = cmd->name;
         ag_debug(&ctx, "%s: start", cmd->name);
         ag_signals_install();
-        code = cmd->run(&ctx, argc - next - 1, argv + next + 1);
+        rbdio_set_op_timeout(ctx.opts.ceph_timeout);
+        if (ag_watchdog_start(&ctx) == 0)
+            code = cmd->run(&ctx, argc - next - 1, argv + next + 1);
         if (code == AG_OK && ctx.exit_code != AG_OK)
             code = ctx.exit_code;
     }
-    if (code != AG_OK) {
+    if (code != AG_OK && ag_watchdog_claim_line()) {
         if (ctx.errmsg[0] == '\0')
             snprintf(ctx.errmsg, sizeof(ctx.errmsg), "failed");
         fprintf(stderr, "rbd2s3: %s: %s\n", ctx.command, termesc_str(ctx.errmsg));

@@ -88,11 +88,13 @@ static void defaults(ag_opts *o)
     o->tun.gets_in_flight = 8;
     o->tun.fetch_size = 4ULL << 20;
     o->tun.pack_size = 1ULL << 30;
+    o->ceph_timeout = 120;
+    o->abort_timeout = 30;
     policy_unset(&o->policy);
 }
 
 /* Keys accepted in [global], the config file, and as --options. */
-enum key_kind { K_STR, K_INT, K_SIZE, K_FLAG, K_CHOICE };
+enum key_kind { K_STR, K_INT, K_SIZE, K_FLAG, K_CHOICE, K_SECS };
 typedef struct key_def {
     const char *name;
     enum key_kind kind;
@@ -119,6 +121,8 @@ static const key_def keys[] = {
     { "gets-in-flight", K_INT, OFF(tun.gets_in_flight) },
     { "fetch-size", K_SIZE, OFF(tun.fetch_size) },
     { "pack-size", K_SIZE, OFF(tun.pack_size) },
+    { "ceph-timeout", K_SECS, OFF(ceph_timeout) },
+    { "abort-timeout", K_SECS, OFF(abort_timeout) },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -159,8 +163,15 @@ static int set_key(ag_ctx *ctx, const key_def *k, const char *value, const char 
     uint64_t size;
     char *end = NULL;
     const char *const *ch;
+    long long secs;
     long v;
     switch (k->kind) {
+    case K_SECS:
+        if (ag_parse_duration(value, &secs) < 0 || secs < 1 || secs > 86400)
+            return ag_fail(ctx, AG_EUSAGE, "%s: %s: not a duration from 1s to 1d: '%s'",
+                           where, k->name, value);
+        *(int *)(base + k->off) = (int)secs;
+        return 0;
     case K_STR:
         *(const char **)(base + k->off) = keep(value);
         return 0;
@@ -407,6 +418,9 @@ static void usage(void)
           "                        after the commit\n"
           "  --chunk-digest xxh3|sha256  digest of new chunks, checked on restore (default\n"
           "                        xxh3: XXH3-128)\n"
+          "  --ceph-timeout DURATION  bound of one Ceph operation (default 120s)\n"
+          "  --abort-timeout DURATION  time the cleanup may take after SIGTERM/SIGINT\n"
+          "                        before the process exits anyway (default 30s)\n"
           "  --no-progress         no progress line\n"
           "  -v, --verbose / -q, --quiet\n"
           "  tunables: --threads N --chunk-size SIZE --sparse-size SIZE --part-size SIZE\n"

@@ -1,5 +1,6 @@
 /* cluster.c - connect to a Ceph cluster, check pools and namespaces, open ioctxs. */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +8,44 @@
 #include "rbdio/rbdio_internal.h"
 
 #define RBDIO_DEFAULT_TIMEOUT_S 30
+
+/* Bound of one OSD operation for every later connect; 0: ten times the connect timeout. */
+static int op_timeout_default;
+
+void rbdio_set_op_timeout(int op_timeout_s)
+{
+    op_timeout_default = op_timeout_s > 0 ? op_timeout_s : 0;
+}
+
+static rbdio_call_begin_fn call_begin;
+static rbdio_call_end_fn call_end;
+
+void rbdio_set_call_hooks(rbdio_call_begin_fn begin, rbdio_call_end_fn end)
+{
+    call_begin = begin;
+    call_end = end;
+}
+
+int rbdio_call_begin(const char *fmt, ...)
+{
+    char what[600];
+    va_list ap;
+
+    if (call_begin == NULL) {
+        return -1;
+    }
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof(what), fmt, ap);
+    va_end(ap);
+    return call_begin(what);
+}
+
+void rbdio_call_end(int token)
+{
+    if (call_end != NULL) {
+        call_end(token);
+    }
+}
 
 /* Set a config option; librados rejects only unknown names and bad values. */
 static int conf_set(rbdio_cluster *c, const char *what, const char *option, const char *value)
@@ -20,7 +59,10 @@ static int conf_set(rbdio_cluster *c, const char *what, const char *option, cons
     return 0;
 }
 
-/* Configure the handle: quiet logging, the conf file, CEPH_ARGS, the timeouts. */
+/* Configure the handle: quiet logging, the conf file, CEPH_ARGS, the timeouts. The op
+ * timeout covers librbd's I/O too: librbd's neorados shares the handle's Objecter, whose
+ * timer cancels an op with -ETIMEDOUT (measured: an aio read, a lock and a snapshot
+ * removal on a frozen OSD each fail after the timeout). */
 static int configure(rbdio_cluster *c, const char *what, int timeout_s)
 {
     static const char *const timeouts[] = {
@@ -55,7 +97,7 @@ static int configure(rbdio_cluster *c, const char *what, int timeout_s)
             return rc;
         }
     }
-    snprintf(secs, sizeof(secs), "%d", timeout_s * 10);
+    snprintf(secs, sizeof(secs), "%d", c->op_timeout_s);
     rc = conf_set(c, what, "rados_osd_op_timeout", secs);
     /* Backup and restore stream each byte once: librbd's cache would only add a copy
      * and memory, and its readahead would read what the diff did not ask for. */
@@ -63,7 +105,6 @@ static int configure(rbdio_cluster *c, const char *what, int timeout_s)
         rc = conf_set(c, what, "rbd_cache", "false");
     }
     return rc;
-    return 0;
 }
 
 int rbdio_connect(const char *conf, const char *id, int timeout_s, rbdio_cluster **out)
@@ -83,6 +124,9 @@ int rbdio_connect(const char *conf, const char *id, int timeout_s, rbdio_cluster
     if (timeout_s <= 0) {
         timeout_s = RBDIO_DEFAULT_TIMEOUT_S;
     }
+    if (op_timeout_default > 0 && timeout_s > op_timeout_default) {
+        timeout_s = op_timeout_default;   /* a mon op is bounded no longer than an OSD op */
+    }
     if ((size_t)snprintf(name, sizeof(name), "client.%s", id) >= sizeof(name)) {
         rbdio_errorf("cannot connect to cluster (conf %s): cephx id too long", what);
         return -EINVAL;
@@ -91,6 +135,7 @@ int rbdio_connect(const char *conf, const char *id, int timeout_s, rbdio_cluster
     if (c == NULL) {
         return rbdio_fail(-ENOMEM, "cannot connect to cluster (conf %s)", what);
     }
+    c->op_timeout_s = op_timeout_default > 0 ? op_timeout_default : timeout_s * 10;
     c->conf = conf ? strdup(conf) : NULL;
     c->id = strdup(id);
     if ((conf && c->conf == NULL) || c->id == NULL) {

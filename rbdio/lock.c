@@ -24,6 +24,9 @@ struct rbdio_lock {
     int running;
     pthread_mutex_t mu;
     pthread_cond_t cv;
+    char dead_client[128];            /* the dead holder whose lock was broken, if any */
+    char dead_addr[128];
+    char note[512];                   /* what was broken, for the caller's log */
 };
 
 static int take(struct rbdio_lock *l, uint8_t flags)
@@ -82,6 +85,9 @@ static int break_stale(struct rbdio_lock *l, char *holder, size_t holdersz)
     snprintf(holder, holdersz, "%.300s (%.100s)", cookies, clients);
     if (!holder_is_dead(cookies))
         return 0;
+    snprintf(l->dead_client, sizeof(l->dead_client), "%.120s", clients);
+    snprintf(l->dead_addr, sizeof(l->dead_addr), "%.120s", addrs);
+    snprintf(l->note, sizeof(l->note), "broke the lock of the dead run %.300s", holder);
     int rc = rados_break_lock(l->io, l->oid, l->name, clients, cookies);
     return rc == 0 || rc == -ENOENT ? 1 : rc;
 }
@@ -109,6 +115,52 @@ static int lock_init(rbdio_image *img, const char *name, int duration_s, struct 
     return 0;
 }
 
+/* An entity address without its messenger protocol prefix ("v1:", "v2:", "any:"). */
+static const char *addr_bare(const char *a)
+{
+    static const char *const protos[] = { "v1:", "v2:", "any:" };
+    for (size_t i = 0; i < sizeof(protos) / sizeof(protos[0]); i++)
+        if (strncmp(a, protos[i], strlen(protos[i])) == 0)
+            return a + strlen(protos[i]);
+    return a;
+}
+
+/* 1 if owner (an owner of librbd's exclusive lock, as rbd_lock_get_owners() names it)
+ * is the client of the dead holder of our lock. */
+static int owned_by_dead(const struct rbdio_lock *l, const char *owner)
+{
+    /* rados_list_lockers says "v1:127.0.0.1:0/123", librbd "127.0.0.1:0/123". */
+    if (l->dead_addr[0] != '\0' && strcmp(addr_bare(owner), addr_bare(l->dead_addr)) == 0)
+        return 1;
+    return l->dead_client[0] != '\0' && strcmp(owner, l->dead_client) == 0;
+}
+
+/* A backup killed with -9 leaves librbd's exclusive lock on the image held by its dead
+ * client; the next snapshot would wait for that client's watch to time out (about 25 s).
+ * When our lock proved that client dead (same client, same address, its process gone on
+ * this host), break librbd's lock at once, as `rbd lock rm` would (which also blocklists
+ * the dead client). A lock held by anyone else is left alone. Errors are not fatal: the
+ * snapshot then waits as before. */
+static void break_dead_exclusive(rbdio_image *img, struct rbdio_lock *l)
+{
+    rbd_lock_mode_t mode;
+    char *owners[8];
+    size_t n = sizeof(owners) / sizeof(owners[0]);
+    if (l->dead_addr[0] == '\0')
+        return;
+    if (rbd_lock_get_owners(img->rbd, &mode, owners, &n) < 0)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        if (mode != RBD_LOCK_MODE_EXCLUSIVE || !owned_by_dead(l, owners[i]))
+            continue;
+        int rc = rbd_lock_break(img->rbd, mode, owners[i]);
+        size_t len = strlen(l->note);
+        snprintf(l->note + len, sizeof(l->note) - len, "; %s librbd's exclusive lock of %.120s",
+                 rc == 0 ? "broke" : "could not break", owners[i]);
+    }
+    rbd_lock_get_owners_cleanup(owners, n);
+}
+
 int rbdio_lock_take(rbdio_image *img, const char *name, int duration_s, rbdio_lock **out)
 {
     *out = NULL;
@@ -134,6 +186,7 @@ int rbdio_lock_take(rbdio_image *img, const char *name, int duration_s, rbdio_lo
         break;
     }
     if (rc == 0) {
+        break_dead_exclusive(img, l);
         l->running = 1;
         if (pthread_create(&l->renewer, NULL, renew_main, l) != 0)
             l->running = 0;
@@ -144,6 +197,11 @@ int rbdio_lock_take(rbdio_image *img, const char *name, int duration_s, rbdio_lo
         rbdio_fail(rc, "cannot lock '%s'", img->where);
     free(l);
     return rc;
+}
+
+const char *rbdio_lock_note(const rbdio_lock *l)
+{
+    return l != NULL ? l->note : "";
 }
 
 void rbdio_lock_release(rbdio_lock *l)

@@ -26,6 +26,18 @@ const char *rbdio_last_error(void);
  * handle with rbdio_disconnect(). */
 int rbdio_connect(const char *conf, const char *id, int timeout_s, rbdio_cluster **out);
 void rbdio_disconnect(rbdio_cluster *c);
+/* Bound every OSD operation of the handles connected from now on to op_timeout_s seconds
+ * (rados_osd_op_timeout; the connect and mon timeouts are capped by it too); 0 restores
+ * the default of ten times the connect timeout. An aio window whose operations get no
+ * answer for that long (plus a margin) gives up on them with -ETIMEDOUT by itself. */
+void rbdio_set_op_timeout(int op_timeout_s);
+/* Hooks told when a blocking librbd management call (snapshot creation or removal)
+ * starts and ends, so that the caller can bound it: librbd retries such a call through
+ * its exclusive lock, and on a frozen OSD it was seen to outlast the op timeout many
+ * times. begin gets a description and returns a token that end gets back. NULL: none. */
+typedef int (*rbdio_call_begin_fn)(const char *what);
+typedef void (*rbdio_call_end_fn)(int token);
+void rbdio_set_call_hooks(rbdio_call_begin_fn begin, rbdio_call_end_fn end);
 
 /* Location of an image: pool, namespace ("" or NULL for the default), name. */
 typedef struct rbdio_spec {
@@ -158,6 +170,11 @@ int rbdio_flush(rbdio_image *img);
  * rbdio_last_error() naming the holder, if another run holds it. The image must stay
  * open while the lock is held. */
 int rbdio_lock_take(rbdio_image *img, const char *name, int duration_s, rbdio_lock **out);
+/* What taking the lock broke ("" if nothing): the lock of a dead run of this host, and
+ * librbd's exclusive lock still held by that run's client, which is broken too (as
+ * `rbd lock rm` does) so that the next snapshot does not wait for it. Valid until
+ * rbdio_lock_release(); "" on NULL. */
+const char *rbdio_lock_note(const rbdio_lock *l);
 /* Stop renewing and release. Safe on NULL. */
 void rbdio_lock_release(rbdio_lock *l);
 

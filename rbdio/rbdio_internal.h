@@ -15,6 +15,7 @@ struct rbdio_cluster {
     rados_t rados;
     char *conf;                   /* path given to rbdio_connect, or NULL */
     char *id;                     /* cephx id without "client." */
+    int op_timeout_s;             /* rados_osd_op_timeout of this handle */
 };
 
 struct rbdio_image {
@@ -24,6 +25,10 @@ struct rbdio_image {
     char *snap;                   /* open snapshot, NULL for the head */
     char where[RBDIO_WHERE_MAX];  /* "pool[/ns]/image[@snap]" for messages */
 };
+
+/* Tell the caller's hooks (rbdio_set_call_hooks) that a blocking call starts / ended. */
+int rbdio_call_begin(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void rbdio_call_end(int token);
 
 /* Set the thread's last error text (printf-style). */
 void rbdio_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
