@@ -11,6 +11,12 @@ need_private_sandbox
 
 GUARD=${FAULTS_FREEZE_GUARD:-180}
 GRACE=${FAULTS_TERM_GRACE:-45}
+# The scenario shows that the configured Ceph op timeout fires: with the default (120 s,
+# and twice that for a snapshot call) a run of several stuck calls may outlast the guard.
+# A PG of this one-OSD sandbox can stay laggy after a freeze until the OSD is marked down,
+# so every call after the thaw may wait for its full timeout.
+CEPH_TIMEOUT=${FAULTS_CEPH_TIMEOUT:-20}
+RBX+=(--ceph-timeout "${CEPH_TIMEOUT}s")
 NAME=$(img s4)
 SRC=rbd/$NAME
 require "create a ${IMG_MB} MiB image of random data" new_image "$NAME"
@@ -82,7 +88,13 @@ for t in "${TRIALS[@]}"; do
         if [ "$COMMITTED" = yes ] && check_one "$SRC" "$KID" "$what"; then
             ok "$what: committed, restores identical"
         fi
-        [ "$T_RC" != 0 ] && expect_eq "$COMMITTED" no "$what: a failed run left no manifest"
+        if [ "$T_RC" != 0 ] && grep -qE '^rbd2s3: \[ *[0-9.]+\] committed$' "$TMPD/f$n.err"; then
+            # interrupted after its commit (in the cleanup that follows): a committed
+            # backup is complete, and check_one above restored it identical
+            expect_eq "$COMMITTED" yes "$what: interrupted after its commit, the backup stays"
+        elif [ "$T_RC" != 0 ]; then
+            expect_eq "$COMMITTED" no "$what: a failed run left no manifest"
+        fi
         check_listing "$SRC" "$what"
     elif [ "$T_RC" = 0 ]; then
         expect_eq "$(img_sum "$DST" "$DST_CEPH_CONF")" "${SUMS[$(newest_committed)]}" \
