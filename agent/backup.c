@@ -332,7 +332,8 @@ static int run_backup(bk *b)
     choose_parent(b);
     if (take_snapshot(b) < 0)
         return -1;
-    snapclean_orphans(&b->clean, b->snap, snap_committed, b);
+    snapclean_orphans(&b->clean, b->snap, b->parent ? b->parent->m.snap_name : NULL,
+                      snap_committed, b);
     if (b->created_snap)
         ag_pending("snapshot %s@%s of the unfinished backup not removed", b->name, b->snap);
     ag_debug(ctx, "snapshot %s ready", b->snap);

@@ -137,7 +137,23 @@ void snapclean_start(snapclean *sc, const char *also)
     start_removal(sc);
 }
 
-void snapclean_orphans(snapclean *sc, const char *mine,
+/* An agent's snapshot that the orphans pass removes: not mine nor the parent's, and
+ * either newer than the one SNAPCLEAN_LAST_KEY names and used by no committed backup, or
+ * older than the parent's (superseded: the parent is the newest committed backup whose
+ * snapshot exists, which a kill before the metadata update leaves newer than the key). */
+static int orphan_or_superseded(const snapclean *sc, const rbdio_snap *s, const char *mine,
+                                uint64_t parent_id,
+                                int (*known)(const char *snap, void *arg), void *arg)
+{
+    if (strncmp(s->name, NAMING_SNAP_PREFIX, strlen(NAMING_SNAP_PREFIX)) != 0 ||
+        strcmp(s->name, mine) == 0 || s->id == parent_id)
+        return 0;
+    if (parent_id != 0 && s->id < parent_id)
+        return 1;
+    return s->id > sc->last_id && !known(s->name, arg);
+}
+
+void snapclean_orphans(snapclean *sc, const char *mine, const char *parent,
                        int (*known)(const char *snap, void *arg), void *arg)
 {
     rbdio_snap *snaps = NULL;
@@ -148,13 +164,14 @@ void snapclean_orphans(snapclean *sc, const char *mine,
         snapclean_error(sc, "cannot list the snapshots, none removed", rbdio_last_error());
         return;
     }
-    size_t plen = strlen(NAMING_SNAP_PREFIX);
+    uint64_t parent_id = parent != NULL ? snap_id_of(snaps, n, parent) : 0;
     sc->old = calloc((size_t)n + 1, sizeof(*sc->old));
     for (int i = 0; sc->old != NULL && i < n; i++) {
-        if (strncmp(snaps[i].name, NAMING_SNAP_PREFIX, plen) != 0 || snaps[i].id <= sc->last_id ||
-            strcmp(snaps[i].name, mine) == 0 || known(snaps[i].name, arg))
+        if (!orphan_or_superseded(sc, &snaps[i], mine, parent_id, known, arg))
             continue;
-        ag_debug(sc->ctx, "%s@%s: no committed backup uses it", sc->name, snaps[i].name);
+        ag_debug(sc->ctx, "%s@%s: %s", sc->name, snaps[i].name,
+                 snaps[i].id > sc->last_id && !known(snaps[i].name, arg)
+                 ? "no committed backup uses it" : "older than the parent's snapshot");
         snprintf(sc->old[sc->nold].name, NAMING_MAX, "%s", snaps[i].name);
         sc->old[sc->nold++].id = snaps[i].id;
     }

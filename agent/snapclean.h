@@ -38,11 +38,13 @@ void snapclean_init(snapclean *sc, ag_ctx *ctx, rbdio_image *img, const char *na
  * snapshot, or with snap cleanup = immediate. */
 void snapclean_start(snapclean *sc, const char *also);
 /* Once the catalog is known, after the backup's snapshot exists (the caller joins
- * first): the agent's snapshots newer than the one SNAPCLEAN_LAST_KEY names that no
- * committed backup uses (known(name, arg) == 0: left by a run killed before its commit)
- * and that are not mine, are removed on a thread while the backup goes on. Nothing when
- * snapclean_start found no named snapshot. */
-void snapclean_orphans(snapclean *sc, const char *mine,
+ * first), these of the agent's snapshots other than mine and parent are removed on a
+ * thread while the backup goes on: those newer than the one SNAPCLEAN_LAST_KEY names
+ * that no committed backup uses (known(name, arg) == 0: left by a run killed before its
+ * commit), and those older than parent (the snapshot of the backup's parent, or NULL for
+ * a full: a run killed between its commit and the metadata update leaves the key naming
+ * an older snapshot). Nothing when snapclean_start found no named snapshot. */
+void snapclean_orphans(snapclean *sc, const char *mine, const char *parent,
                        int (*known)(const char *snap, void *arg), void *arg);
 /* Wait for the thread of snapclean_start or snapclean_orphans (if any) and forget what
  * it removed. */

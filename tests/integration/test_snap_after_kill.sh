@@ -50,11 +50,11 @@ if do_backup "$SRC"; then ok "backup D ($BK_ID)"; else not_ok "backup D"; done_t
 D=$BK_ID
 expect_eq "$BK_TYPE/$BK_PARENT" "incremental/$C" "backup D is incremental on the killed-but-committed C"
 expect_eq "$(jq -r .cleanup_errors "$BK_JSON")" 0 "backup D: cleanup_errors 0"
-expect_eq "$(agent_snaps)" "rbd2s3-$B rbd2s3-$C rbd2s3-$D " \
-    "after D: C's snapshot is kept (and B's, which $KEY named), the uncommitted one removed"
+expect_eq "$(agent_snaps)" "rbd2s3-$C rbd2s3-$D " \
+    "after D: C's snapshot is kept; B's (which $KEY named, older than the parent C's) and the uncommitted one are removed"
 expect_eq "$(rbd_src image-meta get "$SRC" "$KEY")" "rbd2s3-$D" "$KEY names backup D"
 
-# -- the one after removes B and C
+# -- the one after removes C
 require "random writes before backup E" rand_writes "$SRC" 8 64K
 if do_backup "$SRC"; then ok "backup E ($BK_ID)"; else not_ok "backup E"; fi
 E=$BK_ID
