@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "s3/s3_internal.h"
 
@@ -333,6 +334,23 @@ int s3_mpu_create(s3_client *c, const char *key, char **upload_id, s3_error *err
     return rc;
 }
 
+/* A completion whose answer was lost (a dropped connection, an endpoint restarted in
+ * the middle: the retry then meets NoSuchUpload, or RGW's "completion is already in
+ * progress" until the retries end) may have landed: 1 if key now holds exactly these
+ * parts (its ETag is theirs), with that ETag in etag_out (may be NULL). */
+static int complete_landed(s3_client *c, const char *key, const s3_part *parts, int nparts,
+                           char etag_out[S3_ETAG_MAX])
+{
+    char want[S3_ETAG_MAX], have[S3_ETAG_MAX];
+    s3_error e;
+    if (s3_multipart_etag(parts, nparts, want) < 0 || s3_head(c, key, NULL, have, &e) < 0 ||
+        strcasecmp(want, have) != 0)
+        return 0;
+    if (etag_out)
+        memcpy(etag_out, have, S3_ETAG_MAX);
+    return 1;
+}
+
 int s3_mpu_complete(s3_client *c, const char *key, const char *upload_id,
                     const s3_part *parts, int nparts, char etag_out[S3_ETAG_MAX],
                     s3_error *err)
@@ -361,7 +379,9 @@ int s3_mpu_complete(s3_client *c, const char *key, const char *upload_id,
         .buf_max = S3_ERRBODY_MAX, .flags = S3_REQ_XML_ERR200,
     };
     rc = run_sync(c, &spec, &st, err);
-    if (!rc) {
+    if (rc < 0 && complete_landed(c, key, parts, nparts, etag_out))
+        rc = 0;
+    else if (!rc) {
         char etag[S3_ETAG_MAX];
         rc = s3_xml_complete_result(answer.data, answer.len, etag, err);
         if (rc == -EINVAL && err)

@@ -441,6 +441,38 @@ static void test_complete_error_in_200(void **state)
     s3_client_free(c);
 }
 
+static void test_complete_answer_lost(void **state)
+{
+    s3_client *c = client();
+    s3_part parts[2];
+    char *id = NULL;
+    char etag[S3_ETAG_MAX], head_etag[S3_ETAG_MAX];
+    s3_error e;
+    (void)state;
+
+    /* the completion lands but its answer is cut: the retry meets NoSuchUpload, and the
+     * object holding exactly these parts (its ETag is theirs) counts as completed */
+    upload_two_parts(c, "lost", &id, parts);
+    set_rules("POST /bkt/lost uploadId 1 drop\n");
+    assert_int_equal(s3_mpu_complete(c, "lost", id, parts, 2, etag, &e), 0);
+    assert_int_equal(s3_head(c, "lost", NULL, head_etag, &e), 0);
+    assert_string_equal(etag, head_etag);
+    assert_non_null(strstr(etag, "-2"));
+    free(id);
+
+    /* an object under the key that is not these parts is not taken for the completion */
+    upload_two_parts(c, "other", &id, parts);
+    set_rules("");
+    static const char junk[] = "not the parts";
+    assert_int_equal(s3_put(c, "other", junk, sizeof(junk), NULL, NULL, &e), 0);
+    set_rules("POST /bkt/other uploadId all status 404 NoSuchUpload\n");
+    assert_true(s3_mpu_complete(c, "other", id, parts, 2, etag, &e) < 0);
+    set_rules("");
+    s3_mpu_abort(c, "other", id, &e);
+    free(id);
+    s3_client_free(c);
+}
+
 static void test_missing_etags(void **state)
 {
     s3_client *c = client();
@@ -820,6 +852,7 @@ int main(void)
         cmocka_unit_test_setup(test_no_answer_then_ok, setup),
         cmocka_unit_test_setup(test_short_body_is_final, setup),
         cmocka_unit_test_setup(test_complete_error_in_200, setup),
+        cmocka_unit_test_setup(test_complete_answer_lost, setup),
         cmocka_unit_test_setup(test_missing_etags, setup),
         cmocka_unit_test_setup(test_retry_does_not_block, setup),
         cmocka_unit_test_setup(test_deadline, setup),
