@@ -3,8 +3,8 @@
  * (ld --wrap): the bucket's document is the input. Input: a mode byte (bit 0 apply,
  * else show; bit 1 --format json), then the document. Round trip: applying to the
  * document just written writes the same bytes again (from the second rewrite on: the
- * first may drop blank text of the bucket's document). And libxml2 prints nothing (the
- * command's one error line is all that may reach stderr). */
+ * first may drop blank text of the bucket's document). libxml2's printer is silenced as
+ * the real ag_s3 silences it (s3_xml_silence, when it creates the client). */
 #include "fuzz/fuzz_util.h"
 #include "agent/agent.h"
 
@@ -20,6 +20,7 @@ static size_t written_len;
 s3_client *__wrap_ag_s3(ag_ctx *ctx)
 {
     static int dummy;
+    s3_xml_silence();       /* as creating the client does */
     return (s3_client *)&dummy;
 }
 
@@ -46,8 +47,6 @@ int __wrap_s3_put_lifecycle(s3_client *c, const char *xml, size_t len, s3_error 
     return 0;
 }
 
-static int libxml_said;              /* messages libxml2 would have printed */
-
 static int run(int apply, int json)
 {
     ag_ctx ctx;
@@ -57,10 +56,7 @@ static int run(int apply, int json)
     ctx.opts.json = json;
     ctx.command = "lifecycle";
     char *argv[] = { apply ? "apply" : "show", NULL };
-    libxml_said = 0;
-    int rc = cmd_lifecycle(&ctx, 1, argv);
-    FUZZ_CHECK(libxml_said == 0, "libxml2 printed %d message(s) on stderr", libxml_said);
-    return rc;
+    return cmd_lifecycle(&ctx, 1, argv);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -97,15 +93,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     return 0;
 }
 
-/* libxml2's default printer (stderr), counted instead */
-static void count(void *ctx, const char *msg, ...)
-{
-    libxml_said++;
-}
-
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-    xmlSetGenericErrorFunc(NULL, count);
     int fd = open("/dev/null", O_WRONLY);   /* the rules shown go nowhere */
     if (fd >= 0) {
         dup2(fd, STDOUT_FILENO);
