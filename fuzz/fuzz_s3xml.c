@@ -124,8 +124,10 @@ static int on_upload_entry(const s3_upload_info *u, void *arg)
     return 0;
 }
 
-/* Append s to the buffer, percent-encoded except for [A-Za-z0-9._~/-] when enc,
- * XML-escaped otherwise (the ids are not encoded). */
+/* Append s to the buffer, percent-encoded except for [A-Za-z0-9._~/-] when enc;
+ * otherwise (the ids are not encoded) as it is, ASCII punctuation and blanks as
+ * character references, bytes of multi-byte UTF-8 characters unchanged (the parser
+ * gave valid UTF-8). */
 static void put_text(char **b, size_t *n, size_t *cap, const char *s, int enc)
 {
     static const char hex[] = "0123456789ABCDEF";
@@ -134,7 +136,7 @@ static void put_text(char **b, size_t *n, size_t *cap, const char *s, int enc)
         char t[8];
         size_t k = 1;
         if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-            strchr("._~/-", c) != NULL)
+            strchr("._~/-", c) != NULL || (!enc && c >= 0x80))
             t[0] = (char)c;
         else if (enc)
             t[0] = '%', t[1] = hex[c >> 4], t[2] = hex[c & 15], k = 3;
