@@ -108,13 +108,15 @@ int index_rec_data_ok(const index_rec *r, const void *data)
 }
 
 /* A data record's sizes within what the format allows: at most CHUNK_SIZE_MAX bytes,
- * stored in at least one byte, raw exactly its length, compressed in at most
- * LZ4_COMPRESSBOUND of it (so every length fits an int for lz4). */
+ * stored in at least one byte that ends within 2^64 (pack_offset + stored_length does
+ * not wrap), raw exactly its length, compressed in at most LZ4_COMPRESSBOUND of it (so
+ * every length fits an int for lz4). */
 static int check_sizes(const index_rec *r)
 {
     if (r->flags & INDEX_FLAG_ZERO)
         return 0;
-    if (r->length > CHUNK_SIZE_MAX || r->stored_length == 0)
+    if (r->length > CHUNK_SIZE_MAX || r->stored_length == 0 ||
+        r->pack_offset > UINT64_MAX - r->stored_length)
         return -EINVAL;
     if (r->flags & INDEX_FLAG_RAW)
         return r->stored_length == r->length ? 0 : -EINVAL;

@@ -45,7 +45,8 @@ int index_rec_data_ok(const index_rec *r, const void *data);
 /* Writer: appends records (offsets must increase and not overlap: -EINVAL otherwise;
  * also -EINVAL for length 0, unknown flags, ZERO with pack fields or hash set,
  * ZERO with RAW or XXH3, RAW with stored_length != length, a data record longer than
- * CHUNK_SIZE_MAX (agent/chunk.h), stored in 0 bytes or, compressed, in more than
+ * CHUNK_SIZE_MAX (agent/chunk.h), stored in 0 bytes, stored bytes ending past 2^64
+ * (pack_offset + stored_length wraps) or, compressed, in more than
  * LZ4_COMPRESSBOUND(length); the reader refuses the same records)
  * and produces the compressed object in memory. */
 typedef struct index_writer index_writer;

@@ -56,7 +56,8 @@ static xmlDoc *load_rules(ag_ctx *ctx)
     xmlDoc *doc = NULL;
     if (rc == 0)
         doc = xmlReadMemory((const char *)buf.data, (int)buf.len, "lifecycle.xml", NULL,
-                            XML_PARSE_NONET | XML_PARSE_NOBLANKS);
+                            XML_PARSE_NONET | XML_PARSE_NOBLANKS | XML_PARSE_NOERROR |
+                            XML_PARSE_NOWARNING);
     else if (rc == -ENOENT)
         doc = xmlReadMemory("<LifecycleConfiguration/>", 25, "empty.xml", NULL, 0);
     else

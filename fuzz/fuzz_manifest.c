@@ -42,16 +42,31 @@ static char *with_checksum(const char *text, size_t len, int pretty, size_t *out
     return out;
 }
 
-/* 1 if a and b hold the same manifest (objects compared by content). Both were
- * zeroed before parsing, so their padding compares equal too. */
-static int same(manifest *a, manifest *b)
+/* 1 if the strings are both NULL or equal. */
+static int same_str(const char *a, const char *b)
 {
-    manifest_object *ao = a->objects, *bo = b->objects;
-    a->objects = b->objects = NULL;
-    int eq = memcmp(a, b, sizeof(*a)) == 0;
-    a->objects = ao;
-    b->objects = bo;
-    return eq && (a->nobjects == 0 || memcmp(ao, bo, a->nobjects * sizeof(*ao)) == 0);
+    return (a == NULL || b == NULL) ? a == b : strcmp(a, b) == 0;
+}
+
+/* 1 if a and b hold the same manifest: the fixed fields bytewise (both were zeroed
+ * before parsing, so their padding compares equal too), the owned keys and ETags (of
+ * the data objects and the index) by content. */
+static int same(const manifest *a, const manifest *b)
+{
+    manifest x = *a, y = *b;
+    x.objects = y.objects = NULL;
+    x.objects_cap = y.objects_cap = 0;
+    x.index.key = y.index.key = x.index.etag = y.index.etag = NULL;
+    if (memcmp(&x, &y, sizeof(x)) != 0 || !same_str(a->index.key, b->index.key) ||
+        !same_str(a->index.etag, b->index.etag))
+        return 0;
+    for (size_t i = 0; i < a->nobjects; i++) {
+        const manifest_object *ao = &a->objects[i], *bo = &b->objects[i];
+        if (ao->size != bo->size || !same_str(ao->key, bo->key) ||
+            !same_str(ao->etag, bo->etag))
+            return 0;
+    }
+    return 1;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -39,8 +39,8 @@ static void make_sources(fz_in *in, size_t n)
                 r->pack = flags >> 6;
                 r->pack_offset = fz_var(in);
                 r->stored_length = (uint32_t)fz_var(in);
-                /* index.c accepts a record whose stored bytes end past 2^64; the group
-                 * arithmetic then wraps (fuzz/README.md, findings): not generated here */
+                /* index.c refuses a record whose stored bytes end past 2^64 (the
+                 * group arithmetic would wrap): not generated here */
                 if (r->stored_length > UINT64_MAX - r->pack_offset)
                     r->pack_offset = UINT64_MAX - r->stored_length;
             }

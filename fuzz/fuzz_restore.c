@@ -1,12 +1,15 @@
 /* fuzz_restore.c - libFuzzer harness: the ordered restore (agent/stream.c, as used by
  * restore to stdout, export-diff and verify --source) over a chain of backups whose data
  * objects are served by a fake s3_get (ld --wrap). Input: up to 3 backups (oldest first),
- * each an image size and up to 8 records: gap, declared length, flags (zero, raw, xxh3,
- * a flipped stored byte, a wrong stored length, pack 0 or 1). The harness writes the
- * chunks as backup does (lz4 or raw, digest of the bytes) when the length is at most
- * GEN_MAX; a longer record is taken as declared, with a few stored bytes (what a hostile
- * bucket can say). Records pass the project's index writer and reader. Check: every byte
- * the walk hands out, in order, is the byte of the newest backup that has it. */
+ * each an image size, a chunk size (4 KiB .. 64 MiB) and up to 8 records: gap, declared
+ * length, flags (zero, raw, xxh3, a flipped stored byte, a wrong stored length, pack 0
+ * or 1). The harness writes the chunks as backup does (lz4 or raw, digest of the bytes)
+ * when the length is at most GEN_MAX; a longer record is taken as declared, with a few
+ * stored bytes (what a hostile bucket can say). Records pass the bounds a restore
+ * applies: the project's index writer and reader (index_load), then exec_plan's
+ * plan_check_src against the manifest's chunk size and data object sizes. Checks: the
+ * plan is refused (exit 8) exactly when plan_check_src refuses a source; every byte the
+ * walk hands out, in order, is the byte of the newest backup that has it. */
 #include "fuzz/fuzz_util.h"
 #include "agent/exec.h"
 
@@ -128,12 +131,8 @@ static void make_source(fz_in *in, size_t i)
     char key[32];
     manifest_init(&s->m);
     snprintf(s->m.id, sizeof(s->m.id), "2026120%zuT000000Z", i + 1);
-    s->m.chunk_size = 1u << 20;
     s->m.size = fz_var(in);
-    for (int pk = 0; pk < 2; pk++) {
-        snprintf(key, sizeof(key), "b%zu/data.%d", i, pk);
-        FUZZ_CHECK(manifest_add_object(&s->m, key, 0, "") == 0, "manifest_add_object");
-    }
+    s->m.chunk_size = 4096ull << (fz_u8(in) % 15);
     while (n < want) {
         index_rec *r = &gen[n];
         uint64_t gap = fz_var(in), len = fz_var(in);
@@ -152,6 +151,25 @@ static void make_source(fz_in *in, size_t i)
         n++;
     }
     admit(s, gen, content, n);
+    /* the data objects as the bucket lists them */
+    for (int pk = 0; pk < 2; pk++) {
+        snprintf(key, sizeof(key), "b%zu/data.%d", i, pk);
+        FUZZ_CHECK(manifest_add_object(&s->m, key, s->packlen[pk], "e") == 0,
+                   "manifest_add_object");
+    }
+}
+
+/* 1 if every source passes plan_check_src (what exec_plan applies). */
+static int sources_fit(void)
+{
+    for (size_t i = 0; i < NS; i++) {
+        uint64_t sizes[2] = { S[i].m.objects[0].size, S[i].m.objects[1].size };
+        plan_src ps = { S[i].recs, S[i].n, S[i].m.size };
+        size_t bad;
+        if (plan_check_src(&ps, S[i].m.chunk_size, sizes, 2, &bad) != 0)
+            return 0;
+    }
+    return 1;
 }
 
 /* The newest source with a record covering x: 1 and *src, *rec; 0 for a hole. */
@@ -222,15 +240,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ctx.command = "restore";
     ctx.opts.tun.fetch_size = 4u << 20;
     plan p;
-    FUZZ_CHECK(exec_plan(&ctx, es, NS, &p) == 0, "exec_plan: %s", ctx.errmsg);
-    exec_ordered o = { .data = on_data, .zero = on_zero };
-    walked = 0;
-    int rc = exec_restore_ordered(&ctx, &p, es, &o);
-    FUZZ_CHECK(rc != 0 || walked == p.size, "the walk ended at %llu of %llu",
-               (unsigned long long)walked, (unsigned long long)p.size);
-    FUZZ_CHECK(rc == 0 || ctx.exit_code == AG_EINTEGRITY || ctx.exit_code == AG_EFAIL,
-               "failed with exit code %d: %s", ctx.exit_code, ctx.errmsg);
-    plan_free(&p);
+    int fit = sources_fit(), rc = exec_plan(&ctx, es, NS, &p);
+    FUZZ_CHECK(fit ? rc == 0 : (rc != 0 && ctx.exit_code == AG_EINTEGRITY),
+               "exec_plan %d (exit code %d: %s) where plan_check_src says %d", rc,
+               ctx.exit_code, ctx.errmsg, fit);
+    if (rc == 0) {
+        exec_ordered o = { .data = on_data, .zero = on_zero };
+        walked = 0;
+        rc = exec_restore_ordered(&ctx, &p, es, &o);
+        FUZZ_CHECK(rc != 0 || walked == p.size, "the walk ended at %llu of %llu",
+                   (unsigned long long)walked, (unsigned long long)p.size);
+        FUZZ_CHECK(rc == 0 || ctx.exit_code == AG_EINTEGRITY || ctx.exit_code == AG_EFAIL,
+                   "failed with exit code %d: %s", ctx.exit_code, ctx.errmsg);
+        plan_free(&p);
+    }
     for (size_t i = 0; i < NS; i++) {
         for (size_t r = 0; r < S[i].n; r++)
             free(S[i].content[r]);

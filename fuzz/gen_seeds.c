@@ -34,6 +34,12 @@ static void puts_seed(const char *h, const char *name, int mode, const char *s)
     put(h, name, mode, s, strlen(s));
 }
 
+static void fail(const char *what)
+{
+    fprintf(stderr, "gen_seeds: %s failed\n", what);
+    exit(1);
+}
+
 /* ---- manifest ---- */
 
 static void fill_manifest(manifest *m, int full)
@@ -60,14 +66,20 @@ static void fill_manifest(manifest *m, int full)
         snprintf(m->parent_snap, sizeof(m->parent_snap), "rbd2s3-20261121T083000Z");
     }
     m->chunk_size = 1 << 20;
-    char key[256];
+    /* the keys the naming rules derive for the manifest's own folder */
+    naming_spec spec;
+    char ip[256], key[300];
+    if (naming_parse_spec(full ? "rbd/vm1" : "rbd/ns1/vm1", 0, &spec) != 0 ||
+        naming_image_prefix("rbd2s3", &spec, ip, sizeof(ip)) != 0)
+        fail("naming");
     for (unsigned i = 0; i < (full ? 2u : 1u); i++) {
-        snprintf(key, sizeof(key), "rbd2s3/rbd/%svm1/%s/data.%u", full ? "" : "ns1/", m->id, i);
-        manifest_add_object(m, key, 123456 + i, "0123456789abcdef0123456789abcdef-2");
+        if (naming_data_key(ip, m->id, i, key, sizeof(key)) != 0 ||
+            manifest_add_object(m, key, 123456 + i, "0123456789abcdef0123456789abcdef-2") != 0)
+            fail("manifest_add_object");
     }
-    snprintf(m->index.key, sizeof(m->index.key), "rbd2s3/rbd/%svm1/%s/index",
-             full ? "" : "ns1/", m->id);
-    m->index.size = 219;
+    if (naming_index_key(ip, m->id, key, sizeof(key)) != 0 ||
+        manifest_set_index(m, key, 219) != 0)
+        fail("manifest_set_index");
     memset(m->index_sha256, 'a', 64);
     m->index_records = 3;
     m->data_bytes = 3 << 20;
@@ -279,6 +291,7 @@ static void gen_restore(void)
     b8(&s, 1);                  /* 2 backups */
     b8(&s, 3);                  /* the full: 3 records */
     bvar(&s, 256 << 10);
+    b8(&s, 8);                  /* chunk size 1 MiB */
     bvar(&s, 0), bvar(&s, 64 << 10);
     size_t flags_at = s.n;
     b8(&s, 0), b8(&s, 7);                                               /* lz4, sha256 */
@@ -286,6 +299,7 @@ static void gen_restore(void)
     bvar(&s, 16 << 10), bvar(&s, 8 << 10), b8(&s, 2 | 4 | 0x40), b8(&s, 9);  /* raw, xxh3 */
     b8(&s, 2);                  /* the incremental: 2 records */
     bvar(&s, 192 << 10);
+    b8(&s, 4);                  /* chunk size 64 KiB */
     bvar(&s, 32 << 10), bvar(&s, 64 << 10), b8(&s, 4 | 32), b8(&s, 0x55);  /* runs, xxh3 */
     bvar(&s, 0), bvar(&s, 4096), b8(&s, 0), b8(&s, 3);
     put("restore", "chain", -1, s.b, s.n);

@@ -5,10 +5,10 @@
 #            each harness over its corpus (fuzz/corpus/H and the fresh seeds of
 #            fuzz/out/seeds/H), every input once, no mutation: seconds. Prints TAP,
 #            one line per harness; exit 1 if any input fails, 77 if clang is missing.
-#        fuzz/run.sh --time SECONDS [HARNESS...]
-#            fuzz each harness for SECONDS, one after the other (libFuzzer -fork=1, going
-#            on after a finding, with fuzz/dict/H.dict if there is one), starting from a
-#            copy of its corpus in fuzz/out/work/H;
+#        fuzz/run.sh --time SECONDS [--jobs N] [HARNESS...]
+#            fuzz each harness for SECONDS, N at a time (default 1: one after the
+#            other; libFuzzer -fork=1, going on after a finding, with fuzz/dict/H.dict
+#            if there is one), starting from a copy of its corpus in fuzz/out/work/H;
 #            reproducers go to fuzz/out/artifacts/H/. Ends with a table:
 #            harness | execs | findings | time. Exit 1 if anything was found.
 # HARNESS: diffstream, manifest, ... (default: every fuzz/fuzz_*.c). Env: JOBS (build).
@@ -22,7 +22,11 @@ LIMITS=(-rss_limit_mb=2048 -malloc_limit_mb=512 -timeout=10)
 mode=${1:-}
 case $mode in
     --replay) shift ;;
-    --time) secs=${2:?--time needs SECONDS}; shift 2 ;;
+    --time) secs=${2:?--time needs SECONDS}; shift 2
+        if [ "${1:-}" = --jobs ]; then
+            njobs=${2:?--jobs needs N}
+            shift 2
+        fi ;;
     *) sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 2 ;;
 esac
 
@@ -95,10 +99,19 @@ if [ "$mode" = --replay ]; then
     exit
 fi
 
+# N at a time, each writing its numbers into $OUT/work/H.result; the table in order.
 rows=() total=0
 for h in "${harnesses[@]}"; do
+    while [ "$(jobs -rp | wc -l)" -ge "${njobs:-1}" ]; do
+        wait -n
+    done
     echo "fuzz: $h for ${secs}s (log: $OUT/work/$h/log)"
-    read -r execs found took < <(fuzz_one "$h")
+    mkdir -p "$OUT/work"
+    fuzz_one "$h" >"$OUT/work/$h.result" &
+done
+wait
+for h in "${harnesses[@]}"; do
+    read -r execs found took <"$OUT/work/$h.result"
     rows+=("| $h | ${execs:-0} | $found | ${took} s |")
     total=$((total + found))
 done

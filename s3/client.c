@@ -21,6 +21,7 @@ static void global_init(void)
 {
     global_rc = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -ENOMEM;
     xmlInitParser();
+    s3_xml_silence();
 }
 
 static int dup_opt(const char *src, const char **dst)

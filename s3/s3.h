@@ -157,6 +157,11 @@ int s3_get_lifecycle(s3_client *c, s3_buf *out, s3_error *err);
  * (MalformedXML, InvalidArgument, InvalidRequest). */
 int s3_put_lifecycle(s3_client *c, const char *xml, size_t len, s3_error *err);
 
+/* Keep libxml2 from printing on stderr: its encoding errors ignore XML_PARSE_NOERROR.
+ * Installs a silent error handler for the calling thread and for threads created after;
+ * idempotent, cannot fail. Creating a client calls it (so does nothing else need to). */
+void s3_xml_silence(void);
+
 /* Remove the lifecycle configuration (none is success). */
 int s3_delete_lifecycle(s3_client *c, s3_error *err);
 

@@ -266,8 +266,8 @@ int s3_xml_list_page(const void *body, size_t len, s3_list_cb cb, void *arg,
 /* ---- ListMultipartUploads ---- */
 
 /* Report one Upload element (its key decoded when enc); an entry without a usable key or
- * upload id is counted in skip and left out. 0 with the callback's answer in *cb_rc,
- * or -ENOMEM. */
+ * upload id is counted in skip and left out. 1 (reported, the callback's answer in
+ * *cb_rc), 0 (skipped) or -ENOMEM. */
 static int emit_upload(const xmlNode *n, int enc, s3_upload_cb cb, void *arg, int *cb_rc,
                        s3_list_skip *skip)
 {
@@ -290,7 +290,7 @@ static int emit_upload(const xmlNode *n, int enc, s3_upload_cb cb, void *arg, in
         xmlFree(id);
     if (init)
         xmlFree(init);
-    return rc == -EINVAL ? 0 : rc;
+    return rc == -EINVAL ? 0 : rc ? rc : 1;
 }
 
 /* A malloc'ed copy of the text of n (decoded when enc), or NULL when n is missing or
@@ -339,13 +339,16 @@ int s3_xml_uploads_page_ex(const void *body, size_t len, s3_upload_cb cb, void *
     for (xmlNode *n = root->children; n && !*cb_rc; n = n->next) {
         if (!s3_xml_name_is(n, "Upload"))
             continue;
-        last = n;
         rc = emit_upload(n, enc, cb, arg, cb_rc, skip);
-        if (rc)
+        if (rc < 0)
             goto out;
+        if (rc == 1)
+            last = n;
+        rc = 0;
     }
-    /* go on after the last entry: NextKeyMarker names it too, but RGW 16 leaves that one
-     * unencoded (and not always readable); without entries, the markers as given */
+    /* go on after the last entry reported: NextKeyMarker names the last one too, but
+     * RGW 16 leaves that unencoded (and not always readable); a skipped entry has no
+     * key to go on from; without entries, the markers as given */
     if (last) {
         rc = dup_text(s3_xml_child(last, "Key"), enc, next_key);
         if (!rc)

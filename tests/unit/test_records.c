@@ -31,9 +31,10 @@ static void put64(unsigned char *p, uint64_t v)
         p[i] = (unsigned char)(v >> (8 * i));
 }
 
-/* An index object holding one record, written byte by byte (no writer checks). */
-static unsigned char *one_record(uint64_t length, uint32_t flags, uint32_t stored,
-                                 size_t *len)
+/* An index object holding one record at pack_offset, written byte by byte (no writer
+ * checks). */
+static unsigned char *one_record_at(uint64_t length, uint32_t flags, uint32_t stored,
+                                    uint64_t pack_offset, size_t *len)
 {
     unsigned char c[16 + INDEX_REC_SIZE];
     memset(c, 0, sizeof(c));
@@ -43,6 +44,7 @@ static unsigned char *one_record(uint64_t length, uint32_t flags, uint32_t store
     unsigned char *p = c + 16;
     put64(p + 8, length);
     put32(p + 20, flags);
+    put64(p + 24, pack_offset);
     put32(p + 32, stored);
     if (!(flags & INDEX_FLAG_ZERO))
         memset(p + 40, 0xab, 32);
@@ -54,12 +56,18 @@ static unsigned char *one_record(uint64_t length, uint32_t flags, uint32_t store
     return f;
 }
 
-/* index_load's verdict on one record. */
-static int load_one(uint64_t length, uint32_t flags, uint32_t stored)
+static unsigned char *one_record(uint64_t length, uint32_t flags, uint32_t stored,
+                                 size_t *len)
+{
+    return one_record_at(length, flags, stored, 0, len);
+}
+
+/* index_load's verdict on one record at pack_offset. */
+static int load_one_at(uint64_t length, uint32_t flags, uint32_t stored, uint64_t pack_offset)
 {
     size_t len, n;
     index_rec *recs;
-    unsigned char *f = one_record(length, flags, stored, &len);
+    unsigned char *f = one_record_at(length, flags, stored, pack_offset, &len);
     int rc = index_load(f, len, &recs, &n);
     free(f);
     if (rc == 0) {
@@ -67,6 +75,29 @@ static int load_one(uint64_t length, uint32_t flags, uint32_t stored)
         free(recs);
     }
     return rc;
+}
+
+/* index_load's verdict on one record. */
+static int load_one(uint64_t length, uint32_t flags, uint32_t stored)
+{
+    return load_one_at(length, flags, stored, 0);
+}
+
+/* The stored bytes of a record end within 2^64 (the plan's group arithmetic adds them);
+ * the writer refuses what the reader refuses. */
+static void test_stored_end_bounded(void **state)
+{
+    (void)state;
+    assert_int_equal(load_one_at(4096, 0, 100, UINT64_MAX - 100), 0);
+    assert_int_equal(load_one_at(4096, 0, 100, UINT64_MAX - 99), -EINVAL);
+    assert_int_equal(load_one_at(4096, INDEX_FLAG_RAW, 4096, UINT64_MAX), -EINVAL);
+    index_writer *w;
+    index_rec r = { .length = 4096, .pack_offset = UINT64_MAX - 50, .stored_length = 100 };
+    assert_int_equal(index_writer_new(&w), 0);
+    assert_int_equal(index_writer_add(w, &r), -EINVAL);
+    r.pack_offset = UINT64_MAX - 100;
+    assert_int_equal(index_writer_add(w, &r), 0);
+    index_writer_free(w);
 }
 
 static void test_lengths_bounded(void **state)
@@ -185,6 +216,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lengths_bounded),
         cmocka_unit_test(test_stored_bounded),
+        cmocka_unit_test(test_stored_end_bounded),
         cmocka_unit_test(test_zero_records_span_chunks),
         cmocka_unit_test(test_writer_refuses_the_same),
         cmocka_unit_test(test_plan_check_src),
