@@ -148,8 +148,8 @@ static int orphan_or_superseded(const snapclean *sc, const rbdio_snap *s, const 
     if (strncmp(s->name, NAMING_SNAP_PREFIX, strlen(NAMING_SNAP_PREFIX)) != 0 ||
         strcmp(s->name, mine) == 0 || s->id == parent_id)
         return 0;
-    if (parent_id != 0 && s->id < parent_id)
-        return 1;
+    if (parent_id != 0 && s->id >= sc->last_id && s->id < parent_id)
+        return 1;     /* older ones were snapclean_start's to remove */
     return s->id > sc->last_id && !known(s->name, arg);
 }
 
