@@ -19,8 +19,8 @@
 #
 # Env: RBD2S3 (binary, default ./rbd2s3), FAULTS_SCENARIO_TIMEOUT (s, per scenario;
 # default 900 quick, 3600 full), FAULTS_IMG_MB (image size, default 48),
-# FAULTS_RETRY_BUDGET (s3: outages shorter than this must be ridden through, default 60;
-# 0 accepts clean failures), FAULTS_FREEZE_GUARD (s4, default 180), FAULTS_TERM_GRACE
+# FAULTS_RETRY_BUDGET (s3: a clean failure after a shorter outage is noted, default 60;
+# 0: no note), FAULTS_FREEZE_GUARD (s4, default 180), FAULTS_TERM_GRACE
 # (s4, default 45), FAULTS_FLIPS (s5 flips per object kind, default 4).
 set -u -o pipefail
 
