@@ -45,17 +45,6 @@ void s3_md5_base64(const void *data, size_t len, char out[25])
     EVP_EncodeBlock((unsigned char *)out, md, 16);
 }
 
-static int hexval(int ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
 int s3_multipart_etag(const s3_part *parts, int nparts, char out[S3_ETAG_MAX])
 {
     unsigned char md[EVP_MAX_MD_SIZE];
@@ -67,18 +56,12 @@ int s3_multipart_etag(const s3_part *parts, int nparts, char out[S3_ETAG_MAX])
     if (cat == NULL)
         return -ENOMEM;
     for (int i = 0; i < nparts; i++) {
-        const char *e = parts[i].etag;
-        if (strlen(e) != 32) {
+        size_t got = 0;
+        if (strlen(parts[i].etag) != 32 ||
+            OPENSSL_hexstr2buf_ex(cat + (size_t)i * 16, 16, &got, parts[i].etag, '\0') != 1 ||
+            got != 16) {
             free(cat);
             return -EINVAL;
-        }
-        for (int k = 0; k < 16; k++) {
-            int hi = hexval((unsigned char)e[2 * k]), lo = hexval((unsigned char)e[2 * k + 1]);
-            if (hi < 0 || lo < 0) {
-                free(cat);
-                return -EINVAL;
-            }
-            cat[i * 16 + k] = (unsigned char)(hi << 4 | lo);
         }
     }
     int ok = EVP_Digest(cat, (size_t)nparts * 16, md, &mdlen, EVP_md5(), NULL) == 1 &&
@@ -86,8 +69,7 @@ int s3_multipart_etag(const s3_part *parts, int nparts, char out[S3_ETAG_MAX])
     free(cat);
     if (!ok)
         return -EIO;
-    for (int k = 0; k < 16; k++)
-        snprintf(out + 2 * k, 3, "%02x", md[k]);
+    to_hex(md, 16, out);
     snprintf(out + 32, S3_ETAG_MAX - 32, "-%d", nparts);
     return 0;
 }
