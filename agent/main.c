@@ -1,8 +1,8 @@
 /* main.c - rbd2s3 entry point: global options, configuration, command dispatch, exit code. */
-#include "agent/agent.h"
-#include "agent/options.h"
-#include "agent/termesc.h"
-#include "agent/signals.h"
+#include "agent/common/agent.h"
+#include "agent/config/options.h"
+#include "agent/common/termesc.h"
+#include "agent/common/signals.h"
 
 #include <stdio.h>
 #include <string.h>

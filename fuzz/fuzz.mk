@@ -12,7 +12,7 @@ LIBS = $(PKG_LIBS) -lrbd -lrados -lpthread
 
 # The project's sources, instrumented for coverage (everything but main.c).
 PROJ_SRCS = $(filter-out $(SRC)/agent/main.c, \
-	$(wildcard $(SRC)/agent/*.c $(SRC)/s3/*.c $(SRC)/rbdio/*.c))
+	$(shell find $(SRC)/agent $(SRC)/s3 $(SRC)/rbdio -name '*.c'))
 PROJ_OBJS = $(patsubst $(SRC)/%.c,$(OUT)/obj/%.o,$(PROJ_SRCS))
 
 HARNESSES = $(patsubst $(SRC)/fuzz/fuzz_%.c,%,$(wildcard $(SRC)/fuzz/fuzz_*.c))
@@ -28,7 +28,7 @@ all: $(BINS) $(OUT)/gen_seeds
 $(OUT)/gen_seeds: $(OUT)/obj/fuzz/gen_seeds.o $(OUT)/libproj.a
 	$(CC) $(SAN) -o $@ $< $(OUT)/libproj.a $(LIBS)
 
-$(OUT)/obj/%.o: $(SRC)/%.c $(wildcard $(SRC)/*/*.h) $(BLD)/config.h
+$(OUT)/obj/%.o: $(SRC)/%.c $(shell find $(SRC)/agent $(SRC)/s3 $(SRC)/rbdio -name "*.h") $(BLD)/config.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
 
@@ -36,7 +36,7 @@ $(OUT)/libproj.a: $(PROJ_OBJS)
 	rm -f $@
 	ar rcs $@ $^
 
-$(OUT)/obj/fuzz/%.o: $(SRC)/fuzz/%.c $(SRC)/fuzz/fuzz_util.h $(wildcard $(SRC)/*/*.h)
+$(OUT)/obj/fuzz/%.o: $(SRC)/fuzz/%.c $(SRC)/fuzz/fuzz_util.h $(shell find $(SRC)/agent $(SRC)/s3 $(SRC)/rbdio -name "*.h")
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
 

@@ -1,11 +1,11 @@
-/* fuzz_config.c - libFuzzer harness: the config file (agent/options.c with inih, and the
- * [pool:NAME] keys of agent/policy.c). Input: the file. Checks: whatever is accepted is
+/* fuzz_config.c - libFuzzer harness: the config file (agent/config/options.c with inih, and the
+ * [pool:NAME] keys of agent/config/policy.c). Input: the file. Checks: whatever is accepted is
  * within the documented bounds; the policy of every pool section resolves; nothing leaks
  * once the context is closed and opts_free() ran. */
 #include "fuzz/fuzz_util.h"
-#include "agent/agent.h"
-#include "agent/options.h"
-#include "agent/policy.h"
+#include "agent/common/agent.h"
+#include "agent/config/options.h"
+#include "agent/config/policy.h"
 
 #include <sys/stat.h>
 

@@ -1,11 +1,11 @@
-/* fuzz_index.c - libFuzzer harness: the chunk index codec (agent/index.c).
+/* fuzz_index.c - libFuzzer harness: the chunk index codec (agent/format/index.c).
  * Input: a mode byte, then either the index object itself (mode bit 0 clear) or the
  * decompressed content, which the harness puts into a valid lz4 frame (bit 0 set, so
  * that the fuzzer reaches the record checks behind the frame checksums). Checks: the
  * streaming reader and index_load agree; the records accepted, written again with the
  * project's writer, load back identical. */
 #include "fuzz/fuzz_util.h"
-#include "agent/index.h"
+#include "agent/format/index.h"
 
 #include <lz4frame.h>
 

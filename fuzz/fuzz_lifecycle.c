@@ -1,12 +1,12 @@
 /* fuzz_lifecycle.c - libFuzzer harness: the bucket lifecycle document as the lifecycle
- * command reads, merges and shows it (agent/lifecycle.c). The S3 calls are fakes
+ * command reads, merges and shows it (agent/command/lifecycle.c). The S3 calls are fakes
  * (ld --wrap): the bucket's document is the input. Input: a mode byte (bit 0 apply,
  * else show; bit 1 --format json), then the document. Round trip: applying to the
  * document just written writes the same bytes again (from the second rewrite on: the
  * first may drop blank text of the bucket's document). libxml2's printer is silenced as
  * the real ag_s3 silences it (s3_xml_silence, when it creates the client). */
 #include "fuzz/fuzz_util.h"
-#include "agent/agent.h"
+#include "agent/common/agent.h"
 
 #include <errno.h>
 #include <fcntl.h>

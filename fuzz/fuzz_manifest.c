@@ -1,10 +1,10 @@
-/* fuzz_manifest.c - libFuzzer harness: the manifest codec (agent/manifest.c).
+/* fuzz_manifest.c - libFuzzer harness: the manifest codec (agent/format/manifest.c).
  * Input: a mode byte, then a JSON document. With mode bit 0 set the harness first puts
  * the right checksum into the document (as a forger would), so that the fuzzer reaches
  * the member checks behind it. Round trip: a manifest that parses serialises, parses
  * back to the same struct, and serialises to the same bytes. */
 #include "fuzz/fuzz_util.h"
-#include "agent/manifest.h"
+#include "agent/format/manifest.h"
 
 #include <json-c/json.h>
 #include <openssl/evp.h>

@@ -1,4 +1,4 @@
-/* fuzz_plan.c - libFuzzer harness: the restore planner (agent/plan.c). Input: up to 4
+/* fuzz_plan.c - libFuzzer harness: the restore planner (agent/restore/plan.c). Input: up to 4
  * sources (oldest first), each an image size and up to 32 sorted records, then the fetch
  * size and gap. Checks against the definition (each byte from the newest source that has
  * a record there, below the sizes of that source and all newer ones): the pieces tile
@@ -6,7 +6,7 @@
  * data piece is in exactly one job of its record, every job in one group that covers its
  * stored bytes, a group longer than the fetch size holds one job. */
 #include "fuzz/fuzz_util.h"
-#include "agent/plan.h"
+#include "agent/restore/plan.h"
 
 #define MAX_SRC 4
 #define MAX_REC 32

@@ -1,11 +1,11 @@
-/* fuzz_values.c - libFuzzer harness: the value parsers (agent/context.c, agent/naming.c):
+/* fuzz_values.c - libFuzzer harness: the value parsers (common/context.c, format/naming.c):
  * sizes, durations, image specs, escaped key parts, manifest keys, dates, backup ids.
  * Input: a selector byte, then the text (a NUL splits two texts where two are needed).
  * Round trips: a spec prints and parses back the same and its manifest key splits back
  * into it; an escaped part unescapes to itself; a manifest key that splits is the key
  * derived from its parts; a date or time printed back parses to the same value. */
 #include "fuzz/fuzz_util.h"
-#include "agent/agent.h"
+#include "agent/common/agent.h"
 
 #include <inttypes.h>
 

@@ -1,8 +1,8 @@
 /* gen_seeds.c - writes the seed inputs of the fuzz harnesses with the project's own
  * writers (manifest, index, export-diff stream, keys, dates), plus S3 answers as RGW
  * gives them. usage: gen_seeds DIR (creates DIR/<harness>/<name>). Deterministic. */
-#include "agent/agent.h"
-#include "agent/index.h"
+#include "agent/common/agent.h"
+#include "agent/format/index.h"
 
 #include <errno.h>
 #include <lz4frame.h>

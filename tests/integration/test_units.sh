@@ -155,9 +155,9 @@ expect_eq "$?" 6 "ExecStart prune --dry-run parses and reaches S3 (endpoint unre
 
 # ------------------------------------------------------------------ the sample config
 # every key of options.c's table, the policy keys and the [pool:] keys
-mapfile -t KEYS < <( { grep -oE '\{ "[a-z-]+", K_' agent/options.c | cut -d'"' -f2
-    grep -oE 'strcmp\(name, "(access|secret) key"\)' agent/options.c | cut -d'"' -f2
-    grep -oE 'strcmp\((key|name), "[a-z _-]+"\)' agent/policy.c | cut -d'"' -f2
+mapfile -t KEYS < <( { grep -oE '\{ "[a-z-]+", K_' agent/config/options.c | cut -d'"' -f2
+    grep -oE 'strcmp\(name, "(access|secret) key"\)' agent/config/options.c | cut -d'"' -f2
+    grep -oE 'strcmp\((key|name), "[a-z _-]+"\)' agent/config/policy.c | cut -d'"' -f2
     } | tr '_-' '  ' | sort -u)
 check "found the config keys in the sources (${#KEYS[@]})" test "${#KEYS[@]}" -ge 30
 missing=""

@@ -13,9 +13,9 @@
 #include <lz4frame.h>
 #include <openssl/evp.h>
 
-#include "agent/index.h"
-#include "agent/manifest.h"
-#include "agent/naming.h"
+#include "agent/format/index.h"
+#include "agent/format/manifest.h"
+#include "agent/format/naming.h"
 
 /* ---- naming ---- */
 

@@ -13,7 +13,7 @@
 #include <openssl/evp.h>
 #include <xxhash.h>
 
-#include "agent/chunk.h"
+#include "agent/format/chunk.h"
 
 #define KiB 1024u
 #define MiB (1024u * 1024u)

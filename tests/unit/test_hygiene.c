@@ -12,9 +12,9 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "agent/agent.h"
-#include "agent/options.h"
-#include "agent/termesc.h"
+#include "agent/common/agent.h"
+#include "agent/config/options.h"
+#include "agent/common/termesc.h"
 
 static void test_bool(void **state)
 {

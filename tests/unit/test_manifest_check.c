@@ -12,10 +12,10 @@
 #include <json-c/json.h>
 #include <openssl/evp.h>
 
-#include "agent/catalog.h"
-#include "agent/manifest.h"
-#include "agent/naming.h"
-#include "agent/prune.h"
+#include "agent/repo/catalog.h"
+#include "agent/format/manifest.h"
+#include "agent/format/naming.h"
+#include "agent/command/prune/prune.h"
 
 #define IPFX "rbd2s3/rbd/vm1/"
 #define ID "20261121T083000Z"

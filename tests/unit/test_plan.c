@@ -9,9 +9,9 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "agent/agent.h"
-#include "agent/pipeline.h"
-#include "agent/plan.h"
+#include "agent/common/agent.h"
+#include "agent/backup/pipeline.h"
+#include "agent/restore/plan.h"
 
 #define MIB (1ULL << 20)
 

@@ -12,10 +12,10 @@
 #include <lz4.h>
 #include <lz4frame.h>
 
-#include "agent/chunk.h"
-#include "agent/index.h"
-#include "agent/plan.h"
-#include "agent/target.h"
+#include "agent/format/chunk.h"
+#include "agent/format/index.h"
+#include "agent/restore/plan.h"
+#include "agent/restore/target.h"
 
 #define MIB (1ULL << 20)
 

@@ -6,7 +6,7 @@
 #include <cmocka.h>
 #include <string.h>
 
-#include "agent/retention.h"
+#include "agent/command/prune/retention.h"
 
 #define DAY 86400
 /* 2026-11-16 00:00:00 UTC, a Monday */

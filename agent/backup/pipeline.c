@@ -1,0 +1,419 @@
+/* pipeline.c - the backup data path: diff walk + aio reads -> compress/hash workers ->
+ * pack objects and the chunk index, all overlapping, in bounded memory. */
+#include "agent/backup/pipeline.h"
+
+#include "agent/format/chunk.h"
+#include "agent/backup/diffwalk.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* The diff is walked in windows of DIFF_WINDOW bytes, DIFF_WALKERS windows at once ahead
+ * of the reads: for a few scattered changes the walk is most of the work. */
+#define DIFF_WINDOW (128ULL << 20)
+#define DIFF_WALKERS 4
+
+enum slot_state { S_FREE, S_READING, S_QUEUED, S_DONE };
+
+typedef struct slot {
+    enum slot_state state;
+    uint64_t off;
+    uint64_t len;
+    int zero;                 /* a hole of the diff: not read */
+    ssize_t rc;
+    unsigned char *data;      /* chunk_size */
+    chunk_enc enc;            /* the chunk's runs */
+    struct bpipe *pipe;
+} slot;
+
+typedef struct bpipe {
+    ag_ctx *ctx;
+    rbdio_image *img;
+    rbdio_aio *aio;
+    const char *from_snap;
+    uint64_t size;
+    uint64_t chunk;
+    pthread_mutex_t mu;
+    pthread_cond_t cv_free;   /* reader waits for a free slot */
+    pthread_cond_t cv_work;   /* workers wait for queued slots */
+    pthread_cond_t cv_done;   /* consumer waits for the next slot */
+    slot *slots;
+    size_t nslots;
+    uint64_t produced;        /* slots handed out (sequence) */
+    uint64_t consumed;
+    size_t *work;             /* ring of slot indexes for the workers */
+    size_t work_head, work_tail;
+    int reader_done;
+    int stop;                 /* set on failure: everybody winds down */
+    int quit;                 /* workers exit once the queue is empty */
+    int polling;              /* the consumer waits in the upload engine: wake it up */
+    progress *prog;
+    int read_err;
+    char read_what[1024];
+} bpipe;
+
+static void push_work(bpipe *p, size_t i)
+{
+    p->work[p->work_tail % p->nslots] = i;
+    p->work_tail++;
+    pthread_cond_signal(&p->cv_work);
+}
+
+static void on_read(ssize_t rc, void *arg)
+{
+    slot *s = arg;
+    bpipe *p = s->pipe;
+    pthread_mutex_lock(&p->mu);
+    s->rc = rc;
+    s->state = S_QUEUED;
+    push_work(p, (size_t)(s - p->slots));
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* A slot is ready for the consumer (the lock is held). A consumer driving the uploads is
+ * woken at once rather than at its poll timeout. */
+static void mark_done(bpipe *p, slot *s)
+{
+    s->state = S_DONE;
+    pthread_cond_broadcast(&p->cv_done);
+    if (p->polling)
+        s3_async_wakeup(p->ctx->s3);
+}
+
+/* Take the next slot in sequence, waiting while the ring is full. NULL when stopping. */
+static slot *take_slot(bpipe *p)
+{
+    pthread_mutex_lock(&p->mu);
+    while (!p->stop && p->produced - p->consumed >= p->nslots)
+        pthread_cond_wait(&p->cv_free, &p->mu);
+    slot *s = NULL;
+    if (!p->stop) {
+        s = &p->slots[p->produced % p->nslots];
+        p->produced++;
+    }
+    pthread_mutex_unlock(&p->mu);
+    return s;
+}
+
+static int submit_piece(bpipe *p, uint64_t off, uint64_t len, int exists)
+{
+    slot *s = take_slot(p);
+    if (s == NULL)
+        return -ECANCELED;
+    s->off = off;
+    s->len = len;
+    s->zero = !exists;
+    s->enc.n = 0;
+    s->rc = 0;
+    if (!exists) {
+        pthread_mutex_lock(&p->mu);
+        mark_done(p, s);
+        pthread_mutex_unlock(&p->mu);
+        return 0;
+    }
+    s->state = S_READING;
+    int rc = rbdio_aio_read(p->aio, off, len, s->data, on_read, s);
+    if (rc < 0) {
+        pthread_mutex_lock(&p->mu);
+        s->rc = rc;
+        s->state = S_QUEUED;
+        push_work(p, (size_t)(s - p->slots));
+        pthread_mutex_unlock(&p->mu);
+        return rc;
+    }
+    return 0;
+}
+
+/* Split an extent at chunk boundaries of the image and submit the pieces. */
+static int submit_extent(bpipe *p, const dw_extent *e)
+{
+    uint64_t off = e->off, end = e->off + e->len;
+    while (off < end) {
+        uint64_t stop = (off / p->chunk + 1) * p->chunk;
+        if (stop > end)
+            stop = end;
+        int rc = submit_piece(p, off, stop - off, e->exists);
+        if (rc < 0)
+            return rc;
+        off = stop;
+    }
+    return 0;
+}
+
+/* Record the reader's failure; why NULL: rbdio's error text of this thread. */
+static void reader_fail(bpipe *p, int rc, const char *what, const char *why)
+{
+    pthread_mutex_lock(&p->mu);
+    if (p->read_err == 0 && rc != -ECANCELED) {
+        /* rbdio's error text is per thread: take it here, on the reader's. */
+        if (why == NULL)
+            why = rbdio_last_error();
+        p->read_err = rc;
+        snprintf(p->read_what, sizeof(p->read_what), "%s: %s", what,
+                 why[0] != '\0' ? why : strerror(-rc));
+    }
+    p->stop = 1;
+    pthread_cond_broadcast(&p->cv_done);
+    pthread_cond_broadcast(&p->cv_work);
+    pthread_mutex_unlock(&p->mu);
+}
+
+static void log_map(const bpipe *p, const diffwalk *dw)
+{
+    uint64_t changed, total, unit;
+    if (diffwalk_map(dw, &changed, &total, &unit))
+        ag_debug(p->ctx, "object map: %" PRIu64 " of %" PRIu64 " objects (%" PRIu64
+                 " KiB) changed, only those are listed", changed, total, unit >> 10);
+    else if (p->from_snap != NULL)
+        ag_debug(p->ctx, "no valid fast-diff object map: every object is listed");
+}
+
+/* The reader: take the diff window by window from the walkers and read its extents. */
+static void *reader_main(void *arg)
+{
+    bpipe *p = arg;
+    diffwalk *dw = NULL;
+    int rc = diffwalk_start(p->img, p->from_snap, p->size, DIFF_WINDOW, DIFF_WALKERS, &dw);
+    if (rc < 0)
+        reader_fail(p, rc, "walking the image diff", strerror(-rc));
+    else
+        log_map(p, dw);
+    while (rc == 0 && !ag_interrupted) {
+        const dw_extent *ext;
+        size_t n;
+        rc = diffwalk_next(dw, &ext, &n);
+        if (rc < 0) {
+            reader_fail(p, rc, "walking the image diff", diffwalk_error(dw));
+            break;
+        }
+        if (rc == 1) {             /* past the last window */
+            rc = 0;
+            break;
+        }
+        for (size_t i = 0; i < n && rc == 0; i++)
+            rc = submit_extent(p, &ext[i]);
+        if (rc < 0)
+            reader_fail(p, rc, "reading the image", NULL);
+    }
+    diffwalk_free(dw);
+    if (rc == 0 && ag_interrupted)
+        reader_fail(p, -EINTR, "interrupted", "");
+    int drc = rbdio_aio_drain(p->aio);
+    if (rc == 0 && drc < 0)
+        reader_fail(p, drc, "reading the image", NULL);
+    pthread_mutex_lock(&p->mu);
+    p->reader_done = 1;
+    pthread_cond_broadcast(&p->cv_done);
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+static void process_slot(slot *s)
+{
+    if (s->rc < 0)
+        return;
+    chunk_encode(&s->enc, s->data, (size_t)s->len, s->off);
+}
+
+static void *worker_main(void *arg)
+{
+    bpipe *p = arg;
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        while (p->work_head == p->work_tail && !p->quit)
+            pthread_cond_wait(&p->cv_work, &p->mu);
+        if (p->work_head == p->work_tail)
+            break;
+        slot *s = &p->slots[p->work[p->work_head % p->nslots]];
+        p->work_head++;
+        pthread_mutex_unlock(&p->mu);
+        process_slot(s);
+        pthread_mutex_lock(&p->mu);
+        mark_done(p, s);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+/* Wait for the next slot in sequence. Returns it, or NULL at the end (*fail = 0) or
+ * on failure (*fail = 1). Drives the uploads while waiting. */
+static slot *next_done(bpipe *p, pack_writer *pack, int *fail)
+{
+    *fail = 0;
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        if (p->stop) {
+            *fail = 1;
+            break;
+        }
+        slot *s = &p->slots[p->consumed % p->nslots];
+        if (p->consumed < p->produced && s->state == S_DONE) {
+            pthread_mutex_unlock(&p->mu);
+            return s;
+        }
+        if (p->reader_done && p->consumed == p->produced)
+            break;
+        if (pack_busy(pack)) {
+            p->polling = 1;
+            pthread_mutex_unlock(&p->mu);
+            int rc = pack_poll(pack, 50);
+            pthread_mutex_lock(&p->mu);
+            p->polling = 0;
+            if (rc < 0) {
+                *fail = 1;
+                break;
+            }
+            continue;
+        }
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 50 * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&p->cv_done, &p->mu, &ts);
+        if (ag_interrupted) {
+            *fail = 1;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+static void release_slot(bpipe *p, slot *s)
+{
+    pthread_mutex_lock(&p->mu);
+    s->state = S_FREE;
+    p->consumed++;
+    pthread_cond_signal(&p->cv_free);
+    pthread_mutex_unlock(&p->mu);
+}
+
+static int store_slot(bpipe *p, slot *s, store *st, manifest *m)
+{
+    if (s->rc < 0)
+        return ag_fail_rbd(p->ctx, (int)s->rc, "reading the image");
+    if (s->zero)
+        return store_zero(st, m, s->off, s->len);
+    return store_pieces(st, m, s->off, s->data, &s->enc);
+}
+
+static int consume(bpipe *p, store *st, manifest *m)
+{
+    int fail = 0;
+    slot *s;
+    while ((s = next_done(p, st->pack, &fail)) != NULL) {
+        int rc = store_slot(p, s, st, m);
+        progress_update(p->prog, s->off + s->len, p->size, m->data_bytes + m->zero_bytes);
+        release_slot(p, s);
+        /* Keep the parts moving while the slots keep coming: the engine only runs when
+         * driven, and a consumer that never waits would leave them all to the end. */
+        if (rc < 0 || (pack_busy(st->pack) && pack_poll(st->pack, 0) < 0))
+            return -1;
+    }
+    return fail ? -1 : 0;
+}
+
+static void stop_all(bpipe *p)
+{
+    pthread_mutex_lock(&p->mu);
+    p->stop = 1;
+    pthread_cond_broadcast(&p->cv_free);
+    pthread_cond_broadcast(&p->cv_work);
+    pthread_mutex_unlock(&p->mu);
+}
+
+static int setup(bpipe *p, ag_ctx *ctx, rbdio_image *img)
+{
+    const ag_tun *t = &ctx->opts.tun;
+    p->ctx = ctx;
+    p->img = img;
+    p->chunk = t->chunk_size;
+    p->nslots = (size_t)t->reads_in_flight + 2 * (size_t)t->threads + 2;
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->cv_free, NULL);
+    pthread_cond_init(&p->cv_work, NULL);
+    pthread_cond_init(&p->cv_done, NULL);
+    p->slots = calloc(p->nslots, sizeof(*p->slots));
+    p->work = calloc(p->nslots, sizeof(*p->work));
+    if (p->slots == NULL || p->work == NULL)
+        return ag_fail(ctx, AG_EFAIL, "out of memory");
+    for (size_t i = 0; i < p->nslots; i++) {
+        p->slots[i].pipe = p;
+        p->slots[i].data = malloc(p->chunk);
+        if (p->slots[i].data == NULL ||
+            chunk_enc_init(&p->slots[i].enc, p->chunk, t->sparse_size, t->chunk_digest) < 0)
+            return ag_fail(ctx, AG_EFAIL, "out of memory");
+    }
+    int rc = rbdio_aio_new(img, t->reads_in_flight, &p->aio);
+    if (rc < 0)
+        return ag_fail_rbd(ctx, rc, "aio window");
+    return 0;
+}
+
+static void teardown(bpipe *p)
+{
+    if (p->aio != NULL)
+        rbdio_aio_free(p->aio);
+    for (size_t i = 0; p->slots != NULL && i < p->nslots; i++) {
+        free(p->slots[i].data);
+        chunk_enc_free(&p->slots[i].enc);
+    }
+    free(p->slots);
+    free(p->work);
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->cv_free);
+    pthread_cond_destroy(&p->cv_work);
+    pthread_cond_destroy(&p->cv_done);
+}
+
+int pipeline_backup(ag_ctx *ctx, rbdio_image *img, const char *from_snap, uint64_t size,
+                    store *st, manifest *m, progress *prog)
+{
+    if (ctx->opts.tun.chunk_size > CHUNK_SIZE_MAX)
+        return ag_fail(ctx, AG_EUSAGE, "chunk size may be at most %lluM",
+                       (unsigned long long)(CHUNK_SIZE_MAX >> 20));
+    bpipe p;
+    memset(&p, 0, sizeof(p));
+    p.from_snap = from_snap;
+    p.size = size;
+    p.prog = prog;
+    int rc = setup(&p, ctx, img);
+    int nthreads = ctx->opts.tun.threads;
+    pthread_t reader, *workers = calloc((size_t)nthreads, sizeof(*workers));
+    int started = 0, reader_started = 0;
+    if (rc == 0 && workers == NULL)
+        rc = ag_fail(ctx, AG_EFAIL, "out of memory");
+    for (; rc == 0 && started < nthreads; started++)
+        if (pthread_create(&workers[started], NULL, worker_main, &p) != 0)
+            rc = ag_fail(ctx, AG_EFAIL, "cannot start worker threads");
+    if (rc == 0 && pthread_create(&reader, NULL, reader_main, &p) != 0)
+        rc = ag_fail(ctx, AG_EFAIL, "cannot start the reader thread");
+    reader_started = rc == 0;
+    if (rc == 0)
+        rc = consume(&p, st, m);
+    if (rc < 0)
+        stop_all(&p);
+    if (reader_started)
+        pthread_join(reader, NULL);
+    pthread_mutex_lock(&p.mu);
+    p.quit = 1;
+    pthread_cond_broadcast(&p.cv_work);
+    pthread_mutex_unlock(&p.mu);
+    for (int i = 0; i < started; i++)
+        pthread_join(workers[i], NULL);
+    free(workers);
+    if (p.read_err != 0)
+        ag_fail_rbd_why(ctx, p.read_err, p.read_what);
+    else if (rc < 0 && ctx->exit_code == AG_OK)
+        ag_fail(ctx, ag_interrupted ? AG_EINTR : AG_EFAIL, "backup stopped");
+    teardown(&p);
+    return ctx->exit_code == AG_OK ? 0 : -1;
+}

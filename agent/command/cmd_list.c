@@ -1,0 +1,230 @@
+/* cmd_list.c - the list and show commands: committed backups and one manifest. */
+#include "agent/common/agent.h"
+#include "agent/repo/catalog.h"
+#include "agent/format/index.h"
+#include "agent/config/options.h"
+#include "agent/common/termesc.h"
+
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static json_object *entry_json(const cat_entry *e)
+{
+    const manifest *m = &e->m;
+    char name[1600], created[21];
+    naming_spec_str(&e->spec, name, sizeof(name));
+    naming_iso8601(m->created, created);
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "image", json_object_new_string(name));
+    json_object_object_add(o, "pool", json_object_new_string(m->pool));
+    json_object_object_add(o, "namespace", json_object_new_string(m->ns));
+    json_object_object_add(o, "name", json_object_new_string(m->image));
+    json_object_object_add(o, "id", json_object_new_string(m->id));
+    json_object_object_add(o, "type", json_object_new_string(m->full ? "full"
+                                                                      : "incremental"));
+    json_object_object_add(o, "parent", m->full ? NULL : json_object_new_string(m->parent_id));
+    json_object_object_add(o, "snapshot", json_object_new_string(m->snap_name));
+    json_object_object_add(o, "size", json_object_new_int64((int64_t)m->size));
+    json_object_object_add(o, "data_bytes", json_object_new_int64((int64_t)m->data_bytes));
+    json_object_object_add(o, "stored_bytes", json_object_new_int64((int64_t)m->stored_bytes));
+    json_object_object_add(o, "created", json_object_new_string(created));
+    json_object_object_add(o, "damaged", json_object_new_boolean(0));
+    return o;
+}
+
+static json_object *bad_json(const cat_bad *b)
+{
+    char name[1600];
+    naming_spec_str(&b->spec, name, sizeof(name));
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "image", json_object_new_string(name));
+    json_object_object_add(o, "pool", json_object_new_string(b->spec.pool));
+    json_object_object_add(o, "namespace", json_object_new_string(b->spec.ns));
+    json_object_object_add(o, "name", json_object_new_string(b->spec.image));
+    json_object_object_add(o, "id", json_object_new_string(b->id));
+    json_object_object_add(o, "damaged", json_object_new_boolean(1));
+    json_object_object_add(o, "manifest", json_object_new_string(b->key));
+    json_object_object_add(o, "reason", json_object_new_string(b->why));
+    return o;
+}
+
+/* One row of list: a backup (bad < 0) or a damaged manifest. */
+typedef struct list_row {
+    const naming_spec *spec;
+    const char *id;
+    long e, bad;
+} list_row;
+
+static int cmp_row(const void *a, const void *b)
+{
+    const list_row *x = a, *y = b;
+    int c = strcmp(x->spec->pool, y->spec->pool);
+    if (c == 0)
+        c = strcmp(x->spec->ns, y->spec->ns);
+    if (c == 0)
+        c = strcmp(x->spec->image, y->spec->image);
+    return c != 0 ? c : strcmp(x->id, y->id);
+}
+
+/* Backups and damaged manifests together, by image then id (malloc'ed). */
+static list_row *list_rows(const catalog *c)
+{
+    list_row *r = calloc(c->n + c->bad + 1, sizeof(*r));
+    if (r == NULL)
+        return NULL;
+    for (size_t i = 0; i < c->n; i++)
+        r[i] = (list_row){ &c->e[i].spec, c->e[i].id, (long)i, -1 };
+    for (size_t b = 0; b < c->bad; b++)
+        r[c->n + b] = (list_row){ &c->badv[b].spec, c->badv[b].id, -1, (long)b };
+    qsort(r, c->n + c->bad, sizeof(*r), cmp_row);
+    return r;
+}
+
+static void print_text(const catalog *c, const list_row *rows)
+{
+    printf("%-24s %-20s %-12s %-20s %12s %12s\n", "IMAGE", "BACKUP", "TYPE", "PARENT",
+           "SIZE", "STORED");
+    for (size_t k = 0; k < c->n + c->bad; k++) {
+        char name[1600], size[32], stored[32];
+        naming_spec_str(rows[k].spec, name, sizeof(name));
+        if (rows[k].e < 0) {
+            const cat_bad *b = &c->badv[rows[k].bad];
+            printf("%-24s %-20s %-12s %-20s %12s %12s  manifest %s: %s\n",
+                   termesc_str(name), termesc_str(b->id), "DAMAGED", "-", "-", "-",
+                   termesc_str(b->key), termesc_str(b->why));
+            continue;
+        }
+        const manifest *m = &c->e[rows[k].e].m;
+        ag_fmt_size(m->size, size, sizeof(size));
+        ag_fmt_size(m->stored_bytes, stored, sizeof(stored));
+        printf("%-24s %-20s %-12s %-20s %12s %12s\n", termesc_str(name), termesc_str(m->id),
+               m->full ? "full" : "incremental", m->full ? "-" : termesc_str(m->parent_id),
+               size, stored);
+    }
+}
+
+int cmd_list(ag_ctx *ctx, int argc, char **argv)
+{
+    char **pos;
+    int npos;
+    if (opts_parse_command(ctx, argc, argv, NULL, 0, &pos, &npos) < 0)
+        return ctx->exit_code;
+    naming_spec spec;
+    if (npos > 1 || (npos == 1 && naming_parse_spec(pos[0], 0, &spec) < 0)) {
+        ag_fail(ctx, AG_EUSAGE, "usage: list [POOL/IMAGE]");
+        return ctx->exit_code;
+    }
+    catalog c;
+    if (catalog_load(ctx, npos == 1 ? &spec : NULL, &c) < 0)
+        return ctx->exit_code;
+    list_row *rows = list_rows(&c);
+    if (rows == NULL) {
+        ag_fail(ctx, AG_EFAIL, "out of memory");
+    } else if (ctx->opts.json) {
+        json_object *root = json_object_new_object();
+        json_object *arr = json_object_new_array();
+        for (size_t k = 0; k < c.n + c.bad; k++)
+            json_object_array_add(arr, rows[k].e >= 0 ? entry_json(&c.e[rows[k].e])
+                                                      : bad_json(&c.badv[rows[k].bad]));
+        json_object_object_add(root, "backups", arr);
+        puts(json_object_to_json_string_ext(root, AG_JSON_OUT));
+        json_object_put(root);
+    } else {
+        print_text(&c, rows);
+    }
+    free(rows);
+    catalog_free(&c);
+    return ctx->exit_code;
+}
+
+static int print_chunks(ag_ctx *ctx, const manifest *m, json_object *root)
+{
+    s3_buf body = { 0 };
+    int rc;
+    if (catalog_get_index(ctx, m, &body) < 0)
+        return -1;
+    index_reader *r = NULL;
+    json_object *arr = root ? json_object_new_array() : NULL;
+    if (index_reader_new(body.data, body.len, &r) < 0) {
+        s3_buf_free(&body);
+        return ag_fail(ctx, AG_EINTEGRITY, "%s: not a valid chunk index", m->index.key);
+    }
+    if (!root)
+        printf("%-16s %-12s %-6s %-6s %-12s %-10s\n", "OFFSET", "LENGTH", "KIND", "PACK",
+               "PACK_OFFSET", "STORED");
+    index_rec rec;
+    uint64_t cnt = 0;
+    while ((rc = index_reader_next(r, &rec)) == 1 && ++cnt <= m->index_records) {
+        const char *kind = rec.flags & INDEX_FLAG_ZERO ? "zero"
+                           : rec.flags & INDEX_FLAG_RAW ? "raw" : "lz4";
+        if (root) {
+            json_object *o = json_object_new_object();
+            json_object_object_add(o, "offset", json_object_new_int64((int64_t)rec.offset));
+            json_object_object_add(o, "length", json_object_new_int64((int64_t)rec.length));
+            json_object_object_add(o, "kind", json_object_new_string(kind));
+            json_object_object_add(o, "pack", json_object_new_int64(rec.pack));
+            json_object_object_add(o, "pack_offset",
+                                   json_object_new_int64((int64_t)rec.pack_offset));
+            json_object_object_add(o, "stored", json_object_new_int64(rec.stored_length));
+            if (!(rec.flags & INDEX_FLAG_ZERO)) {
+                char dg[80];
+                digest_format(index_rec_digest(&rec), rec.digest, dg);
+                json_object_object_add(o, "digest", json_object_new_string(dg));
+            }
+            json_object_array_add(arr, o);
+        } else {
+            printf("%-16llu %-12llu %-6s %-6u %-12llu %-10u\n",
+                   (unsigned long long)rec.offset, (unsigned long long)rec.length, kind,
+                   rec.pack, (unsigned long long)rec.pack_offset, rec.stored_length);
+        }
+    }
+    index_reader_free(r);
+    s3_buf_free(&body);
+    if (root)
+        json_object_object_add(root, "chunks", arr);
+    if (rc == 1 || (rc == 0 && cnt != m->index_records))
+        return ag_fail(ctx, AG_EINTEGRITY, "%s: has not the %llu records the manifest says",
+                       m->index.key, (unsigned long long)m->index_records);
+    return rc < 0 ? ag_fail(ctx, AG_EINTEGRITY, "%s: damaged chunk index", m->index.key) : 0;
+}
+
+int cmd_show(ag_ctx *ctx, int argc, char **argv)
+{
+    const char *chunks = NULL;
+    opts_cmd spec_opts[] = { { "chunks", 0, &chunks } };
+    char **pos;
+    int npos;
+    if (opts_parse_command(ctx, argc, argv, spec_opts, 1, &pos, &npos) < 0)
+        return ctx->exit_code;
+    naming_spec spec;
+    if (npos != 1 || naming_parse_spec(pos[0], 1, &spec) < 0) {
+        ag_fail(ctx, AG_EUSAGE, "usage: show POOL/IMAGE[@BACKUP] [--chunks]");
+        return ctx->exit_code;
+    }
+    catalog c;
+    if (catalog_load(ctx, &spec, &c) < 0)
+        return ctx->exit_code;
+    long i = catalog_find(ctx, &c, &spec, spec.at);
+    if (i >= 0) {
+        char *json = NULL;
+        size_t len = 0;
+        json_object *root = NULL;
+        if (manifest_to_json(&c.e[i].m, &json, &len) == 0)
+            root = json_tokener_parse(json);
+        free(json);
+        char name[1600];
+        naming_spec_str(&spec, name, sizeof(name));
+        if (root == NULL)
+            ag_fail(ctx, AG_EINTEGRITY, "%s@%s: the manifest cannot be shown", name,
+                    c.e[i].id);
+        else if (chunks != NULL)
+            print_chunks(ctx, &c.e[i].m, ctx->opts.json ? root : NULL);
+        if (ctx->exit_code == AG_OK && (ctx->opts.json || chunks == NULL))
+            puts(json_object_to_json_string_ext(root, AG_JSON_OUT));
+        json_object_put(root);
+    }
+    catalog_free(&c);
+    return ctx->exit_code;
+}

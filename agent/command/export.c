@@ -1,0 +1,321 @@
+/* export.c - the export-diff command: a backup, or what changed between two backups of
+ * one chain, as an `rbd export-diff` stream (v1 for `rbd import-diff`, or v2) in a file
+ * or on stdout. */
+#include "agent/common/agent.h"
+#include "agent/repo/catalog.h"
+#include "agent/restore/exec.h"
+#include "agent/format/index.h"
+#include "agent/config/options.h"
+#include "agent/restore/plan.h"
+#include "agent/common/progress.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+typedef struct xd {
+    ag_ctx *ctx;
+    naming_spec spec;
+    char name[1600];
+    const char *from_at;        /* --from, or NULL */
+    int version;                /* --diff-format */
+    const char *file;           /* FILE or "-" */
+    int is_stdout;
+    int fd;
+    int created;
+    catalog cat;
+    size_t *chain;              /* target's chain, oldest first (indexes into cat) */
+    size_t nchain;
+    size_t first;               /* chain members [first, nchain) are exported */
+    long from;                  /* chain position of --from, or -1 */
+    index_rec **recs;           /* of chain members first.. (indexed by chain position) */
+    size_t *nrecs;
+    uint64_t trunc_lo, trunc_hi; /* holes in here were cut off by a shrink since --from */
+    rbdio_ds_writer *w;
+    uint64_t data_bytes, zero_bytes;
+} xd;
+
+static const manifest *chain_m(const xd *x, size_t i)
+{
+    return &x->cat.e[x->chain[i]].m;
+}
+
+static int ds_fail(xd *x, int rc)
+{
+    return ag_fail(x->ctx, ag_interrupted ? AG_EINTR : AG_EFAIL, "writing %s: %s",
+                   x->is_stdout ? "the output" : x->file,
+                   rc == -ENOMEM ? "out of memory" : rbdio_last_error());
+}
+
+/* ---- the stream's records, from the ordered walk of the plan ---- */
+
+static int on_data(void *arg, uint64_t off, const unsigned char *data, uint64_t len)
+{
+    xd *x = arg;
+    int rc = rbdio_ds_write(x->w, off, len, data);
+    if (rc < 0)
+        return ds_fail(x, rc);
+    x->data_bytes += len;
+    return 0;
+}
+
+static int zero_rec(xd *x, uint64_t off, uint64_t len)
+{
+    if (len == 0)
+        return 0;
+    int rc = rbdio_ds_zero(x->w, off, len);
+    if (rc < 0)
+        return ds_fail(x, rc);
+    x->zero_bytes += len;
+    return 0;
+}
+
+/* Zero records are written; holes are left out (never written, or unchanged since
+ * --from), except where a shrink after --from cut data off: that part is zeroed. */
+static int on_zero(void *arg, uint64_t off, uint64_t len, int kind)
+{
+    xd *x = arg;
+    if (kind == 1)
+        return zero_rec(x, off, len);
+    uint64_t a = off > x->trunc_lo ? off : x->trunc_lo;
+    uint64_t e = off + len < x->trunc_hi ? off + len : x->trunc_hi;
+    return a < e ? zero_rec(x, a, e - a) : 0;
+}
+
+/* ---- steps ---- */
+
+static int parse(xd *x, int argc, char **argv)
+{
+    ag_ctx *ctx = x->ctx;
+    const char *fmt = NULL;
+    opts_cmd spec[] = { { "from", 1, &x->from_at }, { "diff-format", 1, &fmt } };
+    char **pos;
+    int npos;
+    if (opts_parse_command(ctx, argc, argv, spec, 2, &pos, &npos) < 0)
+        return -1;
+    if (npos != 2)
+        return ag_fail(ctx, AG_EUSAGE, "usage: export-diff POOL/IMAGE[@BACKUP] "
+                       "[--from BACKUP] [--diff-format 1|2] FILE|-");
+    x->version = 1;
+    if (fmt != NULL && strcmp(fmt, "1") != 0 && strcmp(fmt, "2") != 0)
+        return ag_fail(ctx, AG_EUSAGE, "--diff-format takes 1 or 2");
+    if (fmt != NULL)
+        x->version = fmt[0] - '0';
+    if (x->from_at != NULL && x->from_at[0] == '\0')
+        return ag_fail(ctx, AG_EUSAGE, "--from takes a backup id or snapshot name");
+    if (naming_parse_spec(pos[0], 1, &x->spec) < 0)
+        return ag_fail(ctx, AG_EUSAGE, "'%s': expected POOL/IMAGE[@BACKUP]", pos[0]);
+    naming_spec_str(&x->spec, x->name, sizeof(x->name));
+    x->file = pos[1];
+    x->is_stdout = strcmp(x->file, "-") == 0;
+    return 0;
+}
+
+/* The target's chain; with --from, its position in the chain (an older member). */
+static int resolve(xd *x)
+{
+    ag_ctx *ctx = x->ctx;
+    if (catalog_load(ctx, &x->spec, &x->cat) < 0)
+        return -1;
+    long t = catalog_find(ctx, &x->cat, &x->spec, x->spec.at);
+    if (t < 0 || catalog_chain(ctx, &x->cat, (size_t)t, &x->chain, &x->nchain) < 0)
+        return -1;
+    x->from = -1;
+    if (x->from_at != NULL) {
+        long f = catalog_find(ctx, &x->cat, &x->spec, x->from_at);
+        if (f < 0)
+            return -1;
+        for (size_t i = 0; i + 1 < x->nchain; i++)
+            if (x->chain[i] == (size_t)f)
+                x->from = (long)i;
+        if (x->from < 0)
+            return ag_fail(ctx, AG_EUSAGE, "--from %s: backup %s is not an older backup "
+                           "in the chain of %s@%s", x->from_at, x->cat.e[f].id, x->name,
+                           x->cat.e[t].id);
+        x->first = (size_t)x->from + 1;
+    }
+    x->recs = calloc(x->nchain, sizeof(*x->recs));
+    x->nrecs = calloc(x->nchain, sizeof(*x->nrecs));
+    if (x->recs == NULL || x->nrecs == NULL)
+        return ag_fail(ctx, AG_EFAIL, "out of memory");
+    return 0;
+}
+
+/* FILE must not exist; a FIFO or a character device (/dev/null) is written to. */
+static int open_output(xd *x)
+{
+    ag_ctx *ctx = x->ctx;
+    if (x->is_stdout) {
+        x->fd = STDOUT_FILENO;
+        return 0;
+    }
+    struct stat st;
+    if (stat(x->file, &st) == 0 && !S_ISFIFO(st.st_mode) && !S_ISCHR(st.st_mode))
+        return ag_fail(ctx, AG_EEXIST, "%s: already exists", x->file);
+    x->fd = open(x->file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (x->fd >= 0) {
+        x->created = 1;
+        return 0;
+    }
+    if (errno == EEXIST)
+        x->fd = open(x->file, O_WRONLY | O_CLOEXEC);
+    if (x->fd < 0)
+        return ag_fail(ctx, AG_EFAIL, "%s: %s", x->file, strerror(errno));
+    if (fstat(x->fd, &st) < 0 || (!S_ISFIFO(st.st_mode) && !S_ISCHR(st.st_mode)))
+        return ag_fail(ctx, AG_EEXIST, "%s: already exists", x->file);
+    return 0;
+}
+
+/* With --from: a hole in the merged plan is a range unchanged since --from, except where
+ * the image shrank after it (to lo, the smallest size since) below its size then (hi):
+ * the shrink cut that data off, and import-diff's resize to 's' does not. Holes in
+ * [lo, hi) are written as zero records. */
+static void truncated_range(xd *x)
+{
+    if (x->from < 0)
+        return;
+    uint64_t lo = UINT64_MAX;
+    for (size_t i = x->first; i < x->nchain; i++)
+        if (chain_m(x, i)->size < lo)
+            lo = chain_m(x, i)->size;
+    uint64_t hi = chain_m(x, (size_t)x->from)->size;
+    x->trunc_lo = lo;
+    x->trunc_hi = lo < hi ? hi : lo;
+}
+
+static int write_stream(xd *x)
+{
+    ag_ctx *ctx = x->ctx;
+    const manifest *target = chain_m(x, x->nchain - 1);
+    size_t n = x->nchain - x->first;
+    exec_src *xs = calloc(n, sizeof(*xs));
+    rbdio_ds_header *h = calloc(1, sizeof(*h));
+    if (xs == NULL || h == NULL) {
+        free(xs);
+        free(h);
+        return ag_fail(ctx, AG_EFAIL, "out of memory");
+    }
+    for (size_t i = 0; i < n; i++)
+        xs[i] = (exec_src){ chain_m(x, x->first + i), x->recs[x->first + i],
+                            x->nrecs[x->first + i] };
+    h->version = x->version;
+    if (x->from >= 0) {
+        h->has_from = 1;
+        snprintf(h->from_snap, sizeof(h->from_snap), "%s",
+                 chain_m(x, (size_t)x->from)->snap_name);
+    }
+    h->has_to = 1;
+    snprintf(h->to_snap, sizeof(h->to_snap), "%s", target->snap_name);
+    h->has_size = 1;
+    h->size = target->size;
+    truncated_range(x);
+
+    plan p;
+    int planned = exec_plan(ctx, xs, n, &p) == 0;
+    int rc = planned ? 0 : -1;
+    if (rc == 0) {
+        ag_debug(ctx, "plan: %zu pieces, %zu records", p.npieces, p.njobs);
+        if ((rc = rbdio_ds_writer_new(x->fd, h, &x->w)) < 0)
+            rc = ds_fail(x, rc);
+    }
+    if (rc == 0) {
+        progress prog;
+        progress_start(&prog, ctx, "Exporting", x->name);
+        if (x->is_stdout)
+            prog.on = 0;
+        exec_ordered o = { .data = on_data, .zero = on_zero, .arg = x, .prog = &prog };
+        rc = exec_restore_ordered(ctx, &p, xs, &o);
+        if (rc == 0) {
+            int frc = rbdio_ds_finish(x->w);
+            x->w = NULL;
+            if (frc < 0)
+                rc = ds_fail(x, frc);
+        }
+        progress_end(&prog, rc == 0);
+    }
+    if (planned)
+        plan_free(&p);
+    free(xs);
+    free(h);
+    return rc;
+}
+
+static int run_export(xd *x)
+{
+    ag_ctx *ctx = x->ctx;
+    if (ag_s3(ctx) == NULL || resolve(x) < 0 || open_output(x) < 0)
+        return -1;
+    for (size_t i = x->first; i < x->nchain; i++)
+        if (catalog_load_index(ctx, chain_m(x, i), &x->recs[i], &x->nrecs[i]) < 0)
+            return -1;
+    const manifest *target = chain_m(x, x->nchain - 1);
+    if (x->from >= 0)
+        ag_info(ctx, "exporting %s@%s since %s (%zu backup%s)", x->name, target->id,
+                chain_m(x, (size_t)x->from)->id, x->nchain - x->first,
+                x->nchain - x->first == 1 ? "" : "s");
+    else
+        ag_info(ctx, "exporting %s@%s (%zu backup%s in the chain)", x->name, target->id,
+                x->nchain, x->nchain == 1 ? "" : "s");
+    if (write_stream(x) < 0)
+        return -1;
+    if (!x->is_stdout && fsync(x->fd) < 0 && errno != EINVAL && errno != EROFS)
+        return ag_fail(ctx, AG_EFAIL, "%s: %s", x->file, strerror(errno));
+    return 0;
+}
+
+static void report(xd *x)
+{
+    const manifest *target = chain_m(x, x->nchain - 1);
+    const char *from = x->from >= 0 ? chain_m(x, (size_t)x->from)->id : NULL;
+    if (x->ctx->opts.json) {
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "image", json_object_new_string(x->name));
+        json_object_object_add(o, "id", json_object_new_string(target->id));
+        json_object_object_add(o, "from", from ? json_object_new_string(from) : NULL);
+        json_object_object_add(o, "file", json_object_new_string(x->file));
+        json_object_object_add(o, "diff_format", json_object_new_int(x->version));
+        json_object_object_add(o, "size", json_object_new_int64((int64_t)target->size));
+        json_object_object_add(o, "data_bytes", json_object_new_int64((int64_t)x->data_bytes));
+        json_object_object_add(o, "zero_bytes", json_object_new_int64((int64_t)x->zero_bytes));
+        puts(json_object_to_json_string_ext(o, AG_JSON_OUT));
+        json_object_put(o);
+    } else {
+        printf("%s@%s%s%s exported to %s\n", x->name, target->id, from ? " since " : "",
+               from ? from : "", x->file);
+    }
+}
+
+static void cleanup(xd *x, int failed)
+{
+    rbdio_ds_writer_free(x->w);
+    if (x->fd >= 0 && !x->is_stdout)
+        close(x->fd);
+    if (failed && x->created)
+        unlink(x->file);
+    for (size_t i = 0; x->recs != NULL && i < x->nchain; i++)
+        free(x->recs[i]);
+    free(x->recs);
+    free(x->nrecs);
+    free(x->chain);
+    catalog_free(&x->cat);
+}
+
+int cmd_export_diff(ag_ctx *ctx, int argc, char **argv)
+{
+    xd x;
+    memset(&x, 0, sizeof(x));
+    x.ctx = ctx;
+    x.fd = -1;
+    if (parse(&x, argc, argv) < 0)
+        return ctx->exit_code;
+    int rc = run_export(&x);
+    if (rc == 0 && !x.is_stdout)
+        report(&x);
+    cleanup(&x, rc < 0);
+    return ctx->exit_code;
+}

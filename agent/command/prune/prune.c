@@ -1,0 +1,296 @@
+/* prune.c - the prune command: apply the keep policy of each image's pool, print the
+ * plan, remove what it drops, then the leftovers of crashed runs. */
+#include "agent/command/prune/prune.h"
+
+#include "agent/config/options.h"
+#include "agent/config/policy.h"
+#include "agent/command/prune/retention.h"
+#include "agent/common/termesc.h"
+
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DEFAULT_GRACE (24LL * 3600)
+
+typedef struct prune_run {
+    ag_ctx *ctx;
+    ag_policy cmd;            /* from the command line */
+    int dry_run;
+    long long grace;
+    catalog cat;
+    ret_item *items;          /* per catalog entry */
+    unsigned char *doomed;
+    json_object *json;        /* --format json: the images array */
+    naming_spec *held;        /* images nothing is deleted of (damage, broken chain) */
+    size_t nheld;
+} prune_run;
+
+static int same_image(const cat_entry *a, const cat_entry *b)
+{
+    return strcmp(a->spec.pool, b->spec.pool) == 0 && strcmp(a->spec.ns, b->spec.ns) == 0 &&
+           strcmp(a->spec.image, b->spec.image) == 0;
+}
+
+/* Items of one image [from, to): times and parent links inside the group. */
+static void fill_items(prune_run *r, size_t from, size_t to)
+{
+    for (size_t i = from; i < to; i++) {
+        const manifest *m = &r->cat.e[i].m;
+        ret_item *it = &r->items[i];
+        it->t = m->snap_time != 0 ? m->snap_time : m->created;
+        it->parent = m->full ? -1 : RET_PARENT_MISSING;
+        for (size_t k = from; !m->full && k < i; k++)
+            if (strcmp(r->cat.e[k].id, m->parent_id) == 0)
+                it->parent = (long)(k - from);
+    }
+}
+
+static int spec_eq(const naming_spec *a, const naming_spec *b)
+{
+    return strcmp(a->pool, b->pool) == 0 && strcmp(a->ns, b->ns) == 0 &&
+           strcmp(a->image, b->image) == 0;
+}
+
+static int is_held(const prune_run *r, const naming_spec *spec)
+{
+    for (size_t i = 0; i < r->nheld; i++)
+        if (spec_eq(&r->held[i], spec))
+            return 1;
+    return 0;
+}
+
+/* Nothing of spec's image is deleted (its backups nor its leftovers). */
+static int hold(prune_run *r, const naming_spec *spec)
+{
+    if (is_held(r, spec))
+        return 0;
+    naming_spec *h = realloc(r->held, (r->nheld + 1) * sizeof(*h));
+    if (h == NULL)
+        return ag_fail(r->ctx, AG_EFAIL, "out of memory");
+    r->held = h;
+    r->held[r->nheld++] = *spec;
+    return 0;
+}
+
+/* An image with a manifest that cannot be read: refused (exit 8), nothing deleted. */
+static int refuse_damaged(prune_run *r, const cat_bad *b)
+{
+    char name[1600], line[4096];
+    naming_spec_str(&b->spec, name, sizeof(name));
+    snprintf(line, sizeof(line), "backup %s is damaged (manifest %s: %s): nothing of this "
+             "image is pruned", b->id, b->key, b->why);
+    if (r->json == NULL) {
+        printf("%s: refused: %s\n", termesc_str(name), termesc_str(line));
+    } else {
+        json_object *img = json_object_new_object();
+        json_object_object_add(img, "image", json_object_new_string(name));
+        json_object_object_add(img, "refused", json_object_new_string(line));
+        json_object_array_add(r->json, img);
+    }
+    ag_fail(r->ctx, AG_EINTEGRITY, "%s: %s", name, line);
+    return hold(r, &b->spec);
+}
+
+/* Say which kept incremental has no parent (everything older is kept for it). */
+static int note_broken(prune_run *r, size_t from, size_t to)
+{
+    for (size_t i = to; i-- > from;) {
+        const cat_entry *e = &r->cat.e[i];
+        if (r->items[i].why == 0 || r->items[i].parent != RET_PARENT_MISSING)
+            continue;
+        char name[1600];
+        naming_spec_str(&e->spec, name, sizeof(name));
+        ag_info(r->ctx, "%s@%s: its parent backup %s is missing: every older backup of "
+                "this image is kept", name, e->id, e->m.parent_id);
+        return hold(r, &e->spec);
+    }
+    return 0;
+}
+
+static void print_image(prune_run *r, size_t from, size_t to, size_t kept)
+{
+    char name[1600], why[64];
+    naming_spec_str(&r->cat.e[from].spec, name, sizeof(name));
+    json_object *bk = r->json != NULL ? json_object_new_array() : NULL;
+    if (bk == NULL)
+        printf("%s: keeping %zu of %zu backups\n", termesc_str(name), kept, to - from);
+    for (size_t i = from; i < to; i++) {
+        const manifest *m = &r->cat.e[i].m;
+        retention_why(r->items[i].why, why, sizeof(why));
+        if (bk == NULL) {
+            printf("  %-6s %-20s %-12s %s\n", r->doomed[i] ? "prune" : "keep",
+                   termesc_str(m->id),
+                   m->full ? "full" : "incremental", why);
+            continue;
+        }
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "id", json_object_new_string(m->id));
+        json_object_object_add(o, "type", json_object_new_string(m->full ? "full"
+                                                                          : "incremental"));
+        json_object_object_add(o, "action", json_object_new_string(r->doomed[i] ? "prune"
+                                                                                 : "keep"));
+        json_object_object_add(o, "reasons", json_object_new_string(why));
+        json_object_array_add(bk, o);
+    }
+    if (bk != NULL) {
+        json_object *img = json_object_new_object();
+        json_object_object_add(img, "image", json_object_new_string(name));
+        json_object_object_add(img, "backups", bk);
+        json_object_array_add(r->json, img);
+    }
+}
+
+/* Decide for the image whose entries are [from, to). */
+static int plan_image(prune_run *r, size_t from, size_t to)
+{
+    const cat_entry *e = &r->cat.e[from];
+    ag_policy pol;
+    policy_resolve(r->ctx, e->spec.pool, e->spec.ns, &r->cmd, &pol);
+    ret_policy rp = { pol.keep_last, pol.keep_daily, pol.keep_weekly, pol.keep_monthly };
+    if (retention_empty(&rp))
+        return ag_fail(r->ctx, AG_EUSAGE, "no keep policy for pool '%s': give --keep-last, "
+                       "--keep-daily, --keep-weekly or --keep-monthly (or keep keys in the "
+                       "config file)", e->spec.pool);
+    for (size_t b = 0; b < r->cat.bad; b++)
+        if (spec_eq(&r->cat.badv[b].spec, &e->spec))
+            return refuse_damaged(r, &r->cat.badv[b]);
+    fill_items(r, from, to);
+    size_t kept = retention_select(&rp, r->items + from, to - from);
+    for (size_t i = from; i < to; i++)
+        r->doomed[i] = r->items[i].why == 0;
+    print_image(r, from, to, kept);
+    return note_broken(r, from, to);
+}
+
+static int plan_all(prune_run *r)
+{
+    size_t n = r->cat.n;
+    r->items = calloc(n ? n : 1, sizeof(*r->items));
+    r->doomed = calloc(n ? n : 1, 1);
+    if (r->items == NULL || r->doomed == NULL)
+        return ag_fail(r->ctx, AG_EFAIL, "out of memory");
+    for (size_t i = 0; i < n;) {
+        size_t j = i + 1;
+        while (j < n && same_image(&r->cat.e[i], &r->cat.e[j]))
+            j++;
+        if (plan_image(r, i, j) < 0)
+            return -1;
+        i = j;
+    }
+    /* images that have damaged manifests and no backup at all */
+    for (size_t b = 0; b < r->cat.bad; b++)
+        if (!is_held(r, &r->cat.badv[b].spec) && refuse_damaged(r, &r->cat.badv[b]) < 0)
+            return -1;
+    return 0;
+}
+
+static void report(prune_run *r, const prune_stats *st)
+{
+    char b1[32], b2[32];
+    ag_fmt_size(st->bytes, b1, sizeof(b1));
+    ag_fmt_size(st->leftover_bytes, b2, sizeof(b2));
+    if (r->json == NULL) {
+        size_t doomed = 0;
+        for (size_t i = 0; i < r->cat.n; i++)
+            doomed += r->doomed[i];
+        if (r->dry_run)
+            printf("dry run: would prune %zu backups and %zu leftover objects (%s), abort %zu "
+                   "unfinished uploads; nothing changed\n", doomed, st->leftovers, b2,
+                   st->uploads);
+        else
+            printf("pruned %zu backups: %zu objects (%s); %zu leftover objects (%s); %zu "
+                   "unfinished uploads aborted\n", st->manifests, st->objects, b1,
+                   st->leftovers, b2, st->uploads);
+        return;
+    }
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "dry_run", json_object_new_boolean(r->dry_run));
+    json_object_object_add(o, "images", json_object_get(r->json));
+    json_object_object_add(o, "pruned_backups", json_object_new_int64((int64_t)st->manifests));
+    json_object_object_add(o, "deleted_objects", json_object_new_int64((int64_t)st->objects));
+    json_object_object_add(o, "deleted_bytes", json_object_new_int64((int64_t)st->bytes));
+    json_object_object_add(o, "leftover_objects",
+                           json_object_new_int64((int64_t)st->leftovers));
+    json_object_object_add(o, "aborted_uploads", json_object_new_int64((int64_t)st->uploads));
+    puts(json_object_to_json_string_ext(o, AG_JSON_OUT));
+    json_object_put(o);
+}
+
+static int parse_args(prune_run *r, int argc, char **argv, naming_spec *spec, int *have_spec)
+{
+    ag_ctx *ctx = r->ctx;
+    const char *v[6] = { NULL };
+    opts_cmd specs[] = { { "keep-last", 1, &v[0] },    { "keep-daily", 1, &v[1] },
+                         { "keep-weekly", 1, &v[2] },  { "keep-monthly", 1, &v[3] },
+                         { "dry-run", 0, &v[4] },      { "grace", 1, &v[5] } };
+    char **pos;
+    int npos;
+    if (opts_parse_command(ctx, argc, argv, specs, 6, &pos, &npos) < 0)
+        return -1;
+    for (int i = 0; i < 4; i++)
+        if (v[i] != NULL && policy_set_key(ctx, &r->cmd, specs[i].name, v[i],
+                                           "command line") < 0)
+            return -1;
+    r->dry_run = v[4] != NULL;
+    r->grace = DEFAULT_GRACE;
+    if (v[5] != NULL && ag_parse_duration(v[5], &r->grace) < 0)
+        return ag_fail(ctx, AG_EUSAGE, "--grace: not a duration (like 24h, 30m, 0): '%s'",
+                       v[5]);
+    *have_spec = npos == 1;
+    if (npos > 1 || (npos == 1 && naming_parse_spec(pos[0], 0, spec) < 0))
+        return ag_fail(ctx, AG_EUSAGE, "usage: prune [POOL/IMAGE] [--keep-last N] "
+                       "[--keep-daily N] [--keep-weekly N] [--keep-monthly N] [--grace D] "
+                       "[--dry-run]");
+    return 0;
+}
+
+static int run_prune(prune_run *r, const naming_spec *spec)
+{
+    char prefix[2048];
+    if (spec != NULL && ag_image_prefix(r->ctx, spec, prefix, sizeof(prefix)) < 0)
+        return ag_fail(r->ctx, AG_EUSAGE, "image name too long");
+    if (spec == NULL)
+        snprintf(prefix, sizeof(prefix), "%s%s", r->ctx->opts.prefix,
+                 r->ctx->opts.prefix[0] ? "/" : "");
+    if (catalog_load(r->ctx, spec, &r->cat) < 0)
+        return -1;
+    if (spec != NULL && r->cat.n == 0 && r->cat.bad == 0) {
+        char name[1600];
+        naming_spec_str(spec, name, sizeof(name));
+        return ag_fail(r->ctx, AG_ENOTFOUND, "no backups of %s in the bucket", name);
+    }
+    if (plan_all(r) < 0)
+        return -1;
+    prune_stats st;
+    memset(&st, 0, sizeof(st));
+    prune_scope sc = { spec, r->held, r->nheld };
+    if (!r->dry_run && prune_remove(r->ctx, &r->cat, r->doomed, &st) < 0)
+        return -1;
+    if (prune_leftovers(r->ctx, prefix, &sc, r->grace, r->dry_run, &st) < 0)
+        return -1;
+    report(r, &st);
+    return 0;
+}
+
+int cmd_prune(ag_ctx *ctx, int argc, char **argv)
+{
+    prune_run r;
+    memset(&r, 0, sizeof(r));
+    r.ctx = ctx;
+    policy_unset(&r.cmd);
+    naming_spec spec;
+    int have_spec = 0;
+    if (parse_args(&r, argc, argv, &spec, &have_spec) == 0) {
+        if (ctx->opts.json)
+            r.json = json_object_new_array();
+        run_prune(&r, have_spec ? &spec : NULL);
+    }
+    json_object_put(r.json);
+    free(r.items);
+    free(r.doomed);
+    free(r.held);
+    catalog_free(&r.cat);
+    return ctx->exit_code;
+}

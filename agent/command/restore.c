@@ -1,0 +1,267 @@
+/* restore.c - the restore command: a restore point's chain into a new image (any
+ * cluster), a file or stdout; merged newest-first, or replayed backup by backup. */
+#include "agent/common/agent.h"
+#include "agent/repo/catalog.h"
+#include "agent/restore/exec.h"
+#include "agent/format/index.h"
+#include "agent/config/options.h"
+#include "agent/restore/plan.h"
+#include "agent/common/progress.h"
+#include "agent/restore/target.h"
+
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct rs {
+    ag_ctx *ctx;
+    naming_spec spec;
+    char name[1600];
+    catalog cat;
+    size_t *chain;
+    size_t nchain;
+    index_rec **recs;
+    size_t *nrecs;
+    /* destination */
+    const char *to_file;
+    int fd;                   /* stdout, or the target's file: t.fd */
+    int is_stdout;
+    int fresh_file;           /* a new (partial) file: reads as zeros */
+    naming_spec dest;
+    char dest_name[1600];
+    const char *dest_conf;
+    const char *dest_id;
+    rbdio_cluster *dcluster;
+    int own_dcluster;
+    target t;                 /* the partial image or file (t.img, t.fd) */
+    int replay;
+} rs;
+
+static const manifest *chain_m(const rs *r, size_t i)
+{
+    return &r->cat.e[r->chain[i]].m;
+}
+
+static int load_index(rs *r, size_t i)
+{
+    return catalog_load_index(r->ctx, chain_m(r, i), &r->recs[i], &r->nrecs[i]);
+}
+
+static int resolve(rs *r)
+{
+    ag_ctx *ctx = r->ctx;
+    if (catalog_load(ctx, &r->spec, &r->cat) < 0)
+        return -1;
+    long t = catalog_find(ctx, &r->cat, &r->spec, r->spec.at);
+    if (t < 0 || catalog_chain(ctx, &r->cat, (size_t)t, &r->chain, &r->nchain) < 0)
+        return -1;
+    r->recs = calloc(r->nchain, sizeof(*r->recs));
+    r->nrecs = calloc(r->nchain, sizeof(*r->nrecs));
+    if (r->recs == NULL || r->nrecs == NULL)
+        return ag_fail(ctx, AG_EFAIL, "out of memory");
+    return 0;
+}
+
+/* The destination checked and, for a file, opened before any download: stdout, a
+ * block device, or the partial file; an image DEST and its partial name are free. */
+static int check_dest(rs *r)
+{
+    ag_ctx *ctx = r->ctx;
+    char source[1700];
+    snprintf(source, sizeof(source), "%s@%s", r->name, chain_m(r, r->nchain - 1)->id);
+    target_init(&r->t, ctx, source);
+    if (r->to_file != NULL) {
+        r->is_stdout = strcmp(r->to_file, "-") == 0;
+        if (r->is_stdout) {
+            r->fd = STDOUT_FILENO;
+            return 0;
+        }
+        if (target_file_open(&r->t, r->to_file) < 0)
+            return -1;
+        r->fd = r->t.fd;
+        r->fresh_file = !r->t.is_blk;
+        return 0;
+    }
+    int rc;
+    if (r->dest_conf != NULL || r->dest_id != NULL) {
+        rc = rbdio_connect(r->dest_conf ? r->dest_conf : ctx->opts.ceph_conf,
+                           r->dest_id ? r->dest_id : ctx->opts.id, 30, &r->dcluster);
+        if (rc < 0)
+            return ag_fail(ctx, AG_ECEPH, "cannot connect to the destination cluster: %s",
+                           rbdio_last_error());
+        r->own_dcluster = 1;
+    } else if ((r->dcluster = ag_cluster(ctx)) == NULL) {
+        return -1;
+    }
+    if ((rc = rbdio_pool_check(r->dcluster, r->dest.pool, r->dest.ns)) < 0)
+        return ag_fail_rbd(ctx, rc, r->dest_name);
+    return target_image_prepare(&r->t, r->dcluster, r->dest.pool, r->dest.ns, r->dest.image,
+                                r->dest_name);
+}
+
+static int open_target(rs *r, const manifest *m)
+{
+    ag_ctx *ctx = r->ctx;
+    if (r->to_file != NULL) {
+        if (r->fresh_file && ftruncate(r->fd, (off_t)m->size) < 0)
+            return ag_fail(ctx, AG_EFAIL, "%s: %s", r->t.part_path, strerror(errno));
+        return 0;
+    }
+    rbdio_info geom = { .size = m->size, .order = m->order, .features = m->features,
+                        .stripe_unit = m->stripe_unit, .stripe_count = m->stripe_count };
+    return target_image_create(&r->t, &geom);
+}
+
+/* Apply chain members [first, last] merged, into the open target; what: the progress
+ * line's name (an image or a file: stdout carries the data and gets none). */
+static int apply(rs *r, size_t first, size_t last, int fresh, const char *what)
+{
+    ag_ctx *ctx = r->ctx;
+    size_t n = last - first + 1;
+    exec_src *xs = calloc(n, sizeof(*xs));
+    plan p;
+    int rc = xs ? 0 : ag_fail(ctx, AG_EFAIL, "out of memory");
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        xs[i] = (exec_src){ chain_m(r, first + i), r->recs[first + i], r->nrecs[first + i] };
+    if (rc == 0)
+        rc = exec_plan(ctx, xs, n, &p);
+    if (rc == 0) {
+        ag_debug(ctx, "plan: %zu pieces, %zu records, %zu GETs, %llu bytes to fetch",
+                 p.npieces, p.njobs, p.ngroups, (unsigned long long)p.fetch_bytes);
+        if (r->is_stdout) {
+            rc = exec_restore_stream(ctx, &p, xs, r->fd);
+        } else {
+            progress prog;
+            progress_start(&prog, ctx, "Restoring", what);
+            exec_sink sink = { .img = r->t.img, .fd = r->t.img ? -1 : r->fd,
+                               .fresh = r->t.img ? fresh : (fresh && r->fresh_file),
+                               .keep_holes = !chain_m(r, first)->full, .prog = &prog };
+            rc = exec_restore(ctx, &p, xs, &sink);
+            progress_end(&prog, rc == 0);
+        }
+        plan_free(&p);
+    }
+    free(xs);
+    return rc;
+}
+
+static int finish_point(rs *r, const manifest *m)
+{
+    if (r->t.img == NULL)
+        return 0;
+    int rc = rbdio_flush(r->t.img);
+    if (rc == 0)
+        rc = rbdio_snap_create(r->t.img, m->snap_name);
+    return rc < 0 ? ag_fail_rbd(r->ctx, rc, "creating the snapshot on the destination") : 0;
+}
+
+static int run_replay(rs *r)
+{
+    for (size_t i = 0; i < r->nchain; i++) {
+        const manifest *m = chain_m(r, i);
+        if (i > 0 && r->t.img != NULL) {
+            int rc = rbdio_resize(r->t.img, m->size);
+            if (rc < 0)
+                return ag_fail_rbd(r->ctx, rc, "resizing the destination");
+        }
+        ag_info(r->ctx, "applying backup %s (%zu of %zu)", m->id, i + 1, r->nchain);
+        char what[1700];
+        snprintf(what, sizeof(what), "%s@%s", r->name, m->id);
+        if (apply(r, i, i, i == 0, what) < 0 || finish_point(r, m) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int run_restore(rs *r)
+{
+    ag_ctx *ctx = r->ctx;
+    if (ag_s3(ctx) == NULL || resolve(r) < 0 || check_dest(r) < 0)
+        return -1;
+    for (size_t i = 0; i < r->nchain; i++)
+        if (load_index(r, i) < 0)
+            return -1;
+    const manifest *point = chain_m(r, r->nchain - 1);
+    if (open_target(r, r->replay ? chain_m(r, 0) : point) < 0)
+        return -1;
+    const char *into = r->is_stdout ? "stdout" : r->t.is_blk ? r->to_file
+                       : r->to_file ? r->t.part_path : r->t.part_name;
+    ag_info(ctx, "restoring %s@%s (%zu backup%s in the chain) into %s%s", r->name, point->id,
+            r->nchain, r->nchain == 1 ? "" : "s", into,
+            r->is_stdout || r->t.is_blk ? "" : " (renamed at the end)");
+    if (r->replay && r->to_file == NULL)
+        return run_replay(r) < 0 ? -1 : target_commit(&r->t);
+    if (apply(r, 0, r->nchain - 1, 1, r->name) < 0 || finish_point(r, point) < 0)
+        return -1;
+    return r->is_stdout ? 0 : target_commit(&r->t);
+}
+
+static void cleanup(rs *r, int failed)
+{
+    target_close(&r->t, failed);
+    if (r->own_dcluster)
+        rbdio_disconnect(r->dcluster);
+    for (size_t i = 0; r->recs != NULL && i < r->nchain; i++)
+        free(r->recs[i]);
+    free(r->recs);
+    free(r->nrecs);
+    free(r->chain);
+    catalog_free(&r->cat);
+}
+
+static int parse(rs *r, int argc, char **argv)
+{
+    ag_ctx *ctx = r->ctx;
+    const char *replay = NULL;
+    opts_cmd spec[] = {
+        { "dest-ceph-conf", 1, &r->dest_conf }, { "dest-id", 1, &r->dest_id },
+        { "replay", 0, &replay }, { "to-file", 1, &r->to_file },
+    };
+    char **pos;
+    int npos;
+    if (opts_parse_command(ctx, argc, argv, spec, 4, &pos, &npos) < 0)
+        return -1;
+    r->replay = replay != NULL;
+    if (npos != (r->to_file ? 1 : 2))
+        return ag_fail(ctx, AG_EUSAGE, "usage: restore POOL/IMAGE[@BACKUP] "
+                       "(DEST_POOL/DEST_IMAGE | --to-file PATH|-)");
+    if (naming_parse_spec(pos[0], 1, &r->spec) < 0)
+        return ag_fail(ctx, AG_EUSAGE, "'%s': expected POOL/IMAGE[@BACKUP]", pos[0]);
+    if (npos == 2 && naming_parse_spec(pos[1], 0, &r->dest) < 0)
+        return ag_fail(ctx, AG_EUSAGE, "'%s': expected DEST_POOL/DEST_IMAGE", pos[1]);
+    naming_spec_str(&r->spec, r->name, sizeof(r->name));
+    naming_spec_str(&r->dest, r->dest_name, sizeof(r->dest_name));
+    return 0;
+}
+
+int cmd_restore(ag_ctx *ctx, int argc, char **argv)
+{
+    rs r;
+    memset(&r, 0, sizeof(r));
+    r.ctx = ctx;
+    r.fd = -1;
+    target_init(&r.t, ctx, "");
+    if (parse(&r, argc, argv) < 0)
+        return ctx->exit_code;
+    int rc = run_restore(&r);
+    if (rc == 0 && !r.is_stdout) {
+        const char *id = chain_m(&r, r.nchain - 1)->id;
+        const char *to = r.to_file ? r.to_file : r.dest_name;
+        if (ctx->opts.json) {
+            json_object *o = json_object_new_object();
+            json_object_object_add(o, "image", json_object_new_string(r.name));
+            json_object_object_add(o, "id", json_object_new_string(id));
+            json_object_object_add(o, "destination", json_object_new_string(to));
+            json_object_object_add(o, "chain", json_object_new_int64((int64_t)r.nchain));
+            puts(json_object_to_json_string_ext(o, AG_JSON_OUT));
+            json_object_put(o);
+        } else {
+            printf("%s@%s restored to %s\n", r.name, id, to);
+        }
+    }
+    cleanup(&r, rc < 0);
+    return ctx->exit_code;
+}

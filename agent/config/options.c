@@ -1,0 +1,607 @@
+/* options.c - global options: defaults, the config file (inih), environment, command line. */
+#include "agent/config/options.h"
+
+#include "agent/format/chunk.h"
+#include "agent/config/policy.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ini.h>
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Strings the options own (config values, the environment's secret); wiped when freed. */
+static char **owned;
+static size_t nowned, owned_cap;
+
+static const char *keep(const char *s)
+{
+    char *d = strdup(s);
+    if (d == NULL)
+        return NULL;
+    if (nowned == owned_cap) {
+        size_t cap = owned_cap ? owned_cap * 2 : 32;
+        char **n = realloc(owned, cap * sizeof(*n));
+        if (n == NULL) {
+            free(d);
+            return NULL;
+        }
+        owned = n;
+        owned_cap = cap;
+    }
+    owned[nowned++] = d;
+    return d;
+}
+
+void opts_free(void)
+{
+    for (size_t i = 0; i < nowned; i++) {
+        OPENSSL_cleanse(owned[i], strlen(owned[i]));
+        free(owned[i]);
+    }
+    free(owned);
+    owned = NULL;
+    nowned = owned_cap = 0;
+}
+
+int opts_parse_bool(const char *s, int *out)
+{
+    static const char *const yes[] = { "true", "yes", "on", "1" };
+    static const char *const no[] = { "false", "no", "off", "0" };
+    for (size_t i = 0; s != NULL && i < 4; i++) {
+        if (strcasecmp(s, yes[i]) == 0 || strcasecmp(s, no[i]) == 0) {
+            *out = strcasecmp(s, yes[i]) == 0;
+            return 0;
+        }
+    }
+    return -EINVAL;
+}
+
+/* No core dumps: they would hold the secret key (heap, environment). */
+static void no_core_dumps(void)
+{
+    struct rlimit rl = { 0, 0 };
+    setrlimit(RLIMIT_CORE, &rl);
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
+
+static void defaults(ag_opts *o)
+{
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    o->prefix = "rbd2s3";
+    o->region = "us-east-1";
+    o->progress = isatty(STDERR_FILENO);
+    o->tun.threads = ncpu > 0 ? (int)ncpu : 2;
+    o->tun.chunk_size = 1ULL << 20;
+    o->tun.sparse_size = 64ULL << 10;
+    o->tun.part_size = 5ULL << 20;
+    o->tun.parts_in_flight = 4;
+    o->tun.reads_in_flight = 16;
+    o->tun.writes_in_flight = 16;
+    o->tun.gets_in_flight = 8;
+    o->tun.fetch_size = 4ULL << 20;
+    o->tun.pack_size = 1ULL << 30;
+    o->ceph_timeout = 120;
+    o->abort_timeout = 30;
+    policy_unset(&o->policy);
+}
+
+/* Keys accepted in [global], the config file, and as --options. */
+enum key_kind { K_STR, K_INT, K_SIZE, K_FLAG, K_CHOICE, K_SECS };
+typedef struct key_def {
+    const char *name;
+    enum key_kind kind;
+    size_t off;
+} key_def;
+
+#define OFF(f) offsetof(ag_opts, f)
+static const key_def keys[] = {
+    { "ceph-conf", K_STR, OFF(ceph_conf) },   { "id", K_STR, OFF(id) },
+    { "endpoint", K_STR, OFF(endpoint) },     { "bucket", K_STR, OFF(bucket) },
+    { "prefix", K_STR, OFF(prefix) },         { "region", K_STR, OFF(region) },
+    { "ca-file", K_STR, OFF(ca_file) },       { "insecure", K_FLAG, OFF(insecure) },
+    { "payload-signing", K_STR, OFF(payload_signing) },
+    { "retry-time", K_STR, OFF(retry_time) },
+    { "metrics-file", K_STR, OFF(metrics_file) },
+    { "snap-cleanup", K_CHOICE, OFF(snap_now) },
+    { "chunk-digest", K_CHOICE, OFF(tun.chunk_digest) },
+    { "threads", K_INT, OFF(tun.threads) },   { "chunk-size", K_SIZE, OFF(tun.chunk_size) },
+    { "sparse-size", K_SIZE, OFF(tun.sparse_size) },
+    { "part-size", K_SIZE, OFF(tun.part_size) },
+    { "parts-in-flight", K_INT, OFF(tun.parts_in_flight) },
+    { "reads-in-flight", K_INT, OFF(tun.reads_in_flight) },
+    { "writes-in-flight", K_INT, OFF(tun.writes_in_flight) },
+    { "gets-in-flight", K_INT, OFF(tun.gets_in_flight) },
+    { "fetch-size", K_SIZE, OFF(tun.fetch_size) },
+    { "pack-size", K_SIZE, OFF(tun.pack_size) },
+    { "ceph-timeout", K_SECS, OFF(ceph_timeout) },
+    { "abort-timeout", K_SECS, OFF(abort_timeout) },
+};
+#define NKEYS (sizeof(keys) / sizeof(keys[0]))
+
+/* The two values of a K_CHOICE key, stored as 0 and 1. */
+static const struct choice_def {
+    size_t off;
+    const char *value[2];
+} choices[] = {
+    { OFF(snap_now), { "deferred", "immediate" } },
+    { OFF(tun.chunk_digest), { "xxh3", "sha256" } },
+};
+
+static const char *const *choice_values(size_t off)
+{
+    size_t i = 0;
+    while (choices[i].off != off)
+        i++;
+    return choices[i].value;
+}
+
+/* "chunk size", "chunk_size" and "chunk-size" all name the same key. */
+static const key_def *find_key(const char *name)
+{
+    char norm[64];
+    size_t i;
+    for (i = 0; name[i] != '\0' && i + 1 < sizeof(norm); i++)
+        norm[i] = (name[i] == '_' || name[i] == ' ') ? '-' : name[i];
+    norm[i] = '\0';
+    for (size_t k = 0; k < NKEYS; k++)
+        if (strcmp(keys[k].name, norm) == 0)
+            return &keys[k];
+    return NULL;
+}
+
+static int set_key(ag_ctx *ctx, const key_def *k, const char *value, const char *where)
+{
+    char *base = (char *)&ctx->opts;
+    uint64_t size;
+    char *end = NULL;
+    const char *const *ch;
+    long long secs;
+    long v;
+    switch (k->kind) {
+    case K_SECS:
+        if (ag_parse_duration(value, &secs) < 0 || secs < 1 || secs > 86400)
+            return ag_fail(ctx, AG_EUSAGE, "%s: %s: not a duration from 1s to 1d: '%s'",
+                           where, k->name, value);
+        *(int *)(base + k->off) = (int)secs;
+        return 0;
+    case K_STR:
+        *(const char **)(base + k->off) = keep(value);
+        return 0;
+    case K_FLAG:
+        if (value == NULL) {
+            *(int *)(base + k->off) = 1;
+            return 0;
+        }
+        if (opts_parse_bool(value, (int *)(base + k->off)) < 0)
+            return ag_fail(ctx, AG_EUSAGE, "%s: %s: true or false (yes/no, on/off, 1/0), "
+                           "not '%s'", where, k->name, value);
+        return 0;
+    case K_CHOICE:
+        ch = choice_values(k->off);
+        if (strcmp(value, ch[0]) != 0 && strcmp(value, ch[1]) != 0)
+            return ag_fail(ctx, AG_EUSAGE, "%s: %s: %s or %s, not '%s'", where, k->name,
+                           ch[0], ch[1], value);
+        *(int *)(base + k->off) = strcmp(value, ch[1]) == 0;
+        return 0;
+    case K_INT:
+        errno = 0;
+        v = strtol(value, &end, 10);
+        if (errno != 0 || *end != '\0' || v < 1 || v > 1024)
+            return ag_fail(ctx, AG_EUSAGE, "%s: %s: not a number from 1 to 1024: '%s'",
+                           where, k->name, value);
+        *(int *)(base + k->off) = (int)v;
+        return 0;
+    case K_SIZE:
+        if (ag_parse_size(value, &size) < 0 || size == 0)
+            return ag_fail(ctx, AG_EUSAGE, "%s: %s: not a size: '%s'", where, k->name, value);
+        if (k->off == OFF(tun.chunk_size) && size > CHUNK_SIZE_MAX)
+            return ag_fail(ctx, AG_EUSAGE, "%s: %s: at most %lluM, not '%s'", where, k->name,
+                           (unsigned long long)(CHUNK_SIZE_MAX >> 20), value);
+        if (k->off == OFF(tun.sparse_size) && (size < 4096 || (size & (size - 1)) != 0))
+            return ag_fail(ctx, AG_EUSAGE, "%s: %s: not a power of two of at least 4K: '%s'",
+                           where, k->name, value);
+        *(uint64_t *)(base + k->off) = size;
+        return 0;
+    }
+    return 0;
+}
+
+typedef struct ini_state {
+    ag_ctx *ctx;
+    const char *path;
+    int has_secret;         /* a `secret key` line was read */
+} ini_state;
+
+/* A key of a [pool:NAME] section. */
+static int on_pool_key(ini_state *st, const char *pool, const char *name, const char *value)
+{
+    if (pool[0] == '\0') {
+        ag_fail(st->ctx, AG_EUSAGE, "%s: [pool:] needs a pool name", st->path);
+        return 0;
+    }
+    ag_pool_conf *pc = policy_pool(st->ctx, pool, 1);
+    if (pc == NULL) {
+        ag_fail(st->ctx, AG_EUSAGE, "%s: too many [pool:] sections", st->path);
+        return 0;
+    }
+    int rc = policy_set_pool_key(st->ctx, pc, name, value, st->path);
+    if (rc == 0)
+        ag_fail(st->ctx, AG_EUSAGE, "%s: unknown key '%s' in [pool:%s]", st->path, name, pool);
+    return rc > 0;
+}
+
+static int on_ini(void *user, const char *section, const char *name, const char *value)
+{
+    ini_state *st = user;
+    if (strncmp(section, "pool:", 5) == 0)
+        return on_pool_key(st, section + 5, name, value);
+    if (strcmp(section, "global") != 0) {
+        ag_fail(st->ctx, AG_EUSAGE, "%s: unknown section [%s]", st->path, section);
+        return 0;
+    }
+    int pk = policy_set_key(st->ctx, &st->ctx->opts.policy, name, value, st->path);
+    if (pk != 0)
+        return pk > 0;
+    if (strcmp(name, "access_key") == 0 || strcmp(name, "access key") == 0) {
+        st->ctx->opts.access_key = keep(value);
+        return 1;
+    }
+    if (strcmp(name, "secret_key") == 0 || strcmp(name, "secret key") == 0) {
+        st->ctx->opts.secret_key = keep(value);
+        st->has_secret = 1;
+        return 1;
+    }
+    const key_def *k = find_key(name);
+    if (k == NULL) {
+        ag_fail(st->ctx, AG_EUSAGE, "%s: unknown key '%s' in [global]", st->path, name);
+        return 0;
+    }
+    return set_key(st->ctx, k, value, st->path) == 0;
+}
+
+#define CONFIG_MAX_BYTES (1u << 20)
+
+/* The whole config file of the open fd (at most CONFIG_MAX_BYTES; a pipe such as
+ * `-c <(...)` works too), NUL-terminated, or NULL with an error recorded. The caller
+ * frees it with wipe_free(). */
+static char *slurp(ag_ctx *ctx, int fd, const char *path, size_t *len)
+{
+    char *buf = malloc(CONFIG_MAX_BYTES + 1);
+    size_t n = 0;
+    ssize_t r = 1;
+    while (buf != NULL && r > 0 && n <= CONFIG_MAX_BYTES) {
+        r = read(fd, buf + n, CONFIG_MAX_BYTES + 1 - n);
+        n += r > 0 ? (size_t)r : 0;
+        if (r < 0 && errno == EINTR)
+            r = 1;
+    }
+    if (buf == NULL || r < 0 || n > CONFIG_MAX_BYTES) {
+        if (buf == NULL || r < 0)
+            ag_fail(ctx, AG_EUSAGE, "cannot read config file %s: %s", path,
+                    buf == NULL ? "out of memory" : strerror(errno));
+        else
+            ag_fail(ctx, AG_EUSAGE, "config file %s: longer than 1 MiB", path);
+        if (buf != NULL)
+            OPENSSL_cleanse(buf, n);
+        free(buf);
+        return NULL;
+    }
+    buf[n] = '\0';
+    *len = n;
+    return buf;
+}
+
+static void wipe_free(char *buf, size_t len)
+{
+    if (buf != NULL)
+        OPENSSL_cleanse(buf, len);
+    free(buf);
+}
+
+/* inih reads a line into INI_MAX_LINE bytes (newline and NUL included): a longer one
+ * is split and its tail parsed as another line (a wrong value or line number). */
+static int check_line_lengths(ag_ctx *ctx, const char *path, const char *buf)
+{
+    int line = 1;
+    for (const char *p = buf; *p != '\0'; line++) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl != NULL ? (size_t)(nl - p) : strlen(p);
+        if (len > INI_MAX_LINE - 2)
+            return ag_fail(ctx, AG_EUSAGE, "%s: line %d: longer than %d bytes", path, line,
+                           INI_MAX_LINE - 2);
+        if (nl == NULL)
+            break;
+        p = nl + 1;
+    }
+    return 0;
+}
+
+/* A file holding the secret key must belong to root or to us and be closed to others. */
+static int check_secret_perms(ag_ctx *ctx, const char *path, const struct stat *sb)
+{
+    if (sb->st_uid != 0 && sb->st_uid != geteuid())
+        return ag_fail(ctx, AG_EUSAGE, "config file %s holds the secret key but belongs to "
+                       "uid %lu, not to root or to uid %lu", path, (unsigned long)sb->st_uid,
+                       (unsigned long)geteuid());
+    if ((sb->st_mode & (S_IRWXG | S_IRWXO)) != 0)
+        return ag_fail(ctx, AG_EUSAGE, "config file %s holds the secret key but has mode "
+                       "%04o: allow its owner only (chmod 600)", path,
+                       (unsigned)(sb->st_mode & 07777));
+    return 0;
+}
+
+static int read_config(ag_ctx *ctx, const char *path, int must_exist)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 && !must_exist && (errno == ENOENT || errno == EACCES))
+        return 0;
+    if (fd < 0)
+        return ag_fail(ctx, AG_EUSAGE, "cannot read config file %s: %s", path,
+                       strerror(errno));
+    struct stat sb;
+    size_t len = 0;
+    char *buf = fstat(fd, &sb) == 0 ? slurp(ctx, fd, path, &len) : NULL;
+    if (buf == NULL && ctx->exit_code == AG_OK)
+        ag_fail(ctx, AG_EUSAGE, "cannot read config file %s: %s", path, strerror(errno));
+    close(fd);
+    if (buf == NULL || check_line_lengths(ctx, path, buf) < 0) {
+        wipe_free(buf, len);
+        return -1;
+    }
+    ini_state st = { ctx, path, 0 };
+    int rc = ini_parse_string(buf, on_ini, &st);
+    wipe_free(buf, len);
+    if (ctx->exit_code != AG_OK)
+        return -1;
+    if (rc != 0)
+        return ag_fail(ctx, AG_EUSAGE, "%s: line %d: syntax error", path, rc);
+    return st.has_secret ? check_secret_perms(ctx, path, &sb) : 0;
+}
+
+static void from_env(ag_opts *o)
+{
+    const char *v;
+    if ((v = getenv("AWS_ACCESS_KEY_ID")) != NULL && v[0] != '\0')
+        o->access_key = v;
+    if ((v = getenv("AWS_SECRET_ACCESS_KEY")) != NULL && v[0] != '\0') {
+        o->secret_key = keep(v);      /* wiped by opts_free; not left in the environment */
+        unsetenv("AWS_SECRET_ACCESS_KEY");
+    }
+    if ((v = getenv("AWS_SESSION_TOKEN")) != NULL && v[0] != '\0')
+        o->session_token = v;
+}
+
+static void usage(void)
+{
+    fputs("usage: rbd2s3 [global options] <command> [arguments]\n"
+          "\n"
+          "commands:\n"
+          "  backup  POOL/IMAGE[@SNAP] [--full] [--full-every DURATION] [--max-chain N]\n"
+          "  list    [POOL/IMAGE]\n"
+          "  show    POOL/IMAGE@BACKUP [--chunks]\n"
+          "  restore POOL/IMAGE[@BACKUP] DEST_POOL/DEST_IMAGE [--dest-ceph-conf F]\n"
+          "          [--dest-id N] [--replay]\n"
+          "  restore POOL/IMAGE[@BACKUP] --to-file PATH|-\n"
+          "  export-diff POOL/IMAGE[@BACKUP] [--from BACKUP] [--diff-format 1|2] FILE|-\n"
+          "  prune   [POOL/IMAGE] [--keep-last N] [--keep-daily N] [--keep-weekly N]\n"
+          "          [--keep-monthly N] [--grace DURATION] [--dry-run]\n"
+          "  lifecycle apply [--abort-days N] | lifecycle show\n"
+          "  run     [--dry-run]     back up every image of the config's [pool:NAME]\n"
+          "  import-diff FILE|- POOL/IMAGE   store an rbd export-diff stream as a backup\n"
+          "  verify  [POOL/IMAGE[@BACKUP]] [--deep] [--source]\n"
+          "\n"
+          "global options:\n"
+          "  -c, --config FILE     config file (default /etc/rbd2s3/rbd2s3.conf if present)\n"
+          "  --ceph-conf FILE      ceph.conf of the source cluster\n"
+          "  --id NAME             cephx id (default admin)\n"
+          "  --endpoint URL        S3 endpoint, e.g. http://rgw:8080\n"
+          "  --bucket NAME         bucket\n"
+          "  --prefix P            key prefix in the bucket (default rbd2s3)\n"
+          "  --region R            signing region (default us-east-1)\n"
+          "  --ca-file FILE        CA bundle for https; --insecure skips verification\n"
+          "  --payload-signing auto|signed|unsigned  SigV4 body hashing (auto: unsigned\n"
+          "                        over https only)\n"
+          "  --retry-time DURATION  keep retrying a failing S3 request this long (default\n"
+          "                        60s: an endpoint restart; 0: no retries)\n"
+          "  --format text|json    output format\n"
+          "  --metrics-file PATH   run: Prometheus textfile written after the run\n"
+          "  --snap-cleanup deferred|immediate  the agent's older snapshots of an image go\n"
+          "                        with the next backup's snapshot (default) or right\n"
+          "                        after the commit\n"
+          "  --chunk-digest xxh3|sha256  digest of new chunks, checked on restore (default\n"
+          "                        xxh3: XXH3-128)\n"
+          "  --ceph-timeout DURATION  bound of one Ceph operation (default 120s)\n"
+          "  --abort-timeout DURATION  time the cleanup may take after SIGTERM/SIGINT\n"
+          "                        before the process exits anyway (default 30s)\n"
+          "  --no-progress         no progress line\n"
+          "  -v, --verbose / -q, --quiet\n"
+          "  tunables: --threads N --chunk-size SIZE --sparse-size SIZE --part-size SIZE\n"
+          "            --parts-in-flight N --reads-in-flight N --writes-in-flight N\n"
+          "            --gets-in-flight N --fetch-size SIZE --pack-size SIZE\n"
+          "credentials: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, or the config file\n",
+          stdout);
+}
+
+/* Apply one global option given as name (without "--") and value (inl: given as
+ * "--name=value"); 1 if it was one, 0 if the name is not a global option, -1 on error.
+ * *used says if value was taken. A flag takes only an inline value. */
+static int apply_global(ag_ctx *ctx, const char *name, const char *value, int inl, int *used)
+{
+    *used = 0;
+    if (strcmp(name, "format") == 0) {
+        if (value == NULL || (strcmp(value, "json") != 0 && strcmp(value, "text") != 0))
+            return ag_fail(ctx, AG_EUSAGE, "--format takes text or json");
+        ctx->opts.json = strcmp(value, "json") == 0;
+        *used = 1;
+        return 1;
+    }
+    if (strcmp(name, "no-progress") == 0) {
+        ctx->opts.progress = 0;
+        return 1;
+    }
+    if (strcmp(name, "verbose") == 0 || strcmp(name, "quiet") == 0) {
+        *(name[0] == 'v' ? &ctx->opts.verbose : &ctx->opts.quiet) = 1;
+        return 1;
+    }
+    const key_def *k = find_key(name);
+    if (k == NULL)
+        return 0;
+    if (k->kind == K_FLAG && !inl)
+        value = NULL;
+    if (k->kind != K_FLAG) {
+        if (value == NULL)
+            return ag_fail(ctx, AG_EUSAGE, "--%s needs a value", name);
+        *used = 1;
+    }
+    return set_key(ctx, k, value, "command line") == 0 ? 1 : -1;
+}
+
+/* Split "--name=value" / "--name value"; returns the name and sets *inl for "--name=value". */
+static const char *split_opt(const char *arg, char *buf, size_t bufsz, const char **inl)
+{
+    const char *eq = strchr(arg + 2, '=');
+    *inl = NULL;
+    if (eq == NULL)
+        return arg + 2;
+    size_t n = (size_t)(eq - (arg + 2));
+    if (n >= bufsz)
+        n = bufsz - 1;
+    memcpy(buf, arg + 2, n);
+    buf[n] = '\0';
+    *inl = eq + 1;
+    return buf;
+}
+
+static const char *short_alias(const char *arg)
+{
+    if (strcmp(arg, "-c") == 0) return "--config";
+    if (strcmp(arg, "-v") == 0) return "--verbose";
+    if (strcmp(arg, "-q") == 0) return "--quiet";
+    if (strcmp(arg, "-h") == 0) return "--help";
+    return arg;
+}
+
+/* Find -c/--config before anything else so that the command line overrides it. */
+static const char *config_path(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = short_alias(argv[i]);
+        if (strncmp(a, "--config=", 9) == 0)
+            return a + 9;
+        if (strcmp(a, "--config") == 0 && i + 1 < argc)
+            return argv[i + 1];
+    }
+    return NULL;
+}
+
+int opts_parse_global(ag_ctx *ctx, int argc, char **argv)
+{
+    no_core_dumps();
+    defaults(&ctx->opts);
+    const char *cfg = config_path(argc, argv);
+    if (cfg == NULL && getenv("RBD2S3_CONFIG") != NULL)
+        cfg = getenv("RBD2S3_CONFIG");
+    if (read_config(ctx, cfg ? cfg : "/etc/rbd2s3/rbd2s3.conf", cfg != NULL) < 0)
+        return -1;
+    ctx->opts.config = cfg;
+    from_env(&ctx->opts);
+    int i = 1;
+    for (; i < argc; i++) {
+        const char *a = short_alias(argv[i]);
+        if (a[0] != '-' || strcmp(a, "-") == 0)
+            break;
+        if (strcmp(a, "--help") == 0) { usage(); return 0; }
+        if (strcmp(a, "--version") == 0) { puts("rbd2s3 " PACKAGE_VERSION); return 0; }
+        if (strncmp(a, "--", 2) != 0)
+            return ag_fail(ctx, AG_EUSAGE, "unknown option '%s'", a);
+        char nb[64];
+        const char *inl;
+        const char *name = split_opt(a, nb, sizeof(nb), &inl);
+        const char *val = inl ? inl : (i + 1 < argc ? argv[i + 1] : NULL);
+        if (strcmp(name, "config") == 0) {
+            i += inl ? 0 : 1;
+            continue;
+        }
+        int used = 0;
+        int r = apply_global(ctx, name, val, inl != NULL, &used);
+        if (r < 0)
+            return -1;
+        if (r == 0)
+            return ag_fail(ctx, AG_EUSAGE, "unknown option '%s'", a);
+        if (used && !inl)
+            i++;
+    }
+    return i;
+}
+
+static int command_opt(ag_ctx *ctx, const char *a, const char *val, const opts_cmd *spec,
+                       int nspec, int *used)
+{
+    char nb[64];
+    const char *inl;
+    const char *name = split_opt(a, nb, sizeof(nb), &inl);
+    if (inl)
+        val = inl;
+    for (int k = 0; k < nspec; k++) {
+        if (strcmp(spec[k].name, name) != 0)
+            continue;
+        if (!spec[k].has_arg) {
+            *spec[k].value = "1";
+            *used = 0;
+            return 0;
+        }
+        if (val == NULL)
+            return ag_fail(ctx, AG_EUSAGE, "--%s needs a value", name);
+        *spec[k].value = val;
+        *used = inl ? 0 : 1;
+        return 0;
+    }
+    int r = apply_global(ctx, name, val, inl != NULL, used);
+    if (r < 0)
+        return -1;
+    if (r == 0)
+        return ag_fail(ctx, AG_EUSAGE, "unknown option '%s'", a);
+    if (inl)
+        *used = 0;
+    return 0;
+}
+
+int opts_parse_command(ag_ctx *ctx, int argc, char **argv, const opts_cmd *spec, int nspec,
+                       char ***positional, int *npositional)
+{
+    static char *pos[16];
+    int np = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *a = short_alias(argv[i]);
+        if (strncmp(a, "--", 2) == 0 && a[2] != '\0') {
+            int used = 0;
+            if (command_opt(ctx, a, i + 1 < argc ? argv[i + 1] : NULL, spec, nspec,
+                            &used) < 0)
+                return -1;
+            i += used;
+            continue;
+        }
+        if (a[0] == '-' && a[1] != '\0') {
+            if (strcmp(a, "--verbose") == 0 || strcmp(a, "--quiet") == 0) {
+                int used;
+                apply_global(ctx, a + 2, NULL, 0, &used);
+                continue;
+            }
+            return ag_fail(ctx, AG_EUSAGE, "unknown option '%s'", a);
+        }
+        if (np >= 16)
+            return ag_fail(ctx, AG_EUSAGE, "too many arguments");
+        pos[np++] = argv[i];
+    }
+    *positional = pos;
+    *npositional = np;
+    return 0;
+}

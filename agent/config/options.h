@@ -1,0 +1,32 @@
+/* options.h - global options: defaults, the config file (inih), environment, command line. */
+#ifndef RBD2S3_OPTIONS_H
+#define RBD2S3_OPTIONS_H
+
+#include "agent/common/agent.h"
+
+/* Fill ctx->opts from defaults, the config file, the environment and argv (in that
+ * order of increasing precedence). Returns the index of the command in argv, 0 when
+ * the program should exit successfully (--help, --version), or -1 with an error
+ * recorded in ctx. */
+int opts_parse_global(ag_ctx *ctx, int argc, char **argv);
+
+/* Parse one command's own options. spec lists the accepted long options; values
+ * are returned through the option table. Returns the index of the first positional
+ * argument, or -1 with a usage error recorded. */
+typedef struct opts_cmd {
+    const char *name;       /* "full", "dest-ceph-conf" */
+    int has_arg;            /* 0 flag, 1 value */
+    const char **value;     /* value, or "1" for a set flag */
+} opts_cmd;
+int opts_parse_command(ag_ctx *ctx, int argc, char **argv, const opts_cmd *spec, int nspec,
+                       char ***positional, int *npositional);
+
+/* "true"/"false", "yes"/"no", "on"/"off", "1"/"0" (any case) into *out as 1 or 0.
+ * Returns 0, or -EINVAL (out untouched) for anything else, NULL included. */
+int opts_parse_bool(const char *s, int *out);
+
+/* Wipe (OPENSSL_cleanse) and free the strings the options own: config file values and
+ * the copy of AWS_SECRET_ACCESS_KEY. Cannot fail. */
+void opts_free(void);
+
+#endif

@@ -1,0 +1,106 @@
+/* chunk.c - one chunk of image data into zero runs and hashed, compressed data runs. */
+#include "agent/format/chunk.h"
+
+#include <errno.h>
+#include <lz4.h>
+#include <stdlib.h>
+#include <string.h>
+
+int chunk_is_zero(const unsigned char *buf, size_t len)
+{
+    static const unsigned char zeros[4096];
+    while (len >= sizeof(zeros)) {
+        if (memcmp(buf, zeros, sizeof(zeros)) != 0)
+            return 0;
+        buf += sizeof(zeros);
+        len -= sizeof(zeros);
+    }
+    return memcmp(buf, zeros, len) == 0;
+}
+
+int chunk_enc_init(chunk_enc *e, uint64_t chunk, uint64_t sparse, digest_kind dk)
+{
+    memset(e, 0, sizeof(*e));
+    if (chunk == 0 || chunk > CHUNK_SIZE_MAX || sparse == 0)
+        return -EINVAL;         /* lz4 takes an int: the format's bound keeps it exact */
+    e->digest = dk;
+    e->sparse = sparse < chunk ? sparse : chunk;
+    e->max_pieces = (size_t)(chunk / e->sparse) + 2;   /* an unaligned start adds one */
+    /* LZ4_compressBound(n) = n + n / 255 + 16, summed over the runs */
+    e->cap = (size_t)LZ4_compressBound((int)chunk) + 16 * e->max_pieces;
+    e->comp = malloc(e->cap);
+    e->pieces = calloc(e->max_pieces, sizeof(chunk_piece));
+    return e->comp != NULL && e->pieces != NULL ? 0 : -ENOMEM;
+}
+
+void chunk_enc_free(chunk_enc *e)
+{
+    free(e->comp);
+    free(e->pieces);
+    e->comp = NULL;
+    e->pieces = NULL;
+}
+
+/* Runs whose first SAMPLE bytes do not shrink under lz4 are stored raw: random or
+ * already-compressed data costs a full compression pass for nothing otherwise. */
+#define SAMPLE (64u << 10)
+#define SAMPLE_MIN_LEN (4 * SAMPLE)
+
+static int looks_incompressible(const unsigned char *data, size_t len, unsigned char *comp,
+                                size_t cap)
+{
+    if (len < SAMPLE_MIN_LEN)
+        return 0;
+    int n = LZ4_compress_default((const char *)data, (char *)comp, (int)SAMPLE, (int)cap);
+    return n <= 0 || (unsigned)n > SAMPLE - SAMPLE / 32;
+}
+
+static void encode_data(const unsigned char *data, chunk_piece *p, digest_kind dk,
+                        unsigned char *comp, size_t cap, size_t *used)
+{
+    const unsigned char *src = data + p->off;
+    digest_compute(dk, src, (size_t)p->len, p->digest);
+    p->raw = 1;
+    p->comp_off = *used;
+    p->comp_len = 0;
+    unsigned char *dst = comp + *used;
+    size_t room = cap - *used;
+    if (looks_incompressible(src, (size_t)p->len, dst, room))
+        return;
+    int n = LZ4_compress_default((const char *)src, (char *)dst, (int)p->len, (int)room);
+    if (n > 0 && (uint64_t)n < p->len) {
+        p->raw = 0;
+        p->comp_len = (uint32_t)n;
+        *used += (size_t)n;
+    }
+}
+
+size_t chunk_encode(chunk_enc *e, const unsigned char *data, size_t len, uint64_t off)
+{
+    chunk_piece *pieces = e->pieces;
+    uint64_t sparse = e->sparse;
+    size_t n = 0;
+    uint64_t pos = 0;
+    while (pos < len) {
+        uint64_t end = ((off + pos) / sparse + 1) * sparse - off;
+        if (end > len)
+            end = len;
+        int zero = chunk_is_zero(data + pos, (size_t)(end - pos));
+        if (n > 0 && pieces[n - 1].zero == zero) {
+            pieces[n - 1].len += end - pos;
+        } else {
+            memset(&pieces[n], 0, sizeof(pieces[n]));
+            pieces[n].off = pos;
+            pieces[n].len = end - pos;
+            pieces[n].zero = zero;
+            n++;
+        }
+        pos = end;
+    }
+    size_t used = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!pieces[i].zero)
+            encode_data(data, &pieces[i], e->digest, e->comp, e->cap, &used);
+    e->n = n;
+    return n;
+}

@@ -1,0 +1,75 @@
+/* index.h - the chunk index of a backup: fixed binary records in an lz4 frame.
+ *
+ * Object layout: an LZ4 frame (content and block checksums on) whose decompressed content is a
+ * 16-byte header ("RBD2SIDX", u32 version = 2, u32 record size = 72) followed by
+ * records sorted by image offset, each little-endian:
+ *   u64 offset, u64 length, u32 pack, u32 flags (bit 0: zero, bit 1: stored raw,
+ *   bit 2: XXH3-128 digest), u64 pack_offset, u32 stored_length, u32 reserved (0),
+ *   u8 digest[32] (of the uncompressed bytes: SHA-256, or with bit 2 the canonical
+ *   XXH3-128 in the first 16 bytes and zeros after; all zero for zero records). = 72 bytes.
+ * Zero records have pack = pack_offset = stored_length = 0.
+ * Version 1 (written before 2026-12-01) is read too; it has no bit 2, so SHA-256 only.
+ */
+#ifndef RBD2S3_INDEX_H
+#define RBD2S3_INDEX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "agent/format/digest.h"
+
+#define INDEX_REC_SIZE 72
+#define INDEX_FLAG_ZERO 1u
+#define INDEX_FLAG_RAW 2u   /* stored uncompressed (stored_length == length) */
+#define INDEX_FLAG_XXH3 4u  /* digest is XXH3-128, not SHA-256 */
+
+typedef struct index_rec {
+    uint64_t offset;        /* image offset */
+    uint64_t length;        /* uncompressed length */
+    uint32_t pack;          /* data.<pack> */
+    uint32_t flags;         /* INDEX_FLAG_ZERO */
+    uint64_t pack_offset;   /* offset of the compressed chunk in the pack object */
+    uint32_t stored_length; /* compressed length in the pack object */
+    uint8_t digest[DIGEST_LEN];
+} index_rec;
+
+/* The kind of a data record's digest. */
+digest_kind index_rec_digest(const index_rec *r);
+
+/* Set a data record's digest d of kind k (the flag that names the kind with it). */
+void index_rec_set_digest(index_rec *r, digest_kind k, const uint8_t d[DIGEST_LEN]);
+
+/* 1 if data[0..r->length) is the record's uncompressed bytes by its digest. */
+int index_rec_data_ok(const index_rec *r, const void *data);
+
+/* Writer: appends records (offsets must increase and not overlap: -EINVAL otherwise;
+ * also -EINVAL for length 0, unknown flags, ZERO with pack fields or hash set,
+ * ZERO with RAW or XXH3, RAW with stored_length != length, a data record longer than
+ * CHUNK_SIZE_MAX (agent/format/chunk.h), stored in 0 bytes, stored bytes ending past 2^64
+ * (pack_offset + stored_length wraps) or, compressed, in more than
+ * LZ4_COMPRESSBOUND(length); the reader refuses the same records)
+ * and produces the compressed object in memory. */
+typedef struct index_writer index_writer;
+int index_writer_new(index_writer **out);
+int index_writer_add(index_writer *w, const index_rec *rec);
+/* Finish the frame; *data and *len stay owned by the writer until index_writer_free. */
+int index_writer_finish(index_writer *w, const unsigned char **data, size_t *len);
+uint64_t index_writer_count(const index_writer *w);
+void index_writer_free(index_writer *w);
+
+/* Reader: decodes a whole index object held in memory (as downloaded), streaming
+ * records out of the frame without materialising them all. */
+typedef struct index_reader index_reader;
+/* Returns 0, -EINVAL (bad magic/version/frame) or -ENOMEM. The reader keeps a
+ * pointer to data, which must outlive it. */
+int index_reader_new(const unsigned char *data, size_t len, index_reader **out);
+/* 1 and *rec filled, 0 at the end, negative on a corrupt/truncated stream or on
+ * records out of order. */
+int index_reader_next(index_reader *r, index_rec *rec);
+void index_reader_free(index_reader *r);
+
+/* Read a whole index into a malloc'ed array (for restore planning); caller frees
+ * *recs (NULL when n = 0). */
+int index_load(const unsigned char *data, size_t len, index_rec **recs, size_t *n);
+
+#endif

@@ -1,0 +1,34 @@
+/* pack.h - pack objects: compressed chunks appended back to back into multipart uploads. */
+#ifndef RBD2S3_PACK_H
+#define RBD2S3_PACK_H
+
+#include "agent/common/agent.h"
+
+typedef struct pack_writer pack_writer;
+
+/* A writer for the data objects of backup id under image_prefix. Uses ctx->s3 from
+ * the calling thread only. Returns 0 or -1 (error recorded). */
+int pack_new(ag_ctx *ctx, const char *image_prefix, const char *id, pack_writer **out);
+
+/* Append len bytes; *pack and *off receive where they start. Drives uploads, and
+ * blocks while every part buffer is in flight. 0 or -1 (error recorded). */
+int pack_append(pack_writer *p, const void *data, size_t len, uint32_t *pack, uint64_t *off);
+
+/* Let uploads progress for up to timeout_ms; 0 or -1 (error recorded). */
+int pack_poll(pack_writer *p, int timeout_ms);
+/* 1 when uploads are in flight. */
+int pack_busy(const pack_writer *p);
+
+/* Start the upload of the part being filled (the open object's last), so that it
+ * proceeds while the caller makes other requests. 0 or -1 (error recorded). */
+int pack_flush(pack_writer *p);
+
+/* Upload what is left, complete every object and add them to m. 0 or -1. */
+int pack_finish(pack_writer *p, manifest *m);
+
+/* Abort the open multipart upload and delete the objects this writer completed
+ * (best effort), then free. Safe on NULL. */
+void pack_abort(pack_writer *p);
+void pack_free(pack_writer *p);
+
+#endif
