@@ -3,7 +3,7 @@
  * within the documented bounds; the policy of every pool section resolves; nothing leaks
  * once the context is closed and opts_free() ran. */
 #include "fuzz/fuzz_util.h"
-#include "agent/common/agent.h"
+#include "agent/common/context.h"
 #include "agent/config/options.h"
 #include "agent/config/policy.h"
 

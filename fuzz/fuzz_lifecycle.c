@@ -6,7 +6,7 @@
  * first may drop blank text of the bucket's document). libxml2's printer is silenced as
  * the real ag_s3 silences it (s3_xml_silence, when it creates the client). */
 #include "fuzz/fuzz_util.h"
-#include "agent/common/agent.h"
+#include "agent/common/context.h"
 
 #include <errno.h>
 #include <fcntl.h>

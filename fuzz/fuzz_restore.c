@@ -1,4 +1,4 @@
-/* fuzz_restore.c - libFuzzer harness: the ordered restore (agent/restore/stream.c, as used by
+/* fuzz_restore.c - libFuzzer harness: the ordered restore (agent/restore/ordered.c, as used by
  * restore to stdout, export-diff and verify --source) over a chain of backups whose data
  * objects are served by a fake s3_get (ld --wrap). Input: up to 3 backups (oldest first),
  * each an image size, a chunk size (4 KiB .. 64 MiB) and up to 8 records: gap, declared
@@ -11,7 +11,7 @@
  * plan is refused (exit 8) exactly when plan_check_src refuses a source; every byte the
  * walk hands out, in order, is the byte of the newest backup that has it. */
 #include "fuzz/fuzz_util.h"
-#include "agent/restore/exec.h"
+#include "agent/restore/apply.h"
 
 #include <errno.h>
 #include <lz4.h>

@@ -5,7 +5,7 @@
  * into it; an escaped part unescapes to itself; a manifest key that splits is the key
  * derived from its parts; a date or time printed back parses to the same value. */
 #include "fuzz/fuzz_util.h"
-#include "agent/common/agent.h"
+#include "agent/common/context.h"
 
 #include <inttypes.h>
 

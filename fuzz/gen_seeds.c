@@ -1,7 +1,7 @@
 /* gen_seeds.c - writes the seed inputs of the fuzz harnesses with the project's own
  * writers (manifest, index, export-diff stream, keys, dates), plus S3 answers as RGW
  * gives them. usage: gen_seeds DIR (creates DIR/<harness>/<name>). Deterministic. */
-#include "agent/common/agent.h"
+#include "agent/common/context.h"
 #include "agent/format/index.h"
 
 #include <errno.h>

@@ -3,9 +3,9 @@
 #ifndef RBD2S3_PIPELINE_H
 #define RBD2S3_PIPELINE_H
 
-#include "agent/common/agent.h"
+#include "agent/common/context.h"
 #include "agent/common/progress.h"
-#include "agent/repo/store.h"
+#include "agent/repo/writer.h"
 
 /* Back up the extents of img (opened at the new snapshot) that differ from
  * from_snap (NULL: a full backup) over [0, size). Chunks and records go into st, the

@@ -4,7 +4,7 @@
 
 #include <pthread.h>
 
-#include "agent/common/agent.h"
+#include "agent/common/context.h"
 
 /* The image metadata naming the snapshot of the image's last committed backup. */
 #define SNAPCLEAN_LAST_KEY "rbd2s3.last-backup"

@@ -1,11 +1,11 @@
 /* backup.c - the backup command: snapshot, diff since the parent, upload, commit, clean up. */
-#include "agent/common/agent.h"
+#include "agent/common/context.h"
 #include "agent/repo/catalog.h"
 #include "agent/format/index.h"
 #include "agent/config/options.h"
 #include "agent/repo/pack.h"
 #include "agent/backup/pipeline.h"
-#include "agent/repo/store.h"
+#include "agent/repo/writer.h"
 #include "agent/config/policy.h"
 #include "agent/backup/snapclean.h"
 #include "agent/common/signals.h"

@@ -1,9 +1,9 @@
 /* export.c - the export-diff command: a backup, or what changed between two backups of
  * one chain, as an `rbd export-diff` stream (v1 for `rbd import-diff`, or v2) in a file
  * or on stdout. */
-#include "agent/common/agent.h"
+#include "agent/common/context.h"
 #include "agent/repo/catalog.h"
-#include "agent/restore/exec.h"
+#include "agent/restore/apply.h"
 #include "agent/format/index.h"
 #include "agent/config/options.h"
 #include "agent/restore/plan.h"

@@ -2,12 +2,12 @@
  * Without a from-snapshot it is a full backup; with one, an incremental on the newest
  * backup of the image whose snapshot has that name. The stream is checked while it is
  * read; anything malformed or truncated stores nothing (the upload is taken back). */
-#include "agent/common/agent.h"
+#include "agent/common/context.h"
 #include "agent/repo/catalog.h"
 #include "agent/format/chunk.h"
 #include "agent/config/options.h"
 #include "agent/backup/pipeline.h"
-#include "agent/repo/store.h"
+#include "agent/repo/writer.h"
 
 #include <errno.h>
 #include <fcntl.h>

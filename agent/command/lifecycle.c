@@ -5,7 +5,7 @@
  * prune deletes the objects of a pruned backup itself (multi-object delete, right after
  * the manifest), so no expiry-by-tag rule is needed: the bucket holds no object that a
  * lifecycle rule would have to find. */
-#include "agent/common/agent.h"
+#include "agent/common/context.h"
 #include "agent/config/options.h"
 #include "agent/common/termesc.h"
 

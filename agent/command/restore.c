@@ -1,8 +1,8 @@
 /* restore.c - the restore command: a restore point's chain into a new image (any
  * cluster), a file or stdout; merged newest-first, or replayed backup by backup. */
-#include "agent/common/agent.h"
+#include "agent/common/context.h"
 #include "agent/repo/catalog.h"
-#include "agent/restore/exec.h"
+#include "agent/restore/apply.h"
 #include "agent/format/index.h"
 #include "agent/config/options.h"
 #include "agent/restore/plan.h"

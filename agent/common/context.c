@@ -1,5 +1,5 @@
 /* context.c - the run context: errors and their exit codes, lazily opened S3 and Ceph handles. */
-#include "agent/common/agent.h"
+#include "agent/common/context.h"
 #include "agent/common/termesc.h"
 #include "agent/common/signals.h"
 

@@ -6,7 +6,7 @@
 
 #include <stdint.h>
 
-#include "agent/common/agent.h"
+#include "agent/common/context.h"
 
 typedef struct progress {
     int on;

@@ -2,7 +2,7 @@
 #ifndef RBD2S3_SIGNALS_H
 #define RBD2S3_SIGNALS_H
 
-#include "agent/common/agent.h"
+#include "agent/common/context.h"
 
 /* Start the watchdog thread for ctx (after ag_signals_install()). From the first signal
  * (or ag_watchdog_arm()) on, the run has ctx->opts.abort_timeout seconds to finish its

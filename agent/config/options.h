@@ -2,7 +2,7 @@
 #ifndef RBD2S3_OPTIONS_H
 #define RBD2S3_OPTIONS_H
 
-#include "agent/common/agent.h"
+#include "agent/common/context.h"
 
 /* Fill ctx->opts from defaults, the config file, the environment and argv (in that
  * order of increasing precedence). Returns the index of the command in argv, 0 when

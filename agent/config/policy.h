@@ -3,7 +3,7 @@
 #ifndef RBD2S3_POLICY_H
 #define RBD2S3_POLICY_H
 
-#include "agent/common/agent.h"
+#include "agent/common/context.h"
 
 /* All fields unset (-1). */
 void policy_unset(ag_policy *p);

@@ -2,7 +2,7 @@
 #ifndef RBD2S3_CATALOG_H
 #define RBD2S3_CATALOG_H
 
-#include "agent/common/agent.h"
+#include "agent/common/context.h"
 #include "agent/format/index.h"
 
 typedef struct cat_entry {

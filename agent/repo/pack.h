@@ -2,7 +2,7 @@
 #ifndef RBD2S3_PACK_H
 #define RBD2S3_PACK_H
 
-#include "agent/common/agent.h"
+#include "agent/common/context.h"
 
 typedef struct pack_writer pack_writer;
 

@@ -4,7 +4,7 @@
 #ifndef RBD2S3_TARGET_H
 #define RBD2S3_TARGET_H
 
-#include "agent/common/agent.h"
+#include "agent/common/context.h"
 
 #define TARGET_SUFFIX ".rbd2s3-partial"
 #define TARGET_META "rbd2s3.partial-restore"        /* image-meta of a partial image */

@@ -12,7 +12,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "agent/common/agent.h"
+#include "agent/common/context.h"
 #include "agent/config/options.h"
 #include "agent/common/termesc.h"
 

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "agent/common/agent.h"
+#include "agent/common/context.h"
 #include "agent/backup/pipeline.h"
 #include "agent/restore/plan.h"
 

@@ -2,7 +2,7 @@
 #ifndef RBD2S3_PRUNE_H
 #define RBD2S3_PRUNE_H
 
-#include "agent/common/agent.h"
+#include "agent/common/context.h"
 #include "agent/repo/catalog.h"
 
 typedef struct prune_stats {

@@ -2,9 +2,9 @@
  * with --deep every chunk's SHA-256, with --source the restored bytes against the source
  * snapshot. Damage is reported per backup and passed on to every backup whose chain uses
  * a damaged one. */
-#include "agent/common/agent.h"
+#include "agent/common/context.h"
 #include "agent/repo/catalog.h"
-#include "agent/restore/exec.h"
+#include "agent/restore/apply.h"
 #include "agent/format/index.h"
 #include "agent/config/options.h"
 #include "agent/restore/plan.h"

@@ -1,7 +1,7 @@
-/* stream.c - a plan walked in order, one record at a time, each checked against its
+/* ordered.c - a plan walked in order, one record at a time, each checked against its
  * SHA-256 before it is passed on: restore into a pipe (stdout), every byte in order,
  * zeros included; the export-diff stream. */
-#include "agent/restore/exec.h"
+#include "agent/restore/apply.h"
 
 #include <errno.h>
 #include <lz4.h>

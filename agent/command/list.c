@@ -1,5 +1,5 @@
-/* cmd_list.c - the list and show commands: committed backups and one manifest. */
-#include "agent/common/agent.h"
+/* list.c - the list and show commands: committed backups and one manifest. */
+#include "agent/common/context.h"
 #include "agent/repo/catalog.h"
 #include "agent/format/index.h"
 #include "agent/config/options.h"

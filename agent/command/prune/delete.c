@@ -1,4 +1,4 @@
-/* prune_exec.c - deleting pruned backups and the leftovers of crashed runs. */
+/* delete.c - deleting pruned backups and the leftovers of crashed runs. */
 #include "agent/command/prune/prune.h"
 
 #include <errno.h>

@@ -1,6 +1,6 @@
-/* exec.c - restore execution: a plan's ranged GETs in flight, decompression and SHA-256
+/* apply.c - restore execution: a plan's ranged GETs in flight, decompression and SHA-256
  * checks on worker threads, writes into an image (aio window) or a file. */
-#include "agent/restore/exec.h"
+#include "agent/restore/apply.h"
 #include "agent/format/chunk.h"
 
 #include <errno.h>

@@ -1,5 +1,5 @@
-/* store.c - one backup's objects in the bucket (see store.h). */
-#include "agent/repo/store.h"
+/* writer.c - one backup's objects in the bucket (see writer.h). */
+#include "agent/repo/writer.h"
 
 #include <json-c/json.h>
 

@@ -1,10 +1,10 @@
-/* store.h - one backup's objects in the bucket: pack objects and chunk index being
+/* writer.h - one backup's objects in the bucket: pack objects and chunk index being
  * written, then the manifest as the commit; or all of it taken back on failure. Shared
  * by backup (from an image) and import-diff (from a stream). */
 #ifndef RBD2S3_STORE_H
 #define RBD2S3_STORE_H
 
-#include "agent/common/agent.h"
+#include "agent/common/context.h"
 #include "agent/format/chunk.h"
 #include "agent/format/index.h"
 #include "agent/repo/pack.h"

@@ -1,9 +1,9 @@
-/* exec.h - restore execution: a plan's ranged GETs in flight, decompression and SHA-256
+/* apply.h - restore execution: a plan's ranged GETs in flight, decompression and SHA-256
  * checks on worker threads, writes into an image (aio window) or a file. */
 #ifndef RBD2S3_EXEC_H
 #define RBD2S3_EXEC_H
 
-#include "agent/common/agent.h"
+#include "agent/common/context.h"
 #include "agent/restore/plan.h"
 #include "agent/common/progress.h"
 

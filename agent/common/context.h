@@ -1,6 +1,6 @@
-/* agent.h - what the agent's commands share: options, the run context, errors and exit codes. */
-#ifndef RBD2S3_AGENT_H
-#define RBD2S3_AGENT_H
+/* context.h - what the agent's commands share: options, the run context, errors and exit codes. */
+#ifndef RBD2S3_CONTEXT_H
+#define RBD2S3_CONTEXT_H
 
 #include "config.h"
 
