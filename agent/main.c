@@ -1,5 +1,6 @@
 /* main.c - rbd2s3 entry point: global options, configuration, command dispatch, exit code. */
 #include "agent/common/context.h"
+#include "agent/command/command.h"
 #include "agent/config/options.h"
 #include "agent/common/termesc.h"
 #include "agent/common/signals.h"

@@ -7,6 +7,7 @@
  * the real ag_s3 silences it (s3_xml_silence, when it creates the client). */
 #include "fuzz/fuzz_util.h"
 #include "agent/common/context.h"
+#include "agent/command/command.h"
 
 #include <errno.h>
 #include <fcntl.h>

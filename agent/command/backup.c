@@ -1,5 +1,6 @@
 /* backup.c - the backup command: snapshot, diff since the parent, upload, commit, clean up. */
 #include "agent/common/context.h"
+#include "agent/command/command.h"
 #include "agent/repo/catalog.h"
 #include "agent/format/index.h"
 #include "agent/config/options.h"

@@ -2,6 +2,7 @@
  * one chain, as an `rbd export-diff` stream (v1 for `rbd import-diff`, or v2) in a file
  * or on stdout. */
 #include "agent/common/context.h"
+#include "agent/command/command.h"
 #include "agent/repo/catalog.h"
 #include "agent/restore/apply.h"
 #include "agent/format/index.h"

@@ -3,6 +3,7 @@
  * backup of the image whose snapshot has that name. The stream is checked while it is
  * read; anything malformed or truncated stores nothing (the upload is taken back). */
 #include "agent/common/context.h"
+#include "agent/command/command.h"
 #include "agent/repo/catalog.h"
 #include "agent/format/chunk.h"
 #include "agent/config/options.h"

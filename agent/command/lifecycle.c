@@ -6,6 +6,7 @@
  * the manifest), so no expiry-by-tag rule is needed: the bucket holds no object that a
  * lifecycle rule would have to find. */
 #include "agent/common/context.h"
+#include "agent/command/command.h"
 #include "agent/config/options.h"
 #include "agent/common/termesc.h"
 

@@ -1,5 +1,6 @@
 /* list.c - the list and show commands: committed backups and one manifest. */
 #include "agent/common/context.h"
+#include "agent/command/command.h"
 #include "agent/repo/catalog.h"
 #include "agent/format/index.h"
 #include "agent/config/options.h"

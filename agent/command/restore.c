@@ -1,6 +1,7 @@
 /* restore.c - the restore command: a restore point's chain into a new image (any
  * cluster), a file or stdout; merged newest-first, or replayed backup by backup. */
 #include "agent/common/context.h"
+#include "agent/command/command.h"
 #include "agent/repo/catalog.h"
 #include "agent/restore/apply.h"
 #include "agent/format/index.h"

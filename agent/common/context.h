@@ -153,28 +153,4 @@ int ag_image_prefix(const ag_ctx *ctx, const naming_spec *spec, char *out, size_
  * whatever their length. */
 int ag_check_key_room(ag_ctx *ctx, const naming_spec *spec);
 
-/* One backup of spec (full: --full; cmd: command-line chain policy, may be NULL);
- * print: the summary line / JSON on stdout. res (may be NULL) gets what was made.
- * 0 or -1 with the error recorded in ctx. */
-typedef struct ag_backup_result {
-    char id[32];
-    int full;
-    uint64_t data_bytes, stored_bytes;
-    int cleanup_errors;         /* failed steps of the snapshot cleanup (each warned) */
-} ag_backup_result;
-int ag_backup(ag_ctx *ctx, const naming_spec *spec, int full, const ag_policy *cmd,
-              int print, ag_backup_result *res);
-
-/* Commands. argc/argv start at the command's first argument. Each returns an exit code. */
-int cmd_backup(ag_ctx *ctx, int argc, char **argv);
-int cmd_list(ag_ctx *ctx, int argc, char **argv);
-int cmd_show(ag_ctx *ctx, int argc, char **argv);
-int cmd_restore(ag_ctx *ctx, int argc, char **argv);
-int cmd_prune(ag_ctx *ctx, int argc, char **argv);
-int cmd_lifecycle(ag_ctx *ctx, int argc, char **argv);
-int cmd_run(ag_ctx *ctx, int argc, char **argv);
-int cmd_import_diff(ag_ctx *ctx, int argc, char **argv);
-int cmd_verify(ag_ctx *ctx, int argc, char **argv);
-int cmd_export_diff(ag_ctx *ctx, int argc, char **argv);
-
 #endif

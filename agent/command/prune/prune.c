@@ -1,6 +1,7 @@
 /* prune.c - the prune command: apply the keep policy of each image's pool, print the
  * plan, remove what it drops, then the leftovers of crashed runs. */
 #include "agent/command/prune/prune.h"
+#include "agent/command/command.h"
 
 #include "agent/config/options.h"
 #include "agent/config/policy.h"

@@ -4,7 +4,7 @@
 
 #include <time.h>
 
-#include "agent/common/context.h"
+#include "agent/command/command.h"
 
 enum { RUN_PLANNED, RUN_OK, RUN_FAILED, RUN_SKIPPED };
 

@@ -3,6 +3,7 @@
  * snapshot. Damage is reported per backup and passed on to every backup whose chain uses
  * a damaged one. */
 #include "agent/common/context.h"
+#include "agent/command/command.h"
 #include "agent/repo/catalog.h"
 #include "agent/restore/apply.h"
 #include "agent/format/index.h"
