@@ -21,7 +21,7 @@
 typedef struct bk {
     ag_ctx *ctx;
     naming_spec spec;
-    char name[1600];             /* "pool/image" for messages */
+    char name[NAMING_SPEC_MAX]; /* "pool/image" for messages */
     char prefix[2048];           /* image key prefix */
     rbdio_image *img;            /* head, read-write */
     rbdio_image *simg;           /* at the backup's snapshot */
@@ -419,9 +419,11 @@ int cmd_backup(ag_ctx *ctx, int argc, char **argv)
         (maxc != NULL && policy_set_key(ctx, &cmd, "max-chain", maxc, "command line") < 0))
         return ctx->exit_code;
     naming_spec ns;
-    if (naming_parse_spec(pos[0], 1, &ns) < 0)
-        return ag_fail(ctx, AG_EUSAGE, "'%s': expected POOL/IMAGE or POOL/NAMESPACE/IMAGE",
-                       pos[0]), ctx->exit_code;
+    if (naming_parse_spec(pos[0], 1, &ns) < 0) {
+        ag_fail(ctx, AG_EUSAGE, "'%s': expected POOL/IMAGE or POOL/NAMESPACE/IMAGE",
+                pos[0]);
+        return ctx->exit_code;
+    }
     ag_backup(ctx, &ns, full != NULL, &cmd, 1, NULL);
     return ctx->exit_code;
 }

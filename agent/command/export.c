@@ -22,7 +22,7 @@
 typedef struct xd {
     ag_ctx *ctx;
     naming_spec spec;
-    char name[1600];
+    char name[NAMING_SPEC_MAX];
     const char *from_at;        /* --from, or NULL */
     int version;                /* --diff-format */
     const char *file;           /* FILE or "-" */

@@ -20,7 +20,7 @@
 typedef struct imp {
     ag_ctx *ctx;
     naming_spec spec;
-    char name[1600];
+    char name[NAMING_SPEC_MAX];
     catalog cat;
     const cat_entry *parent;
     rbdio_ds_reader *rd;
@@ -196,13 +196,17 @@ int cmd_import_diff(ag_ctx *ctx, int argc, char **argv)
     memset(&im, 0, sizeof(im));
     im.ctx = ctx;
     manifest_init(&im.m);
-    if (npos != 2 || naming_parse_spec(pos[1], 0, &im.spec) < 0)
-        return ag_fail(ctx, AG_EUSAGE, "usage: import-diff FILE|- POOL/IMAGE"), ctx->exit_code;
+    if (npos != 2 || naming_parse_spec(pos[1], 0, &im.spec) < 0) {
+        ag_fail(ctx, AG_EUSAGE, "usage: import-diff FILE|- POOL/IMAGE");
+        return ctx->exit_code;
+    }
     naming_spec_str(&im.spec, im.name, sizeof(im.name));
     int fd = strcmp(pos[0], "-") == 0 ? STDIN_FILENO : open(pos[0], O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return ag_fail(ctx, errno == ENOENT ? AG_ENOTFOUND : AG_EFAIL, "%s: %s", pos[0],
-                       strerror(errno)), ctx->exit_code;
+    if (fd < 0) {
+        ag_fail(ctx, errno == ENOENT ? AG_ENOTFOUND : AG_EFAIL, "%s: %s", pos[0],
+                strerror(errno));
+        return ctx->exit_code;
+    }
     int rc = prepare(&im, fd);
     if (rc == 0)
         rc = read_records(&im);

@@ -184,14 +184,18 @@ int cmd_lifecycle(ag_ctx *ctx, int argc, char **argv)
     if (opts_parse_command(ctx, argc, argv, spec, 1, &pos, &npos) < 0)
         return ctx->exit_code;
     int apply = npos == 1 && strcmp(pos[0], "apply") == 0;
-    if (npos != 1 || (!apply && strcmp(pos[0], "show") != 0))
-        return ag_fail(ctx, AG_EUSAGE, "usage: lifecycle apply [--abort-days N] | "
-                       "lifecycle show"), ctx->exit_code;
+    if (npos != 1 || (!apply && strcmp(pos[0], "show") != 0)) {
+        ag_fail(ctx, AG_EUSAGE, "usage: lifecycle apply [--abort-days N] | "
+                "lifecycle show");
+        return ctx->exit_code;
+    }
     char *end = NULL;
     long days = days_s ? strtol(days_s, &end, 10) : DEFAULT_DAYS;
-    if (days_s != NULL && (*end != '\0' || days < 1 || days > 3650))
-        return ag_fail(ctx, AG_EUSAGE, "--abort-days: not a number of days from 1 to 3650: "
-                       "'%s'", days_s), ctx->exit_code;
+    if (days_s != NULL && (*end != '\0' || days < 1 || days > 3650)) {
+        ag_fail(ctx, AG_EUSAGE, "--abort-days: not a number of days from 1 to 3650: "
+                "'%s'", days_s);
+        return ctx->exit_code;
+    }
     xmlDoc *doc = load_rules(ctx);
     if (doc == NULL)
         return ctx->exit_code;

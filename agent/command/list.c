@@ -14,7 +14,7 @@
 static json_object *entry_json(const cat_entry *e)
 {
     const manifest *m = &e->m;
-    char name[1600], created[21];
+    char name[NAMING_SPEC_MAX], created[21];
     naming_spec_str(&e->spec, name, sizeof(name));
     naming_iso8601(m->created, created);
     json_object *o = json_object_new_object();
@@ -37,7 +37,7 @@ static json_object *entry_json(const cat_entry *e)
 
 static json_object *bad_json(const cat_bad *b)
 {
-    char name[1600];
+    char name[NAMING_SPEC_MAX];
     naming_spec_str(&b->spec, name, sizeof(name));
     json_object *o = json_object_new_object();
     json_object_object_add(o, "image", json_object_new_string(name));
@@ -88,7 +88,7 @@ static void print_text(const catalog *c, const list_row *rows)
     printf("%-24s %-20s %-12s %-20s %12s %12s\n", "IMAGE", "BACKUP", "TYPE", "PARENT",
            "SIZE", "STORED");
     for (size_t k = 0; k < c->n + c->bad; k++) {
-        char name[1600], size[32], stored[32];
+        char name[NAMING_SPEC_MAX], size[32], stored[32];
         naming_spec_str(rows[k].spec, name, sizeof(name));
         if (rows[k].e < 0) {
             const cat_bad *b = &c->badv[rows[k].bad];
@@ -215,7 +215,7 @@ int cmd_show(ag_ctx *ctx, int argc, char **argv)
         if (manifest_to_json(&c.e[i].m, &json, &len) == 0)
             root = json_tokener_parse(json);
         free(json);
-        char name[1600];
+        char name[NAMING_SPEC_MAX];
         naming_spec_str(&spec, name, sizeof(name));
         if (root == NULL)
             ag_fail(ctx, AG_EINTEGRITY, "%s@%s: the manifest cannot be shown", name,

@@ -20,7 +20,7 @@
 typedef struct rs {
     ag_ctx *ctx;
     naming_spec spec;
-    char name[1600];
+    char name[NAMING_SPEC_MAX];
     catalog cat;
     size_t *chain;
     size_t nchain;
@@ -32,7 +32,7 @@ typedef struct rs {
     int is_stdout;
     int fresh_file;           /* a new (partial) file: reads as zeros */
     naming_spec dest;
-    char dest_name[1600];
+    char dest_name[NAMING_SPEC_MAX];
     const char *dest_conf;
     const char *dest_id;
     rbdio_cluster *dcluster;

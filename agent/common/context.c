@@ -338,7 +338,7 @@ int ag_image_prefix(const ag_ctx *ctx, const naming_spec *spec, char *out, size_
 
 int ag_check_key_room(ag_ctx *ctx, const naming_spec *spec)
 {
-    char prefix[4096], name[1600];
+    char prefix[4096], name[NAMING_SPEC_MAX];
     int rc = ag_image_prefix(ctx, spec, prefix, sizeof(prefix));
     size_t len = rc == 0 ? strlen(prefix) : 0;
     if (rc == 0 && len + AG_KEY_TAIL_MAX <= AG_KEY_MAX)

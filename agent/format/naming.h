@@ -9,6 +9,9 @@
 #define NAMING_MAX 512
 #define NAMING_SNAP_PREFIX "rbd2s3-"
 #define NAMING_ID_LEN 32
+/* Room for the text of a spec, "POOL/NS/IMAGE" (three parts of at most NAMING_MAX - 1
+ * bytes, two '/' and the NUL), the size of every buffer that holds one. */
+#define NAMING_SPEC_MAX 1600
 
 /* "POOL/IMAGE", "POOL/NS/IMAGE", each optionally followed by "@AT" (a backup id,
  * an id prefix or a snapshot name). */

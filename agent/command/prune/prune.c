@@ -78,7 +78,7 @@ static int hold(prune_run *r, const naming_spec *spec)
 /* An image with a manifest that cannot be read: refused (exit 8), nothing deleted. */
 static int refuse_damaged(prune_run *r, const cat_bad *b)
 {
-    char name[1600], line[4096];
+    char name[NAMING_SPEC_MAX], line[4096];
     naming_spec_str(&b->spec, name, sizeof(name));
     snprintf(line, sizeof(line), "backup %s is damaged (manifest %s: %s): nothing of this "
              "image is pruned", b->id, b->key, b->why);
@@ -101,7 +101,7 @@ static int note_broken(prune_run *r, size_t from, size_t to)
         const cat_entry *e = &r->cat.e[i];
         if (r->items[i].why == 0 || r->items[i].parent != RET_PARENT_MISSING)
             continue;
-        char name[1600];
+        char name[NAMING_SPEC_MAX];
         naming_spec_str(&e->spec, name, sizeof(name));
         ag_info(r->ctx, "%s@%s: its parent backup %s is missing: every older backup of "
                 "this image is kept", name, e->id, e->m.parent_id);
@@ -112,7 +112,7 @@ static int note_broken(prune_run *r, size_t from, size_t to)
 
 static void print_image(prune_run *r, size_t from, size_t to, size_t kept)
 {
-    char name[1600], why[64];
+    char name[NAMING_SPEC_MAX], why[64];
     naming_spec_str(&r->cat.e[from].spec, name, sizeof(name));
     json_object *bk = r->json != NULL ? json_object_new_array() : NULL;
     if (bk == NULL)
@@ -258,7 +258,7 @@ static int run_prune(prune_run *r, const naming_spec *spec)
     if (catalog_load(r->ctx, spec, &r->cat) < 0)
         return -1;
     if (spec != NULL && r->cat.n == 0 && r->cat.bad == 0) {
-        char name[1600];
+        char name[NAMING_SPEC_MAX];
         naming_spec_str(spec, name, sizeof(name));
         return ag_fail(r->ctx, AG_ENOTFOUND, "no backups of %s in the bucket", name);
     }

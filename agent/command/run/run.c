@@ -30,7 +30,7 @@ static run_item *add_item(ag_ctx *ctx, run_list *l, const char *section, const c
     }
     run_item *r = &l->it[l->n++];
     memset(r, 0, sizeof(*r));
-    char spec[1600];
+    char spec[NAMING_SPEC_MAX];
     snprintf(spec, sizeof(spec), "%s/%s", section, image);
     snprintf(r->name, sizeof(r->name), "%s", spec);
     if (naming_parse_spec(spec, 0, &r->spec) < 0) {
@@ -239,8 +239,10 @@ int cmd_run(ag_ctx *ctx, int argc, char **argv)
     int npos;
     if (opts_parse_command(ctx, argc, argv, spec, 1, &pos, &npos) < 0)
         return ctx->exit_code;
-    if (npos != 0)
-        return ag_fail(ctx, AG_EUSAGE, "usage: run [--dry-run]"), ctx->exit_code;
+    if (npos != 0) {
+        ag_fail(ctx, AG_EUSAGE, "usage: run [--dry-run]");
+        return ctx->exit_code;
+    }
     run_list l;
     memset(&l, 0, sizeof(l));
     time_t started = time(NULL);

@@ -10,7 +10,7 @@ enum { RUN_PLANNED, RUN_OK, RUN_FAILED, RUN_SKIPPED };
 
 typedef struct run_item {
     naming_spec spec;
-    char name[1600];          /* "pool/image" */
+    char name[NAMING_SPEC_MAX]; /* "pool/image" */
     int status;
     int code;                 /* exit code of a failure */
     char msg[3000];           /* why it failed or was skipped */

@@ -99,7 +99,7 @@ static int set_scope(vf *v)
     if (!v->in_scope || !v->own || !v->chain || !v->src || !v->bad_in_scope)
         return ag_fail(ctx, AG_EFAIL, "out of memory");
     if (!v->have_spec || v->spec.at[0] == '\0') {
-        char name[1600];
+        char name[NAMING_SPEC_MAX];
         naming_spec_str(&v->spec, name, sizeof(name));
         if (v->have_spec && c->n == 0 && c->bad == 0)
             return ag_fail(ctx, AG_ENOTFOUND, "%s: no backups in the bucket", name);
@@ -498,7 +498,7 @@ static int check_source(vf *v, size_t i)
         v->src[i] = SRC_GONE;
         return 0;
     }
-    char name[1600], what[2200];
+    char name[NAMING_SPEC_MAX], what[2200];
     entry_name(e, name, sizeof(name));
     snprintf(what, sizeof(what), "%s@%s", name, e->m.snap_name);
     if (rc < 0)
@@ -533,7 +533,7 @@ static const vf *sort_vf;
 
 static int cmp_row(const void *a, const void *b)
 {
-    char na[1600], nb[1600];
+    char na[NAMING_SPEC_MAX], nb[NAMING_SPEC_MAX];
     const char *ia, *ib;
     row_name(sort_vf, a, na, sizeof(na), &ia);
     row_name(sort_vf, b, nb, sizeof(nb), &ib);
@@ -562,7 +562,7 @@ static const char *src_word(int s)
 
 static json_object *row_json(const vf *v, const vrow *r, const char *damage)
 {
-    char name[1600];
+    char name[NAMING_SPEC_MAX];
     const char *id;
     row_name(v, r, name, sizeof(name), &id);
     json_object *o = json_object_new_object();
@@ -607,7 +607,7 @@ static long report(vf *v)
         if (arr != NULL) {
             json_object_array_add(arr, row_json(v, &rows[k], damage));
         } else {
-            char name[1600];
+            char name[NAMING_SPEC_MAX];
             const char *id;
             row_name(v, &rows[k], name, sizeof(name), &id);
             const char *w = rows[k].e >= 0 ? src_word(v->src[rows[k].e]) : NULL;
