@@ -22,7 +22,8 @@ put() {
 }
 
 put s3/s3.h
-put s3/ops.c config.h s3/s3.h "<curl/curl.h>"
+put s3/s3_internal.h s3/s3.h
+put s3/ops.c config.h s3/s3_internal.h "<curl/curl.h>"
 put rbdio/rbdio.h
 put rbdio/image.c rbdio/rbdio.h "<rbd/librbd.h>"
 put agent/format/naming.h "<stddef.h>"
@@ -97,6 +98,7 @@ wrong "command/run -> command/backup.h" agent/command/run/run.c agent/command/ba
     "private to command backup"
 wrong "main -> a command's own header" agent/main.c agent/command/prune/prune.h \
     "private to command prune"
+wrong "agent -> s3 internals" agent/repo/writer.h s3/s3_internal.h "internal to s3/"
 wrong "a folder in no layer" agent/crypto/seal.c agent/format/naming.h "in no layer"
 wrong "a file that is not there" agent/repo/writer.h agent/repo/gone.h "not found in the tree"
 

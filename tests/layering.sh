@@ -8,7 +8,8 @@
 #   down   its own layer and any lower rank (leaf libraries included); never a higher
 #          rank, nor another layer of its own rank (the engines backup/ and restore/)
 # Whatever the layer, a command's own headers (command/X.h, command/X/*.h) are private to
-# command X; every other file reaches the commands through command/command.h only.
+# command X; every other file reaches the commands through command/command.h only. And a
+# header named *_internal.h is private to its own folder.
 LAYERS='
 s3       0  s3/              self
 rbdio    0  rbdio/           self
@@ -118,6 +119,9 @@ BEGIN {
         !(lname[from] == "command" && unit_of(file) == unit_of(target)))
         why = "commands do not include each other (" target " is private to command " \
             unit_of(target) "; others include agent/command/command.h)"
+    tdir = target; sub(/\/[^\/]*$/, "", tdir)
+    if (why == "" && target ~ /_internal\.h$/ && tdir != dir)
+        why = target " is internal to " tdir "/ (others include its public header)"
     if (why != "") bad(why)
 }
 END { exit status }
