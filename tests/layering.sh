@@ -31,14 +31,17 @@ ALLOW='
 '
 
 top=${1:-$(cd "$(dirname "$0")/.." && pwd)}
-cd "$top" || exit 1
+cd "$top" 2>/dev/null || { echo "layering: $top: not a directory" >&2; exit 1; }
 sources=$(find agent s3 rbdio -name '*.[ch]' 2>/dev/null | sort)
 [ -n "$sources" ] || { echo "layering: $top: no agent/ s3/ rbdio/ sources" >&2; exit 1; }
 
+# awk reads the tree's files (to resolve includes), a line "--", then every include line.
 # shellcheck disable=SC2086
-grep -nE '^[[:space:]]*#[[:space:]]*include[[:space:]]*["<]' $sources | awk \
-    -v layers="$LAYERS" -v generated="$GENERATED" -v allow="$ALLOW" \
-    -v files="$(find . -name .git -prune -o -type f -print | sed 's|^\./||')" '
+{
+    find . -name .git -prune -o -type f -print | sed 's|^\./||'
+    echo --
+    grep -nE '^[[:space:]]*#[[:space:]]*include[[:space:]]*["<]' $sources /dev/null
+} | awk -v layers="$LAYERS" -v generated="$GENERATED" -v allow="$ALLOW" '
 function layer_of(p,    i) {
     for (i = 1; i <= nl; i++)
         if (p == lprefix[i] || (substr(lprefix[i], length(lprefix[i])) == "/" &&
@@ -87,12 +90,12 @@ BEGIN {
         if (split(rows[i], c, " ") < 4) continue
         nl++; lname[nl] = c[1]; lrank[nl] = c[2]; lprefix[nl] = c[3]; lscope[nl] = c[4]
     }
-    n = split(files, f, "\n"); for (i = 1; i <= n; i++) exists[f[i]] = 1
     n = split(generated, g, " "); for (i = 1; i <= n; i++) gen[g[i]] = 1
     n = split(allow, rows, "\n")
     for (i = 1; i <= n; i++)
         if (split(rows[i], c, " ") >= 2 && c[1] !~ /^#/) allowed[c[1] " " c[2]] = 1
 }
+!listed { if ($0 == "--") listed = 1; else exists[$0] = 1; next }
 {
     # grep -n output: FILE:LINE:#include "X" (or <X>)
     file = $0; sub(/:.*/, "", file)
