@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # run.sh - benchmark: rbd2s3 against the shell pipeline users run today, on the same data
-# in the same run (the design's "Speed and memory" targets: README.md here).
+# in the same run (the targets and the current numbers: doc/performance.md).
 #
 #   tests/bench/run.sh [--rounds N] [--size SIZE] [--quick] [options]
 #
