@@ -2,7 +2,7 @@
 # A full and two incrementals (with a discard and a resize in between); every restore
 # point restored into the destination cluster equals the matching source snapshot;
 # restore --to-file PATH and --to-file - (stdout); restore --replay recreates the chain.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
 NAME=$(img chain)
 SRC=rbd/$NAME

@@ -6,7 +6,7 @@
 # with the aws CLI; every point of the mixed chain restores (merged, and the end with
 # --replay) equal to the source; a bad value is refused with one line and exit 2.
 # (A damaged chunk with the default digest is caught by test_verify.sh.)
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
 NAME=$(img digest)
 SRC=rbd/$NAME

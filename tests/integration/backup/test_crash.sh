@@ -6,7 +6,7 @@
 # snapshot removed, its multipart upload aborted, the previous snapshot kept; and while
 # that backup runs, a second backup of the same image is refused (exit 11) and changes
 # nothing.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
 NAME=$(img crash)
 SRC=rbd/$NAME

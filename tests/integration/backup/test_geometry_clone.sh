@@ -2,7 +2,7 @@
 # Geometry and clones: images with 1 MiB and 8 MiB objects, an image in a namespace,
 # and a clone (in another pool) of a protected snapshot, each backed up in full and
 # restored into the destination cluster: same bytes, same object order and features.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
 # backup_restore_compare SRC DSTNAME LABEL
 backup_restore_compare() {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # An incremental after 1% of the image changed stores less than 5% of the full's bytes
 # (measured in the bucket with the aws CLI, independently of rbd2s3).
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
 NAME=$(img incr)
 SRC=rbd/$NAME

@@ -5,7 +5,7 @@
 # `rbd diff` (the extents rbd2s3 reads) and `rbd export` (their content), and the index
 # (show --chunks) must hold zero records where zeros were read; restores, --replay,
 # export-diff into the real `rbd import-diff` and import-diff are checked byte for byte.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
 NAME=$(img sparse)
 SRC=rbd/$NAME

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Bad input and unreachable services: documented exit code, exactly one line on stderr
 # starting with "rbd2s3: ", and nothing changed (source snapshots, bucket, destination).
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
 SRC=rbd/$(img bad)
 EXIST=rbd/$(img exists)

@@ -7,7 +7,7 @@
 # up while Ceph does not answer. Every agent run has a generous `timeout` guard; the pass
 # criteria are exit codes and messages, never durations (those are printed as diag).
 unset SANDBOX_DIR
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
 GUARD=${GUARD:-150}
 DOSD=$(awk '$2 == "dst-osd.0" { print $1 }' "$SANDBOX_DIR/pids")

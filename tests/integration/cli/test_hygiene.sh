@@ -14,7 +14,7 @@
 #  (f) an image name whose keys would pass S3's 1024-byte limit: exit 2 saying so, before
 #      anything is created
 #  (g) core dumps are off (RLIMIT_CORE 0) in a running rbd2s3
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
 # Lines of FILE holding a byte a terminal could act on: C0 controls but \n, DEL, and the
 # UTF-8 forms of C1 controls and of the bidi overrides used below.

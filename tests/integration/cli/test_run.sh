@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # run: every image the config's [pool:NAME] sections name, one failure does not stop the
 # others, the backup window, --dry-run, the Prometheus metrics file; the progress line.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
 NS=run$TAG                                 # a namespace of our own: `images = *` sees only ours
 require "create namespace rbd/$NS" rbd_src namespace create "rbd/$NS"

@@ -6,7 +6,7 @@
 # Needs no sandbox (does not source lib.sh); prints TAP. Env: RBD2S3 (the binary).
 set -u -o pipefail
 
-REPO=$(cd "$(dirname "$0")/../.." && pwd)
+REPO=$(cd "$(dirname "$0")/../../.." && pwd)
 RBD2S3=${RBD2S3:-$REPO/rbd2s3}
 T=$(mktemp -d /tmp/rbd2s3-units.XXXXXX)
 trap 'rm -rf "$T"' EXIT

@@ -1,4 +1,4 @@
-/* ds_tool.c - test driver of the export-diff codec (tests/integration/test_diffstream.sh).
+/* ds_tool.c - test driver of the export-diff codec (tests/integration/diff/test_diffstream.sh).
  *
  * usage: ds_tool parse                   stream on stdin -> one line per record
  *        ds_tool recode 1|2 [-p 0|1]     stream on stdin -> the same in v1 or v2 on stdout

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The export-diff codec (rbdio/diffstream.c, driven by tests/integration/ds_tool) against
+# The export-diff codec (rbdio/diffstream.c, driven by tests/integration/diff/ds_tool) against
 # the real rbd: it parses what `rbd export-diff` writes, its records are the extents
 # `rbd diff` reports, and what it re-encodes `rbd import-diff` / `rbd import` apply to
 # the same image bytes. Broken streams are refused with one line.
@@ -9,9 +9,9 @@
 # `rbd export --export-format 2`: an image header, then one v2 diff per snapshot and one
 # for the head; `ds_tool export2` reads and rewrites that container, and
 # `rbd import --export-format 2` takes it back.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
-DS=$REPO/tests/integration/ds_tool
+DS=$REPO/tests/integration/diff/ds_tool
 [ -x "$DS" ] || bail "$DS is not built (make)"
 D=$TMPD
 M=$((1024 * 1024))

@@ -4,9 +4,9 @@
 # streams) on the destination cluster equals the source snapshot; rbd's own
 # `export-diff --from-snap` applied instead gives the same image; --diff-format 2 holds
 # the same records; bad input; the restore progress line on a terminal.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
-DS=$REPO/tests/integration/ds_tool
+DS=$REPO/tests/integration/diff/ds_tool
 NAME=$(img xd)
 SRC=rbd/$NAME
 

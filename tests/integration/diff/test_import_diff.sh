@@ -3,9 +3,9 @@
 # --export-format 2` embeds them), a full then a --from-snap one with a resize and a
 # zeroed range between, stored as backups; restoring them gives the bytes `rbd
 # import-diff` of the same streams gives. Broken streams store nothing.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
-DS=$REPO/tests/integration/ds_tool
+DS=$REPO/tests/integration/diff/ds_tool
 [ -x "$DS" ] || bail "$DS is not built (make)"
 SRC=rbd/$(img imp-src)
 D=$TMPD

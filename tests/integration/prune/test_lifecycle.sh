@@ -3,7 +3,7 @@
 # bucket's other rules (kept as they are), idempotently, and RGW really applies it: an
 # unfinished upload under the prefix is aborted. The sandbox's RGW runs with
 # `rgw lc debug interval = 10`, so a lifecycle "day" lasts 10 seconds there.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
 rules() { s3api get-bucket-lifecycle-configuration --bucket "$BUCKET" --output json 2>/dev/null; }
 

@@ -4,11 +4,11 @@
 # what a forged manifest lists; the index is read at the size the manifest declares and
 # must hold the records it declares; show of a manifest the writer would refuse does
 # not crash; a junk manifest.json is listed as damaged.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
 VIC=rbd/$(img victim)
 EVIL=rbd/$(img evil)
-EDIT="python3 $LIB_DIR/manifest_edit.py"
+EDIT="python3 $TEST_DIR/manifest_edit.py"
 
 require "create images" create_image "$VIC" 8M
 require "create images" create_image "$EVIL" 8M

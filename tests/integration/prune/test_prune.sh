@@ -2,7 +2,7 @@
 # prune: keep policies, chains kept whole, --dry-run, leftovers of crashed runs and
 # unfinished uploads, per-pool policies from the config file, the source snapshot the
 # next incremental needs; backup --max-chain / --full-every force a full.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
 SRC=rbd/$(img prune)
 DST=rbd/$(img prune-dst)

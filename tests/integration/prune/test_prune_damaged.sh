@@ -3,10 +3,10 @@
 # restoring an older one; restore @damaged exits 8; list shows damaged backups; prune
 # refuses (exit 8) to delete anything of an image with a damaged manifest, and keeps
 # every older backup when a kept incremental's parent is missing (a deleted manifest).
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
 SRC=rbd/$(img dmg)
-EDIT="python3 $LIB_DIR/manifest_edit.py"
+EDIT="python3 $TEST_DIR/manifest_edit.py"
 
 require "create image" create_image "$SRC" 16M
 IDS=()

@@ -3,7 +3,7 @@
 # pool[/ns]/image folder) are leftovers; foreign objects under the prefix survive
 # prune --grace 0s; prune POOL/IMG never reaches into namespace POOL/IMG's images
 # (objects or unfinished uploads).
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
 NAME=$(img fgn)
 SRC=rbd/$NAME

@@ -4,7 +4,7 @@
 # destination cluster, merged and --replay, and to a file) equal to the image they were
 # made from, and pass verify --deep; a byte flipped in a stored chunk fails the restore
 # with exit 8, so the SHA-256 digests are really checked.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
 FIX=$REPO/tests/fixtures/index-v1
 ID1=20261201T064055Z

@@ -4,7 +4,7 @@
 # followed: the file was opened before any download, the rename at the end refuses to
 # replace the link (exit 7) and the link's target is unchanged. A server that ignores
 # Range: restore to stdout (the ordered path) refuses the longer answer.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
 NAME=$(img hostile)
 SRC=rbd/$NAME

@@ -4,7 +4,7 @@
 # restore removes it and restores identical bytes; a complete DEST still gives exit 7, and a
 # partial target of another backup, of a live run or not made by rbd2s3 is never removed.
 # RBD2S3_DEBUG_STALL_RESTORE makes the agent stop after its first write ("stalled" on stderr).
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
 NAME=$(img part)
 SRC=rbd/$NAME

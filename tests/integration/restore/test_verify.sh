@@ -4,7 +4,7 @@
 # --deep for the middle and the newest backup (and a restore of the newest, which leaves
 # nothing behind); a deleted data object of the full damages all three; a manifest that
 # does not verify and a deleted manifest break the newest backup's chain; bad input.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
 NAME=$(img verify)
 SRC=rbd/$NAME

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The bucket as other S3 clients see it: key layout, manifest.json contents against the
 # listing, `list --format json`, and s3cmd seeing the same keys as the aws CLI.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
 NAME=$(img interop)
 SRC=rbd/$NAME

@@ -4,7 +4,7 @@
 # multipart upload with such a key. list, verify, restore and prune --dry-run of the
 # image (and list of the whole prefix) still work against the sandbox's RGW, and the odd
 # objects are left alone (checked with the aws CLI).
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
 NAME=$(img oddkeys)
 SRC=rbd/$NAME

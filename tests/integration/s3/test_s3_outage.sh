@@ -10,7 +10,7 @@
 #      stderr line, no third manifest in the bucket (checked with the aws CLI)
 #  (d) `retry time = 2s` in the config file does the same; a bad --retry-time is a usage
 #      error (exit 2)
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
 SRC=rbd/$(img outage)
 FB=fakebkt

@@ -9,7 +9,7 @@
 #      destination cluster equals `rbd export` of the source snapshot
 #  (c) --insecure (no verification; documented as unsafe) lists the backups
 #  (d) the config-file key `ca file = PATH` works as --ca-file (an incremental and list)
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
 if [ -z "${S3_TLS_ENDPOINT:-}" ] || [ -z "${S3_TLS_CA:-}" ]; then
     bail "$SANDBOX_DIR/env.sh sets no S3_TLS_ENDPOINT/S3_TLS_CA (a sandbox started by an" \

@@ -3,7 +3,7 @@
 # committed; the next backup must chain on it, and must not remove its snapshot (the
 # metadata still names the backup before it). The kill is exact: an LD_PRELOAD shim
 # (snap_shim.c) kills the agent inside rbd_metadata_set of that key.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
 SRC=rbd/$(img skill)
 KEY=rbd2s3.last-backup
@@ -12,7 +12,7 @@ agent_snaps() { snap_names "$SRC" | grep '^rbd2s3-' | tr '\n' ' '; }
 list_ids() { rb --format json list "$SRC" | jq -r '[.backups[].id] | join(" ")'; }
 
 if ! command -v cc >/dev/null ||
-    ! cc -shared -fPIC -o "$TMPD/snap_shim.so" "$LIB_DIR/snap_shim.c" -ldl 2>"$TMPD/cc.err"; then
+    ! cc -shared -fPIC -o "$TMPD/snap_shim.so" "$TEST_DIR/snap_shim.c" -ldl 2>"$TMPD/cc.err"; then
     sed 's/^/# /' "$TMPD/cc.err" 2>/dev/null
     echo "1..0 # SKIP no C compiler to build the fault shim"
     exit 0

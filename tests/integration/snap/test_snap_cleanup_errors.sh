@@ -3,7 +3,7 @@
 # "cleanup_errors" of backup's and run's JSON, a NOTE in run's table, and the metric
 # rbd2s3_snapshot_cleanup_errors in run's metrics file. The backup still succeeds.
 # The failure: an old rbd2s3- snapshot protected by hand cannot be removed.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
 NAME=$(img scerr)
 SRC=rbd/$NAME

@@ -3,14 +3,14 @@
 # snapshot no time, the backup fails before anything is uploaded, with one line that says
 # so, removes its snapshot and leaves the bucket as it was. The fault comes from an
 # LD_PRELOAD shim (snap_shim.c) whose rbd_snap_get_timestamp answers time 0.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
 SRC=rbd/$(img stime)
 
 agent_snaps() { snap_names "$SRC" | grep '^rbd2s3-' | tr '\n' ' '; }
 
 if ! command -v cc >/dev/null ||
-    ! cc -shared -fPIC -o "$TMPD/snap_shim.so" "$LIB_DIR/snap_shim.c" -ldl 2>"$TMPD/cc.err"; then
+    ! cc -shared -fPIC -o "$TMPD/snap_shim.so" "$TEST_DIR/snap_shim.c" -ldl 2>"$TMPD/cc.err"; then
     sed 's/^/# /' "$TMPD/cc.err" 2>/dev/null
     echo "1..0 # SKIP no C compiler to build the fault shim"
     exit 0

@@ -6,7 +6,7 @@
 # clone still uses stays until librbd removes it with the clone. The kill is exact: an
 # LD_PRELOAD shim (snap_shim.c) kills the agent inside librbd's snapshot removal, after
 # the snapshot went to the trash (skipped without a C compiler).
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
 SRC=rbd/$(img strash)
 CHILD=rbd/$(img strash-child)
@@ -70,7 +70,7 @@ expect_eq "$(trash_count)" 0 "without its clone librbd removes the trash snapsho
 # ---- a kill inside the agent's own snapshot removal
 KSRC=rbd/$(img strash-kill)
 if ! command -v cc >/dev/null ||
-    ! cc -shared -fPIC -o "$TMPD/snap_shim.so" "$LIB_DIR/snap_shim.c" -ldl 2>"$TMPD/cc.err"; then
+    ! cc -shared -fPIC -o "$TMPD/snap_shim.so" "$TEST_DIR/snap_shim.c" -ldl 2>"$TMPD/cc.err"; then
     ok "# SKIP no C compiler to build the fault shim"
     done_testing
 fi

@@ -4,7 +4,7 @@
 # removes the older one while it creates its own (one monitor commit). With
 # snap cleanup = immediate exactly one, the newest backup's. A failed backup never removes
 # the snapshot the next incremental needs, and the agent never touches other snapshots.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
 SRC=rbd/$(img snaps)
 KEY=rbd2s3.last-backup
