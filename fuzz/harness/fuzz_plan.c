@@ -5,7 +5,7 @@
  * [0, size), and each is data of that record, zeros of a zero record, or a hole; every
  * data piece is in exactly one job of its record, every job in one group that covers its
  * stored bytes, a group longer than the fetch size holds one job. */
-#include "fuzz/fuzz_util.h"
+#include "fuzz/harness/fuzz_util.h"
 #include "agent/restore/plan.h"
 
 #define MAX_SRC 4

@@ -10,7 +10,7 @@
  * plan_check_src against the manifest's chunk size and data object sizes. Checks: the
  * plan is refused (exit 8) exactly when plan_check_src refuses a source; every byte the
  * walk hands out, in order, is the byte of the newest backup that has it. */
-#include "fuzz/fuzz_util.h"
+#include "fuzz/harness/fuzz_util.h"
 #include "agent/restore/apply.h"
 
 #include <errno.h>

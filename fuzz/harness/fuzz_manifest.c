@@ -3,7 +3,7 @@
  * the right checksum into the document (as a forger would), so that the fuzzer reaches
  * the member checks behind it. Round trip: a manifest that parses serialises, parses
  * back to the same struct, and serialises to the same bytes. */
-#include "fuzz/fuzz_util.h"
+#include "fuzz/harness/fuzz_util.h"
 #include "agent/format/manifest.h"
 
 #include <json-c/json.h>

@@ -5,7 +5,7 @@
  * document just written writes the same bytes again (from the second rewrite on: the
  * first may drop blank text of the bucket's document). libxml2's printer is silenced as
  * the real ag_s3 silences it (s3_xml_silence, when it creates the client). */
-#include "fuzz/fuzz_util.h"
+#include "fuzz/harness/fuzz_util.h"
 #include "agent/common/context.h"
 #include "agent/command/command.h"
 

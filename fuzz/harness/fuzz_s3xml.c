@@ -7,7 +7,7 @@
  * percent-encoded (encoding-type=url) with one undecodable entry after them, read back
  * as the same entries and one skip; a time printed back in S3's form parses to the
  * same value. */
-#include "fuzz/fuzz_util.h"
+#include "fuzz/harness/fuzz_util.h"
 #include "s3/s3_internal.h"
 
 #include <errno.h>

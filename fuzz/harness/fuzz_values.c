@@ -4,7 +4,7 @@
  * Round trips: a spec prints and parses back the same and its manifest key splits back
  * into it; an escaped part unescapes to itself; a manifest key that splits is the key
  * derived from its parts; a date or time printed back parses to the same value. */
-#include "fuzz/fuzz_util.h"
+#include "fuzz/harness/fuzz_util.h"
 #include "agent/common/context.h"
 
 #include <inttypes.h>

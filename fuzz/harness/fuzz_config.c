@@ -2,7 +2,7 @@
  * [pool:NAME] keys of agent/config/policy.c). Input: the file. Checks: whatever is accepted is
  * within the documented bounds; the policy of every pool section resolves; nothing leaks
  * once the context is closed and opts_free() ran. */
-#include "fuzz/fuzz_util.h"
+#include "fuzz/harness/fuzz_util.h"
 #include "agent/common/context.h"
 #include "agent/config/options.h"
 #include "agent/config/policy.h"

@@ -4,7 +4,7 @@
  * that the fuzzer reaches the record checks behind the frame checksums). Checks: the
  * streaming reader and index_load agree; the records accepted, written again with the
  * project's writer, load back identical. */
-#include "fuzz/fuzz_util.h"
+#include "fuzz/harness/fuzz_util.h"
 #include "agent/format/index.h"
 
 #include <lz4frame.h>

@@ -1,7 +1,7 @@
 /* fuzz_diffstream.c - libFuzzer harness: the export-diff stream reader (rbdio/diffstream.c).
  * Input: a stream. Round trip: a stream the reader accepts is written again with the
  * project's writer and read back: same header, same records, same payload bytes. */
-#include "fuzz/fuzz_util.h"
+#include "fuzz/harness/fuzz_util.h"
 #include "rbdio/rbdio.h"
 
 #include <errno.h>
