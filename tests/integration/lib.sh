@@ -1,6 +1,7 @@
 # shellcheck shell=bash
 # lib.sh - sourced by every tests/integration/**/test_*.sh script, as
-# `. "$(dirname "$0")/../lib.sh"` from a subject folder (backup/, restore/, ...).
+# `. "$(dirname "$0")/../lib.sh"` from a subject folder (backup/, restore/, ...), or as
+# `. "$(dirname "$0")/lib.sh"` by a script not yet filed into one.
 #
 # Provides:
 #   REPO, RBD2S3            the repository and the binary under test (env RBD2S3 overrides)
