@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # pipeline.sh - the shell pipelines users run today, which tests/bench/run.sh compares
-# rbd2s3 with (the design's "Speed and memory" targets, listed in README.md here):
+# rbd2s3 with (the speed and memory targets of doc/design.md, listed in README.md here):
 #
 #   pipeline.sh backup  CEPH_CONF POOL/IMAGE@SNAP s3://BUCKET/KEY [FROM_SNAP]
 #       rbd snap create POOL/IMAGE@SNAP
