@@ -29,14 +29,16 @@
 #              the copy keeps timestamps, so a re-run rebuilds only what changed
 #
 # Counting: automake's "# PASS: N" adds N passed, "# FAIL:", "# ERROR:" and "# XPASS:" add
-# failures (per test program); the integration programs (tests/integration/test_s3_rgw,
-# test_rbdio) print "N passed, N failed" themselves; each tests/integration/test_*.sh
-# prints TAP lines: every "ok N" passes, every "not ok N" fails, and a script that exits
-# non-zero without a "not ok" counts as one failure. A build, sandbox or install step that
-# fails counts as one failure. The last line is "N passed, N failed"; the exit code is
-# non-zero if anything failed. Logs are kept in a temp dir named at the end when anything
-# failed (always with KEEP_LOGS=1). Env: JOBS (make -j, default 2), SCRIPT_TIMEOUT (s, per
-# integration script, default 1200), KEEP=1 (scripts keep their images and buckets).
+# failures (per test program); the integration programs (tests/integration/s3/test_s3_rgw,
+# tests/integration/test_rbdio) print "N passed, N failed" themselves; each
+# tests/integration/**/test_*.sh (in a subject folder or flat; run in the order of their
+# names, FILTER matches the name) prints TAP lines: every "ok N" passes, every "not ok N"
+# fails, and a script that exits non-zero without a "not ok" counts as one failure. A
+# build, sandbox or install step that fails counts as one failure. The last line is
+# "N passed, N failed"; the exit code is non-zero if anything failed. Logs are kept in a
+# temp dir named at the end when anything failed (always with KEEP_LOGS=1). Env: JOBS
+# (make -j, default 2), SCRIPT_TIMEOUT (s, per integration script, default 1200), KEEP=1
+# (scripts keep their images and buckets).
 set -u -o pipefail
 
 cd "$(dirname "$0")" || exit 1
@@ -344,7 +346,7 @@ if [ -n "$SB" ]; then
     export SANDBOX_DIR=$SB RBD2S3=$TOP/rbd2s3
 
     # the C integration programs print "N passed, N failed" themselves
-    for prog in tests/integration/test_s3_rgw tests/integration/test_rbdio; do
+    for prog in tests/integration/s3/test_s3_rgw tests/integration/test_rbdio; do
         name=${prog##*/}
         [ -x "$prog" ] || { echo "run-tests: $prog not built, skipped"; continue; }
         matches_filter "$name" || continue
@@ -378,7 +380,10 @@ if [ -n "$SB" ]; then
         fi
     done
 
-    # the integration scripts print TAP
+    # the integration scripts print TAP; they sit in subject folders (backup/, restore/,
+    # ...) or flat in tests/integration/, and run in the order of their names
+    mapfile -t SCRIPTS < <(find tests/integration -name 'test_*.sh' -type f \
+        -printf '%f\t%p\n' | sort | cut -f 2)
     BINARIES=("$TOP/rbd2s3")
     if [ "$ASAN_INTEG" = yes ]; then
         if [ -x "$TOP/build-asan/src/rbd2s3" ] && [ "${ASAN_OK:-no}" = yes ]; then
@@ -390,8 +395,7 @@ if [ -n "$SB" ]; then
     for bin in "${BINARIES[@]}"; do
         suffix=""
         [ "$bin" = "$TOP/rbd2s3" ] || suffix=" (sanitizer build)"
-        for script in tests/integration/test_*.sh; do
-            [ -f "$script" ] || continue
+        for script in "${SCRIPTS[@]}"; do
             name=$(basename "$script" .sh)
             matches_filter "$name" || continue
             say "$name$suffix"

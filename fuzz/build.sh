@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# build.sh - build the libFuzzer harnesses fuzz/fuzz_*.c (clang, ASan+UBSan) into fuzz/out/.
+# build.sh - build the libFuzzer harnesses fuzz/harness/fuzz_*.c (clang, ASan+UBSan) into
+# fuzz/out/.
 # usage: fuzz/build.sh [--update-corpus]   (or `make fuzz`)
 # Also writes the seeds of today's writers into fuzz/out/seeds/; --update-corpus copies
 # them into fuzz/corpus/ too. Needs a configured tree (config.h; env BUILDDIR if not the

@@ -15,7 +15,7 @@ PROJ_SRCS = $(filter-out $(SRC)/agent/main.c, \
 	$(shell find $(SRC)/agent $(SRC)/s3 $(SRC)/rbdio -name '*.c'))
 PROJ_OBJS = $(patsubst $(SRC)/%.c,$(OUT)/obj/%.o,$(PROJ_SRCS))
 
-HARNESSES = $(patsubst $(SRC)/fuzz/fuzz_%.c,%,$(wildcard $(SRC)/fuzz/fuzz_*.c))
+HARNESSES = $(patsubst $(SRC)/fuzz/harness/fuzz_%.c,%,$(wildcard $(SRC)/fuzz/harness/fuzz_*.c))
 BINS = $(addprefix $(OUT)/fuzz_,$(HARNESSES))
 
 # Calls a harness redirects to its own fakes (ld --wrap: callers in other objects only).
@@ -36,11 +36,11 @@ $(OUT)/libproj.a: $(PROJ_OBJS)
 	rm -f $@
 	ar rcs $@ $^
 
-$(OUT)/obj/fuzz/%.o: $(SRC)/fuzz/%.c $(SRC)/fuzz/fuzz_util.h $(shell find $(SRC)/agent $(SRC)/s3 $(SRC)/rbdio -name "*.h")
+$(OUT)/obj/fuzz/%.o: $(SRC)/fuzz/%.c $(SRC)/fuzz/harness/fuzz_util.h $(shell find $(SRC)/agent $(SRC)/s3 $(SRC)/rbdio -name "*.h")
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
 
-$(OUT)/fuzz_%: $(OUT)/obj/fuzz/fuzz_%.o $(OUT)/libproj.a
+$(OUT)/fuzz_%: $(OUT)/obj/fuzz/harness/fuzz_%.o $(OUT)/libproj.a
 	$(CC) $(SAN) -fsanitize=fuzzer -o $@ $< $(WRAP_$*) $(OUT)/libproj.a $(LIBS)
 
 .PHONY: all

@@ -11,7 +11,7 @@
 #            if there is one), starting from a copy of its corpus in fuzz/out/work/H;
 #            reproducers go to fuzz/out/artifacts/H/. Ends with a table:
 #            harness | execs | findings | time. Exit 1 if anything was found.
-# HARNESS: diffstream, manifest, ... (default: every fuzz/fuzz_*.c). Env: JOBS (build).
+# HARNESS: diffstream, manifest, ... (default: every fuzz/harness/fuzz_*.c). Env: JOBS (build).
 set -uo pipefail
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 OUT=${FUZZ_OUT:-$SRC/fuzz/out}
@@ -43,7 +43,7 @@ fi
 
 harnesses=("$@")
 if [ ${#harnesses[@]} -eq 0 ]; then
-    for f in "$SRC"/fuzz/fuzz_*.c; do
+    for f in "$SRC"/fuzz/harness/fuzz_*.c; do
         h=${f##*/fuzz_}
         harnesses+=("${h%.c}")
     done

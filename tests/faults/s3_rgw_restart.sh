@@ -10,7 +10,7 @@
 # never half committed: a manifest means exit 0 and identical bytes. A clean failure after
 # an outage shorter than FAULTS_RETRY_BUDGET (default 60 s, the documented retry time; 0:
 # no note) is noted, not failed: the outage is timed by a shared machine's clock, and
-# riding through is asserted with scripted outages in tests/integration/test_s3_outage.sh.
+# riding through is asserted with scripted outages in tests/integration/s3/test_s3_outage.sh.
 # Afterwards the next backup is a correct incremental.
 . "$(dirname "$0")/flib.sh"
 need_private_sandbox
@@ -65,7 +65,7 @@ for t in "${TRIALS[@]}"; do
            python3 -c "import sys; sys.exit(0 if $out < $BUDGET else 1)"; then
             # a note, not a verdict: the outage is measured by the clock of a shared
             # machine; riding through is asserted with scripted outages in
-            # tests/integration/test_s3_outage.sh
+            # tests/integration/s3/test_s3_outage.sh
             diag "an outage of ${out}s (< ${BUDGET}s retry budget) was not ridden through"
         fi
     fi

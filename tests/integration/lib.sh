@@ -1,8 +1,11 @@
 # shellcheck shell=bash
-# lib.sh - sourced by every tests/integration/test_*.sh script.
+# lib.sh - sourced by every tests/integration/**/test_*.sh script, as
+# `. "$(dirname "$0")/../lib.sh"` from a subject folder (backup/, restore/, ...), or as
+# `. "$(dirname "$0")/lib.sh"` by a script not yet filed into one.
 #
 # Provides:
 #   REPO, RBD2S3            the repository and the binary under test (env RBD2S3 overrides)
+#   TEST_DIR                the running script's folder (its helpers sit beside it)
 #   sandbox                 uses the running sandbox in $SANDBOX_DIR (sources its env.sh);
 #                           without SANDBOX_DIR it starts a private one and stops it at exit
 #   BUCKET                  a fresh bucket for this script (created; removed at exit)
@@ -37,6 +40,7 @@ set -u -o pipefail
 
 LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$LIB_DIR/../.." && pwd)
+TEST_DIR=$(cd "$(dirname "$0")" && pwd)
 RBD2S3=${RBD2S3:-$REPO/rbd2s3}
 TEST_NAME=$(basename "$0" .sh)
 TAG="t$$r$RANDOM"
