@@ -729,6 +729,27 @@ static void test_digest(void **state)
     assert_true(index_rec_data_ok(&r, "abc"));
 }
 
+/* Known answers of the agent's one SHA-256 in hex (FIPS 180-2 examples, `sha256sum`). */
+static void test_sha256_hex(void **state)
+{
+    (void)state;
+    char hex[65];
+
+    assert_int_equal(digest_sha256_hex("abc", 3, hex), 0);
+    assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    assert_int_equal(digest_sha256_hex(NULL, 0, hex), 0);
+    assert_string_equal(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    assert_int_equal(digest_sha256_hex("", 0, hex), 0);
+    assert_string_equal(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+
+    uint8_t d[DIGEST_LEN];                      /* the hex form spells the raw digest */
+    char raw[65];
+    digest_compute(DIGEST_SHA256, "abc", 3, d);
+    hex_of(d, 32, raw);
+    assert_string_equal(raw,
+                        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
 /* ---- manifest ---- */
 
 static void fill_manifest(manifest *m, int full)
@@ -1127,6 +1148,7 @@ int main(void)
         cmocka_unit_test(test_index_flipped),
         cmocka_unit_test(test_index_header_and_layout),
         cmocka_unit_test(test_digest),
+        cmocka_unit_test(test_sha256_hex),
         cmocka_unit_test(test_manifest_round_trip),
         cmocka_unit_test(test_manifest_rejects),
         cmocka_unit_test(test_manifest_formatting),
