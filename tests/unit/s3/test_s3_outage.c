@@ -16,7 +16,7 @@
 #include "s3/s3.h"
 #include "s3/s3_internal.h"
 
-#include "fakes3_harness.h"
+#include "tests/unit/fakes3_harness.h"
 
 /* Short backoffs keep the test quick; the retry time is what is under test. */
 static s3_client *client_rt(int retry_time_ms, const char *token, int list_keys)
