@@ -372,14 +372,5 @@ int main(void)
         cmocka_unit_test_setup(test_lying_length, setup),
         cmocka_unit_test_setup(test_long_token, setup),
     };
-    int rc;
-
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    if (start_fake() != 0) {
-        fprintf(stderr, "test_s3_outage: FAIL: the fake S3 server is required (python3)\n");
-        return 1;    /* a failure, never a skip */
-    }
-    rc = cmocka_run_group_tests(tests, NULL, NULL);
-    stop_fake();
-    return rc ? 1 : 0;
+    return FAKE_MAIN("test_s3_outage", tests);   /* a failure, never a skip */
 }

@@ -404,14 +404,5 @@ int main(void)
         cmocka_unit_test_setup(test_cancel, setup),
         cmocka_unit_test_setup(test_many_in_flight, setup),
     };
-    int rc;
-
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    if (start_fake() != 0) {
-        fprintf(stderr, "test_s3_retry: FAIL: the fake S3 server is required (python3)\n");
-        return 1;    /* a failure, never a skip */
-    }
-    rc = cmocka_run_group_tests(tests, NULL, NULL);
-    stop_fake();
-    return rc ? 1 : 0;
+    return FAKE_MAIN("test_s3_retry", tests);   /* a failure, never a skip */
 }
