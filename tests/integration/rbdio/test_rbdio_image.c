@@ -1,6 +1,6 @@
 /* test_rbdio_image.c - the image tests of test_rbdio: image A (writes, snapshots, diffs,
  * reads, zeroes, resize, clone) and a striped image. */
-#include "tests/integration/rbdio_check.h"
+#include "tests/integration/rbdio/rbdio_check.h"
 
 static int diff_list(rbdio_image *img, const char *from, uint64_t size, int parent, int whole,
                      extlist *l)

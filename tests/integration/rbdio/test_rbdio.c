@@ -1,5 +1,5 @@
 /* test_rbdio.c - integration test of rbdio/ against the sandbox cluster (SRC_CEPH_CONF). */
-#include "tests/integration/rbdio_check.h"
+#include "tests/integration/rbdio/rbdio_check.h"
 
 /* ------------------------------------------------------------------ the tests */
 

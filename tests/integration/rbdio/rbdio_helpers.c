@@ -1,6 +1,6 @@
 /* rbdio_helpers.c - the helpers of the test_rbdio program (see rbdio_check.h): CHECK's
  * tally, content models, extent lists, aio tallies, raw librbd helpers, the pipeline. */
-#include "tests/integration/rbdio_check.h"
+#include "tests/integration/rbdio/rbdio_check.h"
 
 int passed, failed;
 const char *conf;
