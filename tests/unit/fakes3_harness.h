@@ -154,7 +154,7 @@ static void ctl(const char *method, const char *path, const char *body, s3_sb *o
     s3_sb_free(&sink);
 }
 
-static void set_rules(const char *rules)
+static __attribute__((unused)) void set_rules(const char *rules)
 {
     ctl("POST", "/_ctl/rules", rules, NULL);
 }
@@ -173,7 +173,7 @@ struct logrec {
 };
 
 /* The fake's log; returns the number of records (at most max). */
-static int get_log(struct logrec *recs, int max)
+static __attribute__((unused)) int get_log(struct logrec *recs, int max)
 {
     s3_sb out;
     int n = 0;
@@ -213,7 +213,8 @@ static int get_log(struct logrec *recs, int max)
 }
 
 /* Count log records of method whose query contains q (NULL: any). */
-static int count_log(const struct logrec *recs, int n, const char *method, const char *q)
+static __attribute__((unused)) int count_log(const struct logrec *recs, int n,
+                                           const char *method, const char *q)
 {
     int k = 0;
     for (int i = 0; i < n; i++)
