@@ -30,7 +30,7 @@
 #
 # Counting: automake's "# PASS: N" adds N passed, "# FAIL:", "# ERROR:" and "# XPASS:" add
 # failures (per test program); the integration programs (tests/integration/s3/test_s3_rgw,
-# tests/integration/test_rbdio) print "N passed, N failed" themselves; each
+# tests/integration/rbdio/test_rbdio) print "N passed, N failed" themselves; each
 # tests/integration/**/test_*.sh (in a subject folder or flat; run in the order of their
 # names, FILTER matches the name) prints TAP lines: every "ok N" passes, every "not ok N"
 # fails, and a script that exits non-zero without a "not ok" counts as one failure. A
@@ -346,7 +346,7 @@ if [ -n "$SB" ]; then
     export SANDBOX_DIR=$SB RBD2S3=$TOP/rbd2s3
 
     # the C integration programs print "N passed, N failed" themselves
-    for prog in tests/integration/s3/test_s3_rgw tests/integration/test_rbdio; do
+    for prog in tests/integration/s3/test_s3_rgw tests/integration/rbdio/test_rbdio; do
         name=${prog##*/}
         [ -x "$prog" ] || { echo "run-tests: $prog not built, skipped"; continue; }
         matches_filter "$name" || continue

@@ -288,6 +288,19 @@ int64_t s3_retry_wait_ms(int64_t now_ms, int64_t first_fail_ms, int64_t retry_ms
  * costs nothing), 0 when unknown or over max. */
 size_t s3_prealloc_size(int64_t content_length, size_t max);
 
+/* ---- transfer.c: one attempt's easy handle ---- */
+
+/* Forget the response of a previous attempt (status, headers, body written so far). */
+void s3_transfer_reset(s3_req *r);
+
+/* Sign r for this attempt and build its header list in r->hdrs. 0, -ENOMEM or -EINVAL
+ * (a header over 1 MiB, or signing failed); r->hdrs is unchanged on failure. */
+int s3_transfer_sign(s3_client *c, s3_req *r);
+
+/* Set up easy handle e for r: URL, headers, timeouts (remaining ms of the deadline), TLS
+ * and the callbacks. 0, -ENOMEM or -EINVAL; the caller resets e on failure. */
+int s3_transfer_setup(s3_client *c, s3_req *r, CURL *e, int64_t remaining);
+
 /* Tell the client's warn callback (if any) msg; printf-style. */
 void s3_warn(s3_client *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

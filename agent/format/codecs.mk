@@ -1,14 +1,30 @@
-# agent/format/codecs.mk - the agent codecs (naming, index, manifest) and their unit test;
+# agent/format/codecs.mk - the agent codecs (naming, index, digest, manifest) and their unit tests;
 # included from agent/Makefile.inc.
-AGENT_CODEC_SOURCES = agent/format/naming.c agent/format/naming.h agent/format/index.c agent/format/index.h \
+AGENT_CODEC_SOURCES = agent/format/naming.c agent/format/naming.h \
+    agent/format/index.c agent/format/index.h \
     agent/format/digest.c agent/format/digest.h agent/format/manifest.c agent/format/manifest.h
 
+# One test program per codec; each links the codec sources.
+CODEC_TEST_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS) $(LZ4_CFLAGS) $(OPENSSL_CFLAGS) \
+    $(XXHASH_CFLAGS) $(CMOCKA_CFLAGS)
+CODEC_TEST_LIBS = $(JSONC_LIBS) $(LZ4_LIBS) $(OPENSSL_LIBS) $(XXHASH_LIBS) $(CMOCKA_LIBS)
+
 if HAVE_CMOCKA
-check_PROGRAMS += tests/unit/test_agent_codecs
-TESTS += tests/unit/test_agent_codecs
-tests_unit_test_agent_codecs_SOURCES = tests/unit/test_agent_codecs.c $(AGENT_CODEC_SOURCES)
-tests_unit_test_agent_codecs_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS) $(LZ4_CFLAGS) \
-    $(OPENSSL_CFLAGS) $(XXHASH_CFLAGS) $(CMOCKA_CFLAGS)
-tests_unit_test_agent_codecs_LDADD = $(JSONC_LIBS) $(LZ4_LIBS) $(OPENSSL_LIBS) $(XXHASH_LIBS) \
-    $(CMOCKA_LIBS)
+check_PROGRAMS += tests/unit/format/test_naming tests/unit/format/test_index \
+    tests/unit/format/test_digest tests/unit/format/test_manifest
+TESTS += tests/unit/format/test_naming tests/unit/format/test_index \
+    tests/unit/format/test_digest tests/unit/format/test_manifest
+tests_unit_format_test_naming_SOURCES = tests/unit/format/test_naming.c $(AGENT_CODEC_SOURCES)
+tests_unit_format_test_naming_CFLAGS = $(CODEC_TEST_CFLAGS)
+tests_unit_format_test_naming_LDADD = $(CODEC_TEST_LIBS)
+tests_unit_format_test_index_SOURCES = tests/unit/format/test_index.c $(AGENT_CODEC_SOURCES)
+tests_unit_format_test_index_CFLAGS = $(CODEC_TEST_CFLAGS)
+tests_unit_format_test_index_LDADD = $(CODEC_TEST_LIBS)
+tests_unit_format_test_digest_SOURCES = tests/unit/format/test_digest.c $(AGENT_CODEC_SOURCES)
+tests_unit_format_test_digest_CFLAGS = $(CODEC_TEST_CFLAGS)
+tests_unit_format_test_digest_LDADD = $(CODEC_TEST_LIBS)
+tests_unit_format_test_manifest_SOURCES = tests/unit/format/test_manifest.c \
+    $(AGENT_CODEC_SOURCES)
+tests_unit_format_test_manifest_CFLAGS = $(CODEC_TEST_CFLAGS)
+tests_unit_format_test_manifest_LDADD = $(CODEC_TEST_LIBS)
 endif

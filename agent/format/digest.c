@@ -1,10 +1,23 @@
-/* digest.c - chunk digests: XXH3-128 (libxxhash) and SHA-256 (OpenSSL). */
+/* digest.c - chunk digests: XXH3-128 (libxxhash) and SHA-256 (OpenSSL); SHA-256 in hex. */
 #include "agent/format/digest.h"
 
+#include <errno.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <string.h>
 #include <xxhash.h>
+
+/* SHA-256 of data[0..len) into md[32]; 0 or -EIO. */
+static int sha256_raw(const void *data, size_t len, uint8_t md[32])
+{
+    unsigned char buf[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    if (EVP_Digest(data != NULL ? data : "", len, buf, &mdlen, EVP_sha256(), NULL) != 1 ||
+        mdlen != 32)
+        return -EIO;
+    memcpy(md, buf, 32);
+    return 0;
+}
 
 static size_t digest_size(digest_kind k)
 {
@@ -15,7 +28,7 @@ void digest_compute(digest_kind k, const void *data, size_t len, uint8_t out[DIG
 {
     memset(out, 0, DIGEST_LEN);
     if (k == DIGEST_SHA256) {
-        EVP_Digest(data, len, out, NULL, EVP_sha256(), NULL);
+        (void)sha256_raw(data, len, out);   /* on failure out stays zero: no match */
         return;
     }
     XXH128_canonical_t c;
@@ -40,4 +53,19 @@ void digest_format(digest_kind k, const uint8_t d[DIGEST_LEN], char out[80])
     size_t n = (size_t)snprintf(out, 80, "%s:", digest_name(k));
     for (size_t i = 0; i < digest_size(k); i++, n += 2)
         snprintf(out + n, 80 - n, "%02x", d[i]);
+}
+
+int digest_sha256_hex(const void *data, size_t len, char out[65])
+{
+    static const char digits[] = "0123456789abcdef";
+    uint8_t md[32];
+    out[0] = '\0';
+    if (sha256_raw(data, len, md) != 0)
+        return -EIO;
+    for (unsigned i = 0; i < 32; i++) {
+        out[2 * i] = digits[md[i] >> 4];
+        out[2 * i + 1] = digits[md[i] & 15];
+    }
+    out[64] = '\0';
+    return 0;
 }

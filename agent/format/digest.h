@@ -1,6 +1,7 @@
 /* digest.h - the digest of a chunk's uncompressed bytes, as the index records it:
  * XXH3-128 (the default since index version 2) or SHA-256 (chunk digest = sha256, and
- * every backup written with index version 1). Pure functions, safe on any thread. */
+ * every backup written with index version 1), and the agent's one SHA-256 in hex (index
+ * and manifest checksums). Pure functions, safe on any thread. */
 #ifndef RBD2S3_DIGEST_H
 #define RBD2S3_DIGEST_H
 
@@ -25,5 +26,9 @@ const char *digest_name(digest_kind k);
 
 /* "<name>:<hex>" of the digest's own bytes (16 for XXH3-128, 32 for SHA-256). */
 void digest_format(digest_kind k, const uint8_t d[DIGEST_LEN], char out[80]);
+
+/* Lowercase hex SHA-256 of data[0..len) into out[65] (data may be NULL when len is 0).
+ * Returns 0, or -EIO (out = "") only if OpenSSL fails, e.g. out of memory. */
+int digest_sha256_hex(const void *data, size_t len, char out[65]);
 
 #endif

@@ -1,5 +1,6 @@
 /* manifest.c - manifest JSON codec (json-c) with an embedded SHA-256 checksum. */
 #include "agent/format/manifest.h"
+#include "agent/format/digest.h"
 #include "agent/format/naming.h"
 
 #include <errno.h>
@@ -8,7 +9,6 @@
 #include <string.h>
 
 #include <json-c/json.h>
-#include <openssl/evp.h>
 
 #define CHECKSUM_PREFIX "sha256:"
 #define HASH_FLAGS JSON_C_TO_STRING_PLAIN
@@ -85,22 +85,6 @@ int manifest_set_index(manifest *m, const char *key, uint64_t size)
     return 0;
 }
 
-/* Lowercase hex SHA-256 of s into hex[65]. */
-static int sha256_hex(const char *s, size_t len, char hex[65])
-{
-    static const char digits[] = "0123456789abcdef";
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-    if (!EVP_Digest(s, len, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32)
-        return -EIO;
-    for (unsigned i = 0; i < 32; i++) {
-        hex[2 * i] = digits[md[i] >> 4];
-        hex[2 * i + 1] = digits[md[i] & 15];
-    }
-    hex[64] = '\0';
-    return 0;
-}
-
 /* "sha256:<hex>" of obj serialised plain (obj must not hold "checksum"). */
 static int doc_checksum(json_object *obj, char out[72])
 {
@@ -109,7 +93,7 @@ static int doc_checksum(json_object *obj, char out[72])
     const char *s = json_object_to_json_string_length(obj, HASH_FLAGS, &len);
     if (s == NULL)
         return -ENOMEM;
-    int rc = sha256_hex(s, len, hex);
+    int rc = digest_sha256_hex(s, len, hex);
     if (rc == 0)
         snprintf(out, 72, "%s%s", CHECKSUM_PREFIX, hex);
     return rc;

@@ -431,7 +431,7 @@ int catalog_get_index(ag_ctx *ctx, const manifest *m, s3_buf *body)
     if (rc < 0)
         return ag_fail_s3(ctx, rc, &err, m->index.key);
     char sum[65];
-    s3_sha256_hex(body->data, body->len, sum);
+    digest_sha256_hex(body->data, body->len, sum);
     if (body->len != m->index.size || strcmp(sum, m->index_sha256) != 0) {
         s3_buf_free(body);
         return ag_fail(ctx, AG_EINTEGRITY, "%s: checksum mismatch", m->index.key);

@@ -115,7 +115,7 @@ static int upload_index(store *s, manifest *m)
     s->index_uploaded = 1;
     if (manifest_set_index(m, s->index_key, len) != 0)
         return ag_fail(s->ctx, AG_EFAIL, "out of memory");
-    s3_sha256_hex(data, len, m->index_sha256);
+    digest_sha256_hex(data, len, m->index_sha256);
     m->index_records = index_writer_count(s->idx);
     return 0;
 }

@@ -56,125 +56,20 @@ Rules are tried in order; every rule that matches counts the request; the first 
 WHICH includes its count acts. Example: "PUT * partNumber=3& 1 status 503 SlowDown".
 """
 import argparse
-import base64
 import hashlib
 import hmac
 import re
 import socket
 import struct
-import sys
 import threading
 import time
 import uuid
-import xml.etree.ElementTree as ET
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import quote, quote_plus, unquote
+from urllib.parse import unquote
 from xml.sax.saxutils import escape
 
-STATE_LOCK = threading.Lock()
-
-
-class State:
-    def __init__(self, access_key, secret_key, buckets):
-        self.access_key = access_key
-        self.secret_key = secret_key
-        self.buckets = set(buckets)
-        self.reset()
-
-    def reset(self):
-        self.objects = {}      # (bucket, key) -> (bytes, etag, mtime)
-        self.uploads = {}      # upload id -> {"bucket", "key", "parts": {n: (bytes, etag)},
-        #                                   "initiated"}
-        self.lifecycle = {}    # bucket -> configuration document (bytes)
-        self.rules = []
-        self.log = []
-        self.token = ""
-        self.down_until = 0.0
-
-
-class Rule:
-    def __init__(self, line):
-        f = line.split()
-        if len(f) < 5:
-            raise ValueError("rule needs 5 fields: " + line)
-        self.method, self.path, self.query, which, self.action = f[:5]
-        self.args = f[5:]
-        self.count = 0
-        self.window = None         # N@MS: (N, MS) and, once the Nth came, its end
-        self.until = None
-        if which == "all":
-            self.which = None
-        elif "@" in which:
-            n, _, ms = which.partition("@")
-            self.which = set()
-            self.window = (int(n), int(ms))
-        else:
-            self.which = set()
-            for part in which.split(","):
-                a, _, b = part.partition("-")
-                self.which.update(range(int(a), int(b or a) + 1))
-
-    def applies(self):
-        """Count one more matching request; does this rule act on it?"""
-        self.count += 1
-        if self.window:
-            if self.count == self.window[0]:
-                self.until = time.monotonic() + self.window[1] / 1000.0
-            return self.until is not None and time.monotonic() < self.until
-        return self.which is None or self.count in self.which
-
-    def matches(self, method, path, query):
-        if self.method != "*" and self.method != method:
-            return False
-        if self.path != "*" and self.path not in path:
-            return False
-        if self.query == "-":
-            return query == ""
-        return self.query == "*" or self.query in query
-
-
-def s3enc(s, safe=""):
-    return quote(s, safe="-_.~" + safe)
-
-
-def parse_xml(body):
-    """The parsed request body, or None when it is not XML (the caller answers 400)."""
-    try:
-        return ET.fromstring(body)
-    except ET.ParseError:
-        return None
-
-
-def error_xml(code, message="scripted"):
-    return ('<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>%s</Code>'
-            '<Message>%s</Message><RequestId>fake</RequestId></Error>'
-            % (escape(code), escape(message))).encode()
-
-
-def listing_encoder(q):
-    """How a listing writes keys: percent-encoded (a space as '+', as AWS does) when the
-    request asked for encoding-type=url, else XML-escaped raw text."""
-    if q.get("encoding-type") == "url":
-        return lambda k: quote_plus(k, safe="/")
-    return escape
-
-
-def md5hex(b):
-    return hashlib.md5(b).hexdigest()
-
-
-def md5_header_error(headers, body, required):
-    """The S3 error code for the request's Content-MD5, or None if it is fine."""
-    value = headers.get("Content-MD5")
-    if value is None:
-        return "InvalidRequest" if required else None
-    if value != base64.b64encode(hashlib.md5(body).digest()).decode():
-        return "BadDigest"
-    return None
-
-
-def iso(t):
-    return time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(t))
+from fakes3_model import (STATE_LOCK, Rule, State, error_xml, iso, listing_encoder,
+                          md5_header_error, md5hex, parse_xml, s3enc)
 
 
 class Handler(BaseHTTPRequestHandler):

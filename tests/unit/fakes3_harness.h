@@ -65,7 +65,7 @@ static int start_fake(void)
         close(pfd[1]);
         execlp(python, python, script, "--access-key", AK, "--secret-key", SK,
                "--bucket", BUCKET, (char *)NULL);
-        fprintf(stderr, "test_s3_retry: cannot run %s: %s\n", python, strerror(errno));
+        fprintf(stderr, "fakes3_harness: cannot run %s: %s\n", python, strerror(errno));
         _exit(127);
     }
     close(pfd[1]);
@@ -82,7 +82,7 @@ static int start_fake(void)
     close(pfd[0]);
     fake_port = (int)strtol(line, NULL, 10);
     if (fake_port <= 0 || fake_port > 65535) {
-        fprintf(stderr, "test_s3_retry: fake S3 server %s (via %s) did not start\n",
+        fprintf(stderr, "fakes3_harness: fake S3 server %s (via %s) did not start\n",
                 script, python);
         kill(fake_pid, SIGKILL);
         waitpid(fake_pid, NULL, 0);
@@ -101,6 +101,28 @@ static void stop_fake(void)
         fake_pid = -1;
     }
 }
+
+/* Start the fake server for program prog: 0, or 1 with a FAIL line (never a skip). */
+static __attribute__((unused)) int fake_main_start(const char *prog)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (start_fake() != 0) {
+        fprintf(stderr, "%s: FAIL: the fake S3 server is required (python3)\n", prog);
+        return 1;
+    }
+    return 0;
+}
+
+/* Stop the fake server; the exit code of a program whose cmocka run returned rc. */
+static __attribute__((unused)) int fake_main_stop(int rc)
+{
+    stop_fake();
+    return rc ? 1 : 0;
+}
+
+/* The body of main() of a program that runs the cmocka array tests against the fake. */
+#define FAKE_MAIN(prog, tests) \
+    (fake_main_start(prog) != 0 ? 1 : fake_main_stop(cmocka_run_group_tests(tests, NULL, NULL)))
 
 static size_t ctl_write(char *p, size_t size, size_t n, void *arg)
 {
@@ -132,7 +154,7 @@ static void ctl(const char *method, const char *path, const char *body, s3_sb *o
     s3_sb_free(&sink);
 }
 
-static void set_rules(const char *rules)
+static __attribute__((unused)) void set_rules(const char *rules)
 {
     ctl("POST", "/_ctl/rules", rules, NULL);
 }
@@ -151,7 +173,7 @@ struct logrec {
 };
 
 /* The fake's log; returns the number of records (at most max). */
-static int get_log(struct logrec *recs, int max)
+static __attribute__((unused)) int get_log(struct logrec *recs, int max)
 {
     s3_sb out;
     int n = 0;
@@ -191,7 +213,8 @@ static int get_log(struct logrec *recs, int max)
 }
 
 /* Count log records of method whose query contains q (NULL: any). */
-static int count_log(const struct logrec *recs, int n, const char *method, const char *q)
+static __attribute__((unused)) int count_log(const struct logrec *recs, int n,
+                                           const char *method, const char *q)
 {
     int k = 0;
     for (int i = 0; i < n; i++)

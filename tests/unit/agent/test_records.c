@@ -56,12 +56,6 @@ static unsigned char *one_record_at(uint64_t length, uint32_t flags, uint32_t st
     return f;
 }
 
-static unsigned char *one_record(uint64_t length, uint32_t flags, uint32_t stored,
-                                 size_t *len)
-{
-    return one_record_at(length, flags, stored, 0, len);
-}
-
 /* index_load's verdict on one record at pack_offset. */
 static int load_one_at(uint64_t length, uint32_t flags, uint32_t stored, uint64_t pack_offset)
 {

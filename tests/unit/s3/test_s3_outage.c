@@ -16,7 +16,7 @@
 #include "s3/s3.h"
 #include "s3/s3_internal.h"
 
-#include "fakes3_harness.h"
+#include "tests/unit/fakes3_harness.h"
 
 /* Short backoffs keep the test quick; the retry time is what is under test. */
 static s3_client *client_rt(int retry_time_ms, const char *token, int list_keys)
@@ -372,14 +372,5 @@ int main(void)
         cmocka_unit_test_setup(test_lying_length, setup),
         cmocka_unit_test_setup(test_long_token, setup),
     };
-    int rc;
-
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    if (start_fake() != 0) {
-        fprintf(stderr, "test_s3_outage: FAIL: the fake S3 server is required (python3)\n");
-        return 1;    /* a failure, never a skip */
-    }
-    rc = cmocka_run_group_tests(tests, NULL, NULL);
-    stop_fake();
-    return rc ? 1 : 0;
+    return FAKE_MAIN("test_s3_outage", tests);   /* a failure, never a skip */
 }

@@ -15,6 +15,7 @@
 
 #include "s3/s3.h"
 #include "s3/s3_internal.h"
+#include "s3/xml_internal.h"
 
 struct seen {
     int n;
