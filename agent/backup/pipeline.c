@@ -242,7 +242,7 @@ static void *worker_main(void *arg)
 
 /* Wait for the next slot in sequence. Returns it, or NULL at the end (*fail = 0) or
  * on failure (*fail = 1). Drives the uploads while waiting. */
-static slot *next_done(bpipe *p, pack_writer *pack, int *fail)
+static slot *next_done(bpipe *p, writer *w, int *fail)
 {
     *fail = 0;
     pthread_mutex_lock(&p->mu);
@@ -258,10 +258,10 @@ static slot *next_done(bpipe *p, pack_writer *pack, int *fail)
         }
         if (p->reader_done && p->consumed == p->produced)
             break;
-        if (pack_busy(pack)) {
+        if (writer_busy(w)) {
             p->polling = 1;
             pthread_mutex_unlock(&p->mu);
-            int rc = pack_poll(pack, 50);
+            int rc = writer_poll(w, 50);
             pthread_mutex_lock(&p->mu);
             p->polling = 0;
             if (rc < 0) {
@@ -296,26 +296,26 @@ static void release_slot(bpipe *p, slot *s)
     pthread_mutex_unlock(&p->mu);
 }
 
-static int store_slot(bpipe *p, slot *s, store *st, manifest *m)
+static int write_slot(bpipe *p, slot *s, writer *w, manifest *m)
 {
     if (s->rc < 0)
         return ag_fail_rbd(p->ctx, (int)s->rc, "reading the image");
     if (s->zero)
-        return store_zero(st, m, s->off, s->len);
-    return store_pieces(st, m, s->off, s->data, &s->enc);
+        return writer_zero(w, m, s->off, s->len);
+    return writer_pieces(w, m, s->off, s->data, &s->enc);
 }
 
-static int consume(bpipe *p, store *st, manifest *m)
+static int consume(bpipe *p, writer *w, manifest *m)
 {
     int fail = 0;
     slot *s;
-    while ((s = next_done(p, st->pack, &fail)) != NULL) {
-        int rc = store_slot(p, s, st, m);
+    while ((s = next_done(p, w, &fail)) != NULL) {
+        int rc = write_slot(p, s, w, m);
         progress_update(p->prog, s->off + s->len, p->size, m->data_bytes + m->zero_bytes);
         release_slot(p, s);
         /* Keep the parts moving while the slots keep coming: the engine only runs when
          * driven, and a consumer that never waits would leave them all to the end. */
-        if (rc < 0 || (pack_busy(st->pack) && pack_poll(st->pack, 0) < 0))
+        if (rc < 0 || (writer_busy(w) && writer_poll(w, 0) < 0))
             return -1;
     }
     return fail ? -1 : 0;
@@ -375,7 +375,7 @@ static void teardown(bpipe *p)
 }
 
 int pipeline_backup(ag_ctx *ctx, rbdio_image *img, const char *from_snap, uint64_t size,
-                    store *st, manifest *m, progress *prog)
+                    writer *w, manifest *m, progress *prog)
 {
     if (ctx->opts.tun.chunk_size > CHUNK_SIZE_MAX)
         return ag_fail(ctx, AG_EUSAGE, "chunk size may be at most %lluM",
@@ -398,7 +398,7 @@ int pipeline_backup(ag_ctx *ctx, rbdio_image *img, const char *from_snap, uint64
         rc = ag_fail(ctx, AG_EFAIL, "cannot start the reader thread");
     reader_started = rc == 0;
     if (rc == 0)
-        rc = consume(&p, st, m);
+        rc = consume(&p, w, m);
     if (rc < 0)
         stop_all(&p);
     if (reader_started)

@@ -4,7 +4,6 @@
 #include "agent/repo/catalog.h"
 #include "agent/format/index.h"
 #include "agent/config/options.h"
-#include "agent/repo/pack.h"
 #include "agent/backup/pipeline.h"
 #include "agent/repo/writer.h"
 #include "agent/config/policy.h"
@@ -40,7 +39,7 @@ typedef struct bk {
     int full_requested;
     ag_policy cmd_policy;        /* --full-every, --max-chain */
     char why_full[160];          /* why a full backup was forced, or "" */
-    store st;                    /* pack objects, index, manifest */
+    writer *w;                   /* data objects, index, manifest */
     manifest m;
 } bk;
 
@@ -286,7 +285,7 @@ static int fill_manifest(bk *b)
 
 static void undo(bk *b)
 {
-    store_abort(&b->st);
+    writer_abort(b->w);
     if (b->simg != NULL) {
         rbdio_close(b->simg);
         b->simg = NULL;
@@ -301,7 +300,7 @@ static void report(bk *b)
 {
     const manifest *m = &b->m;
     if (b->ctx->opts.json) {
-        json_object *o = store_json(b->name, m);
+        json_object *o = writer_json(b->name, m);
         json_object_object_add(o, "cleanup_errors", json_object_new_int(b->clean.errors));
         puts(json_object_to_json_string_ext(o, AG_JSON_OUT));
         json_object_put(o);
@@ -342,17 +341,17 @@ static int run_backup(bk *b)
         return -1;
     ag_info(ctx, "backing up %s@%s (%s%s%s)", b->name, b->snap,
             b->parent ? "incremental" : "full", b->why_full[0] ? ": " : "", b->why_full);
-    if (store_open(&b->st, ctx, b->prefix, b->id) < 0)
+    if (writer_open(ctx, b->prefix, b->id, &b->w) < 0)
         return -1;
     progress prog;
     progress_start(&prog, ctx, "Backing up", b->name);
     int rc = pipeline_backup(ctx, b->simg, b->parent ? b->parent->m.snap_name : NULL,
-                             b->m.size, &b->st, &b->m, &prog);
+                             b->m.size, b->w, &b->m, &prog);
     progress_end(&prog, rc == 0);
     if (rc < 0)
         return -1;
     ag_debug(ctx, "data read and queued");
-    return store_commit(&b->st, &b->m);
+    return writer_commit(b->w, &b->m);
 }
 
 int ag_backup(ag_ctx *ctx, const naming_spec *spec, int full, const ag_policy *cmd,
@@ -388,7 +387,7 @@ int ag_backup(ag_ctx *ctx, const naming_spec *spec, int full, const ag_policy *c
     }
     if (res != NULL)
         res->cleanup_errors = b.clean.errors;
-    store_free(&b.st);
+    writer_free(b.w);
     if (b.simg != NULL)
         rbdio_close(b.simg);
     rbdio_lock_release(b.lock);

@@ -7,7 +7,6 @@
 #include "agent/repo/catalog.h"
 #include "agent/format/chunk.h"
 #include "agent/config/options.h"
-#include "agent/backup/pipeline.h"
 #include "agent/repo/writer.h"
 
 #include <errno.h>
@@ -24,7 +23,7 @@ typedef struct imp {
     catalog cat;
     const cat_entry *parent;
     rbdio_ds_reader *rd;
-    store st;
+    writer *w;
     manifest m;
     uint64_t chunk;
     unsigned char *buf;
@@ -94,7 +93,7 @@ static int put_piece(imp *im, uint64_t off, uint64_t len)
     if (rc < 0)
         return stream_fail(im, rc);
     chunk_encode(&im->enc, im->buf, (size_t)len, off);
-    return store_pieces(&im->st, &im->m, off, im->buf, &im->enc);
+    return writer_pieces(im->w, &im->m, off, im->buf, &im->enc);
 }
 
 static int check_order(imp *im, uint64_t off, uint64_t len)
@@ -123,7 +122,7 @@ static int read_records(imp *im)
         if (check_order(im, off, len) < 0)
             return -1;
         if (kind == RBDIO_DS_ZERO) {
-            if (store_zero(&im->st, &im->m, off, len) < 0)
+            if (writer_zero(im->w, &im->m, off, len) < 0)
                 return -1;
             continue;
         }
@@ -169,7 +168,7 @@ static int prepare(imp *im, int fd)
                                           ctx->opts.tun.chunk_digest) < 0)
         return ag_fail(ctx, AG_EFAIL, "out of memory");
     fill_manifest(im, h, id);
-    return store_open(&im->st, ctx, prefix, id);
+    return writer_open(ctx, prefix, id, &im->w);
 }
 
 static void report(const imp *im)
@@ -179,7 +178,7 @@ static void report(const imp *im)
     ag_fmt_size(m->data_bytes, d, sizeof(d));
     ag_fmt_size(m->stored_bytes, s, sizeof(s));
     if (im->ctx->opts.json) {
-        store_print_json(im->name, m);
+        writer_print_json(im->name, m);
         return;
     }
     printf("%s@%s: %s%s from stream, %s of data, %s stored\n", im->name, m->id,
@@ -211,12 +210,12 @@ int cmd_import_diff(ag_ctx *ctx, int argc, char **argv)
     if (rc == 0)
         rc = read_records(&im);
     if (rc == 0)
-        rc = store_commit(&im.st, &im.m);
+        rc = writer_commit(im.w, &im.m);
     if (rc == 0)
         report(&im);
-    else if (im.st.ctx != NULL)
-        store_abort(&im.st);
-    store_free(&im.st);
+    else
+        writer_abort(im.w);
+    writer_free(im.w);
     rbdio_ds_close(im.rd);
     if (fd != STDIN_FILENO)
         close(fd);
