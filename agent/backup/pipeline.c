@@ -391,9 +391,13 @@ int pipeline_backup(ag_ctx *ctx, rbdio_image *img, const char *from_snap, uint64
     int started = 0, reader_started = 0;
     if (rc == 0 && workers == NULL)
         rc = ag_fail(ctx, AG_EFAIL, "out of memory");
-    for (; rc == 0 && started < nthreads; started++)
+    /* started counts the threads that exist: a failed creation is not joined. */
+    while (rc == 0 && started < nthreads) {
         if (pthread_create(&workers[started], NULL, worker_main, &p) != 0)
             rc = ag_fail(ctx, AG_EFAIL, "cannot start worker threads");
+        else
+            started++;
+    }
     if (rc == 0 && pthread_create(&reader, NULL, reader_main, &p) != 0)
         rc = ag_fail(ctx, AG_EFAIL, "cannot start the reader thread");
     reader_started = rc == 0;
