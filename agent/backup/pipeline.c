@@ -1,5 +1,5 @@
 /* pipeline.c - the backup data path: diff walk + aio reads -> compress/hash workers ->
- * pack objects and the chunk index, all overlapping, in bounded memory. */
+ * data objects and the chunk index, all overlapping, in bounded memory. */
 #include "agent/backup/pipeline.h"
 
 #include "agent/format/chunk.h"
@@ -28,10 +28,10 @@ typedef struct slot {
     ssize_t rc;
     unsigned char *data;      /* chunk_size */
     chunk_enc enc;            /* the chunk's runs */
-    struct bpipe *pipe;
+    struct pipeline *pipe;
 } slot;
 
-typedef struct bpipe {
+typedef struct pipeline {
     ag_ctx *ctx;
     rbdio_image *img;
     rbdio_aio *aio;
@@ -55,9 +55,9 @@ typedef struct bpipe {
     progress *prog;
     int read_err;
     char read_what[1024];
-} bpipe;
+} pipeline;
 
-static void push_work(bpipe *p, size_t i)
+static void push_work(pipeline *p, size_t i)
 {
     p->work[p->work_tail % p->nslots] = i;
     p->work_tail++;
@@ -67,7 +67,7 @@ static void push_work(bpipe *p, size_t i)
 static void on_read(ssize_t rc, void *arg)
 {
     slot *s = arg;
-    bpipe *p = s->pipe;
+    pipeline *p = s->pipe;
     pthread_mutex_lock(&p->mu);
     s->rc = rc;
     s->state = S_QUEUED;
@@ -77,7 +77,7 @@ static void on_read(ssize_t rc, void *arg)
 
 /* A slot is ready for the consumer (the lock is held). A consumer driving the uploads is
  * woken at once rather than at its poll timeout. */
-static void mark_done(bpipe *p, slot *s)
+static void mark_done(pipeline *p, slot *s)
 {
     s->state = S_DONE;
     pthread_cond_broadcast(&p->cv_done);
@@ -86,7 +86,7 @@ static void mark_done(bpipe *p, slot *s)
 }
 
 /* Take the next slot in sequence, waiting while the ring is full. NULL when stopping. */
-static slot *take_slot(bpipe *p)
+static slot *take_slot(pipeline *p)
 {
     pthread_mutex_lock(&p->mu);
     while (!p->stop && p->produced - p->consumed >= p->nslots)
@@ -100,7 +100,7 @@ static slot *take_slot(bpipe *p)
     return s;
 }
 
-static int submit_piece(bpipe *p, uint64_t off, uint64_t len, int exists)
+static int submit_piece(pipeline *p, uint64_t off, uint64_t len, int exists)
 {
     slot *s = take_slot(p);
     if (s == NULL)
@@ -130,7 +130,7 @@ static int submit_piece(bpipe *p, uint64_t off, uint64_t len, int exists)
 }
 
 /* Split an extent at chunk boundaries of the image and submit the pieces. */
-static int submit_extent(bpipe *p, const dw_extent *e)
+static int submit_extent(pipeline *p, const dw_extent *e)
 {
     uint64_t off = e->off, end = e->off + e->len;
     while (off < end) {
@@ -146,7 +146,7 @@ static int submit_extent(bpipe *p, const dw_extent *e)
 }
 
 /* Record the reader's failure; why NULL: rbdio's error text of this thread. */
-static void reader_fail(bpipe *p, int rc, const char *what, const char *why)
+static void reader_fail(pipeline *p, int rc, const char *what, const char *why)
 {
     pthread_mutex_lock(&p->mu);
     if (p->read_err == 0 && rc != -ECANCELED) {
@@ -163,7 +163,7 @@ static void reader_fail(bpipe *p, int rc, const char *what, const char *why)
     pthread_mutex_unlock(&p->mu);
 }
 
-static void log_map(const bpipe *p, const diffwalk *dw)
+static void log_map(const pipeline *p, const diffwalk *dw)
 {
     uint64_t changed, total, unit;
     if (diffwalk_map(dw, &changed, &total, &unit))
@@ -176,7 +176,7 @@ static void log_map(const bpipe *p, const diffwalk *dw)
 /* The reader: take the diff window by window from the walkers and read its extents. */
 static void *reader_main(void *arg)
 {
-    bpipe *p = arg;
+    pipeline *p = arg;
     diffwalk *dw = NULL;
     int rc = diffwalk_start(p->img, p->from_snap, p->size, DIFF_WINDOW, DIFF_WALKERS, &dw);
     if (rc < 0)
@@ -222,7 +222,7 @@ static void process_slot(slot *s)
 
 static void *worker_main(void *arg)
 {
-    bpipe *p = arg;
+    pipeline *p = arg;
     pthread_mutex_lock(&p->mu);
     for (;;) {
         while (p->work_head == p->work_tail && !p->quit)
@@ -242,7 +242,7 @@ static void *worker_main(void *arg)
 
 /* Wait for the next slot in sequence. Returns it, or NULL at the end (*fail = 0) or
  * on failure (*fail = 1). Drives the uploads while waiting. */
-static slot *next_done(bpipe *p, writer *w, int *fail)
+static slot *next_done(pipeline *p, writer *w, int *fail)
 {
     *fail = 0;
     pthread_mutex_lock(&p->mu);
@@ -287,7 +287,7 @@ static slot *next_done(bpipe *p, writer *w, int *fail)
     return NULL;
 }
 
-static void release_slot(bpipe *p, slot *s)
+static void release_slot(pipeline *p, slot *s)
 {
     pthread_mutex_lock(&p->mu);
     s->state = S_FREE;
@@ -296,7 +296,7 @@ static void release_slot(bpipe *p, slot *s)
     pthread_mutex_unlock(&p->mu);
 }
 
-static int write_slot(bpipe *p, slot *s, writer *w, manifest *m)
+static int write_slot(pipeline *p, slot *s, writer *w, manifest *m)
 {
     if (s->rc < 0)
         return ag_fail_rbd(p->ctx, (int)s->rc, "reading the image");
@@ -305,7 +305,7 @@ static int write_slot(bpipe *p, slot *s, writer *w, manifest *m)
     return writer_pieces(w, m, s->off, s->data, &s->enc);
 }
 
-static int consume(bpipe *p, writer *w, manifest *m)
+static int consume(pipeline *p, writer *w, manifest *m)
 {
     int fail = 0;
     slot *s;
@@ -321,7 +321,7 @@ static int consume(bpipe *p, writer *w, manifest *m)
     return fail ? -1 : 0;
 }
 
-static void stop_all(bpipe *p)
+static void stop_all(pipeline *p)
 {
     pthread_mutex_lock(&p->mu);
     p->stop = 1;
@@ -330,7 +330,7 @@ static void stop_all(bpipe *p)
     pthread_mutex_unlock(&p->mu);
 }
 
-static int setup(bpipe *p, ag_ctx *ctx, rbdio_image *img)
+static int setup(pipeline *p, ag_ctx *ctx, rbdio_image *img)
 {
     const ag_tun *t = &ctx->opts.tun;
     p->ctx = ctx;
@@ -358,7 +358,7 @@ static int setup(bpipe *p, ag_ctx *ctx, rbdio_image *img)
     return 0;
 }
 
-static void teardown(bpipe *p)
+static void teardown(pipeline *p)
 {
     if (p->aio != NULL)
         rbdio_aio_free(p->aio);
@@ -380,7 +380,7 @@ int pipeline_backup(ag_ctx *ctx, rbdio_image *img, const char *from_snap, uint64
     if (ctx->opts.tun.chunk_size > CHUNK_SIZE_MAX)
         return ag_fail(ctx, AG_EUSAGE, "chunk size may be at most %lluM",
                        (unsigned long long)(CHUNK_SIZE_MAX >> 20));
-    bpipe p;
+    pipeline p;
     memset(&p, 0, sizeof(p));
     p.from_snap = from_snap;
     p.size = size;

@@ -1,5 +1,5 @@
 /* pipeline.h - the backup data path: diff walk + aio reads -> compress/hash workers ->
- * pack objects and the chunk index, all overlapping, in bounded memory. */
+ * data objects and the chunk index, all overlapping, in bounded memory. */
 #ifndef RBD2S3_PIPELINE_H
 #define RBD2S3_PIPELINE_H
 

@@ -16,7 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
-typedef struct imp {
+typedef struct import_job {
     ag_ctx *ctx;
     naming_spec spec;
     char name[NAMING_SPEC_MAX];
@@ -29,24 +29,24 @@ typedef struct imp {
     unsigned char *buf;
     chunk_enc enc;
     uint64_t next;            /* records must come in offset order */
-} imp;
+} import_job;
 
 static int id_taken(const char *id, void *arg)
 {
-    imp *im = arg;
+    import_job *im = arg;
     for (size_t i = 0; i < im->cat.n; i++)
         if (strcmp(im->cat.e[i].id, id) == 0)
             return 1;
     return 0;
 }
 
-static int stream_fail(imp *im, int rc)
+static int stream_fail(import_job *im, int rc)
 {
     return ag_fail(im->ctx, rc == -EINVAL ? AG_EUSAGE : AG_EFAIL, "%s", rbdio_last_error());
 }
 
 /* The parent: the newest backup of the image whose snapshot is the stream's from-snap. */
-static int find_parent(imp *im, const rbdio_ds_header *h)
+static int find_parent(import_job *im, const rbdio_ds_header *h)
 {
     if (!h->has_from)
         return 0;
@@ -59,7 +59,7 @@ static int find_parent(imp *im, const rbdio_ds_header *h)
                    "from-snapshot)", im->name, h->from_snap);
 }
 
-static void fill_manifest(imp *im, const rbdio_ds_header *h, const char *id)
+static void fill_manifest(import_job *im, const rbdio_ds_header *h, const char *id)
 {
     manifest *m = &im->m;
     const manifest *pm = im->parent ? &im->parent->m : NULL;
@@ -87,7 +87,7 @@ static void fill_manifest(imp *im, const rbdio_ds_header *h, const char *id)
 }
 
 /* One piece of a 'w' record, inside one chunk of the image's chunk grid. */
-static int put_piece(imp *im, uint64_t off, uint64_t len)
+static int put_piece(import_job *im, uint64_t off, uint64_t len)
 {
     int rc = rbdio_ds_read(im->rd, im->buf, (size_t)len);
     if (rc < 0)
@@ -96,7 +96,7 @@ static int put_piece(imp *im, uint64_t off, uint64_t len)
     return writer_pieces(im->w, &im->m, off, im->buf, &im->enc);
 }
 
-static int check_order(imp *im, uint64_t off, uint64_t len)
+static int check_order(import_job *im, uint64_t off, uint64_t len)
 {
     if (off < im->next)
         return ag_fail(im->ctx, AG_EUSAGE, "export-diff stream: record at %llu overlaps or "
@@ -107,7 +107,7 @@ static int check_order(imp *im, uint64_t off, uint64_t len)
     return 0;
 }
 
-static int read_records(imp *im)
+static int read_records(import_job *im)
 {
     for (;;) {
         int kind;
@@ -138,7 +138,7 @@ static int read_records(imp *im)
     return rc < 0 ? stream_fail(im, rc) : 0;
 }
 
-static int prepare(imp *im, int fd)
+static int prepare(import_job *im, int fd)
 {
     ag_ctx *ctx = im->ctx;
     if (ctx->opts.tun.chunk_size > CHUNK_SIZE_MAX)
@@ -171,7 +171,7 @@ static int prepare(imp *im, int fd)
     return writer_open(ctx, prefix, id, &im->w);
 }
 
-static void report(const imp *im)
+static void report(const import_job *im)
 {
     const manifest *m = &im->m;
     char d[32], s[32];
@@ -191,7 +191,7 @@ int cmd_import_diff(ag_ctx *ctx, int argc, char **argv)
     int npos;
     if (opts_parse_command(ctx, argc, argv, NULL, 0, &pos, &npos) < 0)
         return ctx->exit_code;
-    imp im;
+    import_job im;
     memset(&im, 0, sizeof(im));
     im.ctx = ctx;
     manifest_init(&im.m);
