@@ -12,6 +12,29 @@
 
 #define REPO_CHUNK (64u << 10)
 
+/* cmocka setup: the fake forgets objects, uploads, rules and log. */
+static int repo_reset(void **state)
+{
+    (void)state;
+    ctl("POST", "/_ctl/reset", "", NULL);
+    return 0;
+}
+
+/* The main of a test_repo_* program: run(), a cmocka group, against a fake started for
+ * it. 0 or 1, or 77 (skipped) when the fake cannot start (no python3). */
+static int repo_main(const char *prog, int (*run)(void))
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (start_fake() != 0) {
+        fprintf(stderr, "%s: SKIP: the fake S3 server needs python3\n", prog);
+        return 77;
+    }
+    alarm(300);                   /* a hang fails rather than stalls make check */
+    int rc = run();
+    stop_fake();
+    return rc ? 1 : 0;
+}
+
 /* A context on the fake's bucket, small sizes so that a few chunks fill several parts
  * and data objects: parts of 24 KiB, a data object rotated past 100 KiB. */
 static void repo_ctx(ag_ctx *ctx)

@@ -24,13 +24,6 @@
 #define ID2 "20261201T110000Z"
 #define IMAGE "rbd2s3/rbd/vm1/"
 
-static int setup(void **state)
-{
-    (void)state;
-    ctl("POST", "/_ctl/reset", "", NULL);
-    return 0;
-}
-
 static void spec_of(const char *s, naming_spec *spec)
 {
     assert_int_equal(naming_parse_spec(s, 0, spec), 0);
@@ -188,23 +181,18 @@ static void test_tampered_manifest(void **state)
     ag_ctx_close(&ctx);
 }
 
-int main(void)
+static int run_group(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup(test_list_and_load, setup),
-        cmocka_unit_test_setup(test_tampered_index, setup),
-        cmocka_unit_test_setup(test_manifest_wrong_folder, setup),
-        cmocka_unit_test_setup(test_tampered_manifest, setup),
+        cmocka_unit_test_setup(test_list_and_load, repo_reset),
+        cmocka_unit_test_setup(test_tampered_index, repo_reset),
+        cmocka_unit_test_setup(test_manifest_wrong_folder, repo_reset),
+        cmocka_unit_test_setup(test_tampered_manifest, repo_reset),
     };
-    int rc;
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
 
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    if (start_fake() != 0) {
-        fprintf(stderr, "test_repo_catalog: SKIP: the fake S3 server needs python3\n");
-        return 77;
-    }
-    alarm(300);
-    rc = cmocka_run_group_tests(tests, NULL, NULL);
-    stop_fake();
-    return rc ? 1 : 0;
+int main(void)
+{
+    return repo_main("test_repo_catalog", run_group);
 }

@@ -22,13 +22,6 @@
 #define ID "20261201T100000Z"
 #define FOLDER "rbd2s3/rbd/vm1/" ID "/"
 
-static int setup(void **state)
-{
-    (void)state;
-    ctl("POST", "/_ctl/reset", "", NULL);
-    return 0;
-}
-
 /* The index of the last log record of method whose path ends with tail, or -1. */
 static int last_with(const struct logrec *recs, int n, const char *method, const char *tail)
 {
@@ -177,24 +170,19 @@ static void test_null_safe(void **state)
     writer_free(NULL);
 }
 
-int main(void)
+static int run_group(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup(test_commit, setup),
-        cmocka_unit_test_setup(test_part_retried, setup),
-        cmocka_unit_test_setup(test_abort_midway, setup),
-        cmocka_unit_test_setup(test_manifest_refused, setup),
+        cmocka_unit_test_setup(test_commit, repo_reset),
+        cmocka_unit_test_setup(test_part_retried, repo_reset),
+        cmocka_unit_test_setup(test_abort_midway, repo_reset),
+        cmocka_unit_test_setup(test_manifest_refused, repo_reset),
         cmocka_unit_test(test_null_safe),
     };
-    int rc;
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
 
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    if (start_fake() != 0) {
-        fprintf(stderr, "test_repo_writer: SKIP: the fake S3 server needs python3\n");
-        return 77;
-    }
-    alarm(300);
-    rc = cmocka_run_group_tests(tests, NULL, NULL);
-    stop_fake();
-    return rc ? 1 : 0;
+int main(void)
+{
+    return repo_main("test_repo_writer", run_group);
 }
