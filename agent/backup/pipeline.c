@@ -374,6 +374,47 @@ static void teardown(pipeline *p)
     pthread_cond_destroy(&p->cv_done);
 }
 
+/* The threads of one run: workers[0..started) and the reader (when reader_on). */
+typedef struct crew {
+    pthread_t *workers;
+    int started;              /* only threads that exist are counted, and joined */
+    pthread_t reader;
+    int reader_on;
+} crew;
+
+/* Start n workers, then the reader. 0, or -1 (error recorded) with c telling which
+ * threads exist: a thread whose creation failed is never joined. */
+static int start_crew(pipeline *p, crew *c, int n)
+{
+    c->workers = calloc((size_t)n, sizeof(*c->workers));
+    if (c->workers == NULL)
+        return ag_fail(p->ctx, AG_EFAIL, "out of memory");
+    while (c->started < n) {
+        if (pthread_create(&c->workers[c->started], NULL, worker_main, p) != 0)
+            return ag_fail(p->ctx, AG_EFAIL, "cannot start worker threads");
+        c->started++;
+    }
+    if (pthread_create(&c->reader, NULL, reader_main, p) != 0)
+        return ag_fail(p->ctx, AG_EFAIL, "cannot start the reader thread");
+    c->reader_on = 1;
+    return 0;
+}
+
+/* Join the reader, then let the workers finish the queue and join them; frees
+ * c->workers. Cannot fail. */
+static void join_crew(pipeline *p, crew *c)
+{
+    if (c->reader_on)
+        pthread_join(c->reader, NULL);
+    pthread_mutex_lock(&p->mu);
+    p->quit = 1;
+    pthread_cond_broadcast(&p->cv_work);
+    pthread_mutex_unlock(&p->mu);
+    for (int i = 0; i < c->started; i++)
+        pthread_join(c->workers[i], NULL);
+    free(c->workers);
+}
+
 int pipeline_backup(ag_ctx *ctx, rbdio_image *img, const char *from_snap, uint64_t size,
                     writer *w, manifest *m, progress *prog)
 {
@@ -385,35 +426,16 @@ int pipeline_backup(ag_ctx *ctx, rbdio_image *img, const char *from_snap, uint64
     p.from_snap = from_snap;
     p.size = size;
     p.prog = prog;
+    crew c;
+    memset(&c, 0, sizeof(c));
     int rc = setup(&p, ctx, img);
-    int nthreads = ctx->opts.tun.threads;
-    pthread_t reader, *workers = calloc((size_t)nthreads, sizeof(*workers));
-    int started = 0, reader_started = 0;
-    if (rc == 0 && workers == NULL)
-        rc = ag_fail(ctx, AG_EFAIL, "out of memory");
-    /* started counts the threads that exist: a failed creation is not joined. */
-    while (rc == 0 && started < nthreads) {
-        if (pthread_create(&workers[started], NULL, worker_main, &p) != 0)
-            rc = ag_fail(ctx, AG_EFAIL, "cannot start worker threads");
-        else
-            started++;
-    }
-    if (rc == 0 && pthread_create(&reader, NULL, reader_main, &p) != 0)
-        rc = ag_fail(ctx, AG_EFAIL, "cannot start the reader thread");
-    reader_started = rc == 0;
+    if (rc == 0)
+        rc = start_crew(&p, &c, ctx->opts.tun.threads);
     if (rc == 0)
         rc = consume(&p, w, m);
     if (rc < 0)
         stop_all(&p);
-    if (reader_started)
-        pthread_join(reader, NULL);
-    pthread_mutex_lock(&p.mu);
-    p.quit = 1;
-    pthread_cond_broadcast(&p.cv_work);
-    pthread_mutex_unlock(&p.mu);
-    for (int i = 0; i < started; i++)
-        pthread_join(workers[i], NULL);
-    free(workers);
+    join_crew(&p, &c);
     if (p.read_err != 0)
         ag_fail_rbd_why(ctx, p.read_err, p.read_what);
     else if (rc < 0 && ctx->exit_code == AG_OK)
