@@ -1,5 +1,5 @@
 /* pipeline.c - the backup data path: diff walk + aio reads -> compress/hash workers ->
- * pack objects and the chunk index, all overlapping, in bounded memory. */
+ * data objects and the chunk index, all overlapping, in bounded memory. */
 #include "agent/backup/pipeline.h"
 
 #include "agent/format/chunk.h"
@@ -28,10 +28,10 @@ typedef struct slot {
     ssize_t rc;
     unsigned char *data;      /* chunk_size */
     chunk_enc enc;            /* the chunk's runs */
-    struct bpipe *pipe;
+    struct pipeline *pipe;
 } slot;
 
-typedef struct bpipe {
+typedef struct pipeline {
     ag_ctx *ctx;
     rbdio_image *img;
     rbdio_aio *aio;
@@ -55,9 +55,9 @@ typedef struct bpipe {
     progress *prog;
     int read_err;
     char read_what[1024];
-} bpipe;
+} pipeline;
 
-static void push_work(bpipe *p, size_t i)
+static void push_work(pipeline *p, size_t i)
 {
     p->work[p->work_tail % p->nslots] = i;
     p->work_tail++;
@@ -67,7 +67,7 @@ static void push_work(bpipe *p, size_t i)
 static void on_read(ssize_t rc, void *arg)
 {
     slot *s = arg;
-    bpipe *p = s->pipe;
+    pipeline *p = s->pipe;
     pthread_mutex_lock(&p->mu);
     s->rc = rc;
     s->state = S_QUEUED;
@@ -77,7 +77,7 @@ static void on_read(ssize_t rc, void *arg)
 
 /* A slot is ready for the consumer (the lock is held). A consumer driving the uploads is
  * woken at once rather than at its poll timeout. */
-static void mark_done(bpipe *p, slot *s)
+static void mark_done(pipeline *p, slot *s)
 {
     s->state = S_DONE;
     pthread_cond_broadcast(&p->cv_done);
@@ -86,7 +86,7 @@ static void mark_done(bpipe *p, slot *s)
 }
 
 /* Take the next slot in sequence, waiting while the ring is full. NULL when stopping. */
-static slot *take_slot(bpipe *p)
+static slot *take_slot(pipeline *p)
 {
     pthread_mutex_lock(&p->mu);
     while (!p->stop && p->produced - p->consumed >= p->nslots)
@@ -100,7 +100,7 @@ static slot *take_slot(bpipe *p)
     return s;
 }
 
-static int submit_piece(bpipe *p, uint64_t off, uint64_t len, int exists)
+static int submit_piece(pipeline *p, uint64_t off, uint64_t len, int exists)
 {
     slot *s = take_slot(p);
     if (s == NULL)
@@ -130,7 +130,7 @@ static int submit_piece(bpipe *p, uint64_t off, uint64_t len, int exists)
 }
 
 /* Split an extent at chunk boundaries of the image and submit the pieces. */
-static int submit_extent(bpipe *p, const dw_extent *e)
+static int submit_extent(pipeline *p, const dw_extent *e)
 {
     uint64_t off = e->off, end = e->off + e->len;
     while (off < end) {
@@ -146,7 +146,7 @@ static int submit_extent(bpipe *p, const dw_extent *e)
 }
 
 /* Record the reader's failure; why NULL: rbdio's error text of this thread. */
-static void reader_fail(bpipe *p, int rc, const char *what, const char *why)
+static void reader_fail(pipeline *p, int rc, const char *what, const char *why)
 {
     pthread_mutex_lock(&p->mu);
     if (p->read_err == 0 && rc != -ECANCELED) {
@@ -163,7 +163,7 @@ static void reader_fail(bpipe *p, int rc, const char *what, const char *why)
     pthread_mutex_unlock(&p->mu);
 }
 
-static void log_map(const bpipe *p, const diffwalk *dw)
+static void log_map(const pipeline *p, const diffwalk *dw)
 {
     uint64_t changed, total, unit;
     if (diffwalk_map(dw, &changed, &total, &unit))
@@ -176,7 +176,7 @@ static void log_map(const bpipe *p, const diffwalk *dw)
 /* The reader: take the diff window by window from the walkers and read its extents. */
 static void *reader_main(void *arg)
 {
-    bpipe *p = arg;
+    pipeline *p = arg;
     diffwalk *dw = NULL;
     int rc = diffwalk_start(p->img, p->from_snap, p->size, DIFF_WINDOW, DIFF_WALKERS, &dw);
     if (rc < 0)
@@ -222,7 +222,7 @@ static void process_slot(slot *s)
 
 static void *worker_main(void *arg)
 {
-    bpipe *p = arg;
+    pipeline *p = arg;
     pthread_mutex_lock(&p->mu);
     for (;;) {
         while (p->work_head == p->work_tail && !p->quit)
@@ -242,7 +242,7 @@ static void *worker_main(void *arg)
 
 /* Wait for the next slot in sequence. Returns it, or NULL at the end (*fail = 0) or
  * on failure (*fail = 1). Drives the uploads while waiting. */
-static slot *next_done(bpipe *p, pack_writer *pack, int *fail)
+static slot *next_done(pipeline *p, writer *w, int *fail)
 {
     *fail = 0;
     pthread_mutex_lock(&p->mu);
@@ -258,10 +258,10 @@ static slot *next_done(bpipe *p, pack_writer *pack, int *fail)
         }
         if (p->reader_done && p->consumed == p->produced)
             break;
-        if (pack_busy(pack)) {
+        if (writer_busy(w)) {
             p->polling = 1;
             pthread_mutex_unlock(&p->mu);
-            int rc = pack_poll(pack, 50);
+            int rc = writer_poll(w, 50);
             pthread_mutex_lock(&p->mu);
             p->polling = 0;
             if (rc < 0) {
@@ -287,7 +287,7 @@ static slot *next_done(bpipe *p, pack_writer *pack, int *fail)
     return NULL;
 }
 
-static void release_slot(bpipe *p, slot *s)
+static void release_slot(pipeline *p, slot *s)
 {
     pthread_mutex_lock(&p->mu);
     s->state = S_FREE;
@@ -296,32 +296,32 @@ static void release_slot(bpipe *p, slot *s)
     pthread_mutex_unlock(&p->mu);
 }
 
-static int store_slot(bpipe *p, slot *s, store *st, manifest *m)
+static int write_slot(pipeline *p, slot *s, writer *w, manifest *m)
 {
     if (s->rc < 0)
         return ag_fail_rbd(p->ctx, (int)s->rc, "reading the image");
     if (s->zero)
-        return store_zero(st, m, s->off, s->len);
-    return store_pieces(st, m, s->off, s->data, &s->enc);
+        return writer_zero(w, m, s->off, s->len);
+    return writer_pieces(w, m, s->off, s->data, &s->enc);
 }
 
-static int consume(bpipe *p, store *st, manifest *m)
+static int consume(pipeline *p, writer *w, manifest *m)
 {
     int fail = 0;
     slot *s;
-    while ((s = next_done(p, st->pack, &fail)) != NULL) {
-        int rc = store_slot(p, s, st, m);
+    while ((s = next_done(p, w, &fail)) != NULL) {
+        int rc = write_slot(p, s, w, m);
         progress_update(p->prog, s->off + s->len, p->size, m->data_bytes + m->zero_bytes);
         release_slot(p, s);
         /* Keep the parts moving while the slots keep coming: the engine only runs when
          * driven, and a consumer that never waits would leave them all to the end. */
-        if (rc < 0 || (pack_busy(st->pack) && pack_poll(st->pack, 0) < 0))
+        if (rc < 0 || (writer_busy(w) && writer_poll(w, 0) < 0))
             return -1;
     }
     return fail ? -1 : 0;
 }
 
-static void stop_all(bpipe *p)
+static void stop_all(pipeline *p)
 {
     pthread_mutex_lock(&p->mu);
     p->stop = 1;
@@ -330,7 +330,7 @@ static void stop_all(bpipe *p)
     pthread_mutex_unlock(&p->mu);
 }
 
-static int setup(bpipe *p, ag_ctx *ctx, rbdio_image *img)
+static int setup(pipeline *p, ag_ctx *ctx, rbdio_image *img)
 {
     const ag_tun *t = &ctx->opts.tun;
     p->ctx = ctx;
@@ -358,7 +358,7 @@ static int setup(bpipe *p, ag_ctx *ctx, rbdio_image *img)
     return 0;
 }
 
-static void teardown(bpipe *p)
+static void teardown(pipeline *p)
 {
     if (p->aio != NULL)
         rbdio_aio_free(p->aio);
@@ -374,42 +374,68 @@ static void teardown(bpipe *p)
     pthread_cond_destroy(&p->cv_done);
 }
 
+/* The threads of one run: workers[0..started) and the reader (when reader_on). */
+typedef struct crew {
+    pthread_t *workers;
+    int started;              /* only threads that exist are counted, and joined */
+    pthread_t reader;
+    int reader_on;
+} crew;
+
+/* Start n workers, then the reader. 0, or -1 (error recorded) with c telling which
+ * threads exist: a thread whose creation failed is never joined. */
+static int start_crew(pipeline *p, crew *c, int n)
+{
+    c->workers = calloc((size_t)n, sizeof(*c->workers));
+    if (c->workers == NULL)
+        return ag_fail(p->ctx, AG_EFAIL, "out of memory");
+    while (c->started < n) {
+        if (pthread_create(&c->workers[c->started], NULL, worker_main, p) != 0)
+            return ag_fail(p->ctx, AG_EFAIL, "cannot start worker threads");
+        c->started++;
+    }
+    if (pthread_create(&c->reader, NULL, reader_main, p) != 0)
+        return ag_fail(p->ctx, AG_EFAIL, "cannot start the reader thread");
+    c->reader_on = 1;
+    return 0;
+}
+
+/* Join the reader, then let the workers finish the queue and join them; frees
+ * c->workers. Cannot fail. */
+static void join_crew(pipeline *p, crew *c)
+{
+    if (c->reader_on)
+        pthread_join(c->reader, NULL);
+    pthread_mutex_lock(&p->mu);
+    p->quit = 1;
+    pthread_cond_broadcast(&p->cv_work);
+    pthread_mutex_unlock(&p->mu);
+    for (int i = 0; i < c->started; i++)
+        pthread_join(c->workers[i], NULL);
+    free(c->workers);
+}
+
 int pipeline_backup(ag_ctx *ctx, rbdio_image *img, const char *from_snap, uint64_t size,
-                    store *st, manifest *m, progress *prog)
+                    writer *w, manifest *m, progress *prog)
 {
     if (ctx->opts.tun.chunk_size > CHUNK_SIZE_MAX)
         return ag_fail(ctx, AG_EUSAGE, "chunk size may be at most %lluM",
                        (unsigned long long)(CHUNK_SIZE_MAX >> 20));
-    bpipe p;
+    pipeline p;
     memset(&p, 0, sizeof(p));
     p.from_snap = from_snap;
     p.size = size;
     p.prog = prog;
+    crew c;
+    memset(&c, 0, sizeof(c));
     int rc = setup(&p, ctx, img);
-    int nthreads = ctx->opts.tun.threads;
-    pthread_t reader, *workers = calloc((size_t)nthreads, sizeof(*workers));
-    int started = 0, reader_started = 0;
-    if (rc == 0 && workers == NULL)
-        rc = ag_fail(ctx, AG_EFAIL, "out of memory");
-    for (; rc == 0 && started < nthreads; started++)
-        if (pthread_create(&workers[started], NULL, worker_main, &p) != 0)
-            rc = ag_fail(ctx, AG_EFAIL, "cannot start worker threads");
-    if (rc == 0 && pthread_create(&reader, NULL, reader_main, &p) != 0)
-        rc = ag_fail(ctx, AG_EFAIL, "cannot start the reader thread");
-    reader_started = rc == 0;
     if (rc == 0)
-        rc = consume(&p, st, m);
+        rc = start_crew(&p, &c, ctx->opts.tun.threads);
+    if (rc == 0)
+        rc = consume(&p, w, m);
     if (rc < 0)
         stop_all(&p);
-    if (reader_started)
-        pthread_join(reader, NULL);
-    pthread_mutex_lock(&p.mu);
-    p.quit = 1;
-    pthread_cond_broadcast(&p.cv_work);
-    pthread_mutex_unlock(&p.mu);
-    for (int i = 0; i < started; i++)
-        pthread_join(workers[i], NULL);
-    free(workers);
+    join_crew(&p, &c);
     if (p.read_err != 0)
         ag_fail_rbd_why(ctx, p.read_err, p.read_what);
     else if (rc < 0 && ctx->exit_code == AG_OK)

@@ -1,5 +1,5 @@
 /* pipeline.h - the backup data path: diff walk + aio reads -> compress/hash workers ->
- * pack objects and the chunk index, all overlapping, in bounded memory. */
+ * data objects and the chunk index, all overlapping, in bounded memory. */
 #ifndef RBD2S3_PIPELINE_H
 #define RBD2S3_PIPELINE_H
 
@@ -8,9 +8,9 @@
 #include "agent/repo/writer.h"
 
 /* Back up the extents of img (opened at the new snapshot) that differ from
- * from_snap (NULL: a full backup) over [0, size). Chunks and records go into st, the
+ * from_snap (NULL: a full backup) over [0, size). Chunks and records go into w, the
  * totals into m; prog gets the position. 0 or -1 with the error recorded in ctx. */
 int pipeline_backup(ag_ctx *ctx, rbdio_image *img, const char *from_snap, uint64_t size,
-                    store *st, manifest *m, progress *prog);
+                    writer *w, manifest *m, progress *prog);
 
 #endif

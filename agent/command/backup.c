@@ -4,7 +4,6 @@
 #include "agent/repo/catalog.h"
 #include "agent/format/index.h"
 #include "agent/config/options.h"
-#include "agent/repo/pack.h"
 #include "agent/backup/pipeline.h"
 #include "agent/repo/writer.h"
 #include "agent/config/policy.h"
@@ -18,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct bk {
+typedef struct backup_job {
     ag_ctx *ctx;
     naming_spec spec;
     char name[NAMING_SPEC_MAX]; /* "pool/image" for messages */
@@ -40,11 +39,11 @@ typedef struct bk {
     int full_requested;
     ag_policy cmd_policy;        /* --full-every, --max-chain */
     char why_full[160];          /* why a full backup was forced, or "" */
-    store st;                    /* pack objects, index, manifest */
+    writer *w;                   /* data objects, index, manifest */
     manifest m;
-} bk;
+} backup_job;
 
-static int catalog_has(const bk *b, const char *id)
+static int catalog_has(const backup_job *b, const char *id)
 {
     for (size_t i = 0; i < b->cat.n; i++)
         if (strcmp(b->cat.e[i].id, id) == 0)
@@ -54,7 +53,7 @@ static int catalog_has(const bk *b, const char *id)
 
 static int snap_taken(const char *id, void *arg)
 {
-    bk *b = arg;
+    backup_job *b = arg;
     char snap[NAMING_MAX];
     snprintf(snap, sizeof(snap), NAMING_SNAP_PREFIX "%s", id);
     return rbdio_snap_exists(b->img, snap) == 1;
@@ -67,7 +66,7 @@ static int id_taken(const char *id, void *arg)
 
 static void *snap_main(void *arg)
 {
-    bk *b = arg;
+    backup_job *b = arg;
     b->snap_rc = rbdio_snap_create(b->img, b->snap);
     if (b->snap_rc < 0)
         snprintf(b->snap_why, sizeof(b->snap_why), "creating the snapshot: %s",
@@ -78,7 +77,7 @@ static void *snap_main(void *arg)
 /* The snapshot is created on a thread of its own while the bucket is read (a monitor
  * commit, the longest step of a small incremental), under an id taken from the clock and
  * free among the image's snapshots; the catalog confirms it afterwards. */
-static void snapshot_start(bk *b)
+static void snapshot_start(backup_job *b)
 {
     if (b->spec.at[0] != '\0' || naming_backup_id(time(NULL), snap_taken, b, b->id) < 0)
         return;
@@ -87,7 +86,7 @@ static void snapshot_start(bk *b)
 }
 
 /* Wait for the snapshot; 0, or -1 with the error set when fail_ok is 0. */
-static int snapshot_join(bk *b, int fail_ok)
+static int snapshot_join(backup_job *b, int fail_ok)
 {
     if (!b->snap_thread_on)
         return 0;
@@ -102,7 +101,7 @@ static int snapshot_join(bk *b, int fail_ok)
 /* The backup id: the early snapshot's, unless the bucket already holds a backup of that
  * id (a backup of a recreated image in the same second); then the snapshot is dropped and
  * the id chosen among both the bucket's and the image's. */
-static int choose_id(bk *b)
+static int choose_id(backup_job *b)
 {
     if (b->created_snap) {
         if (!catalog_has(b, b->id))
@@ -118,7 +117,7 @@ static int choose_id(bk *b)
 }
 
 /* The bucket side of prepare: the S3 client (the bucket is checked) and the catalog. */
-static int read_bucket(bk *b)
+static int read_bucket(backup_job *b)
 {
     if (ag_check_key_room(b->ctx, &b->spec) < 0 || ag_s3(b->ctx) == NULL)
         return -1;
@@ -130,7 +129,7 @@ static int read_bucket(bk *b)
 }
 
 /* Everything that can be checked before the source is changed, but the snapshot. */
-static int prepare(bk *b)
+static int prepare(backup_job *b)
 {
     ag_ctx *ctx = b->ctx;
     rbdio_cluster *c = ag_cluster(ctx);
@@ -169,7 +168,7 @@ static int prepare(bk *b)
 }
 
 /* The newest committed backup of this very image whose snapshot still exists. */
-static const cat_entry *find_parent(bk *b)
+static const cat_entry *find_parent(backup_job *b)
 {
     for (size_t i = b->cat.n; i-- > 0;) {
         const cat_entry *e = &b->cat.e[i];
@@ -184,7 +183,7 @@ static const cat_entry *find_parent(bk *b)
 }
 
 /* The length of the chain ending at e and its full (NULL if a parent is missing). */
-static const cat_entry *chain_full(const bk *b, const cat_entry *e, int *len)
+static const cat_entry *chain_full(const backup_job *b, const cat_entry *e, int *len)
 {
     *len = 1;
     while (e != NULL && !e->m.full && *len <= (int)b->cat.n) {
@@ -199,7 +198,7 @@ static const cat_entry *chain_full(const bk *b, const cat_entry *e, int *len)
 }
 
 /* --max-chain and --full-every: may a new incremental go on the chain of parent? */
-static int chain_allows(bk *b, const cat_entry *parent)
+static int chain_allows(backup_job *b, const cat_entry *parent)
 {
     ag_policy pol;
     policy_resolve(b->ctx, b->spec.pool, b->spec.ns, &b->cmd_policy, &pol);
@@ -224,7 +223,7 @@ static int chain_allows(bk *b, const cat_entry *parent)
     return 1;
 }
 
-static void choose_parent(bk *b)
+static void choose_parent(backup_job *b)
 {
     if (b->full_requested)
         return;
@@ -233,7 +232,7 @@ static void choose_parent(bk *b)
         b->parent = p;
 }
 
-static int take_snapshot(bk *b)
+static int take_snapshot(backup_job *b)
 {
     ag_ctx *ctx = b->ctx;
     int rc;
@@ -253,7 +252,7 @@ static int take_snapshot(bk *b)
 
 /* The manifest's fields from the snapshot; -1 (error recorded) if its geometry, id or
  * time cannot be read: a manifest never records snapshot id 0 or a 1970 time. */
-static int fill_manifest(bk *b)
+static int fill_manifest(backup_job *b)
 {
     manifest *m = &b->m;
     rbdio_info si;
@@ -284,9 +283,9 @@ static int fill_manifest(bk *b)
     return 0;
 }
 
-static void undo(bk *b)
+static void undo(backup_job *b)
 {
-    store_abort(&b->st);
+    writer_abort(b->w);
     if (b->simg != NULL) {
         rbdio_close(b->simg);
         b->simg = NULL;
@@ -297,11 +296,11 @@ static void undo(bk *b)
     ag_pending(NULL);
 }
 
-static void report(bk *b)
+static void report(backup_job *b)
 {
     const manifest *m = &b->m;
     if (b->ctx->opts.json) {
-        json_object *o = store_json(b->name, m);
+        json_object *o = writer_json(b->name, m);
         json_object_object_add(o, "cleanup_errors", json_object_new_int(b->clean.errors));
         puts(json_object_to_json_string_ext(o, AG_JSON_OUT));
         json_object_put(o);
@@ -317,14 +316,14 @@ static void report(bk *b)
 /* Does a committed backup of the catalog use snapshot snap? */
 static int snap_committed(const char *snap, void *arg)
 {
-    const bk *b = arg;
+    const backup_job *b = arg;
     for (size_t i = 0; i < b->cat.n; i++)
         if (strcmp(b->cat.e[i].m.snap_name, snap) == 0)
             return 1;
     return 0;
 }
 
-static int run_backup(bk *b)
+static int run_backup(backup_job *b)
 {
     ag_ctx *ctx = b->ctx;
     if (prepare(b) < 0)
@@ -342,23 +341,23 @@ static int run_backup(bk *b)
         return -1;
     ag_info(ctx, "backing up %s@%s (%s%s%s)", b->name, b->snap,
             b->parent ? "incremental" : "full", b->why_full[0] ? ": " : "", b->why_full);
-    if (store_open(&b->st, ctx, b->prefix, b->id) < 0)
+    if (writer_open(ctx, b->prefix, b->id, &b->w) < 0)
         return -1;
     progress prog;
     progress_start(&prog, ctx, "Backing up", b->name);
     int rc = pipeline_backup(ctx, b->simg, b->parent ? b->parent->m.snap_name : NULL,
-                             b->m.size, &b->st, &b->m, &prog);
+                             b->m.size, b->w, &b->m, &prog);
     progress_end(&prog, rc == 0);
     if (rc < 0)
         return -1;
     ag_debug(ctx, "data read and queued");
-    return store_commit(&b->st, &b->m);
+    return writer_commit(b->w, &b->m);
 }
 
 int ag_backup(ag_ctx *ctx, const naming_spec *spec, int full, const ag_policy *cmd,
               int print, ag_backup_result *res)
 {
-    bk b;
+    backup_job b;
     memset(&b, 0, sizeof(b));
     b.ctx = ctx;
     b.spec = *spec;
@@ -388,7 +387,7 @@ int ag_backup(ag_ctx *ctx, const naming_spec *spec, int full, const ag_policy *c
     }
     if (res != NULL)
         res->cleanup_errors = b.clean.errors;
-    store_free(&b.st);
+    writer_free(b.w);
     if (b.simg != NULL)
         rbdio_close(b.simg);
     rbdio_lock_release(b.lock);
@@ -409,10 +408,11 @@ int cmd_backup(ag_ctx *ctx, int argc, char **argv)
     int npos;
     if (opts_parse_command(ctx, argc, argv, spec, 3, &pos, &npos) < 0)
         return ctx->exit_code;
-    if (npos != 1)
-        return ag_fail(ctx, AG_EUSAGE, "usage: backup POOL/IMAGE[@SNAP] [--full] "
-                       "[--full-every DURATION] [--max-chain N]"),
-               ctx->exit_code;
+    if (npos != 1) {
+        ag_fail(ctx, AG_EUSAGE, "usage: backup POOL/IMAGE[@SNAP] [--full] "
+                "[--full-every DURATION] [--max-chain N]");
+        return ctx->exit_code;
+    }
     ag_policy cmd;
     policy_unset(&cmd);
     if ((every != NULL && policy_set_key(ctx, &cmd, "full-every", every, "command line") < 0) ||

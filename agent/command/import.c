@@ -7,7 +7,6 @@
 #include "agent/repo/catalog.h"
 #include "agent/format/chunk.h"
 #include "agent/config/options.h"
-#include "agent/backup/pipeline.h"
 #include "agent/repo/writer.h"
 
 #include <errno.h>
@@ -17,37 +16,37 @@
 #include <string.h>
 #include <unistd.h>
 
-typedef struct imp {
+typedef struct import_job {
     ag_ctx *ctx;
     naming_spec spec;
     char name[NAMING_SPEC_MAX];
     catalog cat;
     const cat_entry *parent;
     rbdio_ds_reader *rd;
-    store st;
+    writer *w;
     manifest m;
     uint64_t chunk;
     unsigned char *buf;
     chunk_enc enc;
     uint64_t next;            /* records must come in offset order */
-} imp;
+} import_job;
 
 static int id_taken(const char *id, void *arg)
 {
-    imp *im = arg;
+    import_job *im = arg;
     for (size_t i = 0; i < im->cat.n; i++)
         if (strcmp(im->cat.e[i].id, id) == 0)
             return 1;
     return 0;
 }
 
-static int stream_fail(imp *im, int rc)
+static int stream_fail(import_job *im, int rc)
 {
     return ag_fail(im->ctx, rc == -EINVAL ? AG_EUSAGE : AG_EFAIL, "%s", rbdio_last_error());
 }
 
 /* The parent: the newest backup of the image whose snapshot is the stream's from-snap. */
-static int find_parent(imp *im, const rbdio_ds_header *h)
+static int find_parent(import_job *im, const rbdio_ds_header *h)
 {
     if (!h->has_from)
         return 0;
@@ -60,7 +59,7 @@ static int find_parent(imp *im, const rbdio_ds_header *h)
                    "from-snapshot)", im->name, h->from_snap);
 }
 
-static void fill_manifest(imp *im, const rbdio_ds_header *h, const char *id)
+static void fill_manifest(import_job *im, const rbdio_ds_header *h, const char *id)
 {
     manifest *m = &im->m;
     const manifest *pm = im->parent ? &im->parent->m : NULL;
@@ -88,16 +87,16 @@ static void fill_manifest(imp *im, const rbdio_ds_header *h, const char *id)
 }
 
 /* One piece of a 'w' record, inside one chunk of the image's chunk grid. */
-static int put_piece(imp *im, uint64_t off, uint64_t len)
+static int put_piece(import_job *im, uint64_t off, uint64_t len)
 {
     int rc = rbdio_ds_read(im->rd, im->buf, (size_t)len);
     if (rc < 0)
         return stream_fail(im, rc);
     chunk_encode(&im->enc, im->buf, (size_t)len, off);
-    return store_pieces(&im->st, &im->m, off, im->buf, &im->enc);
+    return writer_pieces(im->w, &im->m, off, im->buf, &im->enc);
 }
 
-static int check_order(imp *im, uint64_t off, uint64_t len)
+static int check_order(import_job *im, uint64_t off, uint64_t len)
 {
     if (off < im->next)
         return ag_fail(im->ctx, AG_EUSAGE, "export-diff stream: record at %llu overlaps or "
@@ -108,7 +107,7 @@ static int check_order(imp *im, uint64_t off, uint64_t len)
     return 0;
 }
 
-static int read_records(imp *im)
+static int read_records(import_job *im)
 {
     for (;;) {
         int kind;
@@ -123,7 +122,7 @@ static int read_records(imp *im)
         if (check_order(im, off, len) < 0)
             return -1;
         if (kind == RBDIO_DS_ZERO) {
-            if (store_zero(&im->st, &im->m, off, len) < 0)
+            if (writer_zero(im->w, &im->m, off, len) < 0)
                 return -1;
             continue;
         }
@@ -139,7 +138,7 @@ static int read_records(imp *im)
     return rc < 0 ? stream_fail(im, rc) : 0;
 }
 
-static int prepare(imp *im, int fd)
+static int prepare(import_job *im, int fd)
 {
     ag_ctx *ctx = im->ctx;
     if (ctx->opts.tun.chunk_size > CHUNK_SIZE_MAX)
@@ -169,17 +168,17 @@ static int prepare(imp *im, int fd)
                                           ctx->opts.tun.chunk_digest) < 0)
         return ag_fail(ctx, AG_EFAIL, "out of memory");
     fill_manifest(im, h, id);
-    return store_open(&im->st, ctx, prefix, id);
+    return writer_open(ctx, prefix, id, &im->w);
 }
 
-static void report(const imp *im)
+static void report(const import_job *im)
 {
     const manifest *m = &im->m;
     char d[32], s[32];
     ag_fmt_size(m->data_bytes, d, sizeof(d));
     ag_fmt_size(m->stored_bytes, s, sizeof(s));
     if (im->ctx->opts.json) {
-        store_print_json(im->name, m);
+        writer_print_json(im->name, m);
         return;
     }
     printf("%s@%s: %s%s from stream, %s of data, %s stored\n", im->name, m->id,
@@ -192,7 +191,7 @@ int cmd_import_diff(ag_ctx *ctx, int argc, char **argv)
     int npos;
     if (opts_parse_command(ctx, argc, argv, NULL, 0, &pos, &npos) < 0)
         return ctx->exit_code;
-    imp im;
+    import_job im;
     memset(&im, 0, sizeof(im));
     im.ctx = ctx;
     manifest_init(&im.m);
@@ -211,12 +210,12 @@ int cmd_import_diff(ag_ctx *ctx, int argc, char **argv)
     if (rc == 0)
         rc = read_records(&im);
     if (rc == 0)
-        rc = store_commit(&im.st, &im.m);
+        rc = writer_commit(im.w, &im.m);
     if (rc == 0)
         report(&im);
-    else if (im.st.ctx != NULL)
-        store_abort(&im.st);
-    store_free(&im.st);
+    else
+        writer_abort(im.w);
+    writer_free(im.w);
     rbdio_ds_close(im.rd);
     if (fd != STDIN_FILENO)
         close(fd);

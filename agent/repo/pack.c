@@ -1,4 +1,4 @@
-/* pack.c - pack objects: compressed chunks appended back to back into multipart uploads. */
+/* pack.c - a backup's data objects (data.N) being filled (see pack.h). */
 #include "agent/repo/pack.h"
 
 #include <errno.h>
@@ -33,7 +33,7 @@ struct pack_writer {
     int nbufs;
     part_buf *cur;            /* being filled, or NULL */
     /* the open object */
-    unsigned pack_no;
+    unsigned obj_no;          /* N of its key data.N */
     char key[1024];
     char *upload_id;
     s3_part *parts;
@@ -143,7 +143,7 @@ static part_buf *free_buf(pack_writer *p)
 static int open_object(pack_writer *p)
 {
     char key[1024];
-    naming_data_key(p->prefix, p->id, p->pack_no, key, sizeof(key));
+    naming_data_key(p->prefix, p->id, p->obj_no, key, sizeof(key));
     s3_error err;
     memset(&err, 0, sizeof(err));
     int rc = s3_mpu_create(p->ctx->s3, key, &p->upload_id, &err);
@@ -212,11 +212,11 @@ static int close_object(pack_writer *p)
     p->done[p->ndone++] = d;
     free(p->upload_id);
     p->upload_id = NULL;
-    p->pack_no++;
+    p->obj_no++;
     return 0;
 }
 
-int pack_append(pack_writer *p, const void *data, size_t len, uint32_t *pack, uint64_t *off)
+int pack_append(pack_writer *p, const void *data, size_t len, uint32_t *obj, uint64_t *off)
 {
     if (p->failed)
         return -1;
@@ -225,7 +225,7 @@ int pack_append(pack_writer *p, const void *data, size_t len, uint32_t *pack, ui
         return -1;
     if (p->upload_id == NULL && open_object(p) < 0)
         return -1;
-    *pack = p->pack_no;
+    *obj = p->obj_no;
     *off = p->obj_size;
     const unsigned char *src = data;
     while (len > 0) {

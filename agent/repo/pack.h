@@ -1,4 +1,5 @@
-/* pack.h - pack objects: compressed chunks appended back to back into multipart uploads. */
+/* pack.h - a backup's data objects (data.N) being filled: compressed chunks packed back to
+ * back into multipart uploads, the next object begun past `pack size`. */
 #ifndef RBD2S3_PACK_H
 #define RBD2S3_PACK_H
 
@@ -10,9 +11,9 @@ typedef struct pack_writer pack_writer;
  * the calling thread only. Returns 0 or -1 (error recorded). */
 int pack_new(ag_ctx *ctx, const char *image_prefix, const char *id, pack_writer **out);
 
-/* Append len bytes; *pack and *off receive where they start. Drives uploads, and
- * blocks while every part buffer is in flight. 0 or -1 (error recorded). */
-int pack_append(pack_writer *p, const void *data, size_t len, uint32_t *pack, uint64_t *off);
+/* Append len bytes; *obj (N of data.N) and *off receive where they start. Drives uploads,
+ * and blocks while every part buffer is in flight. 0 or -1 (error recorded). */
+int pack_append(pack_writer *p, const void *data, size_t len, uint32_t *obj, uint64_t *off);
 
 /* Let uploads progress for up to timeout_ms; 0 or -1 (error recorded). */
 int pack_poll(pack_writer *p, int timeout_ms);
