@@ -16,7 +16,7 @@
 #include "s3/s3.h"
 #include "s3/s3_internal.h"
 
-#include "fakes3_harness.h"
+#include "tests/unit/fakes3_harness.h"
 #include "repo_harness.h"
 #include "agent/repo/catalog.h"
 
