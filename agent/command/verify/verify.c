@@ -5,6 +5,8 @@
 #include "agent/common/context.h"
 #include "agent/command/command.h"
 #include "agent/repo/catalog.h"
+#include "agent/repo/chain.h"
+#include "agent/repo/keylist.h"
 #include "agent/restore/apply.h"
 #include "agent/format/index.h"
 #include "agent/config/options.h"
@@ -126,46 +128,9 @@ static int set_scope(vf *v)
 
 /* ---------------------------------------------------------------- objects */
 
-typedef struct listed {
-    char **keys;
-    uint64_t *sizes;
-    size_t n, cap;
-} listed;
-
-static int on_listed(const s3_object_info *obj, void *arg)
-{
-    listed *l = arg;
-    if (obj->is_prefix)
-        return 0;
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? 2 * l->cap : 16;
-        char **k = realloc(l->keys, cap * sizeof(*k));
-        if (k == NULL)
-            return -ENOMEM;
-        l->keys = k;
-        uint64_t *s = realloc(l->sizes, cap * sizeof(*s));
-        if (s == NULL)
-            return -ENOMEM;
-        l->sizes = s;
-        l->cap = cap;
-    }
-    if ((l->keys[l->n] = strdup(obj->key)) == NULL)
-        return -ENOMEM;
-    l->sizes[l->n++] = obj->size;
-    return 0;
-}
-
-static void listed_free(listed *l)
-{
-    for (size_t i = 0; i < l->n; i++)
-        free(l->keys[i]);
-    free(l->keys);
-    free(l->sizes);
-}
-
 /* The size of key: from the listing of the backup's folder, or with a HEAD for a key
  * elsewhere. 1 found, 0 missing, -1 on an S3 failure (recorded). */
-static int object_size(ag_ctx *ctx, const listed *l, const char *folder, const char *key,
+static int object_size(ag_ctx *ctx, const keylist *l, const char *folder, const char *key,
                        uint64_t *size)
 {
     if (strncmp(key, folder, strlen(folder)) == 0) {
@@ -185,7 +150,7 @@ static int object_size(ag_ctx *ctx, const listed *l, const char *folder, const c
 }
 
 /* Check one object against the manifest; a problem is appended to *damage. */
-static int check_object(ag_ctx *ctx, const listed *l, const char *folder, const char *what,
+static int check_object(ag_ctx *ctx, const keylist *l, const char *folder, const char *what,
                         const manifest_object *o, char **damage, size_t *problems)
 {
     uint64_t size = 0;
@@ -211,13 +176,11 @@ static int check_objects(vf *v, size_t i)
     ag_image_prefix(ctx, &e->spec, folder, sizeof(folder));
     size_t len = strlen(folder);
     snprintf(folder + len, sizeof(folder) - len, "%s/", e->id);
-    listed l = { 0 };
-    s3_error err;
-    memset(&err, 0, sizeof(err));
-    int rc = s3_list(ctx->s3, folder, NULL, on_listed, &l, &err);
+    keylist l = { 0 };
+    int rc = keylist_list(ctx, folder, NULL, NULL, &l, "listing the backup's objects");
     if (rc < 0) {
-        listed_free(&l);
-        return ag_fail_s3(ctx, rc, &err, "listing the backup's objects");
+        keylist_free(&l);
+        return -1;
     }
     size_t problems = 0;
     char *damage = NULL;
@@ -226,7 +189,7 @@ static int check_objects(vf *v, size_t i)
                           &problems);
     if (rc == 0)
         rc = check_object(ctx, &l, folder, "chunk index", &e->m.index, &damage, &problems);
-    listed_free(&l);
+    keylist_free(&l);
     if (rc < 0) {
         free(damage);
         return -1;
@@ -450,20 +413,17 @@ static int run_compare(vf *v, size_t i, cmp *c, const plan *p, const exec_src *x
 static int stream_compare(vf *v, size_t i, rbdio_image *img, uint64_t snap_size)
 {
     ag_ctx *ctx = v->ctx;
-    size_t *chain = NULL, nchain = 0;
-    if (catalog_chain(ctx, &v->cat, i, &chain, &nchain) < 0)
+    chain ch;
+    if (chain_open(ctx, &v->cat, i, &ch) < 0)
         return take_damage(ctx, &v->own[i]);
-    exec_src *xs = calloc(nchain, sizeof(*xs));
-    index_rec **recs = calloc(nchain, sizeof(*recs));
-    int rc = xs && recs ? 0 : ag_fail(ctx, AG_EFAIL, "out of memory");
-    for (size_t k = 0; rc == 0 && k < nchain; k++) {
-        const manifest *m = &v->cat.e[chain[k]].m;
-        size_t n = 0;
-        if ((rc = catalog_load_index(ctx, m, &recs[k], &n)) == 0)
-            xs[k] = (exec_src){ m, recs[k], n };
-    }
+    exec_src *xs = calloc(ch.n, sizeof(*xs));
+    int rc = xs ? 0 : ag_fail(ctx, AG_EFAIL, "out of memory");
+    if (rc == 0)
+        rc = chain_load_indexes(ctx, &ch, 0);
+    for (size_t k = 0; rc == 0 && k < ch.n; k++)
+        xs[k] = (exec_src){ ch.v[k].m, ch.v[k].recs, ch.v[k].nrecs };
     plan p;
-    int planned = rc == 0 && (rc = exec_plan(ctx, xs, nchain, &p)) == 0;
+    int planned = rc == 0 && (rc = exec_plan(ctx, xs, ch.n, &p)) == 0;
     cmp c = { .fd = -1, .img = img, .size = snap_size };
     if (rc == 0) {
         c.got = malloc(CMP_BLOCK);
@@ -475,11 +435,8 @@ static int stream_compare(vf *v, size_t i, rbdio_image *img, uint64_t snap_size)
     free(c.want);
     if (planned)
         plan_free(&p);
-    for (size_t k = 0; recs != NULL && k < nchain; k++)
-        free(recs[k]);
-    free(recs);
     free(xs);
-    free(chain);
+    chain_free(&ch);
     return rc < 0 ? take_damage(ctx, &v->own[i]) : 0;
 }
 
@@ -547,11 +504,11 @@ static char *row_damage(const vf *v, const vrow *r)
     if (r->bad >= 0)
         return dup_printf("manifest %s: %s, not a backup", v->cat.badv[r->bad].key,
                           v->cat.badv[r->bad].why);
-    const char *own = v->own[r->e], *chain = v->chain[r->e];
-    if (own != NULL && chain != NULL)
-        return dup_printf("%s; %s", own, chain);
-    if (own != NULL || chain != NULL)
-        return strdup(own != NULL ? own : chain);
+    const char *own = v->own[r->e], *via = v->chain[r->e];
+    if (own != NULL && via != NULL)
+        return dup_printf("%s; %s", own, via);
+    if (own != NULL || via != NULL)
+        return strdup(own != NULL ? own : via);
     return NULL;
 }
 
