@@ -1,4 +1,4 @@
-/* catalog.c - the backups in the bucket: manifests listed, loaded, verified; chains. */
+/* catalog.c - the backups in the bucket: manifests listed, loaded, verified; their indexes. */
 #include "agent/repo/catalog.h"
 #include "agent/repo/keylist.h"
 
@@ -120,12 +120,13 @@ static int add_entry(ag_ctx *ctx, const char *key, fetch *f, catalog *out)
 }
 
 /* Download a batch of manifests concurrently and verify them. */
-static int load_batch(ag_ctx *ctx, const keylist *st, size_t first, size_t n, catalog *out)
+static int load_batch(ag_ctx *ctx, const keylist *found, size_t first, size_t n,
+                      catalog *out)
 {
     fetch *f = calloc(n, sizeof(*f));
     int rc = f ? 0 : ag_fail(ctx, AG_EFAIL, "out of memory");
     for (size_t i = 0; rc == 0 && i < n; i++) {
-        uint64_t size = st->sizes[first + i];
+        uint64_t size = found->sizes[first + i];
         if (size == 0 || size > MANIFEST_MAX_BYTES) {
             f[i].done = 1;
             f[i].rc = 0;
@@ -137,7 +138,7 @@ static int load_batch(ag_ctx *ctx, const keylist *st, size_t first, size_t n, ca
         f[i].body.cap = size;
         if (f[i].body.data == NULL)
             rc = ag_fail(ctx, AG_EFAIL, "out of memory");
-        else if ((f[i].rc = s3_async_get_range(ctx->s3, st->keys[first + i], 0, size,
+        else if ((f[i].rc = s3_async_get_range(ctx->s3, found->keys[first + i], 0, size,
                                                f[i].body.data, size, on_fetched, &f[i])) < 0)
             f[i].done = 1;
     }
@@ -145,7 +146,7 @@ static int load_batch(ag_ctx *ctx, const keylist *st, size_t first, size_t n, ca
     if (rc == 0 && drc < 0)
         rc = ag_fail_s3(ctx, drc, NULL, "reading manifests");
     for (size_t i = 0; rc == 0 && i < n; i++)
-        rc = add_entry(ctx, st->keys[first + i], &f[i], out);
+        rc = add_entry(ctx, found->keys[first + i], &f[i], out);
     for (size_t i = 0; f != NULL && i < n; i++)
         s3_buf_free(&f[i].body);
     free(f);
@@ -153,12 +154,12 @@ static int load_batch(ag_ctx *ctx, const keylist *st, size_t first, size_t n, ca
 }
 
 /* How many manifests from first on fit into one batch (at least one). */
-static size_t batch_len(const keylist *st, size_t first)
+static size_t batch_len(const keylist *found, size_t first)
 {
     uint64_t bytes = 0;
     size_t n = 0;
-    while (first + n < st->n && n < FETCH_BATCH) {
-        uint64_t sz = st->sizes[first + n];
+    while (first + n < found->n && n < FETCH_BATCH) {
+        uint64_t sz = found->sizes[first + n];
         if (sz > MANIFEST_MAX_BYTES)
             sz = 0;                     /* not downloaded */
         if (n > 0 && bytes + sz > FETCH_BUDGET)
@@ -169,15 +170,15 @@ static size_t batch_len(const keylist *st, size_t first)
     return n;
 }
 
-static int load_keys(ag_ctx *ctx, const keylist *st, catalog *out)
+static int load_keys(ag_ctx *ctx, const keylist *found, catalog *out)
 {
-    out->e = calloc(st->n ? st->n : 1, sizeof(*out->e));
-    out->badv = calloc(st->n ? st->n : 1, sizeof(*out->badv));
+    out->e = calloc(found->n ? found->n : 1, sizeof(*out->e));
+    out->badv = calloc(found->n ? found->n : 1, sizeof(*out->badv));
     if (out->e == NULL || out->badv == NULL)
         return ag_fail(ctx, AG_EFAIL, "out of memory");
-    for (size_t i = 0; i < st->n;) {
-        size_t n = batch_len(st, i);
-        if (load_batch(ctx, st, i, n, out) < 0)
+    for (size_t i = 0; i < found->n;) {
+        size_t n = batch_len(found, i);
+        if (load_batch(ctx, found, i, n, out) < 0)
             return -1;
         i += n;
     }
@@ -197,11 +198,11 @@ int catalog_load(ag_ctx *ctx, const naming_spec *spec, catalog *out)
         snprintf(prefix, sizeof(prefix), "%s%s", ctx->opts.prefix,
                  ctx->opts.prefix[0] ? "/" : "");
     want_image w = { ctx, spec };
-    keylist st = { 0 };
-    int rc = keylist_list(ctx, prefix, is_manifest, &w, &st, "listing the bucket");
+    keylist found = { 0 };
+    int rc = keylist_list(ctx, prefix, is_manifest, &w, &found, "listing the bucket");
     if (rc == 0)
-        rc = load_keys(ctx, &st, out);
-    keylist_free(&st);
+        rc = load_keys(ctx, &found, out);
+    keylist_free(&found);
     return rc < 0 ? -1 : 0;
 }
 

@@ -1,4 +1,4 @@
-/* catalog.h - the backups in the bucket: manifests listed, loaded, verified; chains. */
+/* catalog.h - the backups in the bucket: manifests listed, loaded, verified; their indexes. */
 #ifndef RBD2S3_CATALOG_H
 #define RBD2S3_CATALOG_H
 
