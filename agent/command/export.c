@@ -4,6 +4,7 @@
 #include "agent/common/context.h"
 #include "agent/command/command.h"
 #include "agent/repo/catalog.h"
+#include "agent/repo/chain.h"
 #include "agent/restore/apply.h"
 #include "agent/format/index.h"
 #include "agent/config/options.h"
@@ -30,12 +31,9 @@ typedef struct xd {
     int fd;
     int created;
     catalog cat;
-    size_t *chain;              /* target's chain, oldest first (indexes into cat) */
-    size_t nchain;
-    size_t first;               /* chain members [first, nchain) are exported */
+    chain ch;                   /* target's chain; indexes of members first.. loaded */
+    size_t first;               /* chain members [first, ch.n) are exported */
     long from;                  /* chain position of --from, or -1 */
-    index_rec **recs;           /* of chain members first.. (indexed by chain position) */
-    size_t *nrecs;
     uint64_t trunc_lo, trunc_hi; /* holes in here were cut off by a shrink since --from */
     rbdio_ds_writer *w;
     uint64_t data_bytes, zero_bytes;
@@ -43,7 +41,7 @@ typedef struct xd {
 
 static const manifest *chain_m(const xd *x, size_t i)
 {
-    return &x->cat.e[x->chain[i]].m;
+    return x->ch.v[i].m;
 }
 
 static int ds_fail(xd *x, int rc)
@@ -124,15 +122,15 @@ static int resolve(xd *x)
     if (catalog_load(ctx, &x->spec, &x->cat) < 0)
         return -1;
     long t = catalog_find(ctx, &x->cat, &x->spec, x->spec.at);
-    if (t < 0 || catalog_chain(ctx, &x->cat, (size_t)t, &x->chain, &x->nchain) < 0)
+    if (t < 0 || chain_open(ctx, &x->cat, (size_t)t, &x->ch) < 0)
         return -1;
     x->from = -1;
     if (x->from_at != NULL) {
         long f = catalog_find(ctx, &x->cat, &x->spec, x->from_at);
         if (f < 0)
             return -1;
-        for (size_t i = 0; i + 1 < x->nchain; i++)
-            if (x->chain[i] == (size_t)f)
+        for (size_t i = 0; i + 1 < x->ch.n; i++)
+            if (x->ch.v[i].at == (size_t)f)
                 x->from = (long)i;
         if (x->from < 0)
             return ag_fail(ctx, AG_EUSAGE, "--from %s: backup %s is not an older backup "
@@ -140,10 +138,6 @@ static int resolve(xd *x)
                            x->cat.e[t].id);
         x->first = (size_t)x->from + 1;
     }
-    x->recs = calloc(x->nchain, sizeof(*x->recs));
-    x->nrecs = calloc(x->nchain, sizeof(*x->nrecs));
-    if (x->recs == NULL || x->nrecs == NULL)
-        return ag_fail(ctx, AG_EFAIL, "out of memory");
     return 0;
 }
 
@@ -181,7 +175,7 @@ static void truncated_range(xd *x)
     if (x->from < 0)
         return;
     uint64_t lo = UINT64_MAX;
-    for (size_t i = x->first; i < x->nchain; i++)
+    for (size_t i = x->first; i < x->ch.n; i++)
         if (chain_m(x, i)->size < lo)
             lo = chain_m(x, i)->size;
     uint64_t hi = chain_m(x, (size_t)x->from)->size;
@@ -192,8 +186,8 @@ static void truncated_range(xd *x)
 static int write_stream(xd *x)
 {
     ag_ctx *ctx = x->ctx;
-    const manifest *target = chain_m(x, x->nchain - 1);
-    size_t n = x->nchain - x->first;
+    const manifest *target = chain_m(x, x->ch.n - 1);
+    size_t n = x->ch.n - x->first;
     exec_src *xs = calloc(n, sizeof(*xs));
     rbdio_ds_header *h = calloc(1, sizeof(*h));
     if (xs == NULL || h == NULL) {
@@ -202,8 +196,8 @@ static int write_stream(xd *x)
         return ag_fail(ctx, AG_EFAIL, "out of memory");
     }
     for (size_t i = 0; i < n; i++)
-        xs[i] = (exec_src){ chain_m(x, x->first + i), x->recs[x->first + i],
-                            x->nrecs[x->first + i] };
+        xs[i] = (exec_src){ x->ch.v[x->first + i].m, x->ch.v[x->first + i].recs,
+                            x->ch.v[x->first + i].nrecs };
     h->version = x->version;
     if (x->from >= 0) {
         h->has_from = 1;
@@ -249,19 +243,17 @@ static int write_stream(xd *x)
 static int run_export(xd *x)
 {
     ag_ctx *ctx = x->ctx;
-    if (ag_s3(ctx) == NULL || resolve(x) < 0 || open_output(x) < 0)
+    if (ag_s3(ctx) == NULL || resolve(x) < 0 || open_output(x) < 0 ||
+        chain_load_indexes(ctx, &x->ch, x->first) < 0)
         return -1;
-    for (size_t i = x->first; i < x->nchain; i++)
-        if (catalog_load_index(ctx, chain_m(x, i), &x->recs[i], &x->nrecs[i]) < 0)
-            return -1;
-    const manifest *target = chain_m(x, x->nchain - 1);
+    const manifest *target = chain_m(x, x->ch.n - 1);
     if (x->from >= 0)
         ag_info(ctx, "exporting %s@%s since %s (%zu backup%s)", x->name, target->id,
-                chain_m(x, (size_t)x->from)->id, x->nchain - x->first,
-                x->nchain - x->first == 1 ? "" : "s");
+                chain_m(x, (size_t)x->from)->id, x->ch.n - x->first,
+                x->ch.n - x->first == 1 ? "" : "s");
     else
         ag_info(ctx, "exporting %s@%s (%zu backup%s in the chain)", x->name, target->id,
-                x->nchain, x->nchain == 1 ? "" : "s");
+                x->ch.n, x->ch.n == 1 ? "" : "s");
     if (write_stream(x) < 0)
         return -1;
     if (!x->is_stdout && fsync(x->fd) < 0 && errno != EINVAL && errno != EROFS)
@@ -271,7 +263,7 @@ static int run_export(xd *x)
 
 static void report(xd *x)
 {
-    const manifest *target = chain_m(x, x->nchain - 1);
+    const manifest *target = chain_m(x, x->ch.n - 1);
     const char *from = x->from >= 0 ? chain_m(x, (size_t)x->from)->id : NULL;
     if (x->ctx->opts.json) {
         json_object *o = json_object_new_object();
@@ -298,11 +290,7 @@ static void cleanup(xd *x, int failed)
         close(x->fd);
     if (failed && x->created)
         unlink(x->file);
-    for (size_t i = 0; x->recs != NULL && i < x->nchain; i++)
-        free(x->recs[i]);
-    free(x->recs);
-    free(x->nrecs);
-    free(x->chain);
+    chain_free(&x->ch);
     catalog_free(&x->cat);
 }
 

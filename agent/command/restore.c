@@ -3,6 +3,7 @@
 #include "agent/common/context.h"
 #include "agent/command/command.h"
 #include "agent/repo/catalog.h"
+#include "agent/repo/chain.h"
 #include "agent/restore/apply.h"
 #include "agent/format/index.h"
 #include "agent/config/options.h"
@@ -17,15 +18,13 @@
 #include <string.h>
 #include <unistd.h>
 
-typedef struct rs {
+/* One restore: the restore point, its chain, the destination. */
+typedef struct restore_job {
     ag_ctx *ctx;
     naming_spec spec;
     char name[NAMING_SPEC_MAX];
     catalog cat;
-    size_t *chain;
-    size_t nchain;
-    index_rec **recs;
-    size_t *nrecs;
+    chain ch;                 /* the restore point's, with the indexes once loaded */
     /* destination */
     const char *to_file;
     int fd;                   /* stdout, or the target's file: t.fd */
@@ -39,40 +38,29 @@ typedef struct rs {
     int own_dcluster;
     target t;                 /* the partial image or file (t.img, t.fd) */
     int replay;
-} rs;
+} restore_job;
 
-static const manifest *chain_m(const rs *r, size_t i)
+static const manifest *chain_m(const restore_job *r, size_t i)
 {
-    return &r->cat.e[r->chain[i]].m;
+    return r->ch.v[i].m;
 }
 
-static int load_index(rs *r, size_t i)
-{
-    return catalog_load_index(r->ctx, chain_m(r, i), &r->recs[i], &r->nrecs[i]);
-}
-
-static int resolve(rs *r)
+static int resolve(restore_job *r)
 {
     ag_ctx *ctx = r->ctx;
     if (catalog_load(ctx, &r->spec, &r->cat) < 0)
         return -1;
     long t = catalog_find(ctx, &r->cat, &r->spec, r->spec.at);
-    if (t < 0 || catalog_chain(ctx, &r->cat, (size_t)t, &r->chain, &r->nchain) < 0)
-        return -1;
-    r->recs = calloc(r->nchain, sizeof(*r->recs));
-    r->nrecs = calloc(r->nchain, sizeof(*r->nrecs));
-    if (r->recs == NULL || r->nrecs == NULL)
-        return ag_fail(ctx, AG_EFAIL, "out of memory");
-    return 0;
+    return t < 0 ? -1 : chain_open(ctx, &r->cat, (size_t)t, &r->ch);
 }
 
 /* The destination checked and, for a file, opened before any download: stdout, a
  * block device, or the partial file; an image DEST and its partial name are free. */
-static int check_dest(rs *r)
+static int check_dest(restore_job *r)
 {
     ag_ctx *ctx = r->ctx;
     char source[1700];
-    snprintf(source, sizeof(source), "%s@%s", r->name, chain_m(r, r->nchain - 1)->id);
+    snprintf(source, sizeof(source), "%s@%s", r->name, chain_m(r, r->ch.n - 1)->id);
     target_init(&r->t, ctx, source);
     if (r->to_file != NULL) {
         r->is_stdout = strcmp(r->to_file, "-") == 0;
@@ -103,7 +91,7 @@ static int check_dest(rs *r)
                                 r->dest_name);
 }
 
-static int open_target(rs *r, const manifest *m)
+static int open_target(restore_job *r, const manifest *m)
 {
     ag_ctx *ctx = r->ctx;
     if (r->to_file != NULL) {
@@ -118,7 +106,7 @@ static int open_target(rs *r, const manifest *m)
 
 /* Apply chain members [first, last] merged, into the open target; what: the progress
  * line's name (an image or a file: stdout carries the data and gets none). */
-static int apply(rs *r, size_t first, size_t last, int fresh, const char *what)
+static int apply(restore_job *r, size_t first, size_t last, int fresh, const char *what)
 {
     ag_ctx *ctx = r->ctx;
     size_t n = last - first + 1;
@@ -126,7 +114,8 @@ static int apply(rs *r, size_t first, size_t last, int fresh, const char *what)
     plan p;
     int rc = xs ? 0 : ag_fail(ctx, AG_EFAIL, "out of memory");
     for (size_t i = 0; rc == 0 && i < n; i++)
-        xs[i] = (exec_src){ chain_m(r, first + i), r->recs[first + i], r->nrecs[first + i] };
+        xs[i] = (exec_src){ r->ch.v[first + i].m, r->ch.v[first + i].recs,
+                            r->ch.v[first + i].nrecs };
     if (rc == 0)
         rc = exec_plan(ctx, xs, n, &p);
     if (rc == 0) {
@@ -149,7 +138,7 @@ static int apply(rs *r, size_t first, size_t last, int fresh, const char *what)
     return rc;
 }
 
-static int finish_point(rs *r, const manifest *m)
+static int finish_point(restore_job *r, const manifest *m)
 {
     if (r->t.img == NULL)
         return 0;
@@ -159,16 +148,16 @@ static int finish_point(rs *r, const manifest *m)
     return rc < 0 ? ag_fail_rbd(r->ctx, rc, "creating the snapshot on the destination") : 0;
 }
 
-static int run_replay(rs *r)
+static int run_replay(restore_job *r)
 {
-    for (size_t i = 0; i < r->nchain; i++) {
+    for (size_t i = 0; i < r->ch.n; i++) {
         const manifest *m = chain_m(r, i);
         if (i > 0 && r->t.img != NULL) {
             int rc = rbdio_resize(r->t.img, m->size);
             if (rc < 0)
                 return ag_fail_rbd(r->ctx, rc, "resizing the destination");
         }
-        ag_info(r->ctx, "applying backup %s (%zu of %zu)", m->id, i + 1, r->nchain);
+        ag_info(r->ctx, "applying backup %s (%zu of %zu)", m->id, i + 1, r->ch.n);
         char what[1700];
         snprintf(what, sizeof(what), "%s@%s", r->name, m->id);
         if (apply(r, i, i, i == 0, what) < 0 || finish_point(r, m) < 0)
@@ -177,43 +166,37 @@ static int run_replay(rs *r)
     return 0;
 }
 
-static int run_restore(rs *r)
+static int run_restore(restore_job *r)
 {
     ag_ctx *ctx = r->ctx;
-    if (ag_s3(ctx) == NULL || resolve(r) < 0 || check_dest(r) < 0)
+    if (ag_s3(ctx) == NULL || resolve(r) < 0 || check_dest(r) < 0 ||
+        chain_load_indexes(ctx, &r->ch, 0) < 0)
         return -1;
-    for (size_t i = 0; i < r->nchain; i++)
-        if (load_index(r, i) < 0)
-            return -1;
-    const manifest *point = chain_m(r, r->nchain - 1);
+    const manifest *point = chain_m(r, r->ch.n - 1);
     if (open_target(r, r->replay ? chain_m(r, 0) : point) < 0)
         return -1;
     const char *into = r->is_stdout ? "stdout" : r->t.is_blk ? r->to_file
                        : r->to_file ? r->t.part_path : r->t.part_name;
     ag_info(ctx, "restoring %s@%s (%zu backup%s in the chain) into %s%s", r->name, point->id,
-            r->nchain, r->nchain == 1 ? "" : "s", into,
+            r->ch.n, r->ch.n == 1 ? "" : "s", into,
             r->is_stdout || r->t.is_blk ? "" : " (renamed at the end)");
     if (r->replay && r->to_file == NULL)
         return run_replay(r) < 0 ? -1 : target_commit(&r->t);
-    if (apply(r, 0, r->nchain - 1, 1, r->name) < 0 || finish_point(r, point) < 0)
+    if (apply(r, 0, r->ch.n - 1, 1, r->name) < 0 || finish_point(r, point) < 0)
         return -1;
     return r->is_stdout ? 0 : target_commit(&r->t);
 }
 
-static void cleanup(rs *r, int failed)
+static void cleanup(restore_job *r, int failed)
 {
     target_close(&r->t, failed);
     if (r->own_dcluster)
         rbdio_disconnect(r->dcluster);
-    for (size_t i = 0; r->recs != NULL && i < r->nchain; i++)
-        free(r->recs[i]);
-    free(r->recs);
-    free(r->nrecs);
-    free(r->chain);
+    chain_free(&r->ch);
     catalog_free(&r->cat);
 }
 
-static int parse(rs *r, int argc, char **argv)
+static int parse(restore_job *r, int argc, char **argv)
 {
     ag_ctx *ctx = r->ctx;
     const char *replay = NULL;
@@ -240,7 +223,7 @@ static int parse(rs *r, int argc, char **argv)
 
 int cmd_restore(ag_ctx *ctx, int argc, char **argv)
 {
-    rs r;
+    restore_job r;
     memset(&r, 0, sizeof(r));
     r.ctx = ctx;
     r.fd = -1;
@@ -249,14 +232,14 @@ int cmd_restore(ag_ctx *ctx, int argc, char **argv)
         return ctx->exit_code;
     int rc = run_restore(&r);
     if (rc == 0 && !r.is_stdout) {
-        const char *id = chain_m(&r, r.nchain - 1)->id;
+        const char *id = chain_m(&r, r.ch.n - 1)->id;
         const char *to = r.to_file ? r.to_file : r.dest_name;
         if (ctx->opts.json) {
             json_object *o = json_object_new_object();
             json_object_object_add(o, "image", json_object_new_string(r.name));
             json_object_object_add(o, "id", json_object_new_string(id));
             json_object_object_add(o, "destination", json_object_new_string(to));
-            json_object_object_add(o, "chain", json_object_new_int64((int64_t)r.nchain));
+            json_object_object_add(o, "chain", json_object_new_int64((int64_t)r.ch.n));
             puts(json_object_to_json_string_ext(o, AG_JSON_OUT));
             json_object_put(o);
         } else {

@@ -1,5 +1,6 @@
-/* catalog.c - the backups in the bucket: manifests listed, loaded, verified; chains. */
+/* catalog.c - the backups in the bucket: manifests listed, loaded, verified; their indexes. */
 #include "agent/repo/catalog.h"
+#include "agent/repo/keylist.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -9,13 +10,10 @@
 #define FETCH_BATCH 64
 #define FETCH_BUDGET (64u << 20)    /* manifest bytes held at once while loading */
 
-typedef struct list_state {
+typedef struct want_image {
     ag_ctx *ctx;
-    const naming_spec *want;
-    char **keys;
-    uint64_t *sizes;
-    size_t n, cap;
-} list_state;
+    const naming_spec *want;    /* NULL: every image */
+} want_image;
 
 static int same_image(const naming_spec *a, const naming_spec *b)
 {
@@ -23,34 +21,15 @@ static int same_image(const naming_spec *a, const naming_spec *b)
            strcmp(a->image, b->image) == 0;
 }
 
-static int on_object(const s3_object_info *obj, void *arg)
+/* Keep the manifest keys of the wanted image (keylist_filter). */
+static int is_manifest(const s3_object_info *obj, void *arg)
 {
-    list_state *st = arg;
+    const want_image *w = arg;
     naming_spec spec;
     char id[NAMING_ID_LEN];
-    if (obj->is_prefix ||
-        naming_parse_manifest_key(st->ctx->opts.prefix, obj->key, &spec, id) < 0)
+    if (naming_parse_manifest_key(w->ctx->opts.prefix, obj->key, &spec, id) < 0)
         return 0;
-    if (st->want != NULL && !same_image(&spec, st->want))
-        return 0;
-    if (st->n == st->cap) {
-        size_t cap = st->cap ? st->cap * 2 : 64;
-        char **k = realloc(st->keys, cap * sizeof(*k));
-        if (k == NULL)
-            return -ENOMEM;
-        st->keys = k;
-        uint64_t *sz = realloc(st->sizes, cap * sizeof(*sz));
-        if (sz == NULL)
-            return -ENOMEM;
-        st->sizes = sz;
-        st->cap = cap;
-    }
-    st->sizes[st->n] = obj->size;
-    st->keys[st->n] = strdup(obj->key);
-    if (st->keys[st->n] == NULL)
-        return -ENOMEM;
-    st->n++;
-    return 0;
+    return w->want == NULL || same_image(&spec, w->want);
 }
 
 static int cmp_entry(const void *a, const void *b)
@@ -141,12 +120,13 @@ static int add_entry(ag_ctx *ctx, const char *key, fetch *f, catalog *out)
 }
 
 /* Download a batch of manifests concurrently and verify them. */
-static int load_batch(ag_ctx *ctx, list_state *st, size_t first, size_t n, catalog *out)
+static int load_batch(ag_ctx *ctx, const keylist *found, size_t first, size_t n,
+                      catalog *out)
 {
     fetch *f = calloc(n, sizeof(*f));
     int rc = f ? 0 : ag_fail(ctx, AG_EFAIL, "out of memory");
     for (size_t i = 0; rc == 0 && i < n; i++) {
-        uint64_t size = st->sizes[first + i];
+        uint64_t size = found->sizes[first + i];
         if (size == 0 || size > MANIFEST_MAX_BYTES) {
             f[i].done = 1;
             f[i].rc = 0;
@@ -158,7 +138,7 @@ static int load_batch(ag_ctx *ctx, list_state *st, size_t first, size_t n, catal
         f[i].body.cap = size;
         if (f[i].body.data == NULL)
             rc = ag_fail(ctx, AG_EFAIL, "out of memory");
-        else if ((f[i].rc = s3_async_get_range(ctx->s3, st->keys[first + i], 0, size,
+        else if ((f[i].rc = s3_async_get_range(ctx->s3, found->keys[first + i], 0, size,
                                                f[i].body.data, size, on_fetched, &f[i])) < 0)
             f[i].done = 1;
     }
@@ -166,7 +146,7 @@ static int load_batch(ag_ctx *ctx, list_state *st, size_t first, size_t n, catal
     if (rc == 0 && drc < 0)
         rc = ag_fail_s3(ctx, drc, NULL, "reading manifests");
     for (size_t i = 0; rc == 0 && i < n; i++)
-        rc = add_entry(ctx, st->keys[first + i], &f[i], out);
+        rc = add_entry(ctx, found->keys[first + i], &f[i], out);
     for (size_t i = 0; f != NULL && i < n; i++)
         s3_buf_free(&f[i].body);
     free(f);
@@ -174,12 +154,12 @@ static int load_batch(ag_ctx *ctx, list_state *st, size_t first, size_t n, catal
 }
 
 /* How many manifests from first on fit into one batch (at least one). */
-static size_t batch_len(const list_state *st, size_t first)
+static size_t batch_len(const keylist *found, size_t first)
 {
     uint64_t bytes = 0;
     size_t n = 0;
-    while (first + n < st->n && n < FETCH_BATCH) {
-        uint64_t sz = st->sizes[first + n];
+    while (first + n < found->n && n < FETCH_BATCH) {
+        uint64_t sz = found->sizes[first + n];
         if (sz > MANIFEST_MAX_BYTES)
             sz = 0;                     /* not downloaded */
         if (n > 0 && bytes + sz > FETCH_BUDGET)
@@ -190,15 +170,15 @@ static size_t batch_len(const list_state *st, size_t first)
     return n;
 }
 
-static int load_keys(ag_ctx *ctx, list_state *st, catalog *out)
+static int load_keys(ag_ctx *ctx, const keylist *found, catalog *out)
 {
-    out->e = calloc(st->n ? st->n : 1, sizeof(*out->e));
-    out->badv = calloc(st->n ? st->n : 1, sizeof(*out->badv));
+    out->e = calloc(found->n ? found->n : 1, sizeof(*out->e));
+    out->badv = calloc(found->n ? found->n : 1, sizeof(*out->badv));
     if (out->e == NULL || out->badv == NULL)
         return ag_fail(ctx, AG_EFAIL, "out of memory");
-    for (size_t i = 0; i < st->n;) {
-        size_t n = batch_len(st, i);
-        if (load_batch(ctx, st, i, n, out) < 0)
+    for (size_t i = 0; i < found->n;) {
+        size_t n = batch_len(found, i);
+        if (load_batch(ctx, found, i, n, out) < 0)
             return -1;
         i += n;
     }
@@ -217,18 +197,12 @@ int catalog_load(ag_ctx *ctx, const naming_spec *spec, catalog *out)
     else
         snprintf(prefix, sizeof(prefix), "%s%s", ctx->opts.prefix,
                  ctx->opts.prefix[0] ? "/" : "");
-    list_state st = { .ctx = ctx, .want = spec };
-    s3_error err;
-    memset(&err, 0, sizeof(err));
-    int rc = s3_list(ctx->s3, prefix, NULL, on_object, &st, &err);
-    if (rc < 0)
-        ag_fail_s3(ctx, rc, &err, "listing the bucket");
-    else
-        rc = load_keys(ctx, &st, out);
-    for (size_t i = 0; i < st.n; i++)
-        free(st.keys[i]);
-    free(st.keys);
-    free(st.sizes);
+    want_image w = { ctx, spec };
+    keylist found = { 0 };
+    int rc = keylist_list(ctx, prefix, is_manifest, &w, &found, "listing the bucket");
+    if (rc == 0)
+        rc = load_keys(ctx, &found, out);
+    keylist_free(&found);
     return rc < 0 ? -1 : 0;
 }
 
@@ -327,48 +301,6 @@ static long find_id(const catalog *c, const naming_spec *spec, const char *id)
         if (strcmp(c->e[i].id, id) == 0 && same_image(&c->e[i].spec, spec))
             return (long)i;
     return -1;
-}
-
-int catalog_chain(ag_ctx *ctx, const catalog *c, size_t target, size_t **chain, size_t *n)
-{
-    size_t cap = 16, len = 0;
-    size_t *v = malloc(cap * sizeof(*v));
-    if (v == NULL)
-        return ag_fail(ctx, AG_EFAIL, "out of memory");
-    long cur = (long)target;
-    while (cur >= 0) {
-        if (len == cap) {
-            size_t *nv = realloc(v, 2 * cap * sizeof(*v));
-            if (nv == NULL) {
-                free(v);
-                return ag_fail(ctx, AG_EFAIL, "out of memory");
-            }
-            v = nv;
-            cap *= 2;
-        }
-        v[len++] = (size_t)cur;
-        const cat_entry *e = &c->e[cur];
-        if (e->m.full)
-            break;
-        cur = find_id(c, &e->spec, e->m.parent_id);
-        if (cur < 0 || len > c->n) {
-            const cat_bad *b = catalog_bad_find(c, &e->spec, e->m.parent_id);
-            free(v);
-            if (b != NULL && cur < 0)
-                return ag_fail(ctx, AG_EINTEGRITY, "backup %s: parent backup %s is damaged: "
-                               "manifest %s: %s", e->id, b->id, b->key, b->why);
-            return ag_fail(ctx, AG_EINTEGRITY, "backup %s: parent backup %s is missing",
-                           e->id, e->m.parent_id);
-        }
-    }
-    for (size_t i = 0; i < len / 2; i++) {
-        size_t t = v[i];
-        v[i] = v[len - 1 - i];
-        v[len - 1 - i] = t;
-    }
-    *chain = v;
-    *n = len;
-    return 0;
 }
 
 long catalog_parent(const catalog *c, size_t i)

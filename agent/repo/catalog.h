@@ -1,4 +1,4 @@
-/* catalog.h - the backups in the bucket: manifests listed, loaded, verified; chains. */
+/* catalog.h - the backups in the bucket: manifests listed, loaded, verified; their indexes. */
 #ifndef RBD2S3_CATALOG_H
 #define RBD2S3_CATALOG_H
 
@@ -39,10 +39,6 @@ void catalog_free(catalog *c);
  * or a snapshot name. Returns the index, or -1 with AG_ENOTFOUND recorded, or with
  * AG_EINTEGRITY when at names a damaged backup or (at "") the newest one is damaged. */
 long catalog_find(ag_ctx *ctx, const catalog *c, const naming_spec *spec, const char *at);
-
-/* The chain of backups from the full up to target, oldest first, as indexes into c
- * (*chain malloc'ed). -1 with AG_EINTEGRITY recorded if a parent is missing. */
-int catalog_chain(ag_ctx *ctx, const catalog *c, size_t target, size_t **chain, size_t *n);
 
 /* The damaged manifest of spec with this id, or NULL. */
 const cat_bad *catalog_bad_find(const catalog *c, const naming_spec *spec, const char *id);

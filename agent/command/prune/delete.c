@@ -1,5 +1,6 @@
 /* delete.c - deleting pruned backups and the leftovers of crashed runs. */
 #include "agent/command/prune/prune.h"
+#include "agent/repo/keylist.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -8,42 +9,8 @@
 
 #define DELETE_BATCH 1000
 
-typedef struct keyvec {
-    char **keys;
-    uint64_t *sizes;
-    size_t n, cap;
-} keyvec;
-
-static int keyvec_add(keyvec *v, const char *key, uint64_t size)
-{
-    if (v->n == v->cap) {
-        size_t cap = v->cap ? v->cap * 2 : 256;
-        char **k = realloc(v->keys, cap * sizeof(*k));
-        if (k == NULL)
-            return -1;
-        v->keys = k;
-        uint64_t *s = realloc(v->sizes, cap * sizeof(*s));
-        if (s == NULL)
-            return -1;
-        v->sizes = s;
-        v->cap = cap;
-    }
-    if ((v->keys[v->n] = strdup(key)) == NULL)
-        return -1;
-    v->sizes[v->n++] = size;
-    return 0;
-}
-
-static void keyvec_free(keyvec *v)
-{
-    for (size_t i = 0; i < v->n; i++)
-        free(v->keys[i]);
-    free(v->keys);
-    free(v->sizes);
-}
-
 /* Delete v's keys in batches; counts what went into *n and *bytes. */
-static int delete_keys(ag_ctx *ctx, const keyvec *v, size_t *n, uint64_t *bytes)
+static int delete_keys(ag_ctx *ctx, const keylist *v, size_t *n, uint64_t *bytes)
 {
     s3_client *s3 = ag_s3(ctx);
     if (s3 == NULL)
@@ -80,7 +47,7 @@ static int delete_manifest(ag_ctx *ctx, const cat_entry *e, const char *prefix)
 }
 
 /* The keys of e's objects as the naming rules derive them for its folder. */
-static int add_derived(ag_ctx *ctx, const cat_entry *e, const char *prefix, keyvec *v)
+static int add_derived(ag_ctx *ctx, const cat_entry *e, const char *prefix, keylist *v)
 {
     char key[4096];
     const manifest *m = &e->m;
@@ -89,7 +56,7 @@ static int add_derived(ag_ctx *ctx, const cat_entry *e, const char *prefix, keyv
                                  : naming_index_key(prefix, e->id, key, sizeof(key));
         if (rc < 0)
             return ag_fail(ctx, AG_EFAIL, "backup %s: key too long", e->id);
-        if (keyvec_add(v, key, k < m->nobjects ? m->objects[k].size : m->index.size) < 0)
+        if (keylist_add(v, key, k < m->nobjects ? m->objects[k].size : m->index.size, 0) < 0)
             return ag_fail(ctx, AG_EFAIL, "out of memory");
     }
     return 0;
@@ -97,7 +64,7 @@ static int add_derived(ag_ctx *ctx, const cat_entry *e, const char *prefix, keyv
 
 int prune_remove(ag_ctx *ctx, const catalog *c, const unsigned char *doomed, prune_stats *st)
 {
-    keyvec v;
+    keylist v;
     memset(&v, 0, sizeof(v));
     int rc = 0;
     /* The catalog is oldest first per image: going backwards removes children first. */
@@ -115,36 +82,11 @@ int prune_remove(ag_ctx *ctx, const catalog *c, const unsigned char *doomed, pru
     }
     if (rc == 0)
         rc = delete_keys(ctx, &v, &st->objects, &st->bytes);
-    keyvec_free(&v);
+    keylist_free(&v);
     return rc;
 }
 
 /* ---- leftovers ---- */
-
-typedef struct listed {
-    keyvec all;
-    time_t *mtime;
-    size_t mcap;
-} listed;
-
-static int on_object(const s3_object_info *o, void *arg)
-{
-    listed *l = arg;
-    if (o->is_prefix)
-        return 0;
-    if (keyvec_add(&l->all, o->key, o->size) < 0)
-        return -1;
-    if (l->all.n > l->mcap) {
-        size_t cap = l->all.cap;
-        time_t *t = realloc(l->mtime, cap * sizeof(*t));
-        if (t == NULL)
-            return -1;
-        l->mtime = t;
-        l->mcap = cap;
-    }
-    l->mtime[l->all.n - 1] = o->last_modified;
-    return 0;
-}
 
 int prune_key_in_scope(const char *prefix, const prune_scope *sc, const char *key, int *kind)
 {
@@ -173,10 +115,9 @@ static size_t dir_len(const char *key)
 
 /* The listing comes sorted by key, so the files of one backup folder are adjacent;
  * ours[k] says whether key k is one of rbd2s3's objects in scope (kind[k] its kind). */
-static int pick_leftovers(ag_ctx *ctx, const listed *l, const int *kind, time_t cutoff,
-                          int dry_run, keyvec *out)
+static int pick_leftovers(ag_ctx *ctx, const keylist *v, const int *kind, time_t cutoff,
+                          int dry_run, keylist *out)
 {
-    const keyvec *v = &l->all;
     for (size_t i = 0; i < v->n;) {
         if (kind[i] == NAMING_LEAF_NONE) {
             i++;
@@ -188,11 +129,11 @@ static int pick_leftovers(ag_ctx *ctx, const listed *l, const int *kind, time_t 
             has_manifest |= kind[j] == NAMING_LEAF_MANIFEST && dir_len(v->keys[j]) == dl;
         for (size_t k = i; !has_manifest && k < j; k++) {
             if (kind[k] == NAMING_LEAF_NONE || dir_len(v->keys[k]) != dl ||
-                l->mtime[k] > cutoff)
+                v->mtimes[k] > cutoff)
                 continue;
             if (dry_run)
                 ag_info(ctx, "would delete leftover %s", v->keys[k]);
-            if (keyvec_add(out, v->keys[k], v->sizes[k]) < 0)
+            if (keylist_add(out, v->keys[k], v->sizes[k], 0) < 0)
                 return ag_fail(ctx, AG_EFAIL, "out of memory");
         }
         i = j;
@@ -204,7 +145,7 @@ typedef struct upl_state {
     ag_ctx *ctx;
     const prune_scope *sc;
     time_t cutoff;
-    keyvec keys, ids;
+    keylist keys, ids;
 } upl_state;
 
 static int on_upload(const s3_upload_info *u, void *arg)
@@ -215,7 +156,7 @@ static int on_upload(const s3_upload_info *u, void *arg)
         !prune_key_in_scope(s->ctx->opts.prefix, s->sc, u->key, &kind) ||
         kind == NAMING_LEAF_MANIFEST)
         return 0;
-    if (keyvec_add(&s->keys, u->key, 0) < 0 || keyvec_add(&s->ids, u->upload_id, 0) < 0)
+    if (keylist_add(&s->keys, u->key, 0, 0) < 0 || keylist_add(&s->ids, u->upload_id, 0, 0) < 0)
         return -1;
     return 0;
 }
@@ -243,21 +184,21 @@ static int abort_uploads(ag_ctx *ctx, const char *prefix, const prune_scope *sc,
         }
         st->uploads += rc == 0;
     }
-    keyvec_free(&s.keys);
-    keyvec_free(&s.ids);
+    keylist_free(&s.keys);
+    keylist_free(&s.ids);
     return rc;
 }
 
 /* The leaf kind of every listed key that prune may touch (NAMING_LEAF_NONE: not). */
-static int *classify(ag_ctx *ctx, const listed *l, const prune_scope *sc)
+static int *classify(ag_ctx *ctx, const keylist *l, const prune_scope *sc)
 {
-    int *kind = calloc(l->all.n ? l->all.n : 1, sizeof(*kind));
+    int *kind = calloc(l->n ? l->n : 1, sizeof(*kind));
     if (kind == NULL) {
         ag_fail(ctx, AG_EFAIL, "out of memory");
         return NULL;
     }
-    for (size_t i = 0; i < l->all.n; i++)
-        if (!prune_key_in_scope(ctx->opts.prefix, sc, l->all.keys[i], &kind[i]))
+    for (size_t i = 0; i < l->n; i++)
+        if (!prune_key_in_scope(ctx->opts.prefix, sc, l->keys[i], &kind[i]))
             kind[i] = NAMING_LEAF_NONE;
     return kind;
 }
@@ -265,18 +206,10 @@ static int *classify(ag_ctx *ctx, const listed *l, const prune_scope *sc)
 int prune_leftovers(ag_ctx *ctx, const char *list_prefix, const prune_scope *sc,
                     long long grace, int dry_run, prune_stats *st)
 {
-    s3_client *s3 = ag_s3(ctx);
-    if (s3 == NULL)
-        return -1;
-    listed l;
-    memset(&l, 0, sizeof(l));
-    s3_error err;
-    memset(&err, 0, sizeof(err));
-    int rc = s3_list(s3, list_prefix, NULL, on_object, &l, &err);
-    if (rc < 0)
-        rc = ag_fail_s3(ctx, rc, &err, "listing the bucket");
+    keylist l = { 0 };
+    int rc = keylist_list(ctx, list_prefix, NULL, NULL, &l, "listing the bucket");
     time_t cutoff = time(NULL) - (time_t)grace;
-    keyvec doomed;
+    keylist doomed;
     memset(&doomed, 0, sizeof(doomed));
     int *kind = rc == 0 ? classify(ctx, &l, sc) : NULL;
     if (rc == 0 && kind == NULL)
@@ -293,8 +226,7 @@ int prune_leftovers(ag_ctx *ctx, const char *list_prefix, const prune_scope *sc,
     if (rc == 0)
         rc = abort_uploads(ctx, list_prefix, sc, cutoff, dry_run, st);
     free(kind);
-    keyvec_free(&doomed);
-    keyvec_free(&l.all);
-    free(l.mtime);
+    keylist_free(&doomed);
+    keylist_free(&l);
     return rc;
 }

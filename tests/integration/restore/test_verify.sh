@@ -2,7 +2,8 @@
 # verify: a full and two incrementals pass every level (default, --deep, --source); a
 # chunk overwritten in the middle backup (same size) passes the default level but fails
 # --deep for the middle and the newest backup (and a restore of the newest, which leaves
-# nothing behind); a deleted data object of the full damages all three; a manifest that
+# nothing behind); a deleted data object of the full damages all three; a forged index of
+# the full (same length, decodes) fails `show --chunks` and --deep; a manifest that
 # does not verify and a deleted manifest break the newest backup's chain; bad input.
 . "$(dirname "$0")/../lib.sh"
 
@@ -159,6 +160,45 @@ expect_line "$ID2" "DAMAGED: chain uses damaged backup $ID1" "verify: the middle
 expect_line "$ID3" "DAMAGED: chain uses damaged backup $ID1" "verify: the newest backup is damaged"
 require "put the object back" s3api put-object --bucket "$BUCKET" --key "$KEY1" \
     --body "$TMPD/obj1.orig"
+
+# ---------------------------------------------------------------- 3b. an index forged
+# The full's index re-encoded with one digest byte of its last data record changed, at
+# the same length: it decodes, but it is not the index whose SHA-256 the manifest holds.
+IKEY1=$(rb --format json show "$SRC@$ID1" | jq -r '.index.key')
+require "download $IKEY1" s3api get-object --bucket "$BUCKET" --key "$IKEY1" "$TMPD/idx1.orig"
+rb --format json show "$SRC@$ID1" --chunks >"$TMPD/show1.json" 2>"$ERR"
+AT=$(jq '[.chunks[] | .kind != "zero"] | rindex(true)' "$TMPD/show1.json")
+require "the full has a data record (record $AT)" test "$AT" -ge 0
+lz4 -dcq "$TMPD/idx1.orig" >"$TMPD/idx1.raw"
+python3 - "$TMPD/idx1.raw" "$TMPD/idx1.forged.raw" "$((16 + AT * 72 + 40))" <<'EOF'
+import sys
+data = bytearray(open(sys.argv[1], "rb").read())
+data[int(sys.argv[3])] ^= 0x5A
+open(sys.argv[2], "wb").write(data)
+EOF
+OSIZE=$(stat -c %s "$TMPD/idx1.orig")
+for lvl in 1 2 3 4 5 6 7 8 9 10 11 12; do
+    lz4 -q -"$lvl" -B4 -BX -c "$TMPD/idx1.forged.raw" >"$TMPD/idx1.forged"
+    [ "$(stat -c %s "$TMPD/idx1.forged")" = "$OSIZE" ] && break
+done
+require "a forged index that decodes, $OSIZE bytes like the original" \
+    test "$(stat -c %s "$TMPD/idx1.forged")" = "$OSIZE" -a \
+    "$(lz4 -dcq "$TMPD/idx1.forged" | sha256sum)" = "$(sha256sum <"$TMPD/idx1.forged.raw")"
+require "upload the forged index" s3api put-object --bucket "$BUCKET" --key "$IKEY1" \
+    --body "$TMPD/idx1.forged"
+vrun --format json show "$SRC@$ID1" --chunks
+expect_code 8 "forged index: show --chunks"
+check "show --chunks prints no records" test ! -s "$OUT"
+check "show --chunks names the index: $(head -c 200 "$ERR")" \
+    grep -qF -- "$IKEY1: checksum mismatch" "$ERR"
+vrun show "$SRC@$ID1" --chunks
+expect_code 8 "forged index: show --chunks (text)"
+check "show --chunks (text) prints no records" test ! -s "$OUT"
+vrun verify "$SRC" --deep
+expect_code 8 "forged index: verify --deep"
+expect_line "$ID1" "DAMAGED: .*$IKEY1: checksum mismatch" "verify --deep names the forged index"
+require "put the index back" s3api put-object --bucket "$BUCKET" --key "$IKEY1" \
+    --body "$TMPD/idx1.orig"
 
 # ---------------------------------------------------------------- 4. manifests
 MKEY2=$(key_prefix "$SRC" "$ID2")manifest.json

@@ -1,0 +1,64 @@
+/* verify.h - the verify command's own header: its job, and the checks and report
+ * that the files of agent/command/verify/ share. Private to that folder. */
+#ifndef RBD2S3_VERIFY_H
+#define RBD2S3_VERIFY_H
+
+#include "agent/common/context.h"
+#include "agent/repo/catalog.h"
+
+/* Source comparison outcome of a backup. */
+enum { SRC_NONE = 0, SRC_SAME, SRC_GONE };
+
+/* One run of verify: the backups in scope and what was found, per catalog entry. */
+typedef struct verify_job {
+    ag_ctx *ctx;
+    int deep;
+    int source;
+    naming_spec spec;
+    int have_spec;
+    catalog cat;
+    int *in_scope;            /* per catalog entry */
+    char **own;               /* per entry: damage of its own objects (malloc'ed) */
+    char **chain;             /* per entry: damage through its chain (malloc'ed) */
+    int *src;                 /* per entry: SRC_* */
+    int *bad_in_scope;        /* per bad manifest */
+    int devnull;              /* /dev/null open for writing, with --deep */
+} verify_job;
+
+/* A malloc'ed formatted string (NULL when out of memory; the text is cut at 2 KiB). */
+char *verify_fmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Clear the error recorded in ctx (its exit code and message). */
+void verify_clear_error(ag_ctx *ctx);
+
+/* An integrity failure recorded in ctx becomes the text of a damage (*out, malloc'ed;
+ * kept if already set) and the context is cleared so that the run goes on: 0. Any other
+ * failure is left recorded and -1 is returned (S3 unreachable, access denied, out of
+ * memory, interrupted). */
+int verify_take_damage(ag_ctx *ctx, char **out);
+
+/* objects.c: every object the manifest of entry i references exists with the recorded
+ * size (one listing of its folder); a problem goes to v->own[i]. 0, or -1 with an S3
+ * failure recorded. */
+int verify_objects(verify_job *v, size_t i);
+
+/* objects.c: the chain of entry i is complete and uses no damaged backup (v->own of
+ * the others already set); a problem goes to v->chain[i]. Cannot fail. */
+void verify_chain(verify_job *v, size_t i);
+
+/* objects.c (--deep): the index of entry i against its SHA-256, and every chunk of it
+ * restored into v->devnull; a problem goes to v->own[i]. 0, or -1 with a failure other
+ * than damage recorded. */
+int verify_deep(verify_job *v, size_t i);
+
+/* compare.c (--source): the restored chain of entry i against its snapshot on the
+ * source image, if the snapshot still exists: sets v->src[i], or a difference in
+ * v->own[i]. 0, or -1 with a failure other than damage recorded. */
+int verify_source(verify_job *v, size_t i);
+
+/* report.c: print one line (or JSON object) per backup and damaged manifest in scope,
+ * sorted by image and id; records AG_EINTEGRITY when any is damaged. Returns the number
+ * of damaged rows, or -1 (out of memory, recorded). */
+long verify_report(verify_job *v);
+
+#endif
