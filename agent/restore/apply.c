@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <lz4.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -173,31 +172,17 @@ static int do_job(ex *x, buf *gb, const plan_job *job)
     const exec_src *s = &x->srcs[job->src];
     const index_rec *r = &s->recs[job->rec];
     const unsigned char *stored = gb->data + (r->pack_offset - gb->g->off);
-    const unsigned char *data = stored;
+    const unsigned char *data = NULL;
     buf *owner = gb;
     const char *key = s->m->objects[r->pack].key;
-    if (!(r->flags & INDEX_FLAG_RAW)) {
-        if ((owner = take_buf(x, x->decs, x->ndecs)) == NULL)
-            return -1;
-        /* exec_plan bounded every length by CHUNK_SIZE_MAX: these fit an int */
-        int n = LZ4_decompress_safe((const char *)stored, (char *)owner->data,
-                                    (int)r->stored_length, (int)r->length);
-        if (n < 0 || (uint64_t)n != r->length) {
-            unref(x, owner);
-            ex_fail(x, AG_EINTEGRITY, "data object %s offset %llu: cannot decompress "
-                    "(image offset %llu)", key, (unsigned long long)r->pack_offset,
-                    (unsigned long long)r->offset);
-            return -1;
-        }
-        data = owner->data;
-    }
-    int rc = 0;
-    if (!index_rec_data_ok(r, data)) {
-        ex_fail(x, AG_EINTEGRITY, "data object %s offset %llu: checksum mismatch "
-                "(image offset %llu)", key, (unsigned long long)r->pack_offset,
+    if (!(r->flags & INDEX_FLAG_RAW) && (owner = take_buf(x, x->decs, x->ndecs)) == NULL)
+        return -1;
+    int rc = chunk_decode(r, stored, r->stored_length, owner->data, owner->cap, &data);
+    if (rc < 0)
+        ex_fail(x, AG_EINTEGRITY, "data object %s offset %llu: %s (image offset %llu)", key,
+                (unsigned long long)r->pack_offset,
+                rc == -EBADMSG ? "cannot decompress" : "checksum mismatch",
                 (unsigned long long)r->offset);
-        rc = -1;
-    }
     for (size_t i = 0; rc == 0 && i < job->count; i++) {
         const plan_piece *pc = &x->p->pieces[x->p->job_pieces[job->first + i]];
         rc = sink_write(x, owner, data + pc->src_off, pc->len, pc->dst_off);
