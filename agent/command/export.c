@@ -6,6 +6,7 @@
 #include "agent/repo/catalog.h"
 #include "agent/repo/chain.h"
 #include "agent/restore/apply.h"
+#include "agent/restore/ordered.h"
 #include "agent/format/index.h"
 #include "agent/config/options.h"
 #include "agent/restore/plan.h"
@@ -188,7 +189,7 @@ static int write_stream(xd *x)
     ag_ctx *ctx = x->ctx;
     const manifest *target = chain_m(x, x->ch.n - 1);
     size_t n = x->ch.n - x->first;
-    exec_src *xs = calloc(n, sizeof(*xs));
+    apply_src *xs = calloc(n, sizeof(*xs));
     rbdio_ds_header *h = calloc(1, sizeof(*h));
     if (xs == NULL || h == NULL) {
         free(xs);
@@ -196,7 +197,7 @@ static int write_stream(xd *x)
         return ag_fail(ctx, AG_EFAIL, "out of memory");
     }
     for (size_t i = 0; i < n; i++)
-        xs[i] = (exec_src){ x->ch.v[x->first + i].m, x->ch.v[x->first + i].recs,
+        xs[i] = (apply_src){ x->ch.v[x->first + i].m, x->ch.v[x->first + i].recs,
                             x->ch.v[x->first + i].nrecs };
     h->version = x->version;
     if (x->from >= 0) {
@@ -211,7 +212,7 @@ static int write_stream(xd *x)
     truncated_range(x);
 
     plan p;
-    int planned = exec_plan(ctx, xs, n, &p) == 0;
+    int planned = apply_plan(ctx, xs, n, &p) == 0;
     int rc = planned ? 0 : -1;
     if (rc == 0) {
         ag_debug(ctx, "plan: %zu pieces, %zu records", p.npieces, p.njobs);
@@ -223,8 +224,8 @@ static int write_stream(xd *x)
         progress_start(&prog, ctx, "Exporting", x->name);
         if (x->is_stdout)
             prog.on = 0;
-        exec_ordered o = { .data = on_data, .zero = on_zero, .arg = x, .prog = &prog };
-        rc = exec_restore_ordered(ctx, &p, xs, &o);
+        ordered_sink o = { .data = on_data, .zero = on_zero, .arg = x, .prog = &prog };
+        rc = ordered_restore(ctx, &p, xs, &o);
         if (rc == 0) {
             int frc = rbdio_ds_finish(x->w);
             x->w = NULL;

@@ -27,8 +27,8 @@ typedef struct buf {
 typedef struct ex {
     ag_ctx *ctx;
     const plan *p;
-    const exec_src *srcs;
-    const exec_sink *sink;
+    const apply_src *srcs;
+    const apply_sink *sink;
     rbdio_aio *aio;
     pthread_mutex_t mu;
     pthread_cond_t cv;        /* buffers freed, work queued */
@@ -169,7 +169,7 @@ static void maybe_stall(ex *x)
 /* Decompress and check one record of a fetched group, then write its pieces. */
 static int do_job(ex *x, buf *gb, const plan_job *job)
 {
-    const exec_src *s = &x->srcs[job->src];
+    const apply_src *s = &x->srcs[job->src];
     const index_rec *r = &s->recs[job->rec];
     const unsigned char *stored = gb->data + (r->pack_offset - gb->g->off);
     const unsigned char *data = NULL;
@@ -223,7 +223,7 @@ static void on_get(const s3_result *res, void *arg)
     buf *b = arg;
     ex *x = b->ex;
     if (res->rc < 0) {
-        const exec_src *s = &x->srcs[b->g->src];
+        const apply_src *s = &x->srcs[b->g->src];
         char what[1200];
         snprintf(what, sizeof(what), "reading data object %s",
                  s->m->objects[b->g->pack].key);
@@ -339,7 +339,7 @@ static int write_zeroes(ex *x)
     return x->failed ? -1 : 0;
 }
 
-static uint64_t max_record(const exec_src *srcs, const plan *p)
+static uint64_t max_record(const apply_src *srcs, const plan *p)
 {
     uint64_t m = 1;
     for (size_t j = 0; j < p->njobs; j++) {
@@ -428,7 +428,7 @@ static int run_parallel(ex *x)
 
 /* Every record of src within its manifest's chunk size and data objects
  * (plan_check_src). */
-static int check_src(ag_ctx *ctx, const exec_src *src, const plan_src *ps)
+static int check_src(ag_ctx *ctx, const apply_src *src, const plan_src *ps)
 {
     const manifest *m = src->m;
     uint64_t *sizes = malloc((m->nobjects + 1) * sizeof(*sizes));
@@ -456,7 +456,7 @@ static int check_src(ag_ctx *ctx, const exec_src *src, const plan_src *ps)
                    (unsigned long long)r->offset, (unsigned long)r->pack);
 }
 
-int exec_plan(ag_ctx *ctx, const exec_src *srcs, size_t n, plan *p)
+int apply_plan(ag_ctx *ctx, const apply_src *srcs, size_t n, plan *p)
 {
     plan_src *ps = calloc(n ? n : 1, sizeof(*ps));
     if (ps == NULL)
@@ -473,7 +473,7 @@ int exec_plan(ag_ctx *ctx, const exec_src *srcs, size_t n, plan *p)
     return rc < 0 ? ag_fail(ctx, AG_EFAIL, "out of memory planning the restore") : 0;
 }
 
-int exec_restore(ag_ctx *ctx, const plan *p, const exec_src *srcs, const exec_sink *sink)
+int apply_restore(ag_ctx *ctx, const plan *p, const apply_src *srcs, const apply_sink *sink)
 {
     ex x;
     memset(&x, 0, sizeof(x));

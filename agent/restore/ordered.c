@@ -1,7 +1,7 @@
 /* ordered.c - a plan walked in order, one record at a time, each checked against its
  * SHA-256 before it is passed on: restore into a pipe (stdout), every byte in order,
  * zeros included; the export-diff stream. */
-#include "agent/restore/apply.h"
+#include "agent/restore/ordered.h"
 #include "agent/format/chunk.h"
 
 #include <errno.h>
@@ -70,7 +70,7 @@ static int fetch_record(ag_ctx *ctx, const char *key, const index_rec *r, s3_buf
 
 /* Make c hold the checked bytes of record rec of source src (fetched unless it holds
  * them already). 0, or -1 with the error recorded in ctx. */
-static int load_record(ag_ctx *ctx, const exec_src *s, uint32_t src, uint32_t rec, cache *c)
+static int load_record(ag_ctx *ctx, const apply_src *s, uint32_t src, uint32_t rec, cache *c)
 {
     if (c->valid && c->src == src && c->rec == rec)
         return 0;
@@ -109,8 +109,8 @@ static int load_record(ag_ctx *ctx, const exec_src *s, uint32_t src, uint32_t re
     return 0;
 }
 
-int exec_restore_ordered(ag_ctx *ctx, const plan *p, const exec_src *srcs,
-                         const exec_ordered *o)
+int ordered_restore(ag_ctx *ctx, const plan *p, const apply_src *srcs,
+                         const ordered_sink *o)
 {
     cache c = { 0 };
     uint64_t bytes = 0;
@@ -152,9 +152,9 @@ static int fd_zero(void *arg, uint64_t off, uint64_t len, int kind)
     return write_zeros(f->ctx, f->fd, len);
 }
 
-int exec_restore_stream(ag_ctx *ctx, const plan *p, const exec_src *srcs, int fd)
+int ordered_restore_fd(ag_ctx *ctx, const plan *p, const apply_src *srcs, int fd)
 {
     fd_out f = { ctx, fd };
-    exec_ordered o = { .data = fd_data, .zero = fd_zero, .arg = &f };
-    return exec_restore_ordered(ctx, p, srcs, &o);
+    ordered_sink o = { .data = fd_data, .zero = fd_zero, .arg = &f };
+    return ordered_restore(ctx, p, srcs, &o);
 }
