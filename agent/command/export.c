@@ -21,7 +21,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-typedef struct xd {
+/* One export-diff run: the parsed command, the chain and its indexes, the output. */
+typedef struct export_job {
     ag_ctx *ctx;
     naming_spec spec;
     char name[NAMING_SPEC_MAX];
@@ -38,14 +39,14 @@ typedef struct xd {
     uint64_t trunc_lo, trunc_hi; /* holes in here were cut off by a shrink since --from */
     rbdio_ds_writer *w;
     uint64_t data_bytes, zero_bytes;
-} xd;
+} export_job;
 
-static const manifest *chain_m(const xd *x, size_t i)
+static const manifest *chain_m(const export_job *x, size_t i)
 {
     return x->ch.v[i].m;
 }
 
-static int ds_fail(xd *x, int rc)
+static int ds_fail(export_job *x, int rc)
 {
     return ag_fail(x->ctx, ag_interrupted ? AG_EINTR : AG_EFAIL, "writing %s: %s",
                    x->is_stdout ? "the output" : x->file,
@@ -56,7 +57,7 @@ static int ds_fail(xd *x, int rc)
 
 static int on_data(void *arg, uint64_t off, const unsigned char *data, uint64_t len)
 {
-    xd *x = arg;
+    export_job *x = arg;
     int rc = rbdio_ds_write(x->w, off, len, data);
     if (rc < 0)
         return ds_fail(x, rc);
@@ -64,7 +65,7 @@ static int on_data(void *arg, uint64_t off, const unsigned char *data, uint64_t 
     return 0;
 }
 
-static int zero_rec(xd *x, uint64_t off, uint64_t len)
+static int zero_rec(export_job *x, uint64_t off, uint64_t len)
 {
     if (len == 0)
         return 0;
@@ -79,7 +80,7 @@ static int zero_rec(xd *x, uint64_t off, uint64_t len)
  * --from), except where a shrink after --from cut data off: that part is zeroed. */
 static int on_zero(void *arg, uint64_t off, uint64_t len, int kind)
 {
-    xd *x = arg;
+    export_job *x = arg;
     if (kind == 1)
         return zero_rec(x, off, len);
     uint64_t a = off > x->trunc_lo ? off : x->trunc_lo;
@@ -89,7 +90,7 @@ static int on_zero(void *arg, uint64_t off, uint64_t len, int kind)
 
 /* ---- steps ---- */
 
-static int parse(xd *x, int argc, char **argv)
+static int parse(export_job *x, int argc, char **argv)
 {
     ag_ctx *ctx = x->ctx;
     const char *fmt = NULL;
@@ -117,7 +118,7 @@ static int parse(xd *x, int argc, char **argv)
 }
 
 /* The target's chain; with --from, its position in the chain (an older member). */
-static int resolve(xd *x)
+static int resolve(export_job *x)
 {
     ag_ctx *ctx = x->ctx;
     if (catalog_load(ctx, &x->spec, &x->cat) < 0)
@@ -143,7 +144,7 @@ static int resolve(xd *x)
 }
 
 /* FILE must not exist; a FIFO or a character device (/dev/null) is written to. */
-static int open_output(xd *x)
+static int open_output(export_job *x)
 {
     ag_ctx *ctx = x->ctx;
     if (x->is_stdout) {
@@ -171,7 +172,7 @@ static int open_output(xd *x)
  * the image shrank after it (to lo, the smallest size since) below its size then (hi):
  * the shrink cut that data off, and import-diff's resize to 's' does not. Holes in
  * [lo, hi) are written as zero records. */
-static void truncated_range(xd *x)
+static void truncated_range(export_job *x)
 {
     if (x->from < 0)
         return;
@@ -184,7 +185,7 @@ static void truncated_range(xd *x)
     x->trunc_hi = lo < hi ? hi : lo;
 }
 
-static int write_stream(xd *x)
+static int write_stream(export_job *x)
 {
     ag_ctx *ctx = x->ctx;
     const manifest *target = chain_m(x, x->ch.n - 1);
@@ -241,7 +242,7 @@ static int write_stream(xd *x)
     return rc;
 }
 
-static int run_export(xd *x)
+static int run_export(export_job *x)
 {
     ag_ctx *ctx = x->ctx;
     if (ag_s3(ctx) == NULL || resolve(x) < 0 || open_output(x) < 0 ||
@@ -262,7 +263,7 @@ static int run_export(xd *x)
     return 0;
 }
 
-static void report(xd *x)
+static void report(export_job *x)
 {
     const manifest *target = chain_m(x, x->ch.n - 1);
     const char *from = x->from >= 0 ? chain_m(x, (size_t)x->from)->id : NULL;
@@ -284,7 +285,7 @@ static void report(xd *x)
     }
 }
 
-static void cleanup(xd *x, int failed)
+static void cleanup(export_job *x, int failed)
 {
     rbdio_ds_writer_free(x->w);
     if (x->fd >= 0 && !x->is_stdout)
@@ -297,7 +298,7 @@ static void cleanup(xd *x, int failed)
 
 int cmd_export_diff(ag_ctx *ctx, int argc, char **argv)
 {
-    xd x;
+    export_job x;
     memset(&x, 0, sizeof(x));
     x.ctx = ctx;
     x.fd = -1;
