@@ -6,6 +6,7 @@
 #include "agent/repo/catalog.h"
 #include "agent/repo/chain.h"
 #include "agent/restore/apply.h"
+#include "agent/restore/ordered.h"
 #include "agent/format/index.h"
 #include "agent/config/options.h"
 #include "agent/restore/plan.h"
@@ -20,7 +21,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-typedef struct xd {
+/* One export-diff run: the parsed command, the chain and its indexes, the output. */
+typedef struct export_job {
     ag_ctx *ctx;
     naming_spec spec;
     char name[NAMING_SPEC_MAX];
@@ -37,14 +39,14 @@ typedef struct xd {
     uint64_t trunc_lo, trunc_hi; /* holes in here were cut off by a shrink since --from */
     rbdio_ds_writer *w;
     uint64_t data_bytes, zero_bytes;
-} xd;
+} export_job;
 
-static const manifest *chain_m(const xd *x, size_t i)
+static const manifest *chain_m(const export_job *x, size_t i)
 {
     return x->ch.v[i].m;
 }
 
-static int ds_fail(xd *x, int rc)
+static int ds_fail(export_job *x, int rc)
 {
     return ag_fail(x->ctx, ag_interrupted ? AG_EINTR : AG_EFAIL, "writing %s: %s",
                    x->is_stdout ? "the output" : x->file,
@@ -55,7 +57,7 @@ static int ds_fail(xd *x, int rc)
 
 static int on_data(void *arg, uint64_t off, const unsigned char *data, uint64_t len)
 {
-    xd *x = arg;
+    export_job *x = arg;
     int rc = rbdio_ds_write(x->w, off, len, data);
     if (rc < 0)
         return ds_fail(x, rc);
@@ -63,7 +65,7 @@ static int on_data(void *arg, uint64_t off, const unsigned char *data, uint64_t 
     return 0;
 }
 
-static int zero_rec(xd *x, uint64_t off, uint64_t len)
+static int zero_rec(export_job *x, uint64_t off, uint64_t len)
 {
     if (len == 0)
         return 0;
@@ -78,7 +80,7 @@ static int zero_rec(xd *x, uint64_t off, uint64_t len)
  * --from), except where a shrink after --from cut data off: that part is zeroed. */
 static int on_zero(void *arg, uint64_t off, uint64_t len, int kind)
 {
-    xd *x = arg;
+    export_job *x = arg;
     if (kind == 1)
         return zero_rec(x, off, len);
     uint64_t a = off > x->trunc_lo ? off : x->trunc_lo;
@@ -88,7 +90,7 @@ static int on_zero(void *arg, uint64_t off, uint64_t len, int kind)
 
 /* ---- steps ---- */
 
-static int parse(xd *x, int argc, char **argv)
+static int parse(export_job *x, int argc, char **argv)
 {
     ag_ctx *ctx = x->ctx;
     const char *fmt = NULL;
@@ -116,7 +118,7 @@ static int parse(xd *x, int argc, char **argv)
 }
 
 /* The target's chain; with --from, its position in the chain (an older member). */
-static int resolve(xd *x)
+static int resolve(export_job *x)
 {
     ag_ctx *ctx = x->ctx;
     if (catalog_load(ctx, &x->spec, &x->cat) < 0)
@@ -142,7 +144,7 @@ static int resolve(xd *x)
 }
 
 /* FILE must not exist; a FIFO or a character device (/dev/null) is written to. */
-static int open_output(xd *x)
+static int open_output(export_job *x)
 {
     ag_ctx *ctx = x->ctx;
     if (x->is_stdout) {
@@ -170,7 +172,7 @@ static int open_output(xd *x)
  * the image shrank after it (to lo, the smallest size since) below its size then (hi):
  * the shrink cut that data off, and import-diff's resize to 's' does not. Holes in
  * [lo, hi) are written as zero records. */
-static void truncated_range(xd *x)
+static void truncated_range(export_job *x)
 {
     if (x->from < 0)
         return;
@@ -183,12 +185,12 @@ static void truncated_range(xd *x)
     x->trunc_hi = lo < hi ? hi : lo;
 }
 
-static int write_stream(xd *x)
+static int write_stream(export_job *x)
 {
     ag_ctx *ctx = x->ctx;
     const manifest *target = chain_m(x, x->ch.n - 1);
     size_t n = x->ch.n - x->first;
-    exec_src *xs = calloc(n, sizeof(*xs));
+    apply_src *xs = calloc(n, sizeof(*xs));
     rbdio_ds_header *h = calloc(1, sizeof(*h));
     if (xs == NULL || h == NULL) {
         free(xs);
@@ -196,7 +198,7 @@ static int write_stream(xd *x)
         return ag_fail(ctx, AG_EFAIL, "out of memory");
     }
     for (size_t i = 0; i < n; i++)
-        xs[i] = (exec_src){ x->ch.v[x->first + i].m, x->ch.v[x->first + i].recs,
+        xs[i] = (apply_src){ x->ch.v[x->first + i].m, x->ch.v[x->first + i].recs,
                             x->ch.v[x->first + i].nrecs };
     h->version = x->version;
     if (x->from >= 0) {
@@ -211,7 +213,7 @@ static int write_stream(xd *x)
     truncated_range(x);
 
     plan p;
-    int planned = exec_plan(ctx, xs, n, &p) == 0;
+    int planned = apply_plan(ctx, xs, n, &p) == 0;
     int rc = planned ? 0 : -1;
     if (rc == 0) {
         ag_debug(ctx, "plan: %zu pieces, %zu records", p.npieces, p.njobs);
@@ -223,8 +225,8 @@ static int write_stream(xd *x)
         progress_start(&prog, ctx, "Exporting", x->name);
         if (x->is_stdout)
             prog.on = 0;
-        exec_ordered o = { .data = on_data, .zero = on_zero, .arg = x, .prog = &prog };
-        rc = exec_restore_ordered(ctx, &p, xs, &o);
+        ordered_sink o = { .data = on_data, .zero = on_zero, .arg = x, .prog = &prog };
+        rc = ordered_restore(ctx, &p, xs, &o);
         if (rc == 0) {
             int frc = rbdio_ds_finish(x->w);
             x->w = NULL;
@@ -240,7 +242,7 @@ static int write_stream(xd *x)
     return rc;
 }
 
-static int run_export(xd *x)
+static int run_export(export_job *x)
 {
     ag_ctx *ctx = x->ctx;
     if (ag_s3(ctx) == NULL || resolve(x) < 0 || open_output(x) < 0 ||
@@ -261,7 +263,7 @@ static int run_export(xd *x)
     return 0;
 }
 
-static void report(xd *x)
+static void report(export_job *x)
 {
     const manifest *target = chain_m(x, x->ch.n - 1);
     const char *from = x->from >= 0 ? chain_m(x, (size_t)x->from)->id : NULL;
@@ -283,7 +285,7 @@ static void report(xd *x)
     }
 }
 
-static void cleanup(xd *x, int failed)
+static void cleanup(export_job *x, int failed)
 {
     rbdio_ds_writer_free(x->w);
     if (x->fd >= 0 && !x->is_stdout)
@@ -296,7 +298,7 @@ static void cleanup(xd *x, int failed)
 
 int cmd_export_diff(ag_ctx *ctx, int argc, char **argv)
 {
-    xd x;
+    export_job x;
     memset(&x, 0, sizeof(x));
     x.ctx = ctx;
     x.fd = -1;

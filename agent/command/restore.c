@@ -5,6 +5,7 @@
 #include "agent/repo/catalog.h"
 #include "agent/repo/chain.h"
 #include "agent/restore/apply.h"
+#include "agent/restore/ordered.h"
 #include "agent/format/index.h"
 #include "agent/config/options.h"
 #include "agent/restore/plan.h"
@@ -110,26 +111,26 @@ static int apply(restore_job *r, size_t first, size_t last, int fresh, const cha
 {
     ag_ctx *ctx = r->ctx;
     size_t n = last - first + 1;
-    exec_src *xs = calloc(n, sizeof(*xs));
+    apply_src *xs = calloc(n, sizeof(*xs));
     plan p;
     int rc = xs ? 0 : ag_fail(ctx, AG_EFAIL, "out of memory");
     for (size_t i = 0; rc == 0 && i < n; i++)
-        xs[i] = (exec_src){ r->ch.v[first + i].m, r->ch.v[first + i].recs,
+        xs[i] = (apply_src){ r->ch.v[first + i].m, r->ch.v[first + i].recs,
                             r->ch.v[first + i].nrecs };
     if (rc == 0)
-        rc = exec_plan(ctx, xs, n, &p);
+        rc = apply_plan(ctx, xs, n, &p);
     if (rc == 0) {
         ag_debug(ctx, "plan: %zu pieces, %zu records, %zu GETs, %llu bytes to fetch",
                  p.npieces, p.njobs, p.ngroups, (unsigned long long)p.fetch_bytes);
         if (r->is_stdout) {
-            rc = exec_restore_stream(ctx, &p, xs, r->fd);
+            rc = ordered_restore_fd(ctx, &p, xs, r->fd);
         } else {
             progress prog;
             progress_start(&prog, ctx, "Restoring", what);
-            exec_sink sink = { .img = r->t.img, .fd = r->t.img ? -1 : r->fd,
+            apply_sink sink = { .img = r->t.img, .fd = r->t.img ? -1 : r->fd,
                                .fresh = r->t.img ? fresh : (fresh && r->fresh_file),
                                .keep_holes = !chain_m(r, first)->full, .prog = &prog };
-            rc = exec_restore(ctx, &p, xs, &sink);
+            rc = apply_restore(ctx, &p, xs, &sink);
             progress_end(&prog, rc == 0);
         }
         plan_free(&p);

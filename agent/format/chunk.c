@@ -1,4 +1,5 @@
-/* chunk.c - one chunk of image data into zero runs and hashed, compressed data runs. */
+/* chunk.c - one chunk of image data into zero runs and hashed, compressed data runs,
+ * and one stored data record back into checked bytes. */
 #include "agent/format/chunk.h"
 
 #include <errno.h>
@@ -103,4 +104,38 @@ size_t chunk_encode(chunk_enc *e, const unsigned char *data, size_t len, uint64_
             encode_data(data, &pieces[i], e->digest, e->comp, e->cap, &used);
     e->n = n;
     return n;
+}
+
+/* The lengths of a data record that a valid index holds (index.c check_sizes), with
+ * stored_len bytes at hand. */
+static int decode_sizes_ok(const index_rec *r, size_t stored_len)
+{
+    if ((r->flags & INDEX_FLAG_ZERO) || r->length == 0 || r->length > CHUNK_SIZE_MAX ||
+        r->stored_length == 0 || stored_len != r->stored_length)
+        return 0;
+    if (r->flags & INDEX_FLAG_RAW)
+        return r->stored_length == r->length;
+    return r->stored_length <= (uint64_t)LZ4_COMPRESSBOUND(r->length);
+}
+
+int chunk_decode(const index_rec *r, const unsigned char *stored, size_t stored_len,
+                 unsigned char *buf, size_t cap, const unsigned char **out)
+{
+    if (!decode_sizes_ok(r, stored_len))
+        return -EINVAL;
+    const unsigned char *data = stored;
+    if (!(r->flags & INDEX_FLAG_RAW)) {
+        if (buf == NULL || cap < r->length)
+            return -EINVAL;
+        /* both lengths are bounded by CHUNK_SIZE_MAX above: they fit an int */
+        int n = LZ4_decompress_safe((const char *)stored, (char *)buf, (int)stored_len,
+                                    (int)r->length);
+        if (n < 0 || (uint64_t)n != r->length)
+            return -EBADMSG;
+        data = buf;
+    }
+    if (!index_rec_data_ok(r, data))
+        return -EILSEQ;
+    *out = data;
+    return 0;
 }

@@ -1,5 +1,6 @@
-/* chunk.h - encoding one chunk of image data: zero runs found at sparse-size granules,
- * digest and lz4 of the data runs. Pure functions, no I/O, safe on any thread. */
+/* chunk.h - one chunk of image data, encoded (zero runs found at sparse-size granules,
+ * digest and lz4 of the data runs) and decoded (one stored record back to checked bytes).
+ * Pure functions, no I/O, safe on any thread. */
 #ifndef RBD2S3_CHUNK_H
 #define RBD2S3_CHUNK_H
 
@@ -7,6 +8,7 @@
 #include <stdint.h>
 
 #include "agent/format/digest.h"
+#include "agent/format/index.h"
 
 #define CHUNK_SPARSE_MIN 4096u
 /* The largest chunk the format allows: every writer (backup, import-diff) refuses a
@@ -53,5 +55,17 @@ void chunk_enc_free(chunk_enc *e);
  * the runs in order into e->pieces and returns their number e->n (0 only for len 0);
  * adjacent runs are never of the same kind. */
 size_t chunk_encode(chunk_enc *e, const unsigned char *data, size_t len, uint64_t off);
+
+/* The counterpart of chunk_encode for one data record r of a chunk index: its stored
+ * bytes stored[0..stored_len) back to its r->length raw bytes, checked against the
+ * record's digest. A raw record's bytes are the stored ones (*out = stored, buf unused,
+ * may be NULL); a compressed record's are lz4-decompressed into buf[0..cap) (*out = buf).
+ * Returns 0 with *out set; -EINVAL for a record no valid index holds or a buffer too
+ * small (a zero record, length 0 or over CHUNK_SIZE_MAX, stored_len other than its
+ * stored_length or 0, raw with stored_length other than length, length over cap);
+ * -EBADMSG when the stored bytes do not decompress to exactly length bytes; -EILSEQ when
+ * the bytes do not match the digest. *out is left alone on failure. */
+int chunk_decode(const index_rec *r, const unsigned char *stored, size_t stored_len,
+                 unsigned char *buf, size_t cap, const unsigned char **out);
 
 #endif

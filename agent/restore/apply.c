@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <lz4.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,28 +15,32 @@
 /* Records up to this far apart in a data object are fetched with one GET. */
 #define GROUP_GAP (64u << 10)
 
-typedef struct buf {
+/* A buffer of one of the run's pools (GETs, decompression): busy from its taking until
+ * the last reference (its writes in flight) is dropped. */
+typedef struct pool_buf {
     unsigned char *data;
     size_t cap;
     int refs;
     int busy;
     const plan_group *g;
-    struct ex *ex;
-} buf;
+    struct apply_run *run;
+} pool_buf;
 
-typedef struct ex {
+/* The state of one apply_restore: the pools, the queue of fetched groups and the
+ * first failure, shared by the driving thread, the workers and the aio callbacks. */
+typedef struct apply_run {
     ag_ctx *ctx;
     const plan *p;
-    const exec_src *srcs;
-    const exec_sink *sink;
+    const apply_src *srcs;
+    const apply_sink *sink;
     rbdio_aio *aio;
     pthread_mutex_t mu;
     pthread_cond_t cv;        /* buffers freed, work queued */
-    buf *gets;                /* GET buffers */
+    pool_buf *gets;           /* GET buffers */
     int ngets;
-    buf *decs;                /* decompression buffers */
+    pool_buf *decs;           /* decompression buffers */
     int ndecs;
-    buf **queue;              /* fetched groups waiting for a worker */
+    pool_buf **queue;         /* fetched groups waiting for a worker */
     size_t qhead, qtail, qcap;
     int quit;
     uint64_t done;            /* bytes of the plan written or skipped (progress) */
@@ -47,54 +50,55 @@ typedef struct ex {
     char msg[1024];
     int stall_on;             /* RBD2S3_DEBUG_STALL_RESTORE: stop after the first write */
     int stalled;              /* under mu: a worker stopped */
-} ex;
+} apply_run;
 
-static void ex_fail(ex *x, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void run_fail(apply_run *run, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
-static void ex_fail(ex *x, int code, const char *fmt, ...)
+static void run_fail(apply_run *run, int code, const char *fmt, ...)
 {
-    pthread_mutex_lock(&x->mu);
-    if (!x->failed) {
-        x->failed = 1;
-        x->exit_code = code;
+    pthread_mutex_lock(&run->mu);
+    if (!run->failed) {
+        run->failed = 1;
+        run->exit_code = code;
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(x->msg, sizeof(x->msg), fmt, ap);
+        vsnprintf(run->msg, sizeof(run->msg), fmt, ap);
         va_end(ap);
     }
-    pthread_cond_broadcast(&x->cv);
-    pthread_mutex_unlock(&x->mu);
+    pthread_cond_broadcast(&run->cv);
+    pthread_mutex_unlock(&run->mu);
 }
 
 /* Count n bytes of the plan as done; written: they were written, not skipped. */
-static void ex_progress(ex *x, uint64_t n, int written)
+static void run_progress(apply_run *run, uint64_t n, int written)
 {
-    if (x->sink->prog == NULL || !x->sink->prog->on)
+    if (run->sink->prog == NULL || !run->sink->prog->on)
         return;                 /* no line to draw: no lock per piece */
-    pthread_mutex_lock(&x->mu);
-    x->done += n;
+    pthread_mutex_lock(&run->mu);
+    run->done += n;
     if (written)
-        x->written += n;
-    progress_update(x->sink->prog, x->done, x->p->size, x->written);
-    pthread_mutex_unlock(&x->mu);
+        run->written += n;
+    progress_update(run->sink->prog, run->done, run->p->size, run->written);
+    pthread_mutex_unlock(&run->mu);
 }
 
-static void unref(ex *x, buf *b)
+static void unref(apply_run *run, pool_buf *b)
 {
-    pthread_mutex_lock(&x->mu);
+    pthread_mutex_lock(&run->mu);
     if (--b->refs == 0) {
         b->busy = 0;
-        pthread_cond_broadcast(&x->cv);
+        pthread_cond_broadcast(&run->cv);
     }
-    pthread_mutex_unlock(&x->mu);
+    pthread_mutex_unlock(&run->mu);
 }
 
 static void on_write(ssize_t rc, void *arg)
 {
-    buf *b = arg;
+    pool_buf *b = arg;
     if (rc < 0)
-        ex_fail(b->ex, AG_EFAIL, "writing the target: %s", strerror((int)-rc));
-    unref(b->ex, b);
+        run_fail(b->run, AG_EFAIL, "writing the target: %s", strerror((int)-rc));
+    unref(b->run, b);
 }
 
 static int pwrite_all(int fd, const unsigned char *data, size_t len, uint64_t off)
@@ -113,52 +117,53 @@ static int pwrite_all(int fd, const unsigned char *data, size_t len, uint64_t of
 }
 
 /* Write [data, data+len) at off; b is referenced until the write completed. */
-static int sink_write(ex *x, buf *b, const unsigned char *data, size_t len, uint64_t off)
+static int sink_write(apply_run *run, pool_buf *b, const unsigned char *data, size_t len,
+                      uint64_t off)
 {
-    if (x->sink->img == NULL) {
-        int rc = pwrite_all(x->sink->fd, data, len, off);
+    if (run->sink->img == NULL) {
+        int rc = pwrite_all(run->sink->fd, data, len, off);
         if (rc < 0)
-            ex_fail(x, AG_EFAIL, "writing the target file: %s", strerror(-rc));
+            run_fail(run, AG_EFAIL, "writing the target file: %s", strerror(-rc));
         return rc;
     }
-    pthread_mutex_lock(&x->mu);
+    pthread_mutex_lock(&run->mu);
     b->refs++;
-    pthread_mutex_unlock(&x->mu);
-    int rc = rbdio_aio_write(x->aio, off, len, data, on_write, b);
+    pthread_mutex_unlock(&run->mu);
+    int rc = rbdio_aio_write(run->aio, off, len, data, on_write, b);
     if (rc < 0) {
-        unref(x, b);
-        ex_fail(x, AG_EFAIL, "writing the target image: %s", strerror(-rc));
+        unref(run, b);
+        run_fail(run, AG_EFAIL, "writing the target image: %s", strerror(-rc));
     }
     return rc;
 }
 
-static buf *take_buf(ex *x, buf *pool, int n)
+static pool_buf *take_buf(apply_run *run, pool_buf *pool, int n)
 {
-    pthread_mutex_lock(&x->mu);
+    pthread_mutex_lock(&run->mu);
     for (;;) {
         for (int i = 0; i < n; i++)
             if (!pool[i].busy) {
                 pool[i].busy = 1;
                 pool[i].refs = 1;
-                pthread_mutex_unlock(&x->mu);
+                pthread_mutex_unlock(&run->mu);
                 return &pool[i];
             }
-        if (x->failed) {
-            pthread_mutex_unlock(&x->mu);
+        if (run->failed) {
+            pthread_mutex_unlock(&run->mu);
             return NULL;
         }
-        pthread_cond_wait(&x->cv, &x->mu);
+        pthread_cond_wait(&run->cv, &run->mu);
     }
 }
 
 /* The fault tests' hook: with RBD2S3_DEBUG_STALL_RESTORE set, the first worker to
  * have written a piece says so on stderr and waits for a signal (kill -9 ends it). */
-static void maybe_stall(ex *x)
+static void maybe_stall(apply_run *run)
 {
-    pthread_mutex_lock(&x->mu);
-    int me = !x->stalled;
-    x->stalled = 1;
-    pthread_mutex_unlock(&x->mu);
+    pthread_mutex_lock(&run->mu);
+    int me = !run->stalled;
+    run->stalled = 1;
+    pthread_mutex_unlock(&run->mu);
     if (!me)
         return;
     fputs("rbd2s3: debug: stalled after the first write\n", stderr);
@@ -168,193 +173,179 @@ static void maybe_stall(ex *x)
 }
 
 /* Decompress and check one record of a fetched group, then write its pieces. */
-static int do_job(ex *x, buf *gb, const plan_job *job)
+static int do_job(apply_run *run, pool_buf *gb, const plan_job *job)
 {
-    const exec_src *s = &x->srcs[job->src];
+    const apply_src *s = &run->srcs[job->src];
     const index_rec *r = &s->recs[job->rec];
     const unsigned char *stored = gb->data + (r->pack_offset - gb->g->off);
-    const unsigned char *data = stored;
-    buf *owner = gb;
+    const unsigned char *data = NULL;
+    pool_buf *owner = gb;
     const char *key = s->m->objects[r->pack].key;
-    if (!(r->flags & INDEX_FLAG_RAW)) {
-        if ((owner = take_buf(x, x->decs, x->ndecs)) == NULL)
-            return -1;
-        /* exec_plan bounded every length by CHUNK_SIZE_MAX: these fit an int */
-        int n = LZ4_decompress_safe((const char *)stored, (char *)owner->data,
-                                    (int)r->stored_length, (int)r->length);
-        if (n < 0 || (uint64_t)n != r->length) {
-            unref(x, owner);
-            ex_fail(x, AG_EINTEGRITY, "data object %s offset %llu: cannot decompress "
-                    "(image offset %llu)", key, (unsigned long long)r->pack_offset,
-                    (unsigned long long)r->offset);
-            return -1;
-        }
-        data = owner->data;
-    }
-    int rc = 0;
-    if (!index_rec_data_ok(r, data)) {
-        ex_fail(x, AG_EINTEGRITY, "data object %s offset %llu: checksum mismatch "
-                "(image offset %llu)", key, (unsigned long long)r->pack_offset,
-                (unsigned long long)r->offset);
-        rc = -1;
-    }
+    if (!(r->flags & INDEX_FLAG_RAW) && (owner = take_buf(run, run->decs, run->ndecs)) == NULL)
+        return -1;
+    int rc = chunk_decode(r, stored, r->stored_length, owner->data, owner->cap, &data);
+    if (rc < 0)
+        run_fail(run, AG_EINTEGRITY, "data object %s offset %llu: %s (image offset %llu)", key,
+                 (unsigned long long)r->pack_offset,
+                 rc == -EBADMSG ? "cannot decompress" : "checksum mismatch",
+                 (unsigned long long)r->offset);
     for (size_t i = 0; rc == 0 && i < job->count; i++) {
-        const plan_piece *pc = &x->p->pieces[x->p->job_pieces[job->first + i]];
-        rc = sink_write(x, owner, data + pc->src_off, pc->len, pc->dst_off);
+        const plan_piece *pc = &run->p->pieces[run->p->job_pieces[job->first + i]];
+        rc = sink_write(run, owner, data + pc->src_off, pc->len, pc->dst_off);
         if (rc == 0)
-            ex_progress(x, pc->len, 1);
-        if (rc == 0 && x->stall_on)
-            maybe_stall(x);
+            run_progress(run, pc->len, 1);
+        if (rc == 0 && run->stall_on)
+            maybe_stall(run);
     }
     if (owner != gb)
-        unref(x, owner);
+        unref(run, owner);
     return rc;
 }
 
 static void *worker_main(void *arg)
 {
-    ex *x = arg;
-    pthread_mutex_lock(&x->mu);
+    apply_run *run = arg;
+    pthread_mutex_lock(&run->mu);
     for (;;) {
-        while (x->qhead == x->qtail && !x->quit)
-            pthread_cond_wait(&x->cv, &x->mu);
-        if (x->qhead == x->qtail)
+        while (run->qhead == run->qtail && !run->quit)
+            pthread_cond_wait(&run->cv, &run->mu);
+        if (run->qhead == run->qtail)
             break;
-        buf *b = x->queue[x->qhead++ % x->qcap];
-        int failed = x->failed;
-        pthread_mutex_unlock(&x->mu);
+        pool_buf *b = run->queue[run->qhead++ % run->qcap];
+        int failed = run->failed;
+        pthread_mutex_unlock(&run->mu);
         for (size_t j = 0; !failed && j < b->g->njobs; j++)
-            if (do_job(x, b, &x->p->jobs[b->g->first_job + j]) < 0)
+            if (do_job(run, b, &run->p->jobs[b->g->first_job + j]) < 0)
                 break;
-        unref(x, b);
-        pthread_mutex_lock(&x->mu);
+        unref(run, b);
+        pthread_mutex_lock(&run->mu);
     }
-    pthread_mutex_unlock(&x->mu);
+    pthread_mutex_unlock(&run->mu);
     return NULL;
 }
 
 static void on_get(const s3_result *res, void *arg)
 {
-    buf *b = arg;
-    ex *x = b->ex;
+    pool_buf *b = arg;
+    apply_run *run = b->run;
     if (res->rc < 0) {
-        const exec_src *s = &x->srcs[b->g->src];
+        const apply_src *s = &run->srcs[b->g->src];
         char what[1200];
         snprintf(what, sizeof(what), "reading data object %s",
                  s->m->objects[b->g->pack].key);
-        pthread_mutex_lock(&x->mu);
-        if (!x->failed)
-            ag_fail_s3(x->ctx, res->rc, res->err, what);
-        x->failed = 1;
+        pthread_mutex_lock(&run->mu);
+        if (!run->failed)
+            ag_fail_s3(run->ctx, res->rc, res->err, what);
+        run->failed = 1;
         b->busy = 0;
-        pthread_cond_broadcast(&x->cv);
-        pthread_mutex_unlock(&x->mu);
+        pthread_cond_broadcast(&run->cv);
+        pthread_mutex_unlock(&run->mu);
         return;
     }
-    pthread_mutex_lock(&x->mu);
-    x->queue[x->qtail++ % x->qcap] = b;
-    pthread_cond_broadcast(&x->cv);
-    pthread_mutex_unlock(&x->mu);
+    pthread_mutex_lock(&run->mu);
+    run->queue[run->qtail++ % run->qcap] = b;
+    pthread_cond_broadcast(&run->cv);
+    pthread_mutex_unlock(&run->mu);
 }
 
-static buf *free_get(ex *x)
+static pool_buf *free_get(apply_run *run)
 {
-    for (int i = 0; i < x->ngets; i++)
-        if (!x->gets[i].busy)
-            return &x->gets[i];
+    for (int i = 0; i < run->ngets; i++)
+        if (!run->gets[i].busy)
+            return &run->gets[i];
     return NULL;
 }
 
-static int submit_group(ex *x, buf *b, const plan_group *g)
+static int submit_group(apply_run *run, pool_buf *b, const plan_group *g)
 {
-    const manifest *m = x->srcs[g->src].m;
+    const manifest *m = run->srcs[g->src].m;
     if (g->pack >= m->nobjects) {
-        ex_fail(x, AG_EINTEGRITY, "backup %s: chunk index names data object %u, "
-                "which the manifest does not list", m->id, g->pack);
+        run_fail(run, AG_EINTEGRITY, "backup %s: chunk index names data object %u, "
+                 "which the manifest does not list", m->id, g->pack);
         return -1;
     }
     b->busy = 1;
     b->refs = 1;
     b->g = g;
-    int rc = s3_async_get_range(x->ctx->s3, m->objects[g->pack].key, g->off, g->len, b->data,
+    int rc = s3_async_get_range(run->ctx->s3, m->objects[g->pack].key, g->off, g->len, b->data,
                                 b->cap, on_get, b);
     if (rc < 0) {
         b->busy = 0;
-        ag_fail_s3(x->ctx, rc, NULL, "reading a data object");
-        x->failed = 1;
+        ag_fail_s3(run->ctx, rc, NULL, "reading a data object");
+        run->failed = 1;
     }
     return rc;
 }
 
-static int all_idle(ex *x)
+static int all_idle(apply_run *run)
 {
-    for (int i = 0; i < x->ngets; i++)
-        if (x->gets[i].busy)
+    for (int i = 0; i < run->ngets; i++)
+        if (run->gets[i].busy)
             return 0;
     return 1;
 }
 
 /* The driving loop: keep GETs in flight until every group was fetched and processed. */
-static void drive(ex *x)
+static void drive(apply_run *run)
 {
     size_t next = 0;
     for (;;) {
-        pthread_mutex_lock(&x->mu);
-        buf *b = NULL;
-        int stop = x->failed || ag_interrupted;
-        while (!stop && next < x->p->ngroups && (b = free_get(x)) != NULL) {
+        pthread_mutex_lock(&run->mu);
+        pool_buf *b = NULL;
+        int stop = run->failed || ag_interrupted;
+        while (!stop && next < run->p->ngroups && (b = free_get(run)) != NULL) {
             b->busy = 1;
-            pthread_mutex_unlock(&x->mu);
-            if (submit_group(x, b, &x->p->groups[next++]) < 0)
+            pthread_mutex_unlock(&run->mu);
+            if (submit_group(run, b, &run->p->groups[next++]) < 0)
                 stop = 1;
-            pthread_mutex_lock(&x->mu);
+            pthread_mutex_lock(&run->mu);
         }
-        int finished = next >= x->p->ngroups && all_idle(x);
-        pthread_mutex_unlock(&x->mu);
+        int finished = next >= run->p->ngroups && all_idle(run);
+        pthread_mutex_unlock(&run->mu);
         if (stop || finished)
             break;
-        if (s3_async_pending(x->ctx->s3) > 0) {
-            s3_async_run(x->ctx->s3, 5);
+        if (s3_async_pending(run->ctx->s3) > 0) {
+            s3_async_run(run->ctx->s3, 5);
             continue;
         }
-        pthread_mutex_lock(&x->mu);
-        if (!x->failed && free_get(x) == NULL) {
+        pthread_mutex_lock(&run->mu);
+        if (!run->failed && free_get(run) == NULL) {
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
             ts.tv_sec += 1;
-            pthread_cond_timedwait(&x->cv, &x->mu, &ts);
+            pthread_cond_timedwait(&run->cv, &run->mu, &ts);
         }
-        pthread_mutex_unlock(&x->mu);
+        pthread_mutex_unlock(&run->mu);
     }
-    s3_async_drain(x->ctx->s3);
+    s3_async_drain(run->ctx->s3);
 }
 
-static int write_zeroes(ex *x)
+static int write_zeroes(apply_run *run)
 {
     static const unsigned char zeros[1 << 16];
-    for (size_t i = 0; i < x->p->npieces && !x->failed; i++) {
-        const plan_piece *pc = &x->p->pieces[i];
-        if (!pc->zero || (pc->zero == 2 && x->sink->keep_holes))
+    for (size_t i = 0; i < run->p->npieces && !run->failed; i++) {
+        const plan_piece *pc = &run->p->pieces[i];
+        if (!pc->zero || (pc->zero == 2 && run->sink->keep_holes))
             continue;
-        if (x->sink->img != NULL) {
-            int rc = rbdio_aio_write_zeroes(x->aio, pc->dst_off, pc->len, NULL, NULL);
+        if (run->sink->img != NULL) {
+            int rc = rbdio_aio_write_zeroes(run->aio, pc->dst_off, pc->len, NULL, NULL);
             if (rc < 0)
-                ex_fail(x, AG_EFAIL, "zeroing the target: %s", strerror(-rc));
-            ex_progress(x, pc->len, 1);
+                run_fail(run, AG_EFAIL, "zeroing the target: %s", strerror(-rc));
+            run_progress(run, pc->len, 1);
             continue;
         }
-        for (uint64_t o = 0; o < pc->len && !x->failed; o += sizeof(zeros)) {
+        for (uint64_t o = 0; o < pc->len && !run->failed; o += sizeof(zeros)) {
             uint64_t n = pc->len - o < sizeof(zeros) ? pc->len - o : sizeof(zeros);
-            if (pwrite_all(x->sink->fd, zeros, n, pc->dst_off + o) < 0)
-                ex_fail(x, AG_EFAIL, "writing the target file: %s",
-                        strerror(errno));
+            if (pwrite_all(run->sink->fd, zeros, n, pc->dst_off + o) < 0)
+                run_fail(run, AG_EFAIL, "writing the target file: %s",
+                         strerror(errno));
         }
-        ex_progress(x, pc->len, 1);
+        run_progress(run, pc->len, 1);
     }
-    return x->failed ? -1 : 0;
+    return run->failed ? -1 : 0;
 }
 
-static uint64_t max_record(const exec_src *srcs, const plan *p)
+static uint64_t max_record(const apply_src *srcs, const plan *p)
 {
     uint64_t m = 1;
     for (size_t j = 0; j < p->njobs; j++) {
@@ -365,76 +356,76 @@ static uint64_t max_record(const exec_src *srcs, const plan *p)
     return m;
 }
 
-static int alloc_pool(buf **pool, int n, size_t cap, ex *x)
+static int alloc_pool(pool_buf **pool, int n, size_t cap, apply_run *run)
 {
     *pool = calloc((size_t)n, sizeof(**pool));
     if (*pool == NULL)
         return -ENOMEM;
     for (int i = 0; i < n; i++) {
         (*pool)[i].cap = cap;
-        (*pool)[i].ex = x;
+        (*pool)[i].run = run;
         if (((*pool)[i].data = malloc(cap ? cap : 1)) == NULL)
             return -ENOMEM;
     }
     return 0;
 }
 
-static void free_pool(buf *pool, int n)
+static void free_pool(pool_buf *pool, int n)
 {
     for (int i = 0; pool != NULL && i < n; i++)
         free(pool[i].data);
     free(pool);
 }
 
-static int setup(ex *x)
+static int setup(apply_run *run)
 {
-    const ag_tun *t = &x->ctx->opts.tun;
-    pthread_mutex_init(&x->mu, NULL);
-    pthread_cond_init(&x->cv, NULL);
-    x->ngets = t->gets_in_flight;
-    x->ndecs = 2 * t->threads + t->writes_in_flight;
-    x->qcap = (size_t)x->ngets + 1;
-    x->queue = calloc(x->qcap, sizeof(*x->queue));
-    if (x->queue == NULL ||
-        alloc_pool(&x->gets, x->ngets, x->p->max_group, x) < 0 ||
-        alloc_pool(&x->decs, x->ndecs, max_record(x->srcs, x->p), x) < 0)
-        return ag_fail(x->ctx, AG_EFAIL, "out of memory");
-    if (x->sink->img != NULL) {
-        int rc = rbdio_aio_new(x->sink->img, t->writes_in_flight, &x->aio);
+    const ag_tun *t = &run->ctx->opts.tun;
+    pthread_mutex_init(&run->mu, NULL);
+    pthread_cond_init(&run->cv, NULL);
+    run->ngets = t->gets_in_flight;
+    run->ndecs = 2 * t->threads + t->writes_in_flight;
+    run->qcap = (size_t)run->ngets + 1;
+    run->queue = calloc(run->qcap, sizeof(*run->queue));
+    if (run->queue == NULL ||
+        alloc_pool(&run->gets, run->ngets, run->p->max_group, run) < 0 ||
+        alloc_pool(&run->decs, run->ndecs, max_record(run->srcs, run->p), run) < 0)
+        return ag_fail(run->ctx, AG_EFAIL, "out of memory");
+    if (run->sink->img != NULL) {
+        int rc = rbdio_aio_new(run->sink->img, t->writes_in_flight, &run->aio);
         if (rc < 0)
-            return ag_fail_rbd(x->ctx, rc, "aio window");
+            return ag_fail_rbd(run->ctx, rc, "aio window");
     }
     return 0;
 }
 
-static void teardown(ex *x)
+static void teardown(apply_run *run)
 {
-    if (x->aio != NULL)
-        rbdio_aio_free(x->aio);
-    free_pool(x->gets, x->ngets);
-    free_pool(x->decs, x->ndecs);
-    free(x->queue);
-    pthread_mutex_destroy(&x->mu);
-    pthread_cond_destroy(&x->cv);
+    if (run->aio != NULL)
+        rbdio_aio_free(run->aio);
+    free_pool(run->gets, run->ngets);
+    free_pool(run->decs, run->ndecs);
+    free(run->queue);
+    pthread_mutex_destroy(&run->mu);
+    pthread_cond_destroy(&run->cv);
 }
 
-static int run_parallel(ex *x)
+static int run_parallel(apply_run *run)
 {
-    int n = x->ctx->opts.tun.threads, started = 0;
+    int n = run->ctx->opts.tun.threads, started = 0;
     pthread_t *th = calloc((size_t)n, sizeof(*th));
     if (th == NULL)
-        return ag_fail(x->ctx, AG_EFAIL, "out of memory");
+        return ag_fail(run->ctx, AG_EFAIL, "out of memory");
     for (; started < n; started++)
-        if (pthread_create(&th[started], NULL, worker_main, x) != 0)
+        if (pthread_create(&th[started], NULL, worker_main, run) != 0)
             break;
     if (started == 0)
-        x->failed = 1;
+        run->failed = 1;
     else
-        drive(x);
-    pthread_mutex_lock(&x->mu);
-    x->quit = 1;
-    pthread_cond_broadcast(&x->cv);
-    pthread_mutex_unlock(&x->mu);
+        drive(run);
+    pthread_mutex_lock(&run->mu);
+    run->quit = 1;
+    pthread_cond_broadcast(&run->cv);
+    pthread_mutex_unlock(&run->mu);
     for (int i = 0; i < started; i++)
         pthread_join(th[i], NULL);
     free(th);
@@ -443,7 +434,7 @@ static int run_parallel(ex *x)
 
 /* Every record of src within its manifest's chunk size and data objects
  * (plan_check_src). */
-static int check_src(ag_ctx *ctx, const exec_src *src, const plan_src *ps)
+static int check_src(ag_ctx *ctx, const apply_src *src, const plan_src *ps)
 {
     const manifest *m = src->m;
     uint64_t *sizes = malloc((m->nobjects + 1) * sizeof(*sizes));
@@ -471,7 +462,7 @@ static int check_src(ag_ctx *ctx, const exec_src *src, const plan_src *ps)
                    (unsigned long long)r->offset, (unsigned long)r->pack);
 }
 
-int exec_plan(ag_ctx *ctx, const exec_src *srcs, size_t n, plan *p)
+int apply_plan(ag_ctx *ctx, const apply_src *srcs, size_t n, plan *p)
 {
     plan_src *ps = calloc(n ? n : 1, sizeof(*ps));
     if (ps == NULL)
@@ -488,30 +479,30 @@ int exec_plan(ag_ctx *ctx, const exec_src *srcs, size_t n, plan *p)
     return rc < 0 ? ag_fail(ctx, AG_EFAIL, "out of memory planning the restore") : 0;
 }
 
-int exec_restore(ag_ctx *ctx, const plan *p, const exec_src *srcs, const exec_sink *sink)
+int apply_restore(ag_ctx *ctx, const plan *p, const apply_src *srcs, const apply_sink *sink)
 {
-    ex x;
-    memset(&x, 0, sizeof(x));
-    x.ctx = ctx;
-    x.p = p;
-    x.srcs = srcs;
-    x.sink = sink;
-    x.stall_on = getenv("RBD2S3_DEBUG_STALL_RESTORE") != NULL;
+    apply_run run;
+    memset(&run, 0, sizeof(run));
+    run.ctx = ctx;
+    run.p = p;
+    run.srcs = srcs;
+    run.sink = sink;
+    run.stall_on = getenv("RBD2S3_DEBUG_STALL_RESTORE") != NULL;
     for (size_t i = 0; i < p->npieces; i++)      /* what is never written counts as done */
         if (p->pieces[i].zero && (sink->fresh || (p->pieces[i].zero == 2 && sink->keep_holes)))
-            x.done += p->pieces[i].len;
-    if (setup(&x) == 0 && (sink->fresh || write_zeroes(&x) == 0))
-        run_parallel(&x);
-    if (x.aio != NULL) {
-        int rc = rbdio_aio_drain(x.aio);
+            run.done += p->pieces[i].len;
+    if (setup(&run) == 0 && (sink->fresh || write_zeroes(&run) == 0))
+        run_parallel(&run);
+    if (run.aio != NULL) {
+        int rc = rbdio_aio_drain(run.aio);
         if (rc < 0)
-            ex_fail(&x, AG_EFAIL, "writing the target image: %s", strerror(-rc));
+            run_fail(&run, AG_EFAIL, "writing the target image: %s", strerror(-rc));
     }
-    if (x.failed && ctx->exit_code == AG_OK)
-        ag_fail(ctx, x.exit_code ? x.exit_code : AG_EFAIL, "%s",
-                x.msg[0] ? x.msg : "restore failed");
+    if (run.failed && ctx->exit_code == AG_OK)
+        ag_fail(ctx, run.exit_code ? run.exit_code : AG_EFAIL, "%s",
+                run.msg[0] ? run.msg : "restore failed");
     if (ag_interrupted && ctx->exit_code == AG_OK)
         ag_fail(ctx, AG_EINTR, "interrupted");
-    teardown(&x);
+    teardown(&run);
     return ctx->exit_code == AG_OK ? 0 : -1;
 }

@@ -1,10 +1,10 @@
 /* ordered.c - a plan walked in order, one record at a time, each checked against its
  * SHA-256 before it is passed on: restore into a pipe (stdout), every byte in order,
  * zeros included; the export-diff stream. */
-#include "agent/restore/apply.h"
+#include "agent/restore/ordered.h"
+#include "agent/format/chunk.h"
 
 #include <errno.h>
-#include <lz4.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -43,7 +43,34 @@ typedef struct cache {
     size_t cap;
 } cache;
 
-static int load_record(ag_ctx *ctx, const exec_src *s, uint32_t src, uint32_t rec, cache *c)
+/* GET exactly the stored bytes of record r from data object key into *body (freed by
+ * the caller on success). 0, or -1 with the error recorded in ctx. */
+static int fetch_record(ag_ctx *ctx, const char *key, const index_rec *r, s3_buf *body)
+{
+    s3_error err;
+    memset(&err, 0, sizeof(err));
+    /* exactly the record's range: a longer answer (a server ignoring Range) is cut
+     * off at stored_length bytes by the client, a shorter one refused below */
+    int rc = s3_get(ctx->s3, key, r->pack_offset, r->stored_length, r->stored_length,
+                    body, &err);
+    if (rc == -EFBIG)
+        return ag_fail(ctx, AG_EFAIL, "%s: answer longer than the %lu bytes asked for (offset "
+                       "%llu)", key, (unsigned long)r->stored_length,
+                       (unsigned long long)r->pack_offset);
+    if (rc < 0)
+        return ag_fail_s3(ctx, rc, &err, key);
+    if (body->len != r->stored_length) {
+        s3_buf_free(body);
+        return ag_fail(ctx, AG_EINTEGRITY, "data object %s offset %llu: answer of %zu "
+                       "bytes for a range of %lu", key, (unsigned long long)r->pack_offset,
+                       body->len, (unsigned long)r->stored_length);
+    }
+    return 0;
+}
+
+/* Make c hold the checked bytes of record rec of source src (fetched unless it holds
+ * them already). 0, or -1 with the error recorded in ctx. */
+static int load_record(ag_ctx *ctx, const apply_src *s, uint32_t src, uint32_t rec, cache *c)
 {
     if (c->valid && c->src == src && c->rec == rec)
         return 0;
@@ -53,24 +80,8 @@ static int load_record(ag_ctx *ctx, const exec_src *s, uint32_t src, uint32_t re
                        "which the manifest does not list", s[src].m->id, r->pack);
     const char *key = s[src].m->objects[r->pack].key;
     s3_buf body = { 0 };
-    s3_error err;
-    memset(&err, 0, sizeof(err));
-    /* exactly the record's range: a longer answer (a server ignoring Range) is cut
-     * off at stored_length bytes by the client, a shorter one refused below */
-    int rc = s3_get(ctx->s3, key, r->pack_offset, r->stored_length, r->stored_length,
-                    &body, &err);
-    if (rc == -EFBIG)
-        return ag_fail(ctx, AG_EFAIL, "%s: answer longer than the %lu bytes asked for (offset "
-                       "%llu)", key, (unsigned long)r->stored_length,
-                       (unsigned long long)r->pack_offset);
-    if (rc < 0)
-        return ag_fail_s3(ctx, rc, &err, key);
-    if (body.len != r->stored_length) {
-        s3_buf_free(&body);
-        return ag_fail(ctx, AG_EINTEGRITY, "data object %s offset %llu: answer of %zu "
-                       "bytes for a range of %lu", key, (unsigned long long)r->pack_offset,
-                       body.len, (unsigned long)r->stored_length);
-    }
+    if (fetch_record(ctx, key, r, &body) < 0)
+        return -1;
     if (c->cap < r->length) {
         free(c->data);
         c->cap = (size_t)r->length;
@@ -80,16 +91,15 @@ static int load_record(ag_ctx *ctx, const exec_src *s, uint32_t src, uint32_t re
             return ag_fail(ctx, AG_EFAIL, "out of memory");
         }
     }
-    /* exec_plan bounded every length by CHUNK_SIZE_MAX: these fit an int */
-    int n = (int)r->length;
-    if (r->flags & INDEX_FLAG_RAW)
-        memcpy(c->data, body.data, (size_t)r->length);
-    else
-        n = LZ4_decompress_safe((const char *)body.data, (char *)c->data, (int)body.len,
-                                (int)r->length);
-    s3_buf_free(&body);
     c->valid = 0;
-    if (n < 0 || (uint64_t)n != r->length || !index_rec_data_ok(r, c->data))
+    const unsigned char *data = NULL;
+    int rc = chunk_decode(r, body.data, body.len, c->data, c->cap, &data);
+    if (rc == 0 && data != c->data)        /* a raw record: kept past the body */
+        memcpy(c->data, data, (size_t)r->length);
+    s3_buf_free(&body);
+    /* every failure reads "checksum mismatch" here (apply.c tells a record that does
+     * not decompress apart): the message stays as it was */
+    if (rc < 0)
         return ag_fail(ctx, AG_EINTEGRITY, "data object %s offset %llu: checksum mismatch "
                        "(image offset %llu)", key, (unsigned long long)r->pack_offset,
                        (unsigned long long)r->offset);
@@ -99,8 +109,8 @@ static int load_record(ag_ctx *ctx, const exec_src *s, uint32_t src, uint32_t re
     return 0;
 }
 
-int exec_restore_ordered(ag_ctx *ctx, const plan *p, const exec_src *srcs,
-                         const exec_ordered *o)
+int ordered_restore(ag_ctx *ctx, const plan *p, const apply_src *srcs,
+                         const ordered_sink *o)
 {
     cache c = { 0 };
     uint64_t bytes = 0;
@@ -142,9 +152,9 @@ static int fd_zero(void *arg, uint64_t off, uint64_t len, int kind)
     return write_zeros(f->ctx, f->fd, len);
 }
 
-int exec_restore_stream(ag_ctx *ctx, const plan *p, const exec_src *srcs, int fd)
+int ordered_restore_fd(ag_ctx *ctx, const plan *p, const apply_src *srcs, int fd)
 {
     fd_out f = { ctx, fd };
-    exec_ordered o = { .data = fd_data, .zero = fd_zero, .arg = &f };
-    return exec_restore_ordered(ctx, p, srcs, &o);
+    ordered_sink o = { .data = fd_data, .zero = fd_zero, .arg = &f };
+    return ordered_restore(ctx, p, srcs, &o);
 }

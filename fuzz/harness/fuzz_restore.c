@@ -6,12 +6,13 @@
  * or 1). The harness writes the chunks as backup does (lz4 or raw, digest of the bytes)
  * when the length is at most GEN_MAX; a longer record is taken as declared, with a few
  * stored bytes (what a hostile bucket can say). Records pass the bounds a restore
- * applies: the project's index writer and reader (index_load), then exec_plan's
+ * applies: the project's index writer and reader (index_load), then apply_plan's
  * plan_check_src against the manifest's chunk size and data object sizes. Checks: the
  * plan is refused (exit 8) exactly when plan_check_src refuses a source; every byte the
  * walk hands out, in order, is the byte of the newest backup that has it. */
 #include "fuzz/harness/fuzz_util.h"
 #include "agent/restore/apply.h"
+#include "agent/restore/ordered.h"
 
 #include <errno.h>
 #include <lz4.h>
@@ -159,7 +160,7 @@ static void make_source(fz_in *in, size_t i)
     }
 }
 
-/* 1 if every source passes plan_check_src (what exec_plan applies). */
+/* 1 if every source passes plan_check_src (what apply_plan applies). */
 static int sources_fit(void)
 {
     for (size_t i = 0; i < NS; i++) {
@@ -231,23 +232,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (size_t i = NS; i-- > 0;)
         S[i].limit = (i == NS - 1 || S[i].m.size < S[i + 1].limit) ? S[i].m.size
                                                                      : S[i + 1].limit;
-    exec_src es[MAX_SRC];
+    apply_src es[MAX_SRC];
     for (size_t i = 0; i < NS; i++)
-        es[i] = (exec_src){ &S[i].m, S[i].recs, S[i].n };
+        es[i] = (apply_src){ &S[i].m, S[i].recs, S[i].n };
     ag_ctx ctx;
     memset(&ctx, 0, sizeof(ctx));
     ctx.s3 = (s3_client *)&dummy;
     ctx.command = "restore";
     ctx.opts.tun.fetch_size = 4u << 20;
     plan p;
-    int fit = sources_fit(), rc = exec_plan(&ctx, es, NS, &p);
+    int fit = sources_fit(), rc = apply_plan(&ctx, es, NS, &p);
     FUZZ_CHECK(fit ? rc == 0 : (rc != 0 && ctx.exit_code == AG_EINTEGRITY),
-               "exec_plan %d (exit code %d: %s) where plan_check_src says %d", rc,
+               "apply_plan %d (exit code %d: %s) where plan_check_src says %d", rc,
                ctx.exit_code, ctx.errmsg, fit);
     if (rc == 0) {
-        exec_ordered o = { .data = on_data, .zero = on_zero };
+        ordered_sink o = { .data = on_data, .zero = on_zero };
         walked = 0;
-        rc = exec_restore_ordered(&ctx, &p, es, &o);
+        rc = ordered_restore(&ctx, &p, es, &o);
         FUZZ_CHECK(rc != 0 || walked == p.size, "the walk ended at %llu of %llu",
                    (unsigned long long)walked, (unsigned long long)p.size);
         FUZZ_CHECK(rc == 0 || ctx.exit_code == AG_EINTEGRITY || ctx.exit_code == AG_EFAIL,

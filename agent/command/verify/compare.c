@@ -3,6 +3,7 @@
 #include "agent/command/verify/verify.h"
 #include "agent/repo/chain.h"
 #include "agent/restore/apply.h"
+#include "agent/restore/ordered.h"
 #include "agent/restore/plan.h"
 
 #include <errno.h>
@@ -103,7 +104,7 @@ static void *cmp_main(void *arg)
 
 /* Stream the plan into a pipe that a thread compares with the snapshot. Sets v->src[i]
  * or v->own[i]; -1 with the error recorded (an integrity error is damage). */
-static int run_compare(verify_job *v, size_t i, cmp *c, const plan *p, const exec_src *xs)
+static int run_compare(verify_job *v, size_t i, cmp *c, const plan *p, const apply_src *xs)
 {
     ag_ctx *ctx = v->ctx;
     int fds[2];
@@ -117,7 +118,7 @@ static int run_compare(verify_job *v, size_t i, cmp *c, const plan *p, const exe
         close(fds[1]);
         return ag_fail(ctx, AG_EFAIL, "cannot start a thread");
     }
-    int rc = exec_restore_stream(ctx, p, xs, fds[1]);
+    int rc = ordered_restore_fd(ctx, p, xs, fds[1]);
     close(fds[1]);
     pthread_join(th, NULL);
     if (rc < 0 && (ctx->exit_code == AG_EINTEGRITY || c->short_stream))
@@ -152,14 +153,14 @@ static int stream_compare(verify_job *v, size_t i, rbdio_image *img, uint64_t sn
     chain ch;
     if (chain_open(ctx, &v->cat, i, &ch) < 0)
         return verify_take_damage(ctx, &v->own[i]);
-    exec_src *xs = calloc(ch.n, sizeof(*xs));
+    apply_src *xs = calloc(ch.n, sizeof(*xs));
     int rc = xs ? 0 : ag_fail(ctx, AG_EFAIL, "out of memory");
     if (rc == 0)
         rc = chain_load_indexes(ctx, &ch, 0);
     for (size_t k = 0; rc == 0 && k < ch.n; k++)
-        xs[k] = (exec_src){ ch.v[k].m, ch.v[k].recs, ch.v[k].nrecs };
+        xs[k] = (apply_src){ ch.v[k].m, ch.v[k].recs, ch.v[k].nrecs };
     plan p;
-    int planned = rc == 0 && (rc = exec_plan(ctx, xs, ch.n, &p)) == 0;
+    int planned = rc == 0 && (rc = apply_plan(ctx, xs, ch.n, &p)) == 0;
     cmp c = { .fd = -1, .img = img, .size = snap_size };
     if (rc == 0) {
         c.got = malloc(CMP_BLOCK);

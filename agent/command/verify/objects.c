@@ -134,12 +134,12 @@ int verify_deep(verify_job *v, size_t i)
              (unsigned long long)m->index_records);
     if (catalog_load_index(ctx, m, &recs, &n) < 0)
         return verify_take_damage(ctx, &v->own[i]);
-    exec_src xs = { m, recs, n };
+    apply_src xs = { m, recs, n };
     plan p;
-    int rc = exec_plan(ctx, &xs, 1, &p);
+    int rc = apply_plan(ctx, &xs, 1, &p);
     if (rc == 0) {
-        exec_sink sink = { .img = NULL, .fd = v->devnull, .fresh = 1, .keep_holes = 1 };
-        if (exec_restore(ctx, &p, &xs, &sink) < 0)
+        apply_sink sink = { .img = NULL, .fd = v->devnull, .fresh = 1, .keep_holes = 1 };
+        if (apply_restore(ctx, &p, &xs, &sink) < 0)
             rc = verify_take_damage(ctx, &v->own[i]);
         plan_free(&p);
     }

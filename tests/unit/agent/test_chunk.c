@@ -1,5 +1,6 @@
 /* test_chunk.c - unit tests of chunk encoding: zero runs at sparse granules, digests and
- * lz4 of the data runs, and that the runs always rebuild the chunk. */
+ * lz4 of the data runs, and that the runs always rebuild the chunk; and of chunk_decode,
+ * one stored record back to checked bytes, hostile records refused. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -265,6 +266,170 @@ static void test_chunk_bounds(void **state)
     chunk_enc_free(&e);
 }
 
+/* A one-run chunk of len bytes of data (text, or random: stored raw) encoded with kind,
+ * and its index record: what a backup writes for it. */
+typedef struct stored_rec {
+    enc e;
+    unsigned char *data;
+    const unsigned char *stored;
+    index_rec r;
+} stored_rec;
+
+static void make_rec(stored_rec *s, size_t len, int random)
+{
+    s->data = malloc(len);
+    assert_non_null(s->data);
+    if (random)
+        fill_random(s->data, len, 7);
+    else
+        fill_text(s->data, len);
+    encode(&s->e, s->data, len, 0, len);
+    assert_int_equal(s->e.n, 1);
+    const chunk_piece *p = &s->e.pieces[0];
+    assert_int_equal(p->raw, random);
+    memset(&s->r, 0, sizeof(s->r));
+    s->r.length = len;
+    s->r.pack_offset = 4096;
+    s->r.stored_length = p->raw ? (uint32_t)len : p->comp_len;
+    s->r.flags = p->raw ? INDEX_FLAG_RAW : 0;
+    index_rec_set_digest(&s->r, kind, p->digest);
+    s->stored = p->raw ? s->data : s->e.comp + p->comp_off;
+}
+
+static void free_rec(stored_rec *s)
+{
+    enc_free(&s->e);
+    free(s->data);
+}
+
+/* rc of chunk_decode of r over s's stored bytes into a buffer of cap bytes; on success
+ * the bytes must be the chunk's, and *out is left alone on failure. */
+static int decode(const stored_rec *s, const index_rec *r, size_t stored_len, size_t cap)
+{
+    unsigned char *buf = malloc(cap ? cap : 1);
+    assert_non_null(buf);
+    const unsigned char *out = NULL;
+    int rc = chunk_decode(r, s->stored, stored_len, buf, cap, &out);
+    if (rc == 0) {
+        assert_ptr_equal(out, (r->flags & INDEX_FLAG_RAW) ? s->stored : buf);
+        assert_memory_equal(out, s->data, (size_t)r->length);
+    } else {
+        assert_null(out);
+    }
+    free(buf);
+    return rc;
+}
+
+/* A compressed and a raw record decode to the chunk, with either digest. */
+static void test_decode_good(void **state)
+{
+    (void)state;
+    for (int k = 0; k < 2; k++) {
+        kind = k ? DIGEST_SHA256 : DIGEST_XXH3;
+        stored_rec s;
+        make_rec(&s, 1 * MiB, 0);
+        assert_true(s.r.stored_length < s.r.length);
+        assert_int_equal(decode(&s, &s.r, s.r.stored_length, 1 * MiB), 0);
+        free_rec(&s);
+        make_rec(&s, 1 * MiB, 1);
+        assert_int_equal(decode(&s, &s.r, s.r.stored_length, 0), 0);
+        const unsigned char *out = NULL;    /* a raw record needs no buffer */
+        assert_int_equal(chunk_decode(&s.r, s.stored, s.r.stored_length, NULL, 0, &out), 0);
+        assert_ptr_equal(out, s.stored);
+        free_rec(&s);
+    }
+    kind = DIGEST_XXH3;
+}
+
+/* A digest that does not match, or a flipped stored byte of a raw record: -EILSEQ. */
+static void test_decode_bad_digest(void **state)
+{
+    (void)state;
+    stored_rec s;
+    make_rec(&s, 256 * KiB, 0);
+    index_rec r = s.r;
+    r.digest[3] ^= 1;
+    assert_int_equal(decode(&s, &r, r.stored_length, 256 * KiB), -EILSEQ);
+    r = s.r;
+    r.flags &= ~INDEX_FLAG_XXH3;            /* right bytes, digest read as SHA-256 */
+    assert_int_equal(decode(&s, &r, r.stored_length, 256 * KiB), -EILSEQ);
+    free_rec(&s);
+    make_rec(&s, 256 * KiB, 1);
+    s.data[100] ^= 0x40;                    /* stored == data: the bytes changed */
+    unsigned char *buf = NULL;
+    const unsigned char *out = NULL;
+    assert_int_equal(chunk_decode(&s.r, s.stored, s.r.stored_length, buf, 0, &out), -EILSEQ);
+    assert_null(out);
+    free_rec(&s);
+}
+
+/* Compressed bytes that decompress to fewer or more bytes than the record's length, or
+ * do not decompress at all: -EBADMSG. */
+static void test_decode_bad_lengths(void **state)
+{
+    (void)state;
+    stored_rec s;
+    make_rec(&s, 256 * KiB, 0);
+    index_rec r = s.r;
+    r.length += 1;                          /* short: the stream ends first */
+    assert_int_equal(decode(&s, &r, r.stored_length, 512 * KiB), -EBADMSG);
+    r.length -= 2;                          /* long: more than length comes out */
+    assert_int_equal(decode(&s, &r, r.stored_length, 512 * KiB), -EBADMSG);
+    r = s.r;
+    r.stored_length -= 1;                   /* a cut stream */
+    assert_int_equal(decode(&s, &r, r.stored_length, 512 * KiB), -EBADMSG);
+    unsigned char junk[64];
+    memset(junk, 0xff, sizeof(junk));
+    r = s.r;
+    r.stored_length = sizeof(junk);
+    unsigned char *buf = malloc(256 * KiB);
+    assert_non_null(buf);
+    const unsigned char *out = NULL;
+    assert_int_equal(chunk_decode(&r, junk, sizeof(junk), buf, 256 * KiB, &out), -EBADMSG);
+    assert_null(out);
+    free(buf);
+    free_rec(&s);
+}
+
+/* Records no valid index holds, and buffers too small, are refused before any
+ * decompression: -EINVAL. */
+static void test_decode_hostile(void **state)
+{
+    (void)state;
+    stored_rec s, raw;
+    make_rec(&s, 256 * KiB, 0);
+    make_rec(&raw, 64 * KiB, 1);
+    index_rec r = s.r;
+    assert_int_equal(decode(&s, &r, r.stored_length - 1, 256 * KiB), -EINVAL);
+    assert_int_equal(decode(&s, &r, r.stored_length + 1, 256 * KiB), -EINVAL);
+    assert_int_equal(decode(&s, &r, r.stored_length, 256 * KiB - 1), -EINVAL);
+    const unsigned char *out = NULL;
+    assert_int_equal(chunk_decode(&r, s.stored, r.stored_length, NULL, 1 * MiB, &out), -EINVAL);
+    r.flags |= INDEX_FLAG_ZERO;
+    assert_int_equal(decode(&s, &r, r.stored_length, 256 * KiB), -EINVAL);
+    r = s.r;
+    r.length = 0;
+    assert_int_equal(decode(&s, &r, r.stored_length, 256 * KiB), -EINVAL);
+    r.length = CHUNK_SIZE_MAX + 1;
+    assert_int_equal(decode(&s, &r, r.stored_length, 256 * KiB), -EINVAL);
+    r.length = UINT64_MAX;
+    assert_int_equal(decode(&s, &r, r.stored_length, 256 * KiB), -EINVAL);
+    r = s.r;
+    r.stored_length = 0;
+    assert_int_equal(decode(&s, &r, 0, 256 * KiB), -EINVAL);
+    r.length = 16;                          /* stored longer than lz4 can make of 16 */
+    r.stored_length = s.r.stored_length;
+    assert_int_equal(decode(&s, &r, r.stored_length, 256 * KiB), -EINVAL);
+    r = raw.r;
+    r.stored_length -= 1;                   /* raw: stored is exactly length */
+    assert_int_equal(decode(&raw, &r, r.stored_length, 0), -EINVAL);
+    r.length -= 1;
+    r.stored_length += 1;
+    assert_int_equal(decode(&raw, &r, r.stored_length, 0), -EINVAL);
+    free_rec(&raw);
+    free_rec(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -276,6 +441,10 @@ int main(void)
         cmocka_unit_test(test_worst_case_and_mixes),
         cmocka_unit_test(test_sha256_digests),
         cmocka_unit_test(test_chunk_bounds),
+        cmocka_unit_test(test_decode_good),
+        cmocka_unit_test(test_decode_bad_digest),
+        cmocka_unit_test(test_decode_bad_lengths),
+        cmocka_unit_test(test_decode_hostile),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
