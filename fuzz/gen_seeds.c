@@ -116,13 +116,13 @@ static void gen_index(void)
     const unsigned char *obj;
     size_t len;
     memset(r, 0, sizeof(r));
-    r[0] = (index_rec){ .offset = 0, .length = 1 << 20, .pack = 0, .pack_offset = 0,
+    r[0] = (index_rec){ .offset = 0, .length = 1 << 20, .obj = 0, .obj_offset = 0,
                         .stored_length = 4096 };
     digest_compute(DIGEST_XXH3, "x", 1, r[0].digest);
     r[0].flags = INDEX_FLAG_XXH3;
     r[1] = (index_rec){ .offset = 1 << 20, .length = 1 << 20, .flags = INDEX_FLAG_ZERO };
     r[2] = (index_rec){ .offset = 3 << 20, .length = 65536, .flags = INDEX_FLAG_RAW,
-                        .pack = 1, .pack_offset = 4096, .stored_length = 65536 };
+                        .obj = 1, .obj_offset = 4096, .stored_length = 65536 };
     digest_compute(DIGEST_SHA256, "y", 1, r[2].digest);
     if (index_writer_new(&w) != 0 || index_writer_add(w, &r[0]) != 0 ||
         index_writer_add(w, &r[1]) != 0 || index_writer_add(w, &r[2]) != 0 ||

@@ -151,8 +151,8 @@ static json_object *chunk_json(const index_rec *rec)
     json_object_object_add(o, "offset", json_object_new_int64((int64_t)rec->offset));
     json_object_object_add(o, "length", json_object_new_int64((int64_t)rec->length));
     json_object_object_add(o, "kind", json_object_new_string(chunk_kind(rec)));
-    json_object_object_add(o, "pack", json_object_new_int64(rec->pack));
-    json_object_object_add(o, "pack_offset", json_object_new_int64((int64_t)rec->pack_offset));
+    json_object_object_add(o, "pack", json_object_new_int64(rec->obj));
+    json_object_object_add(o, "obj_offset", json_object_new_int64((int64_t)rec->obj_offset));
     json_object_object_add(o, "stored", json_object_new_int64(rec->stored_length));
     if (!(rec->flags & INDEX_FLAG_ZERO)) {
         char dg[80];
@@ -182,7 +182,7 @@ static int print_chunks(ag_ctx *ctx, const manifest *m, json_object *root)
         else
             printf("%-16llu %-12llu %-6s %-6u %-12llu %-10u\n",
                    (unsigned long long)rec->offset, (unsigned long long)rec->length,
-                   chunk_kind(rec), rec->pack, (unsigned long long)rec->pack_offset,
+                   chunk_kind(rec), rec->obj, (unsigned long long)rec->obj_offset,
                    rec->stored_length);
     }
     if (root)

@@ -70,9 +70,9 @@ static void encode_rec(const index_rec *r, unsigned char p[INDEX_REC_SIZE])
 {
     put_le64(p, r->offset);
     put_le64(p + 8, r->length);
-    put_le32(p + 16, r->pack);
+    put_le32(p + 16, r->obj);
     put_le32(p + 20, r->flags);
-    put_le64(p + 24, r->pack_offset);
+    put_le64(p + 24, r->obj_offset);
     put_le32(p + 32, r->stored_length);
     put_le32(p + 36, 0);
     memcpy(p + 40, r->digest, DIGEST_LEN);
@@ -83,9 +83,9 @@ static int decode_rec(const unsigned char p[INDEX_REC_SIZE], index_rec *r)
 {
     r->offset = get_le64(p);
     r->length = get_le64(p + 8);
-    r->pack = get_le32(p + 16);
+    r->obj = get_le32(p + 16);
     r->flags = get_le32(p + 20);
-    r->pack_offset = get_le64(p + 24);
+    r->obj_offset = get_le64(p + 24);
     r->stored_length = get_le32(p + 32);
     memcpy(r->digest, p + 40, DIGEST_LEN);
     return get_le32(p + 36) == 0 ? 0 : -EINVAL;
@@ -108,7 +108,7 @@ int index_rec_data_ok(const index_rec *r, const void *data)
 }
 
 /* A data record's sizes within what the format allows: at most CHUNK_SIZE_MAX bytes,
- * stored in at least one byte that ends within 2^64 (pack_offset + stored_length does
+ * stored in at least one byte that ends within 2^64 (obj_offset + stored_length does
  * not wrap), raw exactly its length, compressed in at most LZ4_COMPRESSBOUND of it (so
  * every length fits an int for lz4). */
 static int check_sizes(const index_rec *r)
@@ -116,7 +116,7 @@ static int check_sizes(const index_rec *r)
     if (r->flags & INDEX_FLAG_ZERO)
         return 0;
     if (r->length > CHUNK_SIZE_MAX || r->stored_length == 0 ||
-        r->pack_offset > UINT64_MAX - r->stored_length)
+        r->obj_offset > UINT64_MAX - r->stored_length)
         return -EINVAL;
     if (r->flags & INDEX_FLAG_RAW)
         return r->stored_length == r->length ? 0 : -EINVAL;
@@ -136,8 +136,8 @@ static int check_rec(const index_rec *r, uint64_t next_min, uint32_t version)
     if ((r->flags & ~known) != 0)
         return -EINVAL;
     if ((r->flags & INDEX_FLAG_ZERO) &&
-        ((r->flags & (INDEX_FLAG_RAW | INDEX_FLAG_XXH3)) || r->pack != 0 ||
-         r->pack_offset != 0 || r->stored_length != 0 ||
+        ((r->flags & (INDEX_FLAG_RAW | INDEX_FLAG_XXH3)) || r->obj != 0 ||
+         r->obj_offset != 0 || r->stored_length != 0 ||
          memcmp(r->digest, zeros, sizeof(zeros)) != 0))
         return -EINVAL;
     if (check_sizes(r) != 0)

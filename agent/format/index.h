@@ -3,11 +3,11 @@
  * Object layout: an LZ4 frame (content and block checksums on) whose decompressed content is a
  * 16-byte header ("RBD2SIDX", u32 version = 2, u32 record size = 72) followed by
  * records sorted by image offset, each little-endian:
- *   u64 offset, u64 length, u32 pack, u32 flags (bit 0: zero, bit 1: stored raw,
- *   bit 2: XXH3-128 digest), u64 pack_offset, u32 stored_length, u32 reserved (0),
+ *   u64 offset, u64 length, u32 obj (the N of data.N), u32 flags (bit 0: zero, bit 1: stored raw,
+ *   bit 2: XXH3-128 digest), u64 obj_offset, u32 stored_length, u32 reserved (0),
  *   u8 digest[32] (of the uncompressed bytes: SHA-256, or with bit 2 the canonical
  *   XXH3-128 in the first 16 bytes and zeros after; all zero for zero records). = 72 bytes.
- * Zero records have pack = pack_offset = stored_length = 0.
+ * Zero records have obj = obj_offset = stored_length = 0.
  * Version 1 (written before 2026-12-01) is read too; it has no bit 2, so SHA-256 only.
  */
 #ifndef RBD2S3_INDEX_H
@@ -26,10 +26,10 @@
 typedef struct index_rec {
     uint64_t offset;        /* image offset */
     uint64_t length;        /* uncompressed length */
-    uint32_t pack;          /* data.<pack> */
+    uint32_t obj;           /* the data object: data.<obj> */
     uint32_t flags;         /* INDEX_FLAG_ZERO */
-    uint64_t pack_offset;   /* offset of the compressed chunk in the pack object */
-    uint32_t stored_length; /* compressed length in the pack object */
+    uint64_t obj_offset;    /* offset of the stored chunk in the data object */
+    uint32_t stored_length; /* stored length in the data object */
     uint8_t digest[DIGEST_LEN];
 } index_rec;
 
@@ -46,7 +46,7 @@ int index_rec_data_ok(const index_rec *r, const void *data);
  * also -EINVAL for length 0, unknown flags, ZERO with pack fields or hash set,
  * ZERO with RAW or XXH3, RAW with stored_length != length, a data record longer than
  * CHUNK_SIZE_MAX (agent/format/chunk.h), stored in 0 bytes, stored bytes ending past 2^64
- * (pack_offset + stored_length wraps) or, compressed, in more than
+ * (obj_offset + stored_length wraps) or, compressed, in more than
  * LZ4_COMPRESSBOUND(length); the reader refuses the same records)
  * and produces the compressed object in memory. */
 typedef struct index_writer index_writer;

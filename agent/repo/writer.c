@@ -90,7 +90,7 @@ static int add_chunk(writer *w, manifest *m, uint64_t off, const chunk_piece *p,
     r.flags = p->raw ? INDEX_FLAG_RAW : 0;
     r.stored_length = p->raw ? (uint32_t)p->len : p->comp_len;
     index_rec_set_digest(&r, dk, p->digest);
-    if (pack_append(w->pack, stored, r.stored_length, &r.pack, &r.pack_offset) < 0)
+    if (pack_append(w->pack, stored, r.stored_length, &r.obj, &r.obj_offset) < 0)
         return -1;
     if (add_rec(w, &r) < 0)
         return -1;

@@ -177,16 +177,16 @@ static int do_job(apply_run *run, pool_buf *gb, const plan_job *job)
 {
     const apply_src *s = &run->srcs[job->src];
     const index_rec *r = &s->recs[job->rec];
-    const unsigned char *stored = gb->data + (r->pack_offset - gb->g->off);
+    const unsigned char *stored = gb->data + (r->obj_offset - gb->g->off);
     const unsigned char *data = NULL;
     pool_buf *owner = gb;
-    const char *key = s->m->objects[r->pack].key;
+    const char *key = s->m->objects[r->obj].key;
     if (!(r->flags & INDEX_FLAG_RAW) && (owner = take_buf(run, run->decs, run->ndecs)) == NULL)
         return -1;
     int rc = chunk_decode(r, stored, r->stored_length, owner->data, owner->cap, &data);
     if (rc < 0)
         run_fail(run, AG_EINTEGRITY, "data object %s offset %llu: %s (image offset %llu)", key,
-                 (unsigned long long)r->pack_offset,
+                 (unsigned long long)r->obj_offset,
                  rc == -EBADMSG ? "cannot decompress" : "checksum mismatch",
                  (unsigned long long)r->offset);
     for (size_t i = 0; rc == 0 && i < job->count; i++) {
@@ -232,7 +232,7 @@ static void on_get(const s3_result *res, void *arg)
         const apply_src *s = &run->srcs[b->g->src];
         char what[1200];
         snprintf(what, sizeof(what), "reading data object %s",
-                 s->m->objects[b->g->pack].key);
+                 s->m->objects[b->g->obj].key);
         pthread_mutex_lock(&run->mu);
         if (!run->failed)
             ag_fail_s3(run->ctx, res->rc, res->err, what);
@@ -259,15 +259,15 @@ static pool_buf *free_get(apply_run *run)
 static int submit_group(apply_run *run, pool_buf *b, const plan_group *g)
 {
     const manifest *m = run->srcs[g->src].m;
-    if (g->pack >= m->nobjects) {
+    if (g->obj >= m->nobjects) {
         run_fail(run, AG_EINTEGRITY, "backup %s: chunk index names data object %u, "
-                 "which the manifest does not list", m->id, g->pack);
+                 "which the manifest does not list", m->id, g->obj);
         return -1;
     }
     b->busy = 1;
     b->refs = 1;
     b->g = g;
-    int rc = s3_async_get_range(run->ctx->s3, m->objects[g->pack].key, g->off, g->len, b->data,
+    int rc = s3_async_get_range(run->ctx->s3, m->objects[g->obj].key, g->off, g->len, b->data,
                                 b->cap, on_get, b);
     if (rc < 0) {
         b->busy = 0;
@@ -459,7 +459,7 @@ static int check_src(ag_ctx *ctx, const apply_src *src, const plan_src *ps)
                        (unsigned long long)m->chunk_size);
     return ag_fail(ctx, AG_EINTEGRITY, "backup %s: chunk index record at image offset %llu "
                    "lies outside data object %lu of the manifest", m->id,
-                   (unsigned long long)r->offset, (unsigned long)r->pack);
+                   (unsigned long long)r->offset, (unsigned long)r->obj);
 }
 
 int apply_plan(ag_ctx *ctx, const apply_src *srcs, size_t n, plan *p)

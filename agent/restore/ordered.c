@@ -51,18 +51,18 @@ static int fetch_record(ag_ctx *ctx, const char *key, const index_rec *r, s3_buf
     memset(&err, 0, sizeof(err));
     /* exactly the record's range: a longer answer (a server ignoring Range) is cut
      * off at stored_length bytes by the client, a shorter one refused below */
-    int rc = s3_get(ctx->s3, key, r->pack_offset, r->stored_length, r->stored_length,
+    int rc = s3_get(ctx->s3, key, r->obj_offset, r->stored_length, r->stored_length,
                     body, &err);
     if (rc == -EFBIG)
         return ag_fail(ctx, AG_EFAIL, "%s: answer longer than the %lu bytes asked for (offset "
                        "%llu)", key, (unsigned long)r->stored_length,
-                       (unsigned long long)r->pack_offset);
+                       (unsigned long long)r->obj_offset);
     if (rc < 0)
         return ag_fail_s3(ctx, rc, &err, key);
     if (body->len != r->stored_length) {
         s3_buf_free(body);
         return ag_fail(ctx, AG_EINTEGRITY, "data object %s offset %llu: answer of %zu "
-                       "bytes for a range of %lu", key, (unsigned long long)r->pack_offset,
+                       "bytes for a range of %lu", key, (unsigned long long)r->obj_offset,
                        body->len, (unsigned long)r->stored_length);
     }
     return 0;
@@ -75,10 +75,10 @@ static int load_record(ag_ctx *ctx, const apply_src *s, uint32_t src, uint32_t r
     if (c->valid && c->src == src && c->rec == rec)
         return 0;
     const index_rec *r = &s[src].recs[rec];
-    if (r->pack >= s[src].m->nobjects)
+    if (r->obj >= s[src].m->nobjects)
         return ag_fail(ctx, AG_EINTEGRITY, "backup %s: chunk index names data object %u, "
-                       "which the manifest does not list", s[src].m->id, r->pack);
-    const char *key = s[src].m->objects[r->pack].key;
+                       "which the manifest does not list", s[src].m->id, r->obj);
+    const char *key = s[src].m->objects[r->obj].key;
     s3_buf body = { 0 };
     if (fetch_record(ctx, key, r, &body) < 0)
         return -1;
@@ -101,7 +101,7 @@ static int load_record(ag_ctx *ctx, const apply_src *s, uint32_t src, uint32_t r
      * not decompress apart): the message stays as it was */
     if (rc < 0)
         return ag_fail(ctx, AG_EINTEGRITY, "data object %s offset %llu: checksum mismatch "
-                       "(image offset %llu)", key, (unsigned long long)r->pack_offset,
+                       "(image offset %llu)", key, (unsigned long long)r->obj_offset,
                        (unsigned long long)r->offset);
     c->src = src;
     c->rec = rec;

@@ -136,10 +136,10 @@ static int cmp_piece_src(const void *a, const void *b)
         return x->src < y->src ? -1 : 1;
     const index_rec *rx = &sort_srcs[x->src].recs[x->rec];
     const index_rec *ry = &sort_srcs[y->src].recs[y->rec];
-    if (rx->pack != ry->pack)
-        return rx->pack < ry->pack ? -1 : 1;
-    if (rx->pack_offset != ry->pack_offset)
-        return rx->pack_offset < ry->pack_offset ? -1 : 1;
+    if (rx->obj != ry->obj)
+        return rx->obj < ry->obj ? -1 : 1;
+    if (rx->obj_offset != ry->obj_offset)
+        return rx->obj_offset < ry->obj_offset ? -1 : 1;
     return x->dst_off < y->dst_off ? -1 : x->dst_off > y->dst_off;
 }
 
@@ -178,15 +178,15 @@ static int make_groups(const plan_src *s, plan *p, uint64_t fetch_size, uint64_t
     for (size_t j = 0; j < p->njobs; j++) {
         const index_rec *r = &s[p->jobs[j].src].recs[p->jobs[j].rec];
         plan_group *g = p->ngroups ? &p->groups[p->ngroups - 1] : NULL;
-        uint64_t end = r->pack_offset + r->stored_length;
-        if (g != NULL && g->src == p->jobs[j].src && g->pack == r->pack &&
-            r->pack_offset >= g->off + g->len && r->pack_offset - (g->off + g->len) <= gap &&
+        uint64_t end = r->obj_offset + r->stored_length;
+        if (g != NULL && g->src == p->jobs[j].src && g->obj == r->obj &&
+            r->obj_offset >= g->off + g->len && r->obj_offset - (g->off + g->len) <= gap &&
             end - g->off <= fetch_size) {
             g->len = end - g->off;
             g->njobs++;
             continue;
         }
-        p->groups[p->ngroups++] = (plan_group){ p->jobs[j].src, r->pack, r->pack_offset,
+        p->groups[p->ngroups++] = (plan_group){ p->jobs[j].src, r->obj, r->obj_offset,
                                                 r->stored_length, j, 1 };
     }
     for (size_t i = 0; i < p->ngroups; i++) {
@@ -234,8 +234,8 @@ int plan_check_src(const plan_src *s, uint64_t chunk_size, const uint64_t *sizes
             continue;
         if (r->length > chunk_size)
             return -E2BIG;
-        if (r->pack >= nobj || r->pack_offset > sizes[r->pack] ||
-            r->stored_length > sizes[r->pack] - r->pack_offset)
+        if (r->obj >= nobj || r->obj_offset > sizes[r->obj] ||
+            r->stored_length > sizes[r->obj] - r->obj_offset)
             return -ERANGE;
     }
     *bad = s->n;

@@ -34,11 +34,11 @@ typedef struct plan_job {
     size_t count;
 } plan_job;
 
-/* A ranged GET: consecutive jobs of one pack object. */
+/* A ranged GET: consecutive jobs of one data object. */
 typedef struct plan_group {
     uint32_t src;
-    uint32_t pack;
-    uint64_t off;             /* range in the pack object */
+    uint32_t obj;
+    uint64_t off;             /* range in the data object */
     uint64_t len;
     size_t first_job;
     size_t njobs;
@@ -47,7 +47,7 @@ typedef struct plan_group {
 typedef struct plan {
     plan_piece *pieces;       /* by target offset */
     size_t npieces;
-    plan_job *jobs;           /* by (src, pack, pack_offset) */
+    plan_job *jobs;           /* by (src, obj, obj_offset) */
     size_t njobs;
     size_t *job_pieces;
     plan_group *groups;

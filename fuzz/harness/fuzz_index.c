@@ -27,8 +27,8 @@ static uint8_t *frame(const uint8_t *content, size_t n, size_t *len)
 /* Field by field (the struct has padding). */
 static int rec_eq(const index_rec *a, const index_rec *b)
 {
-    return a->offset == b->offset && a->length == b->length && a->pack == b->pack &&
-           a->flags == b->flags && a->pack_offset == b->pack_offset &&
+    return a->offset == b->offset && a->length == b->length && a->obj == b->obj &&
+           a->flags == b->flags && a->obj_offset == b->obj_offset &&
            a->stored_length == b->stored_length &&
            memcmp(a->digest, b->digest, sizeof(a->digest)) == 0;
 }

@@ -36,13 +36,13 @@ static void make_sources(fz_in *in, size_t n)
             if (flags & 1) {
                 r->flags = INDEX_FLAG_ZERO;
             } else {
-                r->pack = flags >> 6;
-                r->pack_offset = fz_var(in);
+                r->obj = flags >> 6;
+                r->obj_offset = fz_var(in);
                 r->stored_length = (uint32_t)fz_var(in);
                 /* index.c refuses a record whose stored bytes end past 2^64 (the
                  * group arithmetic would wrap): not generated here */
-                if (r->stored_length > UINT64_MAX - r->pack_offset)
-                    r->pack_offset = UINT64_MAX - r->stored_length;
+                if (r->stored_length > UINT64_MAX - r->obj_offset)
+                    r->obj_offset = UINT64_MAX - r->stored_length;
             }
             k++;
         }
@@ -167,9 +167,9 @@ static void check_jobs(const plan *p, uint64_t fetch_size)
         FUZZ_CHECK(gr->len <= fetch_size || gr->njobs == 1, "group %zu too long", g);
         for (size_t j = gr->first_job; j < gr->first_job + gr->njobs && j < p->njobs; j++) {
             const index_rec *r = &recs[p->jobs[j].src][p->jobs[j].rec];
-            FUZZ_CHECK(p->jobs[j].src == gr->src && r->pack == gr->pack &&
-                       r->pack_offset >= gr->off &&
-                       r->pack_offset - gr->off + r->stored_length <= gr->len,
+            FUZZ_CHECK(p->jobs[j].src == gr->src && r->obj == gr->obj &&
+                       r->obj_offset >= gr->off &&
+                       r->obj_offset - gr->off + r->stored_length <= gr->len,
                        "group %zu does not cover job %zu", g, j);
         }
         sum += gr->len;

@@ -58,8 +58,8 @@ static void append(fsrc *s, int pk, const void *p, size_t n, index_rec *r)
     FUZZ_CHECK(np != NULL, "realloc");
     memcpy(np + s->packlen[pk], p, n);
     s->pack[pk] = np;
-    r->pack = (uint32_t)pk;
-    r->pack_offset = s->packlen[pk];
+    r->obj = (uint32_t)pk;
+    r->obj_offset = s->packlen[pk];
     r->stored_length = (uint32_t)n;
     s->packlen[pk] += n;
 }
@@ -97,7 +97,7 @@ static uint8_t *make_data(fz_in *in, fsrc *s, index_rec *r, uint8_t flags)
         free(z);
     }
     if (flags & 8)
-        s->pack[pk][r->pack_offset + seed % r->stored_length] ^= 1;
+        s->pack[pk][r->obj_offset + seed % r->stored_length] ^= 1;
     if (flags & 16)
         r->stored_length += 1;
     return d;

@@ -289,7 +289,7 @@ static void make_rec(stored_rec *s, size_t len, int random)
     assert_int_equal(p->raw, random);
     memset(&s->r, 0, sizeof(s->r));
     s->r.length = len;
-    s->r.pack_offset = 4096;
+    s->r.obj_offset = 4096;
     s->r.stored_length = p->raw ? (uint32_t)len : p->comp_len;
     s->r.flags = p->raw ? INDEX_FLAG_RAW : 0;
     index_rec_set_digest(&s->r, kind, p->digest);

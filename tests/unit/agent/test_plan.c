@@ -21,8 +21,8 @@ static index_rec data_rec(uint64_t off, uint64_t len, uint32_t pack, uint64_t po
     memset(&r, 0, sizeof(r));
     r.offset = off;
     r.length = len;
-    r.pack = pack;
-    r.pack_offset = poff;
+    r.obj = pack;
+    r.obj_offset = poff;
     r.stored_length = (uint32_t)len;
     return r;
 }
@@ -123,7 +123,7 @@ static void test_groups_split(void **state)
     assert_int_equal(p.ngroups, 4);          /* 2 MiB per GET, never across packs */
     for (size_t g = 0; g < p.ngroups; g++) {
         assert_int_equal(p.groups[g].len, 2 * MIB);
-        assert_int_equal(p.groups[g].pack, g / 2);
+        assert_int_equal(p.groups[g].obj, g / 2);
     }
     assert_int_equal(p.fetch_bytes, 8 * MIB);
     assert_int_equal(p.max_group, 2 * MIB);

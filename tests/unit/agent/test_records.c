@@ -31,10 +31,10 @@ static void put64(unsigned char *p, uint64_t v)
         p[i] = (unsigned char)(v >> (8 * i));
 }
 
-/* An index object holding one record at pack_offset, written byte by byte (no writer
+/* An index object holding one record at obj_offset, written byte by byte (no writer
  * checks). */
 static unsigned char *one_record_at(uint64_t length, uint32_t flags, uint32_t stored,
-                                    uint64_t pack_offset, size_t *len)
+                                    uint64_t obj_offset, size_t *len)
 {
     unsigned char c[16 + INDEX_REC_SIZE];
     memset(c, 0, sizeof(c));
@@ -44,7 +44,7 @@ static unsigned char *one_record_at(uint64_t length, uint32_t flags, uint32_t st
     unsigned char *p = c + 16;
     put64(p + 8, length);
     put32(p + 20, flags);
-    put64(p + 24, pack_offset);
+    put64(p + 24, obj_offset);
     put32(p + 32, stored);
     if (!(flags & INDEX_FLAG_ZERO))
         memset(p + 40, 0xab, 32);
@@ -56,12 +56,12 @@ static unsigned char *one_record_at(uint64_t length, uint32_t flags, uint32_t st
     return f;
 }
 
-/* index_load's verdict on one record at pack_offset. */
-static int load_one_at(uint64_t length, uint32_t flags, uint32_t stored, uint64_t pack_offset)
+/* index_load's verdict on one record at obj_offset. */
+static int load_one_at(uint64_t length, uint32_t flags, uint32_t stored, uint64_t obj_offset)
 {
     size_t len, n;
     index_rec *recs;
-    unsigned char *f = one_record_at(length, flags, stored, pack_offset, &len);
+    unsigned char *f = one_record_at(length, flags, stored, obj_offset, &len);
     int rc = index_load(f, len, &recs, &n);
     free(f);
     if (rc == 0) {
@@ -86,10 +86,10 @@ static void test_stored_end_bounded(void **state)
     assert_int_equal(load_one_at(4096, 0, 100, UINT64_MAX - 99), -EINVAL);
     assert_int_equal(load_one_at(4096, INDEX_FLAG_RAW, 4096, UINT64_MAX), -EINVAL);
     index_writer *w;
-    index_rec r = { .length = 4096, .pack_offset = UINT64_MAX - 50, .stored_length = 100 };
+    index_rec r = { .length = 4096, .obj_offset = UINT64_MAX - 50, .stored_length = 100 };
     assert_int_equal(index_writer_new(&w), 0);
     assert_int_equal(index_writer_add(w, &r), -EINVAL);
-    r.pack_offset = UINT64_MAX - 100;
+    r.obj_offset = UINT64_MAX - 100;
     assert_int_equal(index_writer_add(w, &r), 0);
     index_writer_free(w);
 }
@@ -154,7 +154,7 @@ static void test_plan_check_src(void **state)
     recs[0] = (index_rec){ .offset = 0, .length = MIB, .stored_length = 100 };
     recs[1] = (index_rec){ .offset = MIB, .length = 10 * MIB, .flags = INDEX_FLAG_ZERO };
     recs[2] = (index_rec){ .offset = 11 * MIB, .length = 2 * MIB, .stored_length = 100 };
-    recs[2].pack_offset = 100;
+    recs[2].obj_offset = 100;
     plan_src s = { recs, 3, 16 * MIB };
     uint64_t sizes[1] = { 200 };
     size_t bad = 99;
@@ -171,10 +171,10 @@ static void test_plan_check_src(void **state)
     assert_int_equal(plan_check_src(&s, 2 * MIB, sizes, 1, &bad), -ERANGE);
     assert_int_equal(bad, 2);
     sizes[0] = 200;
-    recs[2].pack_offset = UINT64_MAX - 50;
+    recs[2].obj_offset = UINT64_MAX - 50;
     assert_int_equal(plan_check_src(&s, 2 * MIB, sizes, 1, &bad), -ERANGE);
-    recs[2].pack_offset = 100;
-    recs[2].pack = 1;
+    recs[2].obj_offset = 100;
+    recs[2].obj = 1;
     assert_int_equal(plan_check_src(&s, 2 * MIB, sizes, 1, &bad), -ERANGE);
     assert_int_equal(plan_check_src(&s, 2 * MIB, sizes, 0, &bad), -ERANGE);
     assert_int_equal(bad, 0);

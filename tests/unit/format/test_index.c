@@ -22,8 +22,8 @@ static void make_rec(uint64_t i, index_rec *r)
         r->flags = INDEX_FLAG_ZERO;
         return;
     }
-    r->pack = (uint32_t)(i / 1000);
-    r->pack_offset = i * 700000 + 0x100000000ULL;
+    r->obj = (uint32_t)(i / 1000);
+    r->obj_offset = i * 700000 + 0x100000000ULL;
     r->stored_length = (uint32_t)(i * 97 + 1);
     if (i % 11 == 0) {
         r->flags = INDEX_FLAG_RAW;
@@ -39,9 +39,9 @@ static void assert_rec_equal(const index_rec *a, const index_rec *b)
 {
     assert_true(a->offset == b->offset);
     assert_true(a->length == b->length);
-    assert_int_equal(a->pack, b->pack);
+    assert_int_equal(a->obj, b->obj);
     assert_int_equal(a->flags, b->flags);
-    assert_true(a->pack_offset == b->pack_offset);
+    assert_true(a->obj_offset == b->obj_offset);
     assert_int_equal(a->stored_length, b->stored_length);
     assert_memory_equal(a->digest, b->digest, DIGEST_LEN);
 }
@@ -150,8 +150,8 @@ static void test_index_writer_rejects(void **state)
     bad.flags = INDEX_FLAG_ZERO;        /* with pack fields set */
     assert_int_equal(index_writer_add(w, &bad), -EINVAL);
     index_rec z = bad;                  /* a clean zero record, but with a digest kind */
-    z.pack = 0;
-    z.pack_offset = 0;
+    z.obj = 0;
+    z.obj_offset = 0;
     z.stored_length = 0;
     memset(z.digest, 0, sizeof(z.digest));
     z.flags = INDEX_FLAG_ZERO | INDEX_FLAG_XXH3;
@@ -288,8 +288,8 @@ static void test_index_header_and_layout(void **state)
     f = frame_of(content, 16 + 2 * INDEX_REC_SIZE, &len);
     assert_int_equal(index_reader_new(f, len, &r), 0);
     assert_int_equal(index_reader_next(r, &rec), 1);
-    assert_true(rec.offset == 0 && rec.length == 4096 && rec.pack == 3 && rec.flags == 0);
-    assert_true(rec.pack_offset == 0x123456789ULL && rec.stored_length == 1000);
+    assert_true(rec.offset == 0 && rec.length == 4096 && rec.obj == 3 && rec.flags == 0);
+    assert_true(rec.obj_offset == 0x123456789ULL && rec.stored_length == 1000);
     assert_int_equal(rec.digest[31], 0xab);
     assert_int_equal(index_rec_digest(&rec), DIGEST_SHA256);   /* version 1: SHA-256 */
     assert_int_equal(index_reader_next(r, &rec), 1);

@@ -84,7 +84,7 @@ static void test_list_and_load(void **state)
         assert_int_equal(recs[i].length, REPO_CHUNK);
         assert_int_equal((recs[i].flags & INDEX_FLAG_ZERO) != 0, i == 3);
     }
-    assert_int_equal(recs[4].pack, 1);            /* the fifth chunk is in data.1 */
+    assert_int_equal(recs[4].obj, 1);            /* the fifth chunk is in data.1 */
     free(recs);
     catalog_free(&c);
 
