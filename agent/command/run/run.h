@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "agent/command/command.h"
+#include "agent/backup/image.h"
 
 enum { RUN_PLANNED, RUN_OK, RUN_FAILED, RUN_SKIPPED };
 
