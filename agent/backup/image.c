@@ -353,8 +353,8 @@ static int run_backup(backup_job *b)
     return writer_commit(b->w, &b->m);
 }
 
-int ag_backup(ag_ctx *ctx, const naming_spec *spec, int full, const ag_policy *cmd,
-              int print, ag_backup_result *res)
+int backup_image(ag_ctx *ctx, const naming_spec *spec, int full, const ag_policy *cmd,
+                 int print, backup_image_result *res)
 {
     backup_job b;
     memset(&b, 0, sizeof(b));

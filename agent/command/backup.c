@@ -32,6 +32,6 @@ int cmd_backup(ag_ctx *ctx, int argc, char **argv)
                 pos[0]);
         return ctx->exit_code;
     }
-    ag_backup(ctx, &ns, full != NULL, &cmd, 1, NULL);
+    backup_image(ctx, &ns, full != NULL, &cmd, 1, NULL);
     return ctx->exit_code;
 }

@@ -15,7 +15,7 @@ typedef struct run_item {
     int status;
     int code;                 /* exit code of a failure */
     char msg[3000];           /* why it failed or was skipped */
-    ag_backup_result res;
+    backup_image_result res;
     double seconds;
 } run_item;
 
