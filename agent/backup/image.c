@@ -10,7 +10,6 @@
 #include "agent/common/signals.h"
 
 #include <errno.h>
-#include <json-c/json.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -295,23 +294,6 @@ static void undo(backup_job *b)
     ag_pending(NULL);
 }
 
-static void report(backup_job *b)
-{
-    const manifest *m = &b->m;
-    if (b->ctx->opts.json) {
-        json_object *o = writer_json(b->name, m);
-        json_object_object_add(o, "cleanup_errors", json_object_new_int(b->clean.errors));
-        puts(json_object_to_json_string_ext(o, AG_JSON_OUT));
-        json_object_put(o);
-        return;
-    }
-    char d[32], s[32];
-    ag_fmt_size(m->data_bytes, d, sizeof(d));
-    ag_fmt_size(m->stored_bytes, s, sizeof(s));
-    printf("%s@%s: %s%s, %s changed, %s stored\n", b->name, m->id,
-           m->full ? "full" : "incremental from ", m->full ? "" : m->parent_id, d, s);
-}
-
 /* Does a committed backup of the catalog use snapshot snap? */
 static int snap_committed(const char *snap, void *arg)
 {
@@ -354,7 +336,7 @@ static int run_backup(backup_job *b)
 }
 
 int backup_image(ag_ctx *ctx, const naming_spec *spec, int full, const ag_policy *cmd,
-                 int print, backup_image_result *res)
+                 backup_image_result *res, manifest *committed)
 {
     backup_job b;
     memset(&b, 0, sizeof(b));
@@ -373,13 +355,15 @@ int backup_image(ag_ctx *ctx, const naming_spec *spec, int full, const ag_policy
         ag_pending(NULL);
         ag_debug(ctx, "committed");
         snapclean_committed(&b.clean, b.snap);
-        if (print)
-            report(&b);
         if (res != NULL) {
             snprintf(res->id, sizeof(res->id), "%s", b.m.id);
             res->full = b.m.full;
             res->data_bytes = b.m.data_bytes;
             res->stored_bytes = b.m.stored_bytes;
+        }
+        if (committed != NULL) {
+            *committed = b.m;          /* moved: the caller clears it */
+            manifest_init(&b.m);
         }
     } else {
         undo(&b);

@@ -4,8 +4,32 @@
 #include "agent/config/options.h"
 #include "agent/config/policy.h"
 #include "agent/backup/image.h"
+#include "agent/repo/writer.h"
 
+#include <json-c/json.h>
 #include <stddef.h>
+#include <stdio.h>
+
+/* The summary of the committed backup m of image spec on stdout: one line, or with
+ * --json the manifest's summary and the number of failed snapshot cleanup steps. */
+static void report(const ag_ctx *ctx, const naming_spec *spec, const manifest *m,
+                   int cleanup_errors)
+{
+    char name[NAMING_SPEC_MAX];
+    naming_spec_str(spec, name, sizeof(name));
+    if (ctx->opts.json) {
+        json_object *o = writer_json(name, m);
+        json_object_object_add(o, "cleanup_errors", json_object_new_int(cleanup_errors));
+        puts(json_object_to_json_string_ext(o, AG_JSON_OUT));
+        json_object_put(o);
+        return;
+    }
+    char d[32], s[32];
+    ag_fmt_size(m->data_bytes, d, sizeof(d));
+    ag_fmt_size(m->stored_bytes, s, sizeof(s));
+    printf("%s@%s: %s%s, %s changed, %s stored\n", name, m->id,
+           m->full ? "full" : "incremental from ", m->full ? "" : m->parent_id, d, s);
+}
 
 int cmd_backup(ag_ctx *ctx, int argc, char **argv)
 {
@@ -32,6 +56,11 @@ int cmd_backup(ag_ctx *ctx, int argc, char **argv)
                 pos[0]);
         return ctx->exit_code;
     }
-    backup_image(ctx, &ns, full != NULL, &cmd, 1, NULL);
+    backup_image_result res;
+    manifest m;
+    manifest_init(&m);
+    if (backup_image(ctx, &ns, full != NULL, &cmd, &res, &m) == 0)
+        report(ctx, &ns, &m, res.cleanup_errors);
+    manifest_clear(&m);
     return ctx->exit_code;
 }
