@@ -1,307 +1,25 @@
-/* backup.c - the backup command: snapshot, diff since the parent, upload, commit, clean up. */
+/* backup.c - the backup command: parse its options, back up the image, print the summary. */
 #include "agent/common/context.h"
 #include "agent/command/command.h"
-#include "agent/repo/catalog.h"
-#include "agent/format/index.h"
 #include "agent/config/options.h"
-#include "agent/backup/pipeline.h"
-#include "agent/repo/writer.h"
 #include "agent/config/policy.h"
-#include "agent/backup/snapclean.h"
-#include "agent/common/signals.h"
+#include "agent/backup/image.h"
+#include "agent/repo/writer.h"
 
-#include <errno.h>
 #include <json-c/json.h>
-#include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
-typedef struct backup_job {
-    ag_ctx *ctx;
-    naming_spec spec;
-    char name[NAMING_SPEC_MAX]; /* "pool/image" for messages */
-    char prefix[2048];           /* image key prefix */
-    rbdio_image *img;            /* head, read-write */
-    rbdio_image *simg;           /* at the backup's snapshot */
-    rbdio_lock *lock;            /* one backup of an image at a time */
-    rbdio_info info;
-    catalog cat;
-    const cat_entry *parent;
-    char id[NAMING_ID_LEN];
-    char snap[NAMING_MAX];
-    int created_snap;
-    pthread_t snap_thread;       /* creates the snapshot while the bucket is read */
-    int snap_thread_on;
-    int snap_rc;
-    char snap_why[512];
-    snapclean clean;             /* removes the superseded snapshots meanwhile */
-    int full_requested;
-    ag_policy cmd_policy;        /* --full-every, --max-chain */
-    char why_full[160];          /* why a full backup was forced, or "" */
-    writer *w;                   /* data objects, index, manifest */
-    manifest m;
-} backup_job;
-
-static int catalog_has(const backup_job *b, const char *id)
+/* The summary of the committed backup m of image spec on stdout: one line, or with
+ * --json the manifest's summary and the number of failed snapshot cleanup steps. */
+static void report(const ag_ctx *ctx, const naming_spec *spec, const manifest *m,
+                   int cleanup_errors)
 {
-    for (size_t i = 0; i < b->cat.n; i++)
-        if (strcmp(b->cat.e[i].id, id) == 0)
-            return 1;
-    return 0;
-}
-
-static int snap_taken(const char *id, void *arg)
-{
-    backup_job *b = arg;
-    char snap[NAMING_MAX];
-    snprintf(snap, sizeof(snap), NAMING_SNAP_PREFIX "%s", id);
-    return rbdio_snap_exists(b->img, snap) == 1;
-}
-
-static int id_taken(const char *id, void *arg)
-{
-    return catalog_has(arg, id) || snap_taken(id, arg);
-}
-
-static void *snap_main(void *arg)
-{
-    backup_job *b = arg;
-    b->snap_rc = rbdio_snap_create(b->img, b->snap);
-    if (b->snap_rc < 0)
-        snprintf(b->snap_why, sizeof(b->snap_why), "creating the snapshot: %s",
-                 rbdio_last_error());
-    return NULL;
-}
-
-/* The snapshot is created on a thread of its own while the bucket is read (a monitor
- * commit, the longest step of a small incremental), under an id taken from the clock and
- * free among the image's snapshots; the catalog confirms it afterwards. */
-static void snapshot_start(backup_job *b)
-{
-    if (b->spec.at[0] != '\0' || naming_backup_id(time(NULL), snap_taken, b, b->id) < 0)
-        return;
-    snprintf(b->snap, sizeof(b->snap), NAMING_SNAP_PREFIX "%s", b->id);
-    b->snap_thread_on = pthread_create(&b->snap_thread, NULL, snap_main, b) == 0;
-}
-
-/* Wait for the snapshot; 0, or -1 with the error set when fail_ok is 0. */
-static int snapshot_join(backup_job *b, int fail_ok)
-{
-    if (!b->snap_thread_on)
-        return 0;
-    pthread_join(b->snap_thread, NULL);
-    b->snap_thread_on = 0;
-    b->created_snap = b->snap_rc == 0;
-    if (b->snap_rc < 0 && !fail_ok)
-        return ag_fail_rbd_why(b->ctx, b->snap_rc, b->snap_why);
-    return 0;
-}
-
-/* The backup id: the early snapshot's, unless the bucket already holds a backup of that
- * id (a backup of a recreated image in the same second); then the snapshot is dropped and
- * the id chosen among both the bucket's and the image's. */
-static int choose_id(backup_job *b)
-{
-    if (b->created_snap) {
-        if (!catalog_has(b, b->id))
-            return 0;
-        int rc = rbdio_snap_remove(b->img, b->snap);
-        if (rc < 0)
-            return ag_fail_rbd(b->ctx, rc, "removing a snapshot of a taken id");
-        b->created_snap = 0;
-    }
-    b->snap[0] = '\0';
-    return naming_backup_id(time(NULL), id_taken, b, b->id) < 0
-           ? ag_fail(b->ctx, AG_EFAIL, "cannot make a backup id") : 0;
-}
-
-/* The bucket side of prepare: the S3 client (the bucket is checked) and the catalog. */
-static int read_bucket(backup_job *b)
-{
-    if (ag_check_key_room(b->ctx, &b->spec) < 0 || ag_s3(b->ctx) == NULL)
-        return -1;
-    ag_debug(b->ctx, "bucket checked");
-    if (catalog_load(b->ctx, &b->spec, &b->cat) < 0)
-        return -1;
-    ag_image_prefix(b->ctx, &b->spec, b->prefix, sizeof(b->prefix));
-    return 0;
-}
-
-/* Everything that can be checked before the source is changed, but the snapshot. */
-static int prepare(backup_job *b)
-{
-    ag_ctx *ctx = b->ctx;
-    rbdio_cluster *c = ag_cluster(ctx);
-    if (c == NULL)
-        return -1;
-    int rc = rbdio_pool_check(c, b->spec.pool, b->spec.ns);
-    if (rc < 0)
-        return ag_fail_rbd(ctx, rc, b->name);
-    ag_debug(ctx, "connected to the cluster");
-    rbdio_spec rs = { b->spec.pool, b->spec.ns, b->spec.image };
-    rc = rbdio_open(c, &rs, NULL, &b->img);
-    if (rc < 0)
-        return ag_fail_rbd(ctx, rc, b->name);
-    if ((rc = rbdio_stat(b->img, &b->info)) < 0)
-        return ag_fail_rbd(ctx, rc, b->name);
-    rc = rbdio_lock_take(b->img, "rbd2s3-backup", 0, &b->lock);
-    if (rc == -EBUSY)
-        return ag_fail(ctx, AG_EBUSY, "%s", rbdio_last_error());
-    if (rc < 0)
-        return ag_fail_rbd(ctx, rc, b->name);
-    if (rbdio_lock_note(b->lock)[0] != '\0')
-        ag_debug(ctx, "%s", rbdio_lock_note(b->lock));
-    if (b->spec.at[0] != '\0' && (rc = rbdio_snap_exists(b->img, b->spec.at)) != 1)
-        return ag_fail(ctx, rc < 0 ? AG_EFAIL : AG_ENOTFOUND, "%s@%s: no such snapshot",
-                       b->name, b->spec.at);
-    ag_debug(ctx, "image open");
-    snapclean_init(&b->clean, ctx, b->img, b->name);
-    snapclean_start(&b->clean, b->spec.at);
-    snapshot_start(b);
-    rc = read_bucket(b);
-    int src = snapshot_join(b, rc < 0);
-    snapclean_join(&b->clean);
-    if (src < 0 || rc < 0)
-        return -1;
-    return choose_id(b);
-}
-
-/* The newest committed backup of this very image whose snapshot still exists. */
-static const cat_entry *find_parent(backup_job *b)
-{
-    for (size_t i = b->cat.n; i-- > 0;) {
-        const cat_entry *e = &b->cat.e[i];
-        if (strcmp(e->m.image_id, b->info.id) != 0)
-            continue;
-        if (strcmp(e->m.snap_name, b->spec.at) == 0)
-            continue;
-        if (rbdio_snap_exists(b->img, e->m.snap_name) == 1)
-            return e;
-    }
-    return NULL;
-}
-
-/* The length of the chain ending at e and its full (NULL if a parent is missing). */
-static const cat_entry *chain_full(const backup_job *b, const cat_entry *e, int *len)
-{
-    *len = 1;
-    while (e != NULL && !e->m.full && *len <= (int)b->cat.n) {
-        const cat_entry *p = NULL;
-        for (size_t i = 0; i < b->cat.n && p == NULL; i++)
-            if (strcmp(b->cat.e[i].id, e->m.parent_id) == 0)
-                p = &b->cat.e[i];
-        e = p;
-        (*len)++;
-    }
-    return e;
-}
-
-/* --max-chain and --full-every: may a new incremental go on the chain of parent? */
-static int chain_allows(backup_job *b, const cat_entry *parent)
-{
-    ag_policy pol;
-    policy_resolve(b->ctx, b->spec.pool, b->spec.ns, &b->cmd_policy, &pol);
-    int len;
-    const cat_entry *full = chain_full(b, parent, &len);
-    if (full == NULL) {
-        snprintf(b->why_full, sizeof(b->why_full), "the chain of %s is incomplete",
-                 parent->id);
-        return 0;
-    }
-    if (pol.max_chain > 0 && len >= pol.max_chain) {
-        snprintf(b->why_full, sizeof(b->why_full), "the chain has %d backups (max chain %d)",
-                 len, pol.max_chain);
-        return 0;
-    }
-    time_t t = full->m.snap_time != 0 ? full->m.snap_time : full->m.created;
-    if (pol.full_every > 0 && (long long)(time(NULL) - t) >= pol.full_every) {
-        snprintf(b->why_full, sizeof(b->why_full), "the full %s is older than full every "
-                 "(%llds)", full->id, pol.full_every);
-        return 0;
-    }
-    return 1;
-}
-
-static void choose_parent(backup_job *b)
-{
-    if (b->full_requested)
-        return;
-    const cat_entry *p = find_parent(b);
-    if (p != NULL && chain_allows(b, p))
-        b->parent = p;
-}
-
-static int take_snapshot(backup_job *b)
-{
-    ag_ctx *ctx = b->ctx;
-    int rc;
-    if (b->spec.at[0] != '\0') {
-        snprintf(b->snap, sizeof(b->snap), "%s", b->spec.at);
-    } else if (!b->created_snap) {
-        snprintf(b->snap, sizeof(b->snap), NAMING_SNAP_PREFIX "%s", b->id);
-        if ((rc = rbdio_snap_create(b->img, b->snap)) < 0)
-            return ag_fail_rbd(ctx, rc, "creating the snapshot");
-        b->created_snap = 1;
-    }
-    rbdio_spec rs = { b->spec.pool, b->spec.ns, b->spec.image };
-    if ((rc = rbdio_open(ag_cluster(ctx), &rs, b->snap, &b->simg)) < 0)
-        return ag_fail_rbd(ctx, rc, "opening the snapshot");
-    return 0;
-}
-
-/* The manifest's fields from the snapshot; -1 (error recorded) if its geometry, id or
- * time cannot be read: a manifest never records snapshot id 0 or a 1970 time. */
-static int fill_manifest(backup_job *b)
-{
-    manifest *m = &b->m;
-    rbdio_info si;
-    rbdio_snap sn;
-    int rc;
-    if ((rc = rbdio_stat(b->simg, &si)) < 0 || (rc = rbdio_snap_get(b->img, b->snap, &sn)) < 0)
-        return ag_fail_rbd(b->ctx, rc, "reading the backup's snapshot");
-    snprintf(m->id, sizeof(m->id), "%s", b->id);
-    snprintf(m->tool, sizeof(m->tool), "rbd2s3 " PACKAGE_VERSION);
-    snprintf(m->pool, sizeof(m->pool), "%s", b->spec.pool);
-    snprintf(m->ns, sizeof(m->ns), "%s", b->spec.ns);
-    snprintf(m->image, sizeof(m->image), "%s", b->spec.image);
-    snprintf(m->image_id, sizeof(m->image_id), "%s", b->info.id);
-    m->size = si.size;
-    m->order = si.order;
-    m->features = si.features;
-    m->stripe_unit = si.stripe_unit;
-    m->stripe_count = si.stripe_count;
-    snprintf(m->snap_name, sizeof(m->snap_name), "%s", b->snap);
-    m->snap_id = sn.id;
-    m->snap_time = (time_t)sn.timestamp;
-    m->full = b->parent == NULL;
-    if (b->parent != NULL) {
-        snprintf(m->parent_id, sizeof(m->parent_id), "%s", b->parent->id);
-        snprintf(m->parent_snap, sizeof(m->parent_snap), "%s", b->parent->m.snap_name);
-    }
-    m->chunk_size = b->ctx->opts.tun.chunk_size;
-    return 0;
-}
-
-static void undo(backup_job *b)
-{
-    writer_abort(b->w);
-    if (b->simg != NULL) {
-        rbdio_close(b->simg);
-        b->simg = NULL;
-    }
-    if (b->created_snap && rbdio_snap_remove(b->img, b->snap) < 0)
-        snapclean_error(&b->clean, "cannot remove the failed backup's snapshot",
-                        rbdio_last_error());
-    ag_pending(NULL);
-}
-
-static void report(backup_job *b)
-{
-    const manifest *m = &b->m;
-    if (b->ctx->opts.json) {
-        json_object *o = writer_json(b->name, m);
-        json_object_object_add(o, "cleanup_errors", json_object_new_int(b->clean.errors));
+    char name[NAMING_SPEC_MAX];
+    naming_spec_str(spec, name, sizeof(name));
+    if (ctx->opts.json) {
+        json_object *o = writer_json(name, m);
+        json_object_object_add(o, "cleanup_errors", json_object_new_int(cleanup_errors));
         puts(json_object_to_json_string_ext(o, AG_JSON_OUT));
         json_object_put(o);
         return;
@@ -309,94 +27,8 @@ static void report(backup_job *b)
     char d[32], s[32];
     ag_fmt_size(m->data_bytes, d, sizeof(d));
     ag_fmt_size(m->stored_bytes, s, sizeof(s));
-    printf("%s@%s: %s%s, %s changed, %s stored\n", b->name, m->id,
+    printf("%s@%s: %s%s, %s changed, %s stored\n", name, m->id,
            m->full ? "full" : "incremental from ", m->full ? "" : m->parent_id, d, s);
-}
-
-/* Does a committed backup of the catalog use snapshot snap? */
-static int snap_committed(const char *snap, void *arg)
-{
-    const backup_job *b = arg;
-    for (size_t i = 0; i < b->cat.n; i++)
-        if (strcmp(b->cat.e[i].m.snap_name, snap) == 0)
-            return 1;
-    return 0;
-}
-
-static int run_backup(backup_job *b)
-{
-    ag_ctx *ctx = b->ctx;
-    if (prepare(b) < 0)
-        return -1;
-    ag_debug(ctx, "image opened, %zu backups in the bucket", b->cat.n);
-    choose_parent(b);
-    if (take_snapshot(b) < 0)
-        return -1;
-    snapclean_orphans(&b->clean, b->snap, b->parent ? b->parent->m.snap_name : NULL,
-                      snap_committed, b);
-    if (b->created_snap)
-        ag_pending("snapshot %s@%s of the unfinished backup not removed", b->name, b->snap);
-    ag_debug(ctx, "snapshot %s ready", b->snap);
-    if (fill_manifest(b) < 0)
-        return -1;
-    ag_info(ctx, "backing up %s@%s (%s%s%s)", b->name, b->snap,
-            b->parent ? "incremental" : "full", b->why_full[0] ? ": " : "", b->why_full);
-    if (writer_open(ctx, b->prefix, b->id, &b->w) < 0)
-        return -1;
-    progress prog;
-    progress_start(&prog, ctx, "Backing up", b->name);
-    int rc = pipeline_backup(ctx, b->simg, b->parent ? b->parent->m.snap_name : NULL,
-                             b->m.size, b->w, &b->m, &prog);
-    progress_end(&prog, rc == 0);
-    if (rc < 0)
-        return -1;
-    ag_debug(ctx, "data read and queued");
-    return writer_commit(b->w, &b->m);
-}
-
-int ag_backup(ag_ctx *ctx, const naming_spec *spec, int full, const ag_policy *cmd,
-              int print, ag_backup_result *res)
-{
-    backup_job b;
-    memset(&b, 0, sizeof(b));
-    b.ctx = ctx;
-    b.spec = *spec;
-    b.full_requested = full;
-    if (cmd != NULL)
-        b.cmd_policy = *cmd;
-    else
-        policy_unset(&b.cmd_policy);
-    manifest_init(&b.m);
-    naming_spec_str(&b.spec, b.name, sizeof(b.name));
-    int rc = run_backup(&b);
-    snapclean_join(&b.clean);
-    if (rc == 0) {
-        ag_pending(NULL);
-        ag_debug(ctx, "committed");
-        snapclean_committed(&b.clean, b.snap);
-        if (print)
-            report(&b);
-        if (res != NULL) {
-            snprintf(res->id, sizeof(res->id), "%s", b.m.id);
-            res->full = b.m.full;
-            res->data_bytes = b.m.data_bytes;
-            res->stored_bytes = b.m.stored_bytes;
-        }
-    } else {
-        undo(&b);
-    }
-    if (res != NULL)
-        res->cleanup_errors = b.clean.errors;
-    writer_free(b.w);
-    if (b.simg != NULL)
-        rbdio_close(b.simg);
-    rbdio_lock_release(b.lock);
-    if (b.img != NULL)
-        rbdio_close(b.img);
-    catalog_free(&b.cat);
-    manifest_clear(&b.m);
-    ag_watchdog_disarm();         /* this image's cleanup is over (run goes on) */
-    return rc < 0 ? -1 : 0;
 }
 
 int cmd_backup(ag_ctx *ctx, int argc, char **argv)
@@ -424,6 +56,11 @@ int cmd_backup(ag_ctx *ctx, int argc, char **argv)
                 pos[0]);
         return ctx->exit_code;
     }
-    ag_backup(ctx, &ns, full != NULL, &cmd, 1, NULL);
+    backup_image_result res;
+    manifest m;
+    manifest_init(&m);
+    if (backup_image(ctx, &ns, full != NULL, &cmd, &res, &m) == 0)
+        report(ctx, &ns, &m, res.cleanup_errors);
+    manifest_clear(&m);
     return ctx->exit_code;
 }

@@ -1,7 +1,6 @@
 /* context.c - the run context: errors and their exit codes, lazily opened S3 and Ceph handles. */
 #include "agent/common/context.h"
 #include "agent/common/termesc.h"
-#include "agent/common/signals.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -11,6 +10,15 @@
 #include <strings.h>
 #include <time.h>
 #include <unistd.h>
+
+volatile sig_atomic_t ag_interrupted;
+
+static void (*ceph_timeout_hook)(void);   /* ag_on_ceph_timeout() */
+
+void ag_on_ceph_timeout(void (*fn)(void))
+{
+    ceph_timeout_hook = fn;
+}
 
 int ag_fail(ag_ctx *ctx, int exit_code, const char *fmt, ...)
 {
@@ -57,8 +65,8 @@ int ag_fail_rbd_why(ag_ctx *ctx, int rc, const char *text)
     case -ENOTCONN: case -ETIMEDOUT: case -EHOSTUNREACH: code = AG_ECEPH; break;
     default: code = AG_EFAIL; break;
     }
-    if (rc == -ETIMEDOUT)
-        ag_watchdog_arm();        /* the cleanup may hang on the same cluster: bound it */
+    if (rc == -ETIMEDOUT && ceph_timeout_hook != NULL)
+        ceph_timeout_hook();      /* the cleanup may hang on the same cluster: bound it */
     return ag_fail(ctx, code, "%s", text);
 }
 

@@ -104,9 +104,12 @@ typedef struct ag_ctx {
     char errmsg[1024];          /* first error's text */
 } ag_ctx;
 
-/* Set from the signal handler; checked by long loops. */
+/* Set from the signal handler (agent/common/signals.c); checked by long loops. */
 extern volatile sig_atomic_t ag_interrupted;
-void ag_signals_install(void);
+/* Have fn called each time an error records a Ceph timeout (ag_fail_rbd*): the watchdog
+ * registers the start of its cleanup bound here, so that this layer calls nothing of
+ * signals.c. NULL (the default): nothing is called. Set before any thread starts. */
+void ag_on_ceph_timeout(void (*fn)(void));
 
 /* Record an error (the first one wins) and return -1, so that callers can write
  * `return ag_fail(ctx, AG_ENOTFOUND, "image %s: not found", name);`. */

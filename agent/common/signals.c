@@ -4,14 +4,13 @@
 #include <errno.h>
 #include <pthread.h>
 #include <semaphore.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-volatile sig_atomic_t ag_interrupted;
 
 #define PENDING_MAX 600
 
@@ -227,6 +226,7 @@ int ag_watchdog_start(ag_ctx *ctx)
         return ag_fail(ctx, AG_EFAIL, "cannot start the watchdog thread");
     pthread_detach(t);
     rbdio_set_call_hooks(on_call_begin, on_call_end);
+    ag_on_ceph_timeout(ag_watchdog_arm);
     wd_ready = 1;
     if (ag_interrupted)           /* a signal came before the thread */
         sem_post(&wd_wake);

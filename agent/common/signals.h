@@ -4,13 +4,17 @@
 
 #include "agent/common/context.h"
 
+/* Install the handlers of SIGINT, SIGTERM, SIGHUP (the first sets ag_interrupted, a
+ * second ends the process) and ignore SIGPIPE. Cannot fail. */
+void ag_signals_install(void);
 /* Start the watchdog thread for ctx (after ag_signals_install()). From the first signal
  * (or ag_watchdog_arm()) on, the run has ctx->opts.abort_timeout seconds to finish its
  * cleanup; after that the watchdog prints the run's error line, naming what was left
  * (ag_pending()), and ends the process with _exit(). A second signal ends it at once.
  * Returns 0, or -1 with the error recorded in ctx. */
 int ag_watchdog_start(ag_ctx *ctx);
-/* Start the cleanup bound now (a Ceph call timed out: what follows may hang as well).
+/* Start the cleanup bound now (a Ceph call timed out: what follows may hang as well);
+ * ag_watchdog_start() registers it with ag_on_ceph_timeout().
  * Safe to call more than once; only the first call starts the clock. */
 void ag_watchdog_arm(void);
 /* The cleanup after a Ceph timeout has ended (e.g. one image of `run` is done): stop the

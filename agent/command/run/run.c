@@ -162,7 +162,7 @@ static void run_one(ag_ctx *ctx, run_item *r, int dry_run)
     sub.exit_code = AG_OK;
     sub.errmsg[0] = '\0';
     double t0 = ag_now();
-    int rc = ag_backup(&sub, &r->spec, 0, NULL, 0, &r->res);
+    int rc = backup_image(&sub, &r->spec, 0, NULL, &r->res, NULL);
     r->seconds = ag_now() - t0;
     ctx->s3 = sub.s3;
     ctx->src = sub.src;

@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "agent/command/command.h"
+#include "agent/backup/image.h"
 
 enum { RUN_PLANNED, RUN_OK, RUN_FAILED, RUN_SKIPPED };
 
@@ -14,7 +15,7 @@ typedef struct run_item {
     int status;
     int code;                 /* exit code of a failure */
     char msg[3000];           /* why it failed or was skipped */
-    ag_backup_result res;
+    backup_image_result res;
     double seconds;
 } run_item;
 
