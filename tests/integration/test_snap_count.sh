@@ -26,8 +26,8 @@ newest_committed() { # N [SPEC]
         '[.backups[].id] | sort | .[-$n:] | .[] | "rbd2s3-" + .' | LC_ALL=C sort | tr '\n' ' '
 }
 # The other snapshots: "name id protected" lines.
-user_snaps() { # [SPEC]
-    rbd_src snap ls --all --format json "${1:-$SRC}" | jq -r '.[]
+user_snaps() {
+    rbd_src snap ls --all --format json "$SRC" | jq -r '.[]
         | select((.name | startswith("rbd2s3-") | not) and .namespace.type != "trash")
         | "\(.name) \(.id) \(.protected)"' | tr '\n' ' '
 }
@@ -116,13 +116,14 @@ kill_uncommitted() { # DESC [SPEC [ARGS]]
     diag "after $desc: $(agent_snaps "$spec")"
 }
 
-# A backup SIGKILLed by the shim: env VAR=VALUE names the point (see snap_shim.c).
-kill_shim() { # DESC VAR=VALUE [SPEC [ARGS]]
+# A backup SIGKILLed by the shim: VAR=VALUE words name the point (see snap_shim.c).
+kill_shim() { # DESC "VAR=VALUE..." [SPEC [ARGS]]
     local desc=$1 fault=$2 spec=${3:-$SRC} rc
     shift 2
     [ $# -gt 0 ] && shift
     require "random writes before $desc" rand_writes "$spec" 8 64K
-    env "$fault" LD_PRELOAD="$SHIM" \
+    # shellcheck disable=SC2086 # one word per VAR=VALUE
+    env $fault LD_PRELOAD="$SHIM" \
         ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0 \
         "$RBD2S3" "${RB_ARGS[@]}" backup "$spec" "$@" >/dev/null 2>"$TMPD/shim.err" </dev/null
     rc=$?
@@ -151,8 +152,10 @@ else
     expect_newest "after kill D and a full backup"
 
     kill_shim "kill E1 (after the commit, before $KEY is set)" "SNAP_SHIM_KILL_AT_META=$KEY"
+    E1=$(newest_committed 1)
     kill_shim "kill E2 (after the commit, before $KEY is set, again)" \
-        "SNAP_SHIM_KILL_AT_META=$KEY"
+        "SNAP_SHIM_KILL_AT_META=$KEY SNAP_SHIM_META_PASS=${E1% }"
+    expect_eq "$(newest_committed 1)" "$(agent_snaps | awk '{print $NF}') " "kill E2: committed"
     backup_ok "backup after kills E1 E2"
     expect_newest "after two kills after the commit and a backup"
 

@@ -5,6 +5,8 @@
  *   SNAP_SHIM_KILL_AT_META=KEY  rbd_metadata_set of KEY kills the process (SIGKILL)
  *                               before it sets anything: a kill between the manifest PUT
  *                               and the metadata update, at an exact point.
+ *   SNAP_SHIM_META_PASS=VALUE   with the above, a set of KEY to VALUE goes through (the
+ *                               agent names an older snapshot there before its commit).
  *   SNAP_SHIM_ZERO_TIME=1       rbd_snap_get_timestamp succeeds with time 0, as for a
  *                               snapshot whose time librbd cannot give.
  * Everything else goes to librbd unchanged. */
@@ -24,13 +26,16 @@ static void *next_fn(const char *name)
     return dlsym(RTLD_NEXT, name);
 }
 
-/* As librbd's, unless SNAP_SHIM_KILL_AT_META names key: then the process dies here. */
+/* As librbd's, unless SNAP_SHIM_KILL_AT_META names key (and SNAP_SHIM_META_PASS does not
+ * name value): then the process dies here. */
 int rbd_metadata_set(rbd_image_t image, const char *key, const char *value)
 {
     const char *kill_key = getenv("SNAP_SHIM_KILL_AT_META");
+    const char *pass = getenv("SNAP_SHIM_META_PASS");
     int (*real)(rbd_image_t, const char *, const char *);
 
-    if (kill_key != NULL && strcmp(kill_key, key) == 0) {
+    if (kill_key != NULL && strcmp(kill_key, key) == 0 &&
+        (pass == NULL || strcmp(pass, value) != 0)) {
         raise(SIGKILL);
     }
     *(void **)&real = next_fn("rbd_metadata_set");
