@@ -313,7 +313,8 @@ static int run_backup(backup_job *b)
     choose_parent(b);
     if (take_snapshot(b) < 0)
         return -1;
-    snapclean_orphans(&b->clean, b->snap, b->parent ? b->parent->m.snap_name : NULL,
+    const cat_entry *last = b->parent != NULL ? b->parent : find_parent(b);
+    snapclean_orphans(&b->clean, b->snap, last != NULL ? last->m.snap_name : NULL,
                       snap_committed, b);
     if (b->created_snap)
         ag_pending("snapshot %s@%s of the unfinished backup not removed", b->name, b->snap);

@@ -4,11 +4,11 @@
  * the backup's snapshot; the agent's older snapshots are superseded then, but they are
  * removed only at the start of the next backup, on a thread of their own while its
  * snapshot is created: both monitor commits become one. Nothing is removed unless the
- * named snapshot exists, and only snapshots older than it (lower id): a backup killed
- * after its commit but before it set the key has a newer snapshot, which is the next
- * parent (the catalog's newest committed backup whose snapshot exists); it goes once a
- * later backup has set the key. A snapshot left in librbd's trash namespace by a removal
- * cut short is removed by id under the same rule. */
+ * named snapshot exists, and at the start only snapshots older than it (lower id): a
+ * backup killed after its commit but before it set the key has a newer snapshot, the
+ * catalog's newest committed backup whose snapshot exists; once the catalog is known,
+ * that one is kept, older ones go, and the key is moved to it. A snapshot left in
+ * librbd's trash namespace by a removal cut short is removed by id, whatever its id. */
 #include "agent/backup/snapclean.h"
 
 #include <errno.h>
@@ -58,7 +58,8 @@ static void *remove_all(void *arg)
 }
 
 /* Add to sc->old the agent's snapshots among snaps[0..n) but keep and also; with
- * below != 0 only those of a lower id. */
+ * below != 0 only those of a lower id, but trash entries whatever their id (no backup
+ * can use one). */
 static void add_agent_snaps(snapclean *sc, const rbdio_snap *snaps, int n, int trash,
                             const char *keep, const char *also, uint64_t below)
 {
@@ -66,7 +67,7 @@ static void add_agent_snaps(snapclean *sc, const rbdio_snap *snaps, int n, int t
     for (int i = 0; i < n; i++) {
         if (strncmp(snaps[i].name, NAMING_SNAP_PREFIX, plen) != 0 ||
             (!trash && (strcmp(snaps[i].name, keep) == 0 || strcmp(snaps[i].name, also) == 0)) ||
-            (below != 0 && snaps[i].id >= below))
+            (!trash && below != 0 && snaps[i].id >= below))
             continue;
         snapclean_item *it = &sc->old[sc->nold++];
         snprintf(it->name, sizeof(it->name), "%s", snaps[i].name);
@@ -126,6 +127,7 @@ void snapclean_start(snapclean *sc, const char *also)
     if (sc->ctx->opts.snap_now)
         return;
     int rc = rbdio_meta_get(sc->img, SNAPCLEAN_LAST_KEY, last, sizeof(last));
+    sc->orphans_on = rc == -ENOENT;      /* no deferred backup committed yet */
     if (rc == -ENOENT)
         return;
     if (rc < 0) {
@@ -134,6 +136,7 @@ void snapclean_start(snapclean *sc, const char *also)
         return;
     }
     collect(sc, last, also, 1);
+    sc->orphans_on = sc->last_id != 0;
     start_removal(sc);
 }
 
@@ -153,18 +156,32 @@ static int orphan_or_superseded(const snapclean *sc, const rbdio_snap *s, const 
     return s->id > sc->last_id && !known(s->name, arg);
 }
 
+/* The snapshot SNAPCLEAN_LAST_KEY names is older than parent's and goes: the key names
+ * parent from now on, so that a kill before this backup's commit leaves no stale key
+ * (which would stop every removal). */
+static void name_parent(snapclean *sc, const char *parent)
+{
+    if (rbdio_meta_set(sc->img, SNAPCLEAN_LAST_KEY, parent) < 0)
+        snapclean_error(sc, "cannot set " SNAPCLEAN_LAST_KEY, rbdio_last_error());
+    else
+        ag_debug(sc->ctx, "%s names %s, the newest committed backup's", SNAPCLEAN_LAST_KEY,
+                 parent);
+}
+
 void snapclean_orphans(snapclean *sc, const char *mine, const char *parent,
                        int (*known)(const char *snap, void *arg), void *arg)
 {
     rbdio_snap *snaps = NULL;
     int n = 0;
-    if (sc->last_id == 0)
+    if (!sc->orphans_on)
         return;
     if (rbdio_snap_list(sc->img, &snaps, &n) < 0) {
         snapclean_error(sc, "cannot list the snapshots, none removed", rbdio_last_error());
         return;
     }
     uint64_t parent_id = parent != NULL ? snap_id_of(snaps, n, parent) : 0;
+    if (parent_id > sc->last_id && sc->last_id != 0)
+        name_parent(sc, parent);
     sc->old = calloc((size_t)n + 1, sizeof(*sc->old));
     for (int i = 0; sc->old != NULL && i < n; i++) {
         if (!orphan_or_superseded(sc, &snaps[i], mine, parent_id, known, arg))

@@ -27,6 +27,7 @@ typedef struct snapclean {
     int thread_on;
     int errors;               /* failed steps, for the JSON summary and run's metrics */
     uint64_t last_id;         /* id of the snapshot SNAPCLEAN_LAST_KEY names, or 0 */
+    int orphans_on;           /* the key is unset or names a snapshot: orphans pass runs */
 } snapclean;
 
 /* Set up sc (no allocation); img and name must outlive it. */
@@ -40,10 +41,12 @@ void snapclean_start(snapclean *sc, const char *also);
 /* Once the catalog is known, after the backup's snapshot exists (the caller joins
  * first), these of the agent's snapshots other than mine and parent are removed on a
  * thread while the backup goes on: those newer than the one SNAPCLEAN_LAST_KEY names
- * that no committed backup uses (known(name, arg) == 0: left by a run killed before its
- * commit), and those older than parent (the snapshot of the backup's parent, or NULL for
- * a full: a run killed between its commit and the metadata update leaves the key naming
- * an older snapshot). Nothing when snapclean_start found no named snapshot. */
+ * (all, if it is unset) that no committed backup uses (known(name, arg) == 0: left by a
+ * run killed before its commit), and those older than parent (the snapshot of the newest
+ * committed backup that still has one, the parent unless this is a full; or NULL: a run
+ * killed between its commit and the metadata update leaves the key naming an older
+ * snapshot). The key then names parent if it named one of those. Nothing when the key
+ * names no snapshot, or with snap cleanup = immediate. */
 void snapclean_orphans(snapclean *sc, const char *mine, const char *parent,
                        int (*known)(const char *snap, void *arg), void *arg);
 /* Wait for the thread of snapclean_start or snapclean_orphans (if any) and forget what
