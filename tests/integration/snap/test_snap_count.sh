@@ -9,7 +9,7 @@
 # skipped without a C compiler), and two kills in a row. With snap cleanup = immediate
 # exactly one, the newest backup's. User snapshots (a protected one, and names that look
 # like the agent's but are not rbd2s3-) made before, between and after are untouched.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
 SRC=rbd/$(img scount)
 KEY=rbd2s3.last-backup
@@ -88,7 +88,7 @@ diag "user snapshots: $USER_SNAPS"
 # ---- kills: each followed by a normal backup
 SHIM=""
 if command -v cc >/dev/null &&
-    cc -shared -fPIC -o "$TMPD/snap_shim.so" "$LIB_DIR/snap_shim.c" -ldl 2>"$TMPD/cc.err"; then
+    cc -shared -fPIC -o "$TMPD/snap_shim.so" "$TEST_DIR/snap_shim.c" -ldl 2>"$TMPD/cc.err"; then
     SHIM=$TMPD/snap_shim.so
 else
     sed 's/^/# /' "$TMPD/cc.err" 2>/dev/null
