@@ -95,12 +95,12 @@ else
 fi
 
 # A backup SIGKILLed after its snapshot exists, before its commit: stalled after one
-# uploaded part (12 MiB changed, 5 MiB parts), then killed.
+# uploaded part (24 MiB changed, 5 MiB parts: the stall comes while parts remain).
 kill_uncommitted() { # DESC [SPEC [ARGS]]
     local desc=$1 spec=${2:-$SRC} pid i
     shift
     [ $# -gt 0 ] && shift
-    require "write 12 MiB before $desc" write_random "$spec" 16M 12M
+    require "write 24 MiB before $desc" write_random "$spec" 16M 24M
     : >"$TMPD/stall.err"
     RBD2S3_DEBUG_STALL_AFTER_PARTS=1 "$RBD2S3" "${RB_ARGS[@]}" --part-size 5M \
         backup "$spec" "$@" >/dev/null 2>"$TMPD/stall.err" </dev/null &
