@@ -152,7 +152,7 @@ static json_object *chunk_json(const index_rec *rec)
     json_object_object_add(o, "length", json_object_new_int64((int64_t)rec->length));
     json_object_object_add(o, "kind", json_object_new_string(chunk_kind(rec)));
     json_object_object_add(o, "pack", json_object_new_int64(rec->obj));
-    json_object_object_add(o, "obj_offset", json_object_new_int64((int64_t)rec->obj_offset));
+    json_object_object_add(o, "pack_offset", json_object_new_int64((int64_t)rec->obj_offset));
     json_object_object_add(o, "stored", json_object_new_int64(rec->stored_length));
     if (!(rec->flags & INDEX_FLAG_ZERO)) {
         char dg[80];
