@@ -154,6 +154,14 @@ static void ctl(const char *method, const char *path, const char *body, s3_sb *o
     s3_sb_free(&sink);
 }
 
+/* cmocka setup: the fake forgets objects, uploads, rules and log before each test. */
+static __attribute__((unused)) int fake_reset(void **state)
+{
+    (void)state;
+    ctl("POST", "/_ctl/reset", "", NULL);
+    return 0;
+}
+
 static __attribute__((unused)) void set_rules(const char *rules)
 {
     ctl("POST", "/_ctl/rules", rules, NULL);

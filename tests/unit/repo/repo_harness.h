@@ -12,14 +12,6 @@
 
 #define REPO_CHUNK (64u << 10)
 
-/* cmocka setup: the fake forgets objects, uploads, rules and log. */
-static int repo_reset(void **state)
-{
-    (void)state;
-    ctl("POST", "/_ctl/reset", "", NULL);
-    return 0;
-}
-
 /* The main of a test_repo_* program: run(), a cmocka group, against a fake started for
  * it. 0 or 1, or 77 (skipped) when the fake cannot start (no python3). */
 static int repo_main(const char *prog, int (*run)(void))

@@ -184,10 +184,10 @@ static void test_tampered_manifest(void **state)
 static int run_group(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup(test_list_and_load, repo_reset),
-        cmocka_unit_test_setup(test_tampered_index, repo_reset),
-        cmocka_unit_test_setup(test_manifest_wrong_folder, repo_reset),
-        cmocka_unit_test_setup(test_tampered_manifest, repo_reset),
+        cmocka_unit_test_setup(test_list_and_load, fake_reset),
+        cmocka_unit_test_setup(test_tampered_index, fake_reset),
+        cmocka_unit_test_setup(test_manifest_wrong_folder, fake_reset),
+        cmocka_unit_test_setup(test_tampered_manifest, fake_reset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -173,10 +173,10 @@ static void test_null_safe(void **state)
 static int run_group(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup(test_commit, repo_reset),
-        cmocka_unit_test_setup(test_part_retried, repo_reset),
-        cmocka_unit_test_setup(test_abort_midway, repo_reset),
-        cmocka_unit_test_setup(test_manifest_refused, repo_reset),
+        cmocka_unit_test_setup(test_commit, fake_reset),
+        cmocka_unit_test_setup(test_part_retried, fake_reset),
+        cmocka_unit_test_setup(test_abort_midway, fake_reset),
+        cmocka_unit_test_setup(test_manifest_refused, fake_reset),
         cmocka_unit_test(test_null_safe),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,5 +1,6 @@
 /* fakes3_client.h - the clients the s3 tests drive against the fake server: a ticking
- * clock (a retry's fresh signature is visible), short backoffs, a reset before each test.
+ * clock (a retry's fresh signature is visible), short backoffs. The reset before each
+ * test is fake_reset (fakes3_harness.h).
  *
  * Included after tests/unit/fakes3_harness.h by the s3 engine test programs (one copy per
  * program: everything here is static, and unused in some programs). */
@@ -53,13 +54,6 @@ static __attribute__((unused)) void fill(unsigned char *p, size_t n, unsigned se
         x = x * 1103515245u + 12345u;
         p[i] = (unsigned char)(x >> 16);
     }
-}
-
-static __attribute__((unused)) int setup(void **state)
-{
-    (void)state;
-    ctl("POST", "/_ctl/reset", "", NULL);
-    return 0;
 }
 
 #endif

@@ -232,10 +232,10 @@ static void test_list_uploads_pages(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup(test_list_pages, setup),
-        cmocka_unit_test_setup(test_delete_many, setup),
-        cmocka_unit_test_setup(test_lifecycle, setup),
-        cmocka_unit_test_setup(test_list_uploads_pages, setup),
+        cmocka_unit_test_setup(test_list_pages, fake_reset),
+        cmocka_unit_test_setup(test_delete_many, fake_reset),
+        cmocka_unit_test_setup(test_lifecycle, fake_reset),
+        cmocka_unit_test_setup(test_list_uploads_pages, fake_reset),
     };
     return FAKE_MAIN("test_s3_bucket", tests);   /* a failure, never a skip */
 }

@@ -224,10 +224,10 @@ static void test_missing_etags(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup(test_mpu_part_503, setup),
-        cmocka_unit_test_setup(test_complete_error_in_200, setup),
-        cmocka_unit_test_setup(test_complete_answer_lost, setup),
-        cmocka_unit_test_setup(test_missing_etags, setup),
+        cmocka_unit_test_setup(test_mpu_part_503, fake_reset),
+        cmocka_unit_test_setup(test_complete_error_in_200, fake_reset),
+        cmocka_unit_test_setup(test_complete_answer_lost, fake_reset),
+        cmocka_unit_test_setup(test_missing_etags, fake_reset),
     };
     return FAKE_MAIN("test_s3_multipart", tests);   /* a failure, never a skip */
 }

@@ -390,19 +390,19 @@ static void test_many_in_flight(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup(test_roundtrip, setup),
-        cmocka_unit_test_setup(test_500_twice_then_200, setup),
-        cmocka_unit_test_setup(test_retries_exhausted, setup),
-        cmocka_unit_test_setup(test_final_4xx, setup),
-        cmocka_unit_test_setup(test_auth_and_bucket, setup),
-        cmocka_unit_test_setup(test_drop_mid_body, setup),
-        cmocka_unit_test_setup(test_no_answer_then_ok, setup),
-        cmocka_unit_test_setup(test_short_body_is_final, setup),
-        cmocka_unit_test_setup(test_retry_does_not_block, setup),
-        cmocka_unit_test_setup(test_deadline, setup),
-        cmocka_unit_test_setup(test_unreachable, setup),
-        cmocka_unit_test_setup(test_cancel, setup),
-        cmocka_unit_test_setup(test_many_in_flight, setup),
+        cmocka_unit_test_setup(test_roundtrip, fake_reset),
+        cmocka_unit_test_setup(test_500_twice_then_200, fake_reset),
+        cmocka_unit_test_setup(test_retries_exhausted, fake_reset),
+        cmocka_unit_test_setup(test_final_4xx, fake_reset),
+        cmocka_unit_test_setup(test_auth_and_bucket, fake_reset),
+        cmocka_unit_test_setup(test_drop_mid_body, fake_reset),
+        cmocka_unit_test_setup(test_no_answer_then_ok, fake_reset),
+        cmocka_unit_test_setup(test_short_body_is_final, fake_reset),
+        cmocka_unit_test_setup(test_retry_does_not_block, fake_reset),
+        cmocka_unit_test_setup(test_deadline, fake_reset),
+        cmocka_unit_test_setup(test_unreachable, fake_reset),
+        cmocka_unit_test_setup(test_cancel, fake_reset),
+        cmocka_unit_test_setup(test_many_in_flight, fake_reset),
     };
     return FAKE_MAIN("test_s3_retry", tests);   /* a failure, never a skip */
 }
