@@ -190,16 +190,13 @@ static int write_stream(export_job *x)
     ag_ctx *ctx = x->ctx;
     const manifest *target = chain_m(x, x->ch.n - 1);
     size_t n = x->ch.n - x->first;
-    apply_src *xs = calloc(n, sizeof(*xs));
+    apply_src *xs = apply_sources(ctx, &x->ch, x->first, n);
     rbdio_ds_header *h = calloc(1, sizeof(*h));
     if (xs == NULL || h == NULL) {
         free(xs);
         free(h);
-        return ag_fail(ctx, AG_EFAIL, "out of memory");
+        return xs == NULL ? -1 : ag_fail(ctx, AG_EFAIL, "out of memory");
     }
-    for (size_t i = 0; i < n; i++)
-        xs[i] = (apply_src){ x->ch.v[x->first + i].m, x->ch.v[x->first + i].recs,
-                            x->ch.v[x->first + i].nrecs };
     h->version = x->version;
     if (x->from >= 0) {
         h->has_from = 1;

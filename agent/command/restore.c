@@ -111,12 +111,9 @@ static int apply(restore_job *r, size_t first, size_t last, int fresh, const cha
 {
     ag_ctx *ctx = r->ctx;
     size_t n = last - first + 1;
-    apply_src *xs = calloc(n, sizeof(*xs));
+    apply_src *xs = apply_sources(ctx, &r->ch, first, n);
     plan p;
-    int rc = xs ? 0 : ag_fail(ctx, AG_EFAIL, "out of memory");
-    for (size_t i = 0; rc == 0 && i < n; i++)
-        xs[i] = (apply_src){ r->ch.v[first + i].m, r->ch.v[first + i].recs,
-                            r->ch.v[first + i].nrecs };
+    int rc = xs ? 0 : -1;
     if (rc == 0)
         rc = apply_plan(ctx, xs, n, &p);
     if (rc == 0) {

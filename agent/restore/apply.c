@@ -462,6 +462,18 @@ static int check_src(ag_ctx *ctx, const apply_src *src, const plan_src *ps)
                    (unsigned long long)r->offset, (unsigned long)r->obj);
 }
 
+apply_src *apply_sources(ag_ctx *ctx, const chain *ch, size_t first, size_t n)
+{
+    apply_src *xs = calloc(n ? n : 1, sizeof(*xs));
+    if (xs == NULL) {
+        ag_fail(ctx, AG_EFAIL, "out of memory");
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++)
+        xs[i] = (apply_src){ ch->v[first + i].m, ch->v[first + i].recs, ch->v[first + i].nrecs };
+    return xs;
+}
+
 int apply_plan(ag_ctx *ctx, const apply_src *srcs, size_t n, plan *p)
 {
     plan_src *ps = calloc(n ? n : 1, sizeof(*ps));

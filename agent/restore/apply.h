@@ -4,6 +4,7 @@
 #define RBD2S3_APPLY_H
 
 #include "agent/common/context.h"
+#include "agent/repo/chain.h"
 #include "agent/restore/plan.h"
 #include "agent/common/progress.h"
 
@@ -24,6 +25,10 @@ typedef struct apply_src {
     const index_rec *recs;
     size_t nrecs;
 } apply_src;
+
+/* The sources of chain links ch->v[first..first+n) (their indexes loaded), oldest first,
+ * in an array the caller frees; NULL, with the error recorded in ctx, when out of memory. */
+apply_src *apply_sources(ag_ctx *ctx, const chain *ch, size_t first, size_t n);
 
 /* Plan the restore of srcs[0..n) (oldest first; the last is the restore point), merged
  * newest first, with the run's fetch size. 0, or -1 with the error recorded in ctx; the

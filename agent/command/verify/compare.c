@@ -153,12 +153,10 @@ static int stream_compare(verify_job *v, size_t i, rbdio_image *img, uint64_t sn
     chain ch;
     if (chain_open(ctx, &v->cat, i, &ch) < 0)
         return verify_take_damage(ctx, &v->own[i]);
-    apply_src *xs = calloc(ch.n, sizeof(*xs));
-    int rc = xs ? 0 : ag_fail(ctx, AG_EFAIL, "out of memory");
-    if (rc == 0)
-        rc = chain_load_indexes(ctx, &ch, 0);
-    for (size_t k = 0; rc == 0 && k < ch.n; k++)
-        xs[k] = (apply_src){ ch.v[k].m, ch.v[k].recs, ch.v[k].nrecs };
+    apply_src *xs = NULL;
+    int rc = chain_load_indexes(ctx, &ch, 0);
+    if (rc == 0 && (xs = apply_sources(ctx, &ch, 0, ch.n)) == NULL)
+        rc = -1;
     plan p;
     int planned = rc == 0 && (rc = apply_plan(ctx, xs, ch.n, &p)) == 0;
     cmp c = { .fd = -1, .img = img, .size = snap_size };
