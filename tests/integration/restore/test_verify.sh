@@ -162,26 +162,20 @@ require "put the object back" s3api put-object --bucket "$BUCKET" --key "$KEY1" 
     --body "$TMPD/obj1.orig"
 
 # ---------------------------------------------------------------- 3b. an index forged
-# The full's index re-encoded with one digest byte of its last data record changed, at
-# the same length: it decodes, but it is not the index whose SHA-256 the manifest holds.
+# The full's index with one digest byte of a data record changed, encoded as the agent
+# encodes it and at the same length (forge_index.py): it decodes, but it is not the
+# index whose SHA-256 the manifest holds.
 IKEY1=$(rb --format json show "$SRC@$ID1" | jq -r '.index.key')
 require "download $IKEY1" s3api get-object --bucket "$BUCKET" --key "$IKEY1" "$TMPD/idx1.orig"
 rb --format json show "$SRC@$ID1" --chunks >"$TMPD/show1.json" 2>"$ERR"
-AT=$(jq '[.chunks[] | .kind != "zero"] | rindex(true)' "$TMPD/show1.json")
-require "the full has a data record (record $AT)" test "$AT" -ge 0
+jq '[.chunks | to_entries[] | select(.value.kind != "zero") | .key] | reverse | .[]' \
+    "$TMPD/show1.json" >"$TMPD/data-records"
+require "the full has data records ($(wc -l <"$TMPD/data-records"))" test -s "$TMPD/data-records"
 lz4 -dcq "$TMPD/idx1.orig" >"$TMPD/idx1.raw"
-python3 - "$TMPD/idx1.raw" "$TMPD/idx1.forged.raw" "$((16 + AT * 72 + 40))" <<'EOF'
-import sys
-data = bytearray(open(sys.argv[1], "rb").read())
-data[int(sys.argv[3])] ^= 0x5A
-open(sys.argv[2], "wb").write(data)
-EOF
+python3 "$(dirname "$0")/forge_index.py" "$TMPD/idx1.orig" "$TMPD/idx1.raw" \
+    "$TMPD/data-records" "$TMPD/idx1.forged.raw" "$TMPD/idx1.forged" 2>"$ERR"
 OSIZE=$(stat -c %s "$TMPD/idx1.orig")
-for lvl in 1 2 3 4 5 6 7 8 9 10 11 12; do
-    lz4 -q -"$lvl" -B4 -BX -c "$TMPD/idx1.forged.raw" >"$TMPD/idx1.forged"
-    [ "$(stat -c %s "$TMPD/idx1.forged")" = "$OSIZE" ] && break
-done
-require "a forged index that decodes, $OSIZE bytes like the original" \
+require "a forged index that decodes, $OSIZE bytes like the original$(head -c 200 "$ERR")" \
     test "$(stat -c %s "$TMPD/idx1.forged")" = "$OSIZE" -a \
     "$(lz4 -dcq "$TMPD/idx1.forged" | sha256sum)" = "$(sha256sum <"$TMPD/idx1.forged.raw")"
 require "upload the forged index" s3api put-object --bucket "$BUCKET" --key "$IKEY1" \
