@@ -30,6 +30,7 @@ enum ag_exit {
     AG_ECEPH = 9,        /* Ceph cluster unreachable */
     AG_EINTR = 10,       /* interrupted by a signal */
     AG_EBUSY = 11,       /* another backup of the image is running */
+    AG_EKEY = 12,        /* an encrypted backup and no configured key opens it */
 };
 
 /* Tunables (config file and command line). */

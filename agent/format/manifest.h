@@ -19,6 +19,19 @@
  *              "chunks": N, "zero_chunks": N},
  *   "checksum": "sha256:<hex of the document serialised without this member>"
  * }
+ *
+ * An encrypted backup (format 2) adds, before "checksum":
+ *   "encryption": {"cipher": "aes-256-gcm", "parent_mac": null | "<hex of the parent
+ *                  manifest's mac>"},
+ *   "key": {"id": "<16 hex: master key id>", "kdf": null | {"alg": "scrypt", "salt":
+ *           "<hex>", "n": N, "r": R, "p": P}, "wrapped": "<hex of the wrapped data key>"},
+ *   "mac": "hmac-sha256:<hex>"
+ * The mac is HMAC-SHA-256 under the backup's manifest MAC key (seal.h: derived from its
+ * data key, which only the master key unwraps) of manifest_mac_body: the document
+ * serialised plain without "key", "mac" and "checksum". "key" stays outside the MAC so
+ * that `key rotate` rewraps data keys without changing any MAC (the wrap is itself
+ * authenticated by GCM and bound to its owner). The index and the data records of an
+ * encrypted backup are sealed (seal.h); its index sha256 is of the sealed object.
  */
 #ifndef RBD2S3_MANIFEST_H
 #define RBD2S3_MANIFEST_H
@@ -27,7 +40,10 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "agent/format/seal.h"
+
 #define MANIFEST_FORMAT 1
+#define MANIFEST_FORMAT_SEALED 2            /* an encrypted backup */
 #define MANIFEST_STR 512
 #define MANIFEST_KEY_MAX 1024               /* longest object key, with its NUL */
 #define MANIFEST_ETAG_MAX 80                /* longest ETag, with its NUL */
@@ -41,6 +57,18 @@ typedef struct manifest_object {
     uint64_t size;
     char *etag;
 } manifest_object;
+
+/* The encryption of a backup (on = 0: a plain backup, nothing else set). */
+typedef struct manifest_enc {
+    int on;
+    char key_id[SEAL_KEY_ID_LEN];        /* the master key that wraps the data key */
+    int has_kdf;                         /* the master key came from a passphrase */
+    seal_kdf kdf;
+    uint8_t wrapped[SEAL_WRAPPED_LEN];   /* the data key, wrapped */
+    int has_parent_mac;                  /* an incremental: its parent's mac */
+    uint8_t parent_mac[SEAL_MAC_LEN];
+    uint8_t mac[SEAL_MAC_LEN];           /* of manifest_mac_body (set before to_json) */
+} manifest_enc;
 
 typedef struct manifest {
     char id[32];
@@ -73,6 +101,7 @@ typedef struct manifest {
     char index_sha256[65];
     uint64_t index_records;
     uint64_t data_bytes, zero_bytes, stored_bytes, chunks, zero_chunks;
+    manifest_enc enc;
 } manifest;
 
 /* Zero-initialise m. */
@@ -105,6 +134,12 @@ uint64_t manifest_index_bound(uint64_t records);
  * 0, -EINVAL (manifest_check fails), -EFBIG (MANIFEST_MAX_BYTES or more: the reader
  * would refuse it) or -ENOMEM. */
 int manifest_to_json(const manifest *m, char **json, size_t *len);
+/* The bytes an encrypted manifest's mac covers (see above): malloc'ed into *body (caller
+ * frees), *len its length. 0, -EINVAL (m is not encrypted, or manifest_check fails) or
+ * -ENOMEM. The writer MACs it before manifest_to_json; a reader recomputes it from the
+ * parsed manifest and compares with m->enc.mac. */
+int manifest_mac_body(const manifest *m, char **body, size_t *len);
+
 /* Parse and verify (format, required members, checksum, manifest_check). Returns 0,
  * -EINVAL for a malformed document, -EBADMSG for a checksum mismatch. m must be manifest_init'ed;
  * on failure it is left cleared. */
