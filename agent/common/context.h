@@ -95,12 +95,16 @@ typedef struct ag_opts {
     int npools;
 } ag_opts;
 
+struct keyring;
+
 /* The run context of one command. */
 typedef struct ag_ctx {
     ag_opts opts;
     const char *command;        /* for error lines */
     s3_client *s3;              /* created on demand by ag_s3() */
     rbdio_cluster *src;         /* created on demand by ag_cluster() */
+    struct keyring *keys;       /* the master keys (agent/config/keyring.h); NULL for a
+                                 * plain repository */
     int exit_code;              /* first error's code, AG_OK if none */
     char errmsg[1024];          /* first error's text */
 } ag_ctx;

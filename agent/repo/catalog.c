@@ -208,8 +208,12 @@ int catalog_load(ag_ctx *ctx, const naming_spec *spec, catalog *out)
 
 void catalog_free(catalog *c)
 {
-    for (size_t i = 0; i < c->n; i++)
+    for (size_t i = 0; i < c->n; i++) {
         manifest_clear(&c->e[i].m);
+        if (c->e[i].dk != NULL)
+            seal_key_wipe(c->e[i].dk);
+        free(c->e[i].dk);
+    }
     for (size_t i = 0; c->badv != NULL && i < c->bad; i++)
         free(c->badv[i].key);
     free(c->badv);

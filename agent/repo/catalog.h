@@ -9,6 +9,8 @@ typedef struct cat_entry {
     naming_spec spec;
     char id[NAMING_ID_LEN];
     manifest m;
+    seal_key *dk;       /* an encrypted backup's data key, when a key of ctx->keys opens
+                         * it (malloc'ed, wiped and freed by catalog_free); else NULL */
 } cat_entry;
 
 /* A manifest that did not verify: not a backup, but damage that verify reports. */

@@ -26,7 +26,7 @@ static int push(ag_ctx *ctx, chain *ch, size_t *cap, const catalog *c, size_t at
         ch->v = nv;
         *cap = ncap;
     }
-    ch->v[ch->n++] = (chain_link){ .at = at, .m = &c->e[at].m };
+    ch->v[ch->n++] = (chain_link){ .at = at, .m = &c->e[at].m, .dk = c->e[at].dk };
     return 0;
 }
 

@@ -19,7 +19,21 @@ struct writer {
     char index_key[1024];
     int index_uploaded;
     uint64_t zoff, zlen;      /* the zero range not yet recorded */
+    seal_key *dk;             /* an encrypted backup's data key (owned), else NULL */
 };
+
+/* A new data key into w when the repository encrypts. 0 or -1 (error recorded).
+ * Until keyring.c lands, a keyring at all means encryption (ctx->keys is NULL then). */
+static int new_data_key(writer *w)
+{
+    if (w->ctx->keys == NULL)
+        return 0;
+    if ((w->dk = calloc(1, sizeof(*w->dk))) == NULL)
+        return ag_fail(w->ctx, AG_EFAIL, "out of memory");
+    if (seal_data_new(w->dk) < 0)
+        return ag_fail(w->ctx, AG_EFAIL, "cannot make a data key (OpenSSL)");
+    return 0;
+}
 
 int writer_open(ag_ctx *ctx, const char *prefix, const char *id, writer **out)
 {
@@ -37,8 +51,17 @@ int writer_open(ag_ctx *ctx, const char *prefix, const char *id, writer **out)
         writer_free(w);
         return ag_fail(ctx, AG_EFAIL, "out of memory");
     }
+    if (new_data_key(w) < 0) {
+        writer_free(w);
+        return -1;
+    }
     *out = w;
     return 0;
+}
+
+const seal_key *writer_data_key(const writer *w)
+{
+    return w->dk;
 }
 
 static int add_rec(writer *w, const index_rec *r)
@@ -202,6 +225,9 @@ void writer_free(writer *w)
         return;
     pack_free(w->pack);
     index_writer_free(w->idx);
+    if (w->dk != NULL)
+        seal_key_wipe(w->dk);
+    free(w->dk);
     free(w);
 }
 
