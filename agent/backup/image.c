@@ -2,6 +2,7 @@
 #include "agent/common/context.h"
 #include "agent/backup/image.h"
 #include "agent/repo/catalog.h"
+#include "agent/repo/head.h"
 #include "agent/format/index.h"
 #include "agent/backup/pipeline.h"
 #include "agent/repo/writer.h"
@@ -120,7 +121,8 @@ static int read_bucket(backup_job *b)
     if (ag_check_key_room(b->ctx, &b->spec) < 0 || ag_s3(b->ctx) == NULL)
         return -1;
     ag_debug(b->ctx, "bucket checked");
-    if (catalog_load(b->ctx, &b->spec, &b->cat) < 0)
+    if (catalog_load(b->ctx, &b->spec, &b->cat) < 0 ||
+        head_check(b->ctx, &b->cat, &b->spec, 0) < 0)
         return -1;
     ag_image_prefix(b->ctx, &b->spec, b->prefix, sizeof(b->prefix));
     return 0;
