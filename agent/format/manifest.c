@@ -165,7 +165,8 @@ int manifest_check(const manifest *m)
         m->order < 0 || m->order > 63 || !is_sha256_hex(m->index_sha256) ||
         m->index.key == NULL || m->index.key[0] == '\0' ||
         (m->nobjects > 0 && m->objects == NULL) || m->nobjects > MANIFEST_MAX_OBJECTS ||
-        m->created < 0 || m->snap_time < 0 || check_parent(m) != 0)
+        m->created < 0 || m->snap_time < 0 || check_parent(m) != 0 ||
+        manifest_enc_check(m) != 0)
         return -EINVAL;
     if (m->chunk_size == 0 || m->chunk_size > MANIFEST_CHUNK_MAX ||
         m->index_records > m->size || m->index_records > MAX_RECORDS ||
@@ -196,7 +197,7 @@ int manifest_check_folder(const manifest *m, const char *image_prefix, const cha
     return *why == NULL ? 0 : -EINVAL;
 }
 
-static json_object *build(const manifest *m, int *rc)
+json_object *manifest_build_doc(const manifest *m, int whole, int *rc)
 {
     json_object *doc = json_object_new_object();
     json_object *img = json_object_new_object();
@@ -209,7 +210,8 @@ static json_object *build(const manifest *m, int *rc)
     if (!doc || !img || !snap || (!m->full && !parent) || !objs || !idx || !tot)
         *rc = -ENOMEM;
     if (*rc == 0) {
-        mj_add(doc, "format", json_object_new_int(MANIFEST_FORMAT), rc);
+        mj_add(doc, "format", json_object_new_int(m->enc.on ? MANIFEST_FORMAT_SEALED
+                                                            : MANIFEST_FORMAT), rc);
         mj_add_str(doc, "tool", m->tool, rc);
         mj_add_str(doc, "id", m->id, rc);
         add_time(doc, "created", m->created, rc);
@@ -273,6 +275,7 @@ static json_object *build(const manifest *m, int *rc)
     mj_add(doc, "data_objects", objs, rc);
     mj_add(doc, "index", idx, rc);
     mj_add(doc, "totals", tot, rc);
+    manifest_enc_build(doc, m, whole, rc);
     if (*rc != 0) {
         json_object_put(doc);
         return NULL;
@@ -290,7 +293,7 @@ int manifest_to_json(const manifest *m, char **json, size_t *len)
     *len = 0;
     if (rc != 0)
         return rc;
-    doc = build(m, &rc);
+    doc = manifest_build_doc(m, 1, &rc);
     if (rc == 0)
         rc = doc_checksum(doc, sum);
     if (rc == 0)
@@ -398,7 +401,7 @@ static int parse_index(json_object *doc, manifest *m)
     return manifest_set_index(m, key, size);
 }
 
-static int parse_doc(json_object *doc, manifest *m)
+static int parse_doc(json_object *doc, int format, manifest *m)
 {
     json_object *img, *snap, *parent, *objs, *tot;
     char type[16], comp[16];
@@ -457,7 +460,8 @@ static int parse_doc(json_object *doc, manifest *m)
         mj_u64(tot, "data_bytes", &m->data_bytes) ||
         mj_u64(tot, "zero_bytes", &m->zero_bytes) ||
         mj_u64(tot, "stored_bytes", &m->stored_bytes) ||
-        mj_u64(tot, "chunks", &m->chunks) || mj_u64(tot, "zero_chunks", &m->zero_chunks))
+        mj_u64(tot, "chunks", &m->chunks) || mj_u64(tot, "zero_chunks", &m->zero_chunks) ||
+        manifest_enc_parse(doc, format, m))
         return -EINVAL;
     return manifest_check(m);
 }
@@ -513,13 +517,15 @@ int manifest_from_json(const char *json, size_t len, manifest *m)
 {
     json_object *doc = NULL, *v;
     char given[80], want[72];
+    int64_t format = 0;
 
     manifest_clear(m);
     int rc = parse_text(json, len, &doc);
 
     /* format first: a document of another format may hash differently. */
-    if (rc == 0 && (mj_member(doc, "format", json_type_int, &v) != 0 ||
-                    json_object_get_int64(v) != MANIFEST_FORMAT))
+    if (rc == 0 && mj_member(doc, "format", json_type_int, &v) == 0)
+        format = json_object_get_int64(v);
+    if (rc == 0 && format != MANIFEST_FORMAT && format != MANIFEST_FORMAT_SEALED)
         rc = -EINVAL;
     if (rc == 0 && mj_str(doc, "checksum", given, sizeof(given)) != 0)
         rc = -EINVAL;
@@ -533,7 +539,7 @@ int manifest_from_json(const char *json, size_t len, manifest *m)
     if (rc == 0 && strcmp(given, want) != 0)
         rc = -EBADMSG;
     if (rc == 0)
-        rc = parse_doc(doc, m);
+        rc = parse_doc(doc, (int)format, m);
     json_object_put(doc);
     if (rc != 0)
         manifest_clear(m);

@@ -27,4 +27,19 @@ int mj_str(json_object *o, const char *k, char *dst, size_t dstsz);
  * uint64; get_int64 clamps them to INT64_MAX). */
 int mj_u64(json_object *o, const char *k, uint64_t *out);
 
+/* The document of m without "checksum" (json-c object, the caller puts it), or NULL
+ * with *rc set (-ENOMEM, -EINVAL). whole = 0 leaves out "key" and "mac" too: the body
+ * of the MAC (manifest_mac_body). "format" is 2 when m->enc.on, else 1. */
+json_object *manifest_build_doc(const manifest *m, int whole, int *rc);
+
+/* manifest_enc.c: the encryption members. */
+/* manifest_check's rules of m->enc: 0 or -EINVAL. */
+int manifest_enc_check(const manifest *m);
+/* Add "encryption" (and with whole, "key" and "mac") to doc when m->enc.on; the first
+ * failure goes into *rc. */
+void manifest_enc_build(json_object *doc, const manifest *m, int whole, int *rc);
+/* Parse the members of a document of this format into m->enc (format 1: none of them
+ * may be present). 0 or -EINVAL. */
+int manifest_enc_parse(json_object *doc, int format, manifest *m);
+
 #endif
