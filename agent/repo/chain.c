@@ -60,7 +60,8 @@ int chain_open(ag_ctx *ctx, const catalog *c, size_t target, chain *out)
 int chain_load_indexes(ag_ctx *ctx, chain *ch, size_t first)
 {
     for (size_t i = first; i < ch->n; i++)
-        if (catalog_load_index(ctx, ch->v[i].m, &ch->v[i].recs, &ch->v[i].nrecs) < 0)
+        if (catalog_load_index(ctx, ch->v[i].m, ch->v[i].dk, &ch->v[i].recs,
+                               &ch->v[i].nrecs) < 0)
             return -1;
     return 0;
 }
