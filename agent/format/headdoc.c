@@ -1,12 +1,12 @@
 /* headdoc.c - the head object's JSON codec (json-c) and its MAC under the master key. */
 #include "agent/format/headdoc.h"
+#include "agent/format/manifest_internal.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <json-c/json.h>
 
 #define MAC_PREFIX "hmac-sha256:"
 #define BODY_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
@@ -47,33 +47,21 @@ static int check(const headdoc *h)
     return 0;
 }
 
-static void add_str(json_object *o, const char *k, const char *v, int *rc)
-{
-    json_object *s = json_object_new_string(v);
-    if (*rc == 0 && s != NULL && json_object_object_add(o, k, s) == 0)
-        return;
-    json_object_put(s);
-    if (*rc == 0)
-        *rc = -ENOMEM;
-}
-
 /* The document without "mac", members in their fixed order. NULL on ENOMEM. */
 static json_object *build_body(const headdoc *h)
 {
     char mac[2 * SEAL_MAC_LEN + 1];
-    json_object *o = json_object_new_object(), *f = json_object_new_int(HEADDOC_FORMAT);
-    int rc = o != NULL && f != NULL && json_object_object_add(o, "format", f) == 0 ? 0
-                                                                                   : -ENOMEM;
-    if (rc != 0)
-        json_object_put(f);
+    json_object *o = json_object_new_object();
+    int rc = o != NULL ? 0 : -ENOMEM;
+    mj_add(o, "format", json_object_new_int(HEADDOC_FORMAT), &rc);
     seal_hex(h->newest_mac, SEAL_MAC_LEN, mac);
-    add_str(o, "pool", h->pool, &rc);
-    add_str(o, "namespace", h->ns, &rc);
-    add_str(o, "image", h->image, &rc);
-    add_str(o, "image_id", h->image_id, &rc);
-    add_str(o, "newest", h->newest, &rc);
-    add_str(o, "newest_mac", mac, &rc);
-    add_str(o, "key_id", h->key_id, &rc);
+    mj_add_str(o, "pool", h->pool, &rc);
+    mj_add_str(o, "namespace", h->ns, &rc);
+    mj_add_str(o, "image", h->image, &rc);
+    mj_add_str(o, "image_id", h->image_id, &rc);
+    mj_add_str(o, "newest", h->newest, &rc);
+    mj_add_str(o, "newest_mac", mac, &rc);
+    mj_add_str(o, "key_id", h->key_id, &rc);
     if (rc == 0)
         return o;
     json_object_put(o);
@@ -106,29 +94,18 @@ int headdoc_to_json(headdoc *h, const seal_key *mk, char **json, size_t *len)
         return -ENOMEM;
     seal_hex(h->mac, SEAL_MAC_LEN, hex);
     snprintf(mac, sizeof(mac), MAC_PREFIX "%s", hex);
-    add_str(o, "mac", mac, &rc);
+    mj_add_str(o, "mac", mac, &rc);
     const char *s = rc == 0 ? json_object_to_json_string_length(o, BODY_FLAGS, len) : NULL;
     *json = s != NULL ? strdup(s) : NULL;
     json_object_put(o);
     return *json != NULL ? 0 : -ENOMEM;
 }
 
-static int get_str(json_object *doc, const char *k, char *dst, size_t dstsz)
-{
-    json_object *v;
-    if (!json_object_object_get_ex(doc, k, &v) || !json_object_is_type(v, json_type_string))
-        return -EINVAL;
-    const char *s = json_object_get_string(v);
-    if (strlen(s) != (size_t)json_object_get_string_len(v))
-        return -EINVAL;         /* embedded NUL */
-    return copy_field(dst, dstsz, s);
-}
-
 static int get_hex(json_object *doc, const char *k, const char *prefix, uint8_t *b, size_t n)
 {
     char s[128];
     size_t pl = strlen(prefix);
-    if (get_str(doc, k, s, sizeof(s)) < 0 || strncmp(s, prefix, pl) != 0)
+    if (mj_str(doc, k, s, sizeof(s)) < 0 || strncmp(s, prefix, pl) != 0)
         return -EINVAL;
     return seal_unhex(s + pl, b, n);
 }
@@ -140,12 +117,12 @@ static int parse_doc(json_object *doc, headdoc *h)
         !json_object_is_type(v, json_type_int) || json_object_get_int64(v) != HEADDOC_FORMAT ||
         json_object_object_length(doc) != 9)
         return -EINVAL;
-    if (get_str(doc, "pool", h->pool, sizeof(h->pool)) < 0 ||
-        get_str(doc, "namespace", h->ns, sizeof(h->ns)) < 0 ||
-        get_str(doc, "image", h->image, sizeof(h->image)) < 0 ||
-        get_str(doc, "image_id", h->image_id, sizeof(h->image_id)) < 0 ||
-        get_str(doc, "newest", h->newest, sizeof(h->newest)) < 0 ||
-        get_str(doc, "key_id", h->key_id, sizeof(h->key_id)) < 0 ||
+    if (mj_str(doc, "pool", h->pool, sizeof(h->pool)) < 0 ||
+        mj_str(doc, "namespace", h->ns, sizeof(h->ns)) < 0 ||
+        mj_str(doc, "image", h->image, sizeof(h->image)) < 0 ||
+        mj_str(doc, "image_id", h->image_id, sizeof(h->image_id)) < 0 ||
+        mj_str(doc, "newest", h->newest, sizeof(h->newest)) < 0 ||
+        mj_str(doc, "key_id", h->key_id, sizeof(h->key_id)) < 0 ||
         get_hex(doc, "newest_mac", "", h->newest_mac, SEAL_MAC_LEN) < 0 ||
         get_hex(doc, "mac", MAC_PREFIX, h->mac, SEAL_MAC_LEN) < 0)
         return -EINVAL;
