@@ -53,37 +53,41 @@ int head_get(ag_ctx *ctx, const naming_spec *spec, headdoc *h)
     return 1;
 }
 
-int head_put(ag_ctx *ctx, const manifest *m)
+int head_write(ag_ctx *ctx, headdoc *h, const seal_key *mk)
 {
-    const seal_key *mk = keyring_find(ctx->keys, m->enc.key_id,
-                                      m->enc.has_kdf ? &m->enc.kdf : NULL);
     naming_spec spec;
     memset(&spec, 0, sizeof(spec));
-    snprintf(spec.pool, sizeof(spec.pool), "%s", m->pool);
-    snprintf(spec.ns, sizeof(spec.ns), "%s", m->ns);
-    snprintf(spec.image, sizeof(spec.image), "%s", m->image);
+    snprintf(spec.pool, sizeof(spec.pool), "%s", h->pool);
+    snprintf(spec.ns, sizeof(spec.ns), "%s", h->ns);
+    snprintf(spec.image, sizeof(spec.image), "%s", h->image);
     char key[4200], prefix[4096], *json = NULL;
     size_t len = 0;
-    headdoc h;
     s3_error err;
     memset(&err, 0, sizeof(err));
     int rc = ag_image_prefix(ctx, &spec, prefix, sizeof(prefix)) < 0 ? -ENAMETOOLONG
              : naming_head_key(prefix, key, sizeof(key));
-    if (rc == 0 && mk == NULL)
-        rc = -ENOKEY;
     if (rc == 0)
-        rc = headdoc_from_manifest(&h, m);
-    if (rc == 0)
-        rc = headdoc_to_json(&h, mk, &json, &len);
+        rc = headdoc_to_json(h, mk, &json, &len);
     if (rc == 0)
         rc = s3_put(ctx->s3, key, json, len, "application/json", NULL, &err);
     free(json);
-    if (rc == 0)
-        return 0;
-    ag_warn("%s/%s: backup %s committed, but its head object was not written (%s): "
-            "the next backup writes it", m->pool, m->image, m->id,
-            err.message[0] ? err.message : strerror(-rc));
-    return -1;
+    if (rc < 0)
+        ag_warn("%s/%s: its head object was not written (%s)", h->pool, h->image,
+                err.message[0] ? err.message : strerror(-rc));
+    return rc < 0 ? -1 : 0;
+}
+
+int head_put(ag_ctx *ctx, const manifest *m)
+{
+    const seal_key *mk = keyring_find(ctx->keys, m->enc.key_id,
+                                      m->enc.has_kdf ? &m->enc.kdf : NULL);
+    headdoc h;
+    if (mk == NULL || headdoc_from_manifest(&h, m) < 0) {
+        ag_warn("%s/%s: backup %s: no head object written (no key or bad manifest)",
+                m->pool, m->image, m->id);
+        return -1;
+    }
+    return head_write(ctx, &h, mk);
 }
 
 int head_delete(ag_ctx *ctx, const naming_spec *spec)
@@ -139,17 +143,30 @@ static int names_backup(const catalog *c, const naming_spec *spec, const headdoc
     return 0;
 }
 
+int head_read(ag_ctx *ctx, const catalog *c, const naming_spec *spec, headdoc *h)
+{
+    char name[NAMING_SPEC_MAX];
+    naming_spec_str(spec, name, sizeof(name));
+    int rc = head_get(ctx, spec, h);
+    if (rc <= 0)
+        return rc;
+    const seal_key *mk = keyring_find(ctx->keys, h->key_id, kdf_of(c, h->key_id));
+    if (mk == NULL)
+        return ag_fail(ctx, AG_EKEY, "head object of %s: no configured key has its key id "
+                       "%s", name, h->key_id);
+    return headdoc_mac_ok(h, mk) ? 1 : fail_auth(ctx, name);
+}
+
 int head_check(ag_ctx *ctx, const catalog *c, const naming_spec *spec, int warn_missing)
 {
-    keyring *kr = ctx->keys;
     char name[NAMING_SPEC_MAX];
     const char *newest;
     naming_spec_str(spec, name, sizeof(name));
     size_t nenc = count_encrypted(c, spec, &newest);
-    if (kr == NULL && nenc == 0)
+    if (ctx->keys == NULL && nenc == 0)
         return 0;                       /* a plain repository: no request */
     headdoc h;
-    int rc = head_get(ctx, spec, &h);
+    int rc = head_read(ctx, c, spec, &h);
     if (rc < 0)
         return -1;
     if (rc == 0) {
@@ -158,12 +175,6 @@ int head_check(ag_ctx *ctx, const catalog *c, const naming_spec *spec, int warn_
                     "cannot be noticed (the next backup writes it)", name);
         return 0;
     }
-    const seal_key *mk = kr != NULL ? keyring_find(kr, h.key_id, kdf_of(c, h.key_id)) : NULL;
-    if (mk == NULL)
-        return ag_fail(ctx, AG_EKEY, "head object of %s: no configured key has its key id "
-                       "%s", name, h.key_id);
-    if (!headdoc_mac_ok(&h, mk))
-        return fail_auth(ctx, name);
     if (!names_backup(c, spec, &h))
         return ag_fail(ctx, AG_EINTEGRITY, "rollback or deletion: head of %s names backup "
                        "%s, newest in the bucket is %s", name, h.newest, newest);

@@ -13,6 +13,10 @@
  * authentication" for a document that is not a head of this image). No MAC check. */
 int head_get(ag_ctx *ctx, const naming_spec *spec, headdoc *h);
 
+/* Write h under master key mk (sets its key id and mac). 0, or -1 with a warning on
+ * stderr; nothing is recorded in ctx. */
+int head_write(ag_ctx *ctx, headdoc *h, const seal_key *mk);
+
 /* Write the head naming the committed encrypted backup m, under the master key of
  * ctx->keys that wraps its data key. A failure is a warning on stderr (the backup
  * exists) and -1; nothing is recorded in ctx. */
@@ -20,6 +24,11 @@ int head_put(ag_ctx *ctx, const manifest *m);
 
 /* Delete the head of spec's image (its last backup is gone). 0, or -1 with a warning. */
 int head_delete(ag_ctx *ctx, const naming_spec *spec);
+
+/* head_get, then the MAC under the key of ctx->keys with the head's key id (kdf from a
+ * manifest of c with that key id): 1 (a head, authenticated), 0 (none), or -1 with the
+ * error recorded (AG_EKEY: no key has its id; AG_EINTEGRITY: fails authentication). */
+int head_read(ag_ctx *ctx, const catalog *c, const naming_spec *spec, headdoc *h);
 
 /* Before the newest backup of spec's image is used (restore or export of the newest,
  * backup's choice of parent, verify): when the image has encrypted backups in c or
