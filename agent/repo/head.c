@@ -143,6 +143,20 @@ static int names_backup(const catalog *c, const naming_spec *spec, const headdoc
     return 0;
 }
 
+/* A backup of spec newer than id that no key authenticated (a plain manifest, or one
+ * no key opened), or NULL. Past the head only authenticated backups may follow. */
+static const cat_entry *newer_unauthenticated(const catalog *c, const naming_spec *spec,
+                                              const char *id)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        const cat_entry *e = &c->e[i];
+        if (same_image(spec, e->spec.pool, e->spec.ns, e->spec.image) &&
+            strcmp(e->id, id) > 0 && (!e->m.enc.on || e->dk == NULL))
+            return e;
+    }
+    return NULL;
+}
+
 int head_read(ag_ctx *ctx, const catalog *c, const naming_spec *spec, headdoc *h)
 {
     char name[NAMING_SPEC_MAX];
@@ -178,6 +192,10 @@ int head_check(ag_ctx *ctx, const catalog *c, const naming_spec *spec, int warn_
     if (!names_backup(c, spec, &h))
         return ag_fail(ctx, AG_EINTEGRITY, "rollback or deletion: head of %s names backup "
                        "%s, newest in the bucket is %s", name, h.newest, newest);
+    const cat_entry *e = newer_unauthenticated(c, spec, h.newest);
+    if (e != NULL)
+        return ag_fail(ctx, AG_EINTEGRITY, "%s@%s: newer than the backup %s its head names, "
+                       "and not authenticated", name, e->id, h.newest);
     return 0;
 }
 

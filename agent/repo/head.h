@@ -35,10 +35,12 @@ int head_read(ag_ctx *ctx, const catalog *c, const naming_spec *spec, headdoc *h
  * ctx->keys is set, read its head and check it. 0 when there is no head (a warning when
  * warn_missing and encrypted backups are present), or when the head authenticates and
  * names an authenticated backup of c (its cat_entry.dk set) with the mac it records; a
- * head older than the newest backup is fine (a crash between a manifest and its head).
+ * head older than the newest backup is fine (a crash between a manifest and its head),
+ * as long as every newer backup is authenticated too.
  * Else -1 with the error recorded: AG_EKEY when no key of ctx->keys has the head's key
  * id, AG_EINTEGRITY "head object of P/I fails authentication" or "rollback or deletion:
- * head of P/I names backup X, newest in the bucket is Y". */
+ * head of P/I names backup X, newest in the bucket is Y" (or "P/I@Y: newer than the
+ * backup X its head names, and not authenticated"). */
 int head_check(ag_ctx *ctx, const catalog *c, const naming_spec *spec, int warn_missing);
 /* head_check of every image that has backups in c (sorted by image). Same returns. */
 int head_check_all(ag_ctx *ctx, const catalog *c, int warn_missing);

@@ -184,6 +184,28 @@ static void test_replaced_manifest(void **state)
     head_ctx_close(&ctx);
 }
 
+/* Past the head, only authenticated backups: a forged newer one (plain, or opened by no
+ * key) is refused, while a genuine newer one is fine. */
+static void test_forged_newer(void **state)
+{
+    (void)state;
+    ag_ctx ctx;
+    catalog c;
+    const char *both[] = { ID1, ID2 };
+    naming_spec s = vm1();
+    head_ctx(&ctx, 0);
+    put_head(&ctx, ID1);
+    make_catalog(&ctx, &c, both, 2);
+    assert_int_equal(head_check(&ctx, &c, &s, 1), 0);
+    c.e[1].m.enc.on = 0;
+    assert_int_equal(head_check(&ctx, &c, &s, 1), -1);
+    assert_int_equal(ctx.exit_code, AG_EINTEGRITY);
+    assert_string_equal(ctx.errmsg, "rbd/vm1@" ID2 ": newer than the backup " ID1 " its "
+                        "head names, and not authenticated");
+    catalog_free(&c);
+    head_ctx_close(&ctx);
+}
+
 /* A head edited in the bucket (its newest moved on) fails authentication. */
 static void test_edited_head(void **state)
 {
@@ -258,6 +280,7 @@ static int run_group(void)
         cmocka_unit_test_setup(test_catalog_ignores_head, fake_reset),
         cmocka_unit_test_setup(test_rollback, fake_reset),
         cmocka_unit_test_setup(test_replaced_manifest, fake_reset),
+        cmocka_unit_test_setup(test_forged_newer, fake_reset),
         cmocka_unit_test_setup(test_edited_head, fake_reset),
         cmocka_unit_test_setup(test_other_key, fake_reset),
         cmocka_unit_test_setup(test_missing_and_plain, fake_reset),
