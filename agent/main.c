@@ -1,6 +1,7 @@
 /* main.c - rbd2s3 entry point: global options, configuration, command dispatch, exit code. */
 #include "agent/common/context.h"
 #include "agent/command/command.h"
+#include "agent/config/keyring.h"
 #include "agent/config/options.h"
 #include "agent/common/termesc.h"
 #include "agent/common/signals.h"
@@ -11,19 +12,21 @@
 typedef struct command {
     const char *name;
     int (*run)(ag_ctx *ctx, int argc, char **argv);
+    int keys;                   /* reads the bucket: the keyring is loaded first */
 } command;
 
 static const command commands[] = {
-    { "backup", cmd_backup },
-    { "list", cmd_list },
-    { "show", cmd_show },
-    { "restore", cmd_restore },
-    { "export-diff", cmd_export_diff },
-    { "prune", cmd_prune },
-    { "lifecycle", cmd_lifecycle },
-    { "run", cmd_run },
-    { "import-diff", cmd_import_diff },
-    { "verify", cmd_verify },
+    { "backup", cmd_backup, 1 },
+    { "list", cmd_list, 1 },
+    { "show", cmd_show, 1 },
+    { "restore", cmd_restore, 1 },
+    { "export-diff", cmd_export_diff, 1 },
+    { "prune", cmd_prune, 1 },
+    { "lifecycle", cmd_lifecycle, 1 },
+    { "run", cmd_run, 1 },
+    { "import-diff", cmd_import_diff, 1 },
+    { "verify", cmd_verify, 1 },
+    { "key", cmd_key, 0 },
 };
 
 static const command *find_command(const char *name)
@@ -53,7 +56,9 @@ int main(int argc, char **argv)
         if (cmd == NULL)
             ag_fail(&ctx, AG_EUSAGE, "unknown command '%s' (try --help)", argv[next]);
     }
-    int code = ctx.exit_code;
+    int code = ctx.exit_code, said = 0;
+    if (code == AG_OK && cmd->keys && keyring_load(&ctx.opts, &ctx.keys, &code) < 0)
+        said = 1;                 /* keyring_load printed its line */
     if (code == AG_OK) {
         ctx.command = cmd->name;
         ag_debug(&ctx, "%s: start", cmd->name);
@@ -64,12 +69,13 @@ int main(int argc, char **argv)
         if (code == AG_OK && ctx.exit_code != AG_OK)
             code = ctx.exit_code;
     }
-    if (code != AG_OK && ag_watchdog_claim_line()) {
+    if (code != AG_OK && !said && ag_watchdog_claim_line()) {
         if (ctx.errmsg[0] == '\0')
             snprintf(ctx.errmsg, sizeof(ctx.errmsg), "failed");
         fprintf(stderr, "rbd2s3: %s: %s\n", ctx.command, termesc_str(ctx.errmsg));
     }
     ag_ctx_close(&ctx);
+    keyring_free(ctx.keys);
     ag_debug(&ctx, "exit %d", code);
     opts_free();
     return code;

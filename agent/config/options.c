@@ -122,6 +122,10 @@ static const opts_key keys[] = {
     { "pack-size", K_SIZE, OFF(tun.pack_size) },
     { "ceph-timeout", K_SECS, OFF(ceph_timeout) },
     { "abort-timeout", K_SECS, OFF(abort_timeout) },
+    { "encryption", K_CHOICE, OFF(encryption) },
+    { "key-file", K_STR, OFF(key_file) },
+    { "passphrase-file", K_STR, OFF(passphrase_file) },
+    { "old-key-files", K_STR, OFF(old_key_files) },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -132,6 +136,7 @@ static const struct choice_def {
 } choices[] = {
     { OFF(snap_now), { "deferred", "immediate" } },
     { OFF(tun.chunk_digest), { "xxh3", "sha256" } },
+    { OFF(encryption), { "none", "aes-256-gcm" } },
 };
 
 static const char *const *choice_values(size_t off)
@@ -243,6 +248,7 @@ static void usage(void)
           "  run     [--dry-run]     back up every image of the config's [pool:NAME]\n"
           "  import-diff FILE|- POOL/IMAGE   store an rbd export-diff stream as a backup\n"
           "  verify  [POOL/IMAGE[@BACKUP]] [--deep] [--source]\n"
+          "  key create FILE        a new master key file (32 random bytes, mode 0600)\n"
           "\n"
           "global options:\n"
           "  -c, --config FILE     config file (default /etc/rbd2s3/rbd2s3.conf if present)\n"
@@ -267,12 +273,18 @@ static void usage(void)
           "  --ceph-timeout DURATION  bound of one Ceph operation (default 120s)\n"
           "  --abort-timeout DURATION  time the cleanup may take after SIGTERM/SIGINT\n"
           "                        before the process exits anyway (default 30s)\n"
+          "  --encryption none|aes-256-gcm  encryption of new backups (default none)\n"
+          "  --key-file FILE       master key file (rbd2s3 key create FILE); or\n"
+          "  --passphrase-file FILE  a passphrase (first line; or RBD2S3_PASSPHRASE)\n"
+          "  --old-key-files F[,F]  earlier master keys, for reading during a rotation\n"
           "  --no-progress         no progress line\n"
           "  -v, --verbose / -q, --quiet\n"
           "  tunables: --threads N --chunk-size SIZE --sparse-size SIZE --part-size SIZE\n"
           "            --parts-in-flight N --reads-in-flight N --writes-in-flight N\n"
           "            --gets-in-flight N --fetch-size SIZE --pack-size SIZE\n"
-          "credentials: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, or the config file\n",
+          "credentials: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, or the config file\n"
+          "secrets never go on the command line: key and passphrase are read from files\n"
+          "or the environment only\n",
           stdout);
 }
 
