@@ -165,6 +165,7 @@ else
 fi
 [ $rc = 0 ] && drop_folder "$VIC" "$BK_ID"
 drop_folder "$VIC" "$FORGED"
+[ -s "$TMPD/head2.json" ] && put "$(hkey "$VIC")" "$TMPD/head2.json"
 
 # The same with a plain manifest (format 1, no MAC at all) made in another prefix.
 if [ "$PLAIN" != 1 ]; then
@@ -185,6 +186,7 @@ if [ "$PLAIN" != 1 ]; then
     fi
     [ $rc = 0 ] && drop_folder "$VIC" "$BK_ID"
     drop_folder "$VIC" "$FORGED"
+    [ -s "$TMPD/head2.json" ] && put "$(hkey "$VIC")" "$TMPD/head2.json"
 fi
 
 # ---------------------------------------------------------------- F2.3 rollback
