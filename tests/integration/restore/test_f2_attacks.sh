@@ -146,10 +146,13 @@ drop_folder "$VIC" "$A1"
 # ---------------------------------------------------------------- F2.2 forged parent
 # A copy of the newest backup under a far-future id: valid checksum, the right image id,
 # an existing snapshot's name.
-transplant "$(key_prefix "$VIC" "$V2")" "$VIC" "$FORGED" || bail "transplant"
+# The agent keeps only its newest snapshot: name the one that exists.
+SNAP_NOW=$(snap_names "$VIC" | grep '^rbd2s3-' | LC_ALL=C sort | tail -n 1)
+transplant "$(key_prefix "$VIC" "$V2")" "$VIC" "$FORGED" \
+    --set "snapshot.name=\"$SNAP_NOW\"" || bail "transplant"
 rb --format json list "$VIC" >"$TMPD/list.json" 2>/dev/null
 try_restore "$VIC"
-if [ "$RC" = 0 ] && [ "$(jq -r '[.[] | select(.damaged | not)] | last | .id' \
+if [ "$RC" = 0 ] && [ "$(jq -r '[.backups[] | select(.damaged | not)] | last | .id' \
                              "$TMPD/list.json")" = "$FORGED" ]; then
     not_ok "F2.2 the forged $FORGED is never restored as the newest (restore rc 0)"
 else
@@ -173,7 +176,9 @@ if [ "$PLAIN" != 1 ]; then
     do_backup "$VIC" || bail "plain backup in another prefix"
     P1=$BK_ID
     RB_ARGS=("${OUR_ARGS[@]}")
-    transplant "evil/rbd/${VIC#rbd/}/$P1/" "$VIC" "$FORGED" || bail "transplant"
+    SNAP_NOW=$(snap_names "$VIC" | grep '^rbd2s3-' | LC_ALL=C sort | tail -n 1)
+    transplant "evil/rbd/${VIC#rbd/}/$P1/" "$VIC" "$FORGED" \
+        --set "snapshot.name=\"$SNAP_NOW\"" || bail "transplant"
     try_restore "$VIC"
     expect_eq "$RC" 8 "F2.2 a plain forged manifest newer than the head: restore exits 8"
     nothing_written && ok "... and writes nothing" || not_ok "... and writes nothing"
