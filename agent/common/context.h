@@ -99,6 +99,8 @@ typedef struct ag_opts {
     int npools;
 } ag_opts;
 
+struct keyring;
+
 /* The run context of one command. */
 typedef struct ag_ctx {
     ag_opts opts;

@@ -3,6 +3,7 @@
 AGENT_CODEC_SOURCES = agent/format/naming.c agent/format/naming.h \
     agent/format/index.c agent/format/index.h \
     agent/format/digest.c agent/format/digest.h agent/format/manifest.c agent/format/manifest.h \
+    agent/format/manifest_internal.h agent/format/manifest_enc.c \
     agent/format/seal.c agent/format/seal.h
 
 # One test program per codec; each links the codec sources.

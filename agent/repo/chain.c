@@ -26,7 +26,7 @@ static int push(ag_ctx *ctx, chain *ch, size_t *cap, const catalog *c, size_t at
         ch->v = nv;
         *cap = ncap;
     }
-    ch->v[ch->n++] = (chain_link){ .at = at, .m = &c->e[at].m };
+    ch->v[ch->n++] = (chain_link){ .at = at, .m = &c->e[at].m, .dk = c->e[at].dk };
     return 0;
 }
 
@@ -60,7 +60,8 @@ int chain_open(ag_ctx *ctx, const catalog *c, size_t target, chain *out)
 int chain_load_indexes(ag_ctx *ctx, chain *ch, size_t first)
 {
     for (size_t i = first; i < ch->n; i++)
-        if (catalog_load_index(ctx, ch->v[i].m, &ch->v[i].recs, &ch->v[i].nrecs) < 0)
+        if (catalog_load_index(ctx, ch->v[i].m, ch->v[i].dk, &ch->v[i].recs,
+                               &ch->v[i].nrecs) < 0)
             return -1;
     return 0;
 }

@@ -132,9 +132,9 @@ int verify_deep(verify_job *v, size_t i)
     size_t n = 0;
     ag_debug(ctx, "deep check of %s: %llu records", m->id,
              (unsigned long long)m->index_records);
-    if (catalog_load_index(ctx, m, &recs, &n) < 0)
+    if (catalog_load_index(ctx, m, v->cat.e[i].dk, &recs, &n) < 0)
         return verify_take_damage(ctx, &v->own[i]);
-    apply_src xs = { m, recs, n };
+    apply_src xs = { m, v->cat.e[i].dk, recs, n };
     plan p;
     int rc = apply_plan(ctx, &xs, 1, &p);
     if (rc == 0) {

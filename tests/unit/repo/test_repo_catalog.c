@@ -77,7 +77,7 @@ static void test_list_and_load(void **state)
 
     index_rec *recs = NULL;
     size_t n = 0;
-    assert_int_equal(catalog_load_index(&ctx, &c.e[0].m, &recs, &n), 0);
+    assert_int_equal(catalog_load_index(&ctx, &c.e[0].m, c.e[0].dk, &recs, &n), 0);
     assert_int_equal(n, 5);
     for (size_t i = 0; i < n; i++) {
         assert_int_equal(recs[i].offset, i * REPO_CHUNK);
@@ -109,7 +109,7 @@ static void test_tampered_index(void **state)
 
     index_rec *recs = NULL;
     size_t n = 0;
-    assert_int_equal(catalog_load_index(&ctx, &m, &recs, &n), -1);
+    assert_int_equal(catalog_load_index(&ctx, &m, NULL, &recs, &n), -1);
     assert_null(recs);
     assert_int_equal(ctx.exit_code, AG_EINTEGRITY);
     assert_non_null(strstr(ctx.errmsg, IMAGE ID1 "/index"));
