@@ -32,6 +32,9 @@ static json_object *entry_json(const cat_entry *e)
     json_object_object_add(o, "stored_bytes", json_object_new_int64((int64_t)m->stored_bytes));
     json_object_object_add(o, "created", json_object_new_string(created));
     json_object_object_add(o, "damaged", json_object_new_boolean(0));
+    json_object_object_add(o, "encrypted", json_object_new_boolean(m->enc.on));
+    if (m->enc.on)
+        json_object_object_add(o, "key_id", json_object_new_string(m->enc.key_id));
     return o;
 }
 
@@ -100,9 +103,10 @@ static void print_text(const catalog *c, const list_row *rows)
         const manifest *m = &c->e[rows[k].e].m;
         ag_fmt_size(m->size, size, sizeof(size));
         ag_fmt_size(m->stored_bytes, stored, sizeof(stored));
-        printf("%-24s %-20s %-12s %-20s %12s %12s\n", termesc_str(name), termesc_str(m->id),
-               m->full ? "full" : "incremental", m->full ? "-" : termesc_str(m->parent_id),
-               size, stored);
+        printf("%-24s %-20s %-12s %-20s %12s %12s%s%s\n", termesc_str(name),
+               termesc_str(m->id), m->full ? "full" : "incremental",
+               m->full ? "-" : termesc_str(m->parent_id), size, stored,
+               m->enc.on ? "  encrypted, key " : "", m->enc.on ? m->enc.key_id : "");
     }
 }
 

@@ -1,5 +1,6 @@
 /* catalog.c - the backups in the bucket: manifests listed, loaded, verified; their indexes. */
 #include "agent/repo/catalog.h"
+#include "agent/repo/enckeys.h"
 #include "agent/repo/keylist.h"
 
 #include <errno.h>
@@ -103,6 +104,7 @@ static int add_entry(ag_ctx *ctx, const char *key, fetch *f, catalog *out)
 {
     cat_entry *e = &out->e[out->n];
     manifest_init(&e->m);
+    e->dk = NULL;
     naming_parse_manifest_key(ctx->opts.prefix, key, &e->spec, e->id);
     if (f->rc < 0) {
         char what[1100];
@@ -111,6 +113,8 @@ static int add_entry(ag_ctx *ctx, const char *key, fetch *f, catalog *out)
     }
     const char *why = NULL;
     int rc = accept_manifest(ctx, &e->spec, e->id, f, &e->m, &why);
+    if (rc == 0 && (rc = enckeys_open(ctx, e, &why)) < 0)
+        why = NULL;                     /* out of memory: recorded */
     if (rc == 0) {
         out->n++;
         return 0;

@@ -1,5 +1,6 @@
 /* chain.c - a restore point's chain of backups, its full first, with their chunk indexes. */
 #include "agent/repo/chain.h"
+#include "agent/repo/enckeys.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -41,12 +42,20 @@ int chain_open(ag_ctx *ctx, const catalog *c, size_t target, chain *out)
             return -1;
         }
         const cat_entry *e = &c->e[cur];
+        if (enckeys_require(ctx, e) < 0) {
+            chain_free(out);
+            return -1;
+        }
         if (e->m.full)
             break;
         cur = catalog_parent(c, (size_t)cur);
         if (cur < 0 || out->n > c->n) {
             chain_free(out);
             return fail_parent(ctx, c, e, cur >= 0);
+        }
+        if (enckeys_link_ok(ctx, e, &c->e[cur]) < 0) {
+            chain_free(out);
+            return -1;
         }
     }
     for (size_t i = 0; i < out->n / 2; i++) {

@@ -2,6 +2,7 @@
 #include "agent/repo/writer.h"
 
 #include "agent/format/index.h"
+#include "agent/repo/enckeys.h"
 #include "agent/repo/pack.h"
 
 #include <json-c/json.h>
@@ -22,11 +23,10 @@ struct writer {
     seal_key *dk;             /* an encrypted backup's data key (owned), else NULL */
 };
 
-/* A new data key into w when the repository encrypts. 0 or -1 (error recorded).
- * Until keyring.c lands, a keyring at all means encryption (ctx->keys is NULL then). */
+/* A new data key into w when the repository encrypts. 0 or -1 (error recorded). */
 static int new_data_key(writer *w)
 {
-    if (w->ctx->keys == NULL)
+    if (!enckeys_encrypts(w->ctx))
         return 0;
     if ((w->dk = calloc(1, sizeof(*w->dk))) == NULL)
         return ag_fail(w->ctx, AG_EFAIL, "out of memory");
@@ -230,6 +230,8 @@ static int put_manifest(writer *w, manifest *m)
     char *json = NULL;
     size_t len = 0;
     m->created = time(NULL);
+    if (w->dk != NULL && enckeys_seal_manifest(w->ctx, w->dk, m) < 0)
+        return -1;
     if (manifest_to_json(m, &json, &len) < 0)
         return ag_fail(w->ctx, AG_EFAIL, "cannot encode the manifest");
     char key[2048];

@@ -2,6 +2,7 @@
  * its chain, and with --deep its index and every chunk. */
 #include "agent/command/verify/verify.h"
 #include "agent/repo/chain.h"
+#include "agent/repo/enckeys.h"
 #include "agent/repo/keylist.h"
 #include "agent/restore/apply.h"
 #include "agent/restore/plan.h"
@@ -114,6 +115,12 @@ void verify_chain(verify_job *v, size_t i)
             else
                 v->chain[i] = verify_fmt("chain incomplete: parent backup %s of %s is "
                                          "missing", e->m.parent_id, e->id);
+            return;
+        }
+        const char *why = enckeys_link_why(e, &c->e[parent]);
+        if (why != NULL) {
+            v->chain[i] = verify_fmt("chain broken: %s (backup %s on %s)", why, e->id,
+                                     c->e[parent].id);
             return;
         }
         cur = parent;

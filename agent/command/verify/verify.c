@@ -5,6 +5,7 @@
 #include "agent/command/verify/verify.h"
 #include "agent/command/command.h"
 #include "agent/config/options.h"
+#include "agent/repo/enckeys.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -88,6 +89,9 @@ static int run(verify_job *v)
     if (catalog_load(ctx, v->have_spec ? &v->spec : NULL, &v->cat) < 0 || set_scope(v) < 0)
         return -1;
     size_t n = v->cat.n;
+    for (size_t i = 0; i < n; i++)
+        if (v->in_scope[i] && enckeys_require(ctx, &v->cat.e[i]) < 0)
+            return -1;
     for (size_t i = 0; i < n; i++)
         if (v->in_scope[i] && verify_objects(v, i) < 0)
             return -1;
