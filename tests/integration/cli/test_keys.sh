@@ -90,7 +90,6 @@ for o in --passphrase --key --master-key --secret-key --secret --password; do
 done
 
 # ---------------------------------------------------------------- (d) secrets nowhere
-KEYHEX=$(xxd -p -c 64 "$KEY")
 # no_secret DESC FILE...: neither the key (hex, either case, or raw) nor the passphrase
 no_secret() {
     local desc=$1 f hits=""
