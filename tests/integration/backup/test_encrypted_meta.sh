@@ -126,6 +126,36 @@ rm -f "$TMPD/out.raw"
 check "restore works again" rb --key-file "$K1" restore "$SRC" --to-file "$TMPD/out.raw"
 rm -f "$TMPD/out.raw"
 
+# --- import-diff writes through the same writer: same rules
+IMP=rbd/$(img encmeta-imp)
+xd() { rbd_src export-diff --no-progress "$@"; }
+require "rbd export-diff of the full's snapshot" xd "$SRC@rbd2s3-$ID1" "$TMPD/full.diff"
+require "rbd export-diff of the incremental" xd --from-snap "rbd2s3-$ID1" \
+    "$SRC@rbd2s3-$ID2" "$TMPD/inc.diff"
+check "an encrypted import-diff (full)" rb "${ENC1[@]}" import-diff "$TMPD/full.diff" "$IMP"
+expect_exit 12 "an encrypted import-diff on a parent another key opens" \
+    rb --encryption aes-256-gcm --key-file "$K2" import-diff "$TMPD/inc.diff" "$IMP"
+check "an encrypted import-diff (incremental)" \
+    rb "${ENC1[@]}" import-diff "$TMPD/inc.diff" "$IMP"
+rb --format json list "$IMP" >"$TMPD/imp.json" 2>/dev/null
+expect_eq "$(jq -r '[.backups[] | select(.encrypted and .key_id == "'"$KID"'")] | length' \
+    "$TMPD/imp.json")" 2 "both imports are encrypted with key $KID"
+IDI1=$(jq -r '.backups[0].id' "$TMPD/imp.json")
+IDI2=$(jq -r '.backups[1].id' "$TMPD/imp.json")
+SRC_SAVED=$SRC
+SRC=$IMP
+get_manifest "$IDI1" "$TMPD/i1.json" && get_manifest "$IDI2" "$TMPD/i2.json"
+SRC=$SRC_SAVED
+expect_eq "$(jq -r .encryption.parent_mac "$TMPD/i2.json")" \
+    "$(jq -r '.mac | sub("hmac-sha256:"; "")' "$TMPD/i1.json")" \
+    "the imported incremental's parent mac is the imported full's mac"
+expect_exit 2 "a plain import-diff onto encrypted backups" rb import-diff "$TMPD/inc.diff" "$IMP"
+if check "restore of the imported chain" rb --key-file "$K1" restore "$IMP" \
+        --to-file "$TMPD/out.raw"; then
+    expect_eq "$(file_sum "$TMPD/out.raw")" "$SUM2" "  ... equals the source snapshot"
+fi
+rm -f "$TMPD/out.raw"
+
 # --- a chain never mixes
 expect_exit 2 "a plain backup after encrypted ones" rb backup "$SRC"
 check "  ... names the setting" grep -q "set encryption = aes-256-gcm" "$TMPD/err"
