@@ -2,6 +2,7 @@
 #include "agent/common/context.h"
 #include "agent/backup/image.h"
 #include "agent/repo/catalog.h"
+#include "agent/repo/head.h"
 #include "agent/repo/enckeys.h"
 #include "agent/format/index.h"
 #include "agent/backup/pipeline.h"
@@ -122,7 +123,8 @@ static int read_bucket(backup_job *b)
         return -1;
     ag_debug(b->ctx, "bucket checked");
     if (catalog_load(b->ctx, &b->spec, &b->cat) < 0 ||
-        enckeys_check_mix(b->ctx, &b->cat, &b->spec, b->full_requested) < 0)
+        enckeys_check_mix(b->ctx, &b->cat, &b->spec, b->full_requested) < 0 ||
+        head_check(b->ctx, &b->cat, &b->spec, 0) < 0)
         return -1;
     ag_image_prefix(b->ctx, &b->spec, b->prefix, sizeof(b->prefix));
     return 0;

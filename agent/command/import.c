@@ -6,6 +6,7 @@
 #include "agent/command/command.h"
 #include "agent/repo/catalog.h"
 #include "agent/repo/enckeys.h"
+#include "agent/repo/head.h"
 #include "agent/format/chunk.h"
 #include "agent/config/options.h"
 #include "agent/repo/writer.h"
@@ -167,7 +168,7 @@ static int prepare(import_job *im, int fd)
         return ag_fail(ctx, AG_EUSAGE, "export-diff stream: snapshot name longer than %zu "
                        "bytes", sizeof(im->m.snap_name) - 1);
     if (ag_s3(ctx) == NULL || catalog_load(ctx, &im->spec, &im->cat) < 0 ||
-        find_parent(im, h) < 0)
+        head_check(ctx, &im->cat, &im->spec, 0) < 0 || find_parent(im, h) < 0)
         return -1;
     char prefix[2048], id[NAMING_ID_LEN];
     ag_image_prefix(ctx, &im->spec, prefix, sizeof(prefix));

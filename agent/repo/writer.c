@@ -1,5 +1,6 @@
 /* writer.c - one backup's objects in the bucket (see writer.h). */
 #include "agent/repo/writer.h"
+#include "agent/repo/head.h"
 
 #include "agent/format/index.h"
 #include "agent/repo/enckeys.h"
@@ -256,7 +257,11 @@ int writer_commit(writer *w, manifest *m)
     ag_debug(w->ctx, "data objects and index uploaded");
     if (ag_interrupted)
         return ag_fail(w->ctx, AG_EINTR, "interrupted");
-    return put_manifest(w, m);
+    if (put_manifest(w, m) < 0)
+        return -1;
+    if (m->enc.on)
+        head_put(w->ctx, m);       /* a failure is a warning: the backup exists */
+    return 0;
 }
 
 int writer_busy(const writer *w)

@@ -6,6 +6,7 @@
 #include "agent/command/command.h"
 #include "agent/config/options.h"
 #include "agent/repo/enckeys.h"
+#include "agent/repo/head.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -86,7 +87,10 @@ static int set_scope(verify_job *v)
 static int run(verify_job *v)
 {
     ag_ctx *ctx = v->ctx;
-    if (catalog_load(ctx, v->have_spec ? &v->spec : NULL, &v->cat) < 0 || set_scope(v) < 0)
+    if (catalog_load(ctx, v->have_spec ? &v->spec : NULL, &v->cat) < 0)
+        return -1;
+    if ((v->have_spec ? head_check(ctx, &v->cat, &v->spec, 1)
+                      : head_check_all(ctx, &v->cat, 1)) < 0 || set_scope(v) < 0)
         return -1;
     size_t n = v->cat.n;
     for (size_t i = 0; i < n; i++)
