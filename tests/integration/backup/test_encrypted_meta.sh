@@ -87,10 +87,14 @@ expect_exit() { # CODE WHAT CMD...: exit code CODE, one line on stderr, no outpu
     expect_eq "$(wc -l <"$TMPD/err")" 1 "$what: one line on stderr"
     diag "$(cat "$TMPD/err")"
 }
+# (by id: the newest is first checked against the image's head object, which names the
+# key in its own words)
 expect_exit 12 "restore without a key" rb restore "$SRC" --to-file "$TMPD/out.raw"
+expect_exit 12 "restore @ID without a key" rb restore "$SRC@$ID2" --to-file "$TMPD/out.raw"
 check "  ... says no key is configured" grep -q "encrypted with key $KID: no key configured" "$TMPD/err"
 check "  ... writes nothing" test ! -e "$TMPD/out.raw"
-expect_exit 12 "restore with another key" rb --key-file "$K2" restore "$SRC" --to-file "$TMPD/out.raw"
+expect_exit 12 "restore @ID with another key" rb --key-file "$K2" restore "$SRC@$ID2" \
+    --to-file "$TMPD/out.raw"
 check "  ... says no key has this id" grep -q "no configured key has this id" "$TMPD/err"
 check "  ... writes nothing" test ! -e "$TMPD/out.raw"
 expect_exit 12 "export-diff without a key" rb export-diff "$SRC@$ID2" "$TMPD/out.raw"
