@@ -167,6 +167,11 @@ PLAIN=rbd/$(img encmeta-plain)
 require "create a plain image" create_image "$PLAIN" 8M
 require "write into it" write_random "$PLAIN" 0 1M
 check "a plain backup" rb backup "$PLAIN"
+N_BEFORE=$(bucket_keys | grep -c manifest.json)
+expect_exit 2 "encryption options after the command (the keys are loaded before it)" \
+    rb backup "$PLAIN" --full "${ENC1[@]}"
+check "  ... says so" grep -q "before the command" "$TMPD/err"
+expect_eq "$(bucket_keys | grep -c manifest.json)" "$N_BEFORE" "  ... and writes no backup"
 expect_exit 2 "an encrypted backup after plain ones" rb "${ENC1[@]}" backup "$PLAIN"
 check "  ... names the setting" grep -q "encryption = none" "$TMPD/err"
 if enc_backup "$PLAIN" --full; then
