@@ -170,8 +170,9 @@ int manifest_check(const manifest *m)
         return -EINVAL;
     if (m->chunk_size == 0 || m->chunk_size > MANIFEST_CHUNK_MAX ||
         m->index_records > m->size || m->index_records > MAX_RECORDS ||
-        m->index.size == 0 || m->index.size > manifest_index_bound(m->index_records))
-        return -EINVAL;
+        m->index.size == 0 || m->index.size > manifest_index_bound(m->index_records) +
+                                               (m->enc.on ? SEAL_TAG_LEN : 0))
+        return -EINVAL;           /* a sealed index: its frame and the GCM tag */
     return 0;
 }
 

@@ -95,6 +95,14 @@ int enckeys_encrypts(const ag_ctx *ctx)
     return ctx->keys != NULL && keyring_encrypts(ctx->keys);
 }
 
+int enckeys_ready(ag_ctx *ctx)
+{
+    if (ctx->opts.encryption && !enckeys_encrypts(ctx))
+        return ag_fail(ctx, AG_EUSAGE, "encryption is on but no master key was loaded "
+                       "(give --encryption and the key options before the command)");
+    return 0;
+}
+
 int enckeys_parent_ok(const ag_ctx *ctx, const cat_entry *e)
 {
     if (enckeys_encrypts(ctx))
@@ -116,6 +124,8 @@ static const cat_entry *newest_of(const catalog *c, const naming_spec *spec)
 
 int enckeys_check_mix(ag_ctx *ctx, const catalog *c, const naming_spec *spec, int full)
 {
+    if (enckeys_ready(ctx) < 0)
+        return -1;
     const cat_entry *last = newest_of(c, spec);
     int enc = enckeys_encrypts(ctx);
     if (last == NULL || last->m.enc.on == enc || (enc && full))

@@ -31,6 +31,11 @@ int enckeys_link_ok(ag_ctx *ctx, const cat_entry *child, const cat_entry *parent
 /* 1 when new backups are encrypted (ctx->keys says encryption = aes-256-gcm). */
 int enckeys_encrypts(const ag_ctx *ctx);
 
+/* 0 when the encryption setting and the loaded keys agree; -1 with AG_EUSAGE recorded
+ * when encryption is on but no keyring encrypts (the options came after the command,
+ * once the keys were loaded): a backup must never silently be plain. */
+int enckeys_ready(ag_ctx *ctx);
+
 /* 1 when a new backup may follow e as its parent: an encrypted, authenticated backup
  * (its data key open) when new backups are encrypted, a plain one otherwise. */
 int enckeys_parent_ok(const ag_ctx *ctx, const cat_entry *e);

@@ -27,6 +27,8 @@ struct writer {
 /* A new data key into w when the repository encrypts. 0 or -1 (error recorded). */
 static int new_data_key(writer *w)
 {
+    if (enckeys_ready(w->ctx) < 0)
+        return -1;
     if (!enckeys_encrypts(w->ctx))
         return 0;
     if ((w->dk = calloc(1, sizeof(*w->dk))) == NULL)

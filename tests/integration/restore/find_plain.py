@@ -16,6 +16,20 @@ import os
 import sys
 
 
+def more_length(src, i, v):
+    """An LZ4 length nibble v, extended by bytes at src[i] while it is 15 (then 255s)."""
+    if v != 15:
+        return v, i
+    while True:
+        if i >= len(src):
+            raise ValueError("truncated length")
+        b = src[i]
+        i += 1
+        v += b
+        if b != 255:
+            return v, i
+
+
 def lz4_block(src, limit):
     """Decode an LZ4 block; raises ValueError on anything malformed or past limit."""
     out = bytearray()
@@ -23,16 +37,7 @@ def lz4_block(src, limit):
     while i < n:
         tok = src[i]
         i += 1
-        lit = tok >> 4
-        if lit == 15:
-            while True:
-                if i >= n:
-                    raise ValueError("truncated literal length")
-                b = src[i]
-                i += 1
-                lit += b
-                if b != 255:
-                    break
+        lit, i = more_length(src, i, tok >> 4)
         if i + lit > n:
             raise ValueError("literals past the end")
         out += src[i:i + lit]
@@ -45,16 +50,7 @@ def lz4_block(src, limit):
         i += 2
         if off == 0 or off > len(out):
             raise ValueError("bad offset")
-        ml = tok & 15
-        if ml == 15:
-            while True:
-                if i >= n:
-                    raise ValueError("truncated match length")
-                b = src[i]
-                i += 1
-                ml += b
-                if b != 255:
-                    break
+        ml, i = more_length(src, i, tok & 15)
         ml += 4
         while ml > 0:
             k = min(off, ml)

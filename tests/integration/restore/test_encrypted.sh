@@ -161,8 +161,9 @@ tampered() {
     dst=$(img "enct$N")
     rb restore "$SRC@$at" "rbd/$dst" --dest-ceph-conf "$DST_CEPH_CONF" >"$OUT" 2>"$ERR"
     rc=$?
-    expect_eq "$rc" 8 "$3: restore exits 8 ($(head -c 160 "$ERR"))"
+    expect_eq "$rc" 8 "$3: restore exits 8 ($(tail -n 1 "$ERR" | head -c 200))"
     check "$3: the restore names $what" grep -qF -- "$what" "$ERR"
+    [ -z "${4:-}" ] || check "$3: the restore says '$4'" grep -qF -- "$4" "$ERR"
     check "$3: no image left" test -z "$(rbd_dst ls rbd | grep -F -- "$dst")"
     rb restore "$SRC@$at" --to-file "$TMPD/t$N.raw" >"$OUT" 2>"$ERR"
     expect_eq "$?" 8 "$3: restore --to-file exits 8"
@@ -187,7 +188,7 @@ python3 -c 'import sys
 d = bytearray(open(sys.argv[1], "rb").read()); d[int(sys.argv[3])] ^= 1
 open(sys.argv[2], "wb").write(d)' "$TMPD/d3.orig" "$TMPD/d3.bad" "$((POFF + 100))"
 require "upload $D3 with a flipped byte" put_back "$D3" "$TMPD/d3.bad"
-tampered "$ID3" "$D3" "flipped byte in a data object"
+tampered "$ID3" "$D3" "flipped byte in a data object" "does not open"
 require "put it back" put_back "$D3" "$TMPD/d3.orig"
 
 I3=$(jq -r '.index.key' "$TMPD/show3.json")
@@ -213,7 +214,7 @@ open(sys.argv[2], "wb").write(d)' "$TMPD/d1.orig" "$TMPD/d1.swap" "$A" "$B" "$L"
 check "the swap keeps the object's size" test "$(stat -c %s "$TMPD/d1.swap")" = \
     "$(stat -c %s "$TMPD/d1.orig")"
 require "upload the object with two chunks swapped" put_back "$D1" "$TMPD/d1.swap"
-tampered "$ID1" "$D1" "two sealed chunks swapped in one data object"
+tampered "$ID1" "$D1" "two sealed chunks swapped in one data object" "does not open"
 require "put it back" put_back "$D1" "$TMPD/d1.orig"
 
 rb --format json show "$SRC@$ID2" >"$TMPD/show2.json"
