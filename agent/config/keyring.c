@@ -110,7 +110,7 @@ static int fail(kr_err *e, const char *fmt, ...)
 
 /* Open what's file at path (a key file, a passphrase file) if it is a regular file, not a
  * symbolic link, owned by us or root and closed to group and others; the fd, or -1 with
- * one line printed. */
+ * the error in e. */
 static int open_secret(const char *what, const char *path, struct stat *sb, kr_err *e)
 {
     int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
@@ -149,7 +149,7 @@ static ssize_t read_all(int fd, void *b, size_t n)
     return (ssize_t)got;
 }
 
-/* Read the key file at path into kr->keys[kr->nkeys]. 0, or -1 with one line printed. */
+/* Read the key file at path into kr->keys[kr->nkeys]. 0, or -1 (error in e). */
 static int load_key_file(keyring *kr, const char *what, const char *path, kr_err *e)
 {
     struct stat sb;
@@ -170,7 +170,7 @@ static int load_key_file(keyring *kr, const char *what, const char *path, kr_err
     return 0;
 }
 
-/* The passphrase: the first line of the passphrase file. 0, or -1 with one line. */
+/* The passphrase: the first line of the passphrase file. 0, or -1 (error in e). */
 static int load_pass_file(keyring *kr, const char *path, kr_err *e)
 {
     struct stat sb;

@@ -306,6 +306,12 @@ scenarios_enc() {
             ids[$kind]=$(json_field "$T_OUT" id)
             [ -n "${ids[$kind]}" ] || die "rbd2s3 backup ($kind) printed no id"
         done
+        # the encrypted run must really encrypt (its manifest says so), else both rows
+        # would measure plain backups
+        quiet "$AWS" --endpoint-url "$S3_ENDPOINT" s3 cp --only-show-errors \
+            "s3://${bucket[enc]}/rbd2s3/$IMG/${ids[enc]}/manifest.json" "$TMPD/log/enc.json"
+        jq -e '.encryption.cipher == "aes-256-gcm"' "$TMPD/log/enc.json" >/dev/null ||
+            die "the backup with --encryption aes-256-gcm is not encrypted"
         rm_image_or_die "$SRC_CEPH_CONF" "$IMG"
         for kind in $order; do
             mem_guard "a restore"
