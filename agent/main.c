@@ -12,7 +12,7 @@
 typedef struct command {
     const char *name;
     int (*run)(ag_ctx *ctx, int argc, char **argv);
-    int keys;                   /* reads the bucket: the keyring is loaded first */
+    int keys;                   /* reads the bucket: opts_parse_command loads the keyring */
 } command;
 
 static const command commands[] = {
@@ -56,11 +56,10 @@ int main(int argc, char **argv)
         if (cmd == NULL)
             ag_fail(&ctx, AG_EUSAGE, "unknown command '%s' (try --help)", argv[next]);
     }
-    int code = ctx.exit_code, said = 0;
-    if (code == AG_OK && cmd->keys && keyring_load(&ctx.opts, &ctx.keys, &code) < 0)
-        said = 1;                 /* keyring_load printed its line */
+    int code = ctx.exit_code;
     if (code == AG_OK) {
         ctx.command = cmd->name;
+        ctx.want_keys = cmd->keys;
         ag_debug(&ctx, "%s: start", cmd->name);
         ag_signals_install();
         rbdio_set_op_timeout(ctx.opts.ceph_timeout);
@@ -69,7 +68,7 @@ int main(int argc, char **argv)
         if (code == AG_OK && ctx.exit_code != AG_OK)
             code = ctx.exit_code;
     }
-    if (code != AG_OK && !said && ag_watchdog_claim_line()) {
+    if (code != AG_OK && ag_watchdog_claim_line()) {
         if (ctx.errmsg[0] == '\0')
             snprintf(ctx.errmsg, sizeof(ctx.errmsg), "failed");
         fprintf(stderr, "rbd2s3: %s: %s\n", ctx.command, termesc_str(ctx.errmsg));

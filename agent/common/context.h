@@ -107,8 +107,10 @@ typedef struct ag_ctx {
     const char *command;        /* for error lines */
     s3_client *s3;              /* created on demand by ag_s3() */
     rbdio_cluster *src;         /* created on demand by ag_cluster() */
-    struct keyring *keys;       /* master keys (agent/config/keyring.h), loaded by main.c
-                                 * before a command that reads the bucket; NULL: none */
+    struct keyring *keys;       /* master keys (agent/config/keyring.h); NULL: none */
+    int want_keys;              /* set by main.c for a command that reads the bucket:
+                                 * opts_parse_command loads keys once the command's
+                                 * options (global ones too) are in */
     int exit_code;              /* first error's code, AG_OK if none */
     char errmsg[1024];          /* first error's text */
 } ag_ctx;

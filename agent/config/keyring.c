@@ -90,30 +90,34 @@ static void no_core_dumps(void)
     (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 }
 
-/* One line "rbd2s3: ..." on stderr, *code = AG_EUSAGE; -1. */
-static int fail(int *code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int fail(int *code, const char *fmt, ...)
+/* Where a load's error line goes (no "rbd2s3: " prefix), and its exit code. */
+typedef struct kr_err {
+    int code;
+    char msg[512];
+} kr_err;
+
+/* Record the error line in e, code AG_EUSAGE; -1. */
+static int fail(kr_err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fail(kr_err *e, const char *fmt, ...)
 {
-    char line[512];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof(line), fmt, ap);
+    vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
     va_end(ap);
-    ag_warn("%s", line);
-    *code = AG_EUSAGE;
+    e->code = AG_EUSAGE;
     return -1;
 }
 
 /* Open what's file at path (a key file, a passphrase file) if it is a regular file, not a
  * symbolic link, owned by us or root and closed to group and others; the fd, or -1 with
- * one line printed. */
-static int open_secret(const char *what, const char *path, struct stat *sb, int *code)
+ * the error in e. */
+static int open_secret(const char *what, const char *path, struct stat *sb, kr_err *e)
 {
     int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0 && errno == ELOOP)
-        return fail(code, "%s %s: a symbolic link: name the file itself", what, path);
+        return fail(e, "%s %s: a symbolic link: name the file itself", what, path);
     if (fd < 0)
-        return fail(code, "%s %s: %s", what, path, strerror(errno));
+        return fail(e, "%s %s: %s", what, path, strerror(errno));
     const char *rule = NULL;
     if (fstat(fd, sb) != 0 || !S_ISREG(sb->st_mode))
         rule = "not a regular file";
@@ -123,7 +127,7 @@ static int open_secret(const char *what, const char *path, struct stat *sb, int 
         rule = "open to group or others: allow its owner only (chmod 600)";
     if (rule != NULL) {
         close(fd);
-        return fail(code, "%s %s: %s", what, path, rule);
+        return fail(e, "%s %s: %s", what, path, rule);
     }
     return fd;
 }
@@ -145,12 +149,12 @@ static ssize_t read_all(int fd, void *b, size_t n)
     return (ssize_t)got;
 }
 
-/* Read the key file at path into kr->keys[kr->nkeys]. 0, or -1 with one line printed. */
-static int load_key_file(keyring *kr, const char *what, const char *path, int *code)
+/* Read the key file at path into kr->keys[kr->nkeys]. 0, or -1 (error in e). */
+static int load_key_file(keyring *kr, const char *what, const char *path, kr_err *e)
 {
     struct stat sb;
     uint8_t raw[SEAL_KEY_LEN + 1];
-    int fd = open_secret(what, path, &sb, code);
+    int fd = open_secret(what, path, &sb, e);
     if (fd < 0)
         return -1;
     ssize_t n = sb.st_size == SEAL_KEY_LEN ? read_all(fd, raw, sizeof(raw)) : -2;
@@ -158,39 +162,39 @@ static int load_key_file(keyring *kr, const char *what, const char *path, int *c
     int rc = n == SEAL_KEY_LEN ? seal_master_init(&kr->keys[kr->nkeys], raw) : -EINVAL;
     OPENSSL_cleanse(raw, sizeof(raw));
     if (rc == -EINVAL)
-        return fail(code, "%s %s: not 32 bytes: a key file holds exactly 32 random bytes "
+        return fail(e, "%s %s: not 32 bytes: a key file holds exactly 32 random bytes "
                     "(rbd2s3 key create)", what, path);
     if (rc != 0)
-        return fail(code, "%s %s: cannot derive its keys (OpenSSL)", what, path);
+        return fail(e, "%s %s: cannot derive its keys (OpenSSL)", what, path);
     kr->nkeys++;
     return 0;
 }
 
-/* The passphrase: the first line of the passphrase file. 0, or -1 with one line. */
-static int load_pass_file(keyring *kr, const char *path, int *code)
+/* The passphrase: the first line of the passphrase file. 0, or -1 (error in e). */
+static int load_pass_file(keyring *kr, const char *path, kr_err *e)
 {
     struct stat sb;
-    int fd = open_secret("passphrase file", path, &sb, code);
+    int fd = open_secret("passphrase file", path, &sb, e);
     if (fd < 0)
         return -1;
     ssize_t n = read_all(fd, kr->pass, PASS_MAX + 1);
     close(fd);
     if (n < 0)
-        return fail(code, "passphrase file %s: %s", path, strerror(errno));
+        return fail(e, "passphrase file %s: %s", path, strerror(errno));
     char *nl = memchr(kr->pass, '\n', (size_t)n);
     size_t len = nl != NULL ? (size_t)(nl - kr->pass) : (size_t)n;
     if (len > 0 && kr->pass[len - 1] == '\r')
         len--;
     OPENSSL_cleanse(kr->pass + len, sizeof(kr->pass) - len);
     if (len > PASS_MAX)
-        return fail(code, "passphrase file %s: a passphrase of over %d bytes", path, PASS_MAX);
+        return fail(e, "passphrase file %s: a passphrase of over %d bytes", path, PASS_MAX);
     kr->passlen = len;
     kr->has_pass = 1;
     return 0;
 }
 
 /* The passphrase from RBD2S3_PASSPHRASE, wiped from the environment. */
-static int load_pass_env(keyring *kr, int *code)
+static int load_pass_env(keyring *kr, kr_err *e)
 {
     char *v = getenv("RBD2S3_PASSPHRASE");
     size_t len = strlen(v);
@@ -199,14 +203,14 @@ static int load_pass_env(keyring *kr, int *code)
     OPENSSL_cleanse(v, len);
     unsetenv("RBD2S3_PASSPHRASE");
     if (len > PASS_MAX)
-        return fail(code, "RBD2S3_PASSPHRASE: a passphrase of over %d bytes", PASS_MAX);
+        return fail(e, "RBD2S3_PASSPHRASE: a passphrase of over %d bytes", PASS_MAX);
     kr->passlen = len;
     kr->has_pass = 1;
     return 0;
 }
 
 /* Each of the comma-separated old key files. */
-static int load_old_keys(keyring *kr, const char *list, int *code)
+static int load_old_keys(keyring *kr, const char *list, kr_err *e)
 {
     const char *p = list;
     while (*p != '\0') {
@@ -217,11 +221,11 @@ static int load_old_keys(keyring *kr, const char *list, int *code)
         if (n == 0)
             break;
         if (kr->nkeys == KEYRING_MAX_KEYS)
-            return fail(code, "old key files: more than %d keys in all", KEYRING_MAX_KEYS);
+            return fail(e, "old key files: more than %d keys in all", KEYRING_MAX_KEYS);
         char *path = strndup(p, n);
         if (path == NULL)
-            return fail(code, "old key files: out of memory");
-        int rc = load_key_file(kr, "old key file", path, code);
+            return fail(e, "old key files: out of memory");
+        int rc = load_key_file(kr, "old key file", path, e);
         free(path);
         if (rc < 0)
             return -1;
@@ -231,54 +235,76 @@ static int load_old_keys(keyring *kr, const char *list, int *code)
 }
 
 /* The current key source: one of key file, passphrase file, RBD2S3_PASSPHRASE. */
-static int load_current(keyring *kr, const ag_opts *o, int env, int *code)
+static int load_current(keyring *kr, const ag_opts *o, int env, kr_err *e)
 {
     int sources = (o->key_file != NULL) + (o->passphrase_file != NULL) + env;
     if (sources > 1)
-        return fail(code, "several master keys: name one of key file, passphrase file and "
+        return fail(e, "several master keys: name one of key file, passphrase file and "
                     "RBD2S3_PASSPHRASE");
     if (o->key_file != NULL) {
         kr->has_file = 1;
-        return load_key_file(kr, "key file", o->key_file, code);
+        return load_key_file(kr, "key file", o->key_file, e);
     }
     int rc = 0;
     if (o->passphrase_file != NULL)
-        rc = load_pass_file(kr, o->passphrase_file, code);
+        rc = load_pass_file(kr, o->passphrase_file, e);
     else if (env)
-        rc = load_pass_env(kr, code);
+        rc = load_pass_env(kr, e);
     if (rc == 0 && kr->has_pass && kr->passlen < KEYRING_PASS_MIN)
-        return fail(code, "%s%s: a passphrase of fewer than %d bytes",
+        return fail(e, "%s%s: a passphrase of fewer than %d bytes",
                     o->passphrase_file != NULL ? "passphrase file " : "RBD2S3_PASSPHRASE",
                     o->passphrase_file != NULL ? o->passphrase_file : "", KEYRING_PASS_MIN);
     return rc;
 }
 
-int keyring_load(const struct ag_opts *o, keyring **out, int *code)
+/* keyring_load's work; the error in e. */
+static int load(const struct ag_opts *o, keyring **out, kr_err *e)
 {
     const char *env = getenv("RBD2S3_PASSPHRASE");
     int has_env = env != NULL && env[0] != '\0';
     *out = NULL;
     if (o->key_file == NULL && o->passphrase_file == NULL && !has_env) {
         if (o->encryption)
-            return fail(code, "encryption = aes-256-gcm but no key: set key file or "
+            return fail(e, "encryption = aes-256-gcm but no key: set key file or "
                         "passphrase file, or RBD2S3_PASSPHRASE");
         if (o->old_key_files == NULL)
             return 0;
     }
     keyring *kr = locked_alloc(sizeof(*kr));
     if (kr == NULL)
-        return fail(code, "keyring: out of memory");
+        return fail(e, "keyring: out of memory");
     memset(kr, 0, sizeof(*kr));
     pthread_mutex_init(&kr->lock, NULL);
     kr->encrypts = o->encryption;
     no_core_dumps();
-    if (load_current(kr, o, has_env, code) < 0 ||
-        (o->old_key_files != NULL && load_old_keys(kr, o->old_key_files, code) < 0)) {
+    if (load_current(kr, o, has_env, e) < 0 ||
+        (o->old_key_files != NULL && load_old_keys(kr, o->old_key_files, e) < 0)) {
         keyring_free(kr);
         return -1;
     }
     *out = kr;
     return 0;
+}
+
+int keyring_load(const struct ag_opts *o, keyring **out, int *code)
+{
+    kr_err e = { 0, "" };
+    if (load(o, out, &e) == 0)
+        return 0;
+    ag_warn("%s", e.msg);
+    *code = e.code;
+    return -1;
+}
+
+int keyring_load_msg(const struct ag_opts *o, keyring **out, int *code, char *msg,
+                     size_t msgsz)
+{
+    kr_err e = { 0, "" };
+    if (load(o, out, &e) == 0)
+        return 0;
+    snprintf(msg, msgsz, "%s", e.msg);
+    *code = e.code;
+    return -1;
 }
 
 int keyring_encrypts(const keyring *kr)

@@ -46,6 +46,10 @@ typedef struct keyring keyring;
  * 0, or -1 with one line on stderr (prefix "rbd2s3: ") and *code set to AG_EUSAGE. */
 struct ag_opts;
 int keyring_load(const struct ag_opts *o, keyring **out, int *code);
+/* The same, but the error line goes into msg[0..msgsz) (without the prefix) instead of
+ * stderr, for a caller that records it (opts_parse_command: ag_fail). */
+int keyring_load_msg(const struct ag_opts *o, keyring **out, int *code, char *msg,
+                     size_t msgsz);
 
 /* 1 when new backups must be encrypted (encryption = aes-256-gcm), else 0. */
 int keyring_encrypts(const keyring *kr);

@@ -3,6 +3,8 @@
 #include "agent/config/options.h"
 #include "agent/config/options_int.h"
 
+#include "agent/config/keyring.h"
+
 #include "agent/format/chunk.h"
 #include "agent/config/policy.h"
 
@@ -432,6 +434,16 @@ static int command_opt(ag_ctx *ctx, const char *a, const char *val, const opts_c
     return 0;
 }
 
+/* The keyring the options name (ctx->want_keys), with the error line recorded. */
+static int load_keys(ag_ctx *ctx)
+{
+    char msg[512];
+    int code = AG_EUSAGE;
+    if (keyring_load_msg(&ctx->opts, &ctx->keys, &code, msg, sizeof(msg)) < 0)
+        return ag_fail(ctx, code, "%s", msg);
+    return 0;
+}
+
 int opts_parse_command(ag_ctx *ctx, int argc, char **argv, const opts_cmd *spec, int nspec,
                        char ***positional, int *npositional)
 {
@@ -461,5 +473,7 @@ int opts_parse_command(ag_ctx *ctx, int argc, char **argv, const opts_cmd *spec,
     }
     *positional = pos;
     *npositional = np;
+    if (ctx->want_keys && ctx->keys == NULL)
+        return load_keys(ctx);
     return 0;
 }

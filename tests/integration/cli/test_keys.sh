@@ -78,6 +78,12 @@ bad "... the same from the config file" "no key" -c "$TMPD/enc.conf"
 bad "a key file and a passphrase" "several master keys" --env "RBD2S3_PASSPHRASE=$PASS" \
     --key-file "$KEY"
 bad "encryption = maybe" "none or aes-256-gcm" --encryption maybe
+# the same options after the command are read too (global options go anywhere)
+"$RBD2S3" "${RB_ARGS[@]}" backup "$IMG" --key-file "$TMPD/open.key" >/dev/null 2>"$TMPD/bad.err"
+expect_eq "$?" 2 "key file of mode 0644 after the command: exit 2"
+check "... one line naming the command and the rule" \
+    grep -q "^rbd2s3: backup: key file .*: open to group or others" "$TMPD/bad.err"
+check "... nothing written in the bucket" bucket_empty
 
 # ---------------------------------------------------------------- (c) the grammar
 "$RBD2S3" --help >"$TMPD/help.txt" 2>&1
@@ -124,9 +130,18 @@ expect_eq "$?" 0 "backup -v with the key file and encryption: exit 0"
 cp "$TMPD/backup.$_BK_N.err" "$TMPD/ok2.err"
 cp "$BK_JSON" "$TMPD/ok2.json"
 KF_ID=$BK_ID
+manifest() { # SPEC ID: the manifest, via the aws CLI
+    s3api get-object --bucket "$BUCKET" --key "$PREFIX/$1/$2/manifest.json" "$TMPD/m.json" \
+        >/dev/null 2>&1 && cat "$TMPD/m.json"
+}
+check "... the backup is encrypted (key options after the command count)" \
+    jq -e '.encryption.cipher == "aes-256-gcm"' <(manifest "$IMG" "$KF_ID")
 RBD2S3_PASSPHRASE=$PASS do_backup "$IMG2" -v --encryption aes-256-gcm 2>/dev/null
 expect_eq "$?" 0 "backup -v with the passphrase and encryption: exit 0"
 cp "$TMPD/backup.$_BK_N.err" "$TMPD/ok3.err"
+check "... encrypted, its master key from scrypt" \
+    jq -e '.encryption.cipher == "aes-256-gcm" and .key.kdf.alg == "scrypt"' \
+    <(manifest "$IMG2" "$BK_ID")
 rb --format json --key-file "$KEY" list "$IMG" >"$TMPD/ok4.json" 2>"$TMPD/ok4.err"
 rb -v --key-file "$KEY" show "$IMG@$KF_ID" >"$TMPD/ok5.out" 2>"$TMPD/ok5.err"
 RBD2S3_PASSPHRASE=$PASS rb -v --format json show "$IMG2@$BK_ID" >"$TMPD/ok6.json" \

@@ -157,6 +157,20 @@ static void test_no_key(void **state)
     assert_null(keyring_current(NULL, NULL, NULL, &err));
     assert_int_not_equal(err, 0);
     refused(NULL, NULL);
+
+    /* keyring_load_msg: the same refusal, its line returned, not printed */
+    ag_opts o;
+    char msg[256] = "";
+    memset(&o, 0, sizeof(o));
+    o.encryption = 1;
+    code = 0;
+    assert_int_equal(keyring_load_msg(&o, &kr, &code, msg, sizeof(msg)), -1);
+    assert_int_equal(code, AG_EUSAGE);
+    assert_non_null(strstr(msg, "no key"));
+    assert_null(strstr(msg, "rbd2s3:"));
+    o.encryption = 0;
+    assert_int_equal(keyring_load_msg(&o, &kr, &code, msg, sizeof(msg)), 0);
+    assert_null(kr);
 }
 
 /* A passphrase of 11 bytes is refused, 12 accepted (file: its first line; environment:
