@@ -184,7 +184,7 @@ static int do_job(apply_run *run, pool_buf *gb, const plan_job *job)
     chunk_owner co = { s->dk, s->m->id, s->m->image_id };
     if (!(r->flags & INDEX_FLAG_RAW) && (owner = take_buf(run, run->decs, run->ndecs)) == NULL)
         return -1;
-    /* a sealed record opens in place: each record of a group is one job, read once */
+    /* a sealed record opens in place: a group's records never overlap (plan.c) */
     int rc = chunk_read(&co, r, stored, r->stored_length, owner->data, owner->cap, &data);
     if (rc < 0)
         run_fail(run, rc == -ENOKEY ? AG_EKEY : AG_EINTEGRITY,

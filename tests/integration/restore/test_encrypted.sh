@@ -3,7 +3,8 @@
 # between) restores byte-identical into the other cluster, --to-file, to stdout, through
 # export-diff and the real `rbd import-diff`; verify --deep passes. No plaintext in the
 # bucket: a 1 MiB text pattern is in no object, raw or lz4-decoded (a plain backup of the
-# same image, the control, shows it). Without the key: exit 12, one line, nothing written.
+# same image, the control, shows it). Without the key, or with another one: exit 12, one
+# line, nothing written.
 # Tampering matrix, each exit 8 with nothing written and reported by verify --deep: a
 # flipped byte in a data object, in the index; two sealed chunks swapped in one object;
 # a data object replaced by the same-named one of another backup; the index of another
@@ -150,6 +151,16 @@ nokey export-diff "$SRC" "$TMPD/nk.diff" >"$OUT" 2>"$ERR"
 expect_eq "$?" 12 "export-diff without a key: exit 12"
 nokey verify "$SRC" --deep >"$OUT" 2>"$ERR"
 expect_eq "$?" 12 "verify --deep without a key: exit 12"
+require "another key file" rb key create "$TMPD/other.key"
+DST=rbd/$(img encwk)
+nokey --key-file "$TMPD/other.key" restore "$SRC" "$DST" --dest-ceph-conf "$DST_CEPH_CONF" \
+    >"$OUT" 2>"$ERR"
+expect_eq "$?" 12 "restore with another key: exit 12"
+expect_eq "$(wc -l <"$ERR")" 1 "one line: $(head -c 200 "$ERR")"
+check "no image written" test -z "$(rbd_dst ls rbd | grep -F -- "$(img encwk)")"
+nokey --key-file "$TMPD/other.key" export-diff "$SRC" - >"$TMPD/wk.diff" 2>"$ERR"
+expect_eq "$?" 12 "export-diff to stdout with another key: exit 12"
+check "nothing written to stdout" test ! -s "$TMPD/wk.diff"
 
 # ---------------------------------------------------------------- 4. tampering
 N=0
