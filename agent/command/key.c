@@ -71,9 +71,10 @@ typedef struct rotate_job {
     size_t rewrapped, skipped, failed;
 } rotate_job;
 
-/* The new master key from its file; the keyring prints a bad file's line. */
+/* The new master key from its file; a bad file's line is recorded. */
 static int rotate_new_key(rotate_job *r, const char *key_file, const char *pass_file)
 {
+    char msg[512];
     ag_opts o;
     int code = AG_OK, err = 0;
     memset(&o, 0, sizeof(o));
@@ -81,8 +82,8 @@ static int rotate_new_key(rotate_job *r, const char *key_file, const char *pass_
     o.passphrase_file = pass_file;
     if ((key_file == NULL) == (pass_file == NULL))
         return ag_fail(r->ctx, AG_EUSAGE, KEY_USAGE);
-    if (keyring_load(&o, &r->newkr, &code) < 0)
-        return ag_fail(r->ctx, code, "key rotate: the new key is not usable");
+    if (keyring_load_msg(&o, &r->newkr, &code, msg, sizeof(msg)) < 0)
+        return ag_fail(r->ctx, code, "the new key: %s", msg);
     r->nk = keyring_current(r->newkr, NULL, &r->nkdf, &err);
     if (r->nk == NULL)
         return ag_fail(r->ctx, AG_EFAIL, "key rotate: the new key cannot be derived");
@@ -212,6 +213,7 @@ static int key_rotate(ag_ctx *ctx, const char *where, const char *key_file,
 {
     rotate_job r;
     naming_spec spec;
+    char msg[512];
     int code = AG_OK;
     memset(&r, 0, sizeof(r));
     r.ctx = ctx;
@@ -219,8 +221,8 @@ static int key_rotate(ag_ctx *ctx, const char *where, const char *key_file,
     if (image && naming_parse_spec(where, 0, &spec) < 0)
         return ag_fail(ctx, AG_EUSAGE, KEY_USAGE);
     if (rotate_new_key(&r, key_file, pass_file) == 0 && ctx->keys == NULL &&
-        keyring_load(&ctx->opts, &ctx->keys, &code) < 0)
-        ag_fail(ctx, code, "key rotate: the configured keys are not usable");
+        keyring_load_msg(&ctx->opts, &ctx->keys, &code, msg, sizeof(msg)) < 0)
+        ag_fail(ctx, code, "%s", msg);
     if (ctx->exit_code == AG_OK && catalog_load(ctx, image ? &spec : NULL, &r.cat) == 0) {
         for (size_t i = 0; i < r.cat.n;) {
             size_t j = i + 1;

@@ -251,6 +251,8 @@ static void usage(void)
           "  import-diff FILE|- POOL/IMAGE   store an rbd export-diff stream as a backup\n"
           "  verify  [POOL/IMAGE[@BACKUP]] [--deep] [--source]\n"
           "  key create FILE        a new master key file (32 random bytes, mode 0600)\n"
+          "  key rotate [POOL[/IMAGE]] --new-key-file FILE | --new-passphrase-file FILE\n"
+          "                         rewrap every data key under a new master key\n"
           "\n"
           "global options:\n"
           "  -c, --config FILE     config file (default /etc/rbd2s3/rbd2s3.conf if present)\n"
