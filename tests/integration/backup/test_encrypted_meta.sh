@@ -193,16 +193,14 @@ PLAIN=rbd/$(img encmeta-plain)
 require "create a plain image" create_image "$PLAIN" 8M
 require "write into it" write_random "$PLAIN" 0 1M
 check "a plain backup" rb backup "$PLAIN"
-N_BEFORE=$(bucket_keys | grep -c manifest.json)
-expect_exit 2 "encryption options after the command (the keys are loaded before it)" \
-    rb backup "$PLAIN" --full "${ENC1[@]}"
-check "  ... says so" grep -q "before the command" "$TMPD/err"
-expect_eq "$(bucket_keys | grep -c manifest.json)" "$N_BEFORE" "  ... and writes no backup"
 expect_exit 2 "an encrypted backup after plain ones" rb "${ENC1[@]}" backup "$PLAIN"
 check "  ... names the setting" grep -q "encryption = none" "$TMPD/err"
-if enc_backup "$PLAIN" --full; then
-    ok "an encrypted full starts an encrypted chain (migration)"
+# the encryption options after the command's name count too: never a silent plain backup
+if do_backup "$PLAIN" --full "${ENC1[@]}"; then
+    ok "an encrypted full starts an encrypted chain (migration; options after the command)"
     expect_eq "$BK_TYPE" full "  ... it is a full"
+    rb --format json list "$PLAIN" >"$TMPD/plain.json" 2>/dev/null
+    expect_eq "$(jq -r '.backups[-1].encrypted' "$TMPD/plain.json")" true "  ... encrypted"
 else
     not_ok "an encrypted full after plain ones"
 fi
