@@ -160,6 +160,32 @@ if check "restore of the imported chain" rb --key-file "$K1" restore "$IMP" \
 fi
 rm -f "$TMPD/out.raw"
 
+# --- a passphrase: the kdf in the manifest, the same salt along the chain
+PIMG=rbd/$(img encmeta-pass)
+require "create an image for the passphrase" create_image "$PIMG" 8M
+require "write into it" write_random "$PIMG" 0 1M
+export RBD2S3_PASSPHRASE="correct horse battery staple"
+PASSB() { rb --encryption aes-256-gcm backup "$PIMG"; }
+check "an encrypted full with a passphrase" PASSB
+require "write more" write_random "$PIMG" 0 64K
+check "an encrypted incremental with the passphrase" PASSB
+rb --format json list "$PIMG" >"$TMPD/pass.json" 2>/dev/null
+SRC_SAVED=$SRC
+SRC=$PIMG
+get_manifest "$(jq -r '.backups[0].id' "$TMPD/pass.json")" "$TMPD/p1.json"
+get_manifest "$(jq -r '.backups[1].id' "$TMPD/pass.json")" "$TMPD/p2.json"
+SRC=$SRC_SAVED
+expect_eq "$(jq -r .key.kdf.alg "$TMPD/p1.json")" scrypt "the manifest names scrypt"
+check "  ... with a 16-byte salt" grep -qxE '[0-9a-f]{32}' <<<"$(jq -r .key.kdf.salt "$TMPD/p1.json")"
+expect_eq "$(jq -c .key.kdf "$TMPD/p2.json")" "$(jq -c .key.kdf "$TMPD/p1.json")" \
+    "the incremental takes its parent's salt and parameters"
+expect_eq "$(jq -r .type "$TMPD/p2.json")" incremental "  ... and chains on it"
+check "restore with the passphrase" rb restore "$PIMG" --to-file "$TMPD/out.raw"
+rm -f "$TMPD/out.raw"
+unset RBD2S3_PASSPHRASE
+expect_exit 12 "restore @ID without the passphrase" \
+    rb restore "$PIMG@$(jq -r '.backups[1].id' "$TMPD/pass.json")" --to-file "$TMPD/out.raw"
+
 # --- a chain never mixes
 expect_exit 2 "a plain backup after encrypted ones" rb backup "$SRC"
 check "  ... names the setting" grep -q "set encryption = aes-256-gcm" "$TMPD/err"
@@ -167,16 +193,14 @@ PLAIN=rbd/$(img encmeta-plain)
 require "create a plain image" create_image "$PLAIN" 8M
 require "write into it" write_random "$PLAIN" 0 1M
 check "a plain backup" rb backup "$PLAIN"
-N_BEFORE=$(bucket_keys | grep -c manifest.json)
-expect_exit 2 "encryption options after the command (the keys are loaded before it)" \
-    rb backup "$PLAIN" --full "${ENC1[@]}"
-check "  ... says so" grep -q "before the command" "$TMPD/err"
-expect_eq "$(bucket_keys | grep -c manifest.json)" "$N_BEFORE" "  ... and writes no backup"
 expect_exit 2 "an encrypted backup after plain ones" rb "${ENC1[@]}" backup "$PLAIN"
 check "  ... names the setting" grep -q "encryption = none" "$TMPD/err"
-if enc_backup "$PLAIN" --full; then
-    ok "an encrypted full starts an encrypted chain (migration)"
+# the encryption options after the command's name count too: never a silent plain backup
+if do_backup "$PLAIN" --full "${ENC1[@]}"; then
+    ok "an encrypted full starts an encrypted chain (migration; options after the command)"
     expect_eq "$BK_TYPE" full "  ... it is a full"
+    rb --format json list "$PLAIN" >"$TMPD/plain.json" 2>/dev/null
+    expect_eq "$(jq -r '.backups[-1].encrypted' "$TMPD/plain.json")" true "  ... encrypted"
 else
     not_ok "an encrypted full after plain ones"
 fi
