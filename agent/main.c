@@ -1,6 +1,7 @@
 /* main.c - rbd2s3 entry point: global options, configuration, command dispatch, exit code. */
 #include "agent/common/context.h"
 #include "agent/command/command.h"
+#include "agent/config/keyring.h"
 #include "agent/config/options.h"
 #include "agent/common/termesc.h"
 #include "agent/common/signals.h"
@@ -11,19 +12,21 @@
 typedef struct command {
     const char *name;
     int (*run)(ag_ctx *ctx, int argc, char **argv);
+    int keys;                   /* reads the bucket: opts_parse_command loads the keyring */
 } command;
 
 static const command commands[] = {
-    { "backup", cmd_backup },
-    { "list", cmd_list },
-    { "show", cmd_show },
-    { "restore", cmd_restore },
-    { "export-diff", cmd_export_diff },
-    { "prune", cmd_prune },
-    { "lifecycle", cmd_lifecycle },
-    { "run", cmd_run },
-    { "import-diff", cmd_import_diff },
-    { "verify", cmd_verify },
+    { "backup", cmd_backup, 1 },
+    { "list", cmd_list, 1 },
+    { "show", cmd_show, 1 },
+    { "restore", cmd_restore, 1 },
+    { "export-diff", cmd_export_diff, 1 },
+    { "prune", cmd_prune, 1 },
+    { "lifecycle", cmd_lifecycle, 1 },
+    { "run", cmd_run, 1 },
+    { "import-diff", cmd_import_diff, 1 },
+    { "verify", cmd_verify, 1 },
+    { "key", cmd_key, 0 },
 };
 
 static const command *find_command(const char *name)
@@ -56,6 +59,7 @@ int main(int argc, char **argv)
     int code = ctx.exit_code;
     if (code == AG_OK) {
         ctx.command = cmd->name;
+        ctx.want_keys = cmd->keys;
         ag_debug(&ctx, "%s: start", cmd->name);
         ag_signals_install();
         rbdio_set_op_timeout(ctx.opts.ceph_timeout);
@@ -70,6 +74,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "rbd2s3: %s: %s\n", ctx.command, termesc_str(ctx.errmsg));
     }
     ag_ctx_close(&ctx);
+    keyring_free(ctx.keys);
     ag_debug(&ctx, "exit %d", code);
     opts_free();
     return code;

@@ -89,19 +89,46 @@ static void fill_manifest(manifest *m, int full)
     m->zero_chunks = 1;
 }
 
+/* m made an encrypted backup (format 2): made-up key id, kdf, wrap and macs. */
+static void seal_manifest(manifest *m)
+{
+    m->enc.on = 1;
+    snprintf(m->enc.key_id, sizeof(m->enc.key_id), "0123456789abcdef");
+    m->enc.has_kdf = m->full;
+    if (m->full) {
+        memset(m->enc.kdf.salt, 0x5a, SEAL_SALT_LEN);
+        m->enc.kdf.n = 1u << 15;
+        m->enc.kdf.r = 8;
+        m->enc.kdf.p = 1;
+    }
+    memset(m->enc.wrapped, 0x11, SEAL_WRAPPED_LEN);
+    m->enc.has_parent_mac = !m->full;
+    if (!m->full)
+        memset(m->enc.parent_mac, 0x22, SEAL_MAC_LEN);
+    memset(m->enc.mac, 0x33, SEAL_MAC_LEN);
+}
+
 static void gen_manifest(void)
 {
-    for (int full = 0; full <= 1; full++) {
+    for (int k = 0; k < 4; k++) {
+        int full = k & 1, sealed = k >> 1;
+        static const char *const names[4][2] = {
+            { "incremental", "incremental-fixsum" }, { "full", "full-fixsum" },
+            { "sealed-incremental", "sealed-incremental-fixsum" },
+            { "sealed-full", "sealed-full-fixsum" },
+        };
         manifest m;
         char *j = NULL;
         size_t n = 0;
         fill_manifest(&m, full);
+        if (sealed)
+            seal_manifest(&m);
         if (manifest_to_json(&m, &j, &n) != 0) {
             fprintf(stderr, "gen_seeds: manifest_to_json failed\n");
             exit(1);
         }
-        put("manifest", full ? "full" : "incremental", 0, j, n);
-        put("manifest", full ? "full-fixsum" : "incremental-fixsum", 1, j, n);
+        put("manifest", names[k][0], 0, j, n);
+        put("manifest", names[k][1], 1, j, n);
         free(j);
         manifest_clear(&m);
     }

@@ -2,6 +2,8 @@
 #include "agent/common/context.h"
 #include "agent/backup/image.h"
 #include "agent/repo/catalog.h"
+#include "agent/repo/head.h"
+#include "agent/repo/enckeys.h"
 #include "agent/format/index.h"
 #include "agent/backup/pipeline.h"
 #include "agent/repo/writer.h"
@@ -120,7 +122,9 @@ static int read_bucket(backup_job *b)
     if (ag_check_key_room(b->ctx, &b->spec) < 0 || ag_s3(b->ctx) == NULL)
         return -1;
     ag_debug(b->ctx, "bucket checked");
-    if (catalog_load(b->ctx, &b->spec, &b->cat) < 0)
+    if (catalog_load(b->ctx, &b->spec, &b->cat) < 0 ||
+        enckeys_check_mix(b->ctx, &b->cat, &b->spec, b->full_requested) < 0 ||
+        head_check(b->ctx, &b->cat, &b->spec, 0) < 0)
         return -1;
     ag_image_prefix(b->ctx, &b->spec, b->prefix, sizeof(b->prefix));
     return 0;
@@ -165,12 +169,13 @@ static int prepare(backup_job *b)
     return choose_id(b);
 }
 
-/* The newest committed backup of this very image whose snapshot still exists. */
+/* The newest committed backup of this very image whose snapshot still exists (and, in
+ * an encrypted repository, that is encrypted and authenticated). */
 static const cat_entry *find_parent(backup_job *b)
 {
     for (size_t i = b->cat.n; i-- > 0;) {
         const cat_entry *e = &b->cat.e[i];
-        if (strcmp(e->m.image_id, b->info.id) != 0)
+        if (strcmp(e->m.image_id, b->info.id) != 0 || !enckeys_parent_ok(b->ctx, e))
             continue;
         if (strcmp(e->m.snap_name, b->spec.at) == 0)
             continue;
@@ -277,6 +282,7 @@ static int fill_manifest(backup_job *b)
         snprintf(m->parent_id, sizeof(m->parent_id), "%s", b->parent->id);
         snprintf(m->parent_snap, sizeof(m->parent_snap), "%s", b->parent->m.snap_name);
     }
+    enckeys_follow(b->ctx, &b->cat, b->parent, m);
     m->chunk_size = b->ctx->opts.tun.chunk_size;
     return 0;
 }

@@ -4,6 +4,7 @@
 #include "agent/common/context.h"
 #include "agent/command/command.h"
 #include "agent/repo/catalog.h"
+#include "agent/repo/head.h"
 #include "agent/repo/chain.h"
 #include "agent/restore/apply.h"
 #include "agent/restore/ordered.h"
@@ -122,6 +123,8 @@ static int resolve(export_job *x)
 {
     ag_ctx *ctx = x->ctx;
     if (catalog_load(ctx, &x->spec, &x->cat) < 0)
+        return -1;
+    if (x->spec.at[0] == '\0' && head_check(ctx, &x->cat, &x->spec, 1) < 0)
         return -1;
     long t = catalog_find(ctx, &x->cat, &x->spec, x->spec.at);
     if (t < 0 || chain_open(ctx, &x->cat, (size_t)t, &x->ch) < 0)

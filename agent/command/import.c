@@ -5,6 +5,8 @@
 #include "agent/common/context.h"
 #include "agent/command/command.h"
 #include "agent/repo/catalog.h"
+#include "agent/repo/enckeys.h"
+#include "agent/repo/head.h"
 #include "agent/format/chunk.h"
 #include "agent/config/options.h"
 #include "agent/repo/writer.h"
@@ -45,14 +47,23 @@ static int stream_fail(import_job *im, int rc)
     return ag_fail(im->ctx, rc == -EINVAL ? AG_EUSAGE : AG_EFAIL, "%s", rbdio_last_error());
 }
 
-/* The parent: the newest backup of the image whose snapshot is the stream's from-snap. */
+/* The parent: the newest backup of the image whose snapshot is the stream's from-snap;
+ * encrypted and authenticated in an encrypted repository, plain in a plain one. */
 static int find_parent(import_job *im, const rbdio_ds_header *h)
 {
+    if (enckeys_check_mix(im->ctx, &im->cat, &im->spec, !h->has_from) < 0)
+        return -1;
     if (!h->has_from)
         return 0;
     for (size_t i = im->cat.n; i-- > 0;)
         if (strcmp(im->cat.e[i].m.snap_name, h->from_snap) == 0) {
             im->parent = &im->cat.e[i];
+            if (enckeys_require(im->ctx, im->parent) < 0)
+                return -1;
+            if (!enckeys_parent_ok(im->ctx, im->parent))
+                return ag_fail(im->ctx, AG_EUSAGE, "%s: backup %s (the stream's "
+                               "from-snapshot) is %s: a chain never mixes", im->name,
+                               im->parent->id, im->parent->m.enc.on ? "encrypted" : "plain");
             return 0;
         }
     return ag_fail(im->ctx, AG_ENOTFOUND, "no backup of %s has snapshot '%s' (the stream's "
@@ -83,6 +94,7 @@ static void fill_manifest(import_job *im, const rbdio_ds_header *h, const char *
         snprintf(m->parent_id, sizeof(m->parent_id), "%s", pm->id);
         snprintf(m->parent_snap, sizeof(m->parent_snap), "%s", pm->snap_name);
     }
+    enckeys_follow(im->ctx, &im->cat, im->parent, m);
     m->chunk_size = im->chunk;
 }
 
@@ -156,7 +168,7 @@ static int prepare(import_job *im, int fd)
         return ag_fail(ctx, AG_EUSAGE, "export-diff stream: snapshot name longer than %zu "
                        "bytes", sizeof(im->m.snap_name) - 1);
     if (ag_s3(ctx) == NULL || catalog_load(ctx, &im->spec, &im->cat) < 0 ||
-        find_parent(im, h) < 0)
+        head_check(ctx, &im->cat, &im->spec, 0) < 0 || find_parent(im, h) < 0)
         return -1;
     char prefix[2048], id[NAMING_ID_LEN];
     ag_image_prefix(ctx, &im->spec, prefix, sizeof(prefix));

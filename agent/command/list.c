@@ -32,6 +32,9 @@ static json_object *entry_json(const cat_entry *e)
     json_object_object_add(o, "stored_bytes", json_object_new_int64((int64_t)m->stored_bytes));
     json_object_object_add(o, "created", json_object_new_string(created));
     json_object_object_add(o, "damaged", json_object_new_boolean(0));
+    json_object_object_add(o, "encrypted", json_object_new_boolean(m->enc.on));
+    if (m->enc.on)
+        json_object_object_add(o, "key_id", json_object_new_string(m->enc.key_id));
     return o;
 }
 
@@ -100,9 +103,10 @@ static void print_text(const catalog *c, const list_row *rows)
         const manifest *m = &c->e[rows[k].e].m;
         ag_fmt_size(m->size, size, sizeof(size));
         ag_fmt_size(m->stored_bytes, stored, sizeof(stored));
-        printf("%-24s %-20s %-12s %-20s %12s %12s\n", termesc_str(name), termesc_str(m->id),
-               m->full ? "full" : "incremental", m->full ? "-" : termesc_str(m->parent_id),
-               size, stored);
+        printf("%-24s %-20s %-12s %-20s %12s %12s%s%s\n", termesc_str(name),
+               termesc_str(m->id), m->full ? "full" : "incremental",
+               m->full ? "-" : termesc_str(m->parent_id), size, stored,
+               m->enc.on ? "  encrypted, key " : "", m->enc.on ? m->enc.key_id : "");
     }
 }
 
@@ -154,6 +158,8 @@ static json_object *chunk_json(const index_rec *rec)
     json_object_object_add(o, "pack", json_object_new_int64(rec->obj));
     json_object_object_add(o, "pack_offset", json_object_new_int64((int64_t)rec->obj_offset));
     json_object_object_add(o, "stored", json_object_new_int64(rec->stored_length));
+    if (rec->flags & INDEX_FLAG_SEALED)
+        json_object_object_add(o, "sealed", json_object_new_boolean(1));
     if (!(rec->flags & INDEX_FLAG_ZERO)) {
         char dg[80];
         digest_format(index_rec_digest(rec), rec->digest, dg);
@@ -165,11 +171,12 @@ static json_object *chunk_json(const index_rec *rec)
 /* The chunk records of m as the catalog loads them (at the declared size, with the
  * manifest's SHA-256 and record count), as a table, or into root's "chunks". 0, or -1
  * with the error recorded in ctx and nothing printed. */
-static int print_chunks(ag_ctx *ctx, const manifest *m, json_object *root)
+static int print_chunks(ag_ctx *ctx, const cat_entry *e, json_object *root)
 {
     index_rec *recs = NULL;
     size_t n = 0;
-    if (catalog_load_index(ctx, m, &recs, &n) < 0)
+    const manifest *m = &e->m;
+    if (catalog_load_index(ctx, m, e->dk, &recs, &n) < 0)
         return -1;
     json_object *arr = root ? json_object_new_array() : NULL;
     if (!root)
@@ -221,7 +228,7 @@ int cmd_show(ag_ctx *ctx, int argc, char **argv)
             ag_fail(ctx, AG_EINTEGRITY, "%s@%s: the manifest cannot be shown", name,
                     c.e[i].id);
         else if (chunks != NULL)
-            print_chunks(ctx, &c.e[i].m, ctx->opts.json ? root : NULL);
+            print_chunks(ctx, &c.e[i], ctx->opts.json ? root : NULL);
         if (ctx->exit_code == AG_OK && (ctx->opts.json || chunks == NULL))
             puts(json_object_to_json_string_ext(root, AG_JSON_OUT));
         json_object_put(root);

@@ -4,6 +4,7 @@
 #include "agent/command/command.h"
 #include "agent/repo/catalog.h"
 #include "agent/repo/chain.h"
+#include "agent/repo/head.h"
 #include "agent/restore/apply.h"
 #include "agent/restore/ordered.h"
 #include "agent/format/index.h"
@@ -50,6 +51,8 @@ static int resolve(restore_job *r)
 {
     ag_ctx *ctx = r->ctx;
     if (catalog_load(ctx, &r->spec, &r->cat) < 0)
+        return -1;
+    if (r->spec.at[0] == '\0' && head_check(ctx, &r->cat, &r->spec, 1) < 0)
         return -1;
     long t = catalog_find(ctx, &r->cat, &r->spec, r->spec.at);
     return t < 0 ? -1 : chain_open(ctx, &r->cat, (size_t)t, &r->ch);

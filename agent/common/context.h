@@ -80,6 +80,10 @@ typedef struct ag_opts {
     const char *payload_signing; /* auto | signed | unsigned */
     const char *retry_time;     /* S3 retry time (a duration), checked by ag_s3() */
     const char *metrics_file;   /* run: Prometheus textfile written after the run */
+    int encryption;             /* encryption = aes-256-gcm (1) or none (0): new backups */
+    const char *key_file;       /* master key file (a path; the key itself never in argv) */
+    const char *passphrase_file; /* or a passphrase in this file (or RBD2S3_PASSPHRASE) */
+    const char *old_key_files;  /* comma-separated earlier master keys, for reading */
     int ceph_timeout;           /* seconds: bound of one Ceph operation (ceph timeout) */
     int abort_timeout;          /* seconds the cleanup may take after a signal (abort timeout) */
     int snap_now;               /* snap cleanup = immediate: the agent's older snapshots
@@ -95,12 +99,18 @@ typedef struct ag_opts {
     int npools;
 } ag_opts;
 
+struct keyring;
+
 /* The run context of one command. */
 typedef struct ag_ctx {
     ag_opts opts;
     const char *command;        /* for error lines */
     s3_client *s3;              /* created on demand by ag_s3() */
     rbdio_cluster *src;         /* created on demand by ag_cluster() */
+    struct keyring *keys;       /* master keys (agent/config/keyring.h); NULL: none */
+    int want_keys;              /* set by main.c for a command that reads the bucket:
+                                 * opts_parse_command loads keys once the command's
+                                 * options (global ones too) are in */
     int exit_code;              /* first error's code, AG_OK if none */
     char errmsg[1024];          /* first error's text */
 } ag_ctx;

@@ -46,6 +46,10 @@ typedef struct keyring keyring;
  * 0, or -1 with one line on stderr (prefix "rbd2s3: ") and *code set to AG_EUSAGE. */
 struct ag_opts;
 int keyring_load(const struct ag_opts *o, keyring **out, int *code);
+/* The same, but the error line goes into msg[0..msgsz) (without the prefix) instead of
+ * stderr, for a caller that records it (opts_parse_command: ag_fail). */
+int keyring_load_msg(const struct ag_opts *o, keyring **out, int *code, char *msg,
+                     size_t msgsz);
 
 /* 1 when new backups must be encrypted (encryption = aes-256-gcm), else 0. */
 int keyring_encrypts(const keyring *kr);
@@ -53,13 +57,16 @@ int keyring_encrypts(const keyring *kr);
 /* The master key for writing: from the key file, or (passphrase) derived with kdf
  * (NULL: the keyring's own salt, made at random on first use, default parameters);
  * *used receives the parameters actually used (for the manifest; NULL when the key came
- * from a key file). Derivations are cached per salt and parameters. NULL when the
- * keyring has no current key (only old ones), or scrypt failed (-EIO in *err). */
+ * from a key file). Derivations are cached per salt and parameters; a key returned
+ * stays valid until keyring_free. NULL when the keyring has no current key (only old
+ * ones; -ENOKEY in *err), kdf is out of the bounds of seal.h or needs over 1 GiB
+ * (-EINVAL), or scrypt failed (-EIO). kr may be NULL (-ENOKEY). */
 const seal_key *keyring_current(keyring *kr, const seal_kdf *kdf,
                                 const seal_kdf **used, int *err);
 
 /* The master key whose key id is id (current or old; passphrase keys derived with kdf,
- * which a manifest gives), or NULL when no key of the keyring has that id. */
+ * which a manifest gives; kdf NULL: the derivations made so far), or NULL when no key of
+ * the keyring has that id. */
 const seal_key *keyring_find(keyring *kr, const char *id, const seal_kdf *kdf);
 
 /* Wipe every key, unlock and free. Safe on NULL. */

@@ -3,6 +3,8 @@
 #include "agent/config/options.h"
 #include "agent/config/options_int.h"
 
+#include "agent/config/keyring.h"
+
 #include "agent/format/chunk.h"
 #include "agent/config/policy.h"
 
@@ -122,6 +124,10 @@ static const opts_key keys[] = {
     { "pack-size", K_SIZE, OFF(tun.pack_size) },
     { "ceph-timeout", K_SECS, OFF(ceph_timeout) },
     { "abort-timeout", K_SECS, OFF(abort_timeout) },
+    { "encryption", K_CHOICE, OFF(encryption) },
+    { "key-file", K_STR, OFF(key_file) },
+    { "passphrase-file", K_STR, OFF(passphrase_file) },
+    { "old-key-files", K_STR, OFF(old_key_files) },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -132,6 +138,7 @@ static const struct choice_def {
 } choices[] = {
     { OFF(snap_now), { "deferred", "immediate" } },
     { OFF(tun.chunk_digest), { "xxh3", "sha256" } },
+    { OFF(encryption), { "none", "aes-256-gcm" } },
 };
 
 static const char *const *choice_values(size_t off)
@@ -243,6 +250,9 @@ static void usage(void)
           "  run     [--dry-run]     back up every image of the config's [pool:NAME]\n"
           "  import-diff FILE|- POOL/IMAGE   store an rbd export-diff stream as a backup\n"
           "  verify  [POOL/IMAGE[@BACKUP]] [--deep] [--source]\n"
+          "  key create FILE        a new master key file (32 random bytes, mode 0600)\n"
+          "  key rotate [POOL[/IMAGE]] --new-key-file FILE | --new-passphrase-file FILE\n"
+          "                         rewrap every data key under a new master key\n"
           "\n"
           "global options:\n"
           "  -c, --config FILE     config file (default /etc/rbd2s3/rbd2s3.conf if present)\n"
@@ -267,12 +277,18 @@ static void usage(void)
           "  --ceph-timeout DURATION  bound of one Ceph operation (default 120s)\n"
           "  --abort-timeout DURATION  time the cleanup may take after SIGTERM/SIGINT\n"
           "                        before the process exits anyway (default 30s)\n"
+          "  --encryption none|aes-256-gcm  encryption of new backups (default none)\n"
+          "  --key-file FILE       master key file (rbd2s3 key create FILE); or\n"
+          "  --passphrase-file FILE  a passphrase (first line; or RBD2S3_PASSPHRASE)\n"
+          "  --old-key-files F[,F]  earlier master keys, for reading during a rotation\n"
           "  --no-progress         no progress line\n"
           "  -v, --verbose / -q, --quiet\n"
           "  tunables: --threads N --chunk-size SIZE --sparse-size SIZE --part-size SIZE\n"
           "            --parts-in-flight N --reads-in-flight N --writes-in-flight N\n"
           "            --gets-in-flight N --fetch-size SIZE --pack-size SIZE\n"
-          "credentials: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, or the config file\n",
+          "credentials: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, or the config file\n"
+          "secrets never go on the command line: key and passphrase are read from files\n"
+          "or the environment only\n",
           stdout);
 }
 
@@ -420,6 +436,16 @@ static int command_opt(ag_ctx *ctx, const char *a, const char *val, const opts_c
     return 0;
 }
 
+/* The keyring the options name (ctx->want_keys), with the error line recorded. */
+static int load_keys(ag_ctx *ctx)
+{
+    char msg[512];
+    int code = AG_EUSAGE;
+    if (keyring_load_msg(&ctx->opts, &ctx->keys, &code, msg, sizeof(msg)) < 0)
+        return ag_fail(ctx, code, "%s", msg);
+    return 0;
+}
+
 int opts_parse_command(ag_ctx *ctx, int argc, char **argv, const opts_cmd *spec, int nspec,
                        char ***positional, int *npositional)
 {
@@ -449,5 +475,7 @@ int opts_parse_command(ag_ctx *ctx, int argc, char **argv, const opts_cmd *spec,
     }
     *positional = pos;
     *npositional = np;
+    if (ctx->want_keys && ctx->keys == NULL)
+        return load_keys(ctx);
     return 0;
 }

@@ -11,8 +11,9 @@
 int opts_parse_global(ag_ctx *ctx, int argc, char **argv);
 
 /* Parse one command's own options. spec lists the accepted long options; values
- * are returned through the option table. Returns the index of the first positional
- * argument, or -1 with a usage error recorded. */
+ * are returned through the option table. Then, when ctx->want_keys, load ctx->keys
+ * (agent/config/keyring.h) from the options, global ones given after the command too.
+ * Returns 0, or -1 with a usage error recorded (a bad key: AG_EUSAGE). */
 typedef struct opts_cmd {
     const char *name;       /* "full", "dest-ceph-conf" */
     int has_arg;            /* 0 flag, 1 value */

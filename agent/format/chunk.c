@@ -106,16 +106,12 @@ size_t chunk_encode(chunk_enc *e, const unsigned char *data, size_t len, uint64_
     return n;
 }
 
-/* The lengths of a data record that a valid index holds (index.c check_sizes), with
- * stored_len bytes at hand. */
+/* The lengths of a plain data record that a valid index holds, with stored_len bytes
+ * at hand. */
 static int decode_sizes_ok(const index_rec *r, size_t stored_len)
 {
-    if ((r->flags & INDEX_FLAG_ZERO) || r->length == 0 || r->length > CHUNK_SIZE_MAX ||
-        r->stored_length == 0 || stored_len != r->stored_length)
-        return 0;
-    if (r->flags & INDEX_FLAG_RAW)
-        return r->stored_length == r->length;
-    return r->stored_length <= (uint64_t)LZ4_COMPRESSBOUND(r->length);
+    return !(r->flags & (INDEX_FLAG_ZERO | INDEX_FLAG_SEALED)) && r->length != 0 &&
+           stored_len == r->stored_length && index_rec_sizes_ok(r);
 }
 
 int chunk_decode(const index_rec *r, const unsigned char *stored, size_t stored_len,
@@ -138,4 +134,51 @@ int chunk_decode(const index_rec *r, const unsigned char *stored, size_t stored_
         return -EILSEQ;
     *out = data;
     return 0;
+}
+
+void chunk_place(const chunk_owner *o, const index_rec *r, seal_place *p)
+{
+    p->backup_id = o->backup_id;
+    p->image_id = o->image_id;
+    p->obj = r->obj;
+    p->obj_offset = r->obj_offset;
+    p->offset = r->offset;
+    p->length = r->length;
+    p->flags = r->flags;
+}
+
+int chunk_read(const chunk_owner *o, const index_rec *r, unsigned char *stored,
+               size_t stored_len, unsigned char *buf, size_t cap, const unsigned char **out)
+{
+    if (!(r->flags & INDEX_FLAG_SEALED))
+        return o->dk != NULL ? -EPERM : chunk_decode(r, stored, stored_len, buf, cap, out);
+    if (o->dk == NULL)
+        return -ENOKEY;
+    if ((r->flags & INDEX_FLAG_ZERO) || r->length == 0 || stored_len != r->stored_length ||
+        !index_rec_sizes_ok(r))
+        return -EINVAL;
+    seal_place p;
+    chunk_place(o, r, &p);
+    if (seal_open_chunk(o->dk, &p, stored, stored_len, stored) != 0)
+        return -EKEYREJECTED;
+    index_rec plain = *r;
+    plain.flags &= ~INDEX_FLAG_SEALED;
+    plain.stored_length -= SEAL_TAG_LEN;
+    return chunk_decode(&plain, stored, plain.stored_length, buf, cap, out);
+}
+
+const char *chunk_read_error(int rc)
+{
+    switch (rc) {
+    case -EBADMSG:
+        return "cannot decompress";
+    case -ENOKEY:
+        return "sealed, and no data key";
+    case -EPERM:
+        return "not sealed in an encrypted backup";
+    case -EKEYREJECTED:
+        return "does not open (damaged, moved or forged)";
+    default:
+        return "checksum mismatch";
+    }
 }

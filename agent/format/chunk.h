@@ -9,6 +9,7 @@
 
 #include "agent/format/digest.h"
 #include "agent/format/index.h"
+#include "agent/format/seal.h"
 
 #define CHUNK_SPARSE_MIN 4096u
 /* The largest chunk the format allows: every writer (backup, import-diff) refuses a
@@ -67,5 +68,30 @@ size_t chunk_encode(chunk_enc *e, const unsigned char *data, size_t len, uint64_
  * the bytes do not match the digest. *out is left alone on failure. */
 int chunk_decode(const index_rec *r, const unsigned char *stored, size_t stored_len,
                  unsigned char *buf, size_t cap, const unsigned char **out);
+
+/* The backup that a record belongs to, for sealing and opening its stored bytes. */
+typedef struct chunk_owner {
+    const seal_key *dk;       /* its data key: NULL for a plain backup */
+    const char *backup_id;
+    const char *image_id;
+} chunk_owner;
+
+/* The place that seals data record r of backup o (seal.h: associated data and nonce):
+ * r's object, offset in it, image offset, length and flags (INDEX_FLAG_SEALED
+ * included). Cannot fail. */
+void chunk_place(const chunk_owner *o, const index_rec *r, seal_place *p);
+
+/* Every reader's decoding of one data record r of backup o: chunk_decode of a plain
+ * backup's record; a sealed one is first opened in place with o->dk (stored[0..
+ * stored_len - SEAL_TAG_LEN) then holds its plain stored form: stored is changed), then
+ * decoded as chunk_decode does. Returns chunk_decode's codes, and -ENOKEY (a sealed
+ * record and no data key), -EPERM (a plain record in an encrypted backup: o->dk set),
+ * -EKEYREJECTED (the stored bytes do not open at the record's place under o->dk: forged,
+ * moved or damaged). No byte of a record that fails is usable; *out untouched then. */
+int chunk_read(const chunk_owner *o, const index_rec *r, unsigned char *stored,
+               size_t stored_len, unsigned char *buf, size_t cap, const unsigned char **out);
+
+/* The message of a chunk_read failure rc (static text). Cannot fail. */
+const char *chunk_read_error(int rc);
 
 #endif

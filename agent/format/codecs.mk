@@ -1,8 +1,10 @@
-# agent/format/codecs.mk - the agent codecs (naming, index, digest, manifest) and their unit tests;
-# included from agent/Makefile.inc.
+# agent/format/codecs.mk - the agent codecs (naming, index, digest, manifest, seal,
+# headdoc) and their unit tests; included from agent/Makefile.inc.
 AGENT_CODEC_SOURCES = agent/format/naming.c agent/format/naming.h \
     agent/format/index.c agent/format/index.h \
-    agent/format/digest.c agent/format/digest.h agent/format/manifest.c agent/format/manifest.h
+    agent/format/digest.c agent/format/digest.h agent/format/manifest.c agent/format/manifest.h \
+    agent/format/manifest_internal.h agent/format/manifest_enc.c \
+    agent/format/seal.c agent/format/seal.h agent/format/headdoc.c agent/format/headdoc.h
 
 # One test program per codec; each links the codec sources.
 CODEC_TEST_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS) $(LZ4_CFLAGS) $(OPENSSL_CFLAGS) \
@@ -11,9 +13,11 @@ CODEC_TEST_LIBS = $(JSONC_LIBS) $(LZ4_LIBS) $(OPENSSL_LIBS) $(XXHASH_LIBS) $(CMO
 
 if HAVE_CMOCKA
 check_PROGRAMS += tests/unit/format/test_naming tests/unit/format/test_index \
-    tests/unit/format/test_digest tests/unit/format/test_manifest
+    tests/unit/format/test_digest tests/unit/format/test_manifest tests/unit/format/test_seal \
+    tests/unit/format/test_headdoc
 TESTS += tests/unit/format/test_naming tests/unit/format/test_index \
-    tests/unit/format/test_digest tests/unit/format/test_manifest
+    tests/unit/format/test_digest tests/unit/format/test_manifest tests/unit/format/test_seal \
+    tests/unit/format/test_headdoc
 tests_unit_format_test_naming_SOURCES = tests/unit/format/test_naming.c $(AGENT_CODEC_SOURCES)
 tests_unit_format_test_naming_CFLAGS = $(CODEC_TEST_CFLAGS)
 tests_unit_format_test_naming_LDADD = $(CODEC_TEST_LIBS)
@@ -27,4 +31,11 @@ tests_unit_format_test_manifest_SOURCES = tests/unit/format/test_manifest.c \
     $(AGENT_CODEC_SOURCES)
 tests_unit_format_test_manifest_CFLAGS = $(CODEC_TEST_CFLAGS)
 tests_unit_format_test_manifest_LDADD = $(CODEC_TEST_LIBS)
+tests_unit_format_test_seal_SOURCES = tests/unit/format/test_seal.c $(AGENT_CODEC_SOURCES)
+tests_unit_format_test_seal_CFLAGS = $(CODEC_TEST_CFLAGS)
+tests_unit_format_test_seal_LDADD = $(CODEC_TEST_LIBS)
+tests_unit_format_test_headdoc_SOURCES = tests/unit/format/test_headdoc.c \
+    $(AGENT_CODEC_SOURCES)
+tests_unit_format_test_headdoc_CFLAGS = $(CODEC_TEST_CFLAGS)
+tests_unit_format_test_headdoc_LDADD = $(CODEC_TEST_LIBS)
 endif

@@ -1,6 +1,7 @@
 /* index.c - chunk index codec: 64-byte little-endian records in an lz4 frame. */
 #include "agent/format/index.h"
 #include "agent/format/chunk.h"
+#include "agent/format/seal.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -107,40 +108,38 @@ int index_rec_data_ok(const index_rec *r, const void *data)
     return digest_matches(index_rec_digest(r), data, r->length, r->digest);
 }
 
-/* A data record's sizes within what the format allows: at most CHUNK_SIZE_MAX bytes,
- * stored in at least one byte that ends within 2^64 (obj_offset + stored_length does
- * not wrap), raw exactly its length, compressed in at most LZ4_COMPRESSBOUND of it (so
- * every length fits an int for lz4). */
-static int check_sizes(const index_rec *r)
+int index_rec_sizes_ok(const index_rec *r)
 {
+    uint64_t tag = r->flags & INDEX_FLAG_SEALED ? SEAL_TAG_LEN : 0;
     if (r->flags & INDEX_FLAG_ZERO)
-        return 0;
-    if (r->length > CHUNK_SIZE_MAX || r->stored_length == 0 ||
+        return 1;
+    if (r->length > CHUNK_SIZE_MAX || r->stored_length <= tag ||
         r->obj_offset > UINT64_MAX - r->stored_length)
-        return -EINVAL;
+        return 0;
     if (r->flags & INDEX_FLAG_RAW)
-        return r->stored_length == r->length ? 0 : -EINVAL;
-    return r->stored_length <= (uint64_t)LZ4_COMPRESSBOUND(r->length) ? 0 : -EINVAL;
+        return r->stored_length == r->length + tag;
+    return r->stored_length <= (uint64_t)LZ4_COMPRESSBOUND(r->length) + tag;
 }
 
 /* A record is valid if it has a length, flags known to its index version, a zero
  * record carries no pack location, no digest and no digest kind, a data record has
- * sizes the format allows (check_sizes), an XXH3-128 digest leaves its last 16 bytes
+ * sizes the format allows (index_rec_sizes_ok), an XXH3-128 digest leaves its last 16 bytes
  * zero; and it must start at or after next_min. */
 static int check_rec(const index_rec *r, uint64_t next_min, uint32_t version)
 {
     static const uint8_t zeros[DIGEST_LEN];
-    uint32_t known = INDEX_FLAG_ZERO | INDEX_FLAG_RAW | (version >= 2 ? INDEX_FLAG_XXH3 : 0);
+    uint32_t known = INDEX_FLAG_ZERO | INDEX_FLAG_RAW |
+                     (version >= 2 ? INDEX_FLAG_XXH3 | INDEX_FLAG_SEALED : 0);
     if (r->length == 0 || r->offset + r->length < r->offset || r->offset < next_min)
         return -EINVAL;
     if ((r->flags & ~known) != 0)
         return -EINVAL;
     if ((r->flags & INDEX_FLAG_ZERO) &&
-        ((r->flags & (INDEX_FLAG_RAW | INDEX_FLAG_XXH3)) || r->obj != 0 ||
+        ((r->flags & (INDEX_FLAG_RAW | INDEX_FLAG_XXH3 | INDEX_FLAG_SEALED)) || r->obj != 0 ||
          r->obj_offset != 0 || r->stored_length != 0 ||
          memcmp(r->digest, zeros, sizeof(zeros)) != 0))
         return -EINVAL;
-    if (check_sizes(r) != 0)
+    if (!index_rec_sizes_ok(r))
         return -EINVAL;
     if ((r->flags & INDEX_FLAG_XXH3) && memcmp(r->digest + 16, zeros, DIGEST_LEN - 16) != 0)
         return -EINVAL;         /* XXH3-128 fills 16 bytes */

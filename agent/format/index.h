@@ -4,10 +4,13 @@
  * 16-byte header ("RBD2SIDX", u32 version = 2, u32 record size = 72) followed by
  * records sorted by image offset, each little-endian:
  *   u64 offset, u64 length, u32 obj (the N of data.N), u32 flags (bit 0: zero, bit 1: stored raw,
- *   bit 2: XXH3-128 digest), u64 obj_offset, u32 stored_length, u32 reserved (0),
+ *   bit 2: XXH3-128 digest, bit 3: sealed), u64 obj_offset, u32 stored_length, u32 reserved (0),
  *   u8 digest[32] (of the uncompressed bytes: SHA-256, or with bit 2 the canonical
  *   XXH3-128 in the first 16 bytes and zeros after; all zero for zero records). = 72 bytes.
  * Zero records have obj = obj_offset = stored_length = 0.
+ * In an encrypted backup every data record is sealed (bit 3): its stored bytes are the
+ * raw or lz4 form sealed with seal_chunk (agent/format/seal.h), SEAL_TAG_LEN longer, and
+ * the whole frame is sealed with seal_index; a plain backup's index has no bit 3.
  * Version 1 (written before 2026-12-01) is read too; it has no bit 2, so SHA-256 only.
  */
 #ifndef RBD2S3_INDEX_H
@@ -22,6 +25,7 @@
 #define INDEX_FLAG_ZERO 1u
 #define INDEX_FLAG_RAW 2u   /* stored uncompressed (stored_length == length) */
 #define INDEX_FLAG_XXH3 4u  /* digest is XXH3-128, not SHA-256 */
+#define INDEX_FLAG_SEALED 8u /* stored bytes sealed (seal_chunk): SEAL_TAG_LEN longer */
 
 typedef struct index_rec {
     uint64_t offset;        /* image offset */
@@ -39,15 +43,24 @@ digest_kind index_rec_digest(const index_rec *r);
 /* Set a data record's digest d of kind k (the flag that names the kind with it). */
 void index_rec_set_digest(index_rec *r, digest_kind k, const uint8_t d[DIGEST_LEN]);
 
+/* 1 when a record's sizes are within what the format allows, else 0: a zero record
+ * always; a data record of at most CHUNK_SIZE_MAX bytes, stored in more than its tag (0,
+ * or SEAL_TAG_LEN when sealed) in bytes that end within 2^64, raw exactly its length plus
+ * tag, compressed in at most LZ4_COMPRESSBOUND of it plus tag (every length fits an int
+ * for lz4). */
+int index_rec_sizes_ok(const index_rec *r);
+
 /* 1 if data[0..r->length) is the record's uncompressed bytes by its digest. */
 int index_rec_data_ok(const index_rec *r, const void *data);
 
 /* Writer: appends records (offsets must increase and not overlap: -EINVAL otherwise;
  * also -EINVAL for length 0, unknown flags, ZERO with pack fields or hash set,
- * ZERO with RAW or XXH3, RAW with stored_length != length, a data record longer than
+ * ZERO with RAW, XXH3 or SEALED, RAW with stored_length != length (+ SEAL_TAG_LEN when
+ * SEALED), a data record longer than
  * CHUNK_SIZE_MAX (agent/format/chunk.h), stored in 0 bytes, stored bytes ending past 2^64
  * (obj_offset + stored_length wraps) or, compressed, in more than
- * LZ4_COMPRESSBOUND(length); the reader refuses the same records)
+ * LZ4_COMPRESSBOUND(length) (+ SEAL_TAG_LEN when SEALED); the reader refuses the same
+ * records)
  * and produces the compressed object in memory. */
 typedef struct index_writer index_writer;
 int index_writer_new(index_writer **out);

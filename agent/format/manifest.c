@@ -1,5 +1,6 @@
 /* manifest.c - manifest JSON codec (json-c) with an embedded SHA-256 checksum. */
 #include "agent/format/manifest.h"
+#include "agent/format/manifest_internal.h"
 #include "agent/format/digest.h"
 #include "agent/format/naming.h"
 
@@ -11,7 +12,6 @@
 #include <json-c/json.h>
 
 #define CHECKSUM_PREFIX "sha256:"
-#define HASH_FLAGS JSON_C_TO_STRING_PLAIN
 #define OUTPUT_FLAGS \
     (JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE)
 
@@ -111,8 +111,7 @@ static int is_sha256_hex(const char *s)
 
 /* ---- building ---- */
 
-/* Adds that remember the first failure in *rc (json-c returns NULL on ENOMEM). */
-static void add(json_object *o, const char *k, json_object *v, int *rc)
+void mj_add(json_object *o, const char *k, json_object *v, int *rc)
 {
     if (*rc == 0 && v != NULL && json_object_object_add(o, k, v) == 0)
         return;
@@ -121,14 +120,14 @@ static void add(json_object *o, const char *k, json_object *v, int *rc)
         *rc = -ENOMEM;
 }
 
-static void add_str(json_object *o, const char *k, const char *v, int *rc)
+void mj_add_str(json_object *o, const char *k, const char *v, int *rc)
 {
-    add(o, k, json_object_new_string(v), rc);
+    mj_add(o, k, json_object_new_string(v), rc);
 }
 
-static void add_u64(json_object *o, const char *k, uint64_t v, int *rc)
+void mj_add_u64(json_object *o, const char *k, uint64_t v, int *rc)
 {
-    add(o, k, json_object_new_uint64(v), rc);
+    mj_add(o, k, json_object_new_uint64(v), rc);
 }
 
 static void add_time(json_object *o, const char *k, time_t t, int *rc)
@@ -137,7 +136,7 @@ static void add_time(json_object *o, const char *k, time_t t, int *rc)
     naming_iso8601(t, iso);
     if (iso[0] == '\0' && *rc == 0)
         *rc = -EINVAL;
-    add_str(o, k, iso, rc);
+    mj_add_str(o, k, iso, rc);
 }
 
 #define MAX_RECORDS (1ull << 32)
@@ -166,12 +165,14 @@ int manifest_check(const manifest *m)
         m->order < 0 || m->order > 63 || !is_sha256_hex(m->index_sha256) ||
         m->index.key == NULL || m->index.key[0] == '\0' ||
         (m->nobjects > 0 && m->objects == NULL) || m->nobjects > MANIFEST_MAX_OBJECTS ||
-        m->created < 0 || m->snap_time < 0 || check_parent(m) != 0)
+        m->created < 0 || m->snap_time < 0 || check_parent(m) != 0 ||
+        manifest_enc_check(m) != 0)
         return -EINVAL;
     if (m->chunk_size == 0 || m->chunk_size > MANIFEST_CHUNK_MAX ||
         m->index_records > m->size || m->index_records > MAX_RECORDS ||
-        m->index.size == 0 || m->index.size > manifest_index_bound(m->index_records))
-        return -EINVAL;
+        m->index.size == 0 || m->index.size > manifest_index_bound(m->index_records) +
+                                               (m->enc.on ? SEAL_TAG_LEN : 0))
+        return -EINVAL;           /* a sealed index: its frame and the GCM tag */
     return 0;
 }
 
@@ -197,7 +198,7 @@ int manifest_check_folder(const manifest *m, const char *image_prefix, const cha
     return *why == NULL ? 0 : -EINVAL;
 }
 
-static json_object *build(const manifest *m, int *rc)
+json_object *manifest_build_doc(const manifest *m, int whole, int *rc)
 {
     json_object *doc = json_object_new_object();
     json_object *img = json_object_new_object();
@@ -210,28 +211,29 @@ static json_object *build(const manifest *m, int *rc)
     if (!doc || !img || !snap || (!m->full && !parent) || !objs || !idx || !tot)
         *rc = -ENOMEM;
     if (*rc == 0) {
-        add(doc, "format", json_object_new_int(MANIFEST_FORMAT), rc);
-        add_str(doc, "tool", m->tool, rc);
-        add_str(doc, "id", m->id, rc);
+        mj_add(doc, "format", json_object_new_int(m->enc.on ? MANIFEST_FORMAT_SEALED
+                                                            : MANIFEST_FORMAT), rc);
+        mj_add_str(doc, "tool", m->tool, rc);
+        mj_add_str(doc, "id", m->id, rc);
         add_time(doc, "created", m->created, rc);
 
-        add_str(img, "pool", m->pool, rc);
-        add_str(img, "namespace", m->ns, rc);
-        add_str(img, "name", m->image, rc);
-        add_str(img, "id", m->image_id, rc);
-        add_u64(img, "size", m->size, rc);
-        add(img, "order", json_object_new_int(m->order), rc);
-        add_u64(img, "features", m->features, rc);
-        add_u64(img, "stripe_unit", m->stripe_unit, rc);
-        add_u64(img, "stripe_count", m->stripe_count, rc);
+        mj_add_str(img, "pool", m->pool, rc);
+        mj_add_str(img, "namespace", m->ns, rc);
+        mj_add_str(img, "name", m->image, rc);
+        mj_add_str(img, "id", m->image_id, rc);
+        mj_add_u64(img, "size", m->size, rc);
+        mj_add(img, "order", json_object_new_int(m->order), rc);
+        mj_add_u64(img, "features", m->features, rc);
+        mj_add_u64(img, "stripe_unit", m->stripe_unit, rc);
+        mj_add_u64(img, "stripe_count", m->stripe_count, rc);
 
-        add_str(snap, "name", m->snap_name, rc);
-        add_u64(snap, "id", m->snap_id, rc);
+        mj_add_str(snap, "name", m->snap_name, rc);
+        mj_add_u64(snap, "id", m->snap_id, rc);
         add_time(snap, "timestamp", m->snap_time, rc);
 
         if (parent != NULL) {
-            add_str(parent, "id", m->parent_id, rc);
-            add_str(parent, "snapshot", m->parent_snap, rc);
+            mj_add_str(parent, "id", m->parent_id, rc);
+            mj_add_str(parent, "snapshot", m->parent_snap, rc);
         }
         for (size_t i = 0; i < m->nobjects && *rc == 0; i++) {
             json_object *o = json_object_new_object();
@@ -239,41 +241,42 @@ static json_object *build(const manifest *m, int *rc)
                 *rc = -ENOMEM;
                 break;
             }
-            add_str(o, "key", m->objects[i].key, rc);
-            add_u64(o, "size", m->objects[i].size, rc);
-            add_str(o, "etag", m->objects[i].etag, rc);
+            mj_add_str(o, "key", m->objects[i].key, rc);
+            mj_add_u64(o, "size", m->objects[i].size, rc);
+            mj_add_str(o, "etag", m->objects[i].etag, rc);
             if (*rc != 0 || json_object_array_add(objs, o) != 0) {
                 json_object_put(o);
                 if (*rc == 0)
                     *rc = -ENOMEM;
             }
         }
-        add_str(idx, "key", m->index.key, rc);
-        add_u64(idx, "size", m->index.size, rc);
-        add_str(idx, "sha256", m->index_sha256, rc);
-        add_u64(idx, "records", m->index_records, rc);
+        mj_add_str(idx, "key", m->index.key, rc);
+        mj_add_u64(idx, "size", m->index.size, rc);
+        mj_add_str(idx, "sha256", m->index_sha256, rc);
+        mj_add_u64(idx, "records", m->index_records, rc);
 
-        add_u64(tot, "data_bytes", m->data_bytes, rc);
-        add_u64(tot, "zero_bytes", m->zero_bytes, rc);
-        add_u64(tot, "stored_bytes", m->stored_bytes, rc);
-        add_u64(tot, "chunks", m->chunks, rc);
-        add_u64(tot, "zero_chunks", m->zero_chunks, rc);
+        mj_add_u64(tot, "data_bytes", m->data_bytes, rc);
+        mj_add_u64(tot, "zero_bytes", m->zero_bytes, rc);
+        mj_add_u64(tot, "stored_bytes", m->stored_bytes, rc);
+        mj_add_u64(tot, "chunks", m->chunks, rc);
+        mj_add_u64(tot, "zero_chunks", m->zero_chunks, rc);
     }
     /* Each add takes its value (or drops it on failure), so nothing leaks past here. */
-    add(doc, "image", img, rc);
-    add(doc, "snapshot", snap, rc);
-    add_str(doc, "type", m->full ? "full" : "incremental", rc);
+    mj_add(doc, "image", img, rc);
+    mj_add(doc, "snapshot", snap, rc);
+    mj_add_str(doc, "type", m->full ? "full" : "incremental", rc);
     if (*rc == 0 && json_object_object_add(doc, "parent", parent) != 0) {
         json_object_put(parent);
         *rc = -ENOMEM;
     } else if (*rc != 0) {
         json_object_put(parent);
     }
-    add_u64(doc, "chunk_size", m->chunk_size, rc);
-    add_str(doc, "compression", "lz4", rc);
-    add(doc, "data_objects", objs, rc);
-    add(doc, "index", idx, rc);
-    add(doc, "totals", tot, rc);
+    mj_add_u64(doc, "chunk_size", m->chunk_size, rc);
+    mj_add_str(doc, "compression", "lz4", rc);
+    mj_add(doc, "data_objects", objs, rc);
+    mj_add(doc, "index", idx, rc);
+    mj_add(doc, "totals", tot, rc);
+    manifest_enc_build(doc, m, whole, rc);
     if (*rc != 0) {
         json_object_put(doc);
         return NULL;
@@ -291,11 +294,11 @@ int manifest_to_json(const manifest *m, char **json, size_t *len)
     *len = 0;
     if (rc != 0)
         return rc;
-    doc = build(m, &rc);
+    doc = manifest_build_doc(m, 1, &rc);
     if (rc == 0)
         rc = doc_checksum(doc, sum);
     if (rc == 0)
-        add_str(doc, "checksum", sum, &rc);
+        mj_add_str(doc, "checksum", sum, &rc);
     if (rc == 0) {
         size_t n = 0;
         const char *s = json_object_to_json_string_length(doc, OUTPUT_FLAGS, &n);
@@ -318,17 +321,17 @@ int manifest_to_json(const manifest *m, char **json, size_t *len)
 
 /* ---- parsing: every getter returns 0 or -EINVAL ---- */
 
-static int get_member(json_object *o, const char *k, json_type t, json_object **v)
+int mj_member(json_object *o, const char *k, json_type t, json_object **v)
 {
     if (!json_object_object_get_ex(o, k, v) || !json_object_is_type(*v, t))
         return -EINVAL;
     return 0;
 }
 
-static int get_str(json_object *o, const char *k, char *dst, size_t dstsz)
+int mj_str(json_object *o, const char *k, char *dst, size_t dstsz)
 {
     json_object *v;
-    if (get_member(o, k, json_type_string, &v) != 0 ||
+    if (mj_member(o, k, json_type_string, &v) != 0 ||
         (size_t)json_object_get_string_len(v) >= dstsz)
         return -EINVAL;
     const char *s = json_object_get_string(v);
@@ -338,12 +341,10 @@ static int get_str(json_object *o, const char *k, char *dst, size_t dstsz)
     return 0;
 }
 
-/* A non-negative integer up to UINT64_MAX (json-c types values above INT64_MAX as
- * uint64; get_int64 clamps them to INT64_MAX). */
-static int get_u64(json_object *o, const char *k, uint64_t *out)
+int mj_u64(json_object *o, const char *k, uint64_t *out)
 {
     json_object *v;
-    if (get_member(o, k, json_type_int, &v) != 0)
+    if (mj_member(o, k, json_type_int, &v) != 0)
         return -EINVAL;
     int64_t s = json_object_get_int64(v);
     if (s < 0)
@@ -355,7 +356,7 @@ static int get_u64(json_object *o, const char *k, uint64_t *out)
 static int get_time(json_object *o, const char *k, time_t *t)
 {
     char iso[32];
-    if (get_str(o, k, iso, sizeof(iso)) != 0)
+    if (mj_str(o, k, iso, sizeof(iso)) != 0)
         return -EINVAL;
     return naming_parse_iso8601(iso, t);
 }
@@ -363,7 +364,7 @@ static int get_time(json_object *o, const char *k, time_t *t)
 static int get_int_range(json_object *o, const char *k, int lo, int hi, int *out)
 {
     uint64_t v;
-    if (get_u64(o, k, &v) != 0 || v < (uint64_t)lo || v > (uint64_t)hi)
+    if (mj_u64(o, k, &v) != 0 || v < (uint64_t)lo || v > (uint64_t)hi)
         return -EINVAL;
     *out = (int)v;
     return 0;
@@ -379,8 +380,8 @@ static int parse_objects(json_object *arr, manifest *m)
         char etag[MANIFEST_ETAG_MAX];
         uint64_t size;
         if (!json_object_is_type(o, json_type_object) ||
-            get_str(o, "key", key, sizeof(key)) != 0 || get_u64(o, "size", &size) != 0 ||
-            get_str(o, "etag", etag, sizeof(etag)) != 0)
+            mj_str(o, "key", key, sizeof(key)) != 0 || mj_u64(o, "size", &size) != 0 ||
+            mj_str(o, "etag", etag, sizeof(etag)) != 0)
             return -EINVAL;
         rc = manifest_add_object(m, key, size, etag);
     }
@@ -393,42 +394,42 @@ static int parse_index(json_object *doc, manifest *m)
     json_object *idx;
     char key[MANIFEST_KEY_MAX];
     uint64_t size;
-    if (get_member(doc, "index", json_type_object, &idx) ||
-        get_str(idx, "key", key, sizeof(key)) || get_u64(idx, "size", &size) ||
-        get_str(idx, "sha256", m->index_sha256, sizeof(m->index_sha256)) ||
-        !is_sha256_hex(m->index_sha256) || get_u64(idx, "records", &m->index_records))
+    if (mj_member(doc, "index", json_type_object, &idx) ||
+        mj_str(idx, "key", key, sizeof(key)) || mj_u64(idx, "size", &size) ||
+        mj_str(idx, "sha256", m->index_sha256, sizeof(m->index_sha256)) ||
+        !is_sha256_hex(m->index_sha256) || mj_u64(idx, "records", &m->index_records))
         return -EINVAL;
     return manifest_set_index(m, key, size);
 }
 
-static int parse_doc(json_object *doc, manifest *m)
+static int parse_doc(json_object *doc, int format, manifest *m)
 {
     json_object *img, *snap, *parent, *objs, *tot;
     char type[16], comp[16];
     int rc = 0;
 
-    if (get_str(doc, "tool", m->tool, sizeof(m->tool)) ||
-        get_str(doc, "id", m->id, sizeof(m->id)) || !naming_is_backup_id(m->id) ||
+    if (mj_str(doc, "tool", m->tool, sizeof(m->tool)) ||
+        mj_str(doc, "id", m->id, sizeof(m->id)) || !naming_is_backup_id(m->id) ||
         get_time(doc, "created", &m->created))
         return -EINVAL;
 
-    if (get_member(doc, "image", json_type_object, &img) ||
-        get_str(img, "pool", m->pool, sizeof(m->pool)) || m->pool[0] == '\0' ||
-        get_str(img, "namespace", m->ns, sizeof(m->ns)) ||
-        get_str(img, "name", m->image, sizeof(m->image)) || m->image[0] == '\0' ||
-        get_str(img, "id", m->image_id, sizeof(m->image_id)) ||
-        get_u64(img, "size", &m->size) || get_int_range(img, "order", 0, 63, &m->order) ||
-        get_u64(img, "features", &m->features) ||
-        get_u64(img, "stripe_unit", &m->stripe_unit) ||
-        get_u64(img, "stripe_count", &m->stripe_count))
+    if (mj_member(doc, "image", json_type_object, &img) ||
+        mj_str(img, "pool", m->pool, sizeof(m->pool)) || m->pool[0] == '\0' ||
+        mj_str(img, "namespace", m->ns, sizeof(m->ns)) ||
+        mj_str(img, "name", m->image, sizeof(m->image)) || m->image[0] == '\0' ||
+        mj_str(img, "id", m->image_id, sizeof(m->image_id)) ||
+        mj_u64(img, "size", &m->size) || get_int_range(img, "order", 0, 63, &m->order) ||
+        mj_u64(img, "features", &m->features) ||
+        mj_u64(img, "stripe_unit", &m->stripe_unit) ||
+        mj_u64(img, "stripe_count", &m->stripe_count))
         return -EINVAL;
 
-    if (get_member(doc, "snapshot", json_type_object, &snap) ||
-        get_str(snap, "name", m->snap_name, sizeof(m->snap_name)) ||
-        get_u64(snap, "id", &m->snap_id) || get_time(snap, "timestamp", &m->snap_time))
+    if (mj_member(doc, "snapshot", json_type_object, &snap) ||
+        mj_str(snap, "name", m->snap_name, sizeof(m->snap_name)) ||
+        mj_u64(snap, "id", &m->snap_id) || get_time(snap, "timestamp", &m->snap_time))
         return -EINVAL;
 
-    if (get_str(doc, "type", type, sizeof(type)) ||
+    if (mj_str(doc, "type", type, sizeof(type)) ||
         !json_object_object_get_ex(doc, "parent", &parent))
         return -EINVAL;
     if (strcmp(type, "full") == 0 && parent == NULL) {
@@ -436,17 +437,17 @@ static int parse_doc(json_object *doc, manifest *m)
     } else if (strcmp(type, "incremental") == 0 && parent != NULL &&
                json_object_is_type(parent, json_type_object)) {
         m->full = 0;
-        if (get_str(parent, "id", m->parent_id, sizeof(m->parent_id)) ||
+        if (mj_str(parent, "id", m->parent_id, sizeof(m->parent_id)) ||
             !naming_is_backup_id(m->parent_id) ||
-            get_str(parent, "snapshot", m->parent_snap, sizeof(m->parent_snap)))
+            mj_str(parent, "snapshot", m->parent_snap, sizeof(m->parent_snap)))
             return -EINVAL;
     } else {
         return -EINVAL;
     }
 
-    if (get_u64(doc, "chunk_size", &m->chunk_size) ||
-        get_str(doc, "compression", comp, sizeof(comp)) || strcmp(comp, "lz4") != 0 ||
-        get_member(doc, "data_objects", json_type_array, &objs))
+    if (mj_u64(doc, "chunk_size", &m->chunk_size) ||
+        mj_str(doc, "compression", comp, sizeof(comp)) || strcmp(comp, "lz4") != 0 ||
+        mj_member(doc, "data_objects", json_type_array, &objs))
         return -EINVAL;
     rc = parse_objects(objs, m);
     if (rc != 0)
@@ -456,11 +457,12 @@ static int parse_doc(json_object *doc, manifest *m)
     if (rc != 0)
         return rc;
 
-    if (get_member(doc, "totals", json_type_object, &tot) ||
-        get_u64(tot, "data_bytes", &m->data_bytes) ||
-        get_u64(tot, "zero_bytes", &m->zero_bytes) ||
-        get_u64(tot, "stored_bytes", &m->stored_bytes) ||
-        get_u64(tot, "chunks", &m->chunks) || get_u64(tot, "zero_chunks", &m->zero_chunks))
+    if (mj_member(doc, "totals", json_type_object, &tot) ||
+        mj_u64(tot, "data_bytes", &m->data_bytes) ||
+        mj_u64(tot, "zero_bytes", &m->zero_bytes) ||
+        mj_u64(tot, "stored_bytes", &m->stored_bytes) ||
+        mj_u64(tot, "chunks", &m->chunks) || mj_u64(tot, "zero_chunks", &m->zero_chunks) ||
+        manifest_enc_parse(doc, format, m))
         return -EINVAL;
     return manifest_check(m);
 }
@@ -516,15 +518,17 @@ int manifest_from_json(const char *json, size_t len, manifest *m)
 {
     json_object *doc = NULL, *v;
     char given[80], want[72];
+    int64_t format = 0;
 
     manifest_clear(m);
     int rc = parse_text(json, len, &doc);
 
     /* format first: a document of another format may hash differently. */
-    if (rc == 0 && (get_member(doc, "format", json_type_int, &v) != 0 ||
-                    json_object_get_int64(v) != MANIFEST_FORMAT))
+    if (rc == 0 && mj_member(doc, "format", json_type_int, &v) == 0)
+        format = json_object_get_int64(v);
+    if (rc == 0 && format != MANIFEST_FORMAT && format != MANIFEST_FORMAT_SEALED)
         rc = -EINVAL;
-    if (rc == 0 && get_str(doc, "checksum", given, sizeof(given)) != 0)
+    if (rc == 0 && mj_str(doc, "checksum", given, sizeof(given)) != 0)
         rc = -EINVAL;
     if (rc == 0) {
         json_object_object_del(doc, "checksum");
@@ -536,7 +540,7 @@ int manifest_from_json(const char *json, size_t len, manifest *m)
     if (rc == 0 && strcmp(given, want) != 0)
         rc = -EBADMSG;
     if (rc == 0)
-        rc = parse_doc(doc, m);
+        rc = parse_doc(doc, (int)format, m);
     json_object_put(doc);
     if (rc != 0)
         manifest_clear(m);

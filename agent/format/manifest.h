@@ -127,7 +127,8 @@ int manifest_check_folder(const manifest *m, const char *image_prefix, const cha
                           const char *pool, const char *ns, const char *image,
                           const char **why);
 
-/* The largest index object (bytes) that records index records can take in the format. */
+/* The largest index object (bytes) that records index records can take in the format;
+ * a sealed index (encrypted backup) is SEAL_TAG_LEN longer. */
 uint64_t manifest_index_bound(uint64_t records);
 
 /* Serialise with checksum. *json is malloc'ed (caller frees), *len its length.

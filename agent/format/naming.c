@@ -6,6 +6,7 @@
 #include <string.h>
 
 #define MANIFEST_NAME "manifest.json"
+#define HEAD_NAME "head.json"
 #define BACKUP_ID_BASE 16          /* "YYYYMMDDTHHMMSSZ" */
 #define BACKUP_ID_MAX_SUFFIX 99999
 
@@ -287,6 +288,20 @@ int naming_index_key(const char *image_prefix, const char *id, char *out, size_t
 int naming_manifest_key(const char *image_prefix, const char *id, char *out, size_t outsz)
 {
     return backup_key(image_prefix, id, MANIFEST_NAME, out, outsz);
+}
+
+int naming_head_key(const char *image_prefix, char *out, size_t outsz)
+{
+    size_t n = strlen(image_prefix);
+    if (n == 0 || image_prefix[n - 1] != '/')
+        return -EINVAL;
+    int w = snprintf(out, outsz, "%s" HEAD_NAME, image_prefix);
+    if (w < 0 || (size_t)w >= outsz) {
+        if (outsz > 0)
+            out[0] = '\0';
+        return -ENAMETOOLONG;
+    }
+    return 0;
 }
 
 /* Unescape the component [p, p+n) into dst[dstsz]. */

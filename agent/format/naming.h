@@ -54,6 +54,11 @@ int naming_data_key(const char *image_prefix, const char *id, unsigned n, char *
                     size_t outsz);
 int naming_index_key(const char *image_prefix, const char *id, char *out, size_t outsz);
 int naming_manifest_key(const char *image_prefix, const char *id, char *out, size_t outsz);
+/* The image's head object (agent/format/headdoc.h): "<image_prefix>head.json". It is in
+ * no backup folder, so naming_parse_manifest_key and naming_parse_object_key never take
+ * it for one of a backup's objects. 0, -EINVAL (image_prefix does not end in '/') or
+ * -ENAMETOOLONG. */
+int naming_head_key(const char *image_prefix, char *out, size_t outsz);
 
 /* Split a manifest key found under prefix back into spec + id. Returns 0, or -EINVAL
  * if key is not "<prefix>/<pool>[/<ns>]/<image>/<id>/manifest.json". */

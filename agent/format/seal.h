@@ -71,7 +71,7 @@ void seal_key_wipe(seal_key *k);
 
 /* Seal len bytes of plain (a chunk's stored form: lz4 or raw) at place p under data key
  * k into out[0..len + SEAL_TAG_LEN). out may equal plain (in place). 0, -EINVAL (len
- * over INT_MAX) or -EIO. */
+ * over INT_MAX, or k is a master key: it never seals data) or -EIO. */
 int seal_chunk(const seal_key *k, const seal_place *p, const uint8_t *plain, size_t len,
                uint8_t *out);
 /* Open sealed[0..len) (len includes the tag) at place p into out[0..len - SEAL_TAG_LEN).
@@ -115,7 +115,7 @@ typedef struct seal_kdf {
 } seal_kdf;
 
 /* Lowercase hex of n bytes into out[2n + 1]; parse back: 0, or -EINVAL unless hex is
- * exactly 2n hex digits. */
+ * exactly 2n lowercase hex digits (the one form seal_hex writes). */
 void seal_hex(const uint8_t *b, size_t n, char *out);
 int seal_unhex(const char *hex, uint8_t *b, size_t n);
 

@@ -1,5 +1,6 @@
 /* catalog.c - the backups in the bucket: manifests listed, loaded, verified; their indexes. */
 #include "agent/repo/catalog.h"
+#include "agent/repo/enckeys.h"
 #include "agent/repo/keylist.h"
 
 #include <errno.h>
@@ -103,6 +104,7 @@ static int add_entry(ag_ctx *ctx, const char *key, fetch *f, catalog *out)
 {
     cat_entry *e = &out->e[out->n];
     manifest_init(&e->m);
+    e->dk = NULL;
     naming_parse_manifest_key(ctx->opts.prefix, key, &e->spec, e->id);
     if (f->rc < 0) {
         char what[1100];
@@ -111,6 +113,8 @@ static int add_entry(ag_ctx *ctx, const char *key, fetch *f, catalog *out)
     }
     const char *why = NULL;
     int rc = accept_manifest(ctx, &e->spec, e->id, f, &e->m, &why);
+    if (rc == 0 && (rc = enckeys_open(ctx, e, &why)) < 0)
+        why = NULL;                     /* out of memory: recorded */
     if (rc == 0) {
         out->n++;
         return 0;
@@ -208,8 +212,12 @@ int catalog_load(ag_ctx *ctx, const naming_spec *spec, catalog *out)
 
 void catalog_free(catalog *c)
 {
-    for (size_t i = 0; i < c->n; i++)
+    for (size_t i = 0; i < c->n; i++) {
         manifest_clear(&c->e[i].m);
+        if (c->e[i].dk != NULL)
+            seal_key_wipe(c->e[i].dk);
+        free(c->e[i].dk);
+    }
     for (size_t i = 0; c->badv != NULL && i < c->bad; i++)
         free(c->badv[i].key);
     free(c->badv);
@@ -309,9 +317,11 @@ long catalog_parent(const catalog *c, size_t i)
     return e->m.full ? -1 : find_id(c, &e->spec, e->m.parent_id);
 }
 
-/* Decode body into at most m->index_records records; the count must be exact. */
+/* Decode body into at most m->index_records records; the count must be exact, and a
+ * data record is sealed exactly when the backup is encrypted. */
 static int decode_index(const manifest *m, const s3_buf *body, index_rec **recs, size_t *n)
 {
+    uint32_t sealed = m->enc.on ? INDEX_FLAG_SEALED : 0;
     index_reader *r = NULL;
     if (index_reader_new(body->data, body->len, &r) < 0)
         return -1;
@@ -321,6 +331,10 @@ static int decode_index(const manifest *m, const s3_buf *body, index_rec **recs,
     while ((rc = index_reader_next(r, &rec)) == 1) {
         if (cnt >= m->index_records) {
             rc = -1;                    /* more records than the manifest declares */
+            break;
+        }
+        if (!(rec.flags & INDEX_FLAG_ZERO) && (rec.flags & INDEX_FLAG_SEALED) != sealed) {
+            rc = -1;                    /* a plain record in a sealed index, or the reverse */
             break;
         }
         if (cnt == cap) {
@@ -347,12 +361,32 @@ static int decode_index(const manifest *m, const s3_buf *body, index_rec **recs,
     return 0;
 }
 
-int catalog_get_index(ag_ctx *ctx, const manifest *m, s3_buf *body)
+/* Open the sealed index in body (its SHA-256 checked) in place with m's data key dk:
+ * body then holds its lz4 frame. 0, or -1 with AG_EINTEGRITY recorded (body freed). */
+static int open_index(ag_ctx *ctx, const manifest *m, const seal_key *dk, s3_buf *body)
+{
+    if (seal_open_index(dk, m->id, m->image_id, m->index_records, body->data, body->len,
+                        body->data) != 0) {
+        s3_buf_free(body);
+        return ag_fail(ctx, AG_EINTEGRITY, "%s: the sealed chunk index does not open "
+                       "(damaged, or not this backup's)", m->index.key);
+    }
+    body->len -= SEAL_TAG_LEN;
+    return 0;
+}
+
+int catalog_get_index(ag_ctx *ctx, const manifest *m, const seal_key *dk, s3_buf *body)
 {
     s3_error err;
     memset(&err, 0, sizeof(err));
     memset(body, 0, sizeof(*body));
-    if (m->index.size == 0 || m->index.size > manifest_index_bound(m->index_records) ||
+    if (m->enc.on && dk == NULL)
+        return ag_fail(ctx, AG_EKEY, "backup %s is encrypted (key id %s) and no configured "
+                       "key opens it", m->id, m->enc.key_id);
+    if (!m->enc.on && dk != NULL)
+        return ag_fail(ctx, AG_EINTEGRITY, "backup %s: a data key for a plain backup", m->id);
+    uint64_t tag = m->enc.on ? SEAL_TAG_LEN : 0;
+    if (m->index.size <= tag || m->index.size > manifest_index_bound(m->index_records) + tag ||
         m->index.size > SIZE_MAX)
         return ag_fail(ctx, AG_EINTEGRITY, "%s: the manifest declares an impossible size",
                        m->index.key);
@@ -368,15 +402,16 @@ int catalog_get_index(ag_ctx *ctx, const manifest *m, s3_buf *body)
         s3_buf_free(body);
         return ag_fail(ctx, AG_EINTEGRITY, "%s: checksum mismatch", m->index.key);
     }
-    return 0;
+    return m->enc.on ? open_index(ctx, m, dk, body) : 0;
 }
 
-int catalog_load_index(ag_ctx *ctx, const manifest *m, index_rec **recs, size_t *n)
+int catalog_load_index(ag_ctx *ctx, const manifest *m, const seal_key *dk, index_rec **recs,
+                       size_t *n)
 {
     s3_buf body = { 0 };
     *recs = NULL;
     *n = 0;
-    if (catalog_get_index(ctx, m, &body) < 0)
+    if (catalog_get_index(ctx, m, dk, &body) < 0)
         return -1;
     int rc = decode_index(m, &body, recs, n);
     s3_buf_free(&body);

@@ -9,6 +9,8 @@ typedef struct cat_entry {
     naming_spec spec;
     char id[NAMING_ID_LEN];
     manifest m;
+    seal_key *dk;       /* an encrypted backup's data key, when a key of ctx->keys opens
+                         * it (malloc'ed, wiped and freed by catalog_free); else NULL */
 } cat_entry;
 
 /* A manifest that did not verify: not a backup, but damage that verify reports. */
@@ -47,14 +49,20 @@ const cat_bad *catalog_bad_find(const catalog *c, const naming_spec *spec, const
 long catalog_parent(const catalog *c, size_t i);
 
 /* Download the chunk index of m, no more than the size the manifest declares, into
- * *body (caller frees with s3_buf_free) and check its size and SHA-256. 0, or -1 with
- * the error recorded in ctx (AG_EINTEGRITY naming the key for a mismatch). */
-int catalog_get_index(ag_ctx *ctx, const manifest *m, s3_buf *body);
+ * *body (caller frees with s3_buf_free) and check its size and SHA-256; an encrypted
+ * backup's index (sealed) is then opened with its data key dk (cat_entry.dk): *body
+ * holds the lz4 frame. 0, or -1 with the error recorded in ctx: AG_EKEY for an
+ * encrypted backup and dk NULL, AG_EINTEGRITY naming the key for a mismatch or a
+ * sealed index that does not open (damaged, or another backup's or image's). */
+int catalog_get_index(ag_ctx *ctx, const manifest *m, const seal_key *dk, s3_buf *body);
 
 /* catalog_get_index, then decode it into a malloc'ed array (caller frees *recs) of
- * exactly the manifest's index.records records. 0, or -1 with the error recorded in
- * ctx (AG_EINTEGRITY naming the key for a mismatch or a damaged index). */
-int catalog_load_index(ag_ctx *ctx, const manifest *m, index_rec **recs, size_t *n);
+ * exactly the manifest's index.records records, whose data records are all sealed
+ * (INDEX_FLAG_SEALED) in an encrypted backup and none in a plain one. 0, or -1 with the
+ * error recorded in ctx (as catalog_get_index; AG_EINTEGRITY naming the key for a
+ * damaged index). */
+int catalog_load_index(ag_ctx *ctx, const manifest *m, const seal_key *dk, index_rec **recs,
+                       size_t *n);
 
 
 #endif

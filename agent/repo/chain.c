@@ -1,5 +1,6 @@
 /* chain.c - a restore point's chain of backups, its full first, with their chunk indexes. */
 #include "agent/repo/chain.h"
+#include "agent/repo/enckeys.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +27,7 @@ static int push(ag_ctx *ctx, chain *ch, size_t *cap, const catalog *c, size_t at
         ch->v = nv;
         *cap = ncap;
     }
-    ch->v[ch->n++] = (chain_link){ .at = at, .m = &c->e[at].m };
+    ch->v[ch->n++] = (chain_link){ .at = at, .m = &c->e[at].m, .dk = c->e[at].dk };
     return 0;
 }
 
@@ -41,12 +42,20 @@ int chain_open(ag_ctx *ctx, const catalog *c, size_t target, chain *out)
             return -1;
         }
         const cat_entry *e = &c->e[cur];
+        if (enckeys_require(ctx, e) < 0) {
+            chain_free(out);
+            return -1;
+        }
         if (e->m.full)
             break;
         cur = catalog_parent(c, (size_t)cur);
         if (cur < 0 || out->n > c->n) {
             chain_free(out);
             return fail_parent(ctx, c, e, cur >= 0);
+        }
+        if (enckeys_link_ok(ctx, e, &c->e[cur]) < 0) {
+            chain_free(out);
+            return -1;
         }
     }
     for (size_t i = 0; i < out->n / 2; i++) {
@@ -60,7 +69,8 @@ int chain_open(ag_ctx *ctx, const catalog *c, size_t target, chain *out)
 int chain_load_indexes(ag_ctx *ctx, chain *ch, size_t first)
 {
     for (size_t i = first; i < ch->n; i++)
-        if (catalog_load_index(ctx, ch->v[i].m, &ch->v[i].recs, &ch->v[i].nrecs) < 0)
+        if (catalog_load_index(ctx, ch->v[i].m, ch->v[i].dk, &ch->v[i].recs,
+                               &ch->v[i].nrecs) < 0)
             return -1;
     return 0;
 }

@@ -8,6 +8,8 @@
 typedef struct chain_link {
     size_t at;                /* index into the catalog */
     const manifest *m;        /* the catalog's (valid while the catalog is) */
+    const seal_key *dk;       /* its data key (the catalog's cat_entry.dk): NULL for a
+                               * plain backup */
     index_rec *recs;          /* malloc'ed by chain_load_indexes; NULL before */
     size_t nrecs;
 } chain_link;

@@ -42,6 +42,8 @@ struct pack_writer {
     /* finished objects */
     done_obj *done;
     size_t ndone, capdone;
+    unsigned char *scratch;   /* pack_append_fill of bytes that span parts */
+    size_t scratch_cap;
     int failed;
     long parts_completed;
     long stall_after;         /* fault injection for tests, 0 = off */
@@ -216,7 +218,8 @@ static int close_object(pack_writer *p)
     return 0;
 }
 
-int pack_append(pack_writer *p, const void *data, size_t len, uint32_t *obj, uint64_t *off)
+/* The place of the next append: the open object (a new one past `pack size`). */
+static int next_place(pack_writer *p, uint32_t *obj, uint64_t *off)
 {
     if (p->failed)
         return -1;
@@ -227,6 +230,12 @@ int pack_append(pack_writer *p, const void *data, size_t len, uint32_t *obj, uin
         return -1;
     *obj = p->obj_no;
     *off = p->obj_size;
+    return 0;
+}
+
+/* Copy data[0..len) into the part buffers at the open object's end. */
+static int copy_in(pack_writer *p, const void *data, size_t len)
+{
     const unsigned char *src = data;
     while (len > 0) {
         if (p->cur == NULL && (p->cur = free_buf(p)) == NULL)
@@ -243,6 +252,37 @@ int pack_append(pack_writer *p, const void *data, size_t len, uint32_t *obj, uin
             return -1;
     }
     return 0;
+}
+
+int pack_append(pack_writer *p, const void *data, size_t len, uint32_t *obj, uint64_t *off)
+{
+    return next_place(p, obj, off) < 0 ? -1 : copy_in(p, data, len);
+}
+
+int pack_append_fill(pack_writer *p, size_t len, pack_fill_fn fill, void *arg,
+                     uint32_t *obj, uint64_t *off)
+{
+    if (next_place(p, obj, off) < 0)
+        return -1;
+    if (p->cur == NULL && (p->cur = free_buf(p)) == NULL)
+        return -1;
+    if (p->part_size - p->cur->len >= len) {
+        if (fill(arg, *obj, *off, p->cur->data + p->cur->len, len) < 0)
+            return -1;
+        p->cur->len += len;
+        p->obj_size += len;
+        return p->cur->len == p->part_size ? submit_cur(p) : 0;
+    }
+    if (p->scratch_cap < len) {
+        unsigned char *s = realloc(p->scratch, len);
+        if (s == NULL)
+            return ag_fail(p->ctx, AG_EFAIL, "out of memory");
+        p->scratch = s;
+        p->scratch_cap = len;
+    }
+    if (fill(arg, *obj, *off, p->scratch, len) < 0)
+        return -1;
+    return copy_in(p, p->scratch, len);
 }
 
 int pack_flush(pack_writer *p)
@@ -284,6 +324,7 @@ void pack_free(pack_writer *p)
     free(p->bufs);
     free(p->parts);
     free(p->done);
+    free(p->scratch);
     free(p->upload_id);
     free(p);
 }

@@ -15,6 +15,17 @@ int pack_new(ag_ctx *ctx, const char *image_prefix, const char *id, pack_writer 
  * and blocks while every part buffer is in flight. 0 or -1 (error recorded). */
 int pack_append(pack_writer *p, const void *data, size_t len, uint32_t *obj, uint64_t *off);
 
+/* Writes the len bytes of an append that start at offset off of data object obj into
+ * dst[0..len) (sealing them for that place). 0, or -1 with the error recorded. */
+typedef int (*pack_fill_fn)(void *arg, uint32_t obj, uint64_t off, unsigned char *dst,
+                            size_t len);
+
+/* pack_append of len bytes that fill writes once their place is known: straight into
+ * the part buffer when they fit in it, else into a scratch buffer that is then copied
+ * across parts. Same returns as pack_append (and fill's failure). */
+int pack_append_fill(pack_writer *p, size_t len, pack_fill_fn fill, void *arg,
+                     uint32_t *obj, uint64_t *off);
+
 /* Let uploads progress for up to timeout_ms; 0 or -1 (error recorded). */
 int pack_poll(pack_writer *p, int timeout_ms);
 /* 1 when uploads are in flight. */

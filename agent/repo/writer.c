@@ -1,7 +1,9 @@
 /* writer.c - one backup's objects in the bucket (see writer.h). */
 #include "agent/repo/writer.h"
+#include "agent/repo/head.h"
 
 #include "agent/format/index.h"
+#include "agent/repo/enckeys.h"
 #include "agent/repo/pack.h"
 
 #include <json-c/json.h>
@@ -19,7 +21,22 @@ struct writer {
     char index_key[1024];
     int index_uploaded;
     uint64_t zoff, zlen;      /* the zero range not yet recorded */
+    seal_key *dk;             /* an encrypted backup's data key (owned), else NULL */
 };
+
+/* A new data key into w when the repository encrypts. 0 or -1 (error recorded). */
+static int new_data_key(writer *w)
+{
+    if (enckeys_ready(w->ctx) < 0)
+        return -1;
+    if (!enckeys_encrypts(w->ctx))
+        return 0;
+    if ((w->dk = calloc(1, sizeof(*w->dk))) == NULL)
+        return ag_fail(w->ctx, AG_EFAIL, "out of memory");
+    if (seal_data_new(w->dk) < 0)
+        return ag_fail(w->ctx, AG_EFAIL, "cannot make a data key (OpenSSL)");
+    return 0;
+}
 
 int writer_open(ag_ctx *ctx, const char *prefix, const char *id, writer **out)
 {
@@ -37,8 +54,17 @@ int writer_open(ag_ctx *ctx, const char *prefix, const char *id, writer **out)
         writer_free(w);
         return ag_fail(ctx, AG_EFAIL, "out of memory");
     }
+    if (new_data_key(w) < 0) {
+        writer_free(w);
+        return -1;
+    }
     *out = w;
     return 0;
+}
+
+const seal_key *writer_data_key(const writer *w)
+{
+    return w->dk;
 }
 
 static int add_rec(writer *w, const index_rec *r)
@@ -77,6 +103,40 @@ int writer_zero(writer *w, manifest *m, uint64_t off, uint64_t len)
     return 0;
 }
 
+/* A record being sealed into its place in a data object (pack_append_fill). */
+typedef struct seal_job {
+    writer *w;
+    const manifest *m;
+    index_rec *r;
+    const void *plain;        /* its stored form, r->stored_length - SEAL_TAG_LEN bytes */
+} seal_job;
+
+static int seal_fill(void *arg, uint32_t obj, uint64_t off, unsigned char *dst, size_t len)
+{
+    seal_job *j = arg;
+    chunk_owner o = { j->w->dk, j->w->id, j->m->image_id };
+    seal_place place;
+    j->r->obj = obj;
+    j->r->obj_offset = off;
+    chunk_place(&o, j->r, &place);
+    if (seal_chunk(j->w->dk, &place, j->plain, len - SEAL_TAG_LEN, dst) < 0)
+        return ag_fail(j->w->ctx, AG_EFAIL, "cannot seal a chunk (OpenSSL)");
+    return 0;
+}
+
+/* Store the stored form of record r: as is, or sealed at its place when the backup is
+ * encrypted (r's flags and stored_length then say so). */
+static int store_rec(writer *w, const manifest *m, index_rec *r, const void *stored)
+{
+    if (w->dk == NULL)
+        return pack_append(w->pack, stored, r->stored_length, &r->obj, &r->obj_offset);
+    r->flags |= INDEX_FLAG_SEALED;
+    r->stored_length += SEAL_TAG_LEN;
+    seal_job j = { w, m, r, stored };
+    return pack_append_fill(w->pack, r->stored_length, seal_fill, &j, &r->obj,
+                            &r->obj_offset);
+}
+
 /* Append the record of data run p of the chunk at off, stored from stored. */
 static int add_chunk(writer *w, manifest *m, uint64_t off, const chunk_piece *p,
                      const void *stored, digest_kind dk)
@@ -90,7 +150,7 @@ static int add_chunk(writer *w, manifest *m, uint64_t off, const chunk_piece *p,
     r.flags = p->raw ? INDEX_FLAG_RAW : 0;
     r.stored_length = p->raw ? (uint32_t)p->len : p->comp_len;
     index_rec_set_digest(&r, dk, p->digest);
-    if (pack_append(w->pack, stored, r.stored_length, &r.obj, &r.obj_offset) < 0)
+    if (store_rec(w, m, &r, stored) < 0)
         return -1;
     if (add_rec(w, &r) < 0)
         return -1;
@@ -123,20 +183,47 @@ static int put_object(ag_ctx *ctx, const char *key, const void *data, size_t len
     return rc < 0 ? ag_fail_s3(ctx, rc, &err, what) : 0;
 }
 
+/* The index frame sealed for this backup (w->dk) into *out (malloc'ed, caller frees). */
+static int seal_frame(writer *w, const manifest *m, const unsigned char *data, size_t len,
+                      unsigned char **out)
+{
+    if ((*out = malloc(len + SEAL_TAG_LEN)) == NULL)
+        return ag_fail(w->ctx, AG_EFAIL, "out of memory");
+    if (seal_index(w->dk, w->id, m->image_id, index_writer_count(w->idx), data, len,
+                   *out) < 0)
+        return ag_fail(w->ctx, AG_EFAIL, "cannot seal the chunk index (OpenSSL)");
+    return 0;
+}
+
+/* The index object (sealed when the backup is encrypted); the manifest's size and
+ * SHA-256 are of the object as stored. */
 static int upload_index(writer *w, manifest *m)
 {
     const unsigned char *data;
+    unsigned char *sealed = NULL;
     size_t len;
     if (index_writer_finish(w->idx, &data, &len) < 0)
         return ag_fail(w->ctx, AG_EFAIL, "cannot finish the chunk index");
+    if (w->dk != NULL) {
+        int rc = seal_frame(w, m, data, len, &sealed);
+        data = sealed;
+        len += SEAL_TAG_LEN;
+        if (rc < 0) {
+            free(sealed);
+            return -1;
+        }
+    }
     naming_index_key(w->prefix, w->id, w->index_key, sizeof(w->index_key));
-    if (put_object(w->ctx, w->index_key, data, len, "application/octet-stream",
-                   "uploading the chunk index") < 0)
+    int rc = put_object(w->ctx, w->index_key, data, len, "application/octet-stream",
+                        "uploading the chunk index");
+    if (rc == 0)
+        digest_sha256_hex(data, len, m->index_sha256);
+    free(sealed);
+    if (rc < 0)
         return -1;
     w->index_uploaded = 1;
     if (manifest_set_index(m, w->index_key, len) != 0)
         return ag_fail(w->ctx, AG_EFAIL, "out of memory");
-    digest_sha256_hex(data, len, m->index_sha256);
     m->index_records = index_writer_count(w->idx);
     return 0;
 }
@@ -146,6 +233,8 @@ static int put_manifest(writer *w, manifest *m)
     char *json = NULL;
     size_t len = 0;
     m->created = time(NULL);
+    if (w->dk != NULL && enckeys_seal_manifest(w->ctx, w->dk, m) < 0)
+        return -1;
     if (manifest_to_json(m, &json, &len) < 0)
         return ag_fail(w->ctx, AG_EFAIL, "cannot encode the manifest");
     char key[2048];
@@ -170,7 +259,11 @@ int writer_commit(writer *w, manifest *m)
     ag_debug(w->ctx, "data objects and index uploaded");
     if (ag_interrupted)
         return ag_fail(w->ctx, AG_EINTR, "interrupted");
-    return put_manifest(w, m);
+    if (put_manifest(w, m) < 0)
+        return -1;
+    if (m->enc.on)
+        head_put(w->ctx, m);       /* a failure is a warning: the backup exists */
+    return 0;
 }
 
 int writer_busy(const writer *w)
@@ -202,6 +295,9 @@ void writer_free(writer *w)
         return;
     pack_free(w->pack);
     index_writer_free(w->idx);
+    if (w->dk != NULL)
+        seal_key_wipe(w->dk);
+    free(w->dk);
     free(w);
 }
 

@@ -14,6 +14,11 @@ typedef struct writer writer;
  * it with writer_free). 0, or -1 (error recorded, *out untouched). Makes no request. */
 int writer_open(ag_ctx *ctx, const char *prefix, const char *id, writer **out);
 
+/* The data key of the backup being written: a new random one when the repository
+ * encrypts (keyring_encrypts of ctx->keys), NULL for a plain backup. Owned by the
+ * writer (wiped by writer_free); chunks and the index are sealed under it. */
+const seal_key *writer_data_key(const writer *w);
+
 /* Append a zero range's record (adjacent zero ranges are merged into one record).
  * Totals go into m. 0 or -1 (error recorded). */
 int writer_zero(writer *w, manifest *m, uint64_t off, uint64_t len);

@@ -177,17 +177,19 @@ static int do_job(apply_run *run, pool_buf *gb, const plan_job *job)
 {
     const apply_src *s = &run->srcs[job->src];
     const index_rec *r = &s->recs[job->rec];
-    const unsigned char *stored = gb->data + (r->obj_offset - gb->g->off);
+    unsigned char *stored = gb->data + (r->obj_offset - gb->g->off);
     const unsigned char *data = NULL;
     pool_buf *owner = gb;
     const char *key = s->m->objects[r->obj].key;
+    chunk_owner co = { s->dk, s->m->id, s->m->image_id };
     if (!(r->flags & INDEX_FLAG_RAW) && (owner = take_buf(run, run->decs, run->ndecs)) == NULL)
         return -1;
-    int rc = chunk_decode(r, stored, r->stored_length, owner->data, owner->cap, &data);
+    /* a sealed record opens in place: a group's records never overlap (plan.c) */
+    int rc = chunk_read(&co, r, stored, r->stored_length, owner->data, owner->cap, &data);
     if (rc < 0)
-        run_fail(run, AG_EINTEGRITY, "data object %s offset %llu: %s (image offset %llu)", key,
-                 (unsigned long long)r->obj_offset,
-                 rc == -EBADMSG ? "cannot decompress" : "checksum mismatch",
+        run_fail(run, rc == -ENOKEY ? AG_EKEY : AG_EINTEGRITY,
+                 "data object %s offset %llu: %s (image offset %llu)", key,
+                 (unsigned long long)r->obj_offset, chunk_read_error(rc),
                  (unsigned long long)r->offset);
     for (size_t i = 0; rc == 0 && i < job->count; i++) {
         const plan_piece *pc = &run->p->pieces[run->p->job_pieces[job->first + i]];
@@ -470,7 +472,8 @@ apply_src *apply_sources(ag_ctx *ctx, const chain *ch, size_t first, size_t n)
         return NULL;
     }
     for (size_t i = 0; i < n; i++)
-        xs[i] = (apply_src){ ch->v[first + i].m, ch->v[first + i].recs, ch->v[first + i].nrecs };
+        xs[i] = (apply_src){ ch->v[first + i].m, ch->v[first + i].dk, ch->v[first + i].recs,
+                             ch->v[first + i].nrecs };
     return xs;
 }
 

@@ -22,6 +22,7 @@ typedef struct apply_sink {
 /* The backups of the plan: manifests in the plan's source order, and their indexes. */
 typedef struct apply_src {
     const manifest *m;
+    const seal_key *dk;       /* its data key (cat_entry.dk): NULL for a plain backup */
     const index_rec *recs;
     size_t nrecs;
 } apply_src;

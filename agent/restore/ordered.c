@@ -93,15 +93,17 @@ static int load_record(ag_ctx *ctx, const apply_src *s, uint32_t src, uint32_t r
     }
     c->valid = 0;
     const unsigned char *data = NULL;
-    int rc = chunk_decode(r, body.data, body.len, c->data, c->cap, &data);
+    chunk_owner co = { s[src].dk, s[src].m->id, s[src].m->image_id };
+    int rc = chunk_read(&co, r, body.data, body.len, c->data, c->cap, &data);
     if (rc == 0 && data != c->data)        /* a raw record: kept past the body */
         memcpy(c->data, data, (size_t)r->length);
     s3_buf_free(&body);
-    /* every failure reads "checksum mismatch" here (apply.c tells a record that does
-     * not decompress apart): the message stays as it was */
+    /* a plain record's failure reads "checksum mismatch" here (apply.c tells a record
+     * that does not decompress apart): the message stays as it was */
     if (rc < 0)
-        return ag_fail(ctx, AG_EINTEGRITY, "data object %s offset %llu: checksum mismatch "
-                       "(image offset %llu)", key, (unsigned long long)r->obj_offset,
+        return ag_fail(ctx, rc == -ENOKEY ? AG_EKEY : AG_EINTEGRITY, "data object %s offset "
+                       "%llu: %s (image offset %llu)", key, (unsigned long long)r->obj_offset,
+                       rc == -EBADMSG ? "checksum mismatch" : chunk_read_error(rc),
                        (unsigned long long)r->offset);
     c->src = src;
     c->rec = rec;

@@ -234,7 +234,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                                                      : S[i + 1].limit;
     apply_src es[MAX_SRC];
     for (size_t i = 0; i < NS; i++)
-        es[i] = (apply_src){ &S[i].m, S[i].recs, S[i].n };
+        es[i] = (apply_src){ &S[i].m, NULL, S[i].recs, S[i].n };
     ag_ctx ctx;
     memset(&ctx, 0, sizeof(ctx));
     ctx.s3 = (s3_client *)&dummy;

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """report.py - tables and summary for tests/bench/run.sh (informational only).
 
-  report.py table   RESULTS SCENARIO      one scenario's table (1..5)
+  report.py table   RESULTS SCENARIO      one scenario's table (1..6)
   report.py summary RESULTS HEADER        the summary block (HEADER: text printed first)
 
 RESULTS is the TSV run.sh writes, one timed run a line:
@@ -27,6 +27,10 @@ ROW_TITLES = {
     "backup-large": "rbd2s3 backup --full, large image",
     "restore-small": "rbd2s3 restore, small image",
     "restore-large": "rbd2s3 restore, large image",
+    "backup-plain": "rbd2s3 backup --full, plain",
+    "backup-enc": "rbd2s3 backup --full, aes-256-gcm",
+    "restore-plain": "rbd2s3 restore, plain",
+    "restore-enc": "rbd2s3 restore, aes-256-gcm",
 }
 
 
@@ -116,6 +120,7 @@ HEADINGS = {
     "3": "3. Incremental backup after 1% of the image changed",
     "4": "4. Restore of the end of a chain (full + 5 incrementals, each rewriting the same quarter)",
     "5": "5. Peak RSS of rbd2s3 at default settings, small vs large image holding the same data",
+    "6": "6. Cost of encryption: rbd2s3 full backup and restore, plain vs aes-256-gcm",
 }
 
 
@@ -126,6 +131,8 @@ def table(rows, order, info, scen):
         title += " - %s image, %s written" % (gib(info["size"]), gib(info["written"]))
     if scen == "4" and "chain_size" in info:
         title = HEADINGS[scen] + " - %s image" % gib(info["chain_size"])
+    if scen == "6" and "enc_size" in info:
+        title += " - %s image, %s written" % (gib(info["enc_size"]), gib(info["enc_written"]))
     if scen == "5" and "small_size" in info:
         title += " - %s and %s images, %s written in each" % (
             gib(info["small_size"]), gib(info["large_size"]), gib(info["rss_written"]))
@@ -254,7 +261,16 @@ def targets(rows, info):
         t.append(("5", "peak RSS %s large/small within 10%%" % op,
                   "%s (largest: %s)" % (fmt_ratio(r), fmt_ratio(rp)),
                   None if r is None else 0.9 <= r <= 1.1))
+    for op in ("backup", "restore"):
+        r = enc_ratio(rows, op)
+        t.append(("6", "encrypted %s <= 1.10x plain" % op, fmt_ratio(r),
+                  None if r is None else r <= 1.10))
     return t
+
+
+def enc_ratio(rows, op):
+    """Time of the encrypted backup or restore over the plain one (medians)."""
+    return ratio(med(rows, "6", op + "-enc"), med(rows, "6", op + "-plain"))
 
 
 def scenario_notes(rows, info, scen):
@@ -299,6 +315,20 @@ def scenario_notes(rows, info, scen):
         r = ratio(med(rows, "4", "rbd2s3-newest"), med(rows, "4", "pipeline-chain"))
         n.append("ratio rbd2s3 newest/pipeline chain (medians): %s" % fmt_ratio(r))
         n.append("(restores into the source cluster; pipeline chain: sum of its 6 steps, run after the rbd2s3 rounds; see README)")
+    elif scen == "6":
+        for op in ("backup", "restore"):
+            a, b = med(rows, "6", op + "-enc"), med(rows, "6", op + "-plain")
+            if a is None or b is None:
+                continue
+            line = "%s: aes-256-gcm %.2f s, plain %.2f s, ratio %s" % (
+                op, a, b, fmt_ratio(enc_ratio(rows, op)))
+            c, d = med_cpu(info, "6", op + "-enc"), med_cpu(info, "6", op + "-plain")
+            if c is not None and d is not None:
+                line += "; rbd2s3 CPU %.2f s vs %.2f s" % (c[0], d[0])
+            n.append(line)
+        if "stored_enc" in info:
+            n.append("bytes in the bucket: plain %s, aes-256-gcm %s" % (
+                gib(info["stored_plain"]), gib(info["stored_enc"])))
     elif scen == "5":
         for op in ("backup", "restore"):
             s, l = peak_rss(rows, "5", op + "-small"), peak_rss(rows, "5", op + "-large")
@@ -321,7 +351,7 @@ def summary(rows, order, info, header):
         out.append("  %-3s %-*s %-12s %s" % (scen, w, text, meas, verdict(ok)))
     out.append("")
     out.append("  other numbers (medians):")
-    for scen in "12345":
+    for scen in "123456":
         for l in scenario_notes(rows, info, scen):
             if not l.startswith("("):
                 out.append("    %s: %s" % (scen, l))

@@ -13,8 +13,8 @@
 #   --quick           smoke test: --size 512M --rounds 1 --rss-sizes 256M,4G
 #   --tls             both tools over the sandbox's https endpoint, each at its defaults
 #                     (there both send UNSIGNED-PAYLOAD; over http both sign the body)
-#   --only LIST       run only these scenario groups: full (1-3), chain (4), rss (5);
-#                     comma-separated (default: full,chain,rss)
+#   --only LIST       run only these scenario groups: full (1-3), chain (4), rss (5),
+#                     enc (6); comma-separated (default: full,chain,rss,enc)
 #   --sandbox DIR     use this running sandbox (tests/sandbox/sandbox.sh start DIR) and
 #                     leave it running; default: a private one, started afresh for each
 #                     group of scenarios (memstore OSDs keep their memory) and stopped at the end
@@ -40,6 +40,8 @@
 #                          the pipeline applying the 6 diffs in order
 #   5 peak RSS             rbd2s3 backup and restore of a small and a large image holding
 #                          the same data at the same offsets
+#   6 cost of encryption   rbd2s3 backup --full and restore, plain vs encryption =
+#                          aes-256-gcm (a key file), side by side
 # It prints a table per scenario and a summary (also written to
 # tests/bench/out/summary-<date>.txt). It never judges speed: it exits non-zero only if
 # something failed to run or a restored image's checksum (sha256 of `rbd export`, checked
@@ -58,7 +60,7 @@ ROUNDS=4
 TLS=0
 SIZE=2G
 RSS_SIZES=1G,16G
-ONLY=full,chain,rss
+ONLY=full,chain,rss,enc
 SB_GIVEN=""
 OSD_BYTES=${SANDBOX_OSD_BYTES:-21474836480}
 STORE=${SANDBOX_OSD_STORE:-bluestore}
@@ -116,7 +118,7 @@ done
 [ "$LARGE_B" -ge "$SMALL_B" ] || die "--rss-sizes: the large image must not be smaller"
 case $STORE in memstore|bluestore) ;; *) die "--store: memstore or bluestore, not '$STORE'" ;; esac
 for g in ${ONLY//,/ }; do
-    case $g in full|chain|rss) ;; *) die "--only: unknown group '$g' (full, chain, rss)" ;; esac
+    case $g in full|chain|rss|enc) ;; *) die "--only: unknown group '$g' (full, chain, rss, enc)" ;; esac
 done
 want() { case ",$ONLY," in *",$1,"*) return 0 ;; esac; return 1; }
 
@@ -147,7 +149,7 @@ trap 'echo "$PROG: terminated" >&2; exit 143' TERM
 
 # ------------------------------------------------------------------ the parts
 # common.sh: cleanup, logging, images, buckets, checksums; measure.sh: the timed runs;
-# cluster.sh: the sandbox and the memory watchdog; scenarios.sh: scenarios 1-5.
+# cluster.sh: the sandbox and the memory watchdog; scenarios.sh: scenarios 1-6.
 # shellcheck source=common.sh
 . "$BENCH_DIR/common.sh"
 # shellcheck source=measure.sh
@@ -184,12 +186,13 @@ log "rbd2s3 benchmark $STAMP"
 cat "$HEADER"
 log ""
 
-IMG=rbd/img-$TAG                # the source image of scenarios 1-4
+IMG=rbd/img-$TAG                # the source image of scenarios 1-4 and 6
 
 # ================================================================== run
 want full && scenarios_full
 want chain && scenarios_chain
 want rss && scenarios_rss
+want enc && scenarios_enc
 
 if [ "$CHECK_BAD" -eq 0 ]; then
     info checksums "$CHECK_OK restored images checked, all match the source"

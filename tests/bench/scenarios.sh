@@ -2,7 +2,8 @@
 # scenarios.sh - sourced by tests/bench/run.sh: the scenario groups, each a function that
 # times the shell pipeline (pipeline.sh) and rbd2s3 on the same data, checks the restored
 # images' checksums once and prints its tables (report.py): scenarios_full (1-3),
-# scenarios_chain (4), scenarios_rss (5).
+# scenarios_chain (4), scenarios_rss (5), scenarios_enc (6: rbd2s3 alone, plain and
+# encrypted).
 
 # ================================================================== scenarios 1-3
 
@@ -270,5 +271,66 @@ scenarios_rss() {
     rm_image "$SRC_CEPH_CONF" "$large"
     log ""
     "$PY" "$BENCH_DIR/report.py" table "$RESULTS" 5
+    log ""
+}
+
+# ================================================================== scenario 6
+# The cost of encryption: rbd2s3 backup --full and restore of the same image, plain and
+# with encryption = aes-256-gcm (a key file), alternating which goes first. Each kind has
+# a bucket of its own (a repository is encrypted or not, never both).
+scenarios_enc() {
+    local f=$TMPD/data/enc.raw key=$TMPD/data/bench.key r order kind sha
+    local -A bucket ids
+    local -a keyopts
+    log "== scenario 6: cost of encryption, full backup and restore ($SIZE image, $ROUNDS rounds) =="
+    fresh_sandbox
+    step "generating $SIZE of data (30% holes, 30% random, 40% text)"
+    gen_image "$f" "$SIZE" 6
+    info enc_size "$SIZE_B"
+    info enc_written "$(written_bytes "$f")"
+    rm -f "$key"
+    quiet "$RB_BIN" key create "$key"
+    for r in $(seq 1 "$ROUNDS"); do
+        if [ $((r % 2)) -eq 1 ]; then order="plain enc"; else order="enc plain"; fi
+        mem_guard "round $r"
+        log "  -- round $r (first: ${order%% *})"
+        import_image "$f" "$IMG"
+        [ "$r" = 1 ] && { sha=$(img_sha "$SRC_CEPH_CONF" "$IMG") || die "rbd export of the source failed"; }
+        for kind in $order; do
+            bucket[$kind]=rbd2s3-bench-$TAG-$kind$r
+            make_bucket "${bucket[$kind]}"
+            keyopts=()
+            [ "$kind" = enc ] && keyopts=(--encryption aes-256-gcm --key-file "$key")
+            timed 6 "backup-$kind" "$r" "${RB[@]}" --bucket "${bucket[$kind]}" "${keyopts[@]}" \
+                --format json backup "$IMG" --full
+            ids[$kind]=$(json_field "$T_OUT" id)
+            [ -n "${ids[$kind]}" ] || die "rbd2s3 backup ($kind) printed no id"
+        done
+        # the encrypted run must really encrypt (its manifest says so), else both rows
+        # would measure plain backups
+        quiet "$AWS" --endpoint-url "$S3_ENDPOINT" s3 cp --only-show-errors \
+            "s3://${bucket[enc]}/rbd2s3/$IMG/${ids[enc]}/manifest.json" "$TMPD/log/enc.json"
+        jq -e '.encryption.cipher == "aes-256-gcm"' "$TMPD/log/enc.json" >/dev/null ||
+            die "the backup with --encryption aes-256-gcm is not encrypted"
+        rm_image_or_die "$SRC_CEPH_CONF" "$IMG"
+        for kind in $order; do
+            mem_guard "a restore"
+            keyopts=()
+            [ "$kind" = enc ] && keyopts=(--key-file "$key")
+            timed 6 "restore-$kind" "$r" "${RB[@]}" --bucket "${bucket[$kind]}" "${keyopts[@]}" \
+                restore "$IMG@${ids[$kind]}" "rbd/edst-$TAG" --dest-ceph-conf "$DST_CEPH_CONF"
+            [ "$r" = 1 ] && verify "6: rbd2s3 restore ($kind)" "$DST_CEPH_CONF" "rbd/edst-$TAG" "$sha"
+            rm_image_or_die "$DST_CEPH_CONF" "rbd/edst-$TAG"
+        done
+        if [ "$r" = 1 ]; then
+            info stored_plain "$(bucket_bytes "${bucket[plain]}" rbd2s3/)"
+            info stored_enc "$(bucket_bytes "${bucket[enc]}" rbd2s3/)"
+        fi
+        remove_bucket "${bucket[plain]}"
+        remove_bucket "${bucket[enc]}"
+    done
+    rm -f "$f" "$key"
+    log ""
+    "$PY" "$BENCH_DIR/report.py" table "$RESULTS" 6
     log ""
 }

@@ -2,6 +2,7 @@
  * its chain, and with --deep its index and every chunk. */
 #include "agent/command/verify/verify.h"
 #include "agent/repo/chain.h"
+#include "agent/repo/enckeys.h"
 #include "agent/repo/keylist.h"
 #include "agent/restore/apply.h"
 #include "agent/restore/plan.h"
@@ -116,6 +117,12 @@ void verify_chain(verify_job *v, size_t i)
                                          "missing", e->m.parent_id, e->id);
             return;
         }
+        const char *why = enckeys_link_why(e, &c->e[parent]);
+        if (why != NULL) {
+            v->chain[i] = verify_fmt("chain broken: %s (backup %s on %s)", why, e->id,
+                                     c->e[parent].id);
+            return;
+        }
         cur = parent;
     }
     v->chain[i] = verify_fmt("chain incomplete: the parents of %s form a loop", c->e[i].id);
@@ -132,9 +139,9 @@ int verify_deep(verify_job *v, size_t i)
     size_t n = 0;
     ag_debug(ctx, "deep check of %s: %llu records", m->id,
              (unsigned long long)m->index_records);
-    if (catalog_load_index(ctx, m, &recs, &n) < 0)
+    if (catalog_load_index(ctx, m, v->cat.e[i].dk, &recs, &n) < 0)
         return verify_take_damage(ctx, &v->own[i]);
-    apply_src xs = { m, recs, n };
+    apply_src xs = { m, v->cat.e[i].dk, recs, n };
     plan p;
     int rc = apply_plan(ctx, &xs, 1, &p);
     if (rc == 0) {

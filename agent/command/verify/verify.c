@@ -5,6 +5,8 @@
 #include "agent/command/verify/verify.h"
 #include "agent/command/command.h"
 #include "agent/config/options.h"
+#include "agent/repo/enckeys.h"
+#include "agent/repo/head.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -82,12 +84,37 @@ static int set_scope(verify_job *v)
 
 /* ---------------------------------------------------------------- command */
 
+/* The head objects of the images in scope: a rollback, deletion or forged head is damage
+ * (v->head) that the run reports after its backups. 0, or -1 (another failure). */
+static int check_heads(verify_job *v)
+{
+    int rc = v->have_spec ? head_check(v->ctx, &v->cat, &v->spec, 1)
+                          : head_check_all(v->ctx, &v->cat, 1);
+    return rc < 0 ? verify_take_damage(v->ctx, &v->head) : 0;
+}
+
+/* The head's damage as the run's last line (stdout in text mode) and its error. */
+static int report_head(verify_job *v)
+{
+    if (!v->ctx->opts.json)
+        printf("%s\n", v->head);
+    verify_clear_error(v->ctx);
+    return ag_fail(v->ctx, AG_EINTEGRITY, "%s", v->head);
+}
+
 static int run(verify_job *v)
 {
     ag_ctx *ctx = v->ctx;
-    if (catalog_load(ctx, v->have_spec ? &v->spec : NULL, &v->cat) < 0 || set_scope(v) < 0)
+    if (catalog_load(ctx, v->have_spec ? &v->spec : NULL, &v->cat) < 0 || check_heads(v) < 0)
+        return -1;
+    if (v->head != NULL && v->cat.n == 0 && v->cat.bad == 0)
+        return report_head(v);                     /* every backup gone but the head */
+    if (set_scope(v) < 0)
         return -1;
     size_t n = v->cat.n;
+    for (size_t i = 0; i < n; i++)
+        if (v->in_scope[i] && enckeys_require(ctx, &v->cat.e[i]) < 0)
+            return -1;
     for (size_t i = 0; i < n; i++)
         if (v->in_scope[i] && verify_objects(v, i) < 0)
             return -1;
@@ -106,7 +133,9 @@ static int run(verify_job *v)
         if (v->in_scope[i] && v->own[i] == NULL && v->chain[i] == NULL &&
             verify_source(v, i) < 0)
             return -1;
-    return verify_report(v) < 0 ? -1 : 0;
+    if (verify_report(v) < 0)
+        return -1;
+    return v->head != NULL ? report_head(v) : 0;
 }
 
 static void cleanup(verify_job *v)
@@ -122,6 +151,7 @@ static void cleanup(verify_job *v)
     free(v->in_scope);
     free(v->src);
     free(v->bad_in_scope);
+    free(v->head);
     if (v->devnull >= 0)
         close(v->devnull);
     catalog_free(&v->cat);

@@ -23,6 +23,7 @@ typedef struct verify_job {
     int *src;                 /* per entry: SRC_* */
     int *bad_in_scope;        /* per bad manifest */
     int devnull;              /* /dev/null open for writing, with --deep */
+    char *head;               /* what is wrong with a head object (malloc'ed), or NULL */
 } verify_job;
 
 /* A malloc'ed formatted string (NULL when out of memory; the text is cut at 2 KiB). */

@@ -172,7 +172,11 @@ done
 none "every config key is in $MAN" "${missing%$'\n'}"
 
 # uncomment the examples: "# key = value" and "# [pool:NAME]" lines
-sed -E 's/^# ?(\[pool:[^]]+\]|[a-z][a-z _-]* = .*)$/\1/' "$CONF" >"$T/sample.conf"
+# key files: a real one (made by key create); one master key only, so no passphrase file
+"$RBD2S3" key create "$T/master.key" >/dev/null 2>&1
+sed -E 's/^# ?(\[pool:[^]]+\]|[a-z][a-z _-]* = .*)$/\1/' "$CONF" \
+    | sed -E "s|^(key file\|old key files) = .*|\\1 = $T/master.key|; /^passphrase file = /d" \
+    >"$T/sample.conf"
 chmod 600 "$T/sample.conf"       # it holds `secret key`: owner only, or rbd2s3 refuses it
 check "uncommented sample has [pool:] sections and window keys" \
     test "$(grep -cE '^(\[pool:|window = )' "$T/sample.conf")" -ge 4

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <lz4.h>
 #include <lz4frame.h>
 
 #include "agent/format/index.h"
@@ -145,7 +146,7 @@ static void test_index_writer_rejects(void **state)
     bad.length = 0;
     assert_int_equal(index_writer_add(w, &bad), -EINVAL);
     bad.length = 10;
-    bad.flags = 8;
+    bad.flags = 16;                     /* unknown */
     assert_int_equal(index_writer_add(w, &bad), -EINVAL);
     bad.flags = INDEX_FLAG_ZERO;        /* with pack fields set */
     assert_int_equal(index_writer_add(w, &bad), -EINVAL);
@@ -180,6 +181,55 @@ static void test_index_writer_rejects(void **state)
     assert_int_equal(index_load(data, len, &recs, &n), 0);
     assert_int_equal(n, 2);
     free(recs);
+    index_writer_free(w);
+}
+
+/* Sealed records: SEAL_TAG_LEN more stored bytes than their plain bounds allow, never
+ * zero; they round-trip, and a plain index still refuses the plain bounds plus a tag. */
+static void test_index_sealed(void **state)
+{
+    (void)state;
+    index_writer *w;
+    index_rec r, got;
+    const unsigned char *data;
+    size_t len;
+    assert_int_equal(index_writer_new(&w), 0);
+    memset(&r, 0, sizeof(r));
+    r.length = 65536;
+    r.flags = INDEX_FLAG_RAW | INDEX_FLAG_SEALED;
+    r.stored_length = 65536;                            /* no room for the tag */
+    assert_int_equal(index_writer_add(w, &r), -EINVAL);
+    r.stored_length = 65536 + 16;
+    assert_int_equal(index_writer_add(w, &r), 0);
+    index_rec c = r;                                    /* compressed: bound + tag */
+    c.offset = 65536;
+    c.flags = INDEX_FLAG_SEALED;
+    c.stored_length = 16;                               /* only a tag */
+    assert_int_equal(index_writer_add(w, &c), -EINVAL);
+    c.stored_length = (uint32_t)LZ4_compressBound(65536) + 17;
+    assert_int_equal(index_writer_add(w, &c), -EINVAL);
+    c.stored_length--;
+    assert_int_equal(index_writer_add(w, &c), 0);
+    index_rec z;
+    memset(&z, 0, sizeof(z));
+    z.offset = 2 * 65536;
+    z.length = 4096;
+    z.flags = INDEX_FLAG_ZERO | INDEX_FLAG_SEALED;      /* a zero record stores nothing */
+    assert_int_equal(index_writer_add(w, &z), -EINVAL);
+    c.offset = 3 * 65536;                               /* plain: no tag allowance */
+    c.flags = 0;
+    assert_int_equal(index_writer_add(w, &c), -EINVAL);
+    assert_int_equal(index_writer_finish(w, &data, &len), 0);
+    index_reader *rd;
+    assert_int_equal(index_reader_new(data, len, &rd), 0);
+    assert_int_equal(index_reader_next(rd, &got), 1);
+    assert_rec_equal(&got, &r);
+    assert_int_equal(index_reader_next(rd, &got), 1);
+    c.offset = 65536;
+    c.flags = INDEX_FLAG_SEALED;
+    assert_rec_equal(&got, &c);
+    assert_int_equal(index_reader_next(rd, &got), 0);
+    index_reader_free(rd);
     index_writer_free(w);
 }
 
@@ -370,6 +420,7 @@ int main(void)
         cmocka_unit_test(test_index_round_trip),
         cmocka_unit_test(test_index_empty),
         cmocka_unit_test(test_index_writer_rejects),
+        cmocka_unit_test(test_index_sealed),
         cmocka_unit_test(test_index_truncated),
         cmocka_unit_test(test_index_flipped),
         cmocka_unit_test(test_index_header_and_layout),

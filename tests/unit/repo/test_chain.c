@@ -1,5 +1,6 @@
-/* test_chain.c - the chain loader's walk (order, missing, damaged and looping parents)
- * over a hand-made catalog, and the growable key list; no S3, no Ceph. */
+/* test_chain.c - the chain loader's walk (order, missing, damaged and looping parents,
+ * encrypted links: key, mixing, parent mac) over a hand-made catalog, and the growable
+ * key list; no S3, no Ceph. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -77,17 +78,22 @@ static void test_chain_order(void **state)
     unmake(&c);
 }
 
-/* chain_open of target fails with AG_EINTEGRITY and this message. */
-static void expect_broken(catalog *c, size_t target, const char *msg)
+/* chain_open of target fails with this exit code and message, and holds nothing. */
+static void expect_code(catalog *c, size_t target, int code, const char *msg)
 {
     ag_ctx ctx;
     memset(&ctx, 0, sizeof(ctx));
     chain ch;
     assert_int_equal(chain_open(&ctx, c, target, &ch), -1);
-    assert_int_equal(ctx.exit_code, AG_EINTEGRITY);
+    assert_int_equal(ctx.exit_code, code);
     assert_string_equal(ctx.errmsg, msg);
     assert_null(ch.v);
     assert_int_equal(ch.n, 0);
+}
+
+static void expect_broken(catalog *c, size_t target, const char *msg)
+{
+    expect_code(c, target, AG_EINTEGRITY, msg);
 }
 
 static void test_chain_broken(void **state)
@@ -99,6 +105,56 @@ static void test_chain_broken(void **state)
     expect_broken(&c, 4, "backup E: parent backup Y is damaged: manifest "
                   "rbd2s3/rbd/vm1/Y/manifest.json: checksum mismatch");
     expect_broken(&c, 5, "backup G: parent backup F is missing");  /* a loop */
+    unmake(&c);
+}
+
+/* A, B <- A, C <- B made encrypted: the data keys "open" (dummy), parent macs right. */
+static void make_encrypted(catalog *c, seal_key *dk)
+{
+    make(c);
+    for (size_t i = 0; i < 3; i++) {
+        manifest_enc *e = &c->e[i].m.enc;
+        e->on = 1;
+        snprintf(e->key_id, sizeof(e->key_id), "0123456789abcdef");
+        memset(e->mac, 'a' + (int)i, SEAL_MAC_LEN);
+        e->has_parent_mac = i > 0;
+        if (i > 0)
+            memset(e->parent_mac, 'a' + (int)i - 1, SEAL_MAC_LEN);
+        c->e[i].dk = dk;
+    }
+}
+
+static void test_chain_encrypted(void **state)
+{
+    (void)state;
+    seal_key dk;
+    memset(&dk, 0, sizeof(dk));
+    catalog c;
+    make_encrypted(&c, &dk);
+    ag_ctx ctx;
+    memset(&ctx, 0, sizeof(ctx));
+    chain ch;
+    assert_int_equal(chain_open(&ctx, &c, 2, &ch), 0);
+    assert_int_equal(ch.n, 3);
+    assert_ptr_equal(ch.v[2].dk, &dk);
+    chain_free(&ch);
+
+    c.e[1].m.enc.parent_mac[5] ^= 1;                 /* spliced onto another A */
+    expect_code(&c, 2, AG_EINTEGRITY, "backup B of rbd/vm1: chain broken: parent mac "
+                "mismatch (parent A)");
+    c.e[1].m.enc.parent_mac[5] ^= 1;
+    c.e[0].m.enc.on = 0;                             /* a plain parent */
+    expect_code(&c, 1, AG_EINTEGRITY, "backup B of rbd/vm1: chain broken: an encrypted "
+                "backup on a plain parent (parent A)");
+    c.e[0].m.enc.on = 1;
+    c.e[2].m.enc.on = 0;                             /* a plain child */
+    expect_code(&c, 2, AG_EINTEGRITY, "backup C of rbd/vm1: chain broken: a plain backup "
+                "on an encrypted parent (parent B)");
+    c.e[2].m.enc.on = 1;
+    c.e[0].dk = NULL;                                /* no key opens A */
+    expect_code(&c, 2, AG_EKEY, "backup A of rbd/vm1 is encrypted with key "
+                "0123456789abcdef: no key configured (key file, passphrase file or "
+                "RBD2S3_PASSPHRASE)");
     unmake(&c);
 }
 
@@ -128,6 +184,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_chain_order),
         cmocka_unit_test(test_chain_broken),
+        cmocka_unit_test(test_chain_encrypted),
         cmocka_unit_test(test_keylist),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

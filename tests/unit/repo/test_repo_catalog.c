@@ -1,6 +1,7 @@
 /* test_repo_catalog.c - the catalog (catalog.c) reading what the writer wrote to
  * tests/fakes3: backups listed and loaded, their indexes decoded; a tampered index and
- * manifests that do not belong in their folder are refused. */
+ * manifests that do not belong in their folder are refused; encrypted backups opened
+ * with their key, listed without it, refused when their mac does not authenticate. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,6 +20,8 @@
 #include "tests/unit/fakes3_harness.h"
 #include "repo_harness.h"
 #include "agent/repo/catalog.h"
+#include "agent/repo/chain.h"
+#include "agent/config/keyring.h"
 
 #define ID1 "20261201T100000Z"
 #define ID2 "20261201T110000Z"
@@ -77,7 +80,7 @@ static void test_list_and_load(void **state)
 
     index_rec *recs = NULL;
     size_t n = 0;
-    assert_int_equal(catalog_load_index(&ctx, &c.e[0].m, &recs, &n), 0);
+    assert_int_equal(catalog_load_index(&ctx, &c.e[0].m, c.e[0].dk, &recs, &n), 0);
     assert_int_equal(n, 5);
     for (size_t i = 0; i < n; i++) {
         assert_int_equal(recs[i].offset, i * REPO_CHUNK);
@@ -109,7 +112,7 @@ static void test_tampered_index(void **state)
 
     index_rec *recs = NULL;
     size_t n = 0;
-    assert_int_equal(catalog_load_index(&ctx, &m, &recs, &n), -1);
+    assert_int_equal(catalog_load_index(&ctx, &m, NULL, &recs, &n), -1);
     assert_null(recs);
     assert_int_equal(ctx.exit_code, AG_EINTEGRITY);
     assert_non_null(strstr(ctx.errmsg, IMAGE ID1 "/index"));
@@ -181,6 +184,111 @@ static void test_tampered_manifest(void **state)
     ag_ctx_close(&ctx);
 }
 
+/* ctx with the keyring of key file path (encrypt: new backups encrypted). */
+static void key_ctx(ag_ctx *ctx, const char *path, int encrypt)
+{
+    int code = 0;
+    repo_ctx(ctx);
+    ctx->opts.encryption = encrypt;
+    ctx->opts.key_file = path;
+    assert_int_equal(keyring_load(&ctx->opts, &ctx->keys, &code), 0);
+    assert_non_null(ctx->keys);
+}
+
+static void key_ctx_close(ag_ctx *ctx)
+{
+    keyring_free(ctx->keys);
+    ag_ctx_close(ctx);
+}
+
+/* Load rbd/vm1 and open the chain of its only backup: chain_open's result. */
+static int load_one(ag_ctx *ctx, catalog *c)
+{
+    naming_spec spec;
+    spec_of("rbd/vm1", &spec);
+    assert_int_equal(catalog_load(ctx, &spec, c), 0);
+    if (c->n != 1)
+        return -2;
+    chain ch;
+    int rc = chain_open(ctx, c, 0, &ch);
+    chain_free(&ch);
+    return rc;
+}
+
+/* An encrypted backup: opened with its key (index too), listed but refused (AG_EKEY)
+ * without a key or with another; its manifest changed and re-checksummed (the checksum
+ * has no key) is damaged: "authentication failed". */
+static void test_encrypted(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/test_repo_catalog.XXXXXX", k1[64], k2[64];
+    assert_non_null(mkdtemp(dir));
+    snprintf(k1, sizeof(k1), "%s/k1", dir);
+    snprintf(k2, sizeof(k2), "%s/k2", dir);
+    assert_int_equal(keyring_create_file(k1), 0);
+    assert_int_equal(keyring_create_file(k2), 0);
+    ag_ctx ctx;
+    manifest m;
+    catalog c;
+    key_ctx(&ctx, k1, 1);
+    repo_backup(&ctx, &m, ID1, 3);
+    assert_true(m.enc.on);
+    assert_int_equal(load_one(&ctx, &c), 0);
+    assert_non_null(c.e[0].dk);
+    assert_string_equal(c.e[0].m.enc.key_id, m.enc.key_id);
+    index_rec *recs = NULL;
+    size_t n = 0;
+    assert_int_equal(catalog_load_index(&ctx, &c.e[0].m, c.e[0].dk, &recs, &n), 0);
+    assert_int_equal(n, 3);
+    free(recs);
+    catalog_free(&c);
+
+    ag_ctx plain;                                   /* no keyring at all */
+    repo_ctx(&plain);
+    assert_int_equal(load_one(&plain, &c), -1);
+    assert_null(c.e[0].dk);
+    assert_int_equal(plain.exit_code, AG_EKEY);
+    assert_non_null(strstr(plain.errmsg, "no key configured"));
+    catalog_free(&c);
+    ag_ctx_close(&plain);
+
+    ag_ctx other;                                   /* another key */
+    key_ctx(&other, k2, 0);
+    assert_int_equal(load_one(&other, &c), -1);
+    assert_int_equal(other.exit_code, AG_EKEY);
+    assert_non_null(strstr(other.errmsg, "no configured key has this id"));
+    catalog_free(&c);
+    key_ctx_close(&other);
+
+    /* one field changed, the document re-serialised with a fresh checksum */
+    manifest t;
+    char *json;
+    size_t len;
+    s3_buf body;
+    s3_error err;
+    memset(&err, 0, sizeof(err));
+    manifest_init(&t);
+    assert_int_equal(s3_get(ctx.s3, IMAGE ID1 "/manifest.json", 0, 0, 0, &body, &err), 0);
+    assert_int_equal(manifest_from_json((const char *)body.data, body.len, &t), 0);
+    s3_buf_free(&body);
+    t.data_bytes++;
+    assert_int_equal(manifest_to_json(&t, &json, &len), 0);
+    assert_int_equal(s3_put(ctx.s3, IMAGE ID1 "/manifest.json", json, len,
+                            "application/json", NULL, &err), 0);
+    free(json);
+    manifest_clear(&t);
+    assert_int_equal(load_one(&ctx, &c), -2);
+    assert_int_equal(c.bad, 1);
+    assert_string_equal(c.badv[0].why, "authentication failed");
+    catalog_free(&c);
+
+    manifest_clear(&m);
+    key_ctx_close(&ctx);
+    unlink(k1);
+    unlink(k2);
+    rmdir(dir);
+}
+
 static int run_group(void)
 {
     const struct CMUnitTest tests[] = {
@@ -188,6 +296,7 @@ static int run_group(void)
         cmocka_unit_test_setup(test_tampered_index, fake_reset),
         cmocka_unit_test_setup(test_manifest_wrong_folder, fake_reset),
         cmocka_unit_test_setup(test_tampered_manifest, fake_reset),
+        cmocka_unit_test_setup(test_encrypted, fake_reset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,339 @@
+/* seal.c - AES-256-GCM sealing bound to a place, data key wrap, HMAC-SHA-256 and HKDF
+ * sub-keys of an encrypted repository (OpenSSL 3 EVP); the formats are in seal.h. */
+#include "agent/format/seal.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <string.h>
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/kdf.h>
+#include <openssl/params.h>
+#include <openssl/rand.h>
+
+/* HKDF "info" labels of the sub-keys (seal.h: Keys). */
+#define LABEL_WRAP "rbd2s3 wrap key"
+#define LABEL_HEAD "rbd2s3 head mac key"
+#define LABEL_ID "rbd2s3 key id"
+#define LABEL_MANIFEST "rbd2s3 manifest mac key"
+
+/* Associated data: a list of pieces fed to GCM one after the other. */
+typedef struct aad {
+    const void *p[8];
+    size_t n[8];
+    int count;
+} aad;
+
+static void aad_bytes(aad *a, const void *p, size_t n)
+{
+    a->p[a->count] = p;
+    a->n[a->count] = n;
+    a->count++;
+}
+
+/* A string with its terminating NUL; NULL counts as "". */
+static void aad_str(aad *a, const char *s)
+{
+    if (s == NULL)
+        s = "";
+    aad_bytes(a, s, strlen(s) + 1);
+}
+
+static void put_le(uint8_t *b, uint64_t v, int n)
+{
+    for (int i = 0; i < n; i++)
+        b[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void put_be(uint8_t *b, uint64_t v, int n)
+{
+    for (int i = 0; i < n; i++)
+        b[i] = (uint8_t)(v >> (8 * (n - 1 - i)));
+}
+
+/* HKDF-SHA-256 of ikm with info label into out[0..len). 0 or -EIO. */
+static int hkdf(const uint8_t ikm[SEAL_KEY_LEN], const char *label, uint8_t *out, size_t len)
+{
+    EVP_KDF *kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
+    EVP_KDF_CTX *ctx = kdf != NULL ? EVP_KDF_CTX_new(kdf) : NULL;
+    int rc = -EIO;
+    if (ctx != NULL) {
+        OSSL_PARAM params[] = {
+            OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)"SHA256", 0),
+            OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)ikm, SEAL_KEY_LEN),
+            OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, (void *)label,
+                                              strlen(label)),
+            OSSL_PARAM_construct_end(),
+        };
+        if (EVP_KDF_derive(ctx, out, len, params) == 1)
+            rc = 0;
+    }
+    EVP_KDF_CTX_free(ctx);
+    EVP_KDF_free(kdf);
+    return rc;
+}
+
+int seal_master_init(seal_key *k, const uint8_t master[SEAL_KEY_LEN])
+{
+    uint8_t id[8];
+    memset(k, 0, sizeof(*k));
+    k->master = 1;
+    if (hkdf(master, LABEL_WRAP, k->wrap, SEAL_KEY_LEN) != 0 ||
+        hkdf(master, LABEL_HEAD, k->mac, SEAL_KEY_LEN) != 0 ||
+        hkdf(master, LABEL_ID, id, sizeof(id)) != 0) {
+        seal_key_wipe(k);
+        return -EIO;
+    }
+    seal_hex(id, sizeof(id), k->id);
+    return 0;
+}
+
+int seal_data_init(seal_key *k, const uint8_t data[SEAL_KEY_LEN])
+{
+    memset(k, 0, sizeof(*k));
+    memcpy(k->key, data, SEAL_KEY_LEN);
+    if (hkdf(data, LABEL_MANIFEST, k->mac, SEAL_KEY_LEN) != 0) {
+        seal_key_wipe(k);
+        return -EIO;
+    }
+    return 0;
+}
+
+int seal_data_new(seal_key *k)
+{
+    uint8_t d[SEAL_KEY_LEN];
+    int rc = RAND_bytes(d, sizeof(d)) == 1 ? seal_data_init(k, d) : -EIO;
+    OPENSSL_cleanse(d, sizeof(d));
+    return rc;
+}
+
+void seal_key_wipe(seal_key *k)
+{
+    OPENSSL_cleanse(k, sizeof(*k));
+}
+
+/* AES-256-GCM of in[0..len) under key with nonce and associated data a into out, the tag
+ * into tag (enc = 1), or the reverse checking tag (enc = 0). 0, -EIO, or -EBADMSG when
+ * opening fails. */
+static int gcm(int enc, const uint8_t key[SEAL_KEY_LEN], const uint8_t nonce[SEAL_NONCE_LEN],
+               const aad *a, const uint8_t *in, size_t len, uint8_t *out, uint8_t *tag)
+{
+    EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+    int n = 0, ok = c != NULL &&
+        EVP_CipherInit_ex(c, EVP_aes_256_gcm(), NULL, key, nonce, enc) == 1;
+    for (int i = 0; ok && i < a->count; i++)
+        ok = EVP_CipherUpdate(c, NULL, &n, a->p[i], (int)a->n[i]) == 1;
+    if (ok && len > 0)
+        ok = EVP_CipherUpdate(c, out, &n, in, (int)len) == 1;
+    if (ok && !enc)
+        ok = EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, SEAL_TAG_LEN, tag) == 1;
+    int rc = ok ? 0 : -EIO;
+    if (ok && EVP_CipherFinal_ex(c, out + len, &n) != 1)
+        rc = enc ? -EIO : -EBADMSG;
+    if (rc == 0 && enc && EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, SEAL_TAG_LEN, tag) != 1)
+        rc = -EIO;
+    EVP_CIPHER_CTX_free(c);
+    return rc;
+}
+
+/* Seal (enc = 1: in[0..len) to out[0..len + tag)) or open (enc = 0: in[0..len) with its
+ * tag to out[0..len - tag)) under data key k with nonce and a; the common checks. */
+static int seal_do(int enc, const seal_key *k, const uint8_t nonce[SEAL_NONCE_LEN],
+                   const aad *a, const uint8_t *in, size_t len, uint8_t *out)
+{
+    if (k->master)
+        return -EINVAL;                 /* a master key never seals data */
+    if (enc) {
+        if (len > INT_MAX)
+            return -EINVAL;
+        return gcm(1, k->key, nonce, a, in, len, out, out + len);
+    }
+    if (len < SEAL_TAG_LEN)
+        return -EINVAL;
+    size_t plen = len - SEAL_TAG_LEN;
+    if (plen > INT_MAX)
+        return -EINVAL;
+    uint8_t tag[SEAL_TAG_LEN];
+    memcpy(tag, in + plen, SEAL_TAG_LEN);   /* out may overlap in: keep the tag apart */
+    int rc = gcm(0, k->key, nonce, a, in, plen, out, tag);
+    if (rc != 0)
+        OPENSSL_cleanse(out, plen);
+    return rc == -EIO ? -EBADMSG : rc;
+}
+
+/* A place's nonce: obj big-endian 32 bits, then obj_offset big-endian 64 bits. */
+static void place_nonce(uint32_t obj, uint64_t obj_offset, uint8_t nonce[SEAL_NONCE_LEN])
+{
+    put_be(nonce, obj, 4);
+    put_be(nonce + 4, obj_offset, 8);
+}
+
+/* The associated data of a chunk; tail receives the fixed-width fields. */
+static void chunk_aad(const seal_place *p, aad *a, uint8_t tail[32])
+{
+    static const char tag[] = "rbd2s3-chunk-1";
+    memset(a, 0, sizeof(*a));
+    aad_bytes(a, tag, sizeof(tag));
+    aad_str(a, p->backup_id);
+    aad_str(a, p->image_id);
+    put_le(tail, p->obj, 4);
+    put_le(tail + 4, p->obj_offset, 8);
+    put_le(tail + 12, p->offset, 8);
+    put_le(tail + 20, p->length, 8);
+    put_le(tail + 28, p->flags, 4);
+    aad_bytes(a, tail, 32);
+}
+
+int seal_chunk(const seal_key *k, const seal_place *p, const uint8_t *plain, size_t len,
+               uint8_t *out)
+{
+    uint8_t nonce[SEAL_NONCE_LEN], tail[32];
+    aad a;
+    place_nonce(p->obj, p->obj_offset, nonce);
+    chunk_aad(p, &a, tail);
+    return seal_do(1, k, nonce, &a, plain, len, out);
+}
+
+int seal_open_chunk(const seal_key *k, const seal_place *p, const uint8_t *sealed,
+                    size_t len, uint8_t *out)
+{
+    uint8_t nonce[SEAL_NONCE_LEN], tail[32];
+    aad a;
+    place_nonce(p->obj, p->obj_offset, nonce);
+    chunk_aad(p, &a, tail);
+    return seal_do(0, k, nonce, &a, sealed, len, out);
+}
+
+/* The index's nonce and associated data. */
+static void index_aad(const char *backup_id, const char *image_id, uint64_t records,
+                      uint8_t nonce[SEAL_NONCE_LEN], aad *a, uint8_t rec[8])
+{
+    static const char tag[] = "rbd2s3-index-1";
+    place_nonce(SEAL_INDEX_OBJ, 0, nonce);
+    memset(a, 0, sizeof(*a));
+    aad_bytes(a, tag, sizeof(tag));
+    aad_str(a, backup_id);
+    aad_str(a, image_id);
+    put_le(rec, records, 8);
+    aad_bytes(a, rec, 8);
+}
+
+int seal_index(const seal_key *k, const char *backup_id, const char *image_id,
+               uint64_t records, const uint8_t *plain, size_t len, uint8_t *out)
+{
+    uint8_t nonce[SEAL_NONCE_LEN], rec[8];
+    aad a;
+    index_aad(backup_id, image_id, records, nonce, &a, rec);
+    return seal_do(1, k, nonce, &a, plain, len, out);
+}
+
+int seal_open_index(const seal_key *k, const char *backup_id, const char *image_id,
+                    uint64_t records, const uint8_t *sealed, size_t len, uint8_t *out)
+{
+    uint8_t nonce[SEAL_NONCE_LEN], rec[8];
+    aad a;
+    index_aad(backup_id, image_id, records, nonce, &a, rec);
+    return seal_do(0, k, nonce, &a, sealed, len, out);
+}
+
+static void wrap_aad(const seal_owner *o, aad *a)
+{
+    static const char tag[] = "rbd2s3-wrap-1";
+    memset(a, 0, sizeof(*a));
+    aad_bytes(a, tag, sizeof(tag));
+    aad_str(a, o->pool);
+    aad_str(a, o->ns);
+    aad_str(a, o->image);
+    aad_str(a, o->image_id);
+    aad_str(a, o->backup_id);
+}
+
+int seal_wrap(const seal_key *mk, const seal_owner *o, const seal_key *dk,
+              uint8_t out[SEAL_WRAPPED_LEN])
+{
+    aad a;
+    if (!mk->master || dk->master)
+        return -EIO;
+    if (RAND_bytes(out, SEAL_NONCE_LEN) != 1)
+        return -EIO;
+    wrap_aad(o, &a);
+    return gcm(1, mk->wrap, out, &a, dk->key, SEAL_KEY_LEN, out + SEAL_NONCE_LEN,
+               out + SEAL_NONCE_LEN + SEAL_KEY_LEN);
+}
+
+int seal_unwrap(const seal_key *mk, const seal_owner *o, const uint8_t in[SEAL_WRAPPED_LEN],
+                seal_key *dk)
+{
+    uint8_t d[SEAL_KEY_LEN], tag[SEAL_TAG_LEN];
+    aad a;
+    int rc = -EBADMSG;
+    memset(dk, 0, sizeof(*dk));
+    wrap_aad(o, &a);
+    memcpy(tag, in + SEAL_NONCE_LEN + SEAL_KEY_LEN, SEAL_TAG_LEN);
+    if (mk->master && gcm(0, mk->wrap, in, &a, in + SEAL_NONCE_LEN, SEAL_KEY_LEN, d, tag) == 0)
+        rc = seal_data_init(dk, d) == 0 ? 0 : -EBADMSG;
+    OPENSSL_cleanse(d, sizeof(d));
+    if (rc != 0)
+        seal_key_wipe(dk);
+    return rc;
+}
+
+int seal_mac(const seal_key *k, const void *data, size_t len, uint8_t out[SEAL_MAC_LEN])
+{
+    EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    EVP_MAC_CTX *ctx = mac != NULL ? EVP_MAC_CTX_new(mac) : NULL;
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
+        OSSL_PARAM_construct_end(),
+    };
+    size_t n = 0;
+    int ok = ctx != NULL && EVP_MAC_init(ctx, k->mac, SEAL_KEY_LEN, params) == 1 &&
+        EVP_MAC_update(ctx, data != NULL ? data : (const void *)"", len) == 1 &&
+        EVP_MAC_final(ctx, out, &n, SEAL_MAC_LEN) == 1 && n == SEAL_MAC_LEN;
+    EVP_MAC_CTX_free(ctx);
+    EVP_MAC_free(mac);
+    return ok ? 0 : -EIO;
+}
+
+int seal_mac_ok(const seal_key *k, const void *data, size_t len,
+                const uint8_t mac[SEAL_MAC_LEN])
+{
+    uint8_t m[SEAL_MAC_LEN];
+    if (seal_mac(k, data, len, m) != 0)
+        return 0;
+    return CRYPTO_memcmp(m, mac, SEAL_MAC_LEN) == 0;
+}
+
+void seal_hex(const uint8_t *b, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[b[i] >> 4];
+        out[2 * i + 1] = digits[b[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+static int hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+int seal_unhex(const char *hex, uint8_t *b, size_t n)
+{
+    if (hex == NULL || strlen(hex) != 2 * n)
+        return -EINVAL;
+    for (size_t i = 0; i < n; i++) {
+        int hi = hex_digit(hex[2 * i]), lo = hex_digit(hex[2 * i + 1]);
+        if (hi < 0 || lo < 0)
+            return -EINVAL;
+        b[i] = (uint8_t)(hi << 4 | lo);
+    }
+    return 0;
+}
