@@ -16,6 +16,7 @@ typedef struct sync_state {
     s3_error err;
     char etag[S3_ETAG_MAX];
     int64_t content_length;
+    time_t retain_until;
 } sync_state;
 
 static void sync_done(s3_req *r)
@@ -25,6 +26,7 @@ static void sync_done(s3_req *r)
     st->err = r->err;
     memcpy(st->etag, r->etag, sizeof(st->etag));
     st->content_length = r->content_length;
+    st->retain_until = r->retain_until;
     st->done = 1;
 }
 
@@ -108,12 +110,13 @@ int s3_put(s3_client *c, const char *key, const void *data, size_t len,
     return rc;
 }
 
-int s3_get(s3_client *c, const char *key, uint64_t off, uint64_t len,
-           size_t max_size, s3_buf *out, s3_error *err)
+int s3_op_get(s3_client *c, const char *key, const char *query, uint64_t off, uint64_t len,
+              size_t max_size, s3_buf *out, s3_error *err)
 {
     sync_state st;
     char range[64];
-    s3_req_spec spec = { .method = "GET", .key = key, .sink = S3_SINK_BUF, .buf = out };
+    s3_req_spec spec = { .method = "GET", .key = key, .query = query, .sink = S3_SINK_BUF,
+                         .buf = out };
 
     if (out)
         memset(out, 0, sizeof(*out));
@@ -133,12 +136,20 @@ int s3_get(s3_client *c, const char *key, uint64_t off, uint64_t len,
     return rc;
 }
 
-int s3_head(s3_client *c, const char *key, uint64_t *size, char etag[S3_ETAG_MAX],
-            s3_error *err)
+int s3_get(s3_client *c, const char *key, uint64_t off, uint64_t len,
+           size_t max_size, s3_buf *out, s3_error *err)
+{
+    return s3_op_get(c, key, NULL, off, len, max_size, out, err);
+}
+
+int s3_op_head(s3_client *c, const char *key, const char *query, uint64_t *size,
+               char etag[S3_ETAG_MAX], time_t *retain_until, s3_error *err)
 {
     sync_state st;
-    s3_req_spec spec = { .method = "HEAD", .key = key };
+    s3_req_spec spec = { .method = "HEAD", .key = key, .query = query };
 
+    if (retain_until)
+        *retain_until = 0;
     if (size)
         *size = 0;
     if (etag)
@@ -158,7 +169,15 @@ int s3_head(s3_client *c, const char *key, uint64_t *size, char etag[S3_ETAG_MAX
         *size = (uint64_t)st.content_length;
     if (etag)
         memcpy(etag, st.etag, S3_ETAG_MAX);
+    if (retain_until)
+        *retain_until = st.retain_until;
     return 0;
+}
+
+int s3_head(s3_client *c, const char *key, uint64_t *size, char etag[S3_ETAG_MAX],
+            s3_error *err)
+{
+    return s3_op_head(c, key, NULL, size, etag, NULL, err);
 }
 
 int s3_delete(s3_client *c, const char *key, s3_error *err)
@@ -468,8 +487,8 @@ static void range_done(s3_req *r)
     r->s.user_cb(&res, r->s.user_arg);
 }
 
-int s3_async_get_range(s3_client *c, const char *key, uint64_t off, uint64_t len,
-                       void *dst, size_t cap, s3_done_cb done, void *arg)
+int s3_op_get_range(s3_client *c, const char *key, const char *query, uint64_t off,
+                    uint64_t len, void *dst, size_t cap, s3_done_cb done, void *arg)
 {
     char range[64];
 
@@ -477,9 +496,16 @@ int s3_async_get_range(s3_client *c, const char *key, uint64_t off, uint64_t len
         return -EINVAL;
     snprintf(range, sizeof(range), "bytes=%" PRIu64 "-%" PRIu64, off, off + len - 1);
     s3_req_spec spec = {
-        .method = "GET", .key = key, .range = range, .sink = S3_SINK_DST, .dst = dst,
+        .method = "GET", .key = key, .query = query, .range = range, .sink = S3_SINK_DST,
+        .dst = dst,
         .dst_cap = cap, .expect_len = (size_t)len, .flags = S3_REQ_RANGE_EXACT,
         .done = range_done, .user_cb = done, .user_arg = arg,
     };
     return s3_engine_submit(c, &spec);
+}
+
+int s3_async_get_range(s3_client *c, const char *key, uint64_t off, uint64_t len,
+                       void *dst, size_t cap, s3_done_cb done, void *arg)
+{
+    return s3_op_get_range(c, key, NULL, off, len, dst, cap, done, arg);
 }

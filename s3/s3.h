@@ -240,6 +240,55 @@ void s3_async_wakeup(s3_client *c);
 /* Drive until no request is pending. Returns 0 or a negative code. */
 int s3_async_drain(s3_client *c);
 
+/* Object versions */
+
+/* One entry of ListObjectVersions: a Version or a DeleteMarker. The strings are valid
+ * during the callback only; version_id is the server's ("null" for an object written
+ * before versioning was enabled). */
+typedef struct s3_version_info {
+    const char *key;
+    const char *version_id;
+    const char *etag;          /* without quotes; "" for a delete marker */
+    uint64_t size;             /* 0 for a delete marker */
+    time_t last_modified;      /* 0 if the server did not say */
+    int is_latest;
+    int is_delete_marker;
+} s3_version_info;
+typedef int (*s3_version_cb)(const s3_version_info *v, void *arg);
+
+/* ListObjectVersions over every page (key-marker/version-id-marker followed from the
+ * last entry reported, list_max_keys entries a page, encoding-type=url) of the keys that
+ * begin with prefix (NULL or "" for all): versions and delete markers in the server's
+ * order (by key, newest first). An entry whose key cannot be decoded (as for s3_list)
+ * or without a version id (or one over 1024 bytes) is skipped and reported through
+ * s3_config.warn; a truncated page that does not move the markers on, or goes back,
+ * fails with -EINVAL. The callback returns 0 to go on, non-zero to stop (that value is
+ * returned). */
+int s3_list_versions(s3_client *c, const char *prefix, s3_version_cb cb, void *arg,
+                     s3_error *err);
+
+/* s3_get, s3_head and s3_async_get_range of one version of key; version_id NULL is the
+ * latest (the same request as the plain call). s3_head_version also gives the version's
+ * Object Lock retention: *retain_until (may be NULL) is the time of its
+ * x-amz-object-lock-retain-until-date, 0 when it has none. */
+int s3_get_version(s3_client *c, const char *key, const char *version_id, uint64_t off,
+                   uint64_t len, size_t max_size, s3_buf *out, s3_error *err);
+int s3_head_version(s3_client *c, const char *key, const char *version_id, uint64_t *size,
+                    char etag[S3_ETAG_MAX], time_t *retain_until, s3_error *err);
+int s3_async_get_range_version(s3_client *c, const char *key, const char *version_id,
+                               uint64_t off, uint64_t len, void *dst, size_t cap,
+                               s3_done_cb done, void *arg);
+
+/* The bucket's Object Lock configuration (GET ?object-lock): *enabled 1 when Object Lock
+ * is enabled; *mode ("GOVERNANCE", "COMPLIANCE" or "" without a default retention, may
+ * be NULL, 16 bytes) and *days (0 without one, may be NULL) of its default retention.
+ * A bucket without a configuration is 0 with *enabled 0. */
+int s3_get_object_lock(s3_client *c, int *enabled, char mode[16], int *days, s3_error *err);
+
+/* The bucket's versioning state (GET ?versioning): *state 1 Enabled, 2 Suspended, 0
+ * never enabled. */
+int s3_get_versioning(s3_client *c, int *state, s3_error *err);
+
 /* ---- Pure helpers, exposed for unit tests and for the agent ---- */
 
 /* Hex SHA-256 of data into out[65]. */

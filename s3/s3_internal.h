@@ -149,6 +149,19 @@ int s3_xml_uploads_page_ex(const void *body, size_t len, s3_upload_cb cb, void *
                            int *truncated, char **next_key, char **next_upload_id,
                            int *cb_rc, s3_list_skip *skip);
 
+/* ---- versions.c ---- */
+
+/* Walk one ListVersionsResult page in document order (Version and DeleteMarker entries;
+ * keys percent-decoded when the page says <EncodingType>url</EncodingType>); an entry
+ * whose key or version id is missing or cannot be decoded is skipped and counted in
+ * *skip (may be NULL). *truncated, and the markers of the next page (malloc'ed or NULL:
+ * the last reported entry's key and id, else the page's NextKeyMarker and
+ * NextVersionIdMarker). When cb returns non-zero the walk stops and *cb_rc holds that
+ * value. 0, -EINVAL (malformed) or -ENOMEM. */
+int s3_xml_versions_page(const void *body, size_t len, s3_version_cb cb, void *arg,
+                         int *truncated, char **next_key, char **next_id, int *cb_rc,
+                         s3_list_skip *skip);
+
 /* ---- engine.c: requests on the client's multi handle ---- */
 
 enum s3_sink {
@@ -222,6 +235,7 @@ struct s3_req {
     int rc;
     s3_error err;
     char etag[S3_ETAG_MAX];
+    time_t retain_until;           /* x-amz-object-lock-retain-until-date; 0 if none */
 };
 
 /* Test hooks: a signing clock and the backoff shape (0 keeps the default). */
@@ -314,6 +328,14 @@ int s3_op_fail(s3_error *err, int rc, const char *msg);
 /* Warn (s3_warn) about the entries a listing page skipped, if any; what names the
  * listing. */
 void s3_warn_skipped(s3_client *c, const char *what, const s3_list_skip *skip);
+/* s3_get, s3_head (also the retention, *retain_until may be NULL) and s3_async_get_range
+ * with a query ("versionId=..." already encoded, or NULL): the bodies of those calls. */
+int s3_op_get(s3_client *c, const char *key, const char *query, uint64_t off, uint64_t len,
+              size_t max_size, s3_buf *out, s3_error *err);
+int s3_op_head(s3_client *c, const char *key, const char *query, uint64_t *size,
+               char etag[S3_ETAG_MAX], time_t *retain_until, s3_error *err);
+int s3_op_get_range(s3_client *c, const char *key, const char *query, uint64_t off,
+                    uint64_t len, void *dst, size_t cap, s3_done_cb done, void *arg);
 /* s URI-encoded for a query string, malloc'ed; NULL when out of memory. */
 char *s3_query_enc(const char *s);
 

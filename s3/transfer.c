@@ -54,6 +54,7 @@ void s3_transfer_reset(s3_req *r)
     r->content_length = -1;
     r->got = 0;
     r->etag[0] = '\0';
+    r->retain_until = 0;
     r->errbody.len = 0;
     r->too_big = 0;
     r->too_long = 0;
@@ -102,6 +103,13 @@ static size_t on_header(char *buf, size_t size, size_t n, void *p)
             vl = S3_ETAG_MAX - 1;
         memcpy(r->etag, v, vl);
         r->etag[vl] = '\0';
+    } else if (header_is(buf, len, "x-amz-object-lock-retain-until-date", &v, &vl)) {
+        char t[64];
+        if (vl < sizeof(t)) {
+            memcpy(t, v, vl);
+            t[vl] = '\0';
+            r->retain_until = s3_xml_parse_time(t);
+        }
     } else if (header_is(buf, len, "content-length", &v, &vl)) {
         char num[32];
         if (vl < sizeof(num)) {

@@ -17,7 +17,9 @@ Control (no authentication, path /_ctl/...):
     POST /_ctl/rules   body: rule lines (replaces the rules, clears the log)
     GET  /_ctl/log     one line per S3 request, tab-separated:
                        method path query x-amz-date signature auth-result action status port
-    POST /_ctl/reset   forget objects, uploads, rules, log and token
+    POST /_ctl/reset   forget objects, versions, uploads, rules, log and token
+    POST /_ctl/versioning  body: a bucket name; its versioning is enabled from now on
+                       (fakes3_versions.py: versions, delete markers, ?versionId=)
     POST /_ctl/token   body: the session token every S3 request must carry whole in
                        x-amz-security-token (else 400 InvalidToken); empty: none checked
 
@@ -68,6 +70,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote
 from xml.sax.saxutils import escape
 
+import fakes3_versions as fv
 from fakes3_model import (STATE_LOCK, Rule, State, error_xml, iso, listing_encoder,
                           md5_header_error, md5hex, parse_xml, s3enc)
 
@@ -224,6 +227,9 @@ class Handler(BaseHTTPRequestHandler):
             if method == "POST" and path == "/_ctl/token":
                 st.token = body.decode()
                 return self.reply(200, b"ok\n")
+            if method == "POST" and path == "/_ctl/versioning":
+                st.versioned.add(body.decode().strip())
+                return self.reply(200, b"ok\n")
             if method == "POST" and path == "/_ctl/reset":
                 st.reset()
                 return self.reply(200, b"ok\n")
@@ -293,6 +299,12 @@ class Handler(BaseHTTPRequestHandler):
                     return self.lifecycle(bucket, method, body)
                 if "uploads" in q and method == "GET":
                     return 200, xmlh, self.list_uploads(bucket, q)
+                if "versions" in q and method == "GET":
+                    return fv.list_versions(st, bucket, q, stuck)
+                if "versioning" in q and method == "GET":
+                    return fv.versioning(st, bucket)
+                if "object-lock" in q and method == "GET":
+                    return fv.object_lock(st, bucket)
                 if method == "GET":
                     return 200, xmlh, self.list_objects(bucket, q, stuck)
                 return 405, xmlh, error_xml("MethodNotAllowed")
@@ -320,12 +332,16 @@ class Handler(BaseHTTPRequestHandler):
                 return 400, xmlh, error_xml("InvalidRequest")
             if method == "PUT":
                 etag = md5hex(body)
-                st.objects[(bucket, key)] = (body, etag, time.time())
-                return 200, {"ETag": '"%s"' % etag}, b""
+                h = fv.store(st, bucket, key, body, etag, time.time())
+                h["ETag"] = '"%s"' % etag
+                return 200, h, b""
             if method == "DELETE":
-                st.objects.pop((bucket, key), None)
-                return 204, {}, b""
+                return fv.delete(st, bucket, key, q.get("versionId"), time.time())
             obj = st.objects.get((bucket, key))
+            if "versionId" in q:
+                obj = fv.get_version(st, bucket, key, q["versionId"])
+                if isinstance(obj[0], int):
+                    return obj
             if obj is None:
                 return 404, xmlh, error_xml("NoSuchKey", "The specified key does not exist.")
             data, etag, _ = obj
@@ -371,7 +387,7 @@ class Handler(BaseHTTPRequestHandler):
             data += have[0]
             digests += bytes.fromhex(have[1])
         final = "%s-%d" % (md5hex(digests), len(parts))
-        st.objects[(bucket, key)] = (data, final, time.time())
+        fv.store(st, bucket, key, data, final, time.time())
         del st.uploads[uid]
         return 200, xmlh, ("<CompleteMultipartUploadResult><Bucket>%s</Bucket><Key>%s</Key>"
                            "<ETag>&quot;%s&quot;</ETag></CompleteMultipartUploadResult>"

@@ -24,6 +24,8 @@ class State:
         self.uploads = {}      # upload id -> {"bucket", "key", "parts": {n: (bytes, etag)},
         #                                   "initiated"}
         self.lifecycle = {}    # bucket -> configuration document (bytes)
+        self.versioned = set()  # buckets with versioning (fakes3_versions.py)
+        self.versions = {}     # (bucket, key) -> [(id, bytes, etag, mtime, is_marker)]
         self.rules = []
         self.log = []
         self.token = ""
