@@ -101,6 +101,8 @@ typedef struct ag_ctx {
     const char *command;        /* for error lines */
     s3_client *s3;              /* created on demand by ag_s3() */
     rbdio_cluster *src;         /* created on demand by ag_cluster() */
+    struct repo_asof *asof;     /* --as-of: each key's version then (agent/repo/asof.h,
+                                 * which owns it); NULL: the latest of every key */
     int exit_code;              /* first error's code, AG_OK if none */
     char errmsg[1024];          /* first error's text */
 } ag_ctx;

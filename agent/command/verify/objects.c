@@ -3,6 +3,7 @@
 #include "agent/command/verify/verify.h"
 #include "agent/repo/chain.h"
 #include "agent/repo/keylist.h"
+#include "agent/repo/asof.h"
 #include "agent/restore/apply.h"
 #include "agent/restore/plan.h"
 
@@ -28,7 +29,7 @@ static int object_size(ag_ctx *ctx, const keylist *l, const char *folder, const 
     }
     s3_error err;
     memset(&err, 0, sizeof(err));
-    int rc = s3_head(ctx->s3, key, size, NULL, &err);
+    int rc = asof_head(ctx, key, size, &err);
     if (rc == -ENOENT)
         return 0;
     return rc < 0 ? ag_fail_s3(ctx, rc, &err, key) : 1;

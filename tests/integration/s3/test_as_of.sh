@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# list --as-of and restore --as-of: a bucket with Object Lock (versioned; a default
+# retention of GOVERNANCE 1 day locks every object written), a chain full + 2
+# incrementals, then every key deleted with the aws CLI (delete markers only: the locked
+# versions stay). `list` shows nothing; `list --as-of T` (T between the last backup and
+# the deletion) shows the three; `restore --as-of T` reads the versions of then and
+# restores byte-identical into the other cluster. Cleanup removes every version with
+# --bypass-governance-retention.
+. "$(dirname "$0")/../lib.sh"
+
+# ---- the bucket, again, with Object Lock; its versions go at exit
+_purge_versions() {
+    local b=$1
+    timeout 120 /usr/bin/aws --endpoint-url "$S3_ENDPOINT" s3api list-object-versions \
+        --bucket "$b" --output json 2>/dev/null |
+        jq -r '((.Versions // []) + (.DeleteMarkers // []))[] | [.Key, .VersionId] | @tsv' |
+        while IFS=$'\t' read -r k v; do
+            timeout 60 /usr/bin/aws --endpoint-url "$S3_ENDPOINT" s3api delete-object \
+                --bucket "$b" --key "$k" --version-id "$v" --bypass-governance-retention \
+                >/dev/null 2>&1
+        done
+}
+trap 'rc=$?; [ "${KEEP:-0}" = 1 ] || _purge_versions "$BUCKET"; (exit $rc); _lib_exit' EXIT
+require "the plain bucket goes" s3api delete-bucket --bucket "$BUCKET"
+require "a bucket with Object Lock" s3api create-bucket --bucket "$BUCKET" \
+    --object-lock-enabled-for-bucket
+require "default retention GOVERNANCE 1 day" s3api put-object-lock-configuration \
+    --bucket "$BUCKET" --object-lock-configuration \
+    '{"ObjectLockEnabled":"Enabled","Rule":{"DefaultRetention":{"Mode":"GOVERNANCE","Days":1}}}'
+
+SRC=rbd/$(img asof)
+create_image "$SRC" 16M
+write_random "$SRC" 0 4M
+do_backup "$SRC"; expect_eq "$?" 0 "full backup"
+ID1=$BK_ID
+write_random "$SRC" 6M 2M
+do_backup "$SRC"; expect_eq "$?" 0 "first incremental"
+ID2=$BK_ID
+SUM2=$(img_sum "$SRC@rbd2s3-$ID2")
+write_random "$SRC" 1M 1M
+grow "$SRC" 20M
+write_random "$SRC" 17M 1M
+do_backup "$SRC"; expect_eq "$?" 0 "second incremental (after a resize)"
+ID3=$BK_ID
+expect_eq "$BK_TYPE" incremental "the third backup is an incremental"
+SUM3=$(img_sum "$SRC@rbd2s3-$ID3")
+sleep 2
+T=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+sleep 2
+
+# ---- someone with the bucket's credentials deletes every key (no version ids)
+bucket_keys >"$TMPD/keys"
+check "the chain's objects are in the bucket" test "$(wc -l <"$TMPD/keys")" -ge 9
+while read -r k; do
+    s3api delete-object --bucket "$BUCKET" --key "$k" >/dev/null || not_ok "delete $k"
+done <"$TMPD/keys"
+expect_eq "$(bucket_keys | wc -l)" 0 "list-objects-v2 shows nothing after the deletion"
+locked=$(s3api head-object --bucket "$BUCKET" --key "$(head -n 1 "$TMPD/keys")" \
+    --version-id "$(s3api list-object-versions --bucket "$BUCKET" --prefix \
+        "$(head -n 1 "$TMPD/keys")" --output json | jq -r '.Versions[0].VersionId')" \
+    --output json | jq -r .ObjectLockMode)
+expect_eq "$locked" GOVERNANCE "the versions behind the delete markers are locked"
+
+rb --format json list >"$TMPD/list.json" 2>"$TMPD/list.err"
+expect_eq "$?" 0 "list after the deletion"
+expect_eq "$(jq '.backups | length' "$TMPD/list.json")" 0 "list shows no backups"
+
+rb --format json list --as-of "$T" >"$TMPD/asof.json" 2>"$TMPD/asof.err"
+expect_eq "$?" 0 "list --as-of $T"
+expect_eq "$(jq -r '[.backups[].id] | join(" ")' "$TMPD/asof.json")" "$ID1 $ID2 $ID3" \
+    "list --as-of shows the three backups of then"
+rb --format json list "$SRC" --as-of "$(date -u -d "$T" +%Y%m%dT%H%M%SZ)" \
+    >"$TMPD/asof-id.json" 2>&1
+expect_eq "$(jq -r '[.backups[].id] | join(" ")' "$TMPD/asof-id.json")" "$ID1 $ID2 $ID3" \
+    "list POOL/IMAGE --as-of in the backup-id form: the same three"
+rb --format json list --as-of "$(date -u -d @$(($(date -u -d "$T" +%s) - 86400)) \
+    +%Y-%m-%dT%H:%M:%SZ)" >"$TMPD/asof-before.json" 2>&1
+expect_eq "$(jq '.backups | length' "$TMPD/asof-before.json")" 0 \
+    "list --as-of a day before: nothing yet"
+rb list --as-of yesterday >/dev/null 2>"$TMPD/bad.err"
+expect_eq "$?" 2 "a malformed --as-of is a usage error"
+
+DST=rbd/$(img asof-dst)
+rb restore --as-of "$T" "$SRC" "$DST" --dest-ceph-conf "$DST_CEPH_CONF" \
+    >"$TMPD/restore.out" 2>&1
+expect_eq "$?" 0 "restore --as-of $T into the other cluster"
+expect_eq "$(img_sum "$DST" "$DST_CEPH_CONF")" "$SUM3" \
+    "the restored image equals rbd export of the source snapshot"
+DST2=rbd/$(img asof-dst2)
+rb restore --as-of "$T" "$SRC@$ID2" "$DST2" --dest-ceph-conf "$DST_CEPH_CONF" \
+    >"$TMPD/restore2.out" 2>&1
+expect_eq "$?" 0 "restore --as-of $T of the first incremental"
+expect_eq "$(img_sum "$DST2" "$DST_CEPH_CONF")" "$SUM2" "... byte-identical too"
+rb restore "$SRC" --to-file "$TMPD/latest.img" >/dev/null 2>"$TMPD/latest.err"
+check "restore without --as-of finds nothing" test "$?" -ne 0
+
+done_testing
