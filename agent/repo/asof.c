@@ -154,11 +154,12 @@ int asof_get(ag_ctx *ctx, const char *key, uint64_t off, uint64_t len, size_t ma
     return rc < 0 ? rc : s3_get_version(ctx->s3, key, vid, off, len, max_size, out, err);
 }
 
-int asof_head(ag_ctx *ctx, const char *key, uint64_t *size, s3_error *err)
+int asof_head(ag_ctx *ctx, const char *key, uint64_t *size, time_t *retain_until,
+              s3_error *err)
 {
     const char *vid;
     int rc = version_of(ctx, key, &vid, err);
-    return rc < 0 ? rc : s3_head_version(ctx->s3, key, vid, size, NULL, NULL, err);
+    return rc < 0 ? rc : s3_head_version(ctx->s3, key, vid, size, NULL, retain_until, err);
 }
 
 int asof_get_range(ag_ctx *ctx, const char *key, uint64_t off, uint64_t len, void *dst,

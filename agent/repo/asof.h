@@ -40,12 +40,14 @@ void asof_close(ag_ctx *ctx);
 /* The entry of key in ctx->asof, or NULL (no such key then, or no ctx->asof). */
 const asof_entry *asof_find(const ag_ctx *ctx, const char *key);
 
-/* s3_get, s3_head and s3_async_get_range of key as the repository sees it: the latest
+/* s3_get, s3_head_version (size and Object Lock retain-until; either may be NULL) and
+ * s3_async_get_range of key as the repository sees it: the latest
  * without ctx->asof; with it, the version the key had then, or -ENOENT (err filled as
  * NoSuchKey) when it had none. Contracts otherwise those of s3.h. */
 int asof_get(ag_ctx *ctx, const char *key, uint64_t off, uint64_t len, size_t max_size,
              s3_buf *out, s3_error *err);
-int asof_head(ag_ctx *ctx, const char *key, uint64_t *size, s3_error *err);
+int asof_head(ag_ctx *ctx, const char *key, uint64_t *size, time_t *retain_until,
+              s3_error *err);
 int asof_get_range(ag_ctx *ctx, const char *key, uint64_t off, uint64_t len, void *dst,
                    size_t cap, s3_done_cb done, void *arg);
 

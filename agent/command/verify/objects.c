@@ -29,7 +29,7 @@ static int object_size(ag_ctx *ctx, const keylist *l, const char *folder, const 
     }
     s3_error err;
     memset(&err, 0, sizeof(err));
-    int rc = asof_head(ctx, key, size, &err);
+    int rc = asof_head(ctx, key, size, NULL, &err);
     if (rc == -ENOENT)
         return 0;
     return rc < 0 ? ag_fail_s3(ctx, rc, &err, key) : 1;

@@ -102,6 +102,8 @@ static int run(verify_job *v)
     for (size_t i = 0; i < n; i++)
         if (v->in_scope[i])
             verify_chain(v, i);
+    if (verify_protection(v) < 0)
+        return -1;
     for (size_t i = 0; v->source && i < n; i++)
         if (v->in_scope[i] && v->own[i] == NULL && v->chain[i] == NULL &&
             verify_source(v, i) < 0)
@@ -122,6 +124,8 @@ static void cleanup(verify_job *v)
     free(v->in_scope);
     free(v->src);
     free(v->bad_in_scope);
+    free(v->own_until);
+    free(v->protected_until);
     if (v->devnull >= 0)
         close(v->devnull);
     catalog_free(&v->cat);

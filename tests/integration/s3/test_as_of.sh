@@ -8,25 +8,7 @@
 # --bypass-governance-retention.
 . "$(dirname "$0")/../lib.sh"
 
-# ---- the bucket, again, with Object Lock; its versions go at exit
-_purge_versions() {
-    local b=$1
-    timeout 120 /usr/bin/aws --endpoint-url "$S3_ENDPOINT" s3api list-object-versions \
-        --bucket "$b" --output json 2>/dev/null |
-        jq -r '((.Versions // []) + (.DeleteMarkers // []))[] | [.Key, .VersionId] | @tsv' |
-        while IFS=$'\t' read -r k v; do
-            timeout 60 /usr/bin/aws --endpoint-url "$S3_ENDPOINT" s3api delete-object \
-                --bucket "$b" --key "$k" --version-id "$v" --bypass-governance-retention \
-                >/dev/null 2>&1
-        done
-}
-trap 'rc=$?; [ "${KEEP:-0}" = 1 ] || _purge_versions "$BUCKET"; (exit $rc); _lib_exit' EXIT
-require "the plain bucket goes" s3api delete-bucket --bucket "$BUCKET"
-require "a bucket with Object Lock" s3api create-bucket --bucket "$BUCKET" \
-    --object-lock-enabled-for-bucket
-require "default retention GOVERNANCE 1 day" s3api put-object-lock-configuration \
-    --bucket "$BUCKET" --object-lock-configuration \
-    '{"ObjectLockEnabled":"Enabled","Rule":{"DefaultRetention":{"Mode":"GOVERNANCE","Days":1}}}'
+locked_bucket 1
 
 SRC=rbd/$(img asof)
 create_image "$SRC" 16M
