@@ -239,7 +239,7 @@ static void usage(void)
           "  export-diff POOL/IMAGE[@BACKUP] [--from BACKUP] [--diff-format 1|2] FILE|-\n"
           "  prune   [POOL/IMAGE] [--keep-last N] [--keep-daily N] [--keep-weekly N]\n"
           "          [--keep-monthly N] [--grace DURATION] [--dry-run]\n"
-          "  lifecycle apply [--abort-days N] | lifecycle show\n"
+          "  lifecycle apply [--abort-days N] [--noncurrent-days N] | lifecycle show\n"
           "  run     [--dry-run]     back up every image of the config's [pool:NAME]\n"
           "  import-diff FILE|- POOL/IMAGE   store an rbd export-diff stream as a backup\n"
           "  verify  [POOL/IMAGE[@BACKUP]] [--deep] [--source]\n"
