@@ -23,6 +23,7 @@ typedef struct verify_job {
     int *src;                 /* per entry: SRC_* */
     int *bad_in_scope;        /* per bad manifest */
     int devnull;              /* /dev/null open for writing, with --deep */
+    const char *as_of;        /* --as-of TIME, or NULL */
     int locked;               /* the bucket has Object Lock enabled */
     time_t *own_until;        /* locked: per entry, its objects' earliest retention */
     time_t *protected_until;  /* locked: per entry in scope, its chain's; 0 unprotected */

@@ -4,7 +4,8 @@
 # incrementals, then every key deleted with the aws CLI (delete markers only: the locked
 # versions stay). `list` shows nothing; `list --as-of T` (T between the last backup and
 # the deletion) shows the three; `restore --as-of T` reads the versions of then and
-# restores byte-identical into the other cluster. Cleanup removes every version with
+# restores byte-identical into the other cluster; verify --deep and export-diff take
+# --as-of too. Cleanup removes every version with
 # --bypass-governance-retention.
 . "$(dirname "$0")/../lib.sh"
 
@@ -73,6 +74,18 @@ rb restore --as-of "$T" "$SRC@$ID2" "$DST2" --dest-ceph-conf "$DST_CEPH_CONF" \
     >"$TMPD/restore2.out" 2>&1
 expect_eq "$?" 0 "restore --as-of $T of the first incremental"
 expect_eq "$(img_sum "$DST2" "$DST_CEPH_CONF")" "$SUM2" "... byte-identical too"
+rb --format json verify --deep --as-of "$T" "$SRC" >"$TMPD/verify.json" 2>"$TMPD/verify.err"
+expect_eq "$?" 0 "verify --deep --as-of $T"
+expect_eq "$(jq -r '[.backups[].status] | join(" ")' "$TMPD/verify.json")" "ok ok ok" \
+    "... every backup of then is ok"
+check "... and protected (the lock's default retention)" \
+    test "$(jq '[.backups[].protected_until | select(. != null)] | length' \
+        "$TMPD/verify.json")" = 3
+rb export-diff --as-of "$T" "$SRC" "$TMPD/full.diff" >/dev/null 2>"$TMPD/export.err"
+expect_eq "$?" 0 "export-diff --as-of $T"
+DST3=rbd/$(img asof-dst3)
+rbd_dst create --size 1M "$DST3" && rbd_dst import-diff --no-progress "$TMPD/full.diff" "$DST3"
+expect_eq "$(img_sum "$DST3" "$DST_CEPH_CONF")" "$SUM3" "... its stream imports byte-identical"
 rb restore "$SRC" --to-file "$TMPD/latest.img" >/dev/null 2>"$TMPD/latest.err"
 check "restore without --as-of finds nothing" test "$?" -ne 0
 
