@@ -150,6 +150,8 @@ int asof_get(ag_ctx *ctx, const char *key, uint64_t off, uint64_t len, size_t ma
 {
     const char *vid;
     memset(out, 0, sizeof(*out));
+    if (ctx->asof == NULL)   /* the plain request, as before --as-of */
+        return s3_get(ctx->s3, key, off, len, max_size, out, err);
     int rc = version_of(ctx, key, &vid, err);
     return rc < 0 ? rc : s3_get_version(ctx->s3, key, vid, off, len, max_size, out, err);
 }
@@ -158,6 +160,8 @@ int asof_head(ag_ctx *ctx, const char *key, uint64_t *size, time_t *retain_until
               s3_error *err)
 {
     const char *vid;
+    if (ctx->asof == NULL && retain_until == NULL)
+        return s3_head(ctx->s3, key, size, NULL, err);
     int rc = version_of(ctx, key, &vid, err);
     return rc < 0 ? rc : s3_head_version(ctx->s3, key, vid, size, NULL, retain_until, err);
 }
@@ -166,6 +170,8 @@ int asof_get_range(ag_ctx *ctx, const char *key, uint64_t off, uint64_t len, voi
                    size_t cap, s3_done_cb done, void *arg)
 {
     const char *vid;
+    if (ctx->asof == NULL)
+        return s3_async_get_range(ctx->s3, key, off, len, dst, cap, done, arg);
     int rc = version_of(ctx, key, &vid, NULL);
     return rc < 0 ? rc : s3_async_get_range_version(ctx->s3, key, vid, off, len, dst, cap,
                                                      done, arg);
