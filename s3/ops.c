@@ -76,6 +76,32 @@ char *s3_query_enc(const char *s)
     return p;
 }
 
+char *s3_marker_query(const char *fixed, const char *prefix, const char *key_marker,
+                      const char *id_name, const char *id_marker)
+{
+    const char *value[3] = { prefix, key_marker, id_marker };
+    const char *name[3] = { "prefix", "key-marker", id_name };
+    s3_sb q;
+
+    s3_sb_init(&q, 16 * 1024);
+    s3_sb_adds(&q, fixed);
+    for (int i = 0; i < 3; i++) {
+        if (!value[i] || !*value[i])
+            continue;
+        char *enc = s3_query_enc(value[i]);
+        if (!enc)
+            q.err = -ENOMEM;
+        else
+            s3_sb_addf(&q, "&%s=%s", name[i], enc);
+        free(enc);
+    }
+    if (q.err) {
+        s3_sb_free(&q);
+        return NULL;
+    }
+    return q.p;
+}
+
 static int key_ok(const char *key)
 {
     return key && *key && strlen(key) <= S3_KEY_MAX;

@@ -151,33 +151,6 @@ out:
 
 /* ---- ListObjectVersions ---- */
 
-/* The query of one page (the signer sorts the parameters). */
-static char *versions_query(const char *prefix, const char *key_marker, const char *id_marker,
-                            int max_keys)
-{
-    const char *in[3] = { prefix, key_marker, id_marker };
-    static const char *const name[3] = { "prefix", "key-marker", "version-id-marker" };
-    s3_sb q;
-
-    s3_sb_init(&q, 16 * 1024);
-    s3_sb_addf(&q, "encoding-type=url&versions&max-keys=%d", max_keys);
-    for (int i = 0; i < 3; i++) {
-        if (!in[i] || !*in[i])
-            continue;
-        char *enc = s3_query_enc(in[i]);
-        if (!enc)
-            q.err = -ENOMEM;
-        else
-            s3_sb_addf(&q, "&%s=%s", name[i], enc);
-        free(enc);
-    }
-    if (q.err) {
-        s3_sb_free(&q);
-        return NULL;
-    }
-    return q.p;
-}
-
 /* Does a truncated page move the listing on? The next markers must exist, differ from
  * the ones that fetched it and not go back in key order; pages without entries must not
  * go on and on. */
@@ -214,10 +187,13 @@ static int versions_page(s3_client *c, versions_walk *w, s3_error *err)
     s3_buf page = { 0 };
     s3_list_skip skip;
     char *nk = NULL, *ni = NULL;
-    char *q = versions_query(w->prefix, w->key, w->id, c->cfg.list_max_keys);
     size_t before = w->seen;
+    char fixed[64];
     int rc;
 
+    snprintf(fixed, sizeof(fixed), "encoding-type=url&versions&max-keys=%d",
+             c->cfg.list_max_keys);
+    char *q = s3_marker_query(fixed, w->prefix, w->key, "version-id-marker", w->id);
     if (!q)
         return s3_op_fail(err, -ENOMEM, "out of memory");
     s3_req_spec spec = {
