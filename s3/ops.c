@@ -93,15 +93,20 @@ int s3_put(s3_client *c, const char *key, const void *data, size_t len,
            const char *content_type, char etag_out[S3_ETAG_MAX], s3_error *err)
 {
     sync_state st;
+    char md5[25];
     s3_req_spec spec = {
         .method = "PUT", .key = key, .body = data, .body_len = len,
         .content_type = content_type && *content_type ? content_type : NULL,
+        .content_md5 = md5, .flags = S3_REQ_LOCK,
     };
 
     if (etag_out)
         etag_out[0] = '\0';
     if (!c || !key_ok(key) || (len && !data))
         return s3_op_fail(err, -EINVAL, "invalid arguments");
+    s3_md5_base64(data, len, md5);
+    if (!md5[0])
+        return s3_op_fail(err, -EIO, "no MD5 digest");
     int rc = run_sync(c, &spec, &st, err);
     if (!rc && etag_out)
         memcpy(etag_out, st.etag, S3_ETAG_MAX);
@@ -316,7 +321,7 @@ int s3_mpu_create(s3_client *c, const char *key, char **upload_id, s3_error *err
     s3_buf body = { 0 };
     s3_req_spec spec = {
         .method = "POST", .key = key, .query = "uploads", .sink = S3_SINK_BUF,
-        .buf = &body, .buf_max = S3_ERRBODY_MAX,
+        .buf = &body, .buf_max = S3_ERRBODY_MAX, .flags = S3_REQ_LOCK,
     };
 
     if (upload_id)
@@ -434,12 +439,15 @@ int s3_async_upload_part(s3_client *c, const char *key, const char *upload_id,
                          s3_done_cb done, void *arg)
 {
     s3_sb q;
-    char *id;
+    char *id, md5[25];
     int rc;
 
     if (!c || !key_ok(key) || !upload_id || !*upload_id || number < 1 || number > 10000 ||
         (len && !data) || !done)
         return -EINVAL;
+    s3_md5_base64(data, len, md5);
+    if (!md5[0])
+        return -EIO;
     id = s3_query_enc(upload_id);
     if (!id)
         return -ENOMEM;
@@ -453,7 +461,7 @@ int s3_async_upload_part(s3_client *c, const char *key, const char *upload_id,
     }
     s3_req_spec spec = {
         .method = "PUT", .key = key, .query = q.p, .body = data, .body_len = len,
-        .done = part_done, .user_cb = done, .user_arg = arg,
+        .content_md5 = md5, .done = part_done, .user_cb = done, .user_arg = arg,
     };
     rc = s3_engine_submit(c, &spec);
     s3_sb_free(&q);
