@@ -398,6 +398,9 @@ int s3_mpu_complete(s3_client *c, const char *key, const char *upload_id,
         if (!rc && etag_out)
             memcpy(etag_out, etag, S3_ETAG_MAX);
     }
+    /* RGW 16 ignores the lock headers of CreateMultipartUpload: set the retention */
+    if (!rc && s3_lock_mode_name(c->lock_mode))
+        rc = s3_put_retention(c, key, c->lock_mode, c->lock_until, err);
     s3_buf_free(&answer);
     free(body);
     free(q);

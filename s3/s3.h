@@ -204,7 +204,9 @@ typedef struct s3_part {
 } s3_part;
 
 /* Complete with parts in ascending number order. etag_out (may be NULL) receives the
- * object's ETag. An <Error> inside a 200 answer is detected and reported. */
+ * object's ETag. An <Error> inside a 200 answer is detected and reported. With the
+ * client's Object Lock on, the object then gets that retention by PutObjectRetention too
+ * (RGW 16 ignores the lock headers of CreateMultipartUpload); its failure is the call's. */
 int s3_mpu_complete(s3_client *c, const char *key, const char *upload_id,
                     const s3_part *parts, int nparts, char etag_out[S3_ETAG_MAX],
                     s3_error *err);

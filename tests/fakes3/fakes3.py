@@ -20,8 +20,9 @@ Control (no authentication, path /_ctl/...):
                        method path query x-amz-date signature auth-result action status port
     POST /_ctl/reset   forget objects, uploads, rules, log, token and Object Lock
     POST /_ctl/objectlock  body "on": every bucket has Object Lock enabled (objects keep
-                       the retention their PUT or multipart upload asked; ?retention PUT
-                       extends it, never shortens it), anything else: off
+                       the retention their PUT asked; a multipart upload's is checked but
+                       dropped, as RGW 16 does; ?retention PUT extends it, never shortens
+                       it), anything else: off
     POST /_ctl/token   body: the session token every S3 request must carry whole in
                        x-amz-security-token (else 400 InvalidToken); empty: none checked
 
@@ -327,7 +328,7 @@ class Handler(BaseHTTPRequestHandler):
             if "uploads" in q and method == "POST":
                 uid = uuid.uuid4().hex
                 st.uploads[uid] = {"bucket": bucket, "key": key, "parts": {},
-                                   "initiated": time.time(), "lock": lock}
+                                   "initiated": time.time()}
                 return 200, xmlh, ("<InitiateMultipartUploadResult><Bucket>%s</Bucket>"
                                    "<Key>%s</Key><UploadId>%s</UploadId>"
                                    "</InitiateMultipartUploadResult>"
@@ -409,9 +410,7 @@ class Handler(BaseHTTPRequestHandler):
             digests += bytes.fromhex(have[1])
         final = "%s-%d" % (md5hex(digests), len(parts))
         st.objects[(bucket, key)] = (data, final, time.time())
-        st.retention.pop((bucket, key), None)
-        if up.get("lock"):
-            st.retention[(bucket, key)] = up["lock"]
+        st.retention.pop((bucket, key), None)   # RGW 16 drops the upload's lock headers
         del st.uploads[uid]
         return 200, xmlh, ("<CompleteMultipartUploadResult><Bucket>%s</Bucket><Key>%s</Key>"
                            "<ETag>&quot;%s&quot;</ETag></CompleteMultipartUploadResult>"
