@@ -16,7 +16,6 @@ typedef struct sync_state {
     s3_error err;
     char etag[S3_ETAG_MAX];
     int64_t content_length;
-    time_t retain_until;
 } sync_state;
 
 static void sync_done(s3_req *r)
@@ -26,7 +25,6 @@ static void sync_done(s3_req *r)
     st->err = r->err;
     memcpy(st->etag, r->etag, sizeof(st->etag));
     st->content_length = r->content_length;
-    st->retain_until = r->retain_until;
     st->done = 1;
 }
 
@@ -121,15 +119,20 @@ int s3_put(s3_client *c, const char *key, const void *data, size_t len,
            const char *content_type, char etag_out[S3_ETAG_MAX], s3_error *err)
 {
     sync_state st;
+    char md5[25];
     s3_req_spec spec = {
         .method = "PUT", .key = key, .body = data, .body_len = len,
         .content_type = content_type && *content_type ? content_type : NULL,
+        .content_md5 = md5, .flags = S3_REQ_LOCK,
     };
 
     if (etag_out)
         etag_out[0] = '\0';
     if (!c || !key_ok(key) || (len && !data))
         return s3_op_fail(err, -EINVAL, "invalid arguments");
+    s3_md5_base64(data, len, md5);
+    if (!md5[0])
+        return s3_op_fail(err, -EIO, "no MD5 digest");
     int rc = run_sync(c, &spec, &st, err);
     if (!rc && etag_out)
         memcpy(etag_out, st.etag, S3_ETAG_MAX);
@@ -172,7 +175,9 @@ int s3_op_head(s3_client *c, const char *key, const char *query, uint64_t *size,
                char etag[S3_ETAG_MAX], time_t *retain_until, s3_error *err)
 {
     sync_state st;
-    s3_req_spec spec = { .method = "HEAD", .key = key, .query = query };
+    s3_lock_info li = { S3_LOCK_NONE, 0 };
+    s3_req_spec spec = { .method = "HEAD", .key = key, .query = query,
+                         .lock_out = retain_until ? &li : NULL };
 
     if (retain_until)
         *retain_until = 0;
@@ -196,7 +201,7 @@ int s3_op_head(s3_client *c, const char *key, const char *query, uint64_t *size,
     if (etag)
         memcpy(etag, st.etag, S3_ETAG_MAX);
     if (retain_until)
-        *retain_until = st.retain_until;
+        *retain_until = li.until;
     return 0;
 }
 
@@ -361,7 +366,7 @@ int s3_mpu_create(s3_client *c, const char *key, char **upload_id, s3_error *err
     s3_buf body = { 0 };
     s3_req_spec spec = {
         .method = "POST", .key = key, .query = "uploads", .sink = S3_SINK_BUF,
-        .buf = &body, .buf_max = S3_ERRBODY_MAX,
+        .buf = &body, .buf_max = S3_ERRBODY_MAX, .flags = S3_REQ_LOCK,
     };
 
     if (upload_id)
@@ -438,6 +443,9 @@ int s3_mpu_complete(s3_client *c, const char *key, const char *upload_id,
         if (!rc && etag_out)
             memcpy(etag_out, etag, S3_ETAG_MAX);
     }
+    /* RGW 16 ignores the lock headers of CreateMultipartUpload: set the retention */
+    if (!rc && s3_lock_mode_name(c->lock_mode))
+        rc = s3_put_retention(c, key, c->lock_mode, c->lock_until, err);
     s3_buf_free(&answer);
     free(body);
     free(q);
@@ -479,12 +487,15 @@ int s3_async_upload_part(s3_client *c, const char *key, const char *upload_id,
                          s3_done_cb done, void *arg)
 {
     s3_sb q;
-    char *id;
+    char *id, md5[25];
     int rc;
 
     if (!c || !key_ok(key) || !upload_id || !*upload_id || number < 1 || number > 10000 ||
         (len && !data) || !done)
         return -EINVAL;
+    s3_md5_base64(data, len, md5);
+    if (!md5[0])
+        return -EIO;
     id = s3_query_enc(upload_id);
     if (!id)
         return -ENOMEM;
@@ -498,7 +509,7 @@ int s3_async_upload_part(s3_client *c, const char *key, const char *upload_id,
     }
     s3_req_spec spec = {
         .method = "PUT", .key = key, .query = q.p, .body = data, .body_len = len,
-        .done = part_done, .user_cb = done, .user_arg = arg,
+        .content_md5 = md5, .done = part_done, .user_cb = done, .user_arg = arg,
     };
     rc = s3_engine_submit(c, &spec);
     s3_sb_free(&q);

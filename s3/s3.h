@@ -92,7 +92,9 @@ const char *s3_strerror(int rc, const s3_error *err);
  * -EACCES for bad credentials, -EHOSTUNREACH if the endpoint cannot be reached. */
 int s3_bucket_check(s3_client *c, s3_error *err);
 
-/* PUT a whole object from memory. etag_out (may be NULL) receives the ETag without quotes. */
+/* PUT a whole object from memory, with Content-MD5 (and the client's Object Lock
+ * retention, see s3_client_set_object_lock). etag_out (may be NULL) receives the ETag
+ * without quotes. */
 int s3_put(s3_client *c, const char *key, const void *data, size_t len,
            const char *content_type, char etag_out[S3_ETAG_MAX], s3_error *err);
 
@@ -165,9 +167,35 @@ void s3_xml_silence(void);
 /* Remove the lifecycle configuration (none is success). */
 int s3_delete_lifecycle(s3_client *c, s3_error *err);
 
+/* Object Lock */
+
+/* The retention modes of S3 Object Lock. */
+enum { S3_LOCK_NONE = 0, S3_LOCK_GOVERNANCE = 1, S3_LOCK_COMPLIANCE = 2 };
+
+/* GetObjectLockConfiguration: *enabled = 1 when the bucket has Object Lock enabled, 0 when
+ * it has none (ObjectLockConfigurationNotFoundError). 0, or a negative code (err filled). */
+int s3_get_object_lock(s3_client *c, int *enabled, s3_error *err);
+
+/* From now on every object c creates (s3_put, s3_mpu_create) carries this retention:
+ * x-amz-object-lock-mode and x-amz-object-lock-retain-until-date = until. S3_LOCK_NONE
+ * (the default) sends neither. Cannot fail. */
+void s3_client_set_object_lock(s3_client *c, int mode, time_t until);
+
+/* PutObjectRetention (?retention, with Content-MD5) on the current version of key: mode
+ * S3_LOCK_GOVERNANCE or S3_LOCK_COMPLIANCE until `until` (no bypass header: a retention
+ * can be extended, never shortened). -EACCES when the server refuses (shorter than the
+ * object's, or another mode), -EINVAL for bad arguments. */
+int s3_put_retention(s3_client *c, const char *key, int mode, time_t until, s3_error *err);
+
+/* HEAD key for its retention: *mode (S3_LOCK_NONE when it has none) and *until (0 when
+ * none). -ENOENT when the key does not exist. */
+int s3_head_retention(s3_client *c, const char *key, int *mode, time_t *until,
+                      s3_error *err);
+
 /* ---- Multipart upload ---- */
 
-/* Start a multipart upload; *upload_id is malloc'ed, the caller frees it. */
+/* Start a multipart upload (with the client's Object Lock retention, if any); *upload_id
+ * is malloc'ed, the caller frees it. */
 int s3_mpu_create(s3_client *c, const char *key, char **upload_id, s3_error *err);
 
 typedef struct s3_part {
@@ -176,7 +204,9 @@ typedef struct s3_part {
 } s3_part;
 
 /* Complete with parts in ascending number order. etag_out (may be NULL) receives the
- * object's ETag. An <Error> inside a 200 answer is detected and reported. */
+ * object's ETag. An <Error> inside a 200 answer is detected and reported. With the
+ * client's Object Lock on, the object then gets that retention by PutObjectRetention too
+ * (RGW 16 ignores the lock headers of CreateMultipartUpload); its failure is the call's. */
 int s3_mpu_complete(s3_client *c, const char *key, const char *upload_id,
                     const s3_part *parts, int nparts, char etag_out[S3_ETAG_MAX],
                     s3_error *err);
@@ -214,7 +244,8 @@ typedef struct s3_result {
 } s3_result;
 typedef void (*s3_done_cb)(const s3_result *res, void *arg);
 
-/* Upload part `number` of an upload from data[0..len). */
+/* Upload part `number` of an upload from data[0..len), with Content-MD5 (computed here,
+ * on the calling thread). */
 int s3_async_upload_part(s3_client *c, const char *key, const char *upload_id,
                          int number, const void *data, size_t len,
                          s3_done_cb done, void *arg);
@@ -278,12 +309,6 @@ int s3_head_version(s3_client *c, const char *key, const char *version_id, uint6
 int s3_async_get_range_version(s3_client *c, const char *key, const char *version_id,
                                uint64_t off, uint64_t len, void *dst, size_t cap,
                                s3_done_cb done, void *arg);
-
-/* The bucket's Object Lock configuration (GET ?object-lock): *enabled 1 when Object Lock
- * is enabled; *mode ("GOVERNANCE", "COMPLIANCE" or "" without a default retention, may
- * be NULL, 16 bytes) and *days (0 without one, may be NULL) of its default retention.
- * A bucket without a configuration is 0 with *enabled 0. */
-int s3_get_object_lock(s3_client *c, int *enabled, char mode[16], int *days, s3_error *err);
 
 /* The bucket's versioning state (GET ?versioning): *state 1 Enabled, 2 Suspended, 0
  * never enabled. */

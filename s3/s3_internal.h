@@ -173,8 +173,15 @@ enum s3_sink {
 enum {
     S3_REQ_XML_ERR200 = 1 << 0,  /* a 200 answer may carry an <Error> document */
     S3_REQ_PRIORITY   = 1 << 1,  /* start before queued requests (synchronous calls) */
-    S3_REQ_RANGE_EXACT = 1 << 2  /* a body of another length than expect_len is an error */
+    S3_REQ_RANGE_EXACT = 1 << 2, /* a body of another length than expect_len is an error */
+    S3_REQ_LOCK       = 1 << 3   /* creates an object: carries the client's Object Lock */
 };
+
+/* The Object Lock headers of an answer (HEAD). */
+typedef struct s3_lock_info {
+    int mode;                  /* S3_LOCK_* */
+    time_t until;              /* 0 when none */
+} s3_lock_info;
 
 typedef struct s3_req s3_req;
 typedef void (*s3_req_done)(s3_req *r);
@@ -198,6 +205,7 @@ typedef struct s3_req_spec {
     int flags;
     s3_req_done done;          /* runs inside s3_async_run(); then the request is freed */
     void *arg;
+    s3_lock_info *lock_out;    /* or NULL: the answer's Object Lock headers go here */
     s3_done_cb user_cb;        /* for the public async calls */
     void *user_arg;
 } s3_req_spec;
@@ -235,7 +243,6 @@ struct s3_req {
     int rc;
     s3_error err;
     char etag[S3_ETAG_MAX];
-    time_t retain_until;           /* x-amz-object-lock-retain-until-date; 0 if none */
 };
 
 /* Test hooks: a signing clock and the backoff shape (0 keeps the default). */
@@ -272,6 +279,8 @@ struct s3_client {
     uint64_t rng;
     int trace;                  /* RBD2S3_S3_TRACE: 1 requests, 2 also headers (redacted) */
     int unsigned_payload;       /* large bodies go as UNSIGNED-PAYLOAD (see s3_config) */
+    int lock_mode;              /* S3_LOCK_*: retention of the objects created */
+    time_t lock_until;
     s3_test_hooks hooks;
 };
 
@@ -344,6 +353,13 @@ char *s3_marker_query(const char *fixed, const char *prefix, const char *key_mar
                       const char *id_name, const char *id_marker);
 /* s URI-encoded for a query string, malloc'ed; NULL when out of memory. */
 char *s3_query_enc(const char *s);
+
+/* ---- retention.c ---- */
+
+/* "GOVERNANCE" / "COMPLIANCE" for a mode, NULL for S3_LOCK_NONE or an unknown one. */
+const char *s3_lock_mode_name(int mode);
+/* t as "2026-12-04T01:02:03.000Z" into out[32]. */
+void s3_lock_time(time_t t, char out[32]);
 
 /* Install test hooks on a client (tests only). */
 void s3_test_set_hooks(s3_client *c, const s3_test_hooks *h);

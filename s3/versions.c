@@ -1,4 +1,4 @@
-/* versions.c - object versions: ListObjectVersions, reads of a version, lock and versioning. */
+/* versions.c - object versions: ListObjectVersions, reads of a version, versioning. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -298,7 +298,7 @@ int s3_async_get_range_version(s3_client *c, const char *key, const char *versio
     return rc;
 }
 
-/* ---- bucket configuration: Object Lock, versioning ---- */
+/* ---- bucket configuration: versioning ---- */
 
 /* GET ?sub into a parsed document rooted at root_name: *doc (xmlFreeDoc) or rc. */
 static int get_config(s3_client *c, const char *sub, const char *root_name, xmlDoc **doc,
@@ -333,46 +333,6 @@ static int text_is(const xmlNode *n, const char *name, const char *want)
     if (t)
         xmlFree(t);
     return yes;
-}
-
-int s3_get_object_lock(s3_client *c, int *enabled, char mode[16], int *days, s3_error *err)
-{
-    xmlDoc *doc;
-    int rc;
-
-    *enabled = 0;
-    if (mode)
-        mode[0] = '\0';
-    if (days)
-        *days = 0;
-    if (!c)
-        return s3_op_fail(err, -EINVAL, "invalid arguments");
-    rc = get_config(c, "object-lock", "ObjectLockConfiguration", &doc, err);
-    if (rc == -ENOENT || (rc && err && strstr(err->code, "ObjectLockConfiguration"))) {
-        if (err)
-            memset(err, 0, sizeof(*err));
-        return 0;   /* ObjectLockConfigurationNotFoundError: no lock on this bucket */
-    }
-    if (rc)
-        return rc;
-    xmlNode *root = xmlDocGetRootElement(doc);
-    xmlNode *dr = s3_xml_child(s3_xml_child(s3_xml_child(root, "Rule"),
-                                            "DefaultRetention"), "Mode");
-    *enabled = text_is(root, "ObjectLockEnabled", "Enabled");
-    if (dr && mode) {
-        char *t = s3_xml_text(dr);
-        s3_strlcpy(mode, t ? t : "", 16);
-        if (t)
-            xmlFree(t);
-    }
-    if (dr && days) {
-        char *t = s3_xml_text(s3_xml_child(dr->parent, "Days"));
-        *days = t ? (int)strtol(t, NULL, 10) : 0;
-        if (t)
-            xmlFree(t);
-    }
-    xmlFreeDoc(doc);
-    return 0;
 }
 
 int s3_get_versioning(s3_client *c, int *state, s3_error *err)

@@ -9,10 +9,11 @@
  * A versioned bucket (every bucket with Object Lock is one) keeps what is deleted as
  * noncurrent versions: those of pruned backups, and those hidden behind the delete
  * markers of someone who deleted with stolen credentials. Our rule then also expires
- * noncurrent versions, NoncurrentDays after they became noncurrent: the bucket's default
- * lock days plus a margin of NONCURRENT_MARGIN days (--noncurrent-days overrides), so
- * that a deletion is noticed and undone (restore --as-of) before its versions go, and
- * never while a version is locked (S3 does not expire a locked version anyway). */
+ * noncurrent versions, NoncurrentDays after they became noncurrent: the configuration's
+ * `object lock days` plus a margin of NONCURRENT_MARGIN days (--noncurrent-days
+ * overrides), so that a deletion is noticed and undone (restore --as-of) before its
+ * versions go, and never while a version is locked (S3 does not expire a locked version
+ * anyway). */
 #include "agent/common/context.h"
 #include "agent/command/command.h"
 #include "agent/config/options.h"
@@ -208,22 +209,20 @@ static int parse_days(ag_ctx *ctx, const char *name, const char *s, long def, lo
     return 0;
 }
 
-/* The NoncurrentDays of our rule: 0 for a bucket that was never versioned; else *given
- * (--noncurrent-days, > 0) or the bucket's default lock days + NONCURRENT_MARGIN. -1 on an
- * S3 failure (recorded). */
+/* The NoncurrentDays of our rule: 0 for a bucket that was never versioned; else given
+ * (--noncurrent-days, > 0) or `object lock days` + NONCURRENT_MARGIN. -1 on an S3 failure
+ * (recorded). */
 static int noncurrent_days(ag_ctx *ctx, long given)
 {
-    int state = 0, locked = 0, lock_days = 0;
+    int state = 0;
     s3_error err;
     memset(&err, 0, sizeof(err));
     int rc = s3_get_versioning(ag_s3(ctx), &state, &err);
-    if (rc == 0 && state != 0)
-        rc = s3_get_object_lock(ag_s3(ctx), &locked, NULL, &lock_days, &err);
     if (rc < 0)
-        return ag_fail_s3(ctx, rc, &err, "reading the bucket's versioning and lock");
+        return ag_fail_s3(ctx, rc, &err, "reading the bucket's versioning");
     if (state == 0)
         return 0;
-    return given > 0 ? (int)given : lock_days + NONCURRENT_MARGIN;
+    return given > 0 ? (int)given : ctx->opts.object_lock_days + NONCURRENT_MARGIN;
 }
 
 int cmd_lifecycle(ag_ctx *ctx, int argc, char **argv)

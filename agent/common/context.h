@@ -80,6 +80,8 @@ typedef struct ag_opts {
     const char *payload_signing; /* auto | signed | unsigned */
     const char *retry_time;     /* S3 retry time (a duration), checked by ag_s3() */
     const char *metrics_file;   /* run: Prometheus textfile written after the run */
+    int object_lock;            /* S3_LOCK_*: retention of a backup's objects (object lock) */
+    int object_lock_days;       /* object lock days: 1..36500, 0 when not set */
     int ceph_timeout;           /* seconds: bound of one Ceph operation (ceph timeout) */
     int abort_timeout;          /* seconds the cleanup may take after a signal (abort timeout) */
     int snap_now;               /* snap cleanup = immediate: the agent's older snapshots

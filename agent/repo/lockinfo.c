@@ -13,7 +13,7 @@ int lockinfo_enabled(ag_ctx *ctx, int *enabled)
     if (s3 == NULL)
         return -1;
     memset(&err, 0, sizeof(err));
-    int rc = s3_get_object_lock(s3, enabled, NULL, NULL, &err);
+    int rc = s3_get_object_lock(s3, enabled, &err);
     if (rc == -EACCES) {
         ag_warn("cannot read the bucket's Object Lock configuration (%s): taken as "
                 "a bucket without a lock", s3_strerror(rc, &err));

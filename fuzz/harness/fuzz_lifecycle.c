@@ -1,11 +1,11 @@
 /* fuzz_lifecycle.c - libFuzzer harness: the bucket lifecycle document as the lifecycle
  * command reads, merges and shows it (agent/command/lifecycle.c). The S3 calls are fakes
  * (ld --wrap): the bucket's document is the input. Input: a mode byte (bit 0 apply,
- * else show; bit 1 --format json; bit 2 a versioned bucket with Object Lock, default
- * retention 1 day), then the document. Round trip: applying to the
- * document just written writes the same bytes again (from the second rewrite on: the
- * first may drop blank text of the bucket's document). libxml2's printer is silenced as
- * the real ag_s3 silences it (s3_xml_silence, when it creates the client). */
+ * else show; bit 1 --format json; bit 2 a versioned bucket), then the document. Round
+ * trip: applying to the document just written writes the same bytes again (from the
+ * second rewrite on: the first may drop blank text of the bucket's document). libxml2's
+ * printer is silenced as the real ag_s3 silences it (s3_xml_silence, when it creates the
+ * client). */
 #include "fuzz/harness/fuzz_util.h"
 #include "agent/common/context.h"
 #include "agent/command/command.h"
@@ -17,7 +17,7 @@
 static const uint8_t *bucket_doc;   /* what GET ?lifecycle answers */
 static size_t bucket_len;
 static char *written;               /* what PUT ?lifecycle received */
-static int versioned;               /* what GET ?versioning and ?object-lock answer */
+static int versioned;               /* what GET ?versioning answers */
 static size_t written_len;
 
 s3_client *__wrap_ag_s3(ag_ctx *ctx)
@@ -53,17 +53,6 @@ int __wrap_s3_put_lifecycle(s3_client *c, const char *xml, size_t len, s3_error 
 int __wrap_s3_get_versioning(s3_client *c, int *state, s3_error *err)
 {
     *state = versioned;
-    return 0;
-}
-
-int __wrap_s3_get_object_lock(s3_client *c, int *enabled, char mode[16], int *days,
-                              s3_error *err)
-{
-    *enabled = versioned;
-    if (mode != NULL)
-        snprintf(mode, 16, "%s", versioned ? "GOVERNANCE" : "");
-    if (days != NULL)
-        *days = versioned;
     return 0;
 }
 

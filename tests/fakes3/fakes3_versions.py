@@ -1,8 +1,7 @@
 """fakes3_versions.py - the versioned buckets of tests/fakes3/fakes3.py: every PUT keeps a
 version, a DELETE without versionId adds a delete marker, GET/HEAD ?versionId= read one
-version, ListObjectVersions (key-marker/version-id-marker paging), GET ?versioning and
-GET ?object-lock (a versioned bucket answers with Object Lock enabled and no default
-retention). Python 3 stdlib only; called with STATE_LOCK held."""
+version, ListObjectVersions (key-marker/version-id-marker paging), GET ?versioning.
+Python 3 stdlib only; called with STATE_LOCK held."""
 import uuid
 from xml.sax.saxutils import escape
 
@@ -60,14 +59,6 @@ def versioning(st, bucket):
     status = "<Status>Enabled</Status>" if bucket in st.versioned else ""
     return 200, XMLH, ("<VersioningConfiguration>%s</VersioningConfiguration>"
                        % status).encode()
-
-
-def object_lock(st, bucket):
-    if bucket not in st.versioned:
-        return 404, XMLH, error_xml("ObjectLockConfigurationNotFoundError",
-                                    "Object Lock configuration does not exist")
-    return 200, XMLH, (b"<ObjectLockConfiguration><ObjectLockEnabled>Enabled"
-                       b"</ObjectLockEnabled></ObjectLockConfiguration>")
 
 
 def _entries(st, bucket, prefix):

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# lifecycle apply on a versioned bucket: our rule also expires noncurrent versions (the
-# bucket's default lock days + a margin of 7, or --noncurrent-days), and keeps aborting
+# lifecycle apply on a versioned bucket: our rule also expires noncurrent versions
+# (`object lock days` + a margin of 7, or --noncurrent-days), and keeps aborting
 # unfinished uploads; on a bucket never versioned it has no noncurrent expiration.
 . "$(dirname "$0")/../lib.sh"
 
@@ -13,10 +13,12 @@ rb lifecycle apply >/dev/null 2>"$TMPD/plain.err"
 expect_eq "$?" 0 "lifecycle apply on a bucket never versioned"
 expect_eq "$(ours)" "[2,null]" "... abort after 2 days, no noncurrent expiration"
 
-locked_bucket 1
+locked_bucket
 rb lifecycle apply >/dev/null 2>"$TMPD/locked.err"
-expect_eq "$?" 0 "lifecycle apply on a bucket with Object Lock (default 1 day)"
-expect_eq "$(ours)" "[2,8]" "... noncurrent versions expire after 1 + 7 days"
+expect_eq "$?" 0 "lifecycle apply on a bucket with Object Lock"
+expect_eq "$(ours)" "[2,7]" "... noncurrent versions expire after 7 days (no lock days)"
+rb --object-lock governance --object-lock-days 1 lifecycle apply >/dev/null 2>&1
+expect_eq "$(ours)" "[2,8]" "with object lock days = 1: after 1 + 7 days"
 rb lifecycle apply --abort-days 3 --noncurrent-days 30 >/dev/null 2>&1
 expect_eq "$(ours)" "[3,30]" "--noncurrent-days 30 --abort-days 3"
 rb --format json lifecycle show >"$TMPD/show.json"

@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
-# list --as-of and restore --as-of: a bucket with Object Lock (versioned; a default
-# retention of GOVERNANCE 1 day locks every object written), a chain full + 2
-# incrementals, then every key deleted with the aws CLI (delete markers only: the locked
-# versions stay). `list` shows nothing; `list --as-of T` (T between the last backup and
+# list --as-of and restore --as-of: a bucket with Object Lock (so versioned; the agent
+# writes every object with `object lock = governance`, `object lock days = 1`), a chain
+# full + 2 incrementals, then every key deleted with the aws CLI (delete markers only:
+# the locked versions stay). `list` shows nothing; `list --as-of T` (T between the last backup and
 # the deletion) shows the three; `restore --as-of T` reads the versions of then and
 # restores byte-identical into the other cluster; verify --deep and export-diff take
-# --as-of too. Cleanup removes every version with
-# --bypass-governance-retention.
+# --as-of too. Cleanup removes every version with --bypass-governance-retention.
 . "$(dirname "$0")/../lib.sh"
 
-locked_bucket 1
+locked_bucket
+printf '[global]\nobject lock = governance\nobject lock days = 1\n' >"$TMPD/lock.conf"
+RB_ARGS+=(-c "$TMPD/lock.conf")
 
 SRC=rbd/$(img asof)
 create_image "$SRC" 16M

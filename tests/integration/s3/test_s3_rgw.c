@@ -251,7 +251,7 @@ static void test_versions(void)
     CHECK_RC(s3_get_version(c, key, "null", 1, 2, 0, &b, &e), 0, &e);
     CHECK(b.len == 2 && !memcmp(b.data, "bc", 2), "GET ?versionId=null");
     s3_buf_free(&b);
-    CHECK_RC(s3_get_object_lock(c, &enabled, NULL, NULL, &e), 0, &e);
+    CHECK_RC(s3_get_object_lock(c, &enabled, &e), 0, &e);
     CHECK_RC(s3_get_versioning(c, &state, &e), 0, &e);
     CHECK(enabled == 0 && state == 0, "lock %d, versioning %d on a plain bucket", enabled,
           state);
