@@ -486,16 +486,24 @@ int s3_async_upload_part(s3_client *c, const char *key, const char *upload_id,
                          int number, const void *data, size_t len,
                          s3_done_cb done, void *arg)
 {
-    s3_sb q;
-    char *id, md5[25];
-    int rc;
-
-    if (!c || !key_ok(key) || !upload_id || !*upload_id || number < 1 || number > 10000 ||
-        (len && !data) || !done)
-        return -EINVAL;
+    char md5[25];
     s3_md5_base64(data, len, md5);
     if (!md5[0])
         return -EIO;
+    return s3_async_upload_part_md5(c, key, upload_id, number, data, len, md5, done, arg);
+}
+
+int s3_async_upload_part_md5(s3_client *c, const char *key, const char *upload_id,
+                             int number, const void *data, size_t len, const char *md5,
+                             s3_done_cb done, void *arg)
+{
+    s3_sb q;
+    char *id;
+    int rc;
+
+    if (!c || !key_ok(key) || !upload_id || !*upload_id || number < 1 || number > 10000 ||
+        (len && !data) || !done || !md5 || !*md5)
+        return -EINVAL;
     id = s3_query_enc(upload_id);
     if (!id)
         return -ENOMEM;

@@ -250,6 +250,15 @@ int s3_async_upload_part(s3_client *c, const char *key, const char *upload_id,
                          int number, const void *data, size_t len,
                          s3_done_cb done, void *arg);
 
+/* The same with the base64 MD5 of data[0..len) already computed (s3_md5_base64), e.g.
+ * on another thread: md5 is the Content-MD5 sent. */
+int s3_async_upload_part_md5(s3_client *c, const char *key, const char *upload_id,
+                             int number, const void *data, size_t len, const char *md5,
+                             s3_done_cb done, void *arg);
+
+/* The base64 MD5 of data into out[25] (a Content-MD5 value); "" on failure. Any thread. */
+void s3_md5_base64(const void *data, size_t len, char out[25]);
+
 /* GET [off, off+len) of key into dst (capacity cap >= len). A shorter or longer
  * body than len is an error (-EIO). */
 int s3_async_get_range(s3_client *c, const char *key, uint64_t off, uint64_t len,

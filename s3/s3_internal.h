@@ -48,9 +48,6 @@ int s3_buf_reserve(s3_buf *b, size_t extra, size_t max);
 /* Copy src into dst (size dstsz), truncating; dst is always NUL-terminated. */
 void s3_strlcpy(char *dst, const char *src, size_t dstsz);
 
-/* The base64 MD5 of data into out[25], the value of a Content-MD5 header (which S3
- * requires on multi-object delete and on bucket configuration PUTs). "" on failure. */
-void s3_md5_base64(const void *data, size_t len, char out[25]);
 /* The ETag S3 gives an object completed from these parts: the hex MD5 of the parts'
  * binary MD5s, "-", the part count. 0, or -EINVAL when a part's ETag is not a hex MD5
  * (an encrypted or otherwise opaque ETag: nothing to compare with). */

@@ -47,8 +47,9 @@ typedef struct chain_walk {
 } chain_walk;
 
 /* Extend key's retention to w->until. A refusal is looked at: an object already retained
- * as long needs nothing (its retention cannot be shortened, nor COMPLIANCE made
- * GOVERNANCE); anything else is a warning. */
+ * as long needs nothing (a retention cannot be shortened); one in the other mode (a mode
+ * cannot change without a bypass) is extended in its own mode; anything else is a
+ * warning. */
 static void protect(chain_walk *w, const char *key)
 {
     s3_error err;
@@ -64,6 +65,10 @@ static void protect(chain_walk *w, const char *key)
         if (s3_head_retention(w->ctx->s3, key, &mode, &have, &herr) == 0 &&
             mode != S3_LOCK_NONE && have >= w->until)
             return;
+        if (mode != S3_LOCK_NONE && mode != w->ctx->opts.object_lock) {
+            w->requests++;
+            rc = s3_put_retention(w->ctx->s3, key, mode, w->until, &err);
+        }
     }
     if (rc == 0)
         return;

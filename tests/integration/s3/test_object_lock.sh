@@ -107,6 +107,21 @@ check "the chain restores after all" lrb restore "$SRC" --to-file "$TMPD/out.img
 expect_eq "$(file_sum "$TMPD/out.img")" "$(img_sum "$SRC")" "restored image is byte-identical"
 rm -f "$TMPD/out.img"
 
+# import-diff writes its backup locked too
+IMP=$(img imported)
+require "rbd export-diff" rbd_src export-diff --no-progress "$SRC" "$TMPD/full.diff"
+check "import-diff with object lock = governance" lrb import-diff "$TMPD/full.diff" "rbd/$IMP"
+bad=""
+n=0
+while read -r k; do
+    n=$((n + 1))
+    read -r m t < <(retention "$k")
+    [ "$m" = GOVERNANCE ] && [ "$t" -gt "$(date +%s)" ] || bad="$bad $k($m $t)"
+done < <(s3api list-objects-v2 --bucket "$LBUCKET" --prefix "$(key_prefix rbd "$IMP")" \
+             --output json | jq -r '(.Contents // [])[].Key')
+expect_eq "$n $bad" "3 " "the imported backup's 3 objects carry mode GOVERNANCE"
+rm -f "$TMPD/full.diff"
+
 # a lock setting on a bucket without Object Lock: one line, exit 2, nothing written
 rb -c "$TMPD/lock.conf" backup "$SRC" >"$TMPD/nl.out" 2>"$TMPD/nl.err"
 expect_eq "$?" 2 "backup with object lock to a bucket without it exits 2"
