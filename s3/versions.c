@@ -15,25 +15,6 @@
 
 /* ---- one ListVersionsResult page ---- */
 
-/* The text of n (percent-decoded when enc) into a malloc'ed *out, at most max bytes.
- * -EINVAL when it is missing, empty, too long or cannot be decoded; -ENOMEM. */
-static int page_text(const xmlNode *n, int enc, size_t max, char **out)
-{
-    char *t = s3_xml_text(n);
-    int rc = 0;
-
-    *out = NULL;
-    if (!t || !*t || (!enc && (strlen(t) > max || strstr(t, S3_XML_BAD_CHAR))))
-        rc = -EINVAL;
-    else if (enc)
-        rc = s3_url_decode(t, max, out);
-    else if (!(*out = strdup(t)))
-        rc = -ENOMEM;
-    if (t)
-        xmlFree(t);
-    return rc;
-}
-
 static void skip_note(s3_list_skip *skip, const xmlNode *n)
 {
     char *raw = s3_xml_text(s3_xml_child(n, "Key"));
@@ -54,10 +35,10 @@ static int emit_version(const xmlNode *n, int enc, s3_version_cb cb, void *arg, 
     char *lm = s3_xml_text(s3_xml_child(n, "LastModified"));
     char *size = s3_xml_text(s3_xml_child(n, "Size"));
     char *tag = s3_xml_text(s3_xml_child(n, "ETag"));
-    int rc = page_text(s3_xml_child(n, "Key"), enc, S3_KEY_MAX, key);
+    int rc = s3_xml_key(s3_xml_child(n, "Key"), enc, S3_KEY_MAX, key);
 
     if (!rc)
-        rc = page_text(s3_xml_child(n, "VersionId"), 0, VERSION_ID_MAX, id);
+        rc = s3_xml_key(s3_xml_child(n, "VersionId"), 0, VERSION_ID_MAX, id);
     if (rc == -EINVAL)
         skip_note(skip, n);
     if (!rc) {
@@ -84,11 +65,11 @@ static int emit_version(const xmlNode *n, int enc, s3_version_cb cb, void *arg, 
 /* The markers of the next page when no entry was reported: the page's own, or none. */
 static int page_markers(const xmlNode *root, int enc, char **next_key, char **next_id)
 {
-    int rc = page_text(s3_xml_child(root, "NextKeyMarker"), enc, S3_KEY_MAX, next_key);
+    int rc = s3_xml_key(s3_xml_child(root, "NextKeyMarker"), enc, S3_KEY_MAX, next_key);
     if (rc == -EINVAL)
         rc = 0;
     if (!rc && *next_key) {
-        rc = page_text(s3_xml_child(root, "NextVersionIdMarker"), 0, VERSION_ID_MAX, next_id);
+        rc = s3_xml_key(s3_xml_child(root, "NextVersionIdMarker"), 0, VERSION_ID_MAX, next_id);
         if (rc == -EINVAL)
             rc = 0;
     }
