@@ -37,6 +37,13 @@ backup Y2
 # shellcheck disable=SC2154
 diag "A1 $ID_A1  A2 $ID_A2  X $ID_X  Y1 $ID_Y1  Y2 $ID_Y2"
 
+rb --format json prune "$SRC" --keep-last 1 --grace 0 --dry-run >"$TMPD/dry.json" 2>&1
+expect_eq "$?" 0 "prune --dry-run in the locked bucket"
+expect_eq "$(jq -r --arg id "$ID_A2" '.images[0].backups[] | select(.id == $id) | .action' \
+    "$TMPD/dry.json"):$(jq -r '.locked_backups' "$TMPD/dry.json")" "locked:1" \
+    "... already says that A2 is locked"
+expect_eq "$(rb --format json list "$SRC" | jq '.backups | length')" 5 "... and changes nothing"
+
 rb --format json prune "$SRC" --keep-last 1 --grace 0 >"$TMPD/prune.json" 2>"$TMPD/prune.err"
 expect_eq "$?" 0 "prune --keep-last 1 exits 0 when only the lock keeps backups"
 action() { jq -r --arg id "$1" '.images[0].backups[] | select(.id == $id) | .action' \
