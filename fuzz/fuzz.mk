@@ -20,7 +20,8 @@ BINS = $(addprefix $(OUT)/fuzz_,$(HARNESSES))
 
 # Calls a harness redirects to its own fakes (ld --wrap: callers in other objects only).
 WRAP_restore = -Wl,--wrap=s3_get
-WRAP_lifecycle = -Wl,--wrap=ag_s3 -Wl,--wrap=s3_get_lifecycle -Wl,--wrap=s3_put_lifecycle
+WRAP_lifecycle = -Wl,--wrap=ag_s3 -Wl,--wrap=s3_get_lifecycle -Wl,--wrap=s3_put_lifecycle \
+    -Wl,--wrap=s3_get_versioning
 
 all: $(BINS) $(OUT)/gen_seeds
 

@@ -1,5 +1,6 @@
 /* bucket_ops.c - operations on bucket subresources: multi-object delete, lifecycle, uploads. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -97,33 +98,6 @@ int s3_delete_lifecycle(s3_client *c, s3_error *err)
 
 /* ---- ListMultipartUploads ---- */
 
-/* The query of one page (the signer sorts the parameters). */
-static char *uploads_query(const char *prefix, const char *key_marker, const char *id_marker,
-                           int max_uploads)
-{
-    const char *in[3] = { prefix, key_marker, id_marker };
-    static const char *const name[3] = { "prefix", "key-marker", "upload-id-marker" };
-    s3_sb q;
-
-    s3_sb_init(&q, 16 * 1024);
-    s3_sb_addf(&q, "encoding-type=url&uploads&max-uploads=%d", max_uploads);
-    for (int i = 0; i < 3; i++) {
-        if (!in[i] || !*in[i])
-            continue;
-        char *enc = s3_query_enc(in[i]);
-        if (!enc)
-            q.err = -ENOMEM;
-        else
-            s3_sb_addf(&q, "&%s=%s", name[i], enc);
-        free(enc);
-    }
-    if (q.err) {
-        s3_sb_free(&q);
-        return NULL;
-    }
-    return q.p;
-}
-
 static int same(const char *a, const char *b)
 {
     return !strcmp(a ? a : "", b ? b : "");
@@ -138,9 +112,12 @@ static int uploads_page(s3_client *c, const char *prefix, char **key_marker,
     s3_buf page = { 0 };
     s3_list_skip skip;
     char *nk = NULL, *ni = NULL;
-    char *q = uploads_query(prefix, *key_marker, *id_marker, c->cfg.list_max_keys);
+    char fixed[64];
     int rc;
 
+    snprintf(fixed, sizeof(fixed), "encoding-type=url&uploads&max-uploads=%d",
+             c->cfg.list_max_keys);
+    char *q = s3_marker_query(fixed, prefix, *key_marker, "upload-id-marker", *id_marker);
     if (!q)
         return s3_op_fail(err, -ENOMEM, "out of memory");
     s3_req_spec spec = {

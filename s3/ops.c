@@ -74,6 +74,32 @@ char *s3_query_enc(const char *s)
     return p;
 }
 
+char *s3_marker_query(const char *fixed, const char *prefix, const char *key_marker,
+                      const char *id_name, const char *id_marker)
+{
+    const char *value[3] = { prefix, key_marker, id_marker };
+    const char *name[3] = { "prefix", "key-marker", id_name };
+    s3_sb q;
+
+    s3_sb_init(&q, 16 * 1024);
+    s3_sb_adds(&q, fixed);
+    for (int i = 0; i < 3; i++) {
+        if (!value[i] || !*value[i])
+            continue;
+        char *enc = s3_query_enc(value[i]);
+        if (!enc)
+            q.err = -ENOMEM;
+        else
+            s3_sb_addf(&q, "&%s=%s", name[i], enc);
+        free(enc);
+    }
+    if (q.err) {
+        s3_sb_free(&q);
+        return NULL;
+    }
+    return q.p;
+}
+
 static int key_ok(const char *key)
 {
     return key && *key && strlen(key) <= S3_KEY_MAX;
@@ -93,27 +119,33 @@ int s3_put(s3_client *c, const char *key, const void *data, size_t len,
            const char *content_type, char etag_out[S3_ETAG_MAX], s3_error *err)
 {
     sync_state st;
+    char md5[25];
     s3_req_spec spec = {
         .method = "PUT", .key = key, .body = data, .body_len = len,
         .content_type = content_type && *content_type ? content_type : NULL,
+        .content_md5 = md5, .flags = S3_REQ_LOCK,
     };
 
     if (etag_out)
         etag_out[0] = '\0';
     if (!c || !key_ok(key) || (len && !data))
         return s3_op_fail(err, -EINVAL, "invalid arguments");
+    s3_md5_base64(data, len, md5);
+    if (!md5[0])
+        return s3_op_fail(err, -EIO, "no MD5 digest");
     int rc = run_sync(c, &spec, &st, err);
     if (!rc && etag_out)
         memcpy(etag_out, st.etag, S3_ETAG_MAX);
     return rc;
 }
 
-int s3_get(s3_client *c, const char *key, uint64_t off, uint64_t len,
-           size_t max_size, s3_buf *out, s3_error *err)
+int s3_op_get(s3_client *c, const char *key, const char *query, uint64_t off, uint64_t len,
+              size_t max_size, s3_buf *out, s3_error *err)
 {
     sync_state st;
     char range[64];
-    s3_req_spec spec = { .method = "GET", .key = key, .sink = S3_SINK_BUF, .buf = out };
+    s3_req_spec spec = { .method = "GET", .key = key, .query = query, .sink = S3_SINK_BUF,
+                         .buf = out };
 
     if (out)
         memset(out, 0, sizeof(*out));
@@ -133,12 +165,22 @@ int s3_get(s3_client *c, const char *key, uint64_t off, uint64_t len,
     return rc;
 }
 
-int s3_head(s3_client *c, const char *key, uint64_t *size, char etag[S3_ETAG_MAX],
-            s3_error *err)
+int s3_get(s3_client *c, const char *key, uint64_t off, uint64_t len,
+           size_t max_size, s3_buf *out, s3_error *err)
+{
+    return s3_op_get(c, key, NULL, off, len, max_size, out, err);
+}
+
+int s3_op_head(s3_client *c, const char *key, const char *query, uint64_t *size,
+               char etag[S3_ETAG_MAX], time_t *retain_until, s3_error *err)
 {
     sync_state st;
-    s3_req_spec spec = { .method = "HEAD", .key = key };
+    s3_lock_info li = { S3_LOCK_NONE, 0 };
+    s3_req_spec spec = { .method = "HEAD", .key = key, .query = query,
+                         .lock_out = retain_until ? &li : NULL };
 
+    if (retain_until)
+        *retain_until = 0;
     if (size)
         *size = 0;
     if (etag)
@@ -158,7 +200,15 @@ int s3_head(s3_client *c, const char *key, uint64_t *size, char etag[S3_ETAG_MAX
         *size = (uint64_t)st.content_length;
     if (etag)
         memcpy(etag, st.etag, S3_ETAG_MAX);
+    if (retain_until)
+        *retain_until = li.until;
     return 0;
+}
+
+int s3_head(s3_client *c, const char *key, uint64_t *size, char etag[S3_ETAG_MAX],
+            s3_error *err)
+{
+    return s3_op_head(c, key, NULL, size, etag, NULL, err);
 }
 
 int s3_delete(s3_client *c, const char *key, s3_error *err)
@@ -316,7 +366,7 @@ int s3_mpu_create(s3_client *c, const char *key, char **upload_id, s3_error *err
     s3_buf body = { 0 };
     s3_req_spec spec = {
         .method = "POST", .key = key, .query = "uploads", .sink = S3_SINK_BUF,
-        .buf = &body, .buf_max = S3_ERRBODY_MAX,
+        .buf = &body, .buf_max = S3_ERRBODY_MAX, .flags = S3_REQ_LOCK,
     };
 
     if (upload_id)
@@ -393,6 +443,9 @@ int s3_mpu_complete(s3_client *c, const char *key, const char *upload_id,
         if (!rc && etag_out)
             memcpy(etag_out, etag, S3_ETAG_MAX);
     }
+    /* RGW 16 ignores the lock headers of CreateMultipartUpload: set the retention */
+    if (!rc && s3_lock_mode_name(c->lock_mode))
+        rc = s3_put_retention(c, key, c->lock_mode, c->lock_until, err);
     s3_buf_free(&answer);
     free(body);
     free(q);
@@ -433,12 +486,23 @@ int s3_async_upload_part(s3_client *c, const char *key, const char *upload_id,
                          int number, const void *data, size_t len,
                          s3_done_cb done, void *arg)
 {
+    char md5[25];
+    s3_md5_base64(data, len, md5);
+    if (!md5[0])
+        return -EIO;
+    return s3_async_upload_part_md5(c, key, upload_id, number, data, len, md5, done, arg);
+}
+
+int s3_async_upload_part_md5(s3_client *c, const char *key, const char *upload_id,
+                             int number, const void *data, size_t len, const char *md5,
+                             s3_done_cb done, void *arg)
+{
     s3_sb q;
     char *id;
     int rc;
 
     if (!c || !key_ok(key) || !upload_id || !*upload_id || number < 1 || number > 10000 ||
-        (len && !data) || !done)
+        (len && !data) || !done || !md5 || !*md5)
         return -EINVAL;
     id = s3_query_enc(upload_id);
     if (!id)
@@ -453,7 +517,7 @@ int s3_async_upload_part(s3_client *c, const char *key, const char *upload_id,
     }
     s3_req_spec spec = {
         .method = "PUT", .key = key, .query = q.p, .body = data, .body_len = len,
-        .done = part_done, .user_cb = done, .user_arg = arg,
+        .content_md5 = md5, .done = part_done, .user_cb = done, .user_arg = arg,
     };
     rc = s3_engine_submit(c, &spec);
     s3_sb_free(&q);
@@ -468,8 +532,8 @@ static void range_done(s3_req *r)
     r->s.user_cb(&res, r->s.user_arg);
 }
 
-int s3_async_get_range(s3_client *c, const char *key, uint64_t off, uint64_t len,
-                       void *dst, size_t cap, s3_done_cb done, void *arg)
+int s3_op_get_range(s3_client *c, const char *key, const char *query, uint64_t off,
+                    uint64_t len, void *dst, size_t cap, s3_done_cb done, void *arg)
 {
     char range[64];
 
@@ -477,9 +541,16 @@ int s3_async_get_range(s3_client *c, const char *key, uint64_t off, uint64_t len
         return -EINVAL;
     snprintf(range, sizeof(range), "bytes=%" PRIu64 "-%" PRIu64, off, off + len - 1);
     s3_req_spec spec = {
-        .method = "GET", .key = key, .range = range, .sink = S3_SINK_DST, .dst = dst,
+        .method = "GET", .key = key, .query = query, .range = range, .sink = S3_SINK_DST,
+        .dst = dst,
         .dst_cap = cap, .expect_len = (size_t)len, .flags = S3_REQ_RANGE_EXACT,
         .done = range_done, .user_cb = done, .user_arg = arg,
     };
     return s3_engine_submit(c, &spec);
+}
+
+int s3_async_get_range(s3_client *c, const char *key, uint64_t off, uint64_t len,
+                       void *dst, size_t cap, s3_done_cb done, void *arg)
+{
+    return s3_op_get_range(c, key, NULL, off, len, dst, cap, done, arg);
 }

@@ -92,7 +92,9 @@ const char *s3_strerror(int rc, const s3_error *err);
  * -EACCES for bad credentials, -EHOSTUNREACH if the endpoint cannot be reached. */
 int s3_bucket_check(s3_client *c, s3_error *err);
 
-/* PUT a whole object from memory. etag_out (may be NULL) receives the ETag without quotes. */
+/* PUT a whole object from memory, with Content-MD5 (and the client's Object Lock
+ * retention, see s3_client_set_object_lock). etag_out (may be NULL) receives the ETag
+ * without quotes. */
 int s3_put(s3_client *c, const char *key, const void *data, size_t len,
            const char *content_type, char etag_out[S3_ETAG_MAX], s3_error *err);
 
@@ -165,9 +167,35 @@ void s3_xml_silence(void);
 /* Remove the lifecycle configuration (none is success). */
 int s3_delete_lifecycle(s3_client *c, s3_error *err);
 
+/* Object Lock */
+
+/* The retention modes of S3 Object Lock. */
+enum { S3_LOCK_NONE = 0, S3_LOCK_GOVERNANCE = 1, S3_LOCK_COMPLIANCE = 2 };
+
+/* GetObjectLockConfiguration: *enabled = 1 when the bucket has Object Lock enabled, 0 when
+ * it has none (ObjectLockConfigurationNotFoundError). 0, or a negative code (err filled). */
+int s3_get_object_lock(s3_client *c, int *enabled, s3_error *err);
+
+/* From now on every object c creates (s3_put, s3_mpu_create) carries this retention:
+ * x-amz-object-lock-mode and x-amz-object-lock-retain-until-date = until. S3_LOCK_NONE
+ * (the default) sends neither. Cannot fail. */
+void s3_client_set_object_lock(s3_client *c, int mode, time_t until);
+
+/* PutObjectRetention (?retention, with Content-MD5) on the current version of key: mode
+ * S3_LOCK_GOVERNANCE or S3_LOCK_COMPLIANCE until `until` (no bypass header: a retention
+ * can be extended, never shortened). -EACCES when the server refuses (shorter than the
+ * object's, or another mode), -EINVAL for bad arguments. */
+int s3_put_retention(s3_client *c, const char *key, int mode, time_t until, s3_error *err);
+
+/* HEAD key for its retention: *mode (S3_LOCK_NONE when it has none) and *until (0 when
+ * none). -ENOENT when the key does not exist. */
+int s3_head_retention(s3_client *c, const char *key, int *mode, time_t *until,
+                      s3_error *err);
+
 /* ---- Multipart upload ---- */
 
-/* Start a multipart upload; *upload_id is malloc'ed, the caller frees it. */
+/* Start a multipart upload (with the client's Object Lock retention, if any); *upload_id
+ * is malloc'ed, the caller frees it. */
 int s3_mpu_create(s3_client *c, const char *key, char **upload_id, s3_error *err);
 
 typedef struct s3_part {
@@ -176,7 +204,9 @@ typedef struct s3_part {
 } s3_part;
 
 /* Complete with parts in ascending number order. etag_out (may be NULL) receives the
- * object's ETag. An <Error> inside a 200 answer is detected and reported. */
+ * object's ETag. An <Error> inside a 200 answer is detected and reported. With the
+ * client's Object Lock on, the object then gets that retention by PutObjectRetention too
+ * (RGW 16 ignores the lock headers of CreateMultipartUpload); its failure is the call's. */
 int s3_mpu_complete(s3_client *c, const char *key, const char *upload_id,
                     const s3_part *parts, int nparts, char etag_out[S3_ETAG_MAX],
                     s3_error *err);
@@ -214,10 +244,20 @@ typedef struct s3_result {
 } s3_result;
 typedef void (*s3_done_cb)(const s3_result *res, void *arg);
 
-/* Upload part `number` of an upload from data[0..len). */
+/* Upload part `number` of an upload from data[0..len), with Content-MD5 (computed here,
+ * on the calling thread). */
 int s3_async_upload_part(s3_client *c, const char *key, const char *upload_id,
                          int number, const void *data, size_t len,
                          s3_done_cb done, void *arg);
+
+/* The same with the base64 MD5 of data[0..len) already computed (s3_md5_base64), e.g.
+ * on another thread: md5 is the Content-MD5 sent. */
+int s3_async_upload_part_md5(s3_client *c, const char *key, const char *upload_id,
+                             int number, const void *data, size_t len, const char *md5,
+                             s3_done_cb done, void *arg);
+
+/* The base64 MD5 of data into out[25] (a Content-MD5 value); "" on failure. Any thread. */
+void s3_md5_base64(const void *data, size_t len, char out[25]);
 
 /* GET [off, off+len) of key into dst (capacity cap >= len). A shorter or longer
  * body than len is an error (-EIO). */
@@ -239,6 +279,49 @@ void s3_async_wakeup(s3_client *c);
 
 /* Drive until no request is pending. Returns 0 or a negative code. */
 int s3_async_drain(s3_client *c);
+
+/* Object versions */
+
+/* One entry of ListObjectVersions: a Version or a DeleteMarker. The strings are valid
+ * during the callback only; version_id is the server's ("null" for an object written
+ * before versioning was enabled). */
+typedef struct s3_version_info {
+    const char *key;
+    const char *version_id;
+    const char *etag;          /* without quotes; "" for a delete marker */
+    uint64_t size;             /* 0 for a delete marker */
+    time_t last_modified;      /* 0 if the server did not say */
+    int is_latest;
+    int is_delete_marker;
+} s3_version_info;
+typedef int (*s3_version_cb)(const s3_version_info *v, void *arg);
+
+/* ListObjectVersions over every page (key-marker/version-id-marker followed from the
+ * last entry reported, list_max_keys entries a page, encoding-type=url) of the keys that
+ * begin with prefix (NULL or "" for all): versions and delete markers in the server's
+ * order (by key, newest first). An entry whose key cannot be decoded (as for s3_list)
+ * or without a version id (or one over 1024 bytes) is skipped and reported through
+ * s3_config.warn; a truncated page that does not move the markers on, or goes back,
+ * fails with -EINVAL. The callback returns 0 to go on, non-zero to stop (that value is
+ * returned). */
+int s3_list_versions(s3_client *c, const char *prefix, s3_version_cb cb, void *arg,
+                     s3_error *err);
+
+/* s3_get, s3_head and s3_async_get_range of one version of key; version_id NULL is the
+ * latest (the same request as the plain call). s3_head_version also gives the version's
+ * Object Lock retention: *retain_until (may be NULL) is the time of its
+ * x-amz-object-lock-retain-until-date, 0 when it has none. */
+int s3_get_version(s3_client *c, const char *key, const char *version_id, uint64_t off,
+                   uint64_t len, size_t max_size, s3_buf *out, s3_error *err);
+int s3_head_version(s3_client *c, const char *key, const char *version_id, uint64_t *size,
+                    char etag[S3_ETAG_MAX], time_t *retain_until, s3_error *err);
+int s3_async_get_range_version(s3_client *c, const char *key, const char *version_id,
+                               uint64_t off, uint64_t len, void *dst, size_t cap,
+                               s3_done_cb done, void *arg);
+
+/* The bucket's versioning state (GET ?versioning): *state 1 Enabled, 2 Suspended, 0
+ * never enabled. */
+int s3_get_versioning(s3_client *c, int *state, s3_error *err);
 
 /* ---- Pure helpers, exposed for unit tests and for the agent ---- */
 

@@ -48,9 +48,6 @@ int s3_buf_reserve(s3_buf *b, size_t extra, size_t max);
 /* Copy src into dst (size dstsz), truncating; dst is always NUL-terminated. */
 void s3_strlcpy(char *dst, const char *src, size_t dstsz);
 
-/* The base64 MD5 of data into out[25], the value of a Content-MD5 header (which S3
- * requires on multi-object delete and on bucket configuration PUTs). "" on failure. */
-void s3_md5_base64(const void *data, size_t len, char out[25]);
 /* The ETag S3 gives an object completed from these parts: the hex MD5 of the parts'
  * binary MD5s, "-", the part count. 0, or -EINVAL when a part's ETag is not a hex MD5
  * (an encrypted or otherwise opaque ETag: nothing to compare with). */
@@ -149,6 +146,19 @@ int s3_xml_uploads_page_ex(const void *body, size_t len, s3_upload_cb cb, void *
                            int *truncated, char **next_key, char **next_upload_id,
                            int *cb_rc, s3_list_skip *skip);
 
+/* ---- versions.c ---- */
+
+/* Walk one ListVersionsResult page in document order (Version and DeleteMarker entries;
+ * keys percent-decoded when the page says <EncodingType>url</EncodingType>); an entry
+ * whose key or version id is missing or cannot be decoded is skipped and counted in
+ * *skip (may be NULL). *truncated, and the markers of the next page (malloc'ed or NULL:
+ * the last reported entry's key and id, else the page's NextKeyMarker and
+ * NextVersionIdMarker). When cb returns non-zero the walk stops and *cb_rc holds that
+ * value. 0, -EINVAL (malformed) or -ENOMEM. */
+int s3_xml_versions_page(const void *body, size_t len, s3_version_cb cb, void *arg,
+                         int *truncated, char **next_key, char **next_id, int *cb_rc,
+                         s3_list_skip *skip);
+
 /* ---- engine.c: requests on the client's multi handle ---- */
 
 enum s3_sink {
@@ -160,8 +170,15 @@ enum s3_sink {
 enum {
     S3_REQ_XML_ERR200 = 1 << 0,  /* a 200 answer may carry an <Error> document */
     S3_REQ_PRIORITY   = 1 << 1,  /* start before queued requests (synchronous calls) */
-    S3_REQ_RANGE_EXACT = 1 << 2  /* a body of another length than expect_len is an error */
+    S3_REQ_RANGE_EXACT = 1 << 2, /* a body of another length than expect_len is an error */
+    S3_REQ_LOCK       = 1 << 3   /* creates an object: carries the client's Object Lock */
 };
+
+/* The Object Lock headers of an answer (HEAD). */
+typedef struct s3_lock_info {
+    int mode;                  /* S3_LOCK_* */
+    time_t until;              /* 0 when none */
+} s3_lock_info;
 
 typedef struct s3_req s3_req;
 typedef void (*s3_req_done)(s3_req *r);
@@ -185,6 +202,7 @@ typedef struct s3_req_spec {
     int flags;
     s3_req_done done;          /* runs inside s3_async_run(); then the request is freed */
     void *arg;
+    s3_lock_info *lock_out;    /* or NULL: the answer's Object Lock headers go here */
     s3_done_cb user_cb;        /* for the public async calls */
     void *user_arg;
 } s3_req_spec;
@@ -258,6 +276,8 @@ struct s3_client {
     uint64_t rng;
     int trace;                  /* RBD2S3_S3_TRACE: 1 requests, 2 also headers (redacted) */
     int unsigned_payload;       /* large bodies go as UNSIGNED-PAYLOAD (see s3_config) */
+    int lock_mode;              /* S3_LOCK_*: retention of the objects created */
+    time_t lock_until;
     s3_test_hooks hooks;
 };
 
@@ -314,8 +334,29 @@ int s3_op_fail(s3_error *err, int rc, const char *msg);
 /* Warn (s3_warn) about the entries a listing page skipped, if any; what names the
  * listing. */
 void s3_warn_skipped(s3_client *c, const char *what, const s3_list_skip *skip);
+/* s3_get, s3_head (also the retention, *retain_until may be NULL) and s3_async_get_range
+ * with a query ("versionId=..." already encoded, or NULL): the bodies of those calls. */
+int s3_op_get(s3_client *c, const char *key, const char *query, uint64_t off, uint64_t len,
+              size_t max_size, s3_buf *out, s3_error *err);
+int s3_op_head(s3_client *c, const char *key, const char *query, uint64_t *size,
+               char etag[S3_ETAG_MAX], time_t *retain_until, s3_error *err);
+int s3_op_get_range(s3_client *c, const char *key, const char *query, uint64_t off,
+                    uint64_t len, void *dst, size_t cap, s3_done_cb done, void *arg);
+/* The query of a page of a listing by markers (ListMultipartUploads, ListObjectVersions):
+ * fixed, then prefix, key-marker and id_name (the id marker's parameter) with their
+ * values URI-encoded, each only when neither NULL nor empty; malloc'ed, NULL when out of
+ * memory. The signer sorts the parameters. */
+char *s3_marker_query(const char *fixed, const char *prefix, const char *key_marker,
+                      const char *id_name, const char *id_marker);
 /* s URI-encoded for a query string, malloc'ed; NULL when out of memory. */
 char *s3_query_enc(const char *s);
+
+/* ---- retention.c ---- */
+
+/* "GOVERNANCE" / "COMPLIANCE" for a mode, NULL for S3_LOCK_NONE or an unknown one. */
+const char *s3_lock_mode_name(int mode);
+/* t as "2026-12-04T01:02:03.000Z" into out[32]. */
+void s3_lock_time(time_t t, char out[32]);
 
 /* Install test hooks on a client (tests only). */
 void s3_test_set_hooks(s3_client *c, const s3_test_hooks *h);

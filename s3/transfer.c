@@ -57,6 +57,8 @@ void s3_transfer_reset(s3_req *r)
     r->errbody.len = 0;
     r->too_big = 0;
     r->too_long = 0;
+    if (r->s.lock_out)
+        memset(r->s.lock_out, 0, sizeof(*r->s.lock_out));
     if (r->s.sink == S3_SINK_BUF && r->s.buf)
         r->s.buf->len = 0;
 }
@@ -102,6 +104,18 @@ static size_t on_header(char *buf, size_t size, size_t n, void *p)
             vl = S3_ETAG_MAX - 1;
         memcpy(r->etag, v, vl);
         r->etag[vl] = '\0';
+    } else if (r->s.lock_out && header_is(buf, len, "x-amz-object-lock-mode", &v, &vl)) {
+        r->s.lock_out->mode = vl == 10 && !strncasecmp(v, "GOVERNANCE", 10) ? S3_LOCK_GOVERNANCE
+                              : vl == 10 && !strncasecmp(v, "COMPLIANCE", 10)
+                              ? S3_LOCK_COMPLIANCE : S3_LOCK_NONE;
+    } else if (r->s.lock_out &&
+               header_is(buf, len, "x-amz-object-lock-retain-until-date", &v, &vl)) {
+        char t[64];
+        if (vl < sizeof(t)) {
+            memcpy(t, v, vl);
+            t[vl] = '\0';
+            r->s.lock_out->until = s3_xml_parse_time(t);
+        }
     } else if (header_is(buf, len, "content-length", &v, &vl)) {
         char num[32];
         if (vl < sizeof(num)) {
@@ -212,8 +226,8 @@ int s3_transfer_sign(s3_client *c, s3_req *r)
 {
     char auth[1024];
     char amz_date[17];
-    char rng[256], ct[512], md5[64];
-    const char *sh[5];
+    char rng[256], ct[512], md5[64], lmode[64], luntil[96];
+    const char *sh[7];
     s3_sb tok;
     int ns = 0;
     int rc;
@@ -239,6 +253,15 @@ int s3_transfer_sign(s3_client *c, s3_req *r)
     if (r->content_md5) {
         snprintf(md5, sizeof(md5), "content-md5: %s", r->content_md5);
         sh[ns++] = md5;
+    }
+    if ((r->s.flags & S3_REQ_LOCK) && s3_lock_mode_name(c->lock_mode)) {
+        char until[32];
+        s3_lock_time(c->lock_until, until);
+        snprintf(lmode, sizeof(lmode), "x-amz-object-lock-mode: %s",
+                 s3_lock_mode_name(c->lock_mode));
+        snprintf(luntil, sizeof(luntil), "x-amz-object-lock-retain-until-date: %s", until);
+        sh[ns++] = lmode;
+        sh[ns++] = luntil;
     }
     sh[ns] = NULL;
 

@@ -124,26 +124,37 @@ static void skip_note(s3_list_skip *skip, const char *raw)
         s3_escape_text(raw ? raw : "(no key)", skip->first, sizeof(skip->first));
 }
 
-/* The key in element k (decoded when enc) into a malloc'ed *out; -EINVAL when it is
- * missing, empty, cannot be decoded or is too long (the entry is skipped), -ENOMEM. */
-static int entry_key(const xmlNode *k, int enc, s3_list_skip *skip, char **out)
+int s3_xml_key(const xmlNode *k, int enc, size_t max, char **out)
 {
     char *t = s3_xml_text(k);
     int rc;
 
     *out = NULL;
-    if (!t || !*t || (!enc && (strlen(t) > S3_KEY_MAX || strstr(t, S3_XML_BAD_CHAR)))) {
+    if (!t || !*t || (!enc && (strlen(t) > max || strstr(t, S3_XML_BAD_CHAR)))) {
         rc = -EINVAL;
     } else if (enc) {
-        rc = s3_url_decode(t, S3_KEY_MAX, out);
+        rc = s3_url_decode(t, max, out);
     } else {
         *out = strdup(t);
         rc = *out ? 0 : -ENOMEM;
     }
-    if (rc == -EINVAL)
-        skip_note(skip, t);
     if (t)
         xmlFree(t);
+    return rc;
+}
+
+/* The key in element k (decoded when enc) into a malloc'ed *out; -EINVAL when it is
+ * missing, empty, cannot be decoded or is too long (the entry is skipped, noted in
+ * skip), -ENOMEM. */
+static int entry_key(const xmlNode *k, int enc, s3_list_skip *skip, char **out)
+{
+    int rc = s3_xml_key(k, enc, S3_KEY_MAX, out);
+    if (rc == -EINVAL) {
+        char *t = s3_xml_text(k);
+        skip_note(skip, t);
+        if (t)
+            xmlFree(t);
+    }
     return rc;
 }
 

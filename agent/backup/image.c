@@ -7,6 +7,7 @@
 #include "agent/format/index.h"
 #include "agent/backup/pipeline.h"
 #include "agent/repo/writer.h"
+#include "agent/repo/retain.h"
 #include "agent/config/policy.h"
 #include "agent/backup/snapclean.h"
 #include "agent/common/signals.h"
@@ -28,6 +29,7 @@ typedef struct backup_job {
     rbdio_info info;
     catalog cat;
     const cat_entry *parent;
+    time_t lock_until;           /* retention of its objects (object lock), 0 for none */
     char id[NAMING_ID_LEN];
     char snap[NAMING_MAX];
     int created_snap;
@@ -119,7 +121,8 @@ static int choose_id(backup_job *b)
 /* The bucket side of prepare: the S3 client (the bucket is checked) and the catalog. */
 static int read_bucket(backup_job *b)
 {
-    if (ag_check_key_room(b->ctx, &b->spec) < 0 || ag_s3(b->ctx) == NULL)
+    if (ag_check_key_room(b->ctx, &b->spec) < 0 || ag_s3(b->ctx) == NULL ||
+        retain_begin(b->ctx, &b->lock_until) < 0)
         return -1;
     ag_debug(b->ctx, "bucket checked");
     if (catalog_load(b->ctx, &b->spec, &b->cat) < 0 ||
@@ -361,6 +364,7 @@ int backup_image(ag_ctx *ctx, const naming_spec *spec, int full, const ag_policy
     if (rc == 0) {
         ag_pending(NULL);
         ag_debug(ctx, "committed");
+        retain_chain(ctx, &b.cat, b.parent ? b.parent - b.cat.e : -1, b.lock_until);
         snapclean_committed(&b.clean, b.snap);
         if (res != NULL) {
             snprintf(res->id, sizeof(res->id), "%s", b.m.id);
@@ -375,6 +379,7 @@ int backup_image(ag_ctx *ctx, const naming_spec *spec, int full, const ag_policy
     } else {
         undo(&b);
     }
+    retain_end(ctx);
     if (res != NULL)
         res->cleanup_errors = b.clean.errors;
     writer_free(b.w);

@@ -6,6 +6,7 @@
 #include "agent/repo/catalog.h"
 #include "agent/repo/head.h"
 #include "agent/repo/chain.h"
+#include "agent/repo/asof.h"
 #include "agent/restore/apply.h"
 #include "agent/restore/ordered.h"
 #include "agent/format/index.h"
@@ -28,6 +29,7 @@ typedef struct export_job {
     naming_spec spec;
     char name[NAMING_SPEC_MAX];
     const char *from_at;        /* --from, or NULL */
+    const char *as_of;          /* --as-of, or NULL */
     int version;                /* --diff-format */
     const char *file;           /* FILE or "-" */
     int is_stdout;
@@ -95,14 +97,15 @@ static int parse(export_job *x, int argc, char **argv)
 {
     ag_ctx *ctx = x->ctx;
     const char *fmt = NULL;
-    opts_cmd spec[] = { { "from", 1, &x->from_at }, { "diff-format", 1, &fmt } };
+    opts_cmd spec[] = { { "from", 1, &x->from_at }, { "diff-format", 1, &fmt },
+                        { "as-of", 1, &x->as_of } };
     char **pos;
     int npos;
-    if (opts_parse_command(ctx, argc, argv, spec, 2, &pos, &npos) < 0)
+    if (opts_parse_command(ctx, argc, argv, spec, 3, &pos, &npos) < 0)
         return -1;
     if (npos != 2)
         return ag_fail(ctx, AG_EUSAGE, "usage: export-diff POOL/IMAGE[@BACKUP] "
-                       "[--from BACKUP] [--diff-format 1|2] FILE|-");
+                       "[--from BACKUP] [--diff-format 1|2] [--as-of TIME] FILE|-");
     x->version = 1;
     if (fmt != NULL && strcmp(fmt, "1") != 0 && strcmp(fmt, "2") != 0)
         return ag_fail(ctx, AG_EUSAGE, "--diff-format takes 1 or 2");
@@ -122,7 +125,7 @@ static int parse(export_job *x, int argc, char **argv)
 static int resolve(export_job *x)
 {
     ag_ctx *ctx = x->ctx;
-    if (catalog_load(ctx, &x->spec, &x->cat) < 0)
+    if (asof_open_spec(ctx, x->as_of, &x->spec) < 0 || catalog_load(ctx, &x->spec, &x->cat) < 0)
         return -1;
     if (x->spec.at[0] == '\0' && head_check(ctx, &x->cat, &x->spec, 1) < 0)
         return -1;
@@ -294,6 +297,7 @@ static void cleanup(export_job *x, int failed)
         unlink(x->file);
     chain_free(&x->ch);
     catalog_free(&x->cat);
+    asof_close(x->ctx);
 }
 
 int cmd_export_diff(ag_ctx *ctx, int argc, char **argv)

@@ -7,6 +7,7 @@
 #include "agent/repo/catalog.h"
 #include "agent/repo/enckeys.h"
 #include "agent/repo/head.h"
+#include "agent/repo/retain.h"
 #include "agent/format/chunk.h"
 #include "agent/config/options.h"
 #include "agent/repo/writer.h"
@@ -24,6 +25,7 @@ typedef struct import_job {
     char name[NAMING_SPEC_MAX];
     catalog cat;
     const cat_entry *parent;
+    time_t lock_until;          /* retention of its objects (object lock), 0 for none */
     rbdio_ds_reader *rd;
     writer *w;
     manifest m;
@@ -167,7 +169,8 @@ static int prepare(import_job *im, int fd)
     if (h->has_to && strlen(h->to_snap) >= sizeof(im->m.snap_name))
         return ag_fail(ctx, AG_EUSAGE, "export-diff stream: snapshot name longer than %zu "
                        "bytes", sizeof(im->m.snap_name) - 1);
-    if (ag_s3(ctx) == NULL || catalog_load(ctx, &im->spec, &im->cat) < 0 ||
+    if (ag_s3(ctx) == NULL || retain_begin(ctx, &im->lock_until) < 0 ||
+        catalog_load(ctx, &im->spec, &im->cat) < 0 ||
         head_check(ctx, &im->cat, &im->spec, 0) < 0 || find_parent(im, h) < 0)
         return -1;
     char prefix[2048], id[NAMING_ID_LEN];
@@ -223,10 +226,13 @@ int cmd_import_diff(ag_ctx *ctx, int argc, char **argv)
         rc = read_records(&im);
     if (rc == 0)
         rc = writer_commit(im.w, &im.m);
-    if (rc == 0)
+    if (rc == 0) {
+        retain_chain(ctx, &im.cat, im.parent ? im.parent - im.cat.e : -1, im.lock_until);
         report(&im);
-    else
+    } else {
         writer_abort(im.w);
+    }
+    retain_end(ctx);
     writer_free(im.w);
     rbdio_ds_close(im.rd);
     if (fd != STDIN_FILENO)

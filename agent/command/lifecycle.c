@@ -4,7 +4,16 @@
  *
  * prune deletes the objects of a pruned backup itself (multi-object delete, right after
  * the manifest), so no expiry-by-tag rule is needed: the bucket holds no object that a
- * lifecycle rule would have to find. */
+ * lifecycle rule would have to find.
+ *
+ * A versioned bucket (every bucket with Object Lock is one) keeps what is deleted as
+ * noncurrent versions: those of pruned backups, and those hidden behind the delete
+ * markers of someone who deleted with stolen credentials. Our rule then also expires
+ * noncurrent versions, NoncurrentDays after they became noncurrent: the configuration's
+ * `object lock days` plus a margin of NONCURRENT_MARGIN days (--noncurrent-days
+ * overrides), so that a deletion is noticed and undone (restore --as-of) before its
+ * versions go, and never while a version is locked (S3 does not expire a locked version
+ * anyway). */
 #include "agent/common/context.h"
 #include "agent/command/command.h"
 #include "agent/config/options.h"
@@ -20,6 +29,7 @@
 
 #define RULE_ID_PREFIX "rbd2s3-abort-uploads:"
 #define DEFAULT_DAYS 2
+#define NONCURRENT_MARGIN 7
 
 static const char *child_text(xmlNode *n, const char *name, char *buf, size_t len)
 {
@@ -83,7 +93,8 @@ static void our_id(const ag_ctx *ctx, char *buf, size_t len)
     snprintf(buf, len, RULE_ID_PREFIX "%s/", ctx->opts.prefix);
 }
 
-static xmlNode *new_rule(const ag_ctx *ctx, int days)
+/* noncurrent: NoncurrentVersionExpiration after that many days; 0: none. */
+static xmlNode *new_rule(const ag_ctx *ctx, int days, int noncurrent)
 {
     char id[1100], prefix[1100], d[16];
     our_id(ctx, id, sizeof(id));
@@ -96,11 +107,16 @@ static xmlNode *new_rule(const ag_ctx *ctx, int days)
     xmlNewTextChild(r, NULL, BAD_CAST "Status", BAD_CAST "Enabled");
     xmlNode *a = xmlNewChild(r, NULL, BAD_CAST "AbortIncompleteMultipartUpload", NULL);
     xmlNewTextChild(a, NULL, BAD_CAST "DaysAfterInitiation", BAD_CAST d);
+    if (noncurrent > 0) {
+        snprintf(d, sizeof(d), "%d", noncurrent);
+        xmlNode *e = xmlNewChild(r, NULL, BAD_CAST "NoncurrentVersionExpiration", NULL);
+        xmlNewTextChild(e, NULL, BAD_CAST "NoncurrentDays", BAD_CAST d);
+    }
     return r;
 }
 
 /* Drop our old rule (same ID) and append the new one; other rules stay untouched. */
-static void merge_rule(const ag_ctx *ctx, xmlDoc *doc, int days)
+static void merge_rule(const ag_ctx *ctx, xmlDoc *doc, int days, int noncurrent)
 {
     xmlNode *root = xmlDocGetRootElement(doc);
     char id[1100], have[1100];
@@ -113,7 +129,7 @@ static void merge_rule(const ag_ctx *ctx, xmlDoc *doc, int days)
             xmlFreeNode(c);
         }
     }
-    xmlAddChild(root, new_rule(ctx, days));
+    xmlAddChild(root, new_rule(ctx, days, noncurrent));
 }
 
 static int store_rules(ag_ctx *ctx, xmlDoc *doc)
@@ -138,7 +154,7 @@ static int store_rules(ag_ctx *ctx, xmlDoc *doc)
 static void show_rules(const ag_ctx *ctx, xmlDoc *doc)
 {
     xmlNode *root = xmlDocGetRootElement(doc);
-    char id[1100], mine[1100], prefix[1100], status[32], days[32];
+    char id[1100], mine[1100], prefix[1100], status[32], days[32], nc[32];
     our_id(ctx, mine, sizeof(mine));
     json_object *arr = ctx->opts.json ? json_object_new_array() : NULL;
     int n = 0;
@@ -150,12 +166,15 @@ static void show_rules(const ag_ctx *ctx, xmlDoc *doc)
         child_text(c, "Status", status, sizeof(status));
         child_text(child(c, "AbortIncompleteMultipartUpload"), "DaysAfterInitiation", days,
                    sizeof(days));
+        child_text(child(c, "NoncurrentVersionExpiration"), "NoncurrentDays", nc, sizeof(nc));
         int ours = strcmp(id, mine) == 0;
         n++;
         if (arr == NULL) {
-            printf("%-40s prefix '%s' %s%s%s%s\n", termesc_str(id), termesc_str(prefix),
-                   termesc_str(status), days[0] ? ", abort unfinished uploads after " : "",
-                   termesc_str(days), days[0] ? " days" : "");
+            printf("%-40s prefix '%s' %s%s%s%s%s%s%s\n", termesc_str(id),
+                   termesc_str(prefix), termesc_str(status),
+                   days[0] ? ", abort unfinished uploads after " : "", termesc_str(days),
+                   days[0] ? " days" : "", nc[0] ? ", noncurrent versions expire after " : "",
+                   termesc_str(nc), nc[0] ? " days" : "");
             continue;
         }
         json_object *o = json_object_new_object();
@@ -164,6 +183,9 @@ static void show_rules(const ag_ctx *ctx, xmlDoc *doc)
         json_object_object_add(o, "status", json_object_new_string(status));
         long d = days[0] ? strtol(days, NULL, 10) : -1;
         json_object_object_add(o, "abort_days", d >= 0 ? json_object_new_int((int)d) : NULL);
+        d = nc[0] ? strtol(nc, NULL, 10) : -1;
+        json_object_object_add(o, "noncurrent_days", d >= 0 ? json_object_new_int((int)d)
+                                                            : NULL);
         json_object_object_add(o, "rbd2s3", json_object_new_boolean(ours));
         json_object_array_add(arr, o);
     }
@@ -175,32 +197,58 @@ static void show_rules(const ag_ctx *ctx, xmlDoc *doc)
     }
 }
 
+/* A number of days 1..3650 from option name's value s into *days (def when s is NULL).
+ * 0, or -1 with a usage error recorded. */
+static int parse_days(ag_ctx *ctx, const char *name, const char *s, long def, long *days)
+{
+    char *end = NULL;
+    *days = s ? strtol(s, &end, 10) : def;
+    if (s != NULL && (*end != '\0' || *days < 1 || *days > 3650))
+        return ag_fail(ctx, AG_EUSAGE, "--%s: not a number of days from 1 to 3650: '%s'",
+                       name, s);
+    return 0;
+}
+
+/* The NoncurrentDays of our rule: 0 for a bucket that was never versioned; else given
+ * (--noncurrent-days, > 0) or `object lock days` + NONCURRENT_MARGIN. -1 on an S3 failure
+ * (recorded). */
+static int noncurrent_days(ag_ctx *ctx, long given)
+{
+    int state = 0;
+    s3_error err;
+    memset(&err, 0, sizeof(err));
+    int rc = s3_get_versioning(ag_s3(ctx), &state, &err);
+    if (rc < 0)
+        return ag_fail_s3(ctx, rc, &err, "reading the bucket's versioning");
+    if (state == 0)
+        return 0;
+    return given > 0 ? (int)given : ctx->opts.object_lock_days + NONCURRENT_MARGIN;
+}
+
 int cmd_lifecycle(ag_ctx *ctx, int argc, char **argv)
 {
-    const char *days_s = NULL;
-    opts_cmd spec[] = { { "abort-days", 1, &days_s } };
+    const char *days_s = NULL, *nc_s = NULL;
+    opts_cmd spec[] = { { "abort-days", 1, &days_s }, { "noncurrent-days", 1, &nc_s } };
     char **pos;
     int npos;
-    if (opts_parse_command(ctx, argc, argv, spec, 1, &pos, &npos) < 0)
+    if (opts_parse_command(ctx, argc, argv, spec, 2, &pos, &npos) < 0)
         return ctx->exit_code;
     int apply = npos == 1 && strcmp(pos[0], "apply") == 0;
     if (npos != 1 || (!apply && strcmp(pos[0], "show") != 0)) {
-        ag_fail(ctx, AG_EUSAGE, "usage: lifecycle apply [--abort-days N] | "
-                "lifecycle show");
+        ag_fail(ctx, AG_EUSAGE, "usage: lifecycle apply [--abort-days N] "
+                "[--noncurrent-days N] | lifecycle show");
         return ctx->exit_code;
     }
-    char *end = NULL;
-    long days = days_s ? strtol(days_s, &end, 10) : DEFAULT_DAYS;
-    if (days_s != NULL && (*end != '\0' || days < 1 || days > 3650)) {
-        ag_fail(ctx, AG_EUSAGE, "--abort-days: not a number of days from 1 to 3650: "
-                "'%s'", days_s);
+    long days, given;
+    if (parse_days(ctx, "abort-days", days_s, DEFAULT_DAYS, &days) < 0 ||
+        parse_days(ctx, "noncurrent-days", nc_s, 0, &given) < 0)
         return ctx->exit_code;
-    }
     xmlDoc *doc = load_rules(ctx);
     if (doc == NULL)
         return ctx->exit_code;
-    if (apply) {
-        merge_rule(ctx, doc, (int)days);
+    int noncurrent = apply ? noncurrent_days(ctx, given) : 0;
+    if (apply && noncurrent >= 0) {
+        merge_rule(ctx, doc, (int)days, noncurrent);
         if (store_rules(ctx, doc) == 0)
             ag_info(ctx, "lifecycle rule " RULE_ID_PREFIX "%s/ applied", ctx->opts.prefix);
     }

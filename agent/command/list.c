@@ -2,6 +2,7 @@
 #include "agent/common/context.h"
 #include "agent/command/command.h"
 #include "agent/repo/catalog.h"
+#include "agent/repo/asof.h"
 #include "agent/format/index.h"
 #include "agent/config/options.h"
 #include "agent/common/termesc.h"
@@ -114,16 +115,21 @@ int cmd_list(ag_ctx *ctx, int argc, char **argv)
 {
     char **pos;
     int npos;
-    if (opts_parse_command(ctx, argc, argv, NULL, 0, &pos, &npos) < 0)
+    const char *as_of = NULL;
+    opts_cmd opt[] = { { "as-of", 1, &as_of } };
+    if (opts_parse_command(ctx, argc, argv, opt, 1, &pos, &npos) < 0)
         return ctx->exit_code;
     naming_spec spec;
     if (npos > 1 || (npos == 1 && naming_parse_spec(pos[0], 0, &spec) < 0)) {
-        ag_fail(ctx, AG_EUSAGE, "usage: list [POOL/IMAGE]");
+        ag_fail(ctx, AG_EUSAGE, "usage: list [--as-of TIME] [POOL/IMAGE]");
         return ctx->exit_code;
     }
     catalog c;
-    if (catalog_load(ctx, npos == 1 ? &spec : NULL, &c) < 0)
+    if (asof_open_spec(ctx, as_of, npos == 1 ? &spec : NULL) < 0 ||
+        catalog_load(ctx, npos == 1 ? &spec : NULL, &c) < 0) {
+        asof_close(ctx);
         return ctx->exit_code;
+    }
     list_row *rows = list_rows(&c);
     if (rows == NULL) {
         ag_fail(ctx, AG_EFAIL, "out of memory");
@@ -141,6 +147,7 @@ int cmd_list(ag_ctx *ctx, int argc, char **argv)
     }
     free(rows);
     catalog_free(&c);
+    asof_close(ctx);
     return ctx->exit_code;
 }
 

@@ -5,6 +5,7 @@
 #include "agent/repo/catalog.h"
 #include "agent/repo/chain.h"
 #include "agent/repo/head.h"
+#include "agent/repo/asof.h"
 #include "agent/restore/apply.h"
 #include "agent/restore/ordered.h"
 #include "agent/format/index.h"
@@ -40,6 +41,7 @@ typedef struct restore_job {
     int own_dcluster;
     target t;                 /* the partial image or file (t.img, t.fd) */
     int replay;
+    const char *as_of;        /* --as-of TIME, or NULL */
 } restore_job;
 
 static const manifest *chain_m(const restore_job *r, size_t i)
@@ -50,7 +52,7 @@ static const manifest *chain_m(const restore_job *r, size_t i)
 static int resolve(restore_job *r)
 {
     ag_ctx *ctx = r->ctx;
-    if (catalog_load(ctx, &r->spec, &r->cat) < 0)
+    if (asof_open_spec(ctx, r->as_of, &r->spec) < 0 || catalog_load(ctx, &r->spec, &r->cat) < 0)
         return -1;
     if (r->spec.at[0] == '\0' && head_check(ctx, &r->cat, &r->spec, 1) < 0)
         return -1;
@@ -195,6 +197,7 @@ static void cleanup(restore_job *r, int failed)
         rbdio_disconnect(r->dcluster);
     chain_free(&r->ch);
     catalog_free(&r->cat);
+    asof_close(r->ctx);
 }
 
 static int parse(restore_job *r, int argc, char **argv)
@@ -203,15 +206,15 @@ static int parse(restore_job *r, int argc, char **argv)
     const char *replay = NULL;
     opts_cmd spec[] = {
         { "dest-ceph-conf", 1, &r->dest_conf }, { "dest-id", 1, &r->dest_id },
-        { "replay", 0, &replay }, { "to-file", 1, &r->to_file },
+        { "replay", 0, &replay }, { "to-file", 1, &r->to_file }, { "as-of", 1, &r->as_of },
     };
     char **pos;
     int npos;
-    if (opts_parse_command(ctx, argc, argv, spec, 4, &pos, &npos) < 0)
+    if (opts_parse_command(ctx, argc, argv, spec, 5, &pos, &npos) < 0)
         return -1;
     r->replay = replay != NULL;
     if (npos != (r->to_file ? 1 : 2))
-        return ag_fail(ctx, AG_EUSAGE, "usage: restore POOL/IMAGE[@BACKUP] "
+        return ag_fail(ctx, AG_EUSAGE, "usage: restore [--as-of TIME] POOL/IMAGE[@BACKUP] "
                        "(DEST_POOL/DEST_IMAGE | --to-file PATH|-)");
     if (naming_parse_spec(pos[0], 1, &r->spec) < 0)
         return ag_fail(ctx, AG_EUSAGE, "'%s': expected POOL/IMAGE[@BACKUP]", pos[0]);

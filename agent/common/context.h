@@ -84,6 +84,8 @@ typedef struct ag_opts {
     const char *key_file;       /* master key file (a path; the key itself never in argv) */
     const char *passphrase_file; /* or a passphrase in this file (or RBD2S3_PASSPHRASE) */
     const char *old_key_files;  /* comma-separated earlier master keys, for reading */
+    int object_lock;            /* S3_LOCK_*: retention of a backup's objects (object lock) */
+    int object_lock_days;       /* object lock days: 1..36500, 0 when not set */
     int ceph_timeout;           /* seconds: bound of one Ceph operation (ceph timeout) */
     int abort_timeout;          /* seconds the cleanup may take after a signal (abort timeout) */
     int snap_now;               /* snap cleanup = immediate: the agent's older snapshots
@@ -111,6 +113,8 @@ typedef struct ag_ctx {
     int want_keys;              /* set by main.c for a command that reads the bucket:
                                  * opts_parse_command loads keys once the command's
                                  * options (global ones too) are in */
+    struct repo_asof *asof;     /* --as-of: each key's version then (agent/repo/asof.h,
+                                 * which owns it); NULL: the latest of every key */
     int exit_code;              /* first error's code, AG_OK if none */
     char errmsg[1024];          /* first error's text */
 } ag_ctx;

@@ -95,7 +95,7 @@ static void defaults(ag_opts *o)
 }
 
 /* Keys accepted in [global], the config file, and as --options. */
-enum key_kind { K_STR, K_INT, K_SIZE, K_FLAG, K_CHOICE, K_SECS };
+enum key_kind { K_STR, K_INT, K_SIZE, K_FLAG, K_CHOICE, K_SECS, K_DAYS };
 struct key_def {
     const char *name;
     enum key_kind kind;
@@ -113,6 +113,8 @@ static const opts_key keys[] = {
     { "metrics-file", K_STR, OFF(metrics_file) },
     { "snap-cleanup", K_CHOICE, OFF(snap_now) },
     { "chunk-digest", K_CHOICE, OFF(tun.chunk_digest) },
+    { "object-lock", K_CHOICE, OFF(object_lock) },
+    { "object-lock-days", K_DAYS, OFF(object_lock_days) },
     { "threads", K_INT, OFF(tun.threads) },   { "chunk-size", K_SIZE, OFF(tun.chunk_size) },
     { "sparse-size", K_SIZE, OFF(tun.sparse_size) },
     { "part-size", K_SIZE, OFF(tun.part_size) },
@@ -131,14 +133,17 @@ static const opts_key keys[] = {
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
-/* The two values of a K_CHOICE key, stored as 0 and 1. */
+/* The values of a K_CHOICE key (two or three), stored as their index. object lock's
+ * indexes are the S3_LOCK_* modes. */
+#define CHOICES_MAX 3
 static const struct choice_def {
     size_t off;
-    const char *value[2];
+    const char *value[CHOICES_MAX];
 } choices[] = {
-    { OFF(snap_now), { "deferred", "immediate" } },
-    { OFF(tun.chunk_digest), { "xxh3", "sha256" } },
-    { OFF(encryption), { "none", "aes-256-gcm" } },
+    { OFF(snap_now), { "deferred", "immediate", NULL } },
+    { OFF(tun.chunk_digest), { "xxh3", "sha256", NULL } },
+    { OFF(encryption), { "none", "aes-256-gcm", NULL } },
+    { OFF(object_lock), { "none", "governance", "compliance" } },
 };
 
 static const char *const *choice_values(size_t off)
@@ -191,10 +196,21 @@ int opts_set_key(ag_ctx *ctx, const opts_key *k, const char *value, const char *
         return 0;
     case K_CHOICE:
         ch = choice_values(k->off);
-        if (strcmp(value, ch[0]) != 0 && strcmp(value, ch[1]) != 0)
-            return ag_fail(ctx, AG_EUSAGE, "%s: %s: %s or %s, not '%s'", where, k->name,
-                           ch[0], ch[1], value);
-        *(int *)(base + k->off) = strcmp(value, ch[1]) == 0;
+        for (int i = 0; i < CHOICES_MAX && ch[i] != NULL; i++)
+            if (strcmp(value, ch[i]) == 0) {
+                *(int *)(base + k->off) = i;
+                return 0;
+            }
+        return ag_fail(ctx, AG_EUSAGE, "%s: %s: %s%s%s or %s, not '%s'", where, k->name,
+                       ch[0], ch[2] ? ", " : "", ch[2] ? ch[1] : "", ch[2] ? ch[2] : ch[1],
+                       value);
+    case K_DAYS:
+        errno = 0;
+        v = strtol(value, &end, 10);
+        if (errno != 0 || end == value || *end != '\0' || v < 1 || v > 36500)
+            return ag_fail(ctx, AG_EUSAGE, "%s: %s: not a number of days from 1 to 36500: "
+                           "'%s'", where, k->name, value);
+        *(int *)(base + k->off) = (int)v;
         return 0;
     case K_INT:
         errno = 0;
@@ -238,18 +254,19 @@ static void usage(void)
           "\n"
           "commands:\n"
           "  backup  POOL/IMAGE[@SNAP] [--full] [--full-every DURATION] [--max-chain N]\n"
-          "  list    [POOL/IMAGE]\n"
+          "  list    [POOL/IMAGE] [--as-of TIME]   TIME: 2026-12-03T01:30:00Z (UTC)\n"
           "  show    POOL/IMAGE@BACKUP [--chunks]\n"
           "  restore POOL/IMAGE[@BACKUP] DEST_POOL/DEST_IMAGE [--dest-ceph-conf F]\n"
-          "          [--dest-id N] [--replay]\n"
-          "  restore POOL/IMAGE[@BACKUP] --to-file PATH|-\n"
-          "  export-diff POOL/IMAGE[@BACKUP] [--from BACKUP] [--diff-format 1|2] FILE|-\n"
+          "          [--dest-id N] [--replay] [--as-of TIME]\n"
+          "  restore POOL/IMAGE[@BACKUP] --to-file PATH|- [--as-of TIME]\n"
+          "  export-diff POOL/IMAGE[@BACKUP] [--from BACKUP] [--diff-format 1|2]\n"
+          "          [--as-of TIME] FILE|-\n"
           "  prune   [POOL/IMAGE] [--keep-last N] [--keep-daily N] [--keep-weekly N]\n"
           "          [--keep-monthly N] [--grace DURATION] [--dry-run]\n"
-          "  lifecycle apply [--abort-days N] | lifecycle show\n"
+          "  lifecycle apply [--abort-days N] [--noncurrent-days N] | lifecycle show\n"
           "  run     [--dry-run]     back up every image of the config's [pool:NAME]\n"
           "  import-diff FILE|- POOL/IMAGE   store an rbd export-diff stream as a backup\n"
-          "  verify  [POOL/IMAGE[@BACKUP]] [--deep] [--source]\n"
+          "  verify  [POOL/IMAGE[@BACKUP]] [--deep] [--source] [--as-of TIME]\n"
           "  key create FILE        a new master key file (32 random bytes, mode 0600)\n"
           "  key rotate [POOL[/IMAGE]] --new-key-file FILE | --new-passphrase-file FILE\n"
           "                         rewrap every data key under a new master key\n"
@@ -274,6 +291,10 @@ static void usage(void)
           "                        after the commit\n"
           "  --chunk-digest xxh3|sha256  digest of new chunks, checked on restore (default\n"
           "                        xxh3: XXH3-128)\n"
+          "  --object-lock none|governance|compliance  S3 Object Lock retention of every\n"
+          "                        object a backup writes (default none; the bucket must\n"
+          "                        have Object Lock enabled)\n"
+          "  --object-lock-days N  that retention in days, 1 to 36500 (required with it)\n"
           "  --ceph-timeout DURATION  bound of one Ceph operation (default 120s)\n"
           "  --abort-timeout DURATION  time the cleanup may take after SIGTERM/SIGINT\n"
           "                        before the process exits anyway (default 30s)\n"
@@ -364,6 +385,15 @@ static const char *config_path(int argc, char **argv)
     return NULL;
 }
 
+int opts_check_lock(ag_ctx *ctx)
+{
+    const ag_opts *o = &ctx->opts;
+    if (o->object_lock != 0 && o->object_lock_days == 0)
+        return ag_fail(ctx, AG_EUSAGE, "object lock = %s needs object lock days (1 to 36500)",
+                       choice_values(OFF(object_lock))[o->object_lock]);
+    return 0;
+}
+
 int opts_parse_global(ag_ctx *ctx, int argc, char **argv)
 {
     no_core_dumps();
@@ -401,7 +431,7 @@ int opts_parse_global(ag_ctx *ctx, int argc, char **argv)
         if (used && !inl)
             i++;
     }
-    return i;
+    return opts_check_lock(ctx) < 0 ? -1 : i;
 }
 
 static int command_opt(ag_ctx *ctx, const char *a, const char *val, const opts_cmd *spec,

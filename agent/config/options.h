@@ -26,6 +26,10 @@ int opts_parse_command(ag_ctx *ctx, int argc, char **argv, const opts_cmd *spec,
  * Returns 0, or -EINVAL (out untouched) for anything else, NULL included. */
 int opts_parse_bool(const char *s, int *out);
 
+/* object lock governance or compliance needs object lock days: 0 when they go together
+ * (or the lock is off), else -1 with a usage error (exit 2) recorded. Makes no request. */
+int opts_check_lock(ag_ctx *ctx);
+
 /* Wipe (OPENSSL_cleanse) and free the strings the options own: config file values and
  * the copy of AWS_SECRET_ACCESS_KEY. Cannot fail. */
 void opts_free(void);

@@ -2,6 +2,7 @@
 #include "agent/repo/catalog.h"
 #include "agent/repo/enckeys.h"
 #include "agent/repo/keylist.h"
+#include "agent/repo/asof.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -142,8 +143,8 @@ static int load_batch(ag_ctx *ctx, const keylist *found, size_t first, size_t n,
         f[i].body.cap = size;
         if (f[i].body.data == NULL)
             rc = ag_fail(ctx, AG_EFAIL, "out of memory");
-        else if ((f[i].rc = s3_async_get_range(ctx->s3, found->keys[first + i], 0, size,
-                                               f[i].body.data, size, on_fetched, &f[i])) < 0)
+        else if ((f[i].rc = asof_get_range(ctx, found->keys[first + i], 0, size,
+                                           f[i].body.data, size, on_fetched, &f[i])) < 0)
             f[i].done = 1;
     }
     int drc = s3_async_drain(ctx->s3);
@@ -390,7 +391,7 @@ int catalog_get_index(ag_ctx *ctx, const manifest *m, const seal_key *dk, s3_buf
         m->index.size > SIZE_MAX)
         return ag_fail(ctx, AG_EINTEGRITY, "%s: the manifest declares an impossible size",
                        m->index.key);
-    int rc = s3_get(ctx->s3, m->index.key, 0, 0, (size_t)m->index.size, body, &err);
+    int rc = asof_get(ctx, m->index.key, 0, 0, (size_t)m->index.size, body, &err);
     if (rc == -EFBIG)
         return ag_fail(ctx, AG_EINTEGRITY, "%s: larger than the %llu bytes the manifest "
                        "says", m->index.key, (unsigned long long)m->index.size);

@@ -1,6 +1,7 @@
 /* head.c - the head object of an encrypted image in the bucket: put after a commit,
  * read and checked against the catalog before the newest backup is used. */
 #include "agent/repo/head.h"
+#include "agent/repo/asof.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -37,7 +38,7 @@ int head_get(ag_ctx *ctx, const naming_spec *spec, headdoc *h)
     naming_spec_str(spec, name, sizeof(name));
     if (head_key(ctx, spec, key, sizeof(key)) < 0 || ag_s3(ctx) == NULL)
         return -1;
-    int rc = s3_get(ctx->s3, key, 0, 0, HEADDOC_MAX_BYTES, &body, &err);
+    int rc = asof_get(ctx, key, 0, 0, HEADDOC_MAX_BYTES, &body, &err);
     if (rc == -ENOENT)
         return 0;
     if (rc == -EFBIG)

@@ -1,5 +1,6 @@
 /* keylist.c - a growable list of object keys with their sizes and times, from a listing. */
 #include "agent/repo/keylist.h"
+#include "agent/repo/asof.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -60,9 +61,29 @@ static int on_object(const s3_object_info *obj, void *arg)
     return keylist_add(a->l, obj->key, obj->size, obj->last_modified);
 }
 
+/* keylist_list from ctx->asof: the keys under prefix as they were. */
+static int list_asof(const repo_asof *a, const char *prefix, list_arg *la)
+{
+    size_t plen = strlen(prefix);
+    for (size_t i = 0; i < a->n; i++) {
+        const asof_entry *e = &a->v[i];
+        s3_object_info obj = { .key = e->key, .size = e->size, .etag = "",
+                               .last_modified = e->mtime };
+        int rc = strncmp(e->key, prefix, plen) == 0 ? on_object(&obj, la) : 0;
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
 int keylist_list(ag_ctx *ctx, const char *prefix, keylist_filter keep, void *arg, keylist *l,
                  const char *what)
 {
+    if (ctx->asof != NULL) {
+        list_arg la = { l, keep, arg };
+        return list_asof(ctx->asof, prefix, &la) < 0 ? ag_fail(ctx, AG_EFAIL, "out of memory")
+                                                     : 0;
+    }
     s3_client *s3 = ag_s3(ctx);
     if (s3 == NULL)
         return -1;

@@ -2,6 +2,8 @@
 #include "agent/repo/pack.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,11 +11,18 @@
 
 #define MAX_PARTS 10000
 
+/* A part buffer: filled, then its MD5 computed on a thread of its own (hashing, so that
+ * the thread that drives the uploads does not stall them), then uploaded. busy until the
+ * upload ended. */
 typedef struct part_buf {
     unsigned char *data;
     size_t len;
     int number;
     int busy;
+    int hashing;              /* its hash thread runs (or ran and was not joined) */
+    atomic_int hashed;        /* set by the hash thread when md5 is ready */
+    pthread_t thread;
+    char md5[25];
     struct pack_writer *owner;
 } part_buf;
 
@@ -99,8 +108,64 @@ static void on_part(const s3_result *res, void *arg)
     p->parts_completed++;
 }
 
+static void *hash_main(void *arg)
+{
+    part_buf *b = arg;
+    s3_md5_base64(b->data, b->len, b->md5);
+    atomic_store(&b->hashed, 1);
+    s3_async_wakeup(b->owner->ctx->s3);
+    return NULL;
+}
+
+/* Upload hashed part b (its hash thread joined). */
+static int upload_part(pack_writer *p, part_buf *b)
+{
+    int rc = b->md5[0] ? s3_async_upload_part_md5(p->ctx->s3, p->key, p->upload_id,
+                                                  b->number, b->data, b->len, b->md5,
+                                                  on_part, b)
+                       : -EIO;
+    if (rc < 0) {
+        b->busy = 0;
+        if (!p->failed)
+            ag_fail_s3(p->ctx, rc, NULL, "submitting a data part");
+        p->failed = 1;
+        return -1;
+    }
+    return 0;
+}
+
+/* Join the hash threads that are done (all of them, waiting, when wait is set) and
+ * upload their parts (unless the run failed). */
+static int reap_hashed(pack_writer *p, int wait)
+{
+    int rc = 0;
+    for (int i = 0; i < p->nbufs; i++) {
+        part_buf *b = &p->bufs[i];
+        if (!b->hashing || (!wait && !atomic_load(&b->hashed)))
+            continue;
+        pthread_join(b->thread, NULL);
+        b->hashing = 0;
+        if (p->failed)
+            b->busy = 0;
+        else if (upload_part(p, b) < 0)
+            rc = -1;
+    }
+    return rc;
+}
+
+static int hashing(const pack_writer *p)
+{
+    for (int i = 0; i < p->nbufs; i++)
+        if (p->bufs[i].hashing)
+            return 1;
+    return 0;
+}
+
 int pack_poll(pack_writer *p, int timeout_ms)
 {
+    reap_hashed(p, 0);
+    if (s3_async_pending(p->ctx->s3) == 0 && hashing(p))
+        reap_hashed(p, 1);    /* nothing else to wait for: a few ms */
     if (s3_async_pending(p->ctx->s3) > 0) {
         int rc = s3_async_run(p->ctx->s3, timeout_ms);
         if (rc < 0 && !p->failed) {
@@ -118,7 +183,7 @@ int pack_poll(pack_writer *p, int timeout_ms)
 
 int pack_busy(const pack_writer *p)
 {
-    return s3_async_pending(p->ctx->s3) > 0;
+    return s3_async_pending(p->ctx->s3) > 0 || hashing(p);
 }
 
 static part_buf *free_buf(pack_writer *p)
@@ -167,19 +232,19 @@ static int submit_cur(pack_writer *p)
         return 0;
     }
     b->number = ++p->nparts;
-    int rc = s3_async_upload_part(p->ctx->s3, p->key, p->upload_id, b->number, b->data,
-                                  b->len, on_part, b);
-    if (rc < 0) {
-        b->busy = 0;
-        p->failed = 1;
-        return ag_fail_s3(p->ctx, rc, NULL, "submitting a data part");
+    atomic_store(&b->hashed, 0);
+    b->md5[0] = '\0';
+    if (pthread_create(&b->thread, NULL, hash_main, b) == 0) {
+        b->hashing = 1;
+        return 0;
     }
-    return 0;
+    s3_md5_base64(b->data, b->len, b->md5);     /* no thread: here */
+    return upload_part(p, b);
 }
 
 static int wait_idle(pack_writer *p)
 {
-    while (s3_async_pending(p->ctx->s3) > 0)
+    while (s3_async_pending(p->ctx->s3) > 0 || hashing(p))
         if (pack_poll(p, 100) < 0)
             return -1;
     return p->failed ? -1 : 0;
@@ -305,6 +370,8 @@ void pack_abort(pack_writer *p)
     if (p == NULL)
         return;
     s3_error err;
+    p->failed = 1;
+    reap_hashed(p, 1);
     if (p->ctx->s3 != NULL) {
         s3_async_drain(p->ctx->s3);
         if (p->upload_id != NULL)
@@ -319,6 +386,8 @@ void pack_free(pack_writer *p)
 {
     if (p == NULL)
         return;
+    p->failed = 1;
+    reap_hashed(p, 1);       /* no thread may outlive its buffer */
     for (int i = 0; p->bufs != NULL && i < p->nbufs; i++)
         free(p->bufs[i].data);
     free(p->bufs);

@@ -1,6 +1,7 @@
 /* apply.c - restore execution: a plan's ranged GETs in flight, decompression and SHA-256
  * checks on worker threads, writes into an image (aio window) or a file. */
 #include "agent/restore/apply.h"
+#include "agent/repo/asof.h"
 #include "agent/format/chunk.h"
 
 #include <errno.h>
@@ -269,8 +270,8 @@ static int submit_group(apply_run *run, pool_buf *b, const plan_group *g)
     b->busy = 1;
     b->refs = 1;
     b->g = g;
-    int rc = s3_async_get_range(run->ctx->s3, m->objects[g->obj].key, g->off, g->len, b->data,
-                                b->cap, on_get, b);
+    int rc = asof_get_range(run->ctx, m->objects[g->obj].key, g->off, g->len, b->data,
+                            b->cap, on_get, b);
     if (rc < 0) {
         b->busy = 0;
         ag_fail_s3(run->ctx, rc, NULL, "reading a data object");

@@ -2,6 +2,7 @@
  * SHA-256 before it is passed on: restore into a pipe (stdout), every byte in order,
  * zeros included; the export-diff stream. */
 #include "agent/restore/ordered.h"
+#include "agent/repo/asof.h"
 #include "agent/format/chunk.h"
 
 #include <errno.h>
@@ -51,8 +52,8 @@ static int fetch_record(ag_ctx *ctx, const char *key, const index_rec *r, s3_buf
     memset(&err, 0, sizeof(err));
     /* exactly the record's range: a longer answer (a server ignoring Range) is cut
      * off at stored_length bytes by the client, a shorter one refused below */
-    int rc = s3_get(ctx->s3, key, r->obj_offset, r->stored_length, r->stored_length,
-                    body, &err);
+    int rc = asof_get(ctx, key, r->obj_offset, r->stored_length, r->stored_length, body,
+                      &err);
     if (rc == -EFBIG)
         return ag_fail(ctx, AG_EFAIL, "%s: answer longer than the %lu bytes asked for (offset "
                        "%llu)", key, (unsigned long)r->stored_length,

@@ -1,10 +1,11 @@
 /* fuzz_lifecycle.c - libFuzzer harness: the bucket lifecycle document as the lifecycle
  * command reads, merges and shows it (agent/command/lifecycle.c). The S3 calls are fakes
  * (ld --wrap): the bucket's document is the input. Input: a mode byte (bit 0 apply,
- * else show; bit 1 --format json), then the document. Round trip: applying to the
- * document just written writes the same bytes again (from the second rewrite on: the
- * first may drop blank text of the bucket's document). libxml2's printer is silenced as
- * the real ag_s3 silences it (s3_xml_silence, when it creates the client). */
+ * else show; bit 1 --format json; bit 2 a versioned bucket), then the document. Round
+ * trip: applying to the document just written writes the same bytes again (from the
+ * second rewrite on: the first may drop blank text of the bucket's document). libxml2's
+ * printer is silenced as the real ag_s3 silences it (s3_xml_silence, when it creates the
+ * client). */
 #include "fuzz/harness/fuzz_util.h"
 #include "agent/common/context.h"
 #include "agent/command/command.h"
@@ -16,6 +17,7 @@
 static const uint8_t *bucket_doc;   /* what GET ?lifecycle answers */
 static size_t bucket_len;
 static char *written;               /* what PUT ?lifecycle received */
+static int versioned;               /* what GET ?versioning answers */
 static size_t written_len;
 
 s3_client *__wrap_ag_s3(ag_ctx *ctx)
@@ -48,6 +50,12 @@ int __wrap_s3_put_lifecycle(s3_client *c, const char *xml, size_t len, s3_error 
     return 0;
 }
 
+int __wrap_s3_get_versioning(s3_client *c, int *state, s3_error *err)
+{
+    *state = versioned;
+    return 0;
+}
+
 static int run(int apply, int json)
 {
     ag_ctx ctx;
@@ -65,6 +73,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 1 || size > 65536)
         return 0;
     int apply = data[0] & 1, json = data[0] & 2;
+    versioned = (data[0] & 4) != 0;
     bucket_doc = data + 1;
     bucket_len = size - 1;
     free(written);

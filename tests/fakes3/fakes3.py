@@ -9,7 +9,8 @@ ListObjectsV2 with continuation tokens, multipart create/part/complete/abort/lis
 multi-object delete, bucket lifecycle GET/PUT/DELETE) that
 checks every SigV4 signature and x-amz-content-sha256, so that a request that a real
 server would refuse is refused here too; Content-MD5 is required and checked where AWS
-requires it (multi-object delete, lifecycle PUT). What a real server cannot do on demand
+requires it (multi-object delete, lifecycle PUT) and on every object and part PUT (as
+AWS does on a bucket with Object Lock). What a real server cannot do on demand
 is scripted with rules; a multi-object delete refuses keys containing "locked"
 (AccessDenied in its DeleteResult).
 
@@ -17,7 +18,13 @@ Control (no authentication, path /_ctl/...):
     POST /_ctl/rules   body: rule lines (replaces the rules, clears the log)
     GET  /_ctl/log     one line per S3 request, tab-separated:
                        method path query x-amz-date signature auth-result action status port
-    POST /_ctl/reset   forget objects, uploads, rules, log and token
+    POST /_ctl/reset   forget objects, versions, uploads, rules, log, token and Object Lock
+    POST /_ctl/versioning  body: a bucket name; its versioning is enabled from now on
+                       (fakes3_versions.py: versions, delete markers, ?versionId=)
+    POST /_ctl/objectlock  body "on": every bucket has Object Lock enabled (objects keep
+                       the retention their PUT asked; a multipart upload's is checked but
+                       dropped, as RGW 16 does; ?retention PUT extends it, never shortens
+                       it), anything else: off
     POST /_ctl/token   body: the session token every S3 request must carry whole in
                        x-amz-security-token (else 400 InvalidToken); empty: none checked
 
@@ -68,8 +75,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote
 from xml.sax.saxutils import escape
 
+import fakes3_versions as fv
 from fakes3_model import (STATE_LOCK, Rule, State, error_xml, iso, listing_encoder,
-                          md5_header_error, md5hex, parse_xml, s3enc)
+                          lock_request, md5_header_error, md5hex, parse_xml,
+                          retention_change, s3enc)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -224,6 +233,12 @@ class Handler(BaseHTTPRequestHandler):
             if method == "POST" and path == "/_ctl/token":
                 st.token = body.decode()
                 return self.reply(200, b"ok\n")
+            if method == "POST" and path == "/_ctl/versioning":
+                st.versioned.add(body.decode().strip())
+                return self.reply(200, b"ok\n")
+            if method == "POST" and path == "/_ctl/objectlock":
+                st.object_lock = body.decode().strip() == "on"
+                return self.reply(200, b"ok\n")
             if method == "POST" and path == "/_ctl/reset":
                 st.reset()
                 return self.reply(200, b"ok\n")
@@ -293,9 +308,33 @@ class Handler(BaseHTTPRequestHandler):
                     return self.lifecycle(bucket, method, body)
                 if "uploads" in q and method == "GET":
                     return 200, xmlh, self.list_uploads(bucket, q)
+                if "versions" in q and method == "GET":
+                    return fv.list_versions(st, bucket, q, stuck)
+                if "versioning" in q and method == "GET":
+                    return fv.versioning(st, bucket)
+                if "object-lock" in q and method == "GET":
+                    if not st.object_lock:
+                        return 404, xmlh, error_xml("ObjectLockConfigurationNotFoundError")
+                    return 200, xmlh, (b"<ObjectLockConfiguration><ObjectLockEnabled>Enabled"
+                                       b"</ObjectLockEnabled></ObjectLockConfiguration>")
                 if method == "GET":
                     return 200, xmlh, self.list_objects(bucket, q, stuck)
                 return 405, xmlh, error_xml("MethodNotAllowed")
+            if method == "PUT" and ("retention" in q or "uploadId" not in q):
+                bad = md5_header_error(self.headers, body, True)
+                if bad:
+                    return 400, xmlh, error_xml(bad, "Content-MD5 missing or wrong")
+            lock = lock_request(self.headers, st.object_lock)
+            if isinstance(lock, str):
+                return 400, xmlh, error_xml(lock, "object lock headers")
+            if "retention" in q and method == "PUT":
+                if (bucket, key) not in st.objects:
+                    return 404, xmlh, error_xml("NoSuchKey")
+                new = retention_change(st.retention.get((bucket, key)), body)
+                if isinstance(new, str):
+                    return (403 if new == "AccessDenied" else 400), xmlh, error_xml(new)
+                st.retention[(bucket, key)] = new
+                return 200, {}, b""
             if "uploads" in q and method == "POST":
                 uid = uuid.uuid4().hex
                 st.uploads[uid] = {"bucket": bucket, "key": key, "parts": {},
@@ -309,6 +348,9 @@ class Handler(BaseHTTPRequestHandler):
                 if up is None or up["key"] != key:
                     return 404, xmlh, error_xml("NoSuchUpload", "The upload does not exist")
                 if method == "PUT" and "partNumber" in q:
+                    bad = md5_header_error(self.headers, body, True)
+                    if bad:
+                        return 400, xmlh, error_xml(bad, "Content-MD5 missing or wrong")
                     etag = md5hex(body)
                     up["parts"][int(q["partNumber"])] = (body, etag)
                     return 200, {"ETag": '"%s"' % etag}, b""
@@ -320,16 +362,26 @@ class Handler(BaseHTTPRequestHandler):
                 return 400, xmlh, error_xml("InvalidRequest")
             if method == "PUT":
                 etag = md5hex(body)
-                st.objects[(bucket, key)] = (body, etag, time.time())
-                return 200, {"ETag": '"%s"' % etag}, b""
+                h = fv.store(st, bucket, key, body, etag, time.time())
+                h["ETag"] = '"%s"' % etag
+                st.retention.pop((bucket, key), None)
+                if lock:
+                    st.retention[(bucket, key)] = lock
+                return 200, h, b""
             if method == "DELETE":
-                st.objects.pop((bucket, key), None)
-                return 204, {}, b""
+                return fv.delete(st, bucket, key, q.get("versionId"), time.time())
             obj = st.objects.get((bucket, key))
+            if "versionId" in q:
+                obj = fv.get_version(st, bucket, key, q["versionId"])
+                if isinstance(obj[0], int):
+                    return obj
             if obj is None:
                 return 404, xmlh, error_xml("NoSuchKey", "The specified key does not exist.")
             data, etag, _ = obj
             h = {"ETag": '"%s"' % etag, "Accept-Ranges": "bytes"}
+            if (bucket, key) in st.retention:
+                h["x-amz-object-lock-mode"], h["x-amz-object-lock-retain-until-date"] = \
+                    st.retention[(bucket, key)]
             rng = None if getattr(self, "ignore_range", False) else self.headers.get("Range")
             if rng and method == "GET":
                 m = re.match(r"bytes=(\d+)-(\d*)$", rng)
@@ -371,7 +423,8 @@ class Handler(BaseHTTPRequestHandler):
             data += have[0]
             digests += bytes.fromhex(have[1])
         final = "%s-%d" % (md5hex(digests), len(parts))
-        st.objects[(bucket, key)] = (data, final, time.time())
+        fv.store(st, bucket, key, data, final, time.time())
+        st.retention.pop((bucket, key), None)   # RGW 16 drops the upload's lock headers
         del st.uploads[uid]
         return 200, xmlh, ("<CompleteMultipartUploadResult><Bucket>%s</Bucket><Key>%s</Key>"
                            "<ETag>&quot;%s&quot;</ETag></CompleteMultipartUploadResult>"

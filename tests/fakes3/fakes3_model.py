@@ -24,6 +24,10 @@ class State:
         self.uploads = {}      # upload id -> {"bucket", "key", "parts": {n: (bytes, etag)},
         #                                   "initiated"}
         self.lifecycle = {}    # bucket -> configuration document (bytes)
+        self.versioned = set()  # buckets with versioning (fakes3_versions.py)
+        self.versions = {}     # (bucket, key) -> [(id, bytes, etag, mtime, is_marker)]
+        self.object_lock = False   # every bucket has Object Lock enabled (/_ctl/objectlock)
+        self.retention = {}    # (bucket, key) -> (mode, retain-until text)
         self.rules = []
         self.log = []
         self.token = ""
@@ -113,3 +117,38 @@ def md5_header_error(headers, body, required):
 
 def iso(t):
     return time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(t))
+
+
+LOCK_MODES = ("GOVERNANCE", "COMPLIANCE")
+
+
+def lock_request(headers, enabled):
+    """The (mode, until) a request asks a new object to carry, None when it asks none, or
+    an S3 error code (bad values, or lock headers on a bucket without Object Lock)."""
+    mode = headers.get("x-amz-object-lock-mode")
+    until = headers.get("x-amz-object-lock-retain-until-date")
+    if mode is None and until is None:
+        return None
+    if mode not in LOCK_MODES or not until or not enabled:
+        return "InvalidRequest"
+    return (mode, until)
+
+
+def retention_change(old, body):
+    """PutObjectRetention of body over the retention old ((mode, until) or None): the new
+    (mode, until), or an S3 error code. Shortening or leaving COMPLIANCE is refused (no
+    bypass), as AWS and RGW do. Dates compare as the client writes them (same format)."""
+    root = parse_xml(body)
+    if root is None:
+        return "MalformedXML"
+    mode = until = None
+    for c in root:
+        if c.tag.endswith("Mode"):
+            mode = c.text
+        elif c.tag.endswith("RetainUntilDate"):
+            until = c.text
+    if mode not in LOCK_MODES or not until:
+        return "MalformedXML"
+    if old and (until < old[1] or (old[0] == "COMPLIANCE" and mode != "COMPLIANCE")):
+        return "AccessDenied"
+    return (mode, until)

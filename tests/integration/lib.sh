@@ -29,6 +29,10 @@
 #   bucket_keys [PREFIX]    keys in $BUCKET (via the aws CLI), sorted
 #   bucket_listing          "key size etag" lines, sorted (to compare before/after)
 #   key_prefix SPEC ID      <prefix>/<pool>[/<ns>]/<image>/<id>/ for simple names
+#   locked_bucket [DAYS]    $BUCKET again, with Object Lock (so versioned), and a default
+#                           retention GOVERNANCE DAYS when given; every version of it is
+#                           removed at exit (--bypass-governance-retention)
+#   lock_default [DAYS]     set (or with no DAYS remove) that default retention
 # TAP:
 #   ok DESC | not_ok DESC | diag TEXT | check DESC CMD... | expect_eq GOT WANT DESC
 #   require DESC CMD...     like check, but stops the script (done_testing) on failure
@@ -352,4 +356,30 @@ bucket_bytes() { # PREFIX: sum of object sizes under PREFIX
 
 key_prefix() { # SPEC ID  (names here need no escaping)
     echo "$PREFIX/$1/$2/"
+}
+
+_purge_versions() { # BUCKET: every version and delete marker, governance bypassed
+    timeout 120 /usr/bin/aws --endpoint-url "$S3_ENDPOINT" s3api list-object-versions \
+        --bucket "$1" --output json 2>/dev/null |
+        jq -r '((.Versions // []) + (.DeleteMarkers // []))[] | [.Key, .VersionId] | @tsv' |
+        while IFS=$'\t' read -r k v; do
+            timeout 60 /usr/bin/aws --endpoint-url "$S3_ENDPOINT" s3api delete-object \
+                --bucket "$1" --key "$k" --version-id "$v" --bypass-governance-retention \
+                >/dev/null 2>&1
+        done
+}
+
+lock_default() { # [DAYS]
+    local rule=""
+    [ -n "${1:-}" ] && rule=',"Rule":{"DefaultRetention":{"Mode":"GOVERNANCE","Days":'"$1"'}}'
+    s3api put-object-lock-configuration --bucket "$BUCKET" \
+        --object-lock-configuration '{"ObjectLockEnabled":"Enabled"'"$rule"'}'
+}
+
+locked_bucket() { # [DAYS]
+    s3api delete-bucket --bucket "$BUCKET" &&
+        s3api create-bucket --bucket "$BUCKET" --object-lock-enabled-for-bucket >/dev/null ||
+        bail "cannot create a bucket with Object Lock"
+    trap 'rc=$?; [ "${KEEP:-0}" = 1 ] || _purge_versions "$BUCKET"; (exit $rc); _lib_exit' EXIT
+    [ -z "${1:-}" ] || lock_default "$1" || bail "cannot set a default retention"
 }

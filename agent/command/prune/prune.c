@@ -6,6 +6,7 @@
 #include "agent/config/options.h"
 #include "agent/config/policy.h"
 #include "agent/command/prune/retention.h"
+#include "agent/repo/lockinfo.h"
 #include "agent/common/termesc.h"
 
 #include <json-c/json.h>
@@ -23,6 +24,9 @@ typedef struct prune_run {
     catalog cat;
     ret_item *items;          /* per catalog entry */
     unsigned char *doomed;
+    int locked_bucket;        /* the bucket has Object Lock enabled */
+    time_t *until;            /* per catalog entry: kept under retention until then */
+    unsigned char *for_child; /* per catalog entry: kept as the parent of a locked one */
     json_object *json;        /* --format json: the images array */
     naming_spec *held;        /* images nothing is deleted of (damage, broken chain) */
     size_t nheld;
@@ -110,18 +114,33 @@ static int note_broken(prune_run *r, size_t from, size_t to)
     return 0;
 }
 
+/* The action on entry i ("prune", "keep", "locked") and its reasons into why. */
+static const char *lock_why(const prune_run *r, size_t i, char *why, size_t whysz)
+{
+    char until[21];
+    retention_why(r->items[i].why, why, whysz);
+    if (r->until[i] != 0) {
+        naming_iso8601(r->until[i], until);
+        snprintf(why, whysz, "locked until %s", until);
+        return "locked";
+    }
+    if (r->for_child[i])
+        snprintf(why, whysz, "parent of a locked backup");
+    return r->doomed[i] ? "prune" : "keep";
+}
+
 static void print_image(prune_run *r, size_t from, size_t to, size_t kept)
 {
-    char name[NAMING_SPEC_MAX], why[64];
+    char name[NAMING_SPEC_MAX], why[96];
     naming_spec_str(&r->cat.e[from].spec, name, sizeof(name));
     json_object *bk = r->json != NULL ? json_object_new_array() : NULL;
     if (bk == NULL)
         printf("%s: keeping %zu of %zu backups\n", termesc_str(name), kept, to - from);
     for (size_t i = from; i < to; i++) {
         const manifest *m = &r->cat.e[i].m;
-        retention_why(r->items[i].why, why, sizeof(why));
+        const char *action = lock_why(r, i, why, sizeof(why));
         if (bk == NULL) {
-            printf("  %-6s %-20s %-12s %s\n", r->doomed[i] ? "prune" : "keep",
+            printf("  %-6s %-20s %-12s %s\n", action,
                    termesc_str(m->id),
                    m->full ? "full" : "incremental", why);
             continue;
@@ -130,9 +149,13 @@ static void print_image(prune_run *r, size_t from, size_t to, size_t kept)
         json_object_object_add(o, "id", json_object_new_string(m->id));
         json_object_object_add(o, "type", json_object_new_string(m->full ? "full"
                                                                           : "incremental"));
-        json_object_object_add(o, "action", json_object_new_string(r->doomed[i] ? "prune"
-                                                                                 : "keep"));
+        json_object_object_add(o, "action", json_object_new_string(action));
         json_object_object_add(o, "reasons", json_object_new_string(why));
+        if (r->until[i] != 0) {
+            char until[21];
+            naming_iso8601(r->until[i], until);
+            json_object_object_add(o, "locked_until", json_object_new_string(until));
+        }
         json_object_array_add(bk, o);
     }
     if (bk != NULL) {
@@ -161,6 +184,11 @@ static int plan_image(prune_run *r, size_t from, size_t to)
     size_t kept = retention_select(&rp, r->items + from, to - from);
     for (size_t i = from; i < to; i++)
         r->doomed[i] = r->items[i].why == 0;
+    if (r->locked_bucket &&
+        prune_lock_hold(r->ctx, &r->cat, from, to, r->doomed, r->until, r->for_child) < 0)
+        return -1;
+    for (size_t i = from; i < to; i++)
+        kept += r->doomed[i] == 0 && r->items[i].why == 0;
     print_image(r, from, to, kept);
     return note_broken(r, from, to);
 }
@@ -170,7 +198,9 @@ static int plan_all(prune_run *r)
     size_t n = r->cat.n;
     r->items = calloc(n ? n : 1, sizeof(*r->items));
     r->doomed = calloc(n ? n : 1, 1);
-    if (r->items == NULL || r->doomed == NULL)
+    r->until = calloc(n ? n : 1, sizeof(*r->until));
+    r->for_child = calloc(n ? n : 1, 1);
+    if (r->items == NULL || r->doomed == NULL || r->until == NULL || r->for_child == NULL)
         return ag_fail(r->ctx, AG_EFAIL, "out of memory");
     for (size_t i = 0; i < n;) {
         size_t j = i + 1;
@@ -190,6 +220,11 @@ static int plan_all(prune_run *r)
 static void report(prune_run *r, const prune_stats *st)
 {
     char b1[32], b2[32];
+    size_t locked = 0;
+    for (size_t i = 0; i < r->cat.n; i++)
+        locked += r->until[i] != 0;
+    if (r->json == NULL && locked != 0)
+        printf("%zu backups kept under Object Lock (locked until the dates above)\n", locked);
     ag_fmt_size(st->bytes, b1, sizeof(b1));
     ag_fmt_size(st->leftover_bytes, b2, sizeof(b2));
     if (r->json == NULL) {
@@ -215,6 +250,7 @@ static void report(prune_run *r, const prune_stats *st)
     json_object_object_add(o, "leftover_objects",
                            json_object_new_int64((int64_t)st->leftovers));
     json_object_object_add(o, "aborted_uploads", json_object_new_int64((int64_t)st->uploads));
+    json_object_object_add(o, "locked_backups", json_object_new_int64((int64_t)locked));
     puts(json_object_to_json_string_ext(o, AG_JSON_OUT));
     json_object_put(o);
 }
@@ -262,6 +298,8 @@ static int run_prune(prune_run *r, const naming_spec *spec)
         naming_spec_str(spec, name, sizeof(name));
         return ag_fail(r->ctx, AG_ENOTFOUND, "no backups of %s in the bucket", name);
     }
+    if (r->cat.n != 0 && lockinfo_enabled(r->ctx, &r->locked_bucket) < 0)
+        return -1;
     if (plan_all(r) < 0)
         return -1;
     prune_stats st;
@@ -291,6 +329,8 @@ int cmd_prune(ag_ctx *ctx, int argc, char **argv)
     json_object_put(r.json);
     free(r.items);
     free(r.doomed);
+    free(r.until);
+    free(r.for_child);
     free(r.held);
     catalog_free(&r.cat);
     return ctx->exit_code;

@@ -40,4 +40,19 @@ int prune_key_in_scope(const char *prefix, const prune_scope *sc, const char *ke
 int prune_leftovers(ag_ctx *ctx, const char *list_prefix, const prune_scope *sc,
                     long long grace, int dry_run, prune_stats *st);
 
+/* Object Lock. In a bucket with Object Lock (always versioned) a DELETE without version
+ * id never meets the lock: it hides the locked version behind a delete marker, which
+ * frees nothing and makes a backup look gone that `restore --as-of` still finds. So
+ * prune keeps every backup that any object of which is still under retention, says
+ * until when, and deletes only backups whose retention has ended (their versions then
+ * become noncurrent; the lifecycle rule of `lifecycle apply` expires them). */
+
+/* For the backups [from, to) of one image with doomed[i] set: HEAD each object of the
+ * backup; one retained past now keeps it (doomed[i] cleared, until[i] = the latest
+ * retain-until of its objects; else until[i] = 0). Then the doomed parent of any kept
+ * backup is kept too, with for_child[i] set, so that no chain is broken. 0, or -1 with
+ * the error recorded. */
+int prune_lock_hold(ag_ctx *ctx, const catalog *c, size_t from, size_t to,
+                    unsigned char *doomed, time_t *until, unsigned char *for_child);
+
 #endif

@@ -4,6 +4,7 @@
 #include "agent/repo/chain.h"
 #include "agent/repo/enckeys.h"
 #include "agent/repo/keylist.h"
+#include "agent/repo/asof.h"
 #include "agent/restore/apply.h"
 #include "agent/restore/plan.h"
 
@@ -29,7 +30,7 @@ static int object_size(ag_ctx *ctx, const keylist *l, const char *folder, const 
     }
     s3_error err;
     memset(&err, 0, sizeof(err));
-    int rc = s3_head(ctx->s3, key, size, NULL, &err);
+    int rc = asof_head(ctx, key, size, NULL, &err);
     if (rc == -ENOENT)
         return 0;
     return rc < 0 ? ag_fail_s3(ctx, rc, &err, key) : 1;

@@ -70,6 +70,12 @@ static json_object *row_json(const verify_job *v, const verify_row *r, const cha
         const char *w = r->e >= 0 ? src_word(v->src[r->e]) : NULL;
         json_object_object_add(o, "source", w ? json_object_new_string(w) : NULL);
     }
+    if (v->locked) {
+        char until[21];
+        time_t t = r->e >= 0 ? v->protected_until[r->e] : 0;
+        naming_iso8601(t, until);
+        json_object_object_add(o, "protected_until", t ? json_object_new_string(until) : NULL);
+    }
     return o;
 }
 
@@ -79,13 +85,22 @@ static void print_row(const verify_job *v, const verify_row *r, const char *dama
     char name[NAMING_SPEC_MAX];
     naming_spec_str(r->spec, name, sizeof(name));
     const char *w = r->e >= 0 ? src_word(v->src[r->e]) : NULL;
+    char lock[64] = "";
+    time_t t = v->locked && r->e >= 0 ? v->protected_until[r->e] : 0;
+    if (t != 0) {
+        char until[21];
+        naming_iso8601(t, until);
+        snprintf(lock, sizeof(lock), "; protected until %s", until);
+    } else if (v->locked) {
+        snprintf(lock, sizeof(lock), "; unprotected");
+    }
     if (damage != NULL)
-        printf("%s@%s: DAMAGED: %s\n", termesc_str(name), termesc_str(r->id),
-               termesc_str(damage));
+        printf("%s@%s: DAMAGED: %s%s\n", termesc_str(name), termesc_str(r->id),
+               termesc_str(damage), lock);
     else if (w != NULL)
-        printf("%s@%s: ok; source: %s\n", termesc_str(name), termesc_str(r->id), w);
+        printf("%s@%s: ok; source: %s%s\n", termesc_str(name), termesc_str(r->id), w, lock);
     else
-        printf("%s@%s: ok\n", termesc_str(name), termesc_str(r->id));
+        printf("%s@%s: ok%s\n", termesc_str(name), termesc_str(r->id), lock);
 }
 
 long verify_report(verify_job *v)

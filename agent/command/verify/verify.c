@@ -7,6 +7,7 @@
 #include "agent/config/options.h"
 #include "agent/repo/enckeys.h"
 #include "agent/repo/head.h"
+#include "agent/repo/asof.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -105,7 +106,9 @@ static int report_head(verify_job *v)
 static int run(verify_job *v)
 {
     ag_ctx *ctx = v->ctx;
-    if (catalog_load(ctx, v->have_spec ? &v->spec : NULL, &v->cat) < 0 || check_heads(v) < 0)
+    const naming_spec *spec = v->have_spec ? &v->spec : NULL;
+    if (asof_open_spec(ctx, v->as_of, spec) < 0 || catalog_load(ctx, spec, &v->cat) < 0 ||
+        check_heads(v) < 0)
         return -1;
     if (v->head != NULL && v->cat.n == 0 && v->cat.bad == 0)
         return report_head(v);                     /* every backup gone but the head */
@@ -129,6 +132,8 @@ static int run(verify_job *v)
     for (size_t i = 0; i < n; i++)
         if (v->in_scope[i])
             verify_chain(v, i);
+    if (verify_protection(v) < 0)
+        return -1;
     for (size_t i = 0; v->source && i < n; i++)
         if (v->in_scope[i] && v->own[i] == NULL && v->chain[i] == NULL &&
             verify_source(v, i) < 0)
@@ -152,9 +157,12 @@ static void cleanup(verify_job *v)
     free(v->src);
     free(v->bad_in_scope);
     free(v->head);
+    free(v->own_until);
+    free(v->protected_until);
     if (v->devnull >= 0)
         close(v->devnull);
     catalog_free(&v->cat);
+    asof_close(v->ctx);
 }
 
 int cmd_verify(ag_ctx *ctx, int argc, char **argv)
@@ -164,13 +172,14 @@ int cmd_verify(ag_ctx *ctx, int argc, char **argv)
     v.ctx = ctx;
     v.devnull = -1;
     const char *deep = NULL, *source = NULL;
-    opts_cmd spec[] = { { "deep", 0, &deep }, { "source", 0, &source } };
+    opts_cmd spec[] = { { "deep", 0, &deep }, { "source", 0, &source }, { "as-of", 1, &v.as_of } };
     char **pos;
     int npos;
-    if (opts_parse_command(ctx, argc, argv, spec, 2, &pos, &npos) < 0)
+    if (opts_parse_command(ctx, argc, argv, spec, 3, &pos, &npos) < 0)
         return ctx->exit_code;
     if (npos > 1 || (npos == 1 && naming_parse_spec(pos[0], 1, &v.spec) < 0)) {
-        ag_fail(ctx, AG_EUSAGE, "usage: verify [POOL/IMAGE[@BACKUP]] [--deep] [--source]");
+        ag_fail(ctx, AG_EUSAGE, "usage: verify [POOL/IMAGE[@BACKUP]] [--deep] [--source] "
+                "[--as-of TIME]");
         return ctx->exit_code;
     }
     v.have_spec = npos == 1;

@@ -24,6 +24,10 @@ typedef struct verify_job {
     int *bad_in_scope;        /* per bad manifest */
     int devnull;              /* /dev/null open for writing, with --deep */
     char *head;               /* what is wrong with a head object (malloc'ed), or NULL */
+    const char *as_of;        /* --as-of TIME, or NULL */
+    int locked;               /* the bucket has Object Lock enabled */
+    time_t *own_until;        /* locked: per entry, its objects' earliest retention */
+    time_t *protected_until;  /* locked: per entry in scope, its chain's; 0 unprotected */
 } verify_job;
 
 /* A malloc'ed formatted string (NULL when out of memory; the text is cut at 2 KiB). */
@@ -56,6 +60,12 @@ int verify_deep(verify_job *v, size_t i);
  * source image, if the snapshot still exists: sets v->src[i], or a difference in
  * v->own[i]. 0, or -1 with a failure other than damage recorded. */
 int verify_source(verify_job *v, size_t i);
+
+/* protect.c: when the bucket has Object Lock enabled (v->locked), until when each backup
+ * in scope and its whole chain are protected (v->protected_until: the earliest
+ * retain-until over every object of the chain still in the future, 0 when some object
+ * has none or the chain is incomplete). One HEAD per object. 0, or -1 recorded. */
+int verify_protection(verify_job *v);
 
 /* report.c: print one line (or JSON object) per backup and damaged manifest in scope,
  * sorted by image and id; records AG_EINTEGRITY when any is damaged. Returns the number

@@ -231,7 +231,7 @@ man_codes=$(sed -n '/^\.SH "\{0,1\}EXIT STATUS/,/^\.SH [^E]/p' "$MAN" \
     | awk '/^\.B [0-9]+$/ { c = $2; next } c != "" { w = $1; gsub(/[^A-Za-z]/, "", w); print c " " tolower(w); c = "" }')
 expect_eq "$man_codes" "$readme_codes" "man page EXIT STATUS matches README's table (codes and meanings)"
 expect_eq "$(printf '%s\n' "$readme_codes" | awk '{ print $1 }' | paste -sd' ')" \
-    "0 1 2 3 4 5 6 7 8 9 10 11" "... codes 0-11"
+    "0 1 2 3 4 5 6 7 8 9 10 11 12" "... codes 0-12"
 
 # the commands and options of --help: in the man page and in README.md
 "$RBD2S3" --help >"$T/help.txt" 2>&1

@@ -223,6 +223,45 @@ static void test_list(void)
     s3_client_free(c);
 }
 
+/* ---- object versions (a bucket never versioned: one "null" version per key) ---- */
+
+static int version_cb(const s3_version_info *v, void *arg)
+{
+    int *n = arg;
+    *n += !v->is_delete_marker && v->is_latest && !strcmp(v->version_id, "null") &&
+          v->size == 3 && v->last_modified > 0;
+    return 0;
+}
+
+static void test_versions(void)
+{
+    s3_client *c = client_for(endpoint, bucket, secret_key, 0, 2, 0);
+    char key[256], prefix[256];
+    s3_buf b;
+    s3_error e;
+    int n = 0, enabled = -1, state = -1;
+
+    for (int i = 0; i < 5; i++) {
+        snprintf(key, sizeof(key), "%s/vers/k %d+%%", run, i);   /* encoded in listings */
+        CHECK_RC(s3_put(c, key, "abc", 3, NULL, NULL, &e), 0, &e);
+    }
+    snprintf(prefix, sizeof(prefix), "%s/vers/", run);
+    CHECK_RC(s3_list_versions(c, prefix, version_cb, &n, &e), 0, &e);
+    CHECK(n == 5, "%d of 5 keys listed (2 a page) with their null version", n);
+    CHECK_RC(s3_get_version(c, key, "null", 1, 2, 0, &b, &e), 0, &e);
+    CHECK(b.len == 2 && !memcmp(b.data, "bc", 2), "GET ?versionId=null");
+    s3_buf_free(&b);
+    CHECK_RC(s3_get_object_lock(c, &enabled, &e), 0, &e);
+    CHECK_RC(s3_get_versioning(c, &state, &e), 0, &e);
+    CHECK(enabled == 0 && state == 0, "lock %d, versioning %d on a plain bucket", enabled,
+          state);
+    for (int i = 0; i < 5; i++) {
+        snprintf(key, sizeof(key), "%s/vers/k %d+%%", run, i);
+        s3_delete(c, key, NULL);
+    }
+    s3_client_free(c);
+}
+
 /* ---- multipart ---- */
 
 #define MIB (1024 * 1024)
@@ -574,6 +613,7 @@ int main(void)
     s3_client_free(c);
     test_list_uploads();
     test_list();
+    test_versions();
     test_multipart();
 
     printf("%d passed, %d failed\n", passed, failed);

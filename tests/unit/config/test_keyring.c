@@ -262,7 +262,7 @@ static void test_passphrase_ids(void **state)
 static void test_old_keys(void **state)
 {
     (void)state;
-    char p1[128], p2[128], p3[128], list[400];
+    char p1[128], p2[128], p3[128], list[1200];
     snprintf(p1, sizeof(p1), "%s/old1.key", dir);
     snprintf(p2, sizeof(p2), "%s/old2.key", dir);
     snprintf(p3, sizeof(p3), "%s/cur.key", dir);

@@ -1,0 +1,162 @@
+/* test_s3_lock.c - Content-MD5 on every object and part PUT, and Object Lock (bucket
+ * configuration, retention of new objects, PutObjectRetention) against tests/fakes3. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include <curl/curl.h>
+
+#include "s3/s3.h"
+#include "s3/s3_internal.h"
+
+#include "tests/unit/fakes3_harness.h"
+#include "tests/unit/s3/fakes3_client.h"
+
+#define PARTSZ (5u << 20)
+
+static int parts_ok;
+
+static void part_cb(const s3_result *res, void *arg)
+{
+    s3_part *p = arg;
+    if (res->rc == 0 && res->etag) {
+        s3_strlcpy(p->etag, res->etag, sizeof(p->etag));
+        parts_ok++;
+    }
+}
+
+/* Upload key in two parts (async) and complete it. */
+static int upload_two_parts(s3_client *c, const char *key, unsigned char *data)
+{
+    s3_part parts[2] = { { .number = 1 }, { .number = 2 } };
+    char *id = NULL;
+    s3_error e;
+    int rc = s3_mpu_create(c, key, &id, &e);
+    if (rc)
+        return rc;
+    parts_ok = 0;
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(s3_async_upload_part(c, key, id, i + 1, data + i * PARTSZ, PARTSZ,
+                                              part_cb, &parts[i]), 0);
+    assert_int_equal(s3_async_drain(c), 0);
+    assert_int_equal(parts_ok, 2);   /* the fake refuses a part without its Content-MD5 */
+    rc = s3_mpu_complete(c, key, id, parts, 2, NULL, &e);
+    free(id);
+    return rc;
+}
+
+/* The fake answers BadDigest / InvalidRequest to a PUT or part without the right
+ * Content-MD5: each of these succeeds only with the header present and correct. */
+static void test_content_md5(void **state)
+{
+    s3_client *c = client();
+    unsigned char *data = malloc(2 * PARTSZ);
+    struct logrec log[16];
+    s3_error e;
+    (void)state;
+
+    assert_non_null(data);
+    fill(data, 2 * PARTSZ, 7);
+    assert_int_equal(s3_put(c, "md5/small", "hello", 5, NULL, NULL, &e), 0);
+    assert_int_equal(s3_put(c, "md5/empty", "", 0, NULL, NULL, &e), 0);
+    assert_int_equal(s3_put(c, "md5/big", data, PARTSZ, NULL, NULL, &e), 0);
+    set_rules("");
+    assert_int_equal(upload_two_parts(c, "md5/mpu", data), 0);
+    int n = get_log(log, 16);
+    assert_int_equal(count_log(log, n, "PUT", "partNumber="), 2);
+    for (int i = 0; i < n; i++)
+        assert_int_equal(log[i].status, 200);
+    free(data);
+    s3_client_free(c);
+}
+
+static void test_lock_config(void **state)
+{
+    s3_client *c = client();
+    s3_error e;
+    int on = -1;
+    (void)state;
+
+    assert_int_equal(s3_get_object_lock(c, &on, &e), 0);
+    assert_int_equal(on, 0);
+    /* lock headers on a bucket without Object Lock: refused */
+    s3_client_set_object_lock(c, S3_LOCK_GOVERNANCE, time(NULL) + 86400);
+    assert_int_equal(s3_put(c, "nolock", "x", 1, NULL, NULL, &e), -EINVAL);
+    ctl("POST", "/_ctl/objectlock", "on", NULL);
+    assert_int_equal(s3_get_object_lock(c, &on, &e), 0);
+    assert_int_equal(on, 1);
+    s3_client_free(c);
+}
+
+static void test_lock_objects(void **state)
+{
+    s3_client *c = client();
+    unsigned char *data = malloc(2 * PARTSZ);
+    time_t until = 1900000000, got = 0;
+    int mode = -1;
+    s3_error e;
+    (void)state;
+
+    assert_non_null(data);
+    fill(data, 2 * PARTSZ, 3);
+    ctl("POST", "/_ctl/objectlock", "on", NULL);
+    assert_int_equal(s3_put(c, "plain", "p", 1, NULL, NULL, &e), 0);
+    assert_int_equal(s3_head_retention(c, "plain", &mode, &got, &e), 0);
+    assert_int_equal(mode, S3_LOCK_NONE);
+    assert_int_equal(got, 0);
+
+    s3_client_set_object_lock(c, S3_LOCK_GOVERNANCE, until);
+    assert_int_equal(s3_put(c, "locked/index", "i", 1, NULL, NULL, &e), 0);
+    assert_int_equal(upload_two_parts(c, "locked/data.0", data), 0);
+    const char *keys[] = { "locked/index", "locked/data.0" };
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(s3_head_retention(c, keys[i], &mode, &got, &e), 0);
+        assert_int_equal(mode, S3_LOCK_GOVERNANCE);
+        assert_int_equal(got, until);
+    }
+    /* extended, never shortened; another mode over COMPLIANCE is refused */
+    assert_int_equal(s3_put_retention(c, "locked/index", S3_LOCK_GOVERNANCE, until + 3600,
+                                      &e), 0);
+    assert_int_equal(s3_head_retention(c, "locked/index", &mode, &got, &e), 0);
+    assert_int_equal(got, until + 3600);
+    assert_int_equal(s3_put_retention(c, "locked/index", S3_LOCK_GOVERNANCE, until, &e),
+                     -EACCES);
+    assert_int_equal(s3_put_retention(c, "locked/data.0", S3_LOCK_COMPLIANCE, until + 60,
+                                      &e), 0);
+    assert_int_equal(s3_put_retention(c, "locked/data.0", S3_LOCK_GOVERNANCE, until + 120,
+                                      &e), -EACCES);
+    assert_int_equal(s3_put_retention(c, "missing", S3_LOCK_GOVERNANCE, until, &e), -ENOENT);
+    assert_int_equal(s3_put_retention(c, "locked/index", S3_LOCK_NONE, until, &e), -EINVAL);
+
+    /* S3_LOCK_NONE: new objects carry nothing again */
+    s3_client_set_object_lock(c, S3_LOCK_NONE, 0);
+    assert_int_equal(s3_put(c, "after", "a", 1, NULL, NULL, &e), 0);
+    assert_int_equal(s3_head_retention(c, "after", &mode, &got, &e), 0);
+    assert_int_equal(mode, S3_LOCK_NONE);
+    assert_int_equal(s3_head_retention(c, "missing", &mode, &got, &e), -ENOENT);
+    free(data);
+    s3_client_free(c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup(test_content_md5, fake_reset),
+        cmocka_unit_test_setup(test_lock_config, fake_reset),
+        cmocka_unit_test_setup(test_lock_objects, fake_reset),
+    };
+    return FAKE_MAIN("test_s3_lock", tests);   /* a failure, never a skip */
+}
