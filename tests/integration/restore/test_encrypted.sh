@@ -8,7 +8,8 @@
 # Tampering matrix, each exit 8 with nothing written and reported by verify --deep: a
 # flipped byte in a data object, in the index; two sealed chunks swapped in one object;
 # a data object replaced by the same-named one of another backup; the index of another
-# image; a manifest byte changed with its checksum recomputed.
+# image; a manifest byte changed with its checksum recomputed, and without; the newest
+# manifest replaced by an older one of the image, as it is and fitted to its folder.
 . "$(dirname "$0")/../lib.sh"
 
 EDIT="python3 $REPO/tests/integration/prune/manifest_edit.py"
@@ -257,6 +258,32 @@ require "a manifest with one field changed and its checksum recomputed" \
     $EDIT "$TMPD/m3.orig" "$TMPD/m3.bad" --set "snapshot.name=\"rbd2s3-$ID2\"" --resign
 require "upload it" put_back "$M3" "$TMPD/m3.bad"
 tampered "$ID3" "$ID3" "a manifest byte changed, checksum recomputed"
+require "put it back" put_back "$M3" "$TMPD/m3.orig"
+python3 -c 'import sys
+d = bytearray(open(sys.argv[1], "rb").read()); i = d.index(b"\"mac\"") + 12
+d[i] = ord("0") if d[i] != ord("0") else ord("1")
+open(sys.argv[2], "wb").write(d)' "$TMPD/m3.orig" "$TMPD/m3.flip"
+require "upload the manifest with one byte of its MAC changed" put_back "$M3" "$TMPD/m3.flip"
+tampered "$ID3" "$ID3" "a flipped byte in the manifest"
+require "put it back" put_back "$M3" "$TMPD/m3.orig"
+
+# the newest manifest replaced by an older manifest of the same image: as it is (another
+# backup's id in this folder), and made to fit the folder (id and keys rewritten, the
+# checksum recomputed: only the MAC, over the id, and the sealed index still tell)
+M2=$(key_prefix "$SRC" "$ID2")manifest.json
+require "download $M2" get "$M2" "$TMPD/m2.orig"
+require "replace $M3 by the older $M2" put_back "$M3" "$TMPD/m2.orig"
+tampered "$ID3" "$ID3" "the newest manifest replaced by an older one"
+python3 -c 'import json, sys
+d = json.load(open(sys.argv[1])); old, new = sys.argv[3], sys.argv[4]
+d["id"] = new
+for o in d["data_objects"] + [d["index"]]:
+    o["key"] = o["key"].replace("/" + old + "/", "/" + new + "/")
+json.dump(d, open(sys.argv[2], "w"))' "$TMPD/m2.orig" "$TMPD/m2.fit" "$ID2" "$ID3"
+require "the older manifest made to fit the newest folder, re-checksummed" \
+    $EDIT "$TMPD/m2.fit" "$TMPD/m2.fit2" --resign
+require "upload it" put_back "$M3" "$TMPD/m2.fit2"
+tampered "$ID3" "$ID3" "the newest manifest replaced by an older one fitted to its folder"
 require "put it back" put_back "$M3" "$TMPD/m3.orig"
 
 rb verify "$SRC" --deep >"$OUT" 2>"$ERR"
