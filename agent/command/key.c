@@ -6,7 +6,7 @@
 #include "agent/config/keyring.h"
 #include "agent/config/options.h"
 #include "agent/repo/catalog.h"
-#include "agent/repo/head.h"
+#include "agent/repo/trust/head.h"
 
 #include <errno.h>
 #include <json-c/json.h>
