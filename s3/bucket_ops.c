@@ -112,20 +112,8 @@ static int uploads_page(s3_client *c, const char *prefix, char **key_marker,
     s3_buf page = { 0 };
     s3_list_skip skip;
     char *nk = NULL, *ni = NULL;
-    char fixed[64];
-    int rc;
-
-    snprintf(fixed, sizeof(fixed), "encoding-type=url&uploads&max-uploads=%d",
-             c->cfg.list_max_keys);
-    char *q = s3_marker_query(fixed, prefix, *key_marker, "upload-id-marker", *id_marker);
-    if (!q)
-        return s3_op_fail(err, -ENOMEM, "out of memory");
-    s3_req_spec spec = {
-        .method = "GET", .query = q, .sink = S3_SINK_BUF, .buf = &page,
-        .buf_max = S3_XMLBODY_MAX,
-    };
-    rc = s3_sync_request(c, &spec, err);
-    free(q);
+    int rc = s3_marker_page(c, "uploads&max-uploads", prefix, *key_marker, "upload-id-marker",
+                            *id_marker, &page, err);
     if (!rc) {
         rc = s3_xml_uploads_page_ex(page.data, page.len, cb, arg, truncated, &nk, &ni, cb_rc,
                                     &skip);

@@ -74,8 +74,10 @@ char *s3_query_enc(const char *s)
     return p;
 }
 
-char *s3_marker_query(const char *fixed, const char *prefix, const char *key_marker,
-                      const char *id_name, const char *id_marker)
+/* The query of s3_marker_page: fixed, then the markers that are set; malloc'ed, NULL when
+ * out of memory. The signer sorts the parameters. */
+static char *marker_query(const char *fixed, const char *prefix, const char *key_marker,
+                          const char *id_name, const char *id_marker)
 {
     const char *value[3] = { prefix, key_marker, id_marker };
     const char *name[3] = { "prefix", "key-marker", id_name };
@@ -98,6 +100,23 @@ char *s3_marker_query(const char *fixed, const char *prefix, const char *key_mar
         return NULL;
     }
     return q.p;
+}
+
+int s3_marker_page(s3_client *c, const char *sub, const char *prefix, const char *key_marker,
+                   const char *id_name, const char *id_marker, s3_buf *page, s3_error *err)
+{
+    char fixed[64];
+    snprintf(fixed, sizeof(fixed), "encoding-type=url&%s=%d", sub, c->cfg.list_max_keys);
+    char *q = marker_query(fixed, prefix, key_marker, id_name, id_marker);
+    if (!q)
+        return s3_op_fail(err, -ENOMEM, "out of memory");
+    s3_req_spec spec = {
+        .method = "GET", .query = q, .sink = S3_SINK_BUF, .buf = page,
+        .buf_max = S3_XMLBODY_MAX,
+    };
+    int rc = s3_sync_request(c, &spec, err);
+    free(q);
+    return rc;
 }
 
 static int key_ok(const char *key)

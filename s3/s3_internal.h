@@ -342,12 +342,13 @@ int s3_op_head(s3_client *c, const char *key, const char *query, uint64_t *size,
                char etag[S3_ETAG_MAX], time_t *retain_until, s3_error *err);
 int s3_op_get_range(s3_client *c, const char *key, const char *query, uint64_t off,
                     uint64_t len, void *dst, size_t cap, s3_done_cb done, void *arg);
-/* The query of a page of a listing by markers (ListMultipartUploads, ListObjectVersions):
- * fixed, then prefix, key-marker and id_name (the id marker's parameter) with their
- * values URI-encoded, each only when neither NULL nor empty; malloc'ed, NULL when out of
- * memory. The signer sorts the parameters. */
-char *s3_marker_query(const char *fixed, const char *prefix, const char *key_marker,
-                      const char *id_name, const char *id_marker);
+/* GET one page of a listing by markers (ListMultipartUploads, ListObjectVersions) into
+ * *page (the caller frees it): the query is "encoding-type=url&<sub>=<list max keys>"
+ * (sub: "uploads&max-uploads", "versions&max-keys"), then prefix, key-marker and id_name
+ * (the id marker's parameter) with their values URI-encoded, each only when neither NULL
+ * nor empty. 0, or -errno with err filled. */
+int s3_marker_page(s3_client *c, const char *sub, const char *prefix, const char *key_marker,
+                   const char *id_name, const char *id_marker, s3_buf *page, s3_error *err);
 /* s URI-encoded for a query string, malloc'ed; NULL when out of memory. */
 char *s3_query_enc(const char *s);
 

@@ -169,20 +169,8 @@ static int versions_page(s3_client *c, versions_walk *w, s3_error *err)
     s3_list_skip skip;
     char *nk = NULL, *ni = NULL;
     size_t before = w->seen;
-    char fixed[64];
-    int rc;
-
-    snprintf(fixed, sizeof(fixed), "encoding-type=url&versions&max-keys=%d",
-             c->cfg.list_max_keys);
-    char *q = s3_marker_query(fixed, w->prefix, w->key, "version-id-marker", w->id);
-    if (!q)
-        return s3_op_fail(err, -ENOMEM, "out of memory");
-    s3_req_spec spec = {
-        .method = "GET", .query = q, .sink = S3_SINK_BUF, .buf = &page,
-        .buf_max = S3_XMLBODY_MAX,
-    };
-    rc = s3_sync_request(c, &spec, err);
-    free(q);
+    int rc = s3_marker_page(c, "versions&max-keys", w->prefix, w->key, "version-id-marker",
+                            w->id, &page, err);
     if (!rc) {
         rc = s3_xml_versions_page(page.data, page.len, count_cb, w, &w->truncated, &nk, &ni,
                                   &w->cb_rc, &skip);

@@ -6,9 +6,9 @@
 #include "agent/config/keyring.h"
 #include "agent/config/options.h"
 #include "agent/repo/catalog.h"
-#include "agent/repo/head.h"
-#include "agent/repo/lockinfo.h"
-#include "agent/repo/retain.h"
+#include "agent/repo/trust/head.h"
+#include "agent/repo/trust/lockinfo.h"
+#include "agent/repo/trust/retain.h"
 
 #include <errno.h>
 #include <json-c/json.h>

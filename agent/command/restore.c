@@ -4,7 +4,7 @@
 #include "agent/command/command.h"
 #include "agent/repo/catalog.h"
 #include "agent/repo/chain.h"
-#include "agent/repo/head.h"
+#include "agent/repo/trust/head.h"
 #include "agent/repo/asof.h"
 #include "agent/restore/apply.h"
 #include "agent/restore/ordered.h"

@@ -14,10 +14,10 @@ CODEC_TEST_LIBS = $(JSONC_LIBS) $(LZ4_LIBS) $(OPENSSL_LIBS) $(XXHASH_LIBS) $(CMO
 if HAVE_CMOCKA
 check_PROGRAMS += tests/unit/format/test_naming tests/unit/format/test_index \
     tests/unit/format/test_digest tests/unit/format/test_manifest tests/unit/format/test_seal \
-    tests/unit/format/test_headdoc
+    tests/unit/format/test_headdoc tests/unit/format/test_manifest_enc
 TESTS += tests/unit/format/test_naming tests/unit/format/test_index \
     tests/unit/format/test_digest tests/unit/format/test_manifest tests/unit/format/test_seal \
-    tests/unit/format/test_headdoc
+    tests/unit/format/test_headdoc tests/unit/format/test_manifest_enc
 tests_unit_format_test_naming_SOURCES = tests/unit/format/test_naming.c $(AGENT_CODEC_SOURCES)
 tests_unit_format_test_naming_CFLAGS = $(CODEC_TEST_CFLAGS)
 tests_unit_format_test_naming_LDADD = $(CODEC_TEST_LIBS)
@@ -28,9 +28,13 @@ tests_unit_format_test_digest_SOURCES = tests/unit/format/test_digest.c $(AGENT_
 tests_unit_format_test_digest_CFLAGS = $(CODEC_TEST_CFLAGS)
 tests_unit_format_test_digest_LDADD = $(CODEC_TEST_LIBS)
 tests_unit_format_test_manifest_SOURCES = tests/unit/format/test_manifest.c \
-    $(AGENT_CODEC_SOURCES)
+    tests/unit/format/manifest_fixture.h $(AGENT_CODEC_SOURCES)
 tests_unit_format_test_manifest_CFLAGS = $(CODEC_TEST_CFLAGS)
 tests_unit_format_test_manifest_LDADD = $(CODEC_TEST_LIBS)
+tests_unit_format_test_manifest_enc_SOURCES = tests/unit/format/test_manifest_enc.c \
+    tests/unit/format/manifest_fixture.h $(AGENT_CODEC_SOURCES)
+tests_unit_format_test_manifest_enc_CFLAGS = $(CODEC_TEST_CFLAGS)
+tests_unit_format_test_manifest_enc_LDADD = $(CODEC_TEST_LIBS)
 tests_unit_format_test_seal_SOURCES = tests/unit/format/test_seal.c $(AGENT_CODEC_SOURCES)
 tests_unit_format_test_seal_CFLAGS = $(CODEC_TEST_CFLAGS)
 tests_unit_format_test_seal_LDADD = $(CODEC_TEST_LIBS)

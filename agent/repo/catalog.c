@@ -1,6 +1,6 @@
 /* catalog.c - the backups in the bucket: manifests listed, loaded, verified; their indexes. */
 #include "agent/repo/catalog.h"
-#include "agent/repo/enckeys.h"
+#include "agent/repo/trust/enckeys.h"
 #include "agent/repo/keylist.h"
 #include "agent/repo/asof.h"
 

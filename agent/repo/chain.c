@@ -1,6 +1,6 @@
 /* chain.c - a restore point's chain of backups, its full first, with their chunk indexes. */
 #include "agent/repo/chain.h"
-#include "agent/repo/enckeys.h"
+#include "agent/repo/trust/enckeys.h"
 
 #include <stdlib.h>
 #include <string.h>

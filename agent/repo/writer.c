@@ -1,9 +1,9 @@
 /* writer.c - one backup's objects in the bucket (see writer.h). */
 #include "agent/repo/writer.h"
-#include "agent/repo/head.h"
+#include "agent/repo/trust/head.h"
 
 #include "agent/format/index.h"
-#include "agent/repo/enckeys.h"
+#include "agent/repo/trust/enckeys.h"
 #include "agent/repo/pack.h"
 
 #include <json-c/json.h>

@@ -1,6 +1,6 @@
 /* locked.c - prune in a bucket with Object Lock: backups still under retention are kept. */
 #include "agent/command/prune/prune.h"
-#include "agent/repo/lockinfo.h"
+#include "agent/repo/trust/lockinfo.h"
 
 #include <string.h>
 

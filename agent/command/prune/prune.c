@@ -6,7 +6,7 @@
 #include "agent/config/options.h"
 #include "agent/config/policy.h"
 #include "agent/command/prune/retention.h"
-#include "agent/repo/lockinfo.h"
+#include "agent/repo/trust/lockinfo.h"
 #include "agent/common/termesc.h"
 
 #include <json-c/json.h>

@@ -2,7 +2,7 @@
  * its chain, and with --deep its index and every chunk. */
 #include "agent/command/verify/verify.h"
 #include "agent/repo/chain.h"
-#include "agent/repo/enckeys.h"
+#include "agent/repo/trust/enckeys.h"
 #include "agent/repo/keylist.h"
 #include "agent/repo/asof.h"
 #include "agent/restore/apply.h"

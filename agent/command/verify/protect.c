@@ -1,6 +1,6 @@
 /* protect.c - verify's Object Lock report: until when each backup and its chain are protected. */
 #include "agent/command/verify/verify.h"
-#include "agent/repo/lockinfo.h"
+#include "agent/repo/trust/lockinfo.h"
 
 #include <stdlib.h>
 

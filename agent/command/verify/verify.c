@@ -5,8 +5,8 @@
 #include "agent/command/verify/verify.h"
 #include "agent/command/command.h"
 #include "agent/config/options.h"
-#include "agent/repo/enckeys.h"
-#include "agent/repo/head.h"
+#include "agent/repo/trust/enckeys.h"
+#include "agent/repo/trust/head.h"
 #include "agent/repo/asof.h"
 
 #include <errno.h>

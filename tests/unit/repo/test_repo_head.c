@@ -18,7 +18,7 @@
 
 #include "tests/unit/fakes3_harness.h"
 #include "repo_harness.h"
-#include "agent/repo/head.h"
+#include "agent/repo/trust/head.h"
 
 #define ID1 "20261201T100000Z"
 #define ID2 "20261201T110000Z"

@@ -20,7 +20,7 @@
 #include "tests/unit/fakes3_harness.h"
 #include "repo_harness.h"
 #include "agent/repo/catalog.h"
-#include "agent/repo/retain.h"
+#include "agent/repo/trust/retain.h"
 
 #define ID1 "20261201T100000Z"
 #define ID2 "20261201T110000Z"

@@ -1,5 +1,5 @@
 /* retain.c - S3 Object Lock for backups (see retain.h). */
-#include "agent/repo/retain.h"
+#include "agent/repo/trust/retain.h"
 
 #include "agent/config/options.h"
 

@@ -1,5 +1,5 @@
 /* lockinfo.c - Object Lock as the repository sees it: is the bucket locked, is a backup. */
-#include "agent/repo/lockinfo.h"
+#include "agent/repo/trust/lockinfo.h"
 #include "agent/repo/asof.h"
 
 #include <errno.h>

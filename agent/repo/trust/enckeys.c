@@ -1,5 +1,5 @@
 /* enckeys.c - the data keys of encrypted backups in the repository (see enckeys.h). */
-#include "agent/repo/enckeys.h"
+#include "agent/repo/trust/enckeys.h"
 
 #include "agent/config/keyring.h"
 

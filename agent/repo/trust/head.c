@@ -1,6 +1,6 @@
 /* head.c - the head object of an encrypted image in the bucket: put after a commit,
  * read and checked against the catalog before the newest backup is used. */
-#include "agent/repo/head.h"
+#include "agent/repo/trust/head.h"
 #include "agent/repo/asof.h"
 
 #include <errno.h>
