@@ -7,6 +7,8 @@
 #include "agent/config/options.h"
 #include "agent/repo/catalog.h"
 #include "agent/repo/trust/head.h"
+#include "agent/repo/trust/lockinfo.h"
+#include "agent/repo/trust/retain.h"
 
 #include <errno.h>
 #include <json-c/json.h>
@@ -68,6 +70,7 @@ typedef struct rotate_job {
     const seal_key *nk;
     const seal_kdf *nkdf;       /* the new passphrase key's parameters; NULL: a key file */
     catalog cat;
+    int locked;                 /* the bucket has Object Lock: rewrites keep retentions */
     size_t rewrapped, skipped, failed;
 } rotate_job;
 
@@ -88,6 +91,19 @@ static int rotate_new_key(rotate_job *r, const char *key_file, const char *pass_
     if (r->nk == NULL)
         return ag_fail(r->ctx, AG_EFAIL, "key rotate: the new key cannot be derived");
     return 0;
+}
+
+/* PUT json to key in place of its current version; in a locked bucket with that
+ * version's retention (retain_keep: same mode and date, whatever object lock says, so
+ * that a rotation leaves no backup deletable). 0, or a negative code with err filled. */
+static int rewrite(rotate_job *r, const char *key, const char *json, size_t len,
+                   s3_error *err)
+{
+    int rc = r->locked ? retain_keep(r->ctx, key, err) : 0;
+    if (rc == 0)
+        rc = s3_put(r->ctx->s3, key, json, len, "application/json", NULL, err);
+    retain_end(r->ctx);
+    return rc;
 }
 
 /* Rewrap e's data key under the new key and rewrite its manifest (the MAC stays:
@@ -112,7 +128,7 @@ static int rewrap(rotate_job *r, cat_entry *e)
     if (rc == 0)
         rc = manifest_to_json(m, &json, &len);
     if (rc == 0)
-        rc = s3_put(r->ctx->s3, key, json, len, "application/json", NULL, &err);
+        rc = rewrite(r, key, json, len, &err);
     free(json);
     if (rc == 0)
         return 0;
@@ -154,6 +170,28 @@ static const manifest *newest_sealed(const catalog *c, size_t from, size_t to)
     return NULL;
 }
 
+/* Write h, the head of spec's image, under the new key; in a locked bucket with the
+ * retention of the head it replaces (retain_keep). 0, or -1 with a warning. */
+static int rotate_head(rotate_job *r, const naming_spec *spec, headdoc *h)
+{
+    char prefix[4096], key[4200];
+    s3_error err;
+    memset(&err, 0, sizeof(err));
+    int rc = 0;
+    if (r->locked) {
+        rc = ag_image_prefix(r->ctx, spec, prefix, sizeof(prefix)) < 0 ? -ENAMETOOLONG
+             : naming_head_key(prefix, key, sizeof(key));
+        rc = rc < 0 ? rc : retain_keep(r->ctx, key, &err);
+    }
+    if (rc < 0)
+        ag_warn("%s/%s: its head object was not rewritten (%s)", h->pool, h->image,
+                s3_strerror(rc, &err));
+    else
+        rc = head_write(r->ctx, h, r->nk);
+    retain_end(r->ctx);
+    return rc < 0 ? -1 : 0;
+}
+
 /* The image of entries [from, to): its head checked under the old keys, its manifests
  * rewrapped, then its head rewritten under the new key. */
 static void rotate_image(rotate_job *r, size_t from, size_t to)
@@ -176,7 +214,7 @@ static void rotate_image(rotate_job *r, size_t from, size_t to)
         return;
     if (have == 0 && (m == NULL || headdoc_from_manifest(&h, m) < 0))
         return;
-    if (head_write(ctx, &h, r->nk) < 0)
+    if (rotate_head(r, spec, &h) < 0)
         r->failed++;
 }
 
@@ -223,7 +261,8 @@ static int key_rotate(ag_ctx *ctx, const char *where, const char *key_file,
     if (rotate_new_key(&r, key_file, pass_file) == 0 && ctx->keys == NULL &&
         keyring_load_msg(&ctx->opts, &ctx->keys, &code, msg, sizeof(msg)) < 0)
         ag_fail(ctx, code, "%s", msg);
-    if (ctx->exit_code == AG_OK && catalog_load(ctx, image ? &spec : NULL, &r.cat) == 0) {
+    if (ctx->exit_code == AG_OK && catalog_load(ctx, image ? &spec : NULL, &r.cat) == 0 &&
+        lockinfo_enabled(ctx, &r.locked) == 0) {
         for (size_t i = 0; i < r.cat.n;) {
             size_t j = i + 1;
             while (j < r.cat.n && same_image(&r.cat.e[i].spec, &r.cat.e[j].spec))

@@ -32,6 +32,24 @@ int retain_begin(ag_ctx *ctx, time_t *until)
     return 0;
 }
 
+int retain_keep(ag_ctx *ctx, const char *key, s3_error *err)
+{
+    int mode = S3_LOCK_NONE;
+    time_t until = 0;
+    memset(err, 0, sizeof(*err));
+    int rc = s3_head_retention(ctx->s3, key, &mode, &until, err);
+    if (rc == -ENOENT) {
+        memset(err, 0, sizeof(*err));
+        mode = S3_LOCK_NONE;
+    } else if (rc < 0) {
+        return rc;
+    }
+    if (until <= time(NULL))
+        mode = S3_LOCK_NONE;
+    s3_client_set_object_lock(ctx->s3, mode, until);
+    return 0;
+}
+
 void retain_end(ag_ctx *ctx)
 {
     if (ctx->s3 != NULL)

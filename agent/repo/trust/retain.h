@@ -13,6 +13,14 @@
  * object ctx->s3 creates from now on carries that retention. 0, or -1 (error recorded). */
 int retain_begin(ag_ctx *ctx, time_t *until);
 
+/* Before the current version of key is replaced by a rewrite of it (key rotate): every
+ * object ctx->s3 creates from now on carries that version's retention as it is, same mode
+ * and retain-until date (never lengthened: the backup's "locked until" stays its own);
+ * none when the version has none, its date has passed, or key does not exist. Whatever
+ * object lock says: a rewrite never drops a protection. One HEAD; retain_end() undoes.
+ * 0, or the negative code of the HEAD with err filled (the client then unchanged). */
+int retain_keep(ag_ctx *ctx, const char *key, s3_error *err);
+
 /* New objects carry no retention again (after a backup). Cannot fail; safe without s3. */
 void retain_end(ag_ctx *ctx);
 

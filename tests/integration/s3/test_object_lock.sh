@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # S3 Object Lock (issue 20 item 2): every object of a backup written with the configured
 # retention, a locked version refused to DeleteObject, a chain's parents extended to the
-# newest backup's date, a lock setting on a bucket without Object Lock refused before
-# anything is written, bad settings refused. Governance mode only: compliance cannot be
-# undone on a shared RGW (a compliance-locked bucket cannot be removed until the date).
+# newest backup's date, key rotate keeping each rewritten manifest's and head's retention,
+# a lock setting on a bucket without Object Lock refused before anything is written, bad
+# settings refused. Governance mode only: compliance cannot be undone on a shared RGW (a
+# compliance-locked bucket cannot be removed until the date).
 . "$(dirname "$0")/../lib.sh"
 
 LBUCKET=$(echo "rbd2s3-lock-$TAG" | tr '_A-Z' '-a-z' | cut -c1-63)
@@ -121,6 +122,101 @@ done < <(s3api list-objects-v2 --bucket "$LBUCKET" --prefix "$(key_prefix rbd "$
              --output json | jq -r '(.Contents // [])[].Key')
 expect_eq "$n $bad" "3 " "the imported backup's 3 objects carry mode GOVERNANCE"
 rm -f "$TMPD/full.diff"
+
+# key rotate in the locked bucket: each rewritten manifest and head carries the retention
+# of the version it replaces (same mode, same date), its new version cannot be deleted,
+# every backup restores with the new key alone and verify still calls it protected.
+K1=$TMPD/k1.key
+K2=$TMPD/k2.key
+K2ID=$("$RBD2S3" key create "$K2" 2>/dev/null | sed -n 's/.*key id //p')
+require "key create" "$RBD2S3" key create "$K1"
+[ -n "$K2ID" ] || bail "key create"
+erb() { local k=$1; shift; lrb --encryption aes-256-gcm --key-file "$k" "$@"; }
+# "mode epoch" of key's current version, from GetObjectRetention
+get_retention() {
+    s3api get-object-retention --bucket "$LBUCKET" --key "$1" --output json 2>/dev/null \
+        | jq -r '"\(.Retention.Mode // "none") \(.Retention.RetainUntilDate // "")"' \
+        | { read -r m d; [ -n "$d" ] && echo "$m $(epoch "$d")" || echo "$m 0"; }
+}
+vid() { s3api head-object --bucket "$LBUCKET" --key "$1" --query VersionId --output text; }
+prot() { jq -r '[.backups[] | "\(.id)=\(.protected_until)"] | join(" ")' "$1"; }
+ENC=$(img lockenc)
+require "create image" create_image "rbd/$ENC" 8M
+require "write data" write_random "rbd/$ENC" 0 4M
+eids=()
+declare -A ESUM
+for step in full incremental; do
+    [ ${#eids[@]} -eq 0 ] || require "random writes" rand_writes "rbd/$ENC" 4 64K
+    if erb "$K1" --format json backup "rbd/$ENC" >"$TMPD/eb.json" 2>"$TMPD/eb.err"; then
+        ok "encrypted $step backup with object lock = governance"
+    else
+        not_ok "encrypted $step backup with object lock = governance"
+        sed 's/^/#   /' "$TMPD/eb.err"
+        done_testing
+    fi
+    eids+=("$(jq -r .id "$TMPD/eb.json")")
+    ESUM[${eids[-1]}]=$(img_sum "rbd/$ENC")
+done
+EBASE=$(key_prefix rbd "$ENC")
+ekeys=("$EBASE${eids[0]}/manifest.json" "$EBASE${eids[1]}/manifest.json" "${EBASE}head.json")
+declare -A ERET EVID
+bad=""
+for k in "${ekeys[@]}"; do
+    ERET[$k]=$(get_retention "$k")
+    EVID[$k]=$(vid "$k")
+    [ "${ERET[$k]% *}" = GOVERNANCE ] || bad="$bad $k(${ERET[$k]})"
+done
+expect_eq "$bad" "" "before the rotation: both manifests and the head are retained"
+erb "$K1" --format json verify "rbd/$ENC" >"$TMPD/v1.json" 2>"$TMPD/v1.err"
+check "verify before the rotation calls both protected" \
+    test "$(jq '[.backups[].protected_until | select(. != null)] | length' "$TMPD/v1.json")" = 2
+
+erb "$K1" key rotate --new-key-file "$K2" >"$TMPD/rot.out" 2>"$TMPD/rot.err"
+expect_eq "$?" 0 "key rotate in the locked bucket exits 0"
+expect_eq "$(cat "$TMPD/rot.out")" "key $K2ID: rewrapped 2, skipped 0, failed 0" \
+    "... and rewraps the 2 encrypted backups"
+sed 's/^/#   /' "$TMPD/rot.err"
+for k in "${ekeys[@]}"; do
+    n=${k#"$EBASE"}
+    check "$n: rewritten (a new current version)" test "$(vid "$k")" != "${EVID[$k]}"
+    expect_eq "$(get_retention "$k")" "${ERET[$k]}" \
+        "$n: its new version keeps mode and retain-until date (${ERET[$k]})"
+done
+for id in "${eids[@]}"; do
+    rm -f "$TMPD/er.img"
+    if erb "$K2" restore "rbd/$ENC@$id" --to-file "$TMPD/er.img" >/dev/null 2>"$TMPD/er.err"
+    then
+        expect_eq "$(file_sum "$TMPD/er.img")" "${ESUM[$id]}" \
+            "$id restores byte-identical with the new key alone"
+    else
+        not_ok "$id restores with the new key alone"
+        sed 's/^/#   /' "$TMPD/er.err"
+    fi
+done
+rm -f "$TMPD/er.img"
+erb "$K2" --format json verify "rbd/$ENC" >"$TMPD/v2.json" 2>"$TMPD/v2.err"
+expect_eq "$?" 0 "verify with the new key alone exits 0"
+expect_eq "$(prot "$TMPD/v2.json")" "$(prot "$TMPD/v1.json")" \
+    "verify reports both protected until the same dates as before the rotation"
+for k in "${ekeys[1]}" "${ekeys[2]}"; do
+    n=${k#"$EBASE"}
+    if s3api delete-object --bucket "$LBUCKET" --key "$k" --version-id "$(vid "$k")" \
+            >"$TMPD/del.out" 2>&1; then
+        not_ok "deleting the rewritten $n version is refused by the lock"
+    else
+        check "deleting the rewritten $n version is refused by the lock" \
+            grep -qiE "AccessDenied|forbidden by object lock" "$TMPD/del.out"
+    fi
+done
+# back to the first key with no object lock configured: the retentions are kept all the same
+rb --bucket "$LBUCKET" --encryption aes-256-gcm --key-file "$K2" key rotate \
+    --new-key-file "$K1" >"$TMPD/rot2.out" 2>"$TMPD/rot2.err"
+expect_eq "$?" 0 "key rotate back without object lock configured exits 0"
+kept=""
+for k in "${ekeys[@]}"; do
+    [ "$(get_retention "$k")" = "${ERET[$k]}" ] || kept="$kept ${k#"$EBASE"}($(get_retention "$k"))"
+done
+expect_eq "$kept" "" "... and each rewritten version still keeps its retention"
 
 # a lock setting on a bucket without Object Lock: one line, exit 2, nothing written
 rb -c "$TMPD/lock.conf" backup "$SRC" >"$TMPD/nl.out" 2>"$TMPD/nl.err"
