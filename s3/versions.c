@@ -93,10 +93,7 @@ int s3_xml_versions_page(const void *body, size_t len, s3_version_cb cb, void *a
         rc = -EINVAL;
         goto out;
     }
-    t = s3_xml_text(s3_xml_child(root, "EncodingType"));
-    enc = t && !strcmp(t, "url");
-    if (t)
-        xmlFree(t);
+    enc = s3_xml_url_encoded(root);
     t = s3_xml_text(s3_xml_child(root, "IsTruncated"));
     *truncated = t && !strcmp(t, "true");
     if (t)

@@ -18,6 +18,9 @@ int s3_xml_name_is(const xmlNode *n, const char *name);
 xmlNode *s3_xml_child(const xmlNode *parent, const char *name);
 /* The text of n, malloc'ed by libxml2 (free with xmlFree), or NULL. */
 char *s3_xml_text(const xmlNode *n);
+/* 1 if the listing page root says that its keys are percent-encoded (EncodingType url).
+ * (xml_list.c) */
+int s3_xml_url_encoded(const xmlNode *root);
 /* The text of k (a listing's key: percent-decoded when enc) into a malloc'ed *out, at most
  * max bytes. -EINVAL when k is missing or empty, or its text too long, not readable or
  * not decodable; -ENOMEM; 0. (xml_list.c) */

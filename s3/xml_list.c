@@ -106,8 +106,7 @@ static int emit(const struct entry *e, s3_list_cb cb, void *arg)
     return cb(&info, arg);
 }
 
-/* Does the page say that its keys are percent-encoded? */
-static int url_encoded(const xmlNode *root)
+int s3_xml_url_encoded(const xmlNode *root)
 {
     char *t = s3_xml_text(s3_xml_child(root, "EncodingType"));
     int yes = t && !strcmp(t, "url");
@@ -163,7 +162,7 @@ static int collect_entries(xmlNode *root, s3_list_skip *skip, struct entry **ent
                            size_t *n)
 {
     size_t cap = 0;
-    int enc = url_encoded(root);
+    int enc = s3_xml_url_encoded(root);
 
     for (xmlNode *c = root->children; c; c = c->next) {
         int is_prefix = s3_xml_name_is(c, "CommonPrefixes");
@@ -365,7 +364,7 @@ int s3_xml_uploads_page_ex(const void *body, size_t len, s3_upload_cb cb, void *
         if (!rc)
             rc = dup_text(s3_xml_child(last, "UploadId"), 0, next_upload_id);
     } else {
-        rc = dup_text(s3_xml_child(root, "NextKeyMarker"), url_encoded(root), next_key);
+        rc = dup_text(s3_xml_child(root, "NextKeyMarker"), s3_xml_url_encoded(root), next_key);
         if (!rc)
             rc = dup_text(s3_xml_child(root, "NextUploadIdMarker"), 0, next_upload_id);
     }
