@@ -57,15 +57,42 @@ void digest_format(digest_kind k, const uint8_t d[DIGEST_LEN], char out[80])
 
 int digest_sha256_hex(const void *data, size_t len, char out[65])
 {
-    static const char digits[] = "0123456789abcdef";
     uint8_t md[32];
     out[0] = '\0';
     if (sha256_raw(data, len, md) != 0)
         return -EIO;
-    for (unsigned i = 0; i < 32; i++) {
-        out[2 * i] = digits[md[i] >> 4];
-        out[2 * i + 1] = digits[md[i] & 15];
+    digest_hex(md, sizeof(md), out);
+    return 0;
+}
+
+void digest_hex(const uint8_t *b, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[b[i] >> 4];
+        out[2 * i + 1] = digits[b[i] & 15];
     }
-    out[64] = '\0';
+    out[2 * n] = '\0';
+}
+
+static int hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+int digest_unhex(const char *hex, uint8_t *b, size_t n)
+{
+    if (hex == NULL || strlen(hex) != 2 * n)
+        return -EINVAL;
+    for (size_t i = 0; i < n; i++) {
+        int hi = hex_digit(hex[2 * i]), lo = hex_digit(hex[2 * i + 1]);
+        if (hi < 0 || lo < 0)
+            return -EINVAL;
+        b[i] = (uint8_t)(hi << 4 | lo);
+    }
     return 0;
 }

@@ -31,4 +31,9 @@ void digest_format(digest_kind k, const uint8_t d[DIGEST_LEN], char out[80]);
  * Returns 0, or -EIO (out = "") only if OpenSSL fails, e.g. out of memory. */
 int digest_sha256_hex(const void *data, size_t len, char out[65]);
 
+/* Lowercase hex of n bytes into out[2n + 1]; parse back: 0, or -EINVAL unless hex is
+ * exactly 2n lowercase hex digits (the one form digest_hex writes). */
+void digest_hex(const uint8_t *b, size_t n, char *out);
+int digest_unhex(const char *hex, uint8_t *b, size_t n);
+
 #endif

@@ -1,6 +1,7 @@
 /* headdoc.c - the head object's JSON codec (json-c) and its MAC under the master key. */
 #include "agent/format/headdoc.h"
 #include "agent/format/manifest_internal.h"
+#include "agent/format/digest.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -35,7 +36,7 @@ int headdoc_from_manifest(headdoc *h, const manifest *m)
 static int is_key_id(const char *s)
 {
     uint8_t b[(SEAL_KEY_ID_LEN - 1) / 2];
-    return seal_unhex(s, b, sizeof(b)) == 0;
+    return digest_unhex(s, b, sizeof(b)) == 0;
 }
 
 /* Everything a head needs, the same rules for writing and reading. */
@@ -54,7 +55,7 @@ static json_object *build_body(const headdoc *h)
     json_object *o = json_object_new_object();
     int rc = o != NULL ? 0 : -ENOMEM;
     mj_add(o, "format", json_object_new_int(HEADDOC_FORMAT), &rc);
-    seal_hex(h->newest_mac, SEAL_MAC_LEN, mac);
+    digest_hex(h->newest_mac, SEAL_MAC_LEN, mac);
     mj_add_str(o, "pool", h->pool, &rc);
     mj_add_str(o, "namespace", h->ns, &rc);
     mj_add_str(o, "image", h->image, &rc);
@@ -92,7 +93,7 @@ int headdoc_to_json(headdoc *h, const seal_key *mk, char **json, size_t *len)
     json_object *o = build_body(h);
     if (o == NULL)
         return -ENOMEM;
-    seal_hex(h->mac, SEAL_MAC_LEN, hex);
+    digest_hex(h->mac, SEAL_MAC_LEN, hex);
     snprintf(mac, sizeof(mac), MAC_PREFIX "%s", hex);
     mj_add_str(o, "mac", mac, &rc);
     const char *s = rc == 0 ? json_object_to_json_string_length(o, BODY_FLAGS, len) : NULL;
@@ -107,7 +108,7 @@ static int get_hex(json_object *doc, const char *k, const char *prefix, uint8_t 
     size_t pl = strlen(prefix);
     if (mj_str(doc, k, s, sizeof(s)) < 0 || strncmp(s, prefix, pl) != 0)
         return -EINVAL;
-    return seal_unhex(s + pl, b, n);
+    return digest_unhex(s + pl, b, n);
 }
 
 static int parse_doc(json_object *doc, headdoc *h)

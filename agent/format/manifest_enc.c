@@ -2,6 +2,7 @@
  * "mac"), their rules, and the bytes its MAC covers (see manifest.h). */
 #include "agent/format/manifest.h"
 #include "agent/format/manifest_internal.h"
+#include "agent/format/digest.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -16,7 +17,7 @@
 static int is_hex_id(const char *s)
 {
     uint8_t b[(SEAL_KEY_ID_LEN - 1) / 2];
-    return strlen(s) == SEAL_KEY_ID_LEN - 1 && seal_unhex(s, b, sizeof(b)) == 0;
+    return strlen(s) == SEAL_KEY_ID_LEN - 1 && digest_unhex(s, b, sizeof(b)) == 0;
 }
 
 static int kdf_ok(const seal_kdf *k)
@@ -40,7 +41,7 @@ int manifest_enc_check(const manifest *m)
 static json_object *hex_string(const uint8_t *b, size_t n)
 {
     char hex[2 * SEAL_WRAPPED_LEN + 1];
-    seal_hex(b, n, hex);
+    digest_hex(b, n, hex);
     return json_object_new_string(hex);
 }
 
@@ -106,7 +107,7 @@ void manifest_enc_build(json_object *doc, const manifest *m, int whole, int *rc)
     add_key(doc, &m->enc, rc);
     char mac[sizeof(MAC_PREFIX) + 2 * SEAL_MAC_LEN];
     char hex[2 * SEAL_MAC_LEN + 1];
-    seal_hex(m->enc.mac, SEAL_MAC_LEN, hex);
+    digest_hex(m->enc.mac, SEAL_MAC_LEN, hex);
     snprintf(mac, sizeof(mac), "%s%s", MAC_PREFIX, hex);
     mj_add_str(doc, "mac", mac, rc);
 }
@@ -117,7 +118,7 @@ static int get_hex(json_object *o, const char *k, uint8_t *b, size_t n)
     char hex[2 * SEAL_WRAPPED_LEN + 2];
     if (2 * n + 1 > sizeof(hex) || mj_str(o, k, hex, sizeof(hex)) != 0)
         return -EINVAL;
-    return seal_unhex(hex, b, n);
+    return digest_unhex(hex, b, n);
 }
 
 static int parse_kdf(json_object *o, seal_kdf *k)
@@ -171,7 +172,7 @@ static int parse_mac(json_object *doc, manifest_enc *e)
     size_t pl = strlen(MAC_PREFIX);
     if (mj_str(doc, "mac", mac, sizeof(mac)) || strncmp(mac, MAC_PREFIX, pl) != 0)
         return -EINVAL;
-    return seal_unhex(mac + pl, e->mac, SEAL_MAC_LEN);
+    return digest_unhex(mac + pl, e->mac, SEAL_MAC_LEN);
 }
 
 int manifest_enc_parse(json_object *doc, int format, manifest *m)

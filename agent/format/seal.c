@@ -1,6 +1,7 @@
 /* seal.c - AES-256-GCM sealing bound to a place, data key wrap, HMAC-SHA-256 and HKDF
  * sub-keys of an encrypted repository (OpenSSL 3 EVP); the formats are in seal.h. */
 #include "agent/format/seal.h"
+#include "agent/format/digest.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -86,7 +87,7 @@ int seal_master_init(seal_key *k, const uint8_t master[SEAL_KEY_LEN])
         seal_key_wipe(k);
         return -EIO;
     }
-    seal_hex(id, sizeof(id), k->id);
+    digest_hex(id, sizeof(id), k->id);
     return 0;
 }
 
@@ -306,34 +307,3 @@ int seal_mac_ok(const seal_key *k, const void *data, size_t len,
     return CRYPTO_memcmp(m, mac, SEAL_MAC_LEN) == 0;
 }
 
-void seal_hex(const uint8_t *b, size_t n, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[b[i] >> 4];
-        out[2 * i + 1] = digits[b[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
-static int hex_digit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
-int seal_unhex(const char *hex, uint8_t *b, size_t n)
-{
-    if (hex == NULL || strlen(hex) != 2 * n)
-        return -EINVAL;
-    for (size_t i = 0; i < n; i++) {
-        int hi = hex_digit(hex[2 * i]), lo = hex_digit(hex[2 * i + 1]);
-        if (hi < 0 || lo < 0)
-            return -EINVAL;
-        b[i] = (uint8_t)(hi << 4 | lo);
-    }
-    return 0;
-}

@@ -114,9 +114,5 @@ typedef struct seal_kdf {
     uint32_t r, p;                  /* 1 .. 32, 1 .. 16 */
 } seal_kdf;
 
-/* Lowercase hex of n bytes into out[2n + 1]; parse back: 0, or -EINVAL unless hex is
- * exactly 2n lowercase hex digits (the one form seal_hex writes). */
-void seal_hex(const uint8_t *b, size_t n, char *out);
-int seal_unhex(const char *hex, uint8_t *b, size_t n);
 
 #endif

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "agent/format/seal.h"
+#include "agent/format/digest.h"
 
 #define PLAIN_LEN 1000
 
@@ -252,7 +253,7 @@ static void test_mac(void **state)
     memset(&k, 0, sizeof(k));
     memcpy(k.mac, "Jefe", 4);
     assert_int_equal(seal_mac(&k, data, strlen(data), m), 0);
-    seal_hex(m, sizeof(m), hex);
+    digest_hex(m, sizeof(m), hex);
     assert_string_equal(hex,
                         "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
     assert_true(seal_mac_ok(&k, data, strlen(data), m));
@@ -271,17 +272,17 @@ static void test_hex(void **state)
     (void)state;
     uint8_t b[4] = {0x00, 0x9f, 0xa0, 0xff}, r[4];
     char h[9];
-    seal_hex(b, 4, h);
+    digest_hex(b, 4, h);
     assert_string_equal(h, "009fa0ff");
-    assert_int_equal(seal_unhex(h, r, 4), 0);
+    assert_int_equal(digest_unhex(h, r, 4), 0);
     assert_memory_equal(b, r, 4);
-    assert_int_equal(seal_unhex("009fa0f", r, 4), -EINVAL);
-    assert_int_equal(seal_unhex("009fa0fff0", r, 4), -EINVAL);
-    assert_int_equal(seal_unhex("009fa0fg", r, 4), -EINVAL);
-    assert_int_equal(seal_unhex("009FA0FF", r, 4), -EINVAL);
-    assert_int_equal(seal_unhex(" 09fa0ff", r, 4), -EINVAL);
-    assert_int_equal(seal_unhex(NULL, r, 4), -EINVAL);
-    assert_int_equal(seal_unhex("", r, 0), 0);
+    assert_int_equal(digest_unhex("009fa0f", r, 4), -EINVAL);
+    assert_int_equal(digest_unhex("009fa0fff0", r, 4), -EINVAL);
+    assert_int_equal(digest_unhex("009fa0fg", r, 4), -EINVAL);
+    assert_int_equal(digest_unhex("009FA0FF", r, 4), -EINVAL);
+    assert_int_equal(digest_unhex(" 09fa0ff", r, 4), -EINVAL);
+    assert_int_equal(digest_unhex(NULL, r, 4), -EINVAL);
+    assert_int_equal(digest_unhex("", r, 0), 0);
 }
 
 int main(void)
