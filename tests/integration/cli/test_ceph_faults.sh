@@ -116,6 +116,9 @@ rc=$?
 diag "backup with the OSD frozen, --ceph-timeout 5: exit $rc after ${ELAPSED}s"
 check "thaw the OSD" thaw
 expect_eq "$rc" 9 "the backup fails with exit 9 instead of hanging"
+if [ "$rc" != 9 ]; then   # which Ceph call was stuck decides the path: show it
+    while IFS= read -r line; do diag "stderr: $line"; done < <(tail -n 20 "$TMPD/t.err")
+fi
 # Which call gets stuck first depends on the moment: librados cancels an op after the
 # timeout ("Connection timed out"); a snapshot creation, which librbd retries, is cut
 # by the agent after twice the timeout.
