@@ -26,25 +26,42 @@ void rbdio_set_call_hooks(rbdio_call_begin_fn begin, rbdio_call_end_fn end)
     call_end = end;
 }
 
-int rbdio_call_begin(const char *fmt, ...)
+void rbdio_call_begin(rbdio_call *call, const char *fmt, ...)
 {
     char what[600];
     va_list ap;
 
+    clock_gettime(CLOCK_MONOTONIC, &call->start);
+    call->librbd_rc = 0;
+    call->token = -1;
     if (call_begin == NULL) {
-        return -1;
+        return;
     }
     va_start(ap, fmt);
     vsnprintf(what, sizeof(what), fmt, ap);
     va_end(ap);
-    return call_begin(what);
+    call->token = call_begin(what);
 }
 
-void rbdio_call_end(int token)
+int rbdio_late_rc(int rc, double elapsed_s, int timeout_s)
 {
-    if (call_end != NULL) {
-        call_end(token);
+    if (rc < 0 && rc != -ETIMEDOUT && timeout_s > 0 && elapsed_s >= timeout_s) {
+        return -ETIMEDOUT;
     }
+    return rc;
+}
+
+int rbdio_call_end(rbdio_call *call, int timeout_s, int rc)
+{
+    struct timespec now;
+
+    if (call_end != NULL) {
+        call_end(call->token);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    call->librbd_rc = rc;
+    return rbdio_late_rc(rc, (double)(now.tv_sec - call->start.tv_sec) +
+                         (now.tv_nsec - call->start.tv_nsec) / 1e9, timeout_s);
 }
 
 /* Set a config option; librados rejects only unknown names and bad values. */

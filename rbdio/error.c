@@ -1,4 +1,5 @@
 /* error.c - the thread-local last-error text of rbdio and its helpers. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -20,19 +21,40 @@ void rbdio_errorf(const char *fmt, ...)
     va_end(ap);
 }
 
-int rbdio_fail(int rc, const char *fmt, ...)
+/* Append ": <prefix><strerror(rc)><suffix>" to the last error text, if it fits. */
+static void append_why(const char *prefix, int rc, const char *suffix)
 {
     char why[128];
-    size_t used;
+    size_t used = strlen(last_error);
+
+    if (used < sizeof(last_error)) {
+        snprintf(last_error + used, sizeof(last_error) - used, ": %s%s%s", prefix,
+                 rbdio_strerror(rc, why, sizeof(why)), suffix);
+    }
+}
+
+int rbdio_fail(int rc, const char *fmt, ...)
+{
     va_list ap;
 
     va_start(ap, fmt);
     vsnprintf(last_error, sizeof(last_error), fmt, ap);
     va_end(ap);
-    used = strlen(last_error);
-    if (used < sizeof(last_error)) {
-        snprintf(last_error + used, sizeof(last_error) - used, ": %s",
-                 rbdio_strerror(rc, why, sizeof(why)));
+    append_why("", rc, "");
+    return rc;
+}
+
+int rbdio_fail_call(const rbdio_call *call, int rc, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(last_error, sizeof(last_error), fmt, ap);
+    va_end(ap);
+    if (rc == -ETIMEDOUT && call->librbd_rc != rc) {
+        append_why("timed out (librbd gave up with: ", call->librbd_rc, ")");
+    } else {
+        append_why("", rc, "");
     }
     return rc;
 }

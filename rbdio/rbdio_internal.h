@@ -3,6 +3,7 @@
 #define RBD2S3_RBDIO_INTERNAL_H
 
 #include <stdarg.h>
+#include <time.h>
 #include <rados/librados.h>
 #include <rbd/librbd.h>
 
@@ -26,9 +27,28 @@ struct rbdio_image {
     char where[RBDIO_WHERE_MAX];  /* "pool[/ns]/image[@snap]" for messages */
 };
 
-/* Tell the caller's hooks (rbdio_set_call_hooks) that a blocking call starts / ended. */
-int rbdio_call_begin(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-void rbdio_call_end(int token);
+/* A blocking management call in progress: the caller's hooks' token, when it began, and
+ * what librbd returned before rbdio_call_end() read it. */
+typedef struct rbdio_call {
+    int token;
+    struct timespec start;
+    int librbd_rc;
+} rbdio_call;
+
+/* Tell the caller's hooks (rbdio_set_call_hooks) that a blocking call starts. */
+void rbdio_call_begin(rbdio_call *call, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Tell the hooks that the call ended with rc, and return the rc to report: rc, except that
+ * a failure other than -ETIMEDOUT after at least timeout_s seconds becomes -ETIMEDOUT.
+ * librbd answers a lock request that the op timeout cancelled with -EROFS ("Read-only
+ * file system", seen on a frozen OSD), which is the timeout and must read as one. */
+int rbdio_call_end(rbdio_call *call, int timeout_s, int rc);
+/* The rule of rbdio_call_end: the rc to report for rc after elapsed_s seconds. */
+int rbdio_late_rc(int rc, double elapsed_s, int timeout_s);
+/* As rbdio_fail(rc, ...), and when rbdio_call_end turned the call's failure into a
+ * timeout, the text says so and keeps librbd's own error. */
+int rbdio_fail_call(const rbdio_call *call, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* Set the thread's last error text (printf-style). */
 void rbdio_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

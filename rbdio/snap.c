@@ -207,31 +207,33 @@ int rbdio_snap_create(rbdio_image *img, const char *name)
 {
     /* A client that cannot quiesce (rbd-nbd without hooks...) must not stop a backup:
      * the snapshot is then crash-consistent, as it is without any such client. */
-    int token = rbdio_call_begin("creating snapshot '%s' of '%s'", name, img->where);
+    rbdio_call call;
+    rbdio_call_begin(&call, "creating snapshot '%s' of '%s'", name, img->where);
     int rc = rbd_snap_create2(img->rbd, name, RBD_SNAP_CREATE_IGNORE_QUIESCE_ERROR,
                               no_progress, NULL);
-    rbdio_call_end(token);
+    rc = rbdio_call_end(&call, img->c->op_timeout_s, rc);
 
     if (rc == -EEXIST) {
         rbdio_errorf("snapshot '%s' of '%s' already exists", name, img->where);
     } else if (rc < 0) {
-        rbdio_fail(rc, "cannot create snapshot '%s' of '%s'", name, img->where);
+        rbdio_fail_call(&call, rc, "cannot create snapshot '%s' of '%s'", name, img->where);
     }
     return rc;
 }
 
 int rbdio_snap_remove(rbdio_image *img, const char *name)
 {
-    int token = rbdio_call_begin("removing snapshot '%s' of '%s'", name, img->where);
+    rbdio_call call;
+    rbdio_call_begin(&call, "removing snapshot '%s' of '%s'", name, img->where);
     int rc = rbd_snap_remove2(img->rbd, name, 0, no_progress, NULL);
-    rbdio_call_end(token);
+    rc = rbdio_call_end(&call, img->c->op_timeout_s, rc);
 
     if (rc == -ENOENT) {
         rbdio_errorf("snapshot '%s' of '%s' does not exist", name, img->where);
     } else if (rc == -EBUSY) {
         rbdio_errorf("snapshot '%s' of '%s' is protected or has clones", name, img->where);
     } else if (rc < 0) {
-        rbdio_fail(rc, "cannot remove snapshot '%s' of '%s'", name, img->where);
+        rbdio_fail_call(&call, rc, "cannot remove snapshot '%s' of '%s'", name, img->where);
     }
     return rc;
 }

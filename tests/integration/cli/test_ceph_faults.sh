@@ -121,7 +121,8 @@ if [ "$rc" != 9 ]; then   # which Ceph call was stuck decides the path: show it
 fi
 # Which call gets stuck first depends on the moment: librados cancels an op after the
 # timeout ("Connection timed out"); a snapshot creation, which librbd retries, is cut
-# by the agent after twice the timeout.
+# by the agent after twice the timeout, or fails with EROFS once the timeout cancelled
+# its lock request, which rbdio reports as "timed out" (test_snap_timeout.sh).
 check "its error line says the Ceph call timed out" \
     grep -Eq '^rbd2s3: backup: .*([Tt]imed out|no answer from the Ceph cluster within 10 s)' \
     "$TMPD/t.err"

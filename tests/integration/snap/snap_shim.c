@@ -9,6 +9,9 @@
  *                               agent names an older snapshot there before its commit).
  *   SNAP_SHIM_ZERO_TIME=1       rbd_snap_get_timestamp succeeds with time 0, as for a
  *                               snapshot whose time librbd cannot give.
+ *   SNAP_SHIM_CREATE_EROFS=SECS rbd_snap_create2 waits SECS seconds, creates nothing and
+ *                               fails with -EROFS, as librbd did on a frozen OSD when the
+ *                               op timeout cancelled its exclusive lock request.
  * Everything else goes to librbd unchanged. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -55,6 +58,23 @@ int rbd_snap_get_timestamp(rbd_image_t image, uint64_t snap_id, struct timespec 
         timestamp->tv_nsec = 0;
     }
     return rc;
+}
+
+/* As librbd's, unless SNAP_SHIM_CREATE_EROFS is set: then -EROFS after that many seconds. */
+int rbd_snap_create2(rbd_image_t image, const char *name, uint32_t flags,
+                     librbd_progress_fn_t cb, void *cbdata)
+{
+    const char *erofs = getenv("SNAP_SHIM_CREATE_EROFS");
+    int (*real)(rbd_image_t, const char *, uint32_t, librbd_progress_fn_t, void *);
+
+    if (erofs != NULL) {
+        struct timespec wait = { (time_t)strtol(erofs, NULL, 10), 0 };
+        while (nanosleep(&wait, &wait) < 0 && errno == EINTR) {
+        }
+        return -EROFS;
+    }
+    *(void **)&real = next_fn("rbd_snap_create2");
+    return real != NULL ? real(image, name, flags, cb, cbdata) : -ENOSYS;
 }
 
 /* librados::IoCtx::aio_selfmanaged_snap_remove (Ceph 14.2 ABI), which librbd calls late in
