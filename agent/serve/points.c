@@ -240,6 +240,7 @@ enum MHD_Result serve_raw(serve_server *s, struct MHD_Connection *c, const namin
     }
     *b = (body){ .s = s, .p = p, .start = start, .len = len };
     if (!head && body_prefetch(b, why, sizeof(why)) != 0) {
+        ag_warn("serve: %s at %" PRIu64 ": %s: answered 502", p->key, start, why);
         body_free(b);
         return serve_error(c, MHD_HTTP_BAD_GATEWAY, why);
     }
