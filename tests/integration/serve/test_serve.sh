@@ -88,6 +88,10 @@ check "416 names the size" grep -qi '^Content-Range: bytes \*/41943040' "$TMPD/h
 expect_eq "$(status_of -r 0-1,5-6 "$BASE/rbd/$IMG@${IDS[0]}.raw")" 200 \
     "several ranges: the whole image (200)"
 
+curl -sv -o /dev/null -r 0-9 "$BASE/rbd/$IMG.raw" -o /dev/null -r 10-19 "$BASE/rbd/$IMG.raw" \
+    2>"$TMPD/keepalive"
+check "keep-alive: a second request reuses the connection" \
+    grep -q "Re-using existing connection" "$TMPD/keepalive"
 curl -sf "$BASE/" >"$TMPD/list.json"
 expect_eq "$(jq -r --arg i "rbd/$IMG" '.images[] | select(.image == $i) |
     [.backups[] | "\(.id) \(.size) \(.url)"] | join(",")' "$TMPD/list.json")" \
@@ -105,8 +109,10 @@ expect_eq "$(status_of "$BASE/a/b/c/d.raw")" 400 "a path that is no spec: 400"
 expect_eq "$(status_of -X POST "$BASE/rbd/$IMG.raw")" 405 "POST: 405"
 
 # ---- qemu-img over http (its curl block driver)
-if qemu-img convert -f raw -O raw "$BASE/rbd/$IMG@${IDS[1]}.raw" "$TMPD/qemu.raw" \
-        2>"$TMPD/qemu.err"; then
+# -m 1: qemu-img 7.2's curl driver stalls now and then with several requests in flight
+# against a fast server (it takes one finished transfer per socket event).
+if timeout 120 qemu-img convert -m 1 -f raw -O raw "$BASE/rbd/$IMG@${IDS[1]}.raw" \
+        "$TMPD/qemu.raw" 2>"$TMPD/qemu.err"; then
     expect_eq "$(file_sum "$TMPD/qemu.raw")" "$(file_sum "$TMPD/p1.raw")" \
         "qemu-img convert http://.../POOL/IMAGE@ID.raw equals the export"
 elif grep -qiE "unknown protocol|curl" "$TMPD/qemu.err"; then
