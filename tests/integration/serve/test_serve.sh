@@ -179,6 +179,26 @@ printf '[serve]\nlisen = 127.0.0.1:0\n' >"$TMPD/bad.conf"
 rb -c "$TMPD/bad.conf" serve >/dev/null 2>"$TMPD/badconf.err"
 expect_eq "$?" 2 "an unknown key in [serve]: exit 2"
 
+# ---- --max-connections: one held connection takes the only place
+if start_serve s6 --listen 127.0.0.1:0 --max-connections 1; then
+    PORT=${BASE##*:}
+    exec 3<>"/dev/tcp/127.0.0.1/$PORT"
+    sleep 0.5
+    curl -s --max-time 5 -o /dev/null -r 0-9 "$BASE/rbd/$IMG.raw"
+    rc=$?
+    check "--max-connections 1: a second connection is refused (curl exit $rc)" test "$rc" -ne 0
+    exec 3>&-
+    for _ in $(seq 50); do
+        code=$(status_of -r 0-9 "$BASE/rbd/$IMG.raw")
+        [ "$code" = 206 ] && break
+        sleep 0.2
+    done
+    expect_eq "$code" 206 "--max-connections 1: served once the place is free"
+    stop_serve
+else
+    not_ok "serve --max-connections 1 starts"
+fi
+
 # ---- TLS with a self-signed certificate
 if openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 \
         -addext subjectAltName=IP:127.0.0.1 -keyout "$TMPD/tls.key" -out "$TMPD/tls.crt" \
