@@ -27,6 +27,7 @@ static const command commands[] = {
     { "import-diff", cmd_import_diff, 1 },
     { "verify", cmd_verify, 1 },
     { "key", cmd_key, 0 },
+    { "mount", cmd_mount, 1 },
 };
 
 static const command *find_command(const char *name)

@@ -270,6 +270,8 @@ static void usage(void)
           "  key create FILE        a new master key file (32 random bytes, mode 0600)\n"
           "  key rotate [POOL[/IMAGE]] --new-key-file FILE | --new-passphrase-file FILE\n"
           "                         rewrap every data key under a new master key\n"
+          "  mount   POOL/IMAGE[@BACKUP] DIR [--cache-size SIZE] [--allow-other]\n"
+          "          [--foreground]  the backup as the read-only file DIR/image.raw (FUSE)\n"
           "\n"
           "global options:\n"
           "  -c, --config FILE     config file (default /etc/rbd2s3/rbd2s3.conf if present)\n"
