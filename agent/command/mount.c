@@ -47,9 +47,11 @@ typedef struct mount_job {
     atomic_ulong read_errors;
 } mount_job;
 
-/* libfuse's last message (fuse_log), for the one error line of a failed mount. */
+/* libfuse's messages: before the mount its last error is kept for the one error line of
+ * a failed mount; once mounted, errors are warnings on stderr; -v shows everything. */
 static char fuse_msg[256];
 static int fuse_verbose;
+static atomic_int fuse_loud;
 
 static void on_fuse_log(enum fuse_log_level level, const char *fmt, va_list ap)
 {
@@ -58,10 +60,11 @@ static void on_fuse_log(enum fuse_log_level level, const char *fmt, va_list ap)
     char line[sizeof(fuse_msg)];
     vsnprintf(line, sizeof(line), fmt, ap);
     line[strcspn(line, "\n")] = '\0';
-    if (fuse_verbose)
-        fprintf(stderr, "rbd2s3: mount: libfuse: %s\n", line);
-    if (level <= FUSE_LOG_ERR)
+    int loud = atomic_load(&fuse_loud);
+    if (level <= FUSE_LOG_ERR && !loud)
         memcpy(fuse_msg, line, sizeof(fuse_msg));
+    if (fuse_verbose || loud)
+        ag_warn("%slibfuse: %s", level <= FUSE_LOG_ERR ? "warning: " : "", line);
 }
 
 static mount_job *job(void)
@@ -131,7 +134,7 @@ static void read_failed(mount_job *m, uint64_t off, size_t len, const char *why)
 {
     unsigned long n = atomic_fetch_add(&m->read_errors, 1) + 1;
     if (n <= MOUNT_ERRORS_SHOWN)
-        ag_warn("%s: read of %zu bytes at %llu failed: %s%s", m->name, len,
+        ag_warn("warning: %s: read of %zu bytes at %llu failed: %s%s", m->name, len,
                 (unsigned long long)off, why,
                 n == MOUNT_ERRORS_SHOWN ? " (further failures only counted)" : "");
 }
@@ -151,7 +154,7 @@ static int fs_read(const char *path, char *buf, size_t size, off_t off,
         ssize_t n = reader_read(m->r, (uint64_t)off + got, buf + got, size - got, why,
                                 sizeof(why));
         if (n < 0) {
-            read_failed(m, (uint64_t)off, size, why[0] ? why : strerror((int)-n));
+            read_failed(m, (uint64_t)off, size, why[0] ? why : "no reason given");
             return -EIO;
         }
         if (n == 0)
@@ -318,6 +321,7 @@ static int do_mount(mount_job *m)
         return ag_fail(ctx, AG_EFAIL, "mounting on %s: %s", m->path,
                        fuse_msg[0] ? fuse_msg : "failed");
     m->mounted = 1;
+    atomic_store(&fuse_loud, 1);
     return 0;
 }
 

@@ -4,9 +4,10 @@
 # incremental that adds a file); `rbd2s3 mount` of each point shows DIR/image.raw, from
 # which debugfs (and fuse2fs when it works here) reads the files back identical, and
 # whose bytes equal the source file's (whole, and ranges across chunks); writes are
-# refused; SIGTERM and `fusermount3 -u` unmount it with exit 0 and leave DIR empty;
-# refusals: a missing mount point or a file (exit 2), an unknown backup (exit 3), one
-# line each. Every mount is undone in the EXIT trap (fusermount3 -u -z).
+# refused; SIGTERM and `fusermount3 -u` unmount it with exit 0 and leave DIR empty; a
+# damaged chunk reads as EIO, never wrong bytes; refusals, one line each: a missing
+# mount point or a file (exit 2), an unknown backup (3), an unusable /dev/fuse (1).
+# Every mount is undone in the EXIT trap (fusermount3 -u -z).
 if ! (exec 3<>/dev/fuse) 2>/dev/null; then
     echo "1..0 # SKIP /dev/fuse cannot be opened here (no FUSE for rbd2s3 mount)"
     exit 0
@@ -75,7 +76,8 @@ apply_change() {
     python3 -c "$_BLOCKDIFF" "$FS1" "$FS" | rbd_src import-diff --no-progress - "$SRC"
 }
 require "the changed blocks written to $SRC" apply_change
-if do_backup "$SRC"; then ok "incremental backup ($BK_ID)"; else not_ok "incremental"; done_testing; fi
+if do_backup "$SRC"; then ok "incremental backup ($BK_ID)"; else
+    not_ok "incremental backup"; done_testing; fi
 ID2=$BK_ID
 expect_eq "$BK_TYPE" "incremental" "the second backup is an incremental"
 expect_eq "$(img_sum "$SRC")" "$(file_sum "$FS")" "the image holds the filesystem file"
@@ -90,8 +92,7 @@ start_mount() {
     MERR=$TMPD/mount.$RANDOM.err
     "$RBD2S3" "${RB_ARGS[@]}" mount "$1" "$2" >/dev/null 2>"$MERR" </dev/null &
     MPID=$!
-    local i
-    for i in $(seq 600); do
+    for _ in $(seq 600); do
         [ -e "$2/image.raw" ] && { ok "$3"; return 0; }
         kill -0 "$MPID" 2>/dev/null || break
         sleep 0.1
@@ -104,8 +105,8 @@ start_mount() {
 
 # wait_mount DESC: the mount process ends by itself within 30 s, exit 0.
 wait_mount() {
-    local i rc
-    for i in $(seq 300); do
+    local rc
+    for _ in $(seq 300); do
         kill -0 "$MPID" 2>/dev/null || break
         sleep 0.1
     done
@@ -247,6 +248,23 @@ refused 2 "a mount point that is a file" mount "$SRC" "$FS"
 refused 3 "an unknown backup" mount "$SRC@20200101T000000Z" "$MNT"
 refused 3 "an unknown image" mount "rbd/none-$TAG" "$MNT"
 refused 2 "no DIR" mount "$SRC"
+# /dev/fuse unusable: in a mount namespace of its own, a read-only file bound over it.
+touch "$TMPD/nofuse"
+NOFUSE="mount --bind '$TMPD/nofuse' /dev/fuse && mount -o remount,bind,ro /dev/fuse"
+if unshare -m sh -c "$NOFUSE" 2>/dev/null; then
+    unshare -m sh -c "$NOFUSE"' && exec "$@"' sh "$RBD2S3" "${RB_ARGS[@]}" mount "$SRC" \
+        "$MNT" >/dev/null 2>"$TMPD/nofuse.err" </dev/null
+    rc=$?
+    if [ $rc -eq 1 ] && [ "$(wc -l <"$TMPD/nofuse.err")" -eq 1 ] &&
+        grep -q "/dev/fuse" "$TMPD/nofuse.err"; then
+        ok "/dev/fuse unusable: exit 1, one line naming it ($(cat "$TMPD/nofuse.err"))"
+    else
+        not_ok "/dev/fuse unusable: exit 1, one line naming it (got $rc)"
+        sed 's/^/#   /' "$TMPD/nofuse.err"
+    fi
+else
+    ok "# SKIP no unshare -m here to hide /dev/fuse"
+fi
 check "nothing mounted after the refusals" is_empty "$MNT"
 
 done_testing
