@@ -132,6 +132,20 @@ same_range() { cmp -i "$1:$1" -n "$2" "$MNT/image.raw" "$FS"; }
 
 is_empty() { [ -z "$(ls -A "$1")" ] && ! mountpoint -q "$1"; }
 
+# fails_with TEXT DESC CMD...: CMD fails and says TEXT.
+fails_with() {
+    local text=$1 desc=$2 out rc
+    shift 2
+    out=$("$@" 2>&1)
+    rc=$?
+    if [ $rc -ne 0 ] && printf '%s' "$out" | grep -q -- "$text"; then
+        ok "$desc"
+    else
+        not_ok "$desc"
+        diag "exit $rc: $out"
+    fi
+}
+
 # ------------------------------------------------------------------ the newest point
 start_mount "$SRC@$ID2" "$MNT" "rbd2s3 mount $SRC@$ID2 DIR: DIR/image.raw appears"
 expect_eq "$(stat -c '%s %a' "$MNT/image.raw")" "$(stat -c %s "$FS") 444" \
@@ -161,14 +175,8 @@ else
     sed 's/^/# fuse2fs: /' "$TMPD/fuse2fs.log"
 fi
 
-out=$(dd if=/dev/zero of="$MNT/image.raw" bs=4096 count=1 conv=notrunc 2>&1)
-rc=$?
-if [ $rc -ne 0 ] && printf '%s' "$out" | grep -q "Read-only file system"; then
-    ok "dd of=image.raw is refused (read-only file system)"
-else
-    not_ok "dd of=image.raw is refused (read-only file system)"
-    diag "exit $rc: $out"
-fi
+fails_with "Read-only file system" "dd of=image.raw is refused (read-only file system)" \
+    dd if=/dev/zero of="$MNT/image.raw" bs=4096 count=1 conv=notrunc
 check "no new file in DIR" bash -c "! touch '$MNT/new' 2>/dev/null"
 check "the image is unchanged after the refused writes" cmp "$MNT/image.raw" "$FS"
 
@@ -211,15 +219,9 @@ PY
 require "upload the damaged object" s3api put-object --bucket "$BUCKET" --key "$KEY2" \
     --body "$TMPD/obj.bad"
 start_mount "$SRC@$ID2" "$MNT" "mount of the damaged point"
-out=$(dd if="$MNT/image.raw" of="$TMPD/bad.out" bs=4096 skip=$((COFF / 4096)) \
-      count=$(((CLEN + 4095) / 4096)) iflag=direct 2>&1)
-rc=$?
-if [ $rc -ne 0 ] && printf '%s' "$out" | grep -q "Input/output error"; then
-    ok "a read of the damaged chunk fails with EIO"
-else
-    not_ok "a read of the damaged chunk fails with EIO"
-    diag "dd exit $rc: $out"
-fi
+fails_with "Input/output error" "a read of the damaged chunk fails with EIO" \
+    dd if="$MNT/image.raw" of="$TMPD/bad.out" bs=4096 skip=$((COFF / 4096)) \
+    count=$(((CLEN + 4095) / 4096)) iflag=direct
 check "no byte of the damaged chunk is given out" test ! -s "$TMPD/bad.out"
 GOOD=0     # 1 MiB well away from the damaged chunk
 [ $((COFF + CLEN + (8 << 20))) -le "$size" ] && GOOD=$((COFF + CLEN + (4 << 20)))
