@@ -293,7 +293,7 @@ static char *mount_opts(const mount_job *m)
     char fsname[NAMING_SPEC_MAX + 64];
     snprintf(fsname, sizeof(fsname), "fsname=rbd2s3:%s@%s", m->name, reader_backup_id(m->r));
     char *o = NULL;
-    if (fuse_opt_add_opt(&o, "ro,subtype=rbd2s3") != 0 ||
+    if (fuse_opt_add_opt(&o, "ro,subtype=rbd2s3,auto_unmount") != 0 ||
         fuse_opt_add_opt_escaped(&o, fsname) != 0 ||
         (m->allow_other && fuse_opt_add_opt(&o, "allow_other") != 0)) {
         free(o);

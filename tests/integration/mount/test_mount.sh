@@ -4,9 +4,10 @@
 # incremental that adds a file); `rbd2s3 mount` of each point shows DIR/image.raw, from
 # which debugfs (and fuse2fs when it works here) reads the files back identical, and
 # whose bytes equal the source file's (whole, and ranges across chunks); writes are
-# refused; SIGTERM and `fusermount3 -u` unmount it with exit 0 and leave DIR empty; a
-# damaged chunk reads as EIO, never wrong bytes; refusals, one line each: a missing
-# mount point or a file (exit 2), an unknown backup (3), an unusable /dev/fuse (1).
+# refused; SIGTERM and `fusermount3 -u` unmount it with exit 0 and leave DIR empty, as
+# does a kill -9 (auto_unmount); a damaged chunk reads as EIO, never wrong bytes;
+# refusals, one line each: a missing mount point or a file (exit 2), an unknown backup
+# (3), an unusable /dev/fuse (1).
 # Every mount is undone in the EXIT trap (fusermount3 -u -z).
 if ! (exec 3<>/dev/fuse) 2>/dev/null; then
     echo "1..0 # SKIP /dev/fuse cannot be opened here (no FUSE for rbd2s3 mount)"
@@ -195,6 +196,13 @@ check "the full: image.raw equals the filesystem at the full" cmp "$MNT/image.ra
 check "fusermount3 -u DIR" fusermount3 -u "$MNT"
 wait_mount "fusermount3 -u"
 check "DIR is empty after fusermount3 -u" is_empty "$MNT"
+
+# kill -9: no cleanup by the process; fusermount3's auto_unmount undoes the mount.
+start_mount "$SRC@$ID1" "$MNT" "mount again, to be killed"
+kill -9 "$MPID"
+wait "$MPID" 2>/dev/null
+for _ in $(seq 100); do is_empty "$MNT" 2>/dev/null && break; sleep 0.1; done
+check "DIR is empty after kill -9 (auto_unmount)" is_empty "$MNT"
 
 # ------------------------------------------------------------------ a damaged chunk
 # 16 bytes flipped in the middle of the incremental's first data chunk (same size): a read
