@@ -254,7 +254,7 @@ static int advisory_lock(rbdio_image *img, char *who, size_t len)
         return rbdio_fail((int)n, "cannot list the lockers of '%s'", img->where);
     if (n == 0)
         return 0;
-    snprintf(who, len, "client %.120s holds the lock '%.120s'", clients, cookies);
+    snprintf(who, len, "%.120s holds a lock on it, cookie '%.120s'", clients, cookies);
     return 1;
 }
 
@@ -284,9 +284,9 @@ static int other_watcher(rbdio_image *img, char *who, size_t len)
 
 int rbdio_image_in_use(rbdio_image *img, char *who, size_t len)
 {
-    int rc = other_owner(img, who, len);
+    int rc = advisory_lock(img, who, len);    /* first: librbd then says -EBUSY */
     if (rc == 0)
-        rc = advisory_lock(img, who, len);
+        rc = other_owner(img, who, len);
     if (rc == 0)
         rc = other_watcher(img, who, len);
     return rc;

@@ -5,6 +5,7 @@
 #include "agent/common/progress.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -111,10 +112,14 @@ static int check_unchanged(onto_run *o)
         return ag_fail_rbd(o->ctx, rc, o->t->name);
     if ((o->nchanged == 0 && o->head_size == m->size) || o->t->force)
         return 0;
+    char size[96] = "";
+    if (o->head_size != m->size)
+        snprintf(size, sizeof(size), ", resized from %llu to %llu bytes",
+                 (unsigned long long)m->size, (unsigned long long)o->head_size);
     return ag_fail(o->ctx, AG_EEXIST, "%s: written after its snapshot %s (%llu bytes in %zu "
-                   "extents, size %llu, was %llu): not written; --force reverts those changes",
-                   o->t->name, m->snap_name, (unsigned long long)o->res->reverted, o->nchanged,
-                   (unsigned long long)o->head_size, (unsigned long long)m->size);
+                   "extent%s%s): not written; --force reverts those changes", o->t->name,
+                   m->snap_name, (unsigned long long)o->res->reverted, o->nchanged,
+                   o->nchanged == 1 ? "" : "s", size);
 }
 
 /* The ranges that backups N+1.. changed (their data and zero records), below the size
