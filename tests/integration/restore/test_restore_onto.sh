@@ -2,7 +2,8 @@
 # restore --onto: a standby restored from backup 1 (in the other cluster) is caught up to
 # backup 3 (changes of ~1%, a discard and a growth in between) and equals the source
 # snapshot; the bytes it writes and discards are exactly the ranges that backups 2 and 3
-# changed (their records in `show --chunks`); a rerun has nothing to do. Refusals, each
+# changed (their records in `show --chunks`); a rerun has nothing to do; a shrink then a
+# growth between two backups reads as zeros after the catch-up. Refusals, each
 # one line and an exit code, nothing written: a missing target (3), a target without a
 # snapshot of the chain (3), one written after its snapshot (7; --force then reverts
 # those writes), one in use (11: `rbd lock add`, a running `rbd bench`).
@@ -119,6 +120,20 @@ check "written is under 5% of the image" test "$WRITTEN" -lt $((SIZE3 / 20))
 expect_rc 0 "a rerun" again restore "$SRC@$ID3" "$DST" "${DCONF[@]}" --onto
 check "says there is nothing to do" grep -q "nothing to do" "$TMPD/again.out"
 expect_eq "$(img_sum "$DST" "$DST_CEPH_CONF")" "$SUM3" "the rerun changed nothing"
+
+# ---------------------------------------------------------------- a shrink, then a growth
+require "shrink the source to 40 MiB" rbd_src resize --no-progress --allow-shrink --size 40 "$SRC"
+if do_backup "$SRC"; then ok "backup 4, at 40 MiB ($BK_ID)"; else bail "backup 4 failed"; fi
+require "grow it back to 80 MiB" \
+    bash -c "rbd -c '$SRC_CEPH_CONF' resize --no-progress --size 80 '$SRC'"
+require "write 64 KiB at 76 MiB" write_random "$SRC" $((76 * MIB)) 64K
+if do_backup "$SRC"; then ok "backup 5, at 80 MiB ($BK_ID)"; else bail "backup 5 failed"; fi
+ID5=$BK_ID
+expect_rc 0 "restore --onto the standby (at backup 3), to backup 5" onto5 restore \
+    --format json "$SRC@$ID5" "$DST" "${DCONF[@]}" --onto
+expect_eq "$(jq -r .from "$TMPD/onto5.out")" "$ID3" "it caught up from backup 3, the newest it held"
+expect_eq "$(img_sum "$DST" "$DST_CEPH_CONF")" "$(img_sum "$SRC@rbd2s3-$ID5")" \
+    "the standby equals the source snapshot of backup 5: what lay past 40 MiB reads as zeros"
 
 # ---------------------------------------------------------------- refusals
 refused none 3 "a missing target" ""
