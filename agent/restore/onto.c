@@ -21,6 +21,7 @@ typedef struct onto_run {
     plan_range *r;            /* the ranges to write */
     size_t nr, cap;
     size_t nchanged;          /* extents the target changed after snapshot N */
+    int whole;                /* ... in whole objects (from the fast-diff object map) */
 } onto_run;
 
 static const manifest *link_m(const onto_run *o, size_t i)
@@ -101,11 +102,14 @@ static int on_changed(uint64_t off, uint64_t len, int exists, void *arg)
 }
 
 /* What the target changed after snapshot N (extents and size), refused unless force;
- * with force, those extents join the ranges to write. */
+ * with force, those extents join the ranges to write. With a valid fast-diff object map
+ * the diff comes from the object maps, in whole objects, rather than from a query of
+ * every object: an object written since N is rewritten whole. */
 static int check_unchanged(onto_run *o)
 {
     const manifest *m = link_m(o, o->from);
-    int rc = rbdio_diff(o->img, m->snap_name, o->head_size, 0, 0, on_changed, o);
+    o->whole = rbdio_fast_diff(o->img) == 1;
+    int rc = rbdio_diff(o->img, m->snap_name, o->head_size, 0, o->whole, on_changed, o);
     if (rc == -ENOMEM)
         return ag_fail(o->ctx, AG_EFAIL, "out of memory");
     if (rc < 0)
@@ -116,10 +120,10 @@ static int check_unchanged(onto_run *o)
     if (o->head_size != m->size)
         snprintf(size, sizeof(size), ", resized from %llu to %llu bytes",
                  (unsigned long long)m->size, (unsigned long long)o->head_size);
-    return ag_fail(o->ctx, AG_EEXIST, "%s: written after its snapshot %s (%llu bytes in %zu "
-                   "extent%s%s): not written; --force reverts those changes", o->t->name,
-                   m->snap_name, (unsigned long long)o->res->reverted, o->nchanged,
-                   o->nchanged == 1 ? "" : "s", size);
+    return ag_fail(o->ctx, AG_EEXIST, "%s: written after its snapshot %s (%zu %s%s, %llu "
+                   "bytes%s): not written; --force reverts those changes", o->t->name,
+                   m->snap_name, o->nchanged, o->whole ? "object" : "extent",
+                   o->nchanged == 1 ? "" : "s", (unsigned long long)o->res->reverted, size);
 }
 
 /* The ranges that backups N+1.. changed (their data and zero records), below the size
