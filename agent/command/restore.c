@@ -156,6 +156,8 @@ static int apply(restore_job *r, size_t first, size_t last, int fresh, const cha
     return rc;
 }
 
+/* The point's snapshot on an image target, and the image-meta naming the source image
+ * (restore --onto checks that its snapshots are of this image's backups). */
 static int finish_point(restore_job *r, const manifest *m)
 {
     if (r->t.img == NULL)
@@ -163,7 +165,11 @@ static int finish_point(restore_job *r, const manifest *m)
     int rc = rbdio_flush(r->t.img);
     if (rc == 0)
         rc = rbdio_snap_create(r->t.img, m->snap_name);
-    return rc < 0 ? ag_fail_rbd(r->ctx, rc, "creating the snapshot on the destination") : 0;
+    if (rc < 0)
+        return ag_fail_rbd(r->ctx, rc, "creating the snapshot on the destination");
+    if ((rc = rbdio_meta_set(r->t.img, TARGET_SOURCE_META, r->name)) < 0)
+        return ag_fail_rbd(r->ctx, rc, r->t.part_name);
+    return 0;
 }
 
 static int run_replay(restore_job *r)
@@ -190,7 +196,7 @@ static int run_onto(restore_job *r)
     if (ag_s3(r->ctx) == NULL || resolve(r) < 0 || connect_dest(r) < 0)
         return -1;
     onto_target t = { r->dcluster, r->dest.pool, r->dest.ns, r->dest.image, r->dest_name,
-                      r->force };
+                      r->name, r->force };
     return onto_restore(r->ctx, &r->ch, &t, &r->done);
 }
 

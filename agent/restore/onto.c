@@ -2,6 +2,7 @@
  * backup of the chain, writing only the ranges changed since (see onto.h). */
 #include "agent/restore/onto.h"
 #include "agent/restore/apply.h"
+#include "agent/restore/target.h"
 #include "agent/common/progress.h"
 
 #include <errno.h>
@@ -68,9 +69,29 @@ static int open_target(onto_run *o)
     return 0;
 }
 
+/* The source image the target says it was restored from (its image-meta), if any: an
+ * rbd2s3-ID snapshot of another image (IDs are times: two images can share one) must
+ * not pass for a backup of this chain. */
+static int check_source(onto_run *o)
+{
+    char src[1024];
+    int rc = rbdio_meta_get(o->img, TARGET_SOURCE_META, src, sizeof(src));
+    if (rc == -ENOENT)
+        return 0;                       /* restored before the key existed */
+    if (rc < 0 && rc != -ERANGE)
+        return ag_fail_rbd(o->ctx, rc, o->t->name);
+    if (rc == 0 && strcmp(src, o->t->source) == 0)
+        return 0;
+    return ag_fail(o->ctx, AG_ENOTFOUND, "%s: its image-meta %s says it holds backups of "
+                   "another image, not of %s: restore it without --onto", o->t->name,
+                   TARGET_SOURCE_META, o->t->source);
+}
+
 /* N: the newest backup of the chain whose snapshot the target holds. */
 static int find_from(onto_run *o)
 {
+    if (check_source(o) < 0)
+        return -1;
     rbdio_snap *snaps = NULL;
     int n = 0, rc = rbdio_snap_list(o->img, &snaps, &n);
     if (rc < 0)
@@ -203,7 +224,11 @@ static int finish(onto_run *o)
     int rc = rbdio_flush(o->img);
     if (rc == 0 && o->from != o->ch->n - 1)
         rc = rbdio_snap_create(o->img, point->snap_name);
-    return rc < 0 ? ag_fail_rbd(o->ctx, rc, "creating the snapshot on the destination") : 0;
+    if (rc < 0)
+        return ag_fail_rbd(o->ctx, rc, "creating the snapshot on the destination");
+    if ((rc = rbdio_meta_set(o->img, TARGET_SOURCE_META, o->t->source)) < 0)
+        return ag_fail_rbd(o->ctx, rc, o->t->name);
+    return 0;
 }
 
 static int catch_up(onto_run *o)

@@ -14,6 +14,8 @@ typedef struct onto_target {
     const char *ns;           /* "" or NULL: the default namespace */
     const char *image;
     const char *name;         /* "POOL/IMAGE" for messages */
+    const char *source;       /* the backed-up image ("POOL/IMAGE"): the target's
+                                 image-meta TARGET_SOURCE_META, when set, must name it */
     int force;                /* revert what was written on the target after snapshot N */
 } onto_target;
 
@@ -29,10 +31,11 @@ typedef struct onto_result {
 
 /* Bring the image t to the restore point ch->v[ch->n - 1]: it must exist (else exit 3),
  * be used by no other client (exit 11), hold the snapshot of a backup N of ch (the
- * newest such; none: exit 3) and, unless t->force, be unchanged since that snapshot
- * (exit 7). Every refusal writes nothing. Then the chain's indexes are loaded, the image
- * resized, the ranges that backups N+1.. changed (and with force those changed on the
- * target) written from the merged chain, and the restore point's snapshot created.
+ * newest such; none, or an image-meta naming another source image: exit 3) and, unless
+ * t->force, be unchanged since that snapshot (exit 7). Every refusal writes nothing.
+ * Then the chain's indexes are loaded, the image resized, the ranges that backups N+1..
+ * changed (and with force those changed on the target) written from the merged chain,
+ * the restore point's snapshot created and the image-meta set to t->source.
  * 0 with *out filled, or -1 with the error recorded in ctx. */
 int onto_restore(ag_ctx *ctx, chain *ch, const onto_target *t, onto_result *out);
 

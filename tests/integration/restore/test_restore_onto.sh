@@ -5,8 +5,9 @@
 # changed (their records in `show --chunks`); a rerun has nothing to do; a shrink then a
 # growth between two backups reads as zeros after the catch-up. Refusals, each
 # one line and an exit code, nothing written: a missing target (3), a target without a
-# snapshot of the chain (3), one written after its snapshot (7; --force then reverts
-# those writes), one in use (11: `rbd lock add`, a running `rbd bench`).
+# snapshot of the chain or whose image-meta rbd2s3.source names another image (3), one
+# written after its snapshot (7; --force then reverts those writes), one in use (11:
+# `rbd lock add`, a running `rbd bench`).
 . "$(dirname "$0")/../lib.sh"
 
 NAME=$(img onto)
@@ -84,6 +85,8 @@ if do_backup "$SRC"; then ok "backup 1, full ($BK_ID)"; else bail "backup 1 fail
 ID1=$BK_ID
 expect_rc 0 "restore backup 1 to the standby in the other cluster" r1 restore "$SRC@$ID1" \
     "$DST" "${DCONF[@]}"
+expect_eq "$(rbd_dst image-meta get "$DST" rbd2s3.source)" "$SRC" \
+    "the restore names its source in the image-meta rbd2s3.source"
 changes2() {
     rand_writes "$SRC" 10 64K && discard "$SRC" $((8 * MIB)) $MIB && grow "$SRC" 80M &&
         write_random "$SRC" $((72 * MIB)) 256K
@@ -141,6 +144,13 @@ BARE=rbd/$(img onto-bare)
 require "an image without any snapshot of the chain" rbd_dst create --size 64 "$BARE"
 require "with data" write_random "$BARE" 0 1M "$DST_CEPH_CONF"
 refused bare 3 "a target without a snapshot of the chain" "$BARE"
+
+FOREIGN=rbd/$(img onto-foreign)
+expect_rc 0 "restore backup 1 to an image said to be another's" r4 restore "$SRC@$ID1" \
+    "$FOREIGN" "${DCONF[@]}"
+require "its image-meta rbd2s3.source names another image" \
+    rbd_dst image-meta set "$FOREIGN" rbd2s3.source rbd/another
+refused foreign 3 "a target whose rbd2s3.source names another image" "$FOREIGN"
 
 DIRTY=rbd/$(img onto-dirty)
 expect_rc 0 "restore backup 2 to another standby" r2 restore "$SRC@$ID2" "$DIRTY" "${DCONF[@]}"
