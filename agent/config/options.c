@@ -257,7 +257,7 @@ static void usage(void)
           "  list    [POOL/IMAGE] [--as-of TIME]   TIME: 2026-12-03T01:30:00Z (UTC)\n"
           "  show    POOL/IMAGE@BACKUP [--chunks]\n"
           "  restore POOL/IMAGE[@BACKUP] DEST_POOL/DEST_IMAGE [--dest-ceph-conf F]\n"
-          "          [--dest-id N] [--replay] [--as-of TIME]\n"
+          "          [--dest-id N] [--replay | --onto [--force]] [--as-of TIME]\n"
           "  restore POOL/IMAGE[@BACKUP] --to-file PATH|- [--as-of TIME]\n"
           "  export-diff POOL/IMAGE[@BACKUP] [--from BACKUP] [--diff-format 1|2]\n"
           "          [--as-of TIME] FILE|-\n"
