@@ -33,12 +33,22 @@ typedef struct entry {
 /* A record to fetch in a batch. */
 typedef struct want {
     uint32_t src, rec;
-    int needed;               /* for the read itself (not ahead): its failure fails it */
     unsigned char *stored;    /* the GET's destination */
     int rc;                   /* the GET's result */
-    int done;
     s3_error err;
+    entry *e;                 /* once checked */
+    char why[400];            /* else what failed */
 } want;
+
+/* Records fetched together: a read's own, or those ahead of it (on the ahead thread). */
+typedef struct batch {
+    want *v;
+    size_t n, cap;
+} batch;
+
+/* A slot whose record the ahead thread is fetching. */
+#define INFLIGHT ((entry *)&inflight_mark)
+static const char inflight_mark;
 
 struct reader {
     ag_ctx *ctx;
@@ -50,13 +60,18 @@ struct reader {
     uint64_t cap;
     uint32_t ahead;
     pthread_mutex_t mu;       /* the fields below */
-    entry ***slot;            /* [src][rec] -> entry, or NULL */
+    pthread_cond_t cv;        /* an ahead batch ended, or the thread is to stop */
+    entry ***slot;            /* [src][rec] -> entry, INFLIGHT, or NULL */
     entry *head, *tail;
     uint64_t gen;
     uint64_t next_off;        /* where the last read ended: sequential detection */
     reader_stats st;
-    want *w;                  /* a batch being built */
-    size_t nw, wcap;
+    batch now;                /* the read's own records */
+    batch ahead_b;            /* the ahead thread's, while ahead_busy */
+    int ahead_busy;
+    int ahead_on;             /* the thread runs */
+    int stop;
+    pthread_t ahead_thread;
 };
 
 /* Move ctx's recorded error into why and clear it; returns its exit code (AG_OK: none). */
@@ -120,6 +135,7 @@ int reader_open(ag_ctx *ctx, const naming_spec *spec, const reader_opts *o, read
     r->cap = o != NULL && o->cache_bytes > 0 ? o->cache_bytes : READER_CACHE_DEFAULT;
     r->ahead = o != NULL && o->ahead > 0 ? o->ahead : READER_AHEAD_DEFAULT;
     pthread_mutex_init(&r->mu, NULL);
+    pthread_cond_init(&r->cv, NULL);
     int code = reader_with_ctx(ctx, load, r, why, whylen);
     if (code != AG_OK) {
         reader_close(r);
@@ -203,6 +219,8 @@ static void evict(reader *r)
 static entry *lookup(reader *r, uint32_t src, uint32_t rec)
 {
     entry *e = r->slot[src][rec];
+    if (e == INFLIGHT)
+        return NULL;
     if (e != NULL) {
         e->gen = r->gen;
         lru_unlink(r, e);
@@ -213,24 +231,30 @@ static entry *lookup(reader *r, uint32_t src, uint32_t rec)
 
 /* ---- fetching a batch ---- */
 
-static int want_add(reader *r, uint32_t src, uint32_t rec, int needed)
+static int batch_has(const batch *b, uint32_t src, uint32_t rec)
 {
-    for (size_t i = r->nw; i > 0; i--)
-        if (r->w[i - 1].src == src && r->w[i - 1].rec == rec)
-            return 0;
-    if (r->nw == r->wcap) {
-        size_t cap = r->wcap ? r->wcap * 2 : 16;
-        want *w = realloc(r->w, cap * sizeof(*w));
-        if (w == NULL)
+    for (size_t i = b->n; i > 0; i--)
+        if (b->v[i - 1].src == src && b->v[i - 1].rec == rec)
+            return 1;
+    return 0;
+}
+
+static int batch_add(batch *b, uint32_t src, uint32_t rec)
+{
+    if (batch_has(b, src, rec))
+        return 0;
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 16;
+        want *v = realloc(b->v, cap * sizeof(*v));
+        if (v == NULL)
             return -ENOMEM;
-        r->w = w;
-        r->wcap = cap;
+        b->v = v;
+        b->cap = cap;
     }
-    want *w = &r->w[r->nw++];
+    want *w = &b->v[b->n++];
     memset(w, 0, sizeof(*w));
     w->src = src;
     w->rec = rec;
-    w->needed = needed;
     return 0;
 }
 
@@ -240,7 +264,6 @@ static void on_get(const s3_result *res, void *arg)
     w->rc = res->rc;
     if (res->rc < 0 && res->err != NULL)
         w->err = *res->err;
-    w->done = 1;
 }
 
 static const char *obj_key(const reader *r, const want *w)
@@ -250,13 +273,15 @@ static const char *obj_key(const reader *r, const want *w)
     return x->obj < s->m->nobjects ? s->m->objects[x->obj].key : NULL;
 }
 
-/* Send the GETs of the batch and drive them to the end (under ctx_mu). */
-static void fetch_all(reader *r)
+/* Send the GETs of b and drive them to the end under ctx_mu (r->mu not needed: it reads
+ * only what never changes). Returns the number of GETs sent. */
+static uint64_t fetch_all(reader *r, batch *b)
 {
     ag_ctx *ctx = r->ctx;
+    uint64_t gets = 0;
     pthread_mutex_lock(&ctx_mu);
-    for (size_t i = 0; i < r->nw; i++) {
-        want *w = &r->w[i];
+    for (size_t i = 0; i < b->n; i++) {
+        want *w = &b->v[i];
         const index_rec *x = &r->srcs[w->src].recs[w->rec];
         const char *key = obj_key(r, w);
         w->rc = key == NULL ? -ERANGE : 0;
@@ -265,37 +290,37 @@ static void fetch_all(reader *r)
         if (w->rc == 0)
             w->rc = asof_get_range(ctx, key, x->obj_offset, x->stored_length, w->stored,
                                    x->stored_length, on_get, w);
-        w->done = w->rc < 0;
-        r->st.gets += w->rc == 0;
+        gets += w->rc == 0;
     }
     if (ctx->s3 != NULL)
         s3_async_drain(ctx->s3);
     take_error(ctx, NULL, 0);
     pthread_mutex_unlock(&ctx_mu);
+    return gets;
 }
 
-/* Check the fetched record of w and put it in the cache; 0, or a negative code with the
- * text in why. */
-static int admit(reader *r, want *w, char *why, size_t n)
+/* Check the fetched record of w into w->e (or its failure into w->why); touches nothing
+ * shared. Returns 0 or a negative code. */
+static int check(const reader *r, want *w)
 {
     const apply_src *s = &r->srcs[w->src];
     const index_rec *x = &s->recs[w->rec];
     const char *key = obj_key(r, w);
     if (w->rc == -ERANGE) {
-        snprintf(why, n, "backup %s: chunk index names data object %u, which the manifest "
-                 "does not list", s->m->id, x->obj);
+        snprintf(w->why, sizeof(w->why), "backup %s: chunk index names data object %u, "
+                 "which the manifest does not list", s->m->id, x->obj);
         return -EILSEQ;
     }
     if (w->rc < 0) {
-        snprintf(why, n, "reading data object %s: %s", key, s3_strerror(w->rc, &w->err));
+        snprintf(w->why, sizeof(w->why), "reading data object %s: %s", key,
+                 s3_strerror(w->rc, &w->err));
         return w->rc == -ENOMEM ? -ENOMEM : -EIO;
     }
-    r->st.fetched += x->stored_length;
     entry *e = calloc(1, sizeof(*e));
     unsigned char *buf = e != NULL ? malloc(x->length) : NULL;
     if (buf == NULL) {
         free(e);
-        snprintf(why, n, "out of memory");
+        snprintf(w->why, sizeof(w->why), "out of memory");
         return -ENOMEM;
     }
     const unsigned char *out = NULL;
@@ -304,8 +329,8 @@ static int admit(reader *r, want *w, char *why, size_t n)
     if (rc < 0) {
         free(buf);
         free(e);
-        snprintf(why, n, "data object %s offset %llu: %s (image offset %llu)", key,
-                 (unsigned long long)x->obj_offset, chunk_read_error(rc),
+        snprintf(w->why, sizeof(w->why), "data object %s offset %llu: %s (image offset %llu)",
+                 key, (unsigned long long)x->obj_offset, chunk_read_error(rc),
                  (unsigned long long)x->offset);
         return -EILSEQ;
     }
@@ -320,29 +345,90 @@ static int admit(reader *r, want *w, char *why, size_t n)
     e->len = x->length;
     e->src = w->src;
     e->rec = w->rec;
-    e->gen = r->gen;
-    r->slot[e->src][e->rec] = e;
-    lru_front(r, e);
-    r->st.cached += e->len;
+    w->e = e;
     return 0;
 }
 
-/* Fetch and admit the batch; the first failure of a needed record is returned. */
-static int fetch_batch(reader *r, char *why, size_t n)
+/* Fetch and check b's records, then (under r->mu, taken here when lock) put the checked
+ * ones in the cache and clear the others' slots. The first failure is returned, its text
+ * in why. */
+static int run_batch(reader *r, batch *b, int lock, char *why, size_t n)
 {
     int first = 0;
-    fetch_all(r);
-    for (size_t i = 0; i < r->nw; i++) {
-        char text[1400];
-        int rc = admit(r, &r->w[i], text, sizeof(text));
-        if (rc < 0 && r->w[i].needed && first == 0) {
+    uint64_t gets = fetch_all(r, b);
+    for (size_t i = 0; i < b->n; i++) {
+        int rc = check(r, &b->v[i]);
+        if (rc < 0 && first == 0) {
             first = rc;
-            snprintf(why, n, "%s", text);
+            snprintf(why, n, "%s", b->v[i].why);
         }
-        free(r->w[i].stored);
+        free(b->v[i].stored);
     }
-    r->nw = 0;
+    if (lock)
+        pthread_mutex_lock(&r->mu);
+    r->st.gets += gets;
+    for (size_t i = 0; i < b->n; i++) {
+        entry *e = b->v[i].e, **slot = &r->slot[b->v[i].src][b->v[i].rec];
+        if (*slot != NULL && *slot != INFLIGHT) {     /* cannot happen: kept safe */
+            free(e != NULL && e->mem != NULL ? e->mem : NULL);
+            free(e);
+            continue;
+        }
+        *slot = e;
+        if (e == NULL)
+            continue;
+        r->st.fetched += r->srcs[e->src].recs[e->rec].stored_length;
+        e->gen = r->gen;
+        lru_front(r, e);
+        r->st.cached += e->len;
+    }
+    b->n = 0;
+    if (lock)
+        pthread_mutex_unlock(&r->mu);
     return first;
+}
+
+/* The ahead thread: runs each batch handed to it, outside r->mu while fetching. */
+static void *ahead_main(void *arg)
+{
+    reader *r = arg;
+    char why[400];
+    pthread_mutex_lock(&r->mu);
+    for (;;) {
+        while (!r->stop && !r->ahead_busy)
+            pthread_cond_wait(&r->cv, &r->mu);
+        if (r->stop && !r->ahead_busy)
+            break;
+        pthread_mutex_unlock(&r->mu);
+        run_batch(r, &r->ahead_b, 1, why, sizeof(why));   /* a failure: read again later */
+        pthread_mutex_lock(&r->mu);
+        r->ahead_busy = 0;
+        evict(r);
+        pthread_cond_broadcast(&r->cv);
+    }
+    pthread_mutex_unlock(&r->mu);
+    return NULL;
+}
+
+/* Hand the records in r->ahead_b to the ahead thread (started on first use); when it
+ * cannot start, they are fetched with the read's own. Under r->mu. */
+static void ahead_start(reader *r)
+{
+    if (!r->ahead_on)
+        r->ahead_on = pthread_create(&r->ahead_thread, NULL, ahead_main, r) == 0;
+    if (!r->ahead_on) {
+        for (size_t i = 0; i < r->ahead_b.n; i++) {
+            r->slot[r->ahead_b.v[i].src][r->ahead_b.v[i].rec] = NULL;
+            if (batch_add(&r->now, r->ahead_b.v[i].src, r->ahead_b.v[i].rec) < 0)
+                break;
+        }
+        r->ahead_b.n = 0;
+        return;
+    }
+    for (size_t i = 0; i < r->ahead_b.n; i++)
+        r->slot[r->ahead_b.v[i].src][r->ahead_b.v[i].rec] = INFLIGHT;
+    r->ahead_busy = 1;
+    pthread_cond_broadcast(&r->cv);
 }
 
 /* ---- reading ---- */
@@ -361,25 +447,34 @@ static size_t piece_at(const plan *p, uint64_t off)
     return lo;
 }
 
-/* Queue the records of [off, end) missing from the cache, then up to r->ahead records
- * past end when the read follows the last one and half of them are missing. */
-static int plan_wants(reader *r, size_t first, uint64_t end, int sequential)
+/* Queue in r->now the records of [off, end) missing from the cache; 1 when one of them
+ * is being fetched by the ahead thread (the caller waits for it and asks again). */
+static int wants_now(reader *r, size_t first, uint64_t end)
 {
-    size_t i = first;
-    for (; i < r->p.npieces && r->p.pieces[i].dst_off < end; i++) {
+    r->now.n = 0;
+    for (size_t i = first; i < r->p.npieces && r->p.pieces[i].dst_off < end; i++) {
         const plan_piece *pc = &r->p.pieces[i];
         if (pc->zero)
             continue;
+        if (r->slot[pc->src][pc->rec] == INFLIGHT)
+            return 1;
         if (lookup(r, pc->src, pc->rec) != NULL)
             r->st.hits++;
-        else if (want_add(r, pc->src, pc->rec, 1) < 0)
+        else if (batch_add(&r->now, pc->src, pc->rec) < 0)
             return -ENOMEM;
     }
-    r->st.misses += r->nw;
-    if (!sequential)
+    return 0;
+}
+
+/* When the ahead thread is idle: queue for it up to r->ahead records past end that are
+ * missing, once half of them are (or the read itself missed), within half the cache. */
+static int wants_ahead(reader *r, uint64_t end)
+{
+    if (r->ahead_busy)
         return 0;
-    size_t needed = r->nw, seen = 0, missing = 0;
+    size_t i = piece_at(&r->p, end), seen = 0, missing = 0;
     uint64_t bytes = 0;
+    r->ahead_b.n = 0;
     for (; i < r->p.npieces && seen < r->ahead && bytes < r->cap / 2; i++) {
         const plan_piece *pc = &r->p.pieces[i];
         if (pc->zero || (i > 0 && pc->src == r->p.pieces[i - 1].src &&
@@ -387,14 +482,16 @@ static int plan_wants(reader *r, size_t first, uint64_t end, int sequential)
             continue;
         seen++;
         bytes += r->srcs[pc->src].recs[pc->rec].length;
-        if (r->slot[pc->src][pc->rec] == NULL) {
+        if (r->slot[pc->src][pc->rec] == NULL && !batch_has(&r->now, pc->src, pc->rec)) {
             missing++;
-            if (want_add(r, pc->src, pc->rec, 0) < 0)
+            if (batch_add(&r->ahead_b, pc->src, pc->rec) < 0)
                 return -ENOMEM;
         }
     }
-    if (needed == 0 && missing * 2 < r->ahead)
-        r->nw = 0;            /* enough ahead already: no GET for this read */
+    if (r->now.n == 0 && missing * 2 < r->ahead)
+        r->ahead_b.n = 0;     /* enough ahead already */
+    if (r->ahead_b.n > 0)
+        ahead_start(r);
     return 0;
 }
 
@@ -429,14 +526,18 @@ ssize_t reader_read(reader *r, uint64_t off, void *buf, size_t len, char *why,
     pthread_mutex_lock(&r->mu);
     r->gen++;
     size_t first = piece_at(&r->p, off);
+    int rc;
+    while ((rc = wants_now(r, first, end)) == 1)
+        pthread_cond_wait(&r->cv, &r->mu);      /* the ahead thread has some of them */
+    r->st.misses += r->now.n;
     /* Sequential: it starts where the last read ended, or overlaps that end (qemu's curl
      * driver reads 2 MiB with 256 KiB of its own read-ahead, each read 256 KiB back). */
-    int rc = plan_wants(r, first, end, off <= r->next_off && end > r->next_off);
+    if (rc == 0 && off <= r->next_off && end > r->next_off)
+        rc = wants_ahead(r, end);
     if (rc < 0)
         snprintf(why, whylen, "out of memory");
-    else if (r->nw > 0)
-        rc = fetch_batch(r, why, whylen);
-    r->nw = 0;
+    else if (r->now.n > 0)
+        rc = run_batch(r, &r->now, 0, why, whylen);
     if (rc == 0) {
         copy_out(r, first, off, end, buf);
         r->next_off = end;
@@ -450,16 +551,25 @@ void reader_close(reader *r)
 {
     if (r == NULL)
         return;
+    if (r->ahead_on) {
+        pthread_mutex_lock(&r->mu);
+        r->stop = 1;
+        pthread_cond_broadcast(&r->cv);
+        pthread_mutex_unlock(&r->mu);
+        pthread_join(r->ahead_thread, NULL);
+    }
     while (r->head != NULL)
         entry_drop(r, r->head);
     for (size_t i = 0; r->slot != NULL && i < r->ch.n; i++)
         free(r->slot[i]);
     free(r->slot);
-    free(r->w);
+    free(r->now.v);
+    free(r->ahead_b.v);
     plan_free(&r->p);
     free(r->srcs);
     chain_free(&r->ch);
     catalog_free(&r->cat);
+    pthread_cond_destroy(&r->cv);
     pthread_mutex_destroy(&r->mu);
     free(r);
 }

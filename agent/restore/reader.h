@@ -4,7 +4,8 @@
  * byte of it is given out. The engine of serve, mount and restore --instant.
  *
  * Ranged GETs fetch only the records a read needs, several at once; sequential reads
- * fetch the next records ahead; checked records are kept in a bounded LRU cache; zero
+ * have the next records fetched ahead, on a thread of the reader's own while the reads
+ * go on; checked records are kept in a bounded LRU cache; zero
  * records and holes cost no request. All readers of one ag_ctx share its S3 client
  * under one lock of this module, so any number of threads may call the functions below
  * at once; the ctx's own sticky error (ag_fail) is left clean by every call. */

@@ -130,8 +130,8 @@ static void test_older_point(void **state)
     ag_ctx_close(&ctx);
 }
 
-/* Zero records cost no GET; a sequential read fetches ahead, so that the next reads
- * need none; a small cache holds about its bound and stays correct. */
+/* Zero records cost no GET; a sequential read fetches ahead (on the ahead thread), so
+ * that the next reads fetch none of their own; a small cache holds about its bound and stays correct. */
 static void test_zeros_ahead_cache(void **state)
 {
     (void)state;
@@ -146,14 +146,11 @@ static void test_zeros_ahead_cache(void **state)
     reader_close(r);
 
     r = open_point(&ctx, "rbd/vm1", 0);
-    expect_range(r, 0, 4096);
-    reader_stats_get(r, &st);
-    assert_true(st.gets > 1);                 /* chunk 0 and the ones ahead */
-    uint64_t gets = st.gets;
-    for (uint64_t off = 4096; off < 3 * (uint64_t)REPO_CHUNK; off += 4096)
+    for (uint64_t off = 0; off < 3 * (uint64_t)REPO_CHUNK; off += 4096)
         expect_range(r, off, 4096);
     reader_stats_get(r, &st);
-    assert_int_equal(st.gets, gets);
+    assert_int_equal(st.misses, 1);           /* chunk 0; the next ones came ahead */
+    assert_true(st.gets >= 3);
     reader_close(r);
 
     r = open_point(&ctx, "rbd/vm1", REPO_CHUNK);
