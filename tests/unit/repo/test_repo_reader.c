@@ -131,7 +131,8 @@ static void test_older_point(void **state)
 }
 
 /* Zero records cost no GET; a sequential read fetches ahead (on the ahead thread), so
- * that the next reads fetch none of their own; a small cache holds about its bound and stays correct. */
+ * that the next reads fetch none of their own; a small cache holds about its bound and
+ * stays correct. */
 static void test_zeros_ahead_cache(void **state)
 {
     (void)state;
