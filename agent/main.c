@@ -26,6 +26,7 @@ static const command commands[] = {
     { "run", cmd_run, 1 },
     { "import-diff", cmd_import_diff, 1 },
     { "verify", cmd_verify, 1 },
+    { "serve", cmd_serve, 1 },
     { "key", cmd_key, 0 },
 };
 

@@ -19,8 +19,9 @@ config   3  agent/config/    down
 repo     4  agent/repo/      down
 backup   5  agent/backup/    down
 restore  5  agent/restore/   down
-command  6  agent/command/   down
-main     7  agent/main.c     down
+serve    6  agent/serve/     down
+command  7  agent/command/   down
+main     8  agent/main.c     down
 '
 # Headers the build generates, outside the tree; any file may include them.
 GENERATED='config.h'

@@ -15,6 +15,8 @@ int cmd_run(ag_ctx *ctx, int argc, char **argv);
 int cmd_import_diff(ag_ctx *ctx, int argc, char **argv);
 int cmd_verify(ag_ctx *ctx, int argc, char **argv);
 int cmd_export_diff(ag_ctx *ctx, int argc, char **argv);
+/* `serve`: backup points over HTTP until SIGTERM (agent/command/serve.c, agent/serve/). */
+int cmd_serve(ag_ctx *ctx, int argc, char **argv);
 /* `key create FILE` (and `key rotate`): the master keys (agent/command/key.c). */
 int cmd_key(ag_ctx *ctx, int argc, char **argv);
 

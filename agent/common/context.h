@@ -80,6 +80,8 @@ typedef struct ag_opts {
     const char *payload_signing; /* auto | signed | unsigned */
     const char *retry_time;     /* S3 retry time (a duration), checked by ag_s3() */
     const char *metrics_file;   /* run: Prometheus textfile written after the run */
+    const char *serve_listen;   /* serve: [serve] listen = HOST:PORT; NULL: the default */
+    const char *serve_token_file; /* serve: [serve] token file = PATH; NULL: none */
     int encryption;             /* encryption = aes-256-gcm (1) or none (0): new backups */
     const char *key_file;       /* master key file (a path; the key itself never in argv) */
     const char *passphrase_file; /* or a passphrase in this file (or RBD2S3_PASSPHRASE) */

@@ -193,6 +193,35 @@ static int load_pass_file(keyring *kr, const char *path, kr_err *e)
     return 0;
 }
 
+int keyring_read_secret(const char *what, const char *path, char *out, size_t outsz,
+                        char *msg, size_t msgsz)
+{
+    struct stat sb;
+    kr_err e = { 0 };
+    int fd = open_secret(what, path, &sb, &e);
+    ssize_t n = fd >= 0 ? read_all(fd, out, outsz - 1) : -1;
+    if (fd >= 0)
+        close(fd);
+    size_t len = 0;
+    if (n >= 0) {
+        out[n] = '\0';
+        len = strcspn(out, "\r\n");
+        if (len == (size_t)n && (size_t)n == outsz - 1)
+            fail(&e, "%s %s: its first line is over %zu bytes", what, path, outsz - 2);
+        else if (len == 0)
+            fail(&e, "%s %s: empty first line", what, path);
+    } else if (fd >= 0) {
+        fail(&e, "%s %s: %s", what, path, strerror(errno));
+    }
+    if (e.code != 0) {
+        OPENSSL_cleanse(out, outsz);
+        snprintf(msg, msgsz, "%s", e.msg);
+        return -1;
+    }
+    OPENSSL_cleanse(out + len, outsz - len);
+    return 0;
+}
+
 /* The passphrase from RBD2S3_PASSPHRASE, wiped from the environment. */
 static int load_pass_env(keyring *kr, kr_err *e)
 {

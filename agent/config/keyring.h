@@ -69,6 +69,14 @@ const seal_key *keyring_current(keyring *kr, const seal_kdf *kdf,
  * the keyring has that id. */
 const seal_key *keyring_find(keyring *kr, const char *id, const seal_kdf *kdf);
 
+/* Read the first line of a secret file (a bearer token, ...) into out[0..outsz), NUL
+ * terminated, with the rules of key files: a regular file, not a symbolic link, ours or
+ * root's, closed to group and others. what names the file in errors ("token file").
+ * 0, or -1 with one line (naming the file and the rule, never a byte of the secret) in
+ * msg and out wiped: a line of outsz bytes or more, or an empty one, is refused too. */
+int keyring_read_secret(const char *what, const char *path, char *out, size_t outsz,
+                        char *msg, size_t msgsz);
+
 /* Wipe every key, unlock and free. Safe on NULL. */
 void keyring_free(keyring *kr);
 

@@ -1,5 +1,6 @@
 /* options_file.c - the config file: read whole (at most 1 MiB), parsed by inih into
- * [global] keys and [pool:NAME] sections, a file holding the secret key checked closed. */
+ * [global] keys, [pool:NAME] sections and [serve], a file holding the secret key checked
+ * closed. */
 #include "agent/config/options_int.h"
 
 #include "agent/config/policy.h"
@@ -37,11 +38,33 @@ static int on_pool_key(ini_state *st, const char *pool, const char *name, const 
     return rc > 0;
 }
 
+/* A key of the [serve] section (`rbd2s3 serve`): listen = HOST:PORT, token file = PATH. */
+static int on_serve_key(ini_state *st, const char *name, const char *value)
+{
+    const char **to = NULL;
+    if (strcmp(name, "listen") == 0)
+        to = &st->ctx->opts.serve_listen;
+    else if (strcmp(name, "token file") == 0 || strcmp(name, "token_file") == 0 ||
+             strcmp(name, "token-file") == 0)
+        to = &st->ctx->opts.serve_token_file;
+    if (to == NULL) {
+        ag_fail(st->ctx, AG_EUSAGE, "%s: unknown key '%s' in [serve]", st->path, name);
+        return 0;
+    }
+    if ((*to = opts_keep(value)) == NULL) {
+        ag_fail(st->ctx, AG_EFAIL, "out of memory");
+        return 0;
+    }
+    return 1;
+}
+
 static int on_ini(void *user, const char *section, const char *name, const char *value)
 {
     ini_state *st = user;
     if (strncmp(section, "pool:", 5) == 0)
         return on_pool_key(st, section + 5, name, value);
+    if (strcmp(section, "serve") == 0)
+        return on_serve_key(st, name, value);
     if (strcmp(section, "global") != 0) {
         ag_fail(st->ctx, AG_EUSAGE, "%s: unknown section [%s]", st->path, section);
         return 0;

@@ -127,7 +127,7 @@ static int on_key(const s3_object_info *o, void *arg)
 }
 
 /* Every key of the bucket, in listing order. */
-static void repo_list(ag_ctx *ctx, repo_keys *k)
+static __attribute__((unused)) void repo_list(ag_ctx *ctx, repo_keys *k)
 {
     s3_error err;
     memset(k, 0, sizeof(*k));
@@ -136,7 +136,7 @@ static void repo_list(ag_ctx *ctx, repo_keys *k)
 }
 
 /* The size of key in k, or -1 when it is not there. */
-static long long repo_size(const repo_keys *k, const char *key)
+static __attribute__((unused)) long long repo_size(const repo_keys *k, const char *key)
 {
     for (int i = 0; i < k->n; i++)
         if (strcmp(k->key[i], key) == 0)
