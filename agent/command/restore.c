@@ -227,6 +227,9 @@ static int parse(restore_job *r, int argc, char **argv)
 
 int cmd_restore(ag_ctx *ctx, int argc, char **argv)
 {
+    for (int i = 0; i < argc && strcmp(argv[i], "--") != 0; i++)
+        if (strcmp(argv[i], "--instant") == 0)
+            return cmd_restore_instant(ctx, argc, argv);
     restore_job r;
     memset(&r, 0, sizeof(r));
     r.ctx = ctx;
