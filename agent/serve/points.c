@@ -61,6 +61,13 @@ serve_point *serve_points_get(serve_server *s, const naming_spec *spec, int *sta
     for (size_t i = 0; i < SERVE_READERS_MAX && p == NULL; i++)
         if (s->pts[i].r != NULL && strcmp(s->pts[i].key, key) == 0)
             p = &s->pts[i];
+    if (p != NULL && spec->at[0] == '\0' && p->refs == 0 &&
+        ag_now() - p->last > SERVE_NEWEST_IDLE) {
+        /* "The newest", idle a while: a backup may have come since. While requests come,
+         * the point stays the same, so that a client reading it sees one image. */
+        reader_close(p->r);
+        memset(p, 0, sizeof(*p));
+    }
     if (p == NULL && (p = free_slot(s)) == NULL) {
         *status = MHD_HTTP_SERVICE_UNAVAILABLE;
         snprintf(why, n, "%d backup points in use: try again later", SERVE_READERS_MAX);
@@ -79,6 +86,7 @@ serve_point *serve_points_get(serve_server *s, const naming_spec *spec, int *sta
     if (p != NULL) {
         p->refs++;
         p->used = ++s->tick;
+        p->last = ag_now();
     }
     pthread_mutex_unlock(&s->lock);
     return p;
@@ -88,6 +96,7 @@ void serve_points_put(serve_server *s, serve_point *p)
 {
     pthread_mutex_lock(&s->lock);
     p->refs--;
+    p->last = ag_now();
     pthread_mutex_unlock(&s->lock);
 }
 
@@ -240,6 +249,7 @@ enum MHD_Result serve_raw(serve_server *s, struct MHD_Connection *c, const namin
     }
     *b = (body){ .s = s, .p = p, .start = start, .len = len };
     if (!head && body_prefetch(b, why, sizeof(why)) != 0) {
+        ag_warn("serve: %s at %" PRIu64 ": %s: answered 502", p->key, start, why);
         body_free(b);
         return serve_error(c, MHD_HTTP_BAD_GATEWAY, why);
     }

@@ -107,7 +107,7 @@ static enum MHD_Result route(serve_server *s, struct MHD_Connection *c, const ch
     if (!listing && !raw)
         return serve_error(c, MHD_HTTP_NOT_FOUND, "not found: try / for the listing, "
                            "/POOL/IMAGE@BACKUP.raw for a backup point");
-    snprintf(text, sizeof(text), "%.*s", (int)(len - 1 - (raw ? 3 : 0)), url + 1);
+    snprintf(text, sizeof(text), "%.*s", (int)(len - 1 - (raw ? 4 : 1)), url + 1);
     naming_spec spec;
     if (naming_parse_spec(text, raw, &spec) != 0)
         return serve_error(c, MHD_HTTP_BAD_REQUEST, "bad path: not POOL[/NS]/IMAGE[@BACKUP]");

@@ -12,6 +12,7 @@
 
 #define SERVE_READERS_MAX 32           /* open readers kept at once */
 #define SERVE_BLOCK (1u << 20)         /* bytes a body callback reads at a time */
+#define SERVE_NEWEST_IDLE 30.0         /* s without a request: the newest is looked up again */
 
 /* An open reader of one point, shared by the responses that use it. */
 typedef struct serve_point {
@@ -19,6 +20,7 @@ typedef struct serve_point {
     reader *r;
     int refs;                          /* responses using it; closed only at 0 */
     uint64_t used;                     /* tick of its last use (the oldest unused goes) */
+    double last;                       /* ag_now() when a request last took or left it */
 } serve_point;
 
 struct serve_server {
