@@ -178,7 +178,9 @@ int rbdio_migration_commit(rbdio_cluster *c, const rbdio_spec *dest);
 /* Undo the migration: an import's destination is removed. 0 or a negative errno. */
 int rbdio_migration_abort(rbdio_cluster *c, const rbdio_spec *dest);
 /* The migration state of dest into *out (state RBDIO_MIG_NONE for an image not in a
- * migration). 0; -ENOENT if dest does not exist; another negative errno. */
+ * migration), also while the source is down: read from the image header with librados
+ * (librbd would open the image, hence its source). 0; -ENOENT if dest does not exist;
+ * -EINVAL if the state cannot be decoded; another negative errno. */
 int rbdio_migration_get(rbdio_cluster *c, const rbdio_spec *dest, rbdio_migration *out);
 
 /* ---- Bounded windows of aio ----

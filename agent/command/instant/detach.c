@@ -62,8 +62,8 @@ static int own_argv(char *buf, size_t n, char **av, int max)
     return k > 0 ? 0 : -1;
 }
 
-/* environ plus INSTANT_CHILD_ENV=wfd, built before fork (the child only execs). */
-static char **child_env(int wfd, char *var, size_t n)
+/* environ plus INSTANT_CHILD_ENV=W:S, built before fork (the child only execs). */
+static char **child_env(int wfd, int sfd, char *var, size_t n)
 {
     extern char **environ;
     size_t k = 0;
@@ -72,7 +72,7 @@ static char **child_env(int wfd, char *var, size_t n)
     char **env = calloc(k + 2, sizeof(*env));
     if (env == NULL)
         return NULL;
-    snprintf(var, n, "%s=%d", INSTANT_CHILD_ENV, wfd);
+    snprintf(var, n, "%s=%d:%d", INSTANT_CHILD_ENV, wfd, sfd);
     size_t m = 0, plen = strlen(INSTANT_CHILD_ENV) + 1;
     for (size_t i = 0; i < k; i++)
         if (strncmp(environ[i], var, plen) != 0)
@@ -106,14 +106,32 @@ static size_t read_line(int fd, char *buf, size_t n)
     return len;
 }
 
+/* A pipe holding the S3 secret key for the child (our environment no longer has it): its
+ * read end, or -1 (none, or it could not be made: the child then says it has no key). */
+static int secret_pipe(const ag_ctx *ctx)
+{
+    const char *k = ctx->opts.secret_key;
+    int s[2];
+    if (k == NULL || strlen(k) >= sizeof(((instant_job *)0)->secret) || pipe(s) < 0)
+        return -1;
+    ssize_t w = write(s[1], k, strlen(k));   /* far below a pipe's buffer: no blocking */
+    close(s[1]);
+    if (w != (ssize_t)strlen(k)) {
+        close(s[0]);
+        return -1;
+    }
+    return s[0];
+}
+
 /* Fork and exec the child with its end of the pipe p: its pid, or -1 (errno set). */
-static pid_t spawn(int p[2])
+static pid_t spawn(const ag_ctx *ctx, int p[2])
 {
     char *buf = malloc(CMDLINE_MAX), *av[ARGS_MAX], var[64];
     char **env = NULL;
     pid_t pid = -1;
+    int sfd = secret_pipe(ctx);
     if (buf != NULL && own_argv(buf, CMDLINE_MAX, av, ARGS_MAX) == 0 &&
-        (env = child_env(p[1], var, sizeof(var))) != NULL) {
+        (env = child_env(p[1], sfd, var, sizeof(var))) != NULL) {
         fflush(NULL);
         pid = fork();
         if (pid == 0) {
@@ -123,9 +141,36 @@ static pid_t spawn(int p[2])
     } else {
         errno = errno ? errno : ENOMEM;
     }
+    if (sfd >= 0)
+        close(sfd);
     free(env);
     free(buf);
     return pid;
+}
+
+void instant_child_setup(instant_job *j)
+{
+    const char *v = getenv(INSTANT_CHILD_ENV);
+    char *end = NULL;
+    long w = -1, s = -1;
+    j->child_fd = -1;
+    if (v != NULL) {
+        w = strtol(v, &end, 10);
+        if (end != v && *end == ':')
+            s = strtol(end + 1, &end, 10);
+    }
+    unsetenv(INSTANT_CHILD_ENV);
+    if (v == NULL || end == NULL || *end != '\0' || w < 0 || w > 65535 || s < -1 || s > 65535)
+        return;
+    j->child_fd = (int)w;
+    if (s < 0)
+        return;
+    ssize_t n = read((int)s, j->secret, sizeof(j->secret) - 1);
+    close((int)s);
+    if (n > 0 && j->ctx->opts.secret_key == NULL) {
+        j->secret[n] = '\0';
+        j->ctx->opts.secret_key = j->secret;
+    }
 }
 
 int instant_detach(instant_job *j)
@@ -135,7 +180,7 @@ int instant_detach(instant_job *j)
     int p[2];
     if (pipe(p) < 0)
         return ag_fail(ctx, AG_EFAIL, "--detach: pipe: %s", strerror(errno)), ctx->exit_code;
-    pid_t pid = spawn(p);
+    pid_t pid = spawn(ctx, p);
     int e = errno;
     close(p[1]);
     if (pid < 0) {

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <json-c/json.h>
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -250,12 +251,12 @@ static void say_done(instant_job *j)
         json_object_object_add(o, "id", json_object_new_string(j->id));
         json_object_object_add(o, "destination", json_object_new_string(j->dest_name));
         json_object_object_add(o, "usable_seconds", json_object_new_double(j->usable_s));
-        json_object_object_add(o, "copied_seconds", json_object_new_double(j->copied_s));
+        json_object_object_add(o, "complete_seconds", json_object_new_double(j->copied_s));
         puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
                                                JSON_C_TO_STRING_NOSLASHESCAPE));
         json_object_put(o);
     } else {
-        printf("%s@%s restored to %s (usable after %.2f s, copied in %.2f s)\n", j->name, j->id,
+        printf("%s@%s restored to %s (usable after %.2f s, complete after %.2f s)\n", j->name, j->id,
                j->dest_name, j->usable_s, j->copied_s);
     }
     fflush(stdout);
@@ -302,11 +303,7 @@ int cmd_restore_instant(ag_ctx *ctx, int argc, char **argv)
         return ag_fail(ctx, AG_EFAIL, "out of memory"), ctx->exit_code;
     j->ctx = ctx;
     j->t0 = ag_now();
-    const char *fd = getenv(INSTANT_CHILD_ENV);
-    char *end = NULL;
-    long v = fd != NULL ? strtol(fd, &end, 10) : -1;
-    j->child_fd = fd != NULL && end != fd && *end == '\0' && v >= 0 && v < 65536 ? (int)v : -1;
-    unsetenv(INSTANT_CHILD_ENV);
+    instant_child_setup(j);
     if (parse(j, argc, argv) == 0) {
         if (j->detach && j->child_fd < 0) {
             instant_detach(j);
@@ -319,6 +316,9 @@ int cmd_restore_instant(ag_ctx *ctx, int argc, char **argv)
     instant_pid_remove(j);
     if (j->own_dcluster)
         rbdio_disconnect(j->dcluster);
+    if (ctx->opts.secret_key == j->secret)
+        ctx->opts.secret_key = NULL;
+    OPENSSL_cleanse(j->secret, sizeof(j->secret));
     free(j);
     return ctx->exit_code;
 }

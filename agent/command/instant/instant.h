@@ -7,7 +7,8 @@
 #include "agent/serve/serve.h"
 
 #define INSTANT_HOST "127.0.0.1"
-/* Set in the detached child's environment: the fd of the pipe to its parent. */
+/* Set in the detached child's environment: "W:S", the fd of the pipe to its parent and
+ * of the one that brings it the S3 secret key (-1: none). */
 #define INSTANT_CHILD_ENV "RBD2S3_INSTANT_CHILD_FD"
 /* The debug hook of the tests: after prepare, wait until this file exists. */
 #define INSTANT_PAUSE_ENV "RBD2S3_DEBUG_INSTANT_PAUSE"
@@ -31,9 +32,10 @@ typedef struct instant_job {
     char pid_path[4096], log_path[4096];
     int pid_written;
     int child_fd;                   /* the detached child's pipe to its parent, or -1 */
+    char secret[1024];              /* the child's S3 secret key, from its parent */
     unsigned port;                  /* the served port (resume: the spec's) */
     serve_server *srv;
-    double usable_s, copied_s;
+    double usable_s, copied_s;       /* since t0: usable, copied and committed */
     int fail_rc;                    /* a Ceph failure while the server ran: the rc ... */
     char fail_text[2048];           /* ... and its text, recorded once the server stops */
 } instant_job;
@@ -57,6 +59,10 @@ void instant_paths(instant_job *j);
  * parent: 0 once the target is usable, else the child's (its error line is already on
  * stderr: this run prints none). The command line is this process's own. */
 int instant_detach(instant_job *j);
+/* In any run: take INSTANT_CHILD_ENV out of the environment; in the detached child, set
+ * j->child_fd and read the S3 secret key that the parent sent (the parent took it out of
+ * its environment) into ctx's options. Cannot fail: a bad value means not a child. */
+void instant_child_setup(instant_job *j);
 /* In the detached child, once the target is usable: tell the parent what to print (the
  * usable line, the pid and log file), then send stdout and stderr to the log file, close
  * the pipe. The child goes on either way. */

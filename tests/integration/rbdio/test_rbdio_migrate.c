@@ -90,7 +90,7 @@ static void test_import(rbdio_cluster *c, const char *path, const char *spec, mo
 
 void test_migrate(rbdio_cluster *c)
 {
-    char path[96], spec[256];
+    char path[96], moved[128], spec[256];
     rbdio_spec s = { pool, NULL, name_c };
     rbdio_info geom = { .order = 22 };
     rbdio_migration mg;
@@ -107,6 +107,11 @@ void test_migrate(rbdio_cluster *c)
     }
     rc = rbdio_migration_import(c, &s, spec, &geom);
     CHECK(rc == 0, "prepare an import to abort (%d: %s)", rc, rbdio_last_error());
+    snprintf(moved, sizeof(moved), "%s.moved", path);
+    rc = rename(path, moved);
+    check_state(c, &s, RBDIO_MIG_PREPARED, path, "with the source gone");
+    if (rc == 0)
+        rename(moved, path);
     rc = rbdio_migration_abort(c, &s);
     CHECK(rc == 0 && rbdio_image_exists(c, &s) == 0, "abort removes the target (%d: %s)", rc,
           rbdio_last_error());
