@@ -256,8 +256,8 @@ static void say_done(instant_job *j)
                                                JSON_C_TO_STRING_NOSLASHESCAPE));
         json_object_put(o);
     } else {
-        printf("%s@%s restored to %s (usable after %.2f s, complete after %.2f s)\n", j->name, j->id,
-               j->dest_name, j->usable_s, j->copied_s);
+        printf("%s@%s restored to %s (usable after %.2f s, complete after %.2f s)\n", j->name,
+               j->id, j->dest_name, j->usable_s, j->copied_s);
     }
     fflush(stdout);
 }
