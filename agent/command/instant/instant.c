@@ -113,6 +113,16 @@ static int fail_later(instant_job *j, int rc, const char *what)
     return -1;
 }
 
+/* The failure (an exit code, not a Ceph error) to record once the server is stopped. */
+static int fail_code_later(instant_job *j, int code, const char *text)
+{
+    if (j->fail_text[0] == '\0') {
+        j->fail_code = code;
+        snprintf(j->fail_text, sizeof(j->fail_text), "%s", text);
+    }
+    return -1;
+}
+
 /* Say the target is usable: a line (or a JSON object) on stdout, or through the detached
  * child's pipe to its parent. */
 static void say_usable(instant_job *j)
@@ -182,6 +192,12 @@ static int copy_commit(instant_job *j, rbdio_mig_state state)
     int rc = 0;
     ag_pending("the migration into %s is not finished: rerun `restore --instant --resume`, "
                "or `rbd migration abort %s`", j->dest_name, j->dest_name);
+    if (ag_interrupted) {
+        char text[4096];
+        snprintf(text, sizeof(text), "interrupted: %s is usable but not complete: rerun with "
+                 "--resume, or `rbd migration abort %s`", j->dest_name, j->dest_name);
+        return fail_code_later(j, AG_EINTR, text);
+    }
     if (state != RBDIO_MIG_EXECUTED) {
         copy_prog prog = { .order = j->geom.order > 0 ? j->geom.order : 22 };
         progress_start(&prog.p, ctx, "Copying into", j->dest_name);
@@ -208,11 +224,8 @@ static int migrate(instant_job *j, rbdio_mig_state state)
 {
     if (!j->resume) {
         char spec[RBDIO_MIG_SPEC_MAX];
-        if (instant_spec_build(j, j->port, spec, sizeof(spec)) < 0) {
-            snprintf(j->fail_text, sizeof(j->fail_text), "%s: source spec too long", j->name);
-            j->fail_rc = -ENAMETOOLONG;
-            return -1;
-        }
+        if (instant_spec_build(j, j->port, spec, sizeof(spec)) < 0)
+            return fail_code_later(j, AG_EUSAGE, "the source spec is too long (names)");
         ag_debug(j->ctx, "source spec %s", spec);
         int rc = rbdio_migration_import(j->dcluster, &j->dspec, spec, &j->geom);
         if (rc < 0)
@@ -236,6 +249,8 @@ static int run(instant_job *j)
     int rc = migrate(j, state);
     serve_stop(j->srv);
     j->srv = NULL;
+    if (rc < 0 && j->fail_code != 0)
+        return ag_fail(ctx, j->fail_code, "%s", j->fail_text);
     if (rc < 0)
         return ag_fail_rbd_why(ctx, j->fail_rc, j->fail_text);
     return 0;

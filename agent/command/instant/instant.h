@@ -36,8 +36,9 @@ typedef struct instant_job {
     unsigned port;                  /* the served port (resume: the spec's) */
     serve_server *srv;
     double usable_s, copied_s;       /* since t0: usable, copied and committed */
-    int fail_rc;                    /* a Ceph failure while the server ran: the rc ... */
-    char fail_text[2048];           /* ... and its text, recorded once the server stops */
+    int fail_code;                  /* a failure while the server ran: an exit code, */
+    int fail_rc;                    /* or (fail_code 0) a Ceph rc ... */
+    char fail_text[4096];           /* ... and its text, recorded once the server stops */
 } instant_job;
 
 /* ---- source.c ---- */

@@ -5,7 +5,7 @@
 # that the script reads and writes the target while nothing is copied yet. Then: the final
 # image equals the source snapshot plus the write made during the migration, carries the
 # backup's snapshot, and no migration is left; a kill -9 while paused is finished by
-# --resume, or undone by `rbd migration abort`; --detach; the refusals.
+# --resume; a SIGTERM leaves it for `rbd migration abort`; --detach; the refusals.
 . "$(dirname "$0")/../lib.sh"
 
 NAME=$(img inst)
@@ -173,13 +173,16 @@ else
     not_ok "second instant restore paused after prepare"
 fi
 
-# ---------------------------------------------------------------- kill -9, abort
+# ---------------------------------------------------------------- SIGTERM, abort
 DST=rbd/$(img inst-x)
 if start_paused x "$SRC@$ID1" "$DST" "${DC[@]}"; then
     ok "third instant restore paused after prepare"
-    kill -9 "$SPID"
-    wait "$SPID" 2>/dev/null
+    kill -TERM "$SPID"
+    wait "$SPID"
+    expect_eq "$?" 10 "SIGTERM while paused: exit 10"
     SPID=0
+    check "it says how to go on" grep -q "interrupted: $DST is usable but not complete: rerun \
+with --resume, or .rbd migration abort $DST." "$TMPD/x.err"
     check "rbd migration abort" rbd -c "$DST_CEPH_CONF" migration abort --no-progress "$DST"
     check "leaves no target" bash -c "! rbd -c '$DST_CEPH_CONF' info '$DST' >/dev/null 2>&1"
 else
