@@ -80,19 +80,9 @@ static int check_dest(restore_job *r)
         r->fresh_file = !r->t.is_blk;
         return 0;
     }
-    int rc;
-    if (r->dest_conf != NULL || r->dest_id != NULL) {
-        rc = rbdio_connect(r->dest_conf ? r->dest_conf : ctx->opts.ceph_conf,
-                           r->dest_id ? r->dest_id : ctx->opts.id, 30, &r->dcluster);
-        if (rc < 0)
-            return ag_fail(ctx, AG_ECEPH, "cannot connect to the destination cluster: %s",
-                           rbdio_last_error());
-        r->own_dcluster = 1;
-    } else if ((r->dcluster = ag_cluster(ctx)) == NULL) {
+    if (target_cluster(ctx, r->dest_conf, r->dest_id, r->dest.pool, r->dest.ns, r->dest_name,
+                       &r->dcluster, &r->own_dcluster) < 0)
         return -1;
-    }
-    if ((rc = rbdio_pool_check(r->dcluster, r->dest.pool, r->dest.ns)) < 0)
-        return ag_fail_rbd(ctx, rc, r->dest_name);
     return target_image_prepare(&r->t, r->dcluster, r->dest.pool, r->dest.ns, r->dest.image,
                                 r->dest_name);
 }

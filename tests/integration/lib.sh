@@ -35,6 +35,8 @@
 #   lock_default [DAYS]     set (or with no DAYS remove) that default retention
 # TAP:
 #   ok DESC | not_ok DESC | diag TEXT | check DESC CMD... | expect_eq GOT WANT DESC
+#   expect_rc WANT DESC NAME ARGS...   rb ARGS (stdout, stderr in $TMPD/NAME.out, .err)
+#                           exits WANT, else not ok with the end of its stderr
 #   require DESC CMD...     like check, but stops the script (done_testing) on failure
 #   bail REASON             "Bail out!" and exit 1
 #   done_testing            plan line, summary, exit 1 if anything failed (or nothing ran)
@@ -94,6 +96,16 @@ expect_eq() {
         diag "got:      '$1'" "expected: '$2'"
         return 1
     fi
+}
+
+# expect_rc WANT DESC NAME ARGS...: rb ARGS with stdout/stderr in $TMPD/NAME.*
+# (rb is defined below; it is looked up when expect_rc runs)
+expect_rc() {
+    local want=$1 desc=$2 n=$3 rc
+    shift 3
+    rb "$@" >"$TMPD/$n.out" 2>"$TMPD/$n.err"
+    rc=$?
+    expect_eq "$rc" "$want" "$desc: exit $want" || tail -n 5 "$TMPD/$n.err" | sed 's/^/#   /'
 }
 
 done_testing() {

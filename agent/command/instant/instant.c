@@ -7,6 +7,7 @@
 #include "agent/common/signals.h"
 #include "agent/config/options.h"
 #include "agent/restore/reader.h"
+#include "agent/restore/target.h"
 
 #include <errno.h>
 #include <json-c/json.h>
@@ -32,25 +33,6 @@ static int resolve(instant_job *j)
     j->geom = (rbdio_info){ .size = m->size, .order = m->order, .features = m->features,
                             .stripe_unit = m->stripe_unit, .stripe_count = m->stripe_count };
     reader_close(r);
-    return 0;
-}
-
-static int dest_connect(instant_job *j)
-{
-    ag_ctx *ctx = j->ctx;
-    int rc;
-    if (j->dest_conf != NULL || j->dest_id != NULL) {
-        rc = rbdio_connect(j->dest_conf ? j->dest_conf : ctx->opts.ceph_conf,
-                           j->dest_id ? j->dest_id : ctx->opts.id, 30, &j->dcluster);
-        if (rc < 0)
-            return ag_fail(ctx, AG_ECEPH, "cannot connect to the destination cluster: %s",
-                           rbdio_last_error());
-        j->own_dcluster = 1;
-    } else if ((j->dcluster = ag_cluster(ctx)) == NULL) {
-        return -1;
-    }
-    if ((rc = rbdio_pool_check(j->dcluster, j->dest.pool, j->dest.ns)) < 0)
-        return ag_fail_rbd(ctx, rc, j->dest_name);
     return 0;
 }
 
@@ -123,6 +105,28 @@ static int fail_code_later(instant_job *j, int code, const char *text)
     return -1;
 }
 
+/* A JSON object of the run's state ("usable", "restored"): the point, the target, the
+ * seconds until it was usable. The caller adds to it and frees it. */
+static json_object *json_state(const instant_job *j, const char *state)
+{
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "state", json_object_new_string(state));
+    json_object_object_add(o, "image", json_object_new_string(j->name));
+    json_object_object_add(o, "id", json_object_new_string(j->id));
+    json_object_object_add(o, "destination", json_object_new_string(j->dest_name));
+    json_object_object_add(o, "usable_seconds", json_object_new_double(j->usable_s));
+    return o;
+}
+
+/* o on one line into buf (n bytes); o is freed. Returns buf. */
+static const char *json_line(json_object *o, char *buf, size_t n)
+{
+    snprintf(buf, n, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+                                                             JSON_C_TO_STRING_NOSLASHESCAPE));
+    json_object_put(o);
+    return buf;
+}
+
 /* Say the target is usable: a line (or a JSON object) on stdout, or through the detached
  * child's pipe to its parent. */
 static void say_usable(instant_job *j)
@@ -131,20 +135,13 @@ static void say_usable(instant_job *j)
     char line[16384];
     j->usable_s = ag_now() - j->t0;
     if (ctx->opts.json) {
-        json_object *o = json_object_new_object();
-        json_object_object_add(o, "state", json_object_new_string("usable"));
-        json_object_object_add(o, "image", json_object_new_string(j->name));
-        json_object_object_add(o, "id", json_object_new_string(j->id));
-        json_object_object_add(o, "destination", json_object_new_string(j->dest_name));
-        json_object_object_add(o, "usable_seconds", json_object_new_double(j->usable_s));
+        json_object *o = json_state(j, "usable");
         if (j->child_fd >= 0) {
             json_object_object_add(o, "pid", json_object_new_int64((int64_t)getpid()));
             json_object_object_add(o, "pid_file", json_object_new_string(j->pid_path));
             json_object_object_add(o, "log_file", json_object_new_string(j->log_path));
         }
-        snprintf(line, sizeof(line), "%s\n", json_object_to_json_string_ext(o,
-                 JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
-        json_object_put(o);
+        json_line(o, line, sizeof(line));
     } else {
         int n = snprintf(line, sizeof(line), "%s is usable now; copying in the background "
                          "(usable after %.2f s)\n", j->dest_name, j->usable_s);
@@ -243,8 +240,10 @@ static int run(instant_job *j)
     rbdio_mig_state state = RBDIO_MIG_NONE;
     if (j->child_fd >= 0 && instant_pid_write(j) < 0)
         return -1;
-    if (ag_s3(ctx) == NULL || dest_connect(j) < 0 || check_target(j, &state) < 0 ||
-        resolve(j) < 0 || start_server(j) < 0)
+    if (ag_s3(ctx) == NULL ||
+        target_cluster(ctx, j->dest_conf, j->dest_id, j->dest.pool, j->dest.ns, j->dest_name,
+                       &j->dcluster, &j->own_dcluster) < 0 ||
+        check_target(j, &state) < 0 || resolve(j) < 0 || start_server(j) < 0)
         return -1;
     int rc = migrate(j, state);
     serve_stop(j->srv);
@@ -260,16 +259,10 @@ static void say_done(instant_job *j)
 {
     ag_ctx *ctx = j->ctx;
     if (ctx->opts.json) {
-        json_object *o = json_object_new_object();
-        json_object_object_add(o, "state", json_object_new_string("restored"));
-        json_object_object_add(o, "image", json_object_new_string(j->name));
-        json_object_object_add(o, "id", json_object_new_string(j->id));
-        json_object_object_add(o, "destination", json_object_new_string(j->dest_name));
-        json_object_object_add(o, "usable_seconds", json_object_new_double(j->usable_s));
+        char line[16384];
+        json_object *o = json_state(j, "restored");
         json_object_object_add(o, "complete_seconds", json_object_new_double(j->copied_s));
-        puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-                                               JSON_C_TO_STRING_NOSLASHESCAPE));
-        json_object_put(o);
+        fputs(json_line(o, line, sizeof(line)), stdout);
     } else {
         printf("%s@%s restored to %s (usable after %.2f s, complete after %.2f s)\n", j->name,
                j->id, j->dest_name, j->usable_s, j->copied_s);

@@ -46,15 +46,6 @@ start_paused() {
     return 1
 }
 
-# expect_rc WANT DESC NAME ARGS...: rb ARGS with stdout/stderr in $TMPD/NAME.*
-expect_rc() {
-    local want=$1 desc=$2 n=$3 rc
-    shift 3
-    rb "$@" >"$TMPD/$n.out" 2>"$TMPD/$n.err"
-    rc=$?
-    expect_eq "$rc" "$want" "$desc: exit $want" || tail -n 5 "$TMPD/$n.err" | sed 's/^/#   /'
-}
-
 # mig_state SPEC: the state of the target's migration ("" for none; "status-failed" when
 # `rbd status` fails, as it does for an import whose source is down).
 mig_state() {

@@ -43,15 +43,6 @@ start_stalled() {
 
 kill9() { [ "$SPID" -gt 0 ] && { kill -9 "$SPID"; wait "$SPID" 2>/dev/null; }; SPID=0; }
 
-# expect_rc WANT DESC NAME ARGS...: rb ARGS with stdout/stderr in $TMPD/NAME.*
-expect_rc() {
-    local want=$1 desc=$2 n=$3 rc
-    shift 3
-    rb "$@" >"$TMPD/$n.out" 2>"$TMPD/$n.err"
-    rc=$?
-    expect_eq "$rc" "$want" "$desc: exit $want" || tail -n 5 "$TMPD/$n.err" | sed 's/^/#   /'
-}
-
 # ---------------------------------------------------------------- an image
 DST=rbd/$(img part-r)
 if start_stalled img1 "$SRC" "$DST" --dest-ceph-conf "$DST_CEPH_CONF"; then
