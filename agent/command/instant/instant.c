@@ -57,8 +57,8 @@ static int check_target(instant_job *j, rbdio_mig_state *state)
                        j->resume ? " and is not in a migration: nothing to resume" : "");
     if (!instant_spec_ours(j, m.source_spec, &j->port, id))
         return ag_fail(ctx, AG_EEXIST, "%s: in a migration that is not an instant restore "
-                       "of %s%s%s (source %s)", j->dest_name, j->name,
-                       j->spec.at[0] ? "@" : "", j->spec.at, m.source_spec);
+                       "of %s%s%s", j->dest_name, j->name, j->spec.at[0] ? "@" : "",
+                       j->spec.at);   /* its spec is not echoed: it may hold a secret */
     if (!j->resume)
         return ag_fail(ctx, AG_EEXIST, "%s: an instant restore of %s@%s was left unfinished: "
                        "rerun with --resume, or `rbd migration abort %s`", j->dest_name,
