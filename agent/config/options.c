@@ -269,6 +269,8 @@ static void usage(void)
           "  run     [--dry-run]     back up every image of the config's [pool:NAME]\n"
           "  import-diff FILE|- POOL/IMAGE   store an rbd export-diff stream as a backup\n"
           "  verify  [POOL/IMAGE[@BACKUP]] [--deep] [--source] [--as-of TIME]\n"
+          "  serve   [--listen HOST:PORT] [--token-file F] [--tls-cert F --tls-key F]\n"
+          "          [--max-connections N] [--cache-size SIZE]   backups over HTTP\n"
           "  key create FILE        a new master key file (32 random bytes, mode 0600)\n"
           "  key rotate [POOL[/IMAGE]] --new-key-file FILE | --new-passphrase-file FILE\n"
           "                         rewrap every data key under a new master key\n"

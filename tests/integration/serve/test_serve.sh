@@ -9,13 +9,15 @@ SRC=rbd/$(img serve)
 IMG=${SRC#rbd/}
 SERVE_PID=""
 BASE=""
+SERVE_PRE=()     # global options of start_serve, before the command
 
 # start_serve NAME ARGS...: rbd2s3 serve in the background; sets SERVE_PID, BASE (from
 # its "serving on URL" line). Returns 1 if it did not come up within 30 s.
 start_serve() {
     local name=$1 i
     shift
-    "$RBD2S3" "${RB_ARGS[@]}" serve "$@" >"$TMPD/$name.out" 2>"$TMPD/$name.err" &
+    "$RBD2S3" "${RB_ARGS[@]}" "${SERVE_PRE[@]}" serve "$@" >"$TMPD/$name.out" \
+        2>"$TMPD/$name.err" &
     SERVE_PID=$!
     for i in $(seq 300); do
         BASE=$(sed -n 's|^serving on \(.*\)/$|\1|p' "$TMPD/$name.out")
@@ -154,6 +156,22 @@ if start_serve s2 --listen 0.0.0.0:0 --token-file "$TMPD/token"; then
 else
     not_ok "serve with a token starts"
 fi
+
+# ---- the config file's [serve] section; IPv6 loopback
+printf '[serve]\nlisten = [::1]:0\n' >"$TMPD/serve.conf"
+SERVE_PRE=(-c "$TMPD/serve.conf")
+if start_serve s5; then
+    check "[serve] listen = [::1]:0 is taken ($BASE)" grep -q '^serving on http://\[::1\]:' \
+        "$TMPD/s5.out"
+    expect_eq "$(status_of -g -r 0-9 "$BASE/rbd/$IMG.raw")" 206 "a Range over IPv6"
+    stop_serve
+else
+    not_ok "serve with [serve] listen = [::1]:0 starts"
+fi
+SERVE_PRE=()
+printf '[serve]\nlisen = 127.0.0.1:0\n' >"$TMPD/bad.conf"
+rb -c "$TMPD/bad.conf" serve >/dev/null 2>"$TMPD/badconf.err"
+expect_eq "$?" 2 "an unknown key in [serve]: exit 2"
 
 # ---- TLS with a self-signed certificate
 if openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 \
