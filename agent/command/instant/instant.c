@@ -60,9 +60,9 @@ static int check_target(instant_job *j, rbdio_mig_state *state)
                        "of %s%s%s", j->dest_name, j->name, j->spec.at[0] ? "@" : "",
                        j->spec.at);   /* its spec is not echoed: it may hold a secret */
     if (!j->resume)
-        return ag_fail(ctx, AG_EEXIST, "%s: an instant restore of %s@%s was left unfinished: "
-                       "rerun with --resume, or `rbd migration abort %s`", j->dest_name,
-                       j->name, id, j->dest_name);
+        return ag_fail(ctx, AG_EEXIST, "%s: an instant restore of %s@%s is running or was "
+                       "left unfinished: rerun with --resume, or `rbd migration abort %s`",
+                       j->dest_name, j->name, id, j->dest_name);
     if (m.state != RBDIO_MIG_PREPARED && m.state != RBDIO_MIG_EXECUTING &&
         m.state != RBDIO_MIG_EXECUTED)
         return ag_fail(ctx, AG_EFAIL, "%s: migration in state '%s': cannot resume it",

@@ -50,7 +50,11 @@ start_paused() {
 # `rbd status` fails, as it does for an import whose source is down).
 mig_state() {
     local out
-    out=$(rbd -c "$DST_CEPH_CONF" status "$1" 2>&1) || { echo status-failed; return; }
+    out=$(rbd -c "$DST_CEPH_CONF" status "$1" 2>&1) || {
+        echo status-failed
+        grep -v '^$' <<<"$out" | tail -n 4 | sed 's/^/# rbd status: /' >&2
+        return
+    }
     sed -n 's/^\tstate: //p' <<<"$out"
 }
 
@@ -141,7 +145,8 @@ if start_paused k "$SRC" "$DST" "${DC[@]}"; then
     SPID=0
     expect_rc 7 "a plain rerun refuses the unfinished one" k0 restore "$SRC" "$DST" --instant \
         "${DC[@]}"
-    check "and says how to go on" grep -q "rerun with --resume, or .rbd migration abort" \
+    check "and says how to go on" grep -q "running or was left unfinished: rerun with \
+--resume, or .rbd migration abort" \
         "$TMPD/k0.err"
     PORT=$(sed -n 's|.*serving .* on 127.0.0.1:\([0-9]*\)$|\1|p' "$TMPD/k.err")
     expect_eq "$(mig_state "$DST")" "status-failed" "with its server gone, rbd status fails"
@@ -182,18 +187,20 @@ fi
 
 # ---------------------------------------------------------------- --detach
 DST=rbd/$(img inst-d)
-rb restore "$SRC@$ID1" "$DST" --instant --detach --pid-file "$TMPD/d.pid" \
+rb --format json restore "$SRC@$ID1" "$DST" --instant --detach --pid-file "$TMPD/d.pid" \
     --log-file "$TMPD/d.log" "${DC[@]}" >"$TMPD/d.out" 2>"$TMPD/d.err"
 expect_eq "$?" 0 "--detach returns once the target is usable"
-check "it printed the usable line" grep -q "^$DST is usable now" "$TMPD/d.out"
-check "and the pid and log files" grep -q "pid file $TMPD/d.pid.*log $TMPD/d.log" "$TMPD/d.out"
+expect_eq "$(jq -r '[.state, .destination, .id, .pid_file, .log_file] | join(" ")' \
+    "$TMPD/d.out" 2>&1)" "usable $DST $ID1 $TMPD/d.pid $TMPD/d.log" \
+    "its JSON says usable, the target, the backup, the pid and log files"
+check "and the time it took" jq -e '.usable_seconds > 0 and .pid > 1' "$TMPD/d.out"
 DPID=$(cat "$TMPD/d.pid" 2>/dev/null)
 for ((t = 0; t < 600; t++)); do
     [ -n "$DPID" ] && kill -0 "$DPID" 2>/dev/null || break
     sleep 0.2
 done
 check "the detached run ended" bash -c "! kill -0 '${DPID:-0}' 2>/dev/null"
-check "its log says it is restored" grep -q "restored to $DST" "$TMPD/d.log"
+check "its log says it is restored" grep -q '"state":"restored"' "$TMPD/d.log"
 check "its pid file is gone" test ! -e "$TMPD/d.pid"
 expect_eq "$(img_sum "$DST" "$DST_CEPH_CONF")" "$(img_sum "$SRC@rbd2s3-$ID1")" \
     "the detached restore equals the snapshot of $ID1"
