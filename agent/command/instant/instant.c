@@ -157,15 +157,16 @@ static void say_usable(instant_job *j)
     }
 }
 
-/* The tests' hook: with RBD2S3_DEBUG_INSTANT_PAUSE=FILE, wait until FILE exists. */
-static void debug_pause(instant_job *j)
+/* The tests' hooks: with the variable env set to FILE, say so and wait until FILE exists
+ * (or a signal came). */
+static void debug_pause(const instant_job *j, const char *env, const char *when)
 {
-    const char *f = getenv(INSTANT_PAUSE_ENV);
+    const char *f = getenv(env);
     struct stat st;
     struct timespec tick = { 0, 100 * 1000 * 1000 };
     if (f == NULL || f[0] == '\0')
         return;
-    ag_info(j->ctx, "paused after prepare until %s exists", f);
+    ag_info(j->ctx, "paused %s until %s exists", when, f);
     while (!ag_interrupted && stat(f, &st) != 0)
         nanosleep(&tick, NULL);
 }
@@ -174,12 +175,18 @@ static void debug_pause(instant_job *j)
 typedef struct copy_prog {
     progress p;
     int order;
+    int paused;                 /* RBD2S3_DEBUG_INSTANT_PAUSE_COPY was honoured */
+    const instant_job *j;
 } copy_prog;
 
 static void on_copy(uint64_t done, uint64_t total, void *arg)
 {
     copy_prog *c = arg;
     progress_update(&c->p, done, total, done << c->order);
+    if (!c->paused && done * 2 >= total && done < total) {
+        c->paused = 1;          /* halfway: librbd's copy waits on this thread */
+        debug_pause(c->j, INSTANT_PAUSE_COPY_ENV, "halfway through the copy");
+    }
 }
 
 /* Execute (unless done), commit, and the backup's snapshot on the target. */
@@ -196,7 +203,7 @@ static int copy_commit(instant_job *j, rbdio_mig_state state)
         return fail_code_later(j, AG_EINTR, text);
     }
     if (state != RBDIO_MIG_EXECUTED) {
-        copy_prog prog = { .order = j->geom.order > 0 ? j->geom.order : 22 };
+        copy_prog prog = { .order = j->geom.order > 0 ? j->geom.order : 22, .j = j };
         progress_start(&prog.p, ctx, "Copying into", j->dest_name);
         rc = rbdio_migration_execute(j->dcluster, &j->dspec, on_copy, &prog);
         progress_end(&prog.p, rc == 0);
@@ -230,7 +237,7 @@ static int migrate(instant_job *j, rbdio_mig_state state)
         state = RBDIO_MIG_PREPARED;
     }
     say_usable(j);
-    debug_pause(j);
+    debug_pause(j, INSTANT_PAUSE_ENV, "after prepare");
     return copy_commit(j, state);
 }
 

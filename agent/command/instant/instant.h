@@ -10,8 +10,10 @@
 /* Set in the detached child's environment: "W:S", the fd of the pipe to its parent and
  * of the one that brings it the S3 secret key (-1: none). */
 #define INSTANT_CHILD_ENV "RBD2S3_INSTANT_CHILD_FD"
-/* The debug hook of the tests: after prepare, wait until this file exists. */
+/* The debug hooks of the tests: wait until the file they name exists, after prepare or
+ * halfway through the copy. */
 #define INSTANT_PAUSE_ENV "RBD2S3_DEBUG_INSTANT_PAUSE"
+#define INSTANT_PAUSE_COPY_ENV "RBD2S3_DEBUG_INSTANT_PAUSE_COPY"
 
 typedef struct instant_job {
     ag_ctx *ctx;

@@ -4,8 +4,9 @@
 # RBD2S3_DEBUG_INSTANT_PAUSE=FILE makes the agent wait after prepare until FILE exists, so
 # that the script reads and writes the target while nothing is copied yet. Then: the final
 # image equals the source snapshot plus the write made during the migration, carries the
-# backup's snapshot, and no migration is left; a kill -9 while paused is finished by
-# --resume; a SIGTERM leaves it for `rbd migration abort`; --detach; the refusals.
+# backup's snapshot, and no migration is left; a kill -9 while paused, or halfway through
+# the copy (RBD2S3_DEBUG_INSTANT_PAUSE_COPY), is finished by --resume; a SIGTERM leaves it
+# for `rbd migration abort`; --detach; the refusals.
 . "$(dirname "$0")/../lib.sh"
 
 NAME=$(img inst)
@@ -25,17 +26,19 @@ require "export the source snapshot of $ID2" \
 SUM2=$(file_sum "$TMPD/src2.raw")
 
 # start_paused NAME ARGS...: an instant restore paused after prepare (it printed its usable
-# line); sets SPID (0 if it did not get there: it failed or finished first).
+# line); sets SPID (0 if it did not get there: it failed or finished first). With
+# HOOK=COPY, paused halfway through the copy instead.
 start_paused() {
-    local n=$1
+    local n=$1 hook=RBD2S3_DEBUG_INSTANT_PAUSE${HOOK:+_$HOOK}
+    local when=${HOOK:+halfway through the copy}
     shift
     rm -f "$TMPD/go-$n"
     : >"$TMPD/$n.err"
-    RBD2S3_DEBUG_INSTANT_PAUSE=$TMPD/go-$n "$RBD2S3" "${RB_ARGS[@]}" -v restore "$@" \
+    env "$hook=$TMPD/go-$n" "$RBD2S3" "${RB_ARGS[@]}" -v restore "$@" \
         --instant >"$TMPD/$n.out" 2>"$TMPD/$n.err" </dev/null &
     SPID=$!
     for ((t = 0; t < PAUSE_WAIT * 5; t++)); do
-        grep -q 'paused after prepare' "$TMPD/$n.err" && return 0
+        grep -q "paused ${when:-after prepare}" "$TMPD/$n.err" && return 0
         kill -0 "$SPID" 2>/dev/null || break
         sleep 0.2
     done
@@ -167,6 +170,22 @@ s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(1); time.sleep(60)' "$PORT" &
     expect_eq "$(mig_state "$DST")" "" "no migration is left"
 else
     not_ok "second instant restore paused after prepare"
+fi
+
+# ---------------------------------------------------------------- kill -9 in the copy
+DST=rbd/$(img inst-m)
+if HOOK=COPY start_paused m "$SRC@$ID1" "$DST" "${DC[@]}"; then
+    ok "an instant restore paused halfway through the copy"
+    kill -9 "$SPID"
+    wait "$SPID" 2>/dev/null
+    SPID=0
+    expect_rc 0 "--resume finishes it (the dead run's lock lingers about 30 s)" m1 restore \
+        "$SRC@$ID1" "$DST" --instant --resume "${DC[@]}"
+    expect_eq "$(img_sum "$DST" "$DST_CEPH_CONF")" "$(img_sum "$SRC@rbd2s3-$ID1")" \
+        "the target equals the snapshot of $ID1"
+    expect_eq "$(mig_state "$DST")" "" "no migration is left"
+else
+    not_ok "an instant restore paused halfway through the copy"
 fi
 
 # ---------------------------------------------------------------- SIGTERM, abort
