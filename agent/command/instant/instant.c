@@ -207,9 +207,12 @@ static int copy_commit(instant_job *j, rbdio_mig_state state)
         progress_start(&prog.p, ctx, "Copying into", j->dest_name);
         rc = rbdio_migration_execute(j->dcluster, &j->dspec, on_copy, &prog);
         progress_end(&prog.p, rc == 0);
-        if (rc < 0)
-            return fail_later(j, rc, "the migration stopped (rerun with --resume, or `rbd "
-                              "migration abort`)");
+        if (rc < 0) {
+            char what[2048];
+            snprintf(what, sizeof(what), "%.700s is usable but not complete (rerun with --resume, "
+                     "or `rbd migration abort %.700s`)", j->dest_name, j->dest_name);
+            return fail_later(j, rc, what);
+        }
     }
     j->copied_s = ag_now() - j->t0;
     if ((rc = rbdio_migration_commit(j->dcluster, &j->dspec)) < 0)

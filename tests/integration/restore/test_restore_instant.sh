@@ -6,7 +6,7 @@
 # image equals the source snapshot plus the write made during the migration, carries the
 # backup's snapshot, and no migration is left; a kill -9 while paused, or halfway through
 # the copy (RBD2S3_DEBUG_INSTANT_PAUSE_COPY), is finished by --resume; a SIGTERM leaves it
-# for `rbd migration abort`; --detach; the refusals.
+# for `rbd migration abort`; --detach; the refusals; a damaged chunk stops the copy.
 . "$(dirname "$0")/../lib.sh"
 
 NAME=$(img inst)
@@ -224,5 +224,29 @@ check "its pid file is gone" test ! -e "$TMPD/d.pid"
 expect_eq "$(img_sum "$DST" "$DST_CEPH_CONF")" "$(img_sum "$SRC@rbd2s3-$ID1")" \
     "the detached restore equals the snapshot of $ID1"
 expect_eq "$(mig_state "$DST")" "" "no migration is left"
+
+# ---------------------------------------------------------------- a damaged chunk
+# (last: it damages the chain) the copy stops, the migration is left for abort
+rb --format json show "$SRC@$ID2" --chunks >"$TMPD/show.json" 2>/dev/null
+read -r COFF PACK POFF PLEN < <(jq -r '[.chunks[] | select(.kind != "zero" and
+    .offset >= 33554432)][0] | "\(.offset) \(.pack) \(.pack_offset) \(.stored)"' \
+    "$TMPD/show.json")
+KEY=$(jq -r ".data_objects[${PACK:-0}].key" "$TMPD/show.json")
+require "a data chunk past 32 MiB ($KEY at $POFF)" test -n "$KEY" -a "$KEY" != null
+require "download $KEY" s3api get-object --bucket "$BUCKET" --key "$KEY" "$TMPD/obj"
+python3 -c 'import sys
+d = bytearray(open(sys.argv[1], "rb").read()); at = int(sys.argv[2])
+d[at:at + 16] = bytes(b ^ 0xA5 for b in d[at:at + 16]); open(sys.argv[1], "wb").write(d)' \
+    "$TMPD/obj" "$((POFF + PLEN / 2))"
+require "upload it damaged" s3api put-object --bucket "$BUCKET" --key "$KEY" --body "$TMPD/obj"
+DST=rbd/$(img inst-b)
+expect_rc 1 "an instant restore over a damaged chunk" b1 restore "$SRC@$ID2" "$DST" --instant \
+    "${DC[@]}"
+check "the server names the checksum mismatch" grep -q "checksum mismatch.*answered 502" \
+    "$TMPD/b1.err"
+check "it says the target is not complete and how to go on" grep -q "$DST is usable but not \
+complete (rerun with --resume, or .rbd migration abort $DST.)" "$TMPD/b1.err"
+check "rbd migration abort" rbd -c "$DST_CEPH_CONF" migration abort --no-progress "$DST"
+check "leaves no target" bash -c "! rbd -c '$DST_CEPH_CONF' info '$DST' >/dev/null 2>&1"
 
 done_testing
