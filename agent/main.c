@@ -28,6 +28,7 @@ static const command commands[] = {
     { "verify", cmd_verify, 1 },
     { "serve", cmd_serve, 1 },
     { "key", cmd_key, 0 },
+    { "mount", cmd_mount, 1 },
 };
 
 static const command *find_command(const char *name)

@@ -3,7 +3,7 @@
 # (config.h), OUT: where objects and harness binaries go.
 CC = clang
 SAN = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
-DEPS = json-c liblz4 libxxhash libcrypto libcurl libxml-2.0 inih libmicrohttpd
+DEPS = json-c liblz4 libxxhash libcrypto libcurl libxml-2.0 inih fuse3 libmicrohttpd
 PKG_CFLAGS := $(shell pkg-config --cflags $(DEPS))
 PKG_LIBS := $(shell pkg-config --libs $(DEPS))
 CFLAGS = -std=c11 -D_GNU_SOURCE -g -O1 -Wall -Wextra -Wno-unused-parameter \

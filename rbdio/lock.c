@@ -1,4 +1,5 @@
-/* lock.c - an exclusive RADOS advisory lock on an image's header, renewed while held. */
+/* lock.c - locks of an image: an exclusive RADOS advisory lock on its header, renewed
+ * while held; librbd's exclusive lock; who else uses the image. */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -219,4 +220,85 @@ void rbdio_lock_release(rbdio_lock *l)
     pthread_mutex_destroy(&l->mu);
     pthread_cond_destroy(&l->cv);
     free(l);
+}
+
+/* The owner of librbd's exclusive lock, when another client holds it: 1 (who filled). */
+static int other_owner(rbdio_image *img, char *who, size_t len)
+{
+    rbd_lock_mode_t mode;
+    char *owners[8];
+    size_t n = sizeof(owners) / sizeof(owners[0]);
+    int owner = 0;
+    int rc = rbd_lock_get_owners(img->rbd, &mode, owners, &n);
+    if (rc == -ENOENT || rc == -EINVAL || rc == -EOPNOTSUPP)
+        return 0;                     /* unlocked, or no exclusive-lock feature */
+    if (rc < 0)
+        return rbdio_fail(rc, "cannot read the lock owners of '%s'", img->where);
+    if (n > 0 && rbd_is_exclusive_lock_owner(img->rbd, &owner) == 0 && !owner) {
+        snprintf(who, len, "client %.200s holds its exclusive lock", owners[0]);
+        rc = 1;
+    }
+    rbd_lock_get_owners_cleanup(owners, n);
+    return rc;
+}
+
+/* An advisory lock (`rbd lock add`): 1 (who filled). */
+static int advisory_lock(rbdio_image *img, char *who, size_t len)
+{
+    char tag[256], clients[LOCKERS_BUF], cookies[LOCKERS_BUF], addrs[LOCKERS_BUF];
+    size_t tl = sizeof(tag), cl = sizeof(clients), kl = sizeof(cookies), al = sizeof(addrs);
+    int exclusive = 0;
+    ssize_t n = rbd_list_lockers(img->rbd, &exclusive, tag, &tl, clients, &cl, cookies, &kl,
+                                 addrs, &al);
+    if (n < 0)
+        return rbdio_fail((int)n, "cannot list the lockers of '%s'", img->where);
+    if (n == 0)
+        return 0;
+    snprintf(who, len, "%.120s holds a lock on it, cookie '%.120s'", clients, cookies);
+    return 1;
+}
+
+/* A watcher of the header other than img's own client: 1 (who filled). */
+static int other_watcher(rbdio_image *img, char *who, size_t len)
+{
+    rbd_image_watcher_t w[16];
+    size_t n = sizeof(w) / sizeof(w[0]);
+    int rc = rbd_watchers_list(img->rbd, w, &n);
+    if (rc == -ERANGE) {
+        snprintf(who, len, "more than %zu clients have it open", n);
+        return 1;
+    }
+    if (rc < 0)
+        return rbdio_fail(rc, "cannot list the watchers of '%s'", img->where);
+    int64_t self = (int64_t)rados_get_instance_id(img->c->rados);
+    rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++)
+        if (w[i].id != self) {
+            snprintf(who, len, "client.%lld at %.120s has it open", (long long)w[i].id,
+                     w[i].addr ? w[i].addr : "?");
+            rc = 1;
+        }
+    rbd_watchers_list_cleanup(w, n);
+    return rc;
+}
+
+int rbdio_image_in_use(rbdio_image *img, char *who, size_t len)
+{
+    int rc = advisory_lock(img, who, len);    /* first: librbd then says -EBUSY */
+    if (rc == 0)
+        rc = other_owner(img, who, len);
+    if (rc == 0)
+        rc = other_watcher(img, who, len);
+    return rc;
+}
+
+int rbdio_image_lock_exclusive(rbdio_image *img)
+{
+    uint64_t features = 0;
+    int rc = rbd_get_features(img->rbd, &features);
+    if (rc == 0 && (features & RBD_FEATURE_EXCLUSIVE_LOCK) == 0)
+        return 0;
+    if (rc == 0)
+        rc = rbd_lock_acquire(img->rbd, RBD_LOCK_MODE_EXCLUSIVE);
+    return rc < 0 ? rbdio_fail(rc, "cannot take the exclusive lock of '%s'", img->where) : 0;
 }

@@ -219,6 +219,18 @@ const char *rbdio_lock_note(const rbdio_lock *l);
 /* Stop renewing and release. Safe on NULL. */
 void rbdio_lock_release(rbdio_lock *l);
 
+/* Whether another client uses the image (img open at its head): 1, with who (a line
+ * naming the client, NUL-terminated, truncated to len) filled, when a client other
+ * than img's holds librbd's exclusive lock, holds an advisory lock (`rbd lock add`) or
+ * watches the header (has the image open); 0 if none; a negative errno on failure.
+ * img's own watch (its cluster handle's instance) does not count. */
+int rbdio_image_in_use(rbdio_image *img, char *who, size_t len);
+/* Take librbd's exclusive lock on the image and keep it (no transparent hand-over to
+ * another client that wants to write) until the image is closed: 0; 0 too when the
+ * image has no exclusive-lock feature (nothing to take); a negative errno on failure
+ * (-EROFS or -EBUSY: another client holds it). */
+int rbdio_image_lock_exclusive(rbdio_image *img);
+
 /* ---- The `rbd export-diff` stream (v1 and v2), rbdio/diffstream.c ----
  * Pure I/O on a file descriptor (a file, a pipe, stdin); no librbd. Memory is bounded:
  * a write record's payload is read and written in pieces of the caller's size.

@@ -12,7 +12,7 @@ PKGS=(
     awscli s3cmd lz4 xxhash python3 jq time curl python3-prometheus-client
     groff-base man-db systemd
     clang libclang-rt-14-dev
-    libmicrohttpd-dev libfuse3-dev fuse3 fuse2fs qemu-utils
+    libmicrohttpd-dev libfuse3-dev fuse3 fuse2fs qemu-utils qemu-block-extra
 )
 
 missing=()

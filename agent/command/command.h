@@ -21,5 +21,8 @@ int cmd_export_diff(ag_ctx *ctx, int argc, char **argv);
 int cmd_serve(ag_ctx *ctx, int argc, char **argv);
 /* `key create FILE` (and `key rotate`): the master keys (agent/command/key.c). */
 int cmd_key(ag_ctx *ctx, int argc, char **argv);
+/* `mount POOL/IMAGE[@BACKUP] DIR`: the backup point as DIR/image.raw, through FUSE, until
+ * SIGTERM or an unmount (agent/command/mount.c). */
+int cmd_mount(ag_ctx *ctx, int argc, char **argv);
 
 #endif

@@ -1,5 +1,6 @@
 /* restore.c - the restore command: a restore point's chain into a new image (any
- * cluster), a file or stdout; merged newest-first, or replayed backup by backup. */
+ * cluster), a file or stdout; merged newest-first, or replayed backup by backup; or,
+ * with --onto, an existing image caught up. */
 #include "agent/common/context.h"
 #include "agent/command/command.h"
 #include "agent/repo/catalog.h"
@@ -13,6 +14,7 @@
 #include "agent/restore/plan.h"
 #include "agent/common/progress.h"
 #include "agent/restore/target.h"
+#include "agent/restore/onto.h"
 
 #include <errno.h>
 #include <json-c/json.h>
@@ -42,6 +44,9 @@ typedef struct restore_job {
     target t;                 /* the partial image or file (t.img, t.fd) */
     int replay;
     const char *as_of;        /* --as-of TIME, or NULL */
+    int onto;                 /* --onto: catch up the existing DEST */
+    int force;                /* --force: and revert what was written on it */
+    onto_result done;         /* what --onto did */
 } restore_job;
 
 static const manifest *chain_m(const restore_job *r, size_t i)
@@ -58,6 +63,14 @@ static int resolve(restore_job *r)
         return -1;
     long t = catalog_find(ctx, &r->cat, &r->spec, r->spec.at);
     return t < 0 ? -1 : chain_open(ctx, &r->cat, (size_t)t, &r->ch);
+}
+
+/* The destination cluster (--dest-ceph-conf, --dest-id, or the source's), and DEST's
+ * pool and namespace there. */
+static int connect_dest(restore_job *r)
+{
+    return target_cluster(r->ctx, r->dest_conf, r->dest_id, r->dest.pool, r->dest.ns,
+                          r->dest_name, &r->dcluster, &r->own_dcluster);
 }
 
 /* The destination checked and, for a file, opened before any download: stdout, a
@@ -80,8 +93,7 @@ static int check_dest(restore_job *r)
         r->fresh_file = !r->t.is_blk;
         return 0;
     }
-    if (target_cluster(ctx, r->dest_conf, r->dest_id, r->dest.pool, r->dest.ns, r->dest_name,
-                       &r->dcluster, &r->own_dcluster) < 0)
+    if (connect_dest(r) < 0)
         return -1;
     return target_image_prepare(&r->t, r->dcluster, r->dest.pool, r->dest.ns, r->dest.image,
                                 r->dest_name);
@@ -131,6 +143,8 @@ static int apply(restore_job *r, size_t first, size_t last, int fresh, const cha
     return rc;
 }
 
+/* The point's snapshot on an image target, and the image-meta naming the source image
+ * (restore --onto checks that its snapshots are of this image's backups). */
 static int finish_point(restore_job *r, const manifest *m)
 {
     if (r->t.img == NULL)
@@ -138,7 +152,11 @@ static int finish_point(restore_job *r, const manifest *m)
     int rc = rbdio_flush(r->t.img);
     if (rc == 0)
         rc = rbdio_snap_create(r->t.img, m->snap_name);
-    return rc < 0 ? ag_fail_rbd(r->ctx, rc, "creating the snapshot on the destination") : 0;
+    if (rc < 0)
+        return ag_fail_rbd(r->ctx, rc, "creating the snapshot on the destination");
+    if ((rc = rbdio_meta_set(r->t.img, TARGET_SOURCE_META, r->name)) < 0)
+        return ag_fail_rbd(r->ctx, rc, r->t.part_name);
+    return 0;
 }
 
 static int run_replay(restore_job *r)
@@ -159,9 +177,21 @@ static int run_replay(restore_job *r)
     return 0;
 }
 
+/* --onto: the existing DEST caught up (agent/restore/onto.c). */
+static int run_onto(restore_job *r)
+{
+    if (ag_s3(r->ctx) == NULL || resolve(r) < 0 || connect_dest(r) < 0)
+        return -1;
+    onto_target t = { r->dcluster, r->dest.pool, r->dest.ns, r->dest.image, r->dest_name,
+                      r->name, r->force };
+    return onto_restore(r->ctx, &r->ch, &t, &r->done);
+}
+
 static int run_restore(restore_job *r)
 {
     ag_ctx *ctx = r->ctx;
+    if (r->onto)
+        return run_onto(r);
     if (ag_s3(ctx) == NULL || resolve(r) < 0 || check_dest(r) < 0 ||
         chain_load_indexes(ctx, &r->ch, 0) < 0)
         return -1;
@@ -193,19 +223,24 @@ static void cleanup(restore_job *r, int failed)
 static int parse(restore_job *r, int argc, char **argv)
 {
     ag_ctx *ctx = r->ctx;
-    const char *replay = NULL;
+    const char *replay = NULL, *onto = NULL, *force = NULL;
     opts_cmd spec[] = {
         { "dest-ceph-conf", 1, &r->dest_conf }, { "dest-id", 1, &r->dest_id },
         { "replay", 0, &replay }, { "to-file", 1, &r->to_file }, { "as-of", 1, &r->as_of },
+        { "onto", 0, &onto }, { "force", 0, &force },
     };
     char **pos;
     int npos;
-    if (opts_parse_command(ctx, argc, argv, spec, 5, &pos, &npos) < 0)
+    if (opts_parse_command(ctx, argc, argv, spec, 7, &pos, &npos) < 0)
         return -1;
     r->replay = replay != NULL;
-    if (npos != (r->to_file ? 1 : 2))
+    r->onto = onto != NULL;
+    r->force = force != NULL;
+    if (npos != (r->to_file ? 1 : 2) || (r->onto && (r->to_file || r->replay)) ||
+        (r->force && !r->onto))
         return ag_fail(ctx, AG_EUSAGE, "usage: restore [--as-of TIME] POOL/IMAGE[@BACKUP] "
-                       "(DEST_POOL/DEST_IMAGE | --to-file PATH|-)");
+                       "(DEST_POOL/DEST_IMAGE [--replay | --onto [--force]] | "
+                       "--to-file PATH|-)");
     if (naming_parse_spec(pos[0], 1, &r->spec) < 0)
         return ag_fail(ctx, AG_EUSAGE, "'%s': expected POOL/IMAGE[@BACKUP]", pos[0]);
     if (npos == 2 && naming_parse_spec(pos[1], 0, &r->dest) < 0)
@@ -213,6 +248,55 @@ static int parse(restore_job *r, int argc, char **argv)
     naming_spec_str(&r->spec, r->name, sizeof(r->name));
     naming_spec_str(&r->dest, r->dest_name, sizeof(r->dest_name));
     return 0;
+}
+
+/* --onto's human line. */
+static void report_onto_line(const restore_job *r, const char *id)
+{
+    const onto_result *d = &r->done;
+    if (d->uptodate) {
+        printf("%s already holds %s@%s (snapshot %s): nothing to do\n", r->dest_name, r->name,
+               id, d->from->snap_name);
+        return;
+    }
+    printf("%s@%s caught up onto %s from %s: %llu bytes written, %llu bytes discarded%s\n",
+           r->name, id, r->dest_name, d->from->id, (unsigned long long)d->written,
+           (unsigned long long)d->discarded, d->reverted ? " (its own changes reverted)" : "");
+}
+
+static void add_onto_json(json_object *o, const onto_result *d)
+{
+    json_object_object_add(o, "onto", json_object_new_boolean(1));
+    json_object_object_add(o, "from", json_object_new_string(d->from->id));
+    json_object_object_add(o, "up_to_date", json_object_new_boolean(d->uptodate));
+    json_object_object_add(o, "bytes_written", json_object_new_int64((int64_t)d->written));
+    json_object_object_add(o, "bytes_discarded",
+                           json_object_new_int64((int64_t)d->discarded));
+    json_object_object_add(o, "bytes_reverted", json_object_new_int64((int64_t)d->reverted));
+    json_object_object_add(o, "ranges", json_object_new_int64((int64_t)d->nranges));
+}
+
+/* The line (or JSON document) of a restore that succeeded. */
+static void report(const restore_job *r)
+{
+    const char *id = chain_m(r, r->ch.n - 1)->id;
+    const char *to = r->to_file ? r->to_file : r->dest_name;
+    if (!r->ctx->opts.json) {
+        if (r->onto)
+            report_onto_line(r, id);
+        else
+            printf("%s@%s restored to %s\n", r->name, id, to);
+        return;
+    }
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "image", json_object_new_string(r->name));
+    json_object_object_add(o, "id", json_object_new_string(id));
+    json_object_object_add(o, "destination", json_object_new_string(to));
+    json_object_object_add(o, "chain", json_object_new_int64((int64_t)r->ch.n));
+    if (r->onto)
+        add_onto_json(o, &r->done);
+    puts(json_object_to_json_string_ext(o, AG_JSON_OUT));
+    json_object_put(o);
 }
 
 int cmd_restore(ag_ctx *ctx, int argc, char **argv)
@@ -228,21 +312,8 @@ int cmd_restore(ag_ctx *ctx, int argc, char **argv)
     if (parse(&r, argc, argv) < 0)
         return ctx->exit_code;
     int rc = run_restore(&r);
-    if (rc == 0 && !r.is_stdout) {
-        const char *id = chain_m(&r, r.ch.n - 1)->id;
-        const char *to = r.to_file ? r.to_file : r.dest_name;
-        if (ctx->opts.json) {
-            json_object *o = json_object_new_object();
-            json_object_object_add(o, "image", json_object_new_string(r.name));
-            json_object_object_add(o, "id", json_object_new_string(id));
-            json_object_object_add(o, "destination", json_object_new_string(to));
-            json_object_object_add(o, "chain", json_object_new_int64((int64_t)r.ch.n));
-            puts(json_object_to_json_string_ext(o, AG_JSON_OUT));
-            json_object_put(o);
-        } else {
-            printf("%s@%s restored to %s\n", r.name, id, to);
-        }
-    }
+    if (rc == 0 && !r.is_stdout)
+        report(&r);
     cleanup(&r, rc < 0);
     return ctx->exit_code;
 }

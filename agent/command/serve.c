@@ -85,9 +85,12 @@ int cmd_serve(ag_ctx *ctx, int argc, char **argv)
     if (srv == NULL)
         return ctx->exit_code;
     const char *l = o.listen != NULL ? o.listen : SERVE_LISTEN_DEFAULT;
-    printf("serving on %s://%.*s:%u/\n", o.tls_cert != NULL ? "https" : "http",
-           (int)(strrchr(l, ':') - l), l, (unsigned)serve_port(srv));
+    char url[300];
+    snprintf(url, sizeof(url), "%s://%.*s:%u/", o.tls_cert != NULL ? "https" : "http",
+             (int)(strrchr(l, ':') - l), l, (unsigned)serve_port(srv));
+    printf("serving on %s\n", url);       /* for scripts: stdout, and stderr below */
     fflush(stdout);
+    ag_info(ctx, "serve: serving on %s", url);
     serve_wait();
     ag_info(ctx, "serve: stopping");
     serve_stop(srv);

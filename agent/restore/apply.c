@@ -44,6 +44,7 @@ typedef struct apply_run {
     pool_buf **queue;         /* fetched groups waiting for a worker */
     size_t qhead, qtail, qcap;
     int quit;
+    uint64_t total;           /* bytes the plan's pieces cover (progress) */
     uint64_t done;            /* bytes of the plan written or skipped (progress) */
     uint64_t written;         /* bytes written (the progress line's rate) */
     int failed;
@@ -80,7 +81,7 @@ static void run_progress(apply_run *run, uint64_t n, int written)
     run->done += n;
     if (written)
         run->written += n;
-    progress_update(run->sink->prog, run->done, run->p->size, run->written);
+    progress_update(run->sink->prog, run->done, run->total, run->written);
     pthread_mutex_unlock(&run->mu);
 }
 
@@ -480,6 +481,12 @@ apply_src *apply_sources(ag_ctx *ctx, const chain *ch, size_t first, size_t n)
 
 int apply_plan(ag_ctx *ctx, const apply_src *srcs, size_t n, plan *p)
 {
+    return apply_plan_within(ctx, srcs, n, NULL, 0, p);
+}
+
+int apply_plan_within(ag_ctx *ctx, const apply_src *srcs, size_t n, const plan_range *ranges,
+                      size_t nr, plan *p)
+{
     plan_src *ps = calloc(n ? n : 1, sizeof(*ps));
     if (ps == NULL)
         return ag_fail(ctx, AG_EFAIL, "out of memory");
@@ -490,7 +497,7 @@ int apply_plan(ag_ctx *ctx, const apply_src *srcs, size_t n, plan *p)
             return -1;
         }
     }
-    int rc = plan_build(ps, n, ctx->opts.tun.fetch_size, GROUP_GAP, p);
+    int rc = plan_build_within(ps, n, ranges, nr, ctx->opts.tun.fetch_size, GROUP_GAP, p);
     free(ps);
     return rc < 0 ? ag_fail(ctx, AG_EFAIL, "out of memory planning the restore") : 0;
 }
@@ -504,9 +511,11 @@ int apply_restore(ag_ctx *ctx, const plan *p, const apply_src *srcs, const apply
     run.srcs = srcs;
     run.sink = sink;
     run.stall_on = getenv("RBD2S3_DEBUG_STALL_RESTORE") != NULL;
-    for (size_t i = 0; i < p->npieces; i++)      /* what is never written counts as done */
+    for (size_t i = 0; i < p->npieces; i++) {    /* what is never written counts as done */
+        run.total += p->pieces[i].len;
         if (p->pieces[i].zero && (sink->fresh || (p->pieces[i].zero == 2 && sink->keep_holes)))
             run.done += p->pieces[i].len;
+    }
     if (setup(&run) == 0 && (sink->fresh || write_zeroes(&run) == 0))
         run_parallel(&run);
     if (run.aio != NULL) {

@@ -35,6 +35,10 @@ apply_src *apply_sources(ag_ctx *ctx, const chain *ch, size_t first, size_t n);
  * newest first, with the run's fetch size. 0, or -1 with the error recorded in ctx; the
  * caller frees *p with plan_free(). */
 int apply_plan(ag_ctx *ctx, const apply_src *srcs, size_t n, plan *p);
+/* The same, restricted to ranges[0..nr) of the image (plan_build_within; sorted and
+ * disjoint): only the parts of those ranges are written and their records fetched. */
+int apply_plan_within(ag_ctx *ctx, const apply_src *srcs, size_t n, const plan_range *ranges,
+                      size_t nr, plan *p);
 
 /* Write the plan into sink. 0 or -1 with the error recorded in ctx (a checksum
  * mismatch names the object and offset). */

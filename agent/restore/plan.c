@@ -197,12 +197,76 @@ static int make_groups(const plan_src *s, plan *p, uint64_t fetch_size, uint64_t
     return 0;
 }
 
+static int cmp_range(const void *a, const void *b)
+{
+    const plan_range *x = a, *y = b;
+    return x->off < y->off ? -1 : x->off > y->off;
+}
+
+size_t plan_ranges_merge(plan_range *r, size_t n)
+{
+    qsort(r, n, sizeof(*r), cmp_range);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (r[i].len == 0)
+            continue;
+        if (k > 0 && r[i].off <= r[k - 1].off + r[k - 1].len) {
+            uint64_t end = r[i].off + r[i].len;
+            if (end > r[k - 1].off + r[k - 1].len)
+                r[k - 1].len = end - r[k - 1].off;
+            continue;
+        }
+        r[k++] = r[i];
+    }
+    return k;
+}
+
+/* Keep the parts of p's pieces within ranges (both sorted by offset). */
+static int clip(plan *p, const plan_range *ranges, size_t nr)
+{
+    vec out = { .elem = sizeof(plan_piece) };
+    size_t j = 0;
+    for (size_t i = 0; i < p->npieces; i++) {
+        const plan_piece *pc = &p->pieces[i];
+        uint64_t end = pc->dst_off + pc->len;
+        while (j < nr && ranges[j].off + ranges[j].len <= pc->dst_off)
+            j++;
+        for (size_t k = j; k < nr && ranges[k].off < end; k++) {
+            uint64_t a = ranges[k].off > pc->dst_off ? ranges[k].off : pc->dst_off;
+            uint64_t e = ranges[k].off + ranges[k].len < end ? ranges[k].off + ranges[k].len
+                                                             : end;
+            plan_piece *np = vec_push(&out);
+            if (np == NULL) {
+                free(out.v);
+                return -ENOMEM;
+            }
+            *np = *pc;
+            np->dst_off = a;
+            np->len = e - a;
+            if (!pc->zero)
+                np->src_off = pc->src_off + (a - pc->dst_off);
+        }
+    }
+    free(p->pieces);
+    p->pieces = out.v;
+    p->npieces = out.n;
+    return 0;
+}
+
 int plan_build(const plan_src *srcs, size_t n, uint64_t fetch_size, uint64_t gap, plan *p)
+{
+    return plan_build_within(srcs, n, NULL, 0, fetch_size, gap, p);
+}
+
+int plan_build_within(const plan_src *srcs, size_t n, const plan_range *ranges, size_t nr,
+                      uint64_t fetch_size, uint64_t gap, plan *p)
 {
     memset(p, 0, sizeof(*p));
     if (n == 0)
         return -EINVAL;
     int rc = merge(srcs, n, p);
+    if (rc == 0 && ranges != NULL)
+        rc = clip(p, ranges, nr);
     if (rc == 0)
         rc = make_jobs(srcs, p);
     if (rc == 0)

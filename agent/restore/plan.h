@@ -64,6 +64,23 @@ typedef struct plan {
 int plan_build(const plan_src *srcs, size_t n, uint64_t fetch_size, uint64_t gap, plan *p);
 void plan_free(plan *p);
 
+/* A range of the image, [off, off + len). */
+typedef struct plan_range {
+    uint64_t off;
+    uint64_t len;
+} plan_range;
+
+/* Sort r[0..n) by offset and merge ranges that overlap or touch, in place; empty ranges
+ * are dropped. Returns the count left. Cannot fail. */
+size_t plan_ranges_merge(plan_range *r, size_t n);
+
+/* As plan_build, keeping only the parts of the merged pieces that lie within
+ * ranges[0..nr) (sorted and disjoint: plan_ranges_merge); pieces are cut at range ends,
+ * and only the records those parts need are fetched. ranges NULL: the whole image
+ * (plan_build). The plan's size stays the newest source's. */
+int plan_build_within(const plan_src *srcs, size_t n, const plan_range *ranges, size_t nr,
+                      uint64_t fetch_size, uint64_t gap, plan *p);
+
 /* Check that a source's records fit its manifest: chunk_size (the manifest's) is
  * between 1 and CHUNK_SIZE_MAX (else -EINVAL, *bad = n); no data record is longer
  * (zero records may span chunks; else -E2BIG) and each lies within its data object,

@@ -429,7 +429,9 @@ ssize_t reader_read(reader *r, uint64_t off, void *buf, size_t len, char *why,
     pthread_mutex_lock(&r->mu);
     r->gen++;
     size_t first = piece_at(&r->p, off);
-    int rc = plan_wants(r, first, end, off == r->next_off);
+    /* Sequential: it starts where the last read ended, or overlaps that end (qemu's curl
+     * driver reads 2 MiB with 256 KiB of its own read-ahead, each read 256 KiB back). */
+    int rc = plan_wants(r, first, end, off <= r->next_off && end > r->next_off);
     if (rc < 0)
         snprintf(why, whylen, "out of memory");
     else if (r->nw > 0)

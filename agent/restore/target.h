@@ -8,6 +8,8 @@
 
 #define TARGET_SUFFIX ".rbd2s3-partial"
 #define TARGET_META "rbd2s3.partial-restore"        /* image-meta of a partial image */
+#define TARGET_SOURCE_META "rbd2s3.source"     /* image-meta of a restored image: the
+                                                  POOL/IMAGE whose backups it holds */
 #define TARGET_XATTR "user.rbd2s3.partial-restore"  /* extended attribute of a file */
 #define TARGET_WAIT_S 90      /* a killed client's watch lingers about 30 s */
 #define TARGET_MARKER_MAX 2048

@@ -148,10 +148,12 @@ static ssize_t body_read(void *cls, uint64_t pos, char *buf, size_t max)
     return got;
 }
 
-/* Read the first block of b; 0, or -1 with why set. */
+/* Read the start of b before its headers: all of it up to SERVE_PREFETCH (a client's
+ * ranged read: a failure is then a 502, never a cut body), else its first block. 0, or -1
+ * with why set. */
 static int body_prefetch(body *b, char *why, size_t n)
 {
-    size_t want = b->len < SERVE_BLOCK ? (size_t)b->len : SERVE_BLOCK;
+    size_t want = b->len <= SERVE_PREFETCH ? (size_t)b->len : SERVE_BLOCK;
     if (want == 0)
         return 0;
     if ((b->pre = malloc(want)) == NULL) {

@@ -119,12 +119,24 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                                   const char *upload, size_t *upload_size, void **con_cls)
 {
     serve_server *s = cls;
+    static int seen;
     (void)version;
     (void)upload;
-    (void)con_cls;
-    ag_debug(s->ctx, "serve: %s %s", method, url);
-    if (*upload_size != 0)
-        *upload_size = 0;      /* a body is not read: the answer below says why */
+    if (*con_cls == NULL) {
+        /* First call: the headers only. Answering now would make MHD close the
+         * connection after the answer (the request might have had a body); the second
+         * call comes once the request is whole, and the connection is kept alive. */
+        *con_cls = &seen;
+        return MHD_YES;
+    }
+    const char *range = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                    MHD_HTTP_HEADER_RANGE);
+    ag_debug(s->ctx, "serve: %s %s%s%s", method, url, range != NULL ? " " : "",
+             range != NULL ? range : "");
+    if (*upload_size != 0) {
+        *upload_size = 0;      /* a body is not read: the answer comes at its end */
+        return MHD_YES;
+    }
     int head = strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
     if (!head && strcmp(method, MHD_HTTP_METHOD_GET) != 0)
         return serve_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET and HEAD");
@@ -271,10 +283,10 @@ static int start_daemon(serve_server *s, char *why, size_t n)
         { MHD_OPTION_END, 0, NULL },
     };
     s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
+                              MHD_OPTION_EXTERNAL_LOGGER, on_log, s,
                               MHD_OPTION_LISTEN_SOCKET, s->fd,
                               MHD_OPTION_CONNECTION_LIMIT, limit,
                               MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)SERVE_IDLE_SECS,
-                              MHD_OPTION_EXTERNAL_LOGGER, on_log, s,
                               MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
     if (s->mhd == NULL) {
         snprintf(why, n, "cannot start the HTTP server%s", s->cert != NULL

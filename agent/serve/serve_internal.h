@@ -12,6 +12,7 @@
 
 #define SERVE_READERS_MAX 32           /* open readers kept at once */
 #define SERVE_BLOCK (1u << 20)         /* bytes a body callback reads at a time */
+#define SERVE_PREFETCH (8u << 20)      /* a body up to this size is read before its headers */
 #define SERVE_NEWEST_IDLE 30.0         /* s without a request: the newest is looked up again */
 
 /* An open reader of one point, shared by the responses that use it. */
@@ -53,7 +54,7 @@ void serve_points_put(serve_server *s, serve_point *p);
 void serve_points_close(serve_server *s);
 
 /* Answer a GET (head 0) or HEAD (head 1: no byte read) of a point (spec) on c: 200, 206,
- * 416, or an error (404, 502 when the first block cannot be read). MHD_YES/MHD_NO. */
+ * 416, or an error (404; 502 when what is read before the headers fails). MHD_YES/MHD_NO. */
 enum MHD_Result serve_raw(serve_server *s, struct MHD_Connection *c, const naming_spec *spec,
                           int head);
 

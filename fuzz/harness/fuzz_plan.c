@@ -4,16 +4,21 @@
  * a record there, below the sizes of that source and all newer ones): the pieces tile
  * [0, size), and each is data of that record, zeros of a zero record, or a hole; every
  * data piece is in exactly one job of its record, every job in one group that covers its
- * stored bytes, a group longer than the fetch size holds one job. */
+ * stored bytes, a group longer than the fetch size holds one job. Then up to 8 ranges
+ * (merged by plan_ranges_merge: sorted, apart) and the plan within them: its pieces lie
+ * in the ranges, cover exactly their part below the size, say what the definition says,
+ * and its jobs and groups hold as above. */
 #include "fuzz/harness/fuzz_util.h"
 #include "agent/restore/plan.h"
 
 #define MAX_SRC 4
 #define MAX_REC 32
+#define MAX_RANGE 8
 
 static index_rec recs[MAX_SRC][MAX_REC];
 static plan_src srcs[MAX_SRC];
 static uint64_t limit[MAX_SRC];
+static plan_range ranges[MAX_RANGE];
 
 static void make_sources(fz_in *in, size_t n)
 {
@@ -112,25 +117,40 @@ static void check_range(const plan_piece *pc, size_t k, size_t n, uint64_t a, ui
                (unsigned long long)a, pc->src, pc->rec, i, r);
 }
 
+/* Piece k, over every stretch between cut points; *c advances (pieces in order). */
+static void check_piece(const plan_piece *pc, size_t k, size_t n, const uint64_t *cut,
+                        size_t ncut, size_t *c)
+{
+    uint64_t a = pc->dst_off, e = a + pc->len;
+    for (uint64_t x = a; x < e;) {
+        while (*c < ncut && cut[*c] <= x)
+            (*c)++;
+        uint64_t y = *c < ncut && cut[*c] < e ? cut[*c] : e;
+        check_range(pc, k, n, x, y);
+        x = y;
+    }
+}
+
+static uint64_t *cuts(size_t n, size_t *ncut)
+{
+    uint64_t *cut = malloc((2 * n * MAX_REC + n) * sizeof(*cut));
+    FUZZ_CHECK(cut != NULL, "malloc");
+    *ncut = cut_points(n, cut);
+    return cut;
+}
+
 static void check_pieces(const plan *p, size_t n)
 {
     uint64_t at = 0;
-    uint64_t *cut = malloc((2 * n * MAX_REC + n) * sizeof(*cut));
-    FUZZ_CHECK(cut != NULL, "malloc");
-    size_t ncut = cut_points(n, cut), c = 0;
+    size_t ncut, c = 0;
+    uint64_t *cut = cuts(n, &ncut);
     for (size_t k = 0; k < p->npieces; k++) {
         const plan_piece *pc = &p->pieces[k];
         uint64_t a = pc->dst_off, e = a + pc->len;
         FUZZ_CHECK(a == at && pc->len > 0 && e > a, "piece %zu at %llu, expected %llu", k,
                    (unsigned long long)a, (unsigned long long)at);
         at = e;
-        for (uint64_t x = a; x < e;) {
-            while (c < ncut && cut[c] <= x)
-                c++;
-            uint64_t y = c < ncut && cut[c] < e ? cut[c] : e;
-            check_range(pc, k, n, x, y);
-            x = y;
-        }
+        check_piece(pc, k, n, cut, ncut, &c);
     }
     free(cut);
     FUZZ_CHECK(at == p->size && p->size == srcs[n - 1].size, "pieces end at %llu of %llu",
@@ -179,6 +199,56 @@ static void check_jobs(const plan *p, uint64_t fetch_size)
     FUZZ_CHECK(sum == p->fetch_bytes && max == p->max_group, "group totals");
 }
 
+/* Up to MAX_RANGE ranges from the rest of the input, merged; their count. */
+static size_t make_ranges(fz_in *in)
+{
+    size_t n = fz_u8(in) % (MAX_RANGE + 1);
+    for (size_t i = 0; i < n; i++) {
+        ranges[i].off = fz_var(in);
+        ranges[i].len = fz_var(in);
+        if (ranges[i].len > UINT64_MAX - ranges[i].off)
+            ranges[i].len = UINT64_MAX - ranges[i].off;
+    }
+    n = plan_ranges_merge(ranges, n);
+    for (size_t i = 0; i < n; i++)
+        FUZZ_CHECK(ranges[i].len > 0 && (i == 0 || ranges[i].off >
+                   ranges[i - 1].off + ranges[i - 1].len), "range %zu not merged", i);
+    return n;
+}
+
+static void check_within(size_t n, size_t nr, uint64_t fetch_size, uint64_t gap)
+{
+    plan p;
+    int rc = plan_build_within(srcs, n, ranges, nr, fetch_size, gap, &p);
+    FUZZ_CHECK(rc == 0, "plan_build_within: %d", rc);
+    uint64_t want = 0, got = 0, size = srcs[n - 1].size, at = 0;
+    for (size_t i = 0; i < nr; i++) {
+        uint64_t a = ranges[i].off < size ? ranges[i].off : size;
+        uint64_t e = ranges[i].len < size - a ? a + ranges[i].len : size;
+        want += e - a;
+    }
+    size_t ncut, c = 0, r = 0;
+    uint64_t *cut = cuts(n, &ncut);
+    for (size_t k = 0; k < p.npieces; k++) {
+        const plan_piece *pc = &p.pieces[k];
+        while (r < nr && ranges[r].off + ranges[r].len <= pc->dst_off)
+            r++;
+        FUZZ_CHECK(pc->len > 0 && pc->dst_off >= at && r < nr &&
+                   ranges[r].off <= pc->dst_off &&
+                   pc->len <= ranges[r].off + ranges[r].len - pc->dst_off,
+                   "within: piece %zu at %llu outside the ranges", k,
+                   (unsigned long long)pc->dst_off);
+        at = pc->dst_off + pc->len;
+        got += pc->len;
+        check_piece(pc, k, n, cut, ncut, &c);
+    }
+    free(cut);
+    FUZZ_CHECK(got == want, "within: pieces cover %llu bytes, the ranges %llu",
+               (unsigned long long)got, (unsigned long long)want);
+    check_jobs(&p, fetch_size);
+    plan_free(&p);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     fz_in in = { data, size };
@@ -193,5 +263,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check_pieces(&p, n);
     check_jobs(&p, fetch_size);
     plan_free(&p);
+    check_within(n, make_ranges(&in), fetch_size, gap);
     return 0;
 }

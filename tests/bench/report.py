@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """report.py - tables and summary for tests/bench/run.sh (informational only).
 
-  report.py table   RESULTS SCENARIO      one scenario's table (1..6)
+  report.py table   RESULTS SCENARIO      one scenario's table (1..6, onto, serve, instant)
   report.py summary RESULTS HEADER        the summary block (HEADER: text printed first)
 
 RESULTS is the TSV run.sh writes, one timed run a line:
@@ -31,6 +31,13 @@ ROW_TITLES = {
     "backup-enc": "rbd2s3 backup --full, aes-256-gcm",
     "restore-plain": "rbd2s3 restore, plain",
     "restore-enc": "rbd2s3 restore, aes-256-gcm",
+    "onto": "rbd2s3 restore --onto the standby (full -> 1% incremental)",
+    "onto-full": "rbd2s3 restore of the incremental into a new image",
+    "serve-qemu": "qemu-img convert http://(rbd2s3 serve)/IMG@ID.raw to a file",
+    "serve-file": "rbd2s3 restore --to-file",
+    "instant-usable": "rbd2s3 restore --instant --detach (until usable)",
+    "instant-total": "  its background copy, until committed",
+    "instant-full": "rbd2s3 restore into a new image",
 }
 
 
@@ -121,6 +128,9 @@ HEADINGS = {
     "4": "4. Restore of the end of a chain (full + 5 incrementals, each rewriting the same quarter)",
     "5": "5. Peak RSS of rbd2s3 at default settings, small vs large image holding the same data",
     "6": "6. Cost of encryption: rbd2s3 full backup and restore, plain vs aes-256-gcm",
+    "onto": "onto. Catch-up restore of a 1% change (restore --onto) vs a full restore",
+    "serve": "serve. A backup read over HTTP by qemu-img convert vs restore --to-file",
+    "instant": "instant. Time until the target is usable: restore --instant vs a full restore",
 }
 
 
@@ -131,6 +141,9 @@ def table(rows, order, info, scen):
         title += " - %s image, %s written" % (gib(info["size"]), gib(info["written"]))
     if scen == "4" and "chain_size" in info:
         title = HEADINGS[scen] + " - %s image" % gib(info["chain_size"])
+    for k in ("onto", "serve", "instant"):
+        if scen == k and k + "_size" in info:
+            title += " - %s image, %s written" % (gib(info[k + "_size"]), gib(info[k + "_written"]))
     if scen == "6" and "enc_size" in info:
         title += " - %s image, %s written" % (gib(info["enc_size"]), gib(info["enc_written"]))
     if scen == "5" and "small_size" in info:
@@ -265,6 +278,15 @@ def targets(rows, info):
         r = enc_ratio(rows, op)
         t.append(("6", "encrypted %s <= 1.10x plain" % op, fmt_ratio(r),
                   None if r is None else r <= 1.10))
+    r = ratio(med(rows, "onto", "onto"), med(rows, "onto", "onto-full"))
+    t.append(("onto", "restore --onto of a 1% change <= 10% of a full restore",
+              "n/a" if r is None else "%.1f%%" % (100 * r), None if r is None else r <= 0.10))
+    r = ratio(med(rows, "serve", "serve-file"), med(rows, "serve", "serve-qemu"))
+    t.append(("serve", "qemu-img convert from serve >= 0.8x restore --to-file throughput",
+              fmt_ratio(r), None if r is None else r >= 0.8))
+    u = med(rows, "instant", "instant-usable")
+    t.append(("inst", "restore --instant usable in < 2 s", "n/a" if u is None else "%.2f s" % u,
+              None if u is None else u < 2.0))
     return t
 
 
@@ -329,6 +351,28 @@ def scenario_notes(rows, info, scen):
         if "stored_enc" in info:
             n.append("bytes in the bucket: plain %s, aes-256-gcm %s" % (
                 gib(info["stored_plain"]), gib(info["stored_enc"])))
+    elif scen == "onto":
+        r = ratio(med(rows, "onto", "onto"), med(rows, "onto", "onto-full"))
+        if r is not None:
+            n.append("restore --onto / full restore (medians): %.1f%% (%.2f s vs %.2f s)" % (
+                100 * r, med(rows, "onto", "onto"), med(rows, "onto", "onto-full")))
+        if "onto_bytes_written" in info:
+            n.append("restore --onto wrote %.1f MiB and discarded %.1f MiB (the change: %.1f MiB "
+                     "in 64 KiB writes)" % (int(info["onto_bytes_written"]) / 2**20,
+                                           int(info["onto_bytes_discarded"]) / 2**20,
+                                           int(info.get("onto_changed", 0)) / 2**20))
+    elif scen == "serve":
+        r = ratio(med(rows, "serve", "serve-file"), med(rows, "serve", "serve-qemu"))
+        if r is not None:
+            n.append("throughput of qemu-img convert from serve / restore --to-file (medians): "
+                     "%.2fx (%.2f s vs %.2f s)" % (r, med(rows, "serve", "serve-qemu"),
+                                                    med(rows, "serve", "serve-file")))
+    elif scen == "instant":
+        u, f = med(rows, "instant", "instant-usable"), med(rows, "instant", "instant-full")
+        if u is not None and f is not None:
+            n.append("usable after %.2f s with --instant, %.2f s with a full restore (%.1f%%); "
+                     "the background copy ended after %.2f s" % (
+                         u, f, 100 * u / f, med(rows, "instant", "instant-total")))
     elif scen == "5":
         for op in ("backup", "restore"):
             s, l = peak_rss(rows, "5", op + "-small"), peak_rss(rows, "5", op + "-large")
@@ -346,12 +390,12 @@ def summary(rows, order, info, header):
     out.append("")
     t = targets(rows, info)
     w = max(len(x[1]) for x in t) + 2
-    out.append("  %-3s %-*s %-12s %s" % ("#", w, "target", "measured", "result"))
+    out.append("  %-4s %-*s %-12s %s" % ("#", w, "target", "measured", "result"))
     for scen, text, meas, ok in t:
-        out.append("  %-3s %-*s %-12s %s" % (scen, w, text, meas, verdict(ok)))
+        out.append("  %-4s %-*s %-12s %s" % (scen, w, text, meas, verdict(ok)))
     out.append("")
     out.append("  other numbers (medians):")
-    for scen in "123456":
+    for scen in list("123456") + ["onto", "serve", "instant"]:
         for l in scenario_notes(rows, info, scen):
             if not l.startswith("("):
                 out.append("    %s: %s" % (scen, l))

@@ -14,7 +14,7 @@
 #   --tls             both tools over the sandbox's https endpoint, each at its defaults
 #                     (there both send UNSIGNED-PAYLOAD; over http both sign the body)
 #   --only LIST       run only these scenario groups: full (1-3), chain (4), rss (5),
-#                     enc (6); comma-separated (default: full,chain,rss,enc)
+#                     enc (6), onto, serve, instant; comma-separated (default: all of them)
 #   --sandbox DIR     use this running sandbox (tests/sandbox/sandbox.sh start DIR) and
 #                     leave it running; default: a private one, started afresh for each
 #                     group of scenarios (memstore OSDs keep their memory) and stopped at the end
@@ -42,6 +42,10 @@
 #                          the same data at the same offsets
 #   6 cost of encryption   rbd2s3 backup --full and restore, plain vs encryption =
 #                          aes-256-gcm (a key file), side by side
+#   onto catch-up restore  rbd2s3 restore --onto of a standby from the full to the 1%
+#                          incremental vs a full restore of that incremental
+#   serve                  qemu-img convert of a backup from rbd2s3 serve vs restore --to-file
+#   instant                restore --instant --detach (returns once usable) vs a full restore
 # It prints a table per scenario and a summary (also written to
 # tests/bench/out/summary-<date>.txt). It never judges speed: it exits non-zero only if
 # something failed to run or a restored image's checksum (sha256 of `rbd export`, checked
@@ -60,7 +64,7 @@ ROUNDS=4
 TLS=0
 SIZE=2G
 RSS_SIZES=1G,16G
-ONLY=full,chain,rss,enc
+ONLY=full,chain,rss,enc,onto,serve,instant
 SB_GIVEN=""
 OSD_BYTES=${SANDBOX_OSD_BYTES:-21474836480}
 STORE=${SANDBOX_OSD_STORE:-bluestore}
@@ -118,7 +122,8 @@ done
 [ "$LARGE_B" -ge "$SMALL_B" ] || die "--rss-sizes: the large image must not be smaller"
 case $STORE in memstore|bluestore) ;; *) die "--store: memstore or bluestore, not '$STORE'" ;; esac
 for g in ${ONLY//,/ }; do
-    case $g in full|chain|rss|enc) ;; *) die "--only: unknown group '$g' (full, chain, rss, enc)" ;; esac
+    case $g in full|chain|rss|enc|onto|serve|instant) ;;
+        *) die "--only: unknown group '$g' (full, chain, rss, enc, onto, serve, instant)" ;; esac
 done
 want() { case ",$ONLY," in *",$1,"*) return 0 ;; esac; return 1; }
 
@@ -149,7 +154,8 @@ trap 'echo "$PROG: terminated" >&2; exit 143' TERM
 
 # ------------------------------------------------------------------ the parts
 # common.sh: cleanup, logging, images, buckets, checksums; measure.sh: the timed runs;
-# cluster.sh: the sandbox and the memory watchdog; scenarios.sh: scenarios 1-6.
+# cluster.sh: the sandbox and the memory watchdog; scenarios.sh: scenarios 1-6;
+# scenario_onto.sh: restore --onto; scenario_recovery.sh: serve and restore --instant.
 # shellcheck source=common.sh
 . "$BENCH_DIR/common.sh"
 # shellcheck source=measure.sh
@@ -158,6 +164,10 @@ trap 'echo "$PROG: terminated" >&2; exit 143' TERM
 . "$BENCH_DIR/cluster.sh"
 # shellcheck source=scenarios.sh
 . "$BENCH_DIR/scenarios.sh"
+# shellcheck source=scenario_onto.sh
+. "$BENCH_DIR/scenario_onto.sh"
+# shellcheck source=scenario_recovery.sh
+. "$BENCH_DIR/scenario_recovery.sh"
 
 # ------------------------------------------------------------------ sandbox and binary
 cp "$RBD2S3_SRC" "$TMPD/rbd2s3" || die "cannot copy $RBD2S3_SRC"
@@ -193,6 +203,9 @@ want full && scenarios_full
 want chain && scenarios_chain
 want rss && scenarios_rss
 want enc && scenarios_enc
+want onto && scenarios_onto
+want serve && scenarios_serve
+want instant && scenarios_instant
 
 if [ "$CHECK_BAD" -eq 0 ]; then
     info checksums "$CHECK_OK restored images checked, all match the source"

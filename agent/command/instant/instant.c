@@ -221,9 +221,12 @@ static int copy_commit(instant_job *j, rbdio_mig_state state)
     rbdio_image *img = NULL;
     if ((rc = rbdio_open(j->dcluster, &j->dspec, NULL, &img)) == 0) {
         rc = rbdio_snap_create(img, j->snap_name);
+        if (rc == 0)            /* as every image restore: what --onto checks */
+            rc = rbdio_meta_set(img, TARGET_SOURCE_META, j->name);
         rbdio_close(img);
     }
-    return rc < 0 ? fail_later(j, rc, "creating the snapshot on the destination") : 0;
+    return rc < 0 ? fail_later(j, rc, "creating the snapshot and image-meta " TARGET_SOURCE_META
+                               " on the destination") : 0;
 }
 
 /* With the server up: prepare (unless resuming), usable, copy, commit, snapshot. */

@@ -110,6 +110,8 @@ expect_eq "$(img_sum "$DST" "$DST_CEPH_CONF")" "$WANT" "the target equals the sn
 check "the target has the snapshot rbd2s3-$ID2" \
     bash -c "rbd -c '$DST_CEPH_CONF' snap ls '$DST' | grep -q 'rbd2s3-$ID2'"
 expect_eq "$(img_sum "$DST@rbd2s3-$ID2" "$DST_CEPH_CONF")" "$WANT" "and the snapshot holds that"
+expect_eq "$(rbd -c "$DST_CEPH_CONF" image-meta get "$DST" rbd2s3.source 2>&1)" "$SRC" \
+    "its image-meta rbd2s3.source names the source image (as every restore)"
 expect_eq "$(mig_state "$DST")" "" "no migration is left on the target"
 
 # ---------------------------------------------------------------- refusals

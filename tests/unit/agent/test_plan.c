@@ -1,4 +1,4 @@
-/* test_plan.c - unit tests of the restore planner (chain merge, shrink, groups) and of
+/* test_plan.c - unit tests of the restore planner (chain merge, shrink, groups, ranges) and of
  * small agent helpers (sizes, zero detection). */
 #include <errno.h>
 #include <setjmp.h>
@@ -148,6 +148,56 @@ static void test_chain_fetches_once(void **state)
     plan_free(&p);
 }
 
+static void test_ranges_merge(void **state)
+{
+    (void)state;
+    plan_range r[] = { { 10, 5 }, { 0, 4 }, { 4, 2 }, { 30, 0 }, { 12, 10 }, { 40, 1 } };
+    size_t n = plan_ranges_merge(r, 6);
+    assert_int_equal(n, 3);
+    assert_int_equal(r[0].off, 0);      /* [0,4) and [4,6) touch: one */
+    assert_int_equal(r[0].len, 6);
+    assert_int_equal(r[1].off, 10);     /* [10,15) and [12,22) overlap */
+    assert_int_equal(r[1].len, 12);
+    assert_int_equal(r[2].off, 40);     /* the empty [30,30) is dropped */
+    assert_int_equal(plan_ranges_merge(r, 0), 0);
+}
+
+/* A plan within ranges: pieces cut at range ends, data offsets follow, only the
+ * records needed are fetched. */
+static void test_within(void **state)
+{
+    (void)state;
+    index_rec a[] = { data_rec(0, 4 * MIB, 0, 0), data_rec(6 * MIB, 2 * MIB, 1, 0) };
+    index_rec b[] = { data_rec(MIB, MIB, 0, 0), zero_rec(3 * MIB, MIB) };
+    plan_src s[] = { { a, 2, 8 * MIB }, { b, 2, 8 * MIB } };
+    plan_range r[] = { { MIB + MIB / 2, MIB }, { 3 * MIB, 2 * MIB } };
+    plan p;
+    assert_int_equal(plan_build_within(s, 2, r, 2, 8 * MIB, 0, &p), 0);
+    assert_int_equal(p.size, 8 * MIB);
+    assert_int_equal(p.npieces, 4);
+    plan_piece want[] = {
+        { MIB + MIB / 2, MIB / 2, MIB / 2, 1, 0, 0 },   /* B's data, its second half */
+        { 2 * MIB, MIB / 2, 2 * MIB, 0, 0, 0 },         /* A's data */
+        { 3 * MIB, MIB, 0, 1, 1, 1 },                   /* B's zero record */
+        { 4 * MIB, MIB, 0, 0, 0, 2 },                   /* a hole */
+    };
+    for (size_t i = 0; i < 4; i++) {
+        assert_int_equal(p.pieces[i].dst_off, want[i].dst_off);
+        assert_int_equal(p.pieces[i].len, want[i].len);
+        assert_int_equal(p.pieces[i].zero, want[i].zero);
+        if (!want[i].zero) {
+            assert_int_equal(p.pieces[i].src, want[i].src);
+            assert_int_equal(p.pieces[i].src_off, want[i].src_off);
+        }
+    }
+    assert_int_equal(p.njobs, 2);           /* A's second record is not fetched */
+    plan_free(&p);
+    assert_int_equal(plan_build_within(s, 2, r, 0, 8 * MIB, 0, &p), 0);
+    assert_int_equal(p.npieces, 0);         /* no range: nothing */
+    assert_int_equal(p.ngroups, 0);
+    plan_free(&p);
+}
+
 static void test_sizes(void **state)
 {
     (void)state;
@@ -173,6 +223,8 @@ int main(void)
         cmocka_unit_test(test_shrink_then_grow),
         cmocka_unit_test(test_groups_split),
         cmocka_unit_test(test_chain_fetches_once),
+        cmocka_unit_test(test_ranges_merge),
+        cmocka_unit_test(test_within),
         cmocka_unit_test(test_sizes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
