@@ -22,15 +22,14 @@ static int spec_valid(const rbdio_spec *spec)
     return 0;
 }
 
-/* Name what is missing after an -ENOENT from rbd_open*: namespace, image or snapshot. */
-/* Check spec and open an ioctx on its pool and namespace. */
-static int spec_ioctx(rbdio_cluster *c, const rbdio_spec *spec, rados_ioctx_t *io)
+int rbdio_spec_ioctx(rbdio_cluster *c, const rbdio_spec *spec, rados_ioctx_t *io)
 {
     int rc = spec_valid(spec);
 
     return rc < 0 ? rc : rbdio_ioctx_open(c, spec->pool, spec->ns, io);
 }
 
+/* Name what is missing after an -ENOENT from rbd_open*: namespace, image or snapshot. */
 static int explain_enoent(rados_ioctx_t io, const rbdio_spec *spec, const char *snap)
 {
     char where[RBDIO_WHERE_MAX];
@@ -149,7 +148,7 @@ int rbdio_image_exists(rbdio_cluster *c, const rbdio_spec *spec)
     rbd_image_t rbd;
     int rc;
 
-    rc = spec_ioctx(c, spec, &io);
+    rc = rbdio_spec_ioctx(c, spec, &io);
     if (rc < 0) {
         return rc;
     }
@@ -168,26 +167,14 @@ int rbdio_image_exists(rbdio_cluster *c, const rbdio_spec *spec)
     return rc;
 }
 
-int rbdio_image_create(rbdio_cluster *c, const rbdio_spec *spec, const rbdio_info *geom)
+int rbdio_geom_opts(const rbdio_info *geom, rbd_image_options_t *out, uint64_t *features_out)
 {
-    char where[RBDIO_WHERE_MAX];
     uint64_t features = geom->features & CREATE_FEATURES;
     uint64_t obj_size = geom->order > 0 ? (uint64_t)1 << geom->order : 0;
     uint64_t su = geom->stripe_unit, sc = geom->stripe_count;
     rbd_image_options_t opts;
-    rados_ioctx_t io;
     int rc;
 
-    rc = spec_ioctx(c, spec, &io);
-    if (rc < 0) {
-        return rc;
-    }
-    rbdio_where(where, sizeof(where), spec->pool, spec->ns, spec->image, NULL);
-    rc = rbdio_ns_check(io, spec->pool, spec->ns);
-    if (rc < 0) {
-        rados_ioctx_destroy(io);
-        return rc;
-    }
     /* Default striping (one object per stripe unit) is not passed: librbd would then set
      * the striping feature for nothing. */
     if ((su == 0 && sc == 0) || (sc == 1 && (su == 0 || su == obj_size))) {
@@ -208,9 +195,40 @@ int rbdio_image_create(rbdio_cluster *c, const rbdio_spec *spec, const rbdio_inf
             rc = rbd_image_options_set_uint64(opts, RBD_IMAGE_OPTION_STRIPE_COUNT, sc);
         }
     }
-    if (rc == 0) {
-        rc = rbd_create4(io, spec->image, geom->size, opts);
+    if (rc < 0) {
+        rbd_image_options_destroy(opts);
+        return rbdio_fail(rc, "cannot set the image options (order %d, features 0x%" PRIx64
+                          ", stripe %" PRIu64 "x%" PRIu64 ")", geom->order, features, su, sc);
     }
+    *out = opts;
+    if (features_out != NULL) {
+        *features_out = features;
+    }
+    return 0;
+}
+
+int rbdio_image_create(rbdio_cluster *c, const rbdio_spec *spec, const rbdio_info *geom)
+{
+    char where[RBDIO_WHERE_MAX];
+    uint64_t features = 0;
+    rbd_image_options_t opts;
+    rados_ioctx_t io;
+    int rc;
+
+    rc = rbdio_spec_ioctx(c, spec, &io);
+    if (rc < 0) {
+        return rc;
+    }
+    rbdio_where(where, sizeof(where), spec->pool, spec->ns, spec->image, NULL);
+    rc = rbdio_ns_check(io, spec->pool, spec->ns);
+    if (rc == 0) {
+        rc = rbdio_geom_opts(geom, &opts, &features);
+    }
+    if (rc < 0) {
+        rados_ioctx_destroy(io);
+        return rc;
+    }
+    rc = rbd_create4(io, spec->image, geom->size, opts);
     rbd_image_options_destroy(opts);
     rados_ioctx_destroy(io);
     if (rc == -EEXIST) {
@@ -218,7 +236,7 @@ int rbdio_image_create(rbdio_cluster *c, const rbdio_spec *spec, const rbdio_inf
     } else if (rc < 0) {
         rbdio_fail(rc, "cannot create image '%s' (size %" PRIu64 ", order %d, features 0x%"
                    PRIx64 ", stripe %" PRIu64 "x%" PRIu64 ")", where, geom->size, geom->order,
-                   features, su, sc);
+                   features, geom->stripe_unit, geom->stripe_count);
     }
     return rc;
 }

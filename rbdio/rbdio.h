@@ -142,6 +142,47 @@ int rbdio_fast_diff(rbdio_image *img);
 int rbdio_diff_range(rbdio_image *img, const char *from_snap, uint64_t off, uint64_t len,
                      int include_parent, rbdio_extent_cb cb, void *arg);
 
+/* ---- Import-only live migration into a new image (rbdio/migrate.c) ----
+ * librbd's `rbd migration prepare --import-only`: the destination image is created at
+ * once, usable (reads of what is not copied yet go to the source, writes stay in the
+ * destination), and filled from the source by execute; commit then drops the link to the
+ * source, abort removes the destination. The source is a JSON spec (e.g. a raw image on
+ * an http stream); Ceph shows it to anyone (`rbd status`): it must hold no secret. */
+typedef enum rbdio_mig_state {
+    RBDIO_MIG_NONE = 0,         /* the image is not in a migration */
+    RBDIO_MIG_PREPARING, RBDIO_MIG_PREPARED, RBDIO_MIG_EXECUTING, RBDIO_MIG_EXECUTED,
+    RBDIO_MIG_ABORTING,
+    RBDIO_MIG_ERROR             /* librbd's error (or unknown) state */
+} rbdio_mig_state;
+#define RBDIO_MIG_SPEC_MAX 4096
+
+typedef struct rbdio_migration {
+    rbdio_mig_state state;
+    char description[256];      /* librbd's state description ("" if none) */
+    char source_spec[RBDIO_MIG_SPEC_MAX];   /* the import's source spec ("" if none) */
+} rbdio_migration;
+
+/* Prepare the import of source_spec into dest, a new image of geom's order, features and
+ * striping (its size is the source's). -EEXIST if dest exists; -EINVAL (librbd) for a
+ * spec it refuses; -EIO and the like when the source cannot be opened. */
+int rbdio_migration_import(rbdio_cluster *c, const rbdio_spec *dest, const char *source_spec,
+                           const rbdio_info *geom);
+/* Copy what is left of the source into dest (prepared, or executing after a run that
+ * died), calling fn(done, total, arg) now and then from librbd's thread (fn may be
+ * NULL; its return is ignored). Blocks until done: 0 or a negative errno. */
+typedef void (*rbdio_progress_fn)(uint64_t done, uint64_t total, void *arg);
+int rbdio_migration_execute(rbdio_cluster *c, const rbdio_spec *dest, rbdio_progress_fn fn,
+                            void *arg);
+/* After execute: make dest an ordinary image. 0 or a negative errno. */
+int rbdio_migration_commit(rbdio_cluster *c, const rbdio_spec *dest);
+/* Undo the migration: an import's destination is removed. 0 or a negative errno. */
+int rbdio_migration_abort(rbdio_cluster *c, const rbdio_spec *dest);
+/* The migration state of dest into *out (state RBDIO_MIG_NONE for an image not in a
+ * migration), also while the source is down: read from the image header with librados
+ * (librbd would open the image, hence its source). 0; -ENOENT if dest does not exist;
+ * -EINVAL if the state cannot be decoded; another negative errno. */
+int rbdio_migration_get(rbdio_cluster *c, const rbdio_spec *dest, rbdio_migration *out);
+
 /* ---- Bounded windows of aio ----
  * A window allows at most `depth` operations in flight; a submit blocks while the
  * window is full. Completion callbacks run on a librbd thread: keep them short

@@ -70,6 +70,14 @@ void rbdio_where(char *buf, size_t len, const char *pool, const char *ns, const 
 /* Create an ioctx on pool (and namespace). -ENOENT with a clear last error if the pool
  * is missing; the namespace is not checked here (see rbdio_ns_check). */
 int rbdio_ioctx_open(rbdio_cluster *c, const char *pool, const char *ns, rados_ioctx_t *out);
+/* Check that spec names an image (-EINVAL if not) and open an ioctx on its pool and
+ * namespace (the namespace is not checked). */
+int rbdio_spec_ioctx(rbdio_cluster *c, const rbdio_spec *spec, rados_ioctx_t *io);
+/* The creation options of an image of geometry geom (its size aside): format 2, the
+ * features rbd_create4 accepts, order and striping (default striping left out). *out is
+ * freed by rbd_image_options_destroy; *features_out (may be NULL) gets the features set.
+ * 0 or a negative errno. */
+int rbdio_geom_opts(const rbdio_info *geom, rbd_image_options_t *out, uint64_t *features_out);
 /* 0 if the namespace exists in io's pool (or is the default), -ENOENT if not. */
 int rbdio_ns_check(rados_ioctx_t io, const char *pool, const char *ns);
 

@@ -9,6 +9,8 @@ int cmd_backup(ag_ctx *ctx, int argc, char **argv);
 int cmd_list(ag_ctx *ctx, int argc, char **argv);
 int cmd_show(ag_ctx *ctx, int argc, char **argv);
 int cmd_restore(ag_ctx *ctx, int argc, char **argv);
+/* `restore ... --instant` (agent/command/instant/): cmd_restore hands such a line over. */
+int cmd_restore_instant(ag_ctx *ctx, int argc, char **argv);
 int cmd_prune(ag_ctx *ctx, int argc, char **argv);
 int cmd_lifecycle(ag_ctx *ctx, int argc, char **argv);
 int cmd_run(ag_ctx *ctx, int argc, char **argv);

@@ -69,21 +69,8 @@ static int resolve(restore_job *r)
  * pool and namespace there. */
 static int connect_dest(restore_job *r)
 {
-    ag_ctx *ctx = r->ctx;
-    int rc;
-    if (r->dest_conf != NULL || r->dest_id != NULL) {
-        rc = rbdio_connect(r->dest_conf ? r->dest_conf : ctx->opts.ceph_conf,
-                           r->dest_id ? r->dest_id : ctx->opts.id, 30, &r->dcluster);
-        if (rc < 0)
-            return ag_fail(ctx, AG_ECEPH, "cannot connect to the destination cluster: %s",
-                           rbdio_last_error());
-        r->own_dcluster = 1;
-    } else if ((r->dcluster = ag_cluster(ctx)) == NULL) {
-        return -1;
-    }
-    if ((rc = rbdio_pool_check(r->dcluster, r->dest.pool, r->dest.ns)) < 0)
-        return ag_fail_rbd(ctx, rc, r->dest_name);
-    return 0;
+    return target_cluster(r->ctx, r->dest_conf, r->dest_id, r->dest.pool, r->dest.ns,
+                          r->dest_name, &r->dcluster, &r->own_dcluster);
 }
 
 /* The destination checked and, for a file, opened before any download: stdout, a
@@ -314,6 +301,9 @@ static void report(const restore_job *r)
 
 int cmd_restore(ag_ctx *ctx, int argc, char **argv)
 {
+    for (int i = 0; i < argc && strcmp(argv[i], "--") != 0; i++)
+        if (strcmp(argv[i], "--instant") == 0)
+            return cmd_restore_instant(ctx, argc, argv);
     restore_job r;
     memset(&r, 0, sizeof(r));
     r.ctx = ctx;

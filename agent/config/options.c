@@ -259,6 +259,8 @@ static void usage(void)
           "  restore POOL/IMAGE[@BACKUP] DEST_POOL/DEST_IMAGE [--dest-ceph-conf F]\n"
           "          [--dest-id N] [--replay | --onto [--force]] [--as-of TIME]\n"
           "  restore POOL/IMAGE[@BACKUP] --to-file PATH|- [--as-of TIME]\n"
+          "  restore POOL/IMAGE[@BACKUP] [DEST_POOL/DEST_IMAGE] --instant [--detach]\n"
+          "          [--resume] [--pid-file F] [--log-file F]   usable at once (live migration)\n"
           "  export-diff POOL/IMAGE[@BACKUP] [--from BACKUP] [--diff-format 1|2]\n"
           "          [--as-of TIME] FILE|-\n"
           "  prune   [POOL/IMAGE] [--keep-last N] [--keep-daily N] [--keep-weekly N]\n"

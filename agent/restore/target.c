@@ -125,6 +125,25 @@ static int image_remove_waiting(target *t)
     return ag_fail_rbd(t->ctx, rc, t->part_name);
 }
 
+int target_cluster(ag_ctx *ctx, const char *conf, const char *id, const char *pool,
+                   const char *ns, const char *name, rbdio_cluster **out, int *own)
+{
+    int rc;
+    *own = 0;
+    if (conf != NULL || id != NULL) {
+        rc = rbdio_connect(conf ? conf : ctx->opts.ceph_conf, id ? id : ctx->opts.id, 30, out);
+        if (rc < 0)
+            return ag_fail(ctx, AG_ECEPH, "cannot connect to the destination cluster: %s",
+                           rbdio_last_error());
+        *own = 1;
+    } else if ((*out = ag_cluster(ctx)) == NULL) {
+        return -1;
+    }
+    if ((rc = rbdio_pool_check(*out, pool, ns)) < 0)
+        return ag_fail_rbd(ctx, rc, name);
+    return 0;
+}
+
 int target_image_prepare(target *t, rbdio_cluster *cl, const char *pool, const char *ns,
                          const char *image, const char *dest_name)
 {

@@ -43,6 +43,13 @@ void target_init(target *t, ag_ctx *ctx, const char *source);
 int target_marker_parse(const char *marker, char *source, size_t slen, char *host,
                         size_t hlen, long *pid);
 
+/* The cluster of an image destination: a connection of its own when conf or id is given
+ * (--dest-ceph-conf, --dest-id; the other from ctx's options), *own set to 1 and the
+ * caller disconnects it; else ctx's source cluster (*own 0). Then pool (and ns) checked;
+ * name (DEST) is for messages. 0, or -1 with the error recorded (exit 9, 3, ...). */
+int target_cluster(ag_ctx *ctx, const char *conf, const char *id, const char *pool,
+                   const char *ns, const char *name, rbdio_cluster **out, int *own);
+
 /* An image DEST in pool/ns of cluster cl (borrowed, must outlive t): -1 with exit 7
  * when DEST exists or DEST.rbd2s3-partial exists and is not a partial restore of the
  * same backup (or exit 11 while that run is alive); a partial of the same backup

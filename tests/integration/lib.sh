@@ -35,6 +35,10 @@
 #   lock_default [DAYS]     set (or with no DAYS remove) that default retention
 # TAP:
 #   ok DESC | not_ok DESC | diag TEXT | check DESC CMD... | expect_eq GOT WANT DESC
+#   expect_rc WANT DESC NAME ARGS...   rb ARGS (stdout, stderr in $TMPD/NAME.out, .err)
+#                           exits WANT, else not ok with the end of its stderr
+#   wait_line PID FILE PATTERN SECS WHAT   a background run's stderr FILE gets a line
+#                           matching PATTERN: 0; else PID reaped, diagnostics, 1
 #   require DESC CMD...     like check, but stops the script (done_testing) on failure
 #   bail REASON             "Bail out!" and exit 1
 #   done_testing            plan line, summary, exit 1 if anything failed (or nothing ran)
@@ -94,6 +98,32 @@ expect_eq() {
         diag "got:      '$1'" "expected: '$2'"
         return 1
     fi
+}
+
+# wait_line PID FILE PATTERN SECS WHAT: 0 once a line of FILE (the stderr of the
+# background process PID) matches PATTERN (grep -E); else, when PID ends or SECS pass,
+# 1 with PID reaped and the end of FILE as diagnostics ("the restore did not WHAT").
+wait_line() {
+    local pid=$1 file=$2 pattern=$3 secs=$4 what=$5 t
+    for ((t = 0; t < secs * 5; t++)); do
+        grep -qE "$pattern" "$file" 2>/dev/null && return 0
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.2
+    done
+    wait "$pid" 2>/dev/null
+    diag "the restore did not $what (exit $?):"
+    tail -n 5 "$file" | sed 's/^/#   /'
+    return 1
+}
+
+# expect_rc WANT DESC NAME ARGS...: rb ARGS with stdout/stderr in $TMPD/NAME.*
+# (rb is defined below; it is looked up when expect_rc runs)
+expect_rc() {
+    local want=$1 desc=$2 n=$3 rc
+    shift 3
+    rb "$@" >"$TMPD/$n.out" 2>"$TMPD/$n.err"
+    rc=$?
+    expect_eq "$rc" "$want" "$desc: exit $want" || tail -n 5 "$TMPD/$n.err" | sed 's/^/#   /'
 }
 
 done_testing() {

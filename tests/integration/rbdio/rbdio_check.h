@@ -1,7 +1,8 @@
 /* rbdio_check.h - what the files of the test_rbdio program share: CHECK and its tally,
  * the sandbox's names, content models, extent lists, aio tallies, raw librbd helpers and
  * the pipeline pattern (all defined in rbdio_helpers.c), and the image tests of
- * test_rbdio_image.c. The program prints "N passed, N failed" last (run-tests.sh). */
+ * test_rbdio_image.c and test_rbdio_migrate.c. The program prints "N passed, N failed"
+ * last (run-tests.sh). */
 #ifndef RBD2S3_RBDIO_CHECK_H
 #define RBD2S3_RBDIO_CHECK_H
 
@@ -115,6 +116,8 @@ int write_range(rbdio_image *img, const model *m, uint64_t off, uint64_t len,
 int read_matches(rbdio_image *img, const model *m, int depth, const char *what);
 int raw_connect(void);
 int raw_discard(const char *image, uint64_t off, uint64_t len);
+/* Write len bytes at off into image through librbd directly: 0 or a negative errno. */
+int raw_write(const char *image, uint64_t off, const void *buf, size_t len);
 int raw_clone(const char *parent, const char *snap, const char *child);
 void raw_unprotect(const char *image, const char *snap);
 void raw_purge(rados_ioctx_t io, const char *image);
@@ -128,5 +131,10 @@ int pipe_extent(uint64_t off, uint64_t len, int exists, void *arg);
 void test_image_a(rbdio_cluster *c);
 /* A striped image (image B). */
 void test_striped(rbdio_cluster *c);
+
+/* ------------------------------------------------------------------ test_rbdio_migrate.c */
+
+/* Import-only live migrations into image C (before the clone test uses that name). */
+void test_migrate(rbdio_cluster *c);
 
 #endif

@@ -339,6 +339,19 @@ int raw_discard(const char *image, uint64_t off, uint64_t len)
     return rc;
 }
 
+int raw_write(const char *image, uint64_t off, const void *buf, size_t len)
+{
+    rbd_image_t img;
+    int rc = rbd_open(raw_io, image, &img, NULL);
+
+    if (rc == 0) {
+        ssize_t w = rbd_write(img, off, len, buf);
+        rc = w == (ssize_t)len ? 0 : w < 0 ? (int)w : -EIO;
+        rbd_close(img);
+    }
+    return rc;
+}
+
 int raw_clone(const char *parent, const char *snap, const char *child)
 {
     rbd_image_options_t opts;

@@ -231,6 +231,7 @@ int main(void)
     test_pool(c);
     test_create_stat(c);
     test_open_errors(c);
+    test_migrate(c);
     test_image_a(c);
     test_striped(c);
     test_list(c);

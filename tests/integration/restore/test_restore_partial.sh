@@ -29,28 +29,12 @@ start_stalled() {
     RBD2S3_DEBUG_STALL_RESTORE=1 "$RBD2S3" "${RB_ARGS[@]}" -v restore "$@" \
         >"$TMPD/$n.out" 2>"$TMPD/$n.err" </dev/null &
     SPID=$!
-    for ((t = 0; t < STALL_WAIT * 5; t++)); do
-        grep -q '^rbd2s3: debug: stalled' "$TMPD/$n.err" && return 0
-        kill -0 "$SPID" 2>/dev/null || break
-        sleep 0.2
-    done
-    wait "$SPID" 2>/dev/null
-    diag "the restore did not stall (exit $?):"
-    tail -n 5 "$TMPD/$n.err" | sed 's/^/#   /'
+    wait_line "$SPID" "$TMPD/$n.err" '^rbd2s3: debug: stalled' "$STALL_WAIT" stall && return 0
     SPID=0
     return 1
 }
 
 kill9() { [ "$SPID" -gt 0 ] && { kill -9 "$SPID"; wait "$SPID" 2>/dev/null; }; SPID=0; }
-
-# expect_rc WANT DESC NAME ARGS...: rb ARGS with stdout/stderr in $TMPD/NAME.*
-expect_rc() {
-    local want=$1 desc=$2 n=$3 rc
-    shift 3
-    rb "$@" >"$TMPD/$n.out" 2>"$TMPD/$n.err"
-    rc=$?
-    expect_eq "$rc" "$want" "$desc: exit $want" || tail -n 5 "$TMPD/$n.err" | sed 's/^/#   /'
-}
 
 # ---------------------------------------------------------------- an image
 DST=rbd/$(img part-r)
