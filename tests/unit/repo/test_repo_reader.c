@@ -62,6 +62,8 @@ static void make_chain(ag_ctx *ctx)
     for (unsigned i = 0; i < NCHUNK; i++)
         repo_chunk_data(image + (uint64_t)i * REPO_CHUNK, i == 1 ? 100 : i);
     memset(image + 5 * (uint64_t)REPO_CHUNK, 0, REPO_CHUNK);
+    manifest_clear(&m1);
+    manifest_clear(&m2);
 }
 
 static reader *open_point(ag_ctx *ctx, const char *s, uint64_t cache)
