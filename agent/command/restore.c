@@ -259,9 +259,10 @@ static void report_onto_line(const restore_job *r, const char *id)
                id, d->from->snap_name);
         return;
     }
-    printf("%s@%s caught up onto %s from %s: %llu bytes written, %llu bytes discarded%s\n",
-           r->name, id, r->dest_name, d->from->id, (unsigned long long)d->written,
-           (unsigned long long)d->discarded, d->reverted ? " (its own changes reverted)" : "");
+    printf("%s@%s caught up onto %s from %s: %llu bytes written, %llu bytes discarded, %llu "
+           "already zero%s\n", r->name, id, r->dest_name, d->from->id,
+           (unsigned long long)d->written, (unsigned long long)d->discarded,
+           (unsigned long long)d->skipped, d->reverted ? " (its own changes reverted)" : "");
 }
 
 static void add_onto_json(json_object *o, const onto_result *d)
@@ -272,6 +273,8 @@ static void add_onto_json(json_object *o, const onto_result *d)
     json_object_object_add(o, "bytes_written", json_object_new_int64((int64_t)d->written));
     json_object_object_add(o, "bytes_discarded",
                            json_object_new_int64((int64_t)d->discarded));
+    json_object_object_add(o, "bytes_already_zero",
+                           json_object_new_int64((int64_t)d->skipped));
     json_object_object_add(o, "bytes_reverted", json_object_new_int64((int64_t)d->reverted));
     json_object_object_add(o, "ranges", json_object_new_int64((int64_t)d->nranges));
 }

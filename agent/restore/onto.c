@@ -23,6 +23,8 @@ typedef struct onto_run {
     size_t nr, cap;
     size_t nchanged;          /* extents the target changed after snapshot N */
     int whole;                /* ... in whole objects (from the fast-diff object map) */
+    plan_range *alloc;        /* what the target's head holds (a clone's parent too) */
+    size_t nalloc, alloc_cap;
 } onto_run;
 
 static const manifest *link_m(const onto_run *o, size_t i)
@@ -30,20 +32,25 @@ static const manifest *link_m(const onto_run *o, size_t i)
     return o->ch->v[i].m;
 }
 
-static int add_range(onto_run *o, uint64_t off, uint64_t len)
+static int push_range(plan_range **v, size_t *n, size_t *cap, uint64_t off, uint64_t len)
 {
     if (len == 0)
         return 0;
-    if (o->nr == o->cap) {
-        size_t cap = o->cap ? o->cap * 2 : 1024;
-        plan_range *nv = realloc(o->r, cap * sizeof(*nv));
+    if (*n == *cap) {
+        size_t ncap = *cap ? *cap * 2 : 1024;
+        plan_range *nv = realloc(*v, ncap * sizeof(*nv));
         if (nv == NULL)
             return -ENOMEM;
-        o->r = nv;
-        o->cap = cap;
+        *v = nv;
+        *cap = ncap;
     }
-    o->r[o->nr++] = (plan_range){ off, len };
+    (*v)[(*n)++] = (plan_range){ off, len };
     return 0;
+}
+
+static int add_range(onto_run *o, uint64_t off, uint64_t len)
+{
+    return push_range(&o->r, &o->nr, &o->cap, off, len);
 }
 
 /* The target open at its head, and no other client using it. */
@@ -147,6 +154,39 @@ static int check_unchanged(onto_run *o)
                    o->nchanged == 1 ? "" : "s", (unsigned long long)o->res->reverted, size);
 }
 
+static int on_alloc(uint64_t off, uint64_t len, int exists, void *arg)
+{
+    onto_run *o = arg;
+    return exists ? push_range(&o->alloc, &o->nalloc, &o->alloc_cap, off, len) : 0;
+}
+
+/* What the target's head holds, in whole objects (with its parent's, for a clone): a
+ * zero range of the plan outside it reads as zeros already and is not zeroed again. */
+static int allocated(onto_run *o)
+{
+    int rc = rbdio_diff(o->img, NULL, o->head_size, 1, 1, on_alloc, o);
+    if (rc == -ENOMEM)
+        return ag_fail(o->ctx, AG_EFAIL, "out of memory");
+    if (rc < 0)
+        return ag_fail_rbd(o->ctx, rc, o->t->name);
+    o->nalloc = plan_ranges_merge(o->alloc, o->nalloc);
+    return 0;
+}
+
+/* 1 if [off, off + len) meets a range of o->alloc (sorted, merged). */
+static int held(const onto_run *o, uint64_t off, uint64_t len)
+{
+    size_t lo = 0, hi = o->nalloc;
+    while (lo < hi) {         /* the first range that ends after off */
+        size_t mid = lo + (hi - lo) / 2;
+        if (o->alloc[mid].off + o->alloc[mid].len <= off)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < o->nalloc && o->alloc[lo].off < off + len;
+}
+
 /* The ranges that backups N+1.. changed (their data and zero records), below the size
  * of the restore point; and below the smallest size since N, what a shrink of the head
  * alone (force) took away. */
@@ -204,13 +244,20 @@ static int write_ranges(onto_run *o)
         free(xs);
         return -1;
     }
-    for (size_t i = 0; i < p.npieces; i++)
-        *(p.pieces[i].zero ? &o->res->discarded : &o->res->written) += p.pieces[i].len;
+    /* zero records and holes are zeroed where the target holds something, else left:
+     * as holes (zero 2) of a sink that keeps them */
+    for (size_t i = 0; i < p.npieces; i++) {
+        plan_piece *pc = &p.pieces[i];
+        if (pc->zero)
+            pc->zero = held(o, pc->dst_off, pc->len) ? 1 : 2;
+        *(pc->zero == 2 ? &o->res->skipped : pc->zero ? &o->res->discarded
+                                                   : &o->res->written) += pc->len;
+    }
     ag_debug(ctx, "onto: %zu ranges, %zu pieces, %zu GETs, %llu bytes to fetch", o->nr,
              p.npieces, p.ngroups, (unsigned long long)p.fetch_bytes);
     progress prog;
     progress_start(&prog, ctx, "Catching up", o->t->name);
-    apply_sink sink = { .img = o->img, .fd = -1, .fresh = 0, .keep_holes = 0, .prog = &prog };
+    apply_sink sink = { .img = o->img, .fd = -1, .fresh = 0, .keep_holes = 1, .prog = &prog };
     int rc = apply_restore(ctx, &p, xs, &sink);
     progress_end(&prog, rc == 0);
     plan_free(&p);
@@ -253,7 +300,7 @@ static int catch_up(onto_run *o)
             o->nchanged || o->head_size != link_m(o, o->from)->size
                 ? ", reverting the target's own changes (--force)" : "");
     if (chain_load_indexes(ctx, o->ch, 0) < 0 || changed_ranges(o, low) < 0 ||
-        resize(o, low) < 0 || write_ranges(o) < 0)
+        allocated(o) < 0 || resize(o, low) < 0 || write_ranges(o) < 0)
         return -1;
     return finish(o);
 }
@@ -265,5 +312,6 @@ int onto_restore(ag_ctx *ctx, chain *ch, const onto_target *t, onto_result *out)
     int rc = catch_up(&o);
     rbdio_close(o.img);
     free(o.r);
+    free(o.alloc);
     return rc;
 }

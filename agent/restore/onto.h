@@ -25,6 +25,8 @@ typedef struct onto_result {
     int uptodate;             /* 1: the target held the restore point: nothing written */
     uint64_t written;         /* bytes of data written */
     uint64_t discarded;       /* bytes zeroed (discards of zero records and holes) */
+    uint64_t skipped;         /* bytes of zero records and holes left alone: the target
+                               * held nothing there, so they read as zeros already */
     uint64_t reverted;        /* bytes the target had changed after snapshot N (force) */
     size_t nranges;           /* ranges of the image written */
 } onto_result;
