@@ -89,8 +89,8 @@ check "... nothing written in the bucket" bucket_empty
 "$RBD2S3" --help >"$TMPD/help.txt" 2>&1
 expect_eq "$(grep -oE -- '--[a-z-]*(key|pass|secret)[a-z-]*' "$TMPD/help.txt" | sort -u \
     | paste -sd' ')" \
-    "--key-file --new-key-file --new-passphrase-file --old-key-files --passphrase-file" \
-    "--help: the only options about keys take file names"
+    "--key-file --new-key-file --new-passphrase-file --old-key-files --passphrase-file --tls-key" \
+    "--help: the only options about keys take file names (serve's --tls-key FILE too)"
 for o in --passphrase --key --master-key --secret-key --secret --password; do
     "$RBD2S3" "$o" x list >/dev/null 2>&1
     expect_eq "$?" 2 "$o is not an option (exit 2)"
