@@ -126,6 +126,18 @@ expect_rc() {
     expect_eq "$rc" "$want" "$desc: exit $want" || tail -n 5 "$TMPD/$n.err" | sed 's/^/#   /'
 }
 
+# Build the LD_PRELOAD fault shim snap_shim.c of the script's folder into
+# $TMPD/snap_shim.so; without a C compiler (or when it fails) the whole script is
+# skipped, the compiler's errors shown as diagnostics.
+need_snap_shim() {
+    if ! command -v cc >/dev/null ||
+        ! cc -shared -fPIC -o "$TMPD/snap_shim.so" "$TEST_DIR/snap_shim.c" -ldl 2>"$TMPD/cc.err"; then
+        sed 's/^/# /' "$TMPD/cc.err" 2>/dev/null
+        echo "1..0 # SKIP no C compiler to build the fault shim"
+        exit 0
+    fi
+}
+
 done_testing() {
     echo "1..$_T_N"
     local passed=$((_T_N - _T_FAIL))

@@ -9,12 +9,7 @@ SRC=rbd/$(img stime)
 
 agent_snaps() { snap_names "$SRC" | grep '^rbd2s3-' | tr '\n' ' '; }
 
-if ! command -v cc >/dev/null ||
-    ! cc -shared -fPIC -o "$TMPD/snap_shim.so" "$TEST_DIR/snap_shim.c" -ldl 2>"$TMPD/cc.err"; then
-    sed 's/^/# /' "$TMPD/cc.err" 2>/dev/null
-    echo "1..0 # SKIP no C compiler to build the fault shim"
-    exit 0
-fi
+need_snap_shim
 
 require "create image" create_image "$SRC" 16M
 require "write data" write_random "$SRC" 0 4M
