@@ -131,7 +131,8 @@ expect_rc() {
 # skipped, the compiler's errors shown as diagnostics.
 need_snap_shim() {
     if ! command -v cc >/dev/null ||
-        ! cc -shared -fPIC -o "$TMPD/snap_shim.so" "$TEST_DIR/snap_shim.c" -ldl 2>"$TMPD/cc.err"; then
+        ! cc -shared -fPIC -o "$TMPD/snap_shim.so" "$TEST_DIR/snap_shim.c" -ldl \
+            2>"$TMPD/cc.err"; then
         sed 's/^/# /' "$TMPD/cc.err" 2>/dev/null
         echo "1..0 # SKIP no C compiler to build the fault shim"
         exit 0
