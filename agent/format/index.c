@@ -405,3 +405,18 @@ int index_load(const unsigned char *data, size_t len, index_rec **recs, size_t *
     *n = cnt;
     return 0;
 }
+
+static int array_next(void *arg, index_rec *rec)
+{
+    index_array_cursor *a = arg;
+    if (a->pos >= a->n)
+        return 0;
+    *rec = a->recs[a->pos++];
+    return 1;
+}
+
+index_cursor index_array_cursor_of(index_array_cursor *a)
+{
+    index_cursor c = { array_next, a };
+    return c;
+}

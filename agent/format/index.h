@@ -85,4 +85,21 @@ void index_reader_free(index_reader *r);
  * *recs (NULL when n = 0). */
 int index_load(const unsigned char *data, size_t len, index_rec **recs, size_t *n);
 
+/* A stream of records in increasing offset order, from wherever they come (an index
+ * object read with ranged GETs, an array in memory): next(arg, rec) returns 1 with *rec
+ * filled, 0 at the end, or a negative errno (the error already recorded by the source).
+ * The chain merge (agent/restore/) reads its sources through this. */
+typedef struct index_cursor {
+    int (*next)(void *arg, index_rec *rec);
+    void *arg;
+} index_cursor;
+
+/* A cursor over recs[0..n) (the array must outlive it): *pos is its position, set to 0
+ * by the caller before the first next. Cannot fail. */
+typedef struct index_array_cursor {
+    const index_rec *recs;
+    size_t n, pos;
+} index_array_cursor;
+index_cursor index_array_cursor_of(index_array_cursor *a);
+
 #endif
