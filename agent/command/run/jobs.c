@@ -5,6 +5,7 @@
 #include "agent/backup/budget.h"
 #include "agent/common/signals.h"
 
+#include <malloc.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <sys/resource.h>
@@ -100,6 +101,11 @@ static size_t planned(const run_item *items, size_t n)
 void jobs_run(ag_ctx *ctx, const jobs_plan *plan, run_item *items, size_t n, jobs_fn fn,
               void *arg)
 {
+    /* A backup's chunk and part buffers (1 MiB and more) are mapped and unmapped: glibc
+     * would otherwise raise its threshold past them and keep each image's buffers in
+     * the heap of the thread that freed them (a run of 8 images on one job peaked at
+     * 142 MiB instead of 100). */
+    mallopt(M_MMAP_THRESHOLD, 256 << 10);
     pool p = { .ctx = ctx, .plan = plan, .items = items, .n = n, .fn = fn, .arg = arg };
     pthread_mutex_init(&p.mu, NULL);
     ctx->opts.tun = plan->tun;
