@@ -2,7 +2,8 @@
 # run --jobs: many images backed up at once by one process (RUN_JOBS_IMAGES, default 200,
 # of 16 MiB with 3 MiB written): every one backed up, the results in the list's order, a
 # sample restored equal to its snapshot, the peak RSS under the memory limit (from the
-# metrics file and measured from outside), a missing image does not stop the others;
+# metrics file and measured from outside), a missing image does not stop the others, no
+# progress line on a terminal;
 # SIGTERM while four backups are in flight: exit 10, nothing of them left in the bucket or
 # the image, the images not started reported as interrupted; bad --jobs / memory limit.
 . "$(dirname "$0")/../lib.sh"
@@ -91,6 +92,15 @@ for ((i = 0; i < N && i < 5 * step; i += step)); do
         "$(img_sum "rbd/$NS/$n@rbd2s3-$id" | cut -d' ' -f1)" "restore of $n equals its snapshot"
 done
 rm -f "$TMPD/r.raw"
+
+# -- on a terminal: no progress line with jobs at once (the lines would interleave)
+printf '[pool:rbd/%s]\nimages = %s, %s, %s\n' "$NS" "${names[@]:0:3}" >"$TMPD/tty.conf"
+args=()
+for a in "${RB_ARGS[@]}"; do [ "$a" = --no-progress ] || args+=("$a"); done
+script -qec "$(printf '%q ' timeout 300 "$RBD2S3" "${args[@]}" -c "$TMPD/tty.conf" run \
+    --jobs 2)" /dev/null >"$TMPD/tty.out" 2>&1
+expect_eq "$(grep -c ' ok ' "$TMPD/tty.out")" 3 "on a terminal, --jobs 2: three images backed up"
+check "on a terminal, --jobs 2: no progress line" bash -c "! grep -q 'complete' '$TMPD/tty.out'"
 
 # -- SIGTERM with four backups in flight (each stalled after its first part)
 big=()
