@@ -137,18 +137,28 @@ static int read_bucket(backup_job *b)
     return 0;
 }
 
-/* run --due, under the image's lock: the bucket read first (no snapshot meanwhile), so
- * that of two runs racing for the image, the second sees the first one's backup.
- * 1 due, 0 not due (the outcome set), -1 on error. */
+/* run --due, under the image's lock and once the bucket is read, so that of two runs
+ * racing for the image the second sees the first one's backup: 1 due, 0 not due (the
+ * outcome set). */
 static int still_due(backup_job *b)
 {
-    if (read_bucket(b) < 0)
-        return -1;
+    if (b->due <= 0)
+        return 1;
     b->last = due_newest(&b->cat);
     if (due_is_due(b->last, b->due, time(NULL)))
         return 1;
     b->outcome = BACKUP_NOT_DUE;
     return 0;
+}
+
+/* Not due after all: the early snapshot goes again. 1, or -1 (error recorded). */
+static int drop_snapshot(backup_job *b)
+{
+    int rc = b->created_snap ? rbdio_snap_remove(b->img, b->snap) : 0;
+    if (rc < 0)
+        return ag_fail_rbd(b->ctx, rc, "removing the snapshot of a backup not due");
+    b->created_snap = 0;
+    return 1;
 }
 
 /* Everything that can be checked before the source is changed, but the snapshot: 0,
@@ -183,17 +193,16 @@ static int prepare(backup_job *b)
         return ag_fail(ctx, rc < 0 ? AG_EFAIL : AG_ENOTFOUND, "%s@%s: no such snapshot",
                        b->name, b->spec.at);
     ag_debug(ctx, "image open");
-    if (b->due > 0 && (rc = still_due(b)) <= 0)
-        return rc < 0 ? -1 : 1;
     snapclean_init(&b->clean, ctx, b->img, b->name);
     snapclean_start(&b->clean, b->spec.at);
     snapshot_start(b);
-    rc = b->due > 0 ? 0 : read_bucket(b);
-    int src = snapshot_join(b, rc < 0);
+    rc = read_bucket(b);
+    int due = rc < 0 || still_due(b);
+    int src = snapshot_join(b, rc < 0 || !due);
     snapclean_join(&b->clean);
     if (src < 0 || rc < 0)
         return -1;
-    return choose_id(b);
+    return due ? choose_id(b) : drop_snapshot(b);
 }
 
 /* The newest committed backup of this very image whose snapshot still exists (and, in
