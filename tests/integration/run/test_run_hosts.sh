@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# run on several hosts: three `run --until-done --due 1h` with cephx users of the caps the
+# README lists and host names a, b, c share one pool's images: each image backed up
+# exactly once; one of them killed with SIGKILL midway: the others take its images once
+# its locks expire, still once each, nothing of the killed backup visible.
+# RUN_HOSTS_IMAGES images (default 200) of 16 MiB, 2 MiB written.
+. "$(dirname "$0")/../lib.sh"
+
+N=${RUN_HOSTS_IMAGES:-200}
+NS=hosts$TAG                               # a namespace of our own: `images = *` sees only ours
+HOSTS="a b c"
+ceph_src() { timeout 120 ceph -c "$SRC_CEPH_CONF" "$@"; }
+
+_hosts_exit() {
+    local rc=$? h
+    for h in $HOSTS; do ceph_src auth del "client.rbd2s3-$h-$TAG" >/dev/null 2>&1; done
+    if [ "${KEEP:-0}" != 1 ]; then
+        _purge_images "$SRC_CEPH_CONF" "rbd/$NS"
+        rbd_src namespace remove "rbd/$NS" >/dev/null 2>&1
+    fi
+    (exit $rc)
+    _lib_exit
+}
+trap _hosts_exit EXIT
+
+require "create namespace rbd/$NS" rbd_src namespace create "rbd/$NS"
+made=0
+for i in $(seq 1 "$N"); do
+    create_image "rbd/$NS/i$i" 16M && write_random "rbd/$NS/i$i" $(((i % 7) * 1048576)) 2M &&
+        made=$((made + 1))
+done
+require "$N images of 16 MiB with 2 MiB written" test "$made" -eq "$N"
+
+# -- the cephx users: exactly the caps of the README's "Several hosts"
+caps=$(sed -n 's/^ceph auth get-or-create client\.rbd2s3-HOST \(.*\)$/\1/p' "$REPO/README.md")
+require "the README lists the caps of a host's cephx user" test -n "$caps"
+caps=${caps//POOL/rbd}
+: >"$TMPD/keyring"
+for h in $HOSTS; do
+    eval "set -- $caps"
+    require "cephx user client.rbd2s3-$h-$TAG ($caps)" \
+        ceph_src auth get-or-create "client.rbd2s3-$h-$TAG" "$@" -o "$TMPD/keyring.$h"
+    cat "$TMPD/keyring.$h" >>"$TMPD/keyring"
+done
+
+cat >"$TMPD/hosts.conf" <<EOF
+[global]
+lock duration = 10s
+lock renewal = 2s
+
+[pool:rbd/$NS]
+images = *
+EOF
+
+# as_host H ARGS...: rb as host H, with its cephx user (and the config)
+as_host() {
+    local h=$1
+    shift
+    CEPH_ARGS="--keyring $TMPD/keyring" rb -c "$TMPD/hosts.conf" --id "rbd2s3-$h-$TAG" \
+        --host "$h-$TAG" "$@"
+}
+
+# start_host H PREFIX: `run --until-done --due 1h` as host H in the background, PID_H
+# its very process (not a subshell's: it is stopped and killed)
+start_host() {
+    (export CEPH_ARGS="--keyring $TMPD/keyring"
+     exec "$RBD2S3" "${RB_ARGS[@]}" -c "$TMPD/hosts.conf" \
+        --id "rbd2s3-$1-$TAG" --host "$1-$TAG" --prefix "$2" --metrics-file "$TMPD/$2.$1.prom" \
+        --format json run --until-done --due 1h >"$TMPD/$2.$1.json" 2>"$TMPD/$2.$1.err") &
+    eval "PID_$1=$!"
+}
+
+# manifests PREFIX: "image count" per image with at least one manifest, sorted
+manifests() {
+    s3api list-objects-v2 --bucket "$BUCKET" --prefix "$1/rbd/$NS/" --output json \
+        | jq -r '(.Contents // [])[].Key | select(endswith("/manifest.json"))' \
+        | awk -F/ '{print $(NF-2)}' | sort | uniq -c | awk '{print $2, $1}'
+}
+
+# once PREFIX WHAT: every image exactly one manifest under PREFIX
+once() {
+    manifests "$1" >"$TMPD/$1.manifests"
+    expect_eq "$(wc -l <"$TMPD/$1.manifests")" "$N" "$2: every image has a backup"
+    expect_eq "$(awk '$2 != 1' "$TMPD/$1.manifests" | wc -l)" 0 \
+        "$2: no image has more than one" ||
+        awk '$2 != 1' "$TMPD/$1.manifests" | head | sed 's/^/#   /'
+}
+
+# -- round 1: three hosts started together
+for h in $HOSTS; do start_host "$h" p1; done
+for h in $HOSTS; do
+    pid=PID_$h
+    wait "${!pid}"
+    expect_eq "$?" 0 "round 1: host $h exits 0" || tail -n 5 "$TMPD/p1.$h.err" | sed 's/^/#   /'
+done
+once p1 "round 1"
+ok_all=$(cat "$TMPD"/p1.?.json | jq -s '[.[][] | select(.result == "ok")] | length')
+expect_eq "$ok_all" "$N" "round 1: the hosts report $N backups made, together"
+expect_eq "$(cat "$TMPD"/p1.?.json | jq -rs '[.[][] | select(.result != "ok" and
+    .result != "skipped")] | length')" 0 "round 1: the rest not due, nothing failed or left"
+for h in $HOSTS; do
+    n=$(jq '[.[] | select(.result == "ok")] | length' "$TMPD/p1.$h.json")
+    m=$(sed -n "s/^rbd2s3_run_images{host=\"$h-$TAG\",result=\"ok\"} //p" "$TMPD/p1.$h.prom")
+    expect_eq "$m" "$n" "round 1: host $h's metrics count its $n backups under its host name"
+done
+diag "backups per host: $(for h in $HOSTS; do printf '%s=%s ' "$h" \
+    "$(jq '[.[] | select(.result == "ok")] | length' "$TMPD/p1.$h.json")"; done)"
+as_host a --prefix p1 run --due 1h >"$TMPD/again.out" 2>&1
+expect_eq "$?" 0 "a run started again exits 0"
+expect_eq "$(grep -c 'skipped .*not due: last backup' "$TMPD/again.out")" "$N" \
+    "and makes nothing: every image not due"
+
+# -- round 2, on a fresh prefix: host a killed with SIGKILL midway
+for h in $HOSTS; do start_host "$h" p2; done
+# Host a is stopped once it has started about a sixth of the images and until it is
+# caught between the start of a backup and its commit (the manifest of the backup it
+# names last not there a second later), then killed there.
+k=$((N / 6 + 1))
+victim=""
+seen=0
+manifest_of() { # POOL/NS/IMAGE@rbd2s3-ID: its manifest's key under p2, if any
+    s3api list-objects-v2 --bucket "$BUCKET" --output json \
+        --prefix "p2/${1%@*}/${1#*@rbd2s3-}/manifest.json" | jq -r '(.Contents // [])[].Key'
+}
+for ((t = 0; t < 12000; t++)); do
+    [ -z "$victim" ] || break
+    kill -0 "$PID_a" 2>/dev/null || break
+    n=$(grep -c '^rbd2s3: backing up ' "$TMPD/p2.a.err")
+    if [ "$n" -ge "$k" ] && [ "$n" -gt "$seen" ]; then
+        seen=$n
+        kill -STOP "$PID_a"
+        sleep 1                                  # its requests in flight land
+        last=$(grep '^rbd2s3: backing up ' "$TMPD/p2.a.err" | tail -1 | awk '{print $4}')
+        [ -z "$(manifest_of "$last")" ] && victim=$last || kill -CONT "$PID_a"
+    fi
+    sleep 0.05
+done
+kill -9 "$PID_a" 2>/dev/null
+kill -CONT "$PID_a" 2>/dev/null
+if [ -n "$victim" ]; then
+    ok "host a killed while backing up $victim"
+else
+    not_ok "host a caught in the middle of a backup ($seen started)"
+fi
+wait "$PID_a" 2>/dev/null
+for h in b c; do
+    pid=PID_$h
+    wait "${!pid}"
+    expect_eq "$?" 0 "round 2: host $h exits 0" || tail -n 5 "$TMPD/p2.$h.err" | sed 's/^/#   /'
+done
+once p2 "round 2"
+vimg=${victim%@*}
+vid=${victim#*@rbd2s3-}
+check "the image being backed up when host a died was backed up once more" \
+    grep -q "^${vimg##*/} 1$" "$TMPD/p2.manifests"
+check "no manifest of the killed backup ($vid)" test -z "$(manifest_of "$victim")"
+check "hosts b and c went over what host a held again (--until-done)" \
+    grep -qh 'images backed up elsewhere; pass' "$TMPD/p2.b.err" "$TMPD/p2.c.err"
+rb --prefix p2 verify >"$TMPD/verify.out" 2>"$TMPD/verify.err"
+expect_eq "$?" 0 "every manifest of round 2 verifies" ||
+    tail -n 5 "$TMPD/verify.err" | sed 's/^/#   /'
+
+done_testing
