@@ -160,4 +160,39 @@ rb --prefix p2 verify >"$TMPD/verify.out" 2>"$TMPD/verify.err"
 expect_eq "$?" 0 "every manifest of round 2 verifies" ||
     tail -n 5 "$TMPD/verify.err" | sed 's/^/#   /'
 
+# -- an image locked by a live holder of another host: elsewhere, not a failure
+I1=rbd/$NS/i1
+hdr=rbd_header.$(img_field "$I1" id)
+hold() { # SECS: the backup lock of i1 held by "otherhost" for SECS
+    timeout 60 rados -c "$SRC_CEPH_CONF" -p rbd --namespace "$NS" lock get "$hdr" \
+        rbd2s3-backup --lock-cookie "otherhost:1:1" --lock-duration "$1"
+}
+printf '[pool:rbd/%s]\nimages = i1\n' "$NS" >"$TMPD/one.conf"
+require "i1's lock taken by another host for 120s" hold 120
+rb -c "$TMPD/one.conf" --prefix p3 --metrics-file "$TMPD/p3.prom" --format json run \
+    >"$TMPD/p3.json" 2>"$TMPD/p3.err"
+expect_eq "$?" 0 "run over an image locked elsewhere exits 0"
+expect_eq "$(jq -r '.[0].result' "$TMPD/p3.json")" elsewhere "its result is elsewhere"
+check "the metrics count it" grep -Eq '^rbd2s3_run_images\{host="[^"]+",result="elsewhere"\} 1$' \
+    "$TMPD/p3.prom"
+(exec "$RBD2S3" "${RB_ARGS[@]}" -c "$TMPD/one.conf" --prefix p3 --format json run \
+    --until-done >"$TMPD/p3u.json" 2>"$TMPD/p3u.err") &
+pid=$!
+if wait_line "$pid" "$TMPD/p3u.err" 'images backed up elsewhere; pass' 120 "wait"; then
+    kill -TERM "$pid"
+    wait "$pid"
+    expect_eq "$?" 10 "run --until-done stopped by SIGTERM while waiting exits 10"
+    expect_eq "$(jq -r '.[0].result' "$TMPD/p3u.json")" elsewhere "the image is still elsewhere"
+else
+    not_ok "run --until-done waits for an image locked elsewhere"
+fi
+timeout 60 rados -c "$SRC_CEPH_CONF" -p rbd --namespace "$NS" lock break "$hdr" \
+    rbd2s3-backup "$(timeout 60 rados -c "$SRC_CEPH_CONF" -p rbd --namespace "$NS" lock info \
+        "$hdr" rbd2s3-backup | jq -r '.lockers[0].name')" --lock-cookie "otherhost:1:1"
+require "i1's lock taken by another host for 5s" hold 5
+rb -c "$TMPD/one.conf" --prefix p3 --format json run --until-done \
+    >"$TMPD/p3e.json" 2>"$TMPD/p3e.err"
+expect_eq "$?" 0 "run --until-done over an image whose holder stops renewing exits 0"
+expect_eq "$(jq -r '.[0].result' "$TMPD/p3e.json")" ok "and backs it up once the lock expired"
+
 done_testing
