@@ -60,14 +60,36 @@ as_host() {
         --host "$h-$TAG" "$@"
 }
 
-# start_host H PREFIX: `run --until-done --due 1h` as host H in the background, PID_H
-# its very process (not a subshell's: it is stopped and killed)
+# start_host H PREFIX [stopper]: `run --until-done --due 1h` as host H in the
+# background, PID_H its very process (not a subshell's: it is stopped and killed); with
+# stopper its stderr goes through stop_at_start
 start_host() {
     (export CEPH_ARGS="--keyring $TMPD/keyring"
-     exec "$RBD2S3" "${RB_ARGS[@]}" -c "$TMPD/hosts.conf" \
-        --id "rbd2s3-$1-$TAG" --host "$1-$TAG" --prefix "$2" --metrics-file "$TMPD/$2.$1.prom" \
-        --format json run --until-done --due 1h >"$TMPD/$2.$1.json" 2>"$TMPD/$2.$1.err") &
+     me=$BASHPID
+     err=$TMPD/$2.$1.err
+     [ -z "${3:-}" ] || exec 2> >(stop_at_start "$me" "$err")
+     [ -n "${3:-}" ] || exec 2>"$err"
+     exec "$RBD2S3" "${RB_ARGS[@]}" -c "$TMPD/hosts.conf" --id "rbd2s3-$1-$TAG" \
+        --host "$1-$TAG" --prefix "$2" --metrics-file "$TMPD/$2.$1.prom" \
+        --format json run --until-done --due 1h >"$TMPD/$2.$1.json") &
     eval "PID_$1=$!"
+}
+
+# stop_at_start PID FILE: copy stdin to FILE; while $TMPD/arm exists, SIGSTOP PID at once
+# on its next "backing up" line, which then goes into $TMPD/stopped (arm removed)
+stop_at_start() {
+    local l
+    while IFS= read -r l; do
+        printf '%s\n' "$l" >>"$2"
+        case $l in
+        "rbd2s3: backing up "*)
+            if [ -e "$TMPD/arm" ]; then
+                kill -STOP "$1"
+                printf '%s\n' "$l" >"$TMPD/stopped"
+                rm -f "$TMPD/arm"
+            fi ;;
+        esac
+    done
 }
 
 # manifests PREFIX: "image count" per image with at least one manifest, sorted
@@ -111,13 +133,13 @@ expect_eq "$(grep -c 'skipped .*not due: last backup' "$TMPD/again.out")" "$N" \
     "and makes nothing: every image not due"
 
 # -- round 2, on a fresh prefix: host a killed with SIGKILL midway
-for h in $HOSTS; do start_host "$h" p2; done
-# Host a is stopped once it has started about a sixth of the images and until it is
-# caught between the start of a backup and its commit (the manifest of the backup it
-# names last not there a second later), then killed there.
+start_host a p2 stopper
+for h in b c; do start_host "$h" p2; done
+# Host a is stopped as it starts a backup, once it has started about a sixth of the
+# images; if that backup's manifest is there a second later (stopped too late) it goes
+# on to its next one; then it is killed there.
 k=$((N / 6 + 1))
 victim=""
-seen=0
 manifest_of() { # POOL/NS/IMAGE@rbd2s3-ID: its manifest's key under p2, if any
     s3api list-objects-v2 --bucket "$BUCKET" --output json \
         --prefix "p2/${1%@*}/${1#*@rbd2s3-}/manifest.json" | jq -r '(.Contents // [])[].Key'
@@ -125,22 +147,29 @@ manifest_of() { # POOL/NS/IMAGE@rbd2s3-ID: its manifest's key under p2, if any
 for ((t = 0; t < 12000; t++)); do
     [ -z "$victim" ] || break
     kill -0 "$PID_a" 2>/dev/null || break
-    n=$(grep -c '^rbd2s3: backing up ' "$TMPD/p2.a.err")
-    if [ "$n" -ge "$k" ] && [ "$n" -gt "$seen" ]; then
-        seen=$n
-        kill -STOP "$PID_a"
+    if [ -e "$TMPD/stopped" ]; then
         sleep 1                                  # its requests in flight land
-        last=$(grep '^rbd2s3: backing up ' "$TMPD/p2.a.err" | tail -1 | awk '{print $4}')
-        [ -z "$(manifest_of "$last")" ] && victim=$last || kill -CONT "$PID_a"
+        last=$(awk '{print $4}' "$TMPD/stopped")
+        rm -f "$TMPD/stopped"
+        if [ -z "$(manifest_of "$last")" ]; then
+            victim=$last
+        else
+            touch "$TMPD/arm"
+            kill -CONT "$PID_a"
+        fi
+    elif [ ! -e "$TMPD/arm" ] &&
+        [ "$(cat "$TMPD/p2.a.err" 2>/dev/null | grep -c '^rbd2s3: backing up ')" -ge "$k" ]; then
+        touch "$TMPD/arm"
     fi
     sleep 0.05
 done
 kill -9 "$PID_a" 2>/dev/null
 kill -CONT "$PID_a" 2>/dev/null
 if [ -n "$victim" ]; then
-    ok "host a killed while backing up $victim"
+    ok "host a killed while backing up $victim (its backup number $(grep -c \
+        '^rbd2s3: backing up ' "$TMPD/p2.a.err"))"
 else
-    not_ok "host a caught in the middle of a backup ($seen started)"
+    not_ok "host a caught in the middle of a backup"
 fi
 wait "$PID_a" 2>/dev/null
 for h in b c; do
