@@ -186,6 +186,7 @@ static void run_one(ag_ctx *ctx, run_item *r, const run_args *a)
     sub.exit_code = AG_OK;
     sub.errmsg[0] = '\0';
     double t0 = ag_now();
+    memset(&r->res, 0, sizeof(r->res));   /* a pass after --until-done's first */
     backup_image_opts bo = { due_of(ctx, r, a) };
     int rc = due_check(&sub, &r->spec, bo.due, &r->res.last);
     if (rc == 0)
