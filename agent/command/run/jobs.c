@@ -42,7 +42,7 @@ typedef struct pool {
     run_item *items;
     size_t n, next;
     jobs_fn fn;
-    void *arg;
+    const void *arg;
     pthread_mutex_t mu;
 } pool;
 
@@ -99,7 +99,7 @@ static size_t planned(const run_item *items, size_t n)
 }
 
 void jobs_run(ag_ctx *ctx, const jobs_plan *plan, run_item *items, size_t n, jobs_fn fn,
-              void *arg)
+              const void *arg)
 {
     /* A backup's chunk and part buffers (1 MiB and more) are mapped and unmapped: glibc
      * would otherwise raise its threshold past them and keep each image's buffers in

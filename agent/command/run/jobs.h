@@ -19,7 +19,7 @@ int jobs_plan_make(ag_ctx *ctx, jobs_plan *p);
 
 /* What a job does with one item; ctx is the job's own (its error starts clear, its S3
  * client is its own, the Ceph cluster handle is shared). */
-typedef void (*jobs_fn)(ag_ctx *ctx, run_item *r, void *arg);
+typedef void (*jobs_fn)(ag_ctx *ctx, run_item *r, const void *arg);
 
 /* Call fn once for every item whose status is RUN_PLANNED, taking them in the list's
  * order on p->jobs threads (on the calling thread when p->jobs is 1, when the cluster
@@ -28,7 +28,7 @@ typedef void (*jobs_fn)(ag_ctx *ctx, run_item *r, void *arg);
  * item is done; items keep their place in the list. Cannot fail (fn records failures in
  * the items). */
 void jobs_run(ag_ctx *ctx, const jobs_plan *p, run_item *items, size_t n, jobs_fn fn,
-              void *arg);
+              const void *arg);
 
 /* The process's peak resident set size so far in bytes (getrusage ru_maxrss); 0 if it
  * cannot be read. */
