@@ -90,6 +90,9 @@ typedef struct ag_opts {
     int object_lock_days;       /* object lock days: 1..36500, 0 when not set */
     int ceph_timeout;           /* seconds: bound of one Ceph operation (ceph timeout) */
     int abort_timeout;          /* seconds the cleanup may take after a signal (abort timeout) */
+    uint64_t checkpoint_every;  /* backup: a checkpoint each time this many bytes were read */
+    int resume_grace;           /* seconds a checkpoint may be resumed (resume grace) */
+    int no_resume;              /* backup --no-resume: a checkpoint is removed, not resumed */
     int snap_now;               /* snap cleanup = immediate: the agent's older snapshots
                                  * go right after the commit, not with the next snapshot */
     int insecure;

@@ -91,6 +91,8 @@ static void defaults(ag_opts *o)
     o->tun.pack_size = 1ULL << 30;
     o->ceph_timeout = 120;
     o->abort_timeout = 30;
+    o->checkpoint_every = 4ULL << 30;
+    o->resume_grace = 86400;
     policy_unset(&o->policy);
 }
 
@@ -126,6 +128,8 @@ static const opts_key keys[] = {
     { "pack-size", K_SIZE, OFF(tun.pack_size) },
     { "ceph-timeout", K_SECS, OFF(ceph_timeout) },
     { "abort-timeout", K_SECS, OFF(abort_timeout) },
+    { "checkpoint-every", K_SIZE, OFF(checkpoint_every) },
+    { "resume-grace", K_SECS, OFF(resume_grace) },
     { "encryption", K_CHOICE, OFF(encryption) },
     { "key-file", K_STR, OFF(key_file) },
     { "passphrase-file", K_STR, OFF(passphrase_file) },
@@ -177,9 +181,11 @@ int opts_set_key(ag_ctx *ctx, const opts_key *k, const char *value, const char *
     long v;
     switch (k->kind) {
     case K_SECS:
-        if (ag_parse_duration(value, &secs) < 0 || secs < 1 || secs > 86400)
-            return ag_fail(ctx, AG_EUSAGE, "%s: %s: not a duration from 1s to 1d: '%s'",
-                           where, k->name, value);
+        if (ag_parse_duration(value, &secs) < 0 || secs < 1 ||
+            secs > (k->off == OFF(resume_grace) ? 30 * 86400 : 86400))
+            return ag_fail(ctx, AG_EUSAGE, "%s: %s: not a duration from 1s to %s: '%s'",
+                           where, k->name, k->off == OFF(resume_grace) ? "30d" : "1d",
+                           value);
         *(int *)(base + k->off) = (int)secs;
         return 0;
     case K_STR:
