@@ -18,18 +18,20 @@ require "create a ${SIZE_MB} MiB image" create_image "$SRC" "${SIZE_MB}M"
 require "fill it with random data" write_random "$SRC" 0 "${SIZE_MB}M"
 
 # kill -9 a full backup after about half of its parts
-interrupted_backup() { # TAG
+interrupted_backup() { # TAG [backup args...]
+    local tag=$1
+    shift
     RBD2S3_DEBUG_STALL_AFTER_PARTS=$HALF_PARTS "$RBD2S3" "${RB_ARGS[@]}" "${CK[@]}" \
-        backup "$SRC" >"$TMPD/$1.out" 2>"$TMPD/$1.err" </dev/null &
+        backup "$SRC" "$@" >"$TMPD/$tag.out" 2>"$TMPD/$tag.err" </dev/null &
     local pid=$! t stalled=no
     for ((t = 0; t < STALL_WAIT * 2; t++)); do
-        if grep -q '^rbd2s3: debug: stalled' "$TMPD/$1.err"; then stalled=yes; break; fi
+        if grep -q '^rbd2s3: debug: stalled' "$TMPD/$tag.err"; then stalled=yes; break; fi
         kill -0 "$pid" 2>/dev/null || break
         sleep 0.5
     done
     kill -9 "$pid" 2>/dev/null
     wait "$pid" 2>/dev/null
-    [ $stalled = yes ] || sed 's/^/#   stderr: /' "$TMPD/$1.err" | tail -n 20
+    [ $stalled = yes ] || sed 's/^/#   stderr: /' "$TMPD/$tag.err" | tail -n 20
     [ $stalled = yes ]
 }
 
@@ -89,15 +91,14 @@ grep 'not resumed' "$ERR" | sed 's/^/# /'
 expect_eq "$(jq -r .resumed "$BK_JSON")" false "not resumed"
 expect_eq "$(bucket_keys "$PREFIX/rbd/$NAME/$CK_ID/" | wc -l)" 0 "the stale checkpoint's folder is gone"
 
-# prune removes a checkpoint past the grace
-require "write more data" write_random "$SRC" 0 32M
-check "third backup killed" interrupted_backup kill3
+# prune removes a checkpoint past the resume grace (and keeps a younger one)
+check "third backup (a full) killed" interrupted_backup kill3 --full
 CKEY=$(bucket_keys "$PREFIX/rbd/$NAME/" | grep '/checkpoint\.json$' | head -n 1)
 CK_ID=$(basename "$(dirname "$CKEY")")
-rb prune "$SRC" --keep-last 5 --grace 1h >"$TMPD/prune1.out" 2>&1
-check "prune within the grace keeps the checkpoint" test -n "$(bucket_keys "$CKEY")"
 sleep 2
-rb prune "$SRC" --keep-last 5 --grace 1s >"$TMPD/prune2.out" 2>&1
+rb prune "$SRC" --keep-last 5 --grace 1s >"$TMPD/prune1.out" 2>&1
+check "prune within the resume grace keeps the checkpoint" test -n "$(bucket_keys "$CKEY")"
+rb prune "$SRC" --keep-last 5 --grace 1s --resume-grace 1s >"$TMPD/prune2.out" 2>&1
 sed 's/^/# /' "$TMPD/prune2.out"
 expect_eq "$(bucket_keys "$PREFIX/rbd/$NAME/$CK_ID/" | wc -l)" 0 "prune removed the old checkpoint"
 check "prune says so" grep -q 'checkpoint' "$TMPD/prune2.out"
