@@ -89,3 +89,11 @@ int resume_pick(ag_ctx *ctx, rbdio_image *img, const char *image_id, const char 
     *parent = NULL;
     return ctx->exit_code == AG_OK ? 0 : -1;
 }
+
+void resume_json(json_object *o, const backup_image_result *r)
+{
+    json_object_object_add(o, "resumed", json_object_new_boolean(r->resumed));
+    json_object_object_add(o, "run_data_bytes", json_object_new_int64((int64_t)r->run_data_bytes));
+    json_object_object_add(o, "run_stored_bytes",
+                           json_object_new_int64((int64_t)r->run_stored_bytes));
+}

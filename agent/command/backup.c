@@ -4,6 +4,7 @@
 #include "agent/config/options.h"
 #include "agent/config/policy.h"
 #include "agent/backup/image.h"
+#include "agent/backup/resume.h"
 #include "agent/repo/writer.h"
 
 #include <json-c/json.h>
@@ -21,11 +22,7 @@ static void report(const ag_ctx *ctx, const naming_spec *spec, const manifest *m
     if (ctx->opts.json) {
         json_object *o = writer_json(name, m);
         json_object_object_add(o, "cleanup_errors", json_object_new_int(cleanup_errors));
-        json_object_object_add(o, "resumed", json_object_new_boolean(res->resumed));
-        json_object_object_add(o, "run_data_bytes",
-                               json_object_new_int64((int64_t)res->run_data_bytes));
-        json_object_object_add(o, "run_stored_bytes",
-                               json_object_new_int64((int64_t)res->run_stored_bytes));
+        resume_json(o, res);
         puts(json_object_to_json_string_ext(o, AG_JSON_OUT));
         json_object_put(o);
         return;

@@ -17,7 +17,7 @@ CK=(--checkpoint-every 16M --part-size 5M)
 require "create a ${SIZE_MB} MiB image" create_image "$SRC" "${SIZE_MB}M"
 require "fill it with random data" write_random "$SRC" 0 "${SIZE_MB}M"
 
-# kill -9 a full backup after about half of its parts
+# kill (SIG, default KILL) a backup after about half of its parts; KILLED_RC: its exit code
 interrupted_backup() { # TAG [backup args...]
     local tag=$1
     shift
@@ -29,8 +29,9 @@ interrupted_backup() { # TAG [backup args...]
         kill -0 "$pid" 2>/dev/null || break
         sleep 0.5
     done
-    kill -9 "$pid" 2>/dev/null
+    kill -"${SIG:-KILL}" "$pid" 2>/dev/null
     wait "$pid" 2>/dev/null
+    KILLED_RC=$?
     [ $stalled = yes ] || sed 's/^/#   stderr: /' "$TMPD/$tag.err" | tail -n 20
     [ $stalled = yes ]
 }
@@ -77,11 +78,19 @@ if check "restore" rb restore "$SRC@$BK_ID" "$DST" --dest-ceph-conf "$DST_CEPH_C
 fi
 check "verify" rb verify "$SRC"
 
-# a checkpoint whose snapshot is gone: starts over, in one line
+# SIGTERM (the end of a backup window): exit 10, the checkpoint and its snapshot are kept
 require "write more data" write_random "$SRC" 0 "${SIZE_MB}M"
-check "second backup killed" interrupted_backup kill2
+SIG=TERM check "second backup stopped by SIGTERM" interrupted_backup term2
+expect_eq "$KILLED_RC" 10 "exit code 10"
+check "it says its checkpoint is kept" grep -q 'checkpoint of backup .* kept' "$TMPD/term2.err"
 CKEY=$(bucket_keys "$PREFIX/rbd/$NAME/" | grep '/checkpoint\.json$' | head -n 1)
 CK_ID=$(basename "$(dirname "$CKEY")")
+check "the checkpoint is kept" test -n "$CKEY"
+check "its snapshot is kept" bash -c "rbd -c '$SRC_CEPH_CONF' snap ls '$SRC' | grep -q 'rbd2s3-$CK_ID'"
+expect_eq "$(s3api list-multipart-uploads --bucket "$BUCKET" --output json 2>/dev/null |
+             jq '(.Uploads // []) | length')" 0 "its open upload was aborted"
+
+# a checkpoint whose snapshot is gone: starts over, in one line
 require "remove the checkpoint's snapshot" rbd_src snap rm "$SRC@rbd2s3-$CK_ID"
 if do_backup "$SRC" "${CK[@]}"; then ok "backup after the snapshot is gone ($BK_ID)"; else
     not_ok "backup after the snapshot is gone"; fi
