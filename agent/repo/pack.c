@@ -373,10 +373,9 @@ int pack_finish(pack_writer *p, manifest *m)
     return 0;
 }
 
-void pack_abort(pack_writer *p)
+/* Stop: no part is uploaded any more, the open multipart upload is aborted. */
+static void stop_uploads(pack_writer *p)
 {
-    if (p == NULL)
-        return;
     s3_error err;
     p->failed = 1;
     reap_hashed(p, 1);
@@ -384,9 +383,17 @@ void pack_abort(pack_writer *p)
         s3_async_drain(p->ctx->s3);
         if (p->upload_id != NULL)
             s3_mpu_abort(p->ctx->s3, p->key, p->upload_id, &err);
-        for (size_t i = 0; i < p->ndone; i++)
-            s3_delete(p->ctx->s3, p->done[i].key, &err);
     }
+}
+
+void pack_abort(pack_writer *p)
+{
+    if (p == NULL)
+        return;
+    s3_error err;
+    stop_uploads(p);
+    for (size_t i = 0; p->ctx->s3 != NULL && i < p->ndone; i++)
+        s3_delete(p->ctx->s3, p->done[i].key, &err);
     pack_free(p);
 }
 
@@ -438,13 +445,6 @@ void pack_suspend(pack_writer *p)
 {
     if (p == NULL)
         return;
-    s3_error err;
-    p->failed = 1;
-    reap_hashed(p, 1);
-    if (p->ctx->s3 != NULL) {
-        s3_async_drain(p->ctx->s3);
-        if (p->upload_id != NULL)
-            s3_mpu_abort(p->ctx->s3, p->key, p->upload_id, &err);
-    }
+    stop_uploads(p);
     pack_free(p);
 }

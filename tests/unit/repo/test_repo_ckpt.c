@@ -48,6 +48,23 @@ static void put_text(ag_ctx *ctx, const char *key, const char *text)
                      0);
 }
 
+/* Backup id written through chunk b with a checkpoint after chunk a, then suspended (the
+ * chunks past a are lost, as in a killed run); m is cleared. */
+static void checkpointed(ag_ctx *ctx, manifest *m, const char *id, unsigned a, unsigned b)
+{
+    writer *w = NULL;
+    repo_manifest(m, id);
+    assert_int_equal(writer_open(ctx, IMAGE, id, &w), 0);
+    assert_int_equal(writer_checkpoint_begin(w, m), 0);
+    write_range(w, m, 0, a);
+    assert_int_equal(writer_checkpoint(w, m, a * (uint64_t)REPO_CHUNK), 0);
+    write_range(w, m, a, b);
+    assert_true(writer_checkpointed(w));
+    writer_suspend(w);
+    writer_free(w);
+    manifest_clear(m);
+}
+
 /* Checkpoint after 5 chunks, 2 more written and lost (suspended), resumed by another
  * writer: the committed backup equals a straight one; no checkpoint key is left. */
 static void test_resume(void **state)
@@ -58,17 +75,7 @@ static void test_resume(void **state)
     repo_ctx(&ctx);
     repo_backup(&ctx, &straight, ID1, 8);
 
-    writer *w = NULL;
-    repo_manifest(&m, ID2);
-    assert_int_equal(writer_open(&ctx, IMAGE, ID2, &w), 0);
-    assert_int_equal(writer_checkpoint_begin(w, &m), 0);
-    write_range(w, &m, 0, 5);
-    assert_int_equal(writer_checkpoint(w, &m, 5 * (uint64_t)REPO_CHUNK), 0);
-    write_range(w, &m, 5, 7);
-    assert_true(writer_checkpointed(w));
-    writer_suspend(w);
-    writer_free(w);
-    manifest_clear(&m);
+    checkpointed(&ctx, &m, ID2, 5, 7);
 
     ckpt c;
     char bad[NAMING_ID_LEN];
@@ -80,6 +87,7 @@ static void test_resume(void **state)
     assert_true(c.nobjs >= 1);
     assert_int_equal(ckpt_check(&ctx, &c, why, sizeof(why)), 1);
 
+    writer *w = NULL;
     repo_manifest(&m, ID2);
     assert_int_equal(writer_open(&ctx, IMAGE, ID2, &w), 0);
     assert_int_equal(writer_checkpoint_begin(w, &m), 0);
@@ -132,20 +140,12 @@ static void test_untrusted(void **state)
     assert_string_equal(bad, "");
 
     manifest m;
-    writer *w = NULL;
-    repo_manifest(&m, ID2);
-    assert_int_equal(writer_open(&ctx, IMAGE, ID2, &w), 0);
-    assert_int_equal(writer_checkpoint_begin(w, &m), 0);
-    write_range(w, &m, 0, 3);
-    assert_int_equal(writer_checkpoint(w, &m, 3 * (uint64_t)REPO_CHUNK), 0);
-    writer_suspend(w);
-    writer_free(w);
+    checkpointed(&ctx, &m, ID2, 3, 3);
     put_text(&ctx, IMAGE ID2 "/data.0", "not the data");
     assert_int_equal(ckpt_find(&ctx, IMAGE, &c, bad), 1);
     assert_int_equal(ckpt_check(&ctx, &c, why, sizeof(why)), 0);
     assert_non_null(strstr(why, "data.0"));
     ckpt_clear(&c);
-    manifest_clear(&m);
     ag_ctx_close(&ctx);
 }
 
