@@ -20,6 +20,8 @@ static void why_not(ag_ctx *ctx, rbdio_image *img, const char *image_id, const c
                     char *why, size_t whysz)
 {
     const cat_entry *p = c->parent_id[0] != '\0' ? find_entry(cat, c->parent_id) : NULL;
+    char own[NAMING_MAX];
+    snprintf(own, sizeof(own), NAMING_SNAP_PREFIX "%s", c->id);
     *parent = p;
     why[0] = '\0';
     if (ctx->opts.no_resume)
@@ -32,7 +34,7 @@ static void why_not(ag_ctx *ctx, rbdio_image *img, const char *image_id, const c
         snprintf(why, whysz, "chunk size changed");
     else if (enckeys_encrypts(ctx))
         snprintf(why, whysz, "the repository encrypts now");
-    else if (at[0] != '\0' && strcmp(at, c->snap) != 0)
+    else if (strcmp(at[0] != '\0' ? at : own, c->snap) != 0)
         snprintf(why, whysz, "it is of snapshot %s", c->snap);
     else if (rbdio_snap_exists(img, c->snap) != 1)
         snprintf(why, whysz, "its snapshot %s is gone", c->snap);
@@ -75,7 +77,7 @@ int resume_pick(ag_ctx *ctx, rbdio_image *img, const char *image_id, const char 
         return 0;
     }
     why_not(ctx, img, image_id, at, cat, c, parent, why, sizeof(why));
-    if (why[0] == '\0' && (rc = ckpt_check(ctx, c, why, sizeof(why))) < 0)
+    if (why[0] == '\0' && (rc = ckpt_check(ctx, image_prefix, c, why, sizeof(why))) < 0)
         return -1;
     if (why[0] == '\0') {
         char folder[2048];

@@ -175,6 +175,14 @@ static void id_of_key(const char *key, char id[NAMING_ID_LEN])
     id[n] = '\0';
 }
 
+/* Does key lie in the folder of backup id (a valid backup id)? */
+static int in_its_folder(const char *key, const char *id)
+{
+    char folder_id[NAMING_ID_LEN];
+    id_of_key(key, folder_id);
+    return naming_is_backup_id(id) && strcmp(folder_id, id) == 0;
+}
+
 int ckpt_find(ag_ctx *ctx, const char *image_prefix, ckpt *c, char bad[NAMING_ID_LEN])
 {
     keylist l;
@@ -197,7 +205,8 @@ int ckpt_find(ag_ctx *ctx, const char *image_prefix, ckpt *c, char bad[NAMING_ID
         int grc = s3_get(ag_s3(ctx), l.keys[best], 0, 0, CKPT_JSON_MAX, &b, &err);
         if (grc < 0 && grc != -ENOENT) {
             rc = ag_fail_s3(ctx, grc, &err, "reading a checkpoint");
-        } else if (grc == 0 && parse(ctx, (const char *)b.data, b.len, c) == 0) {
+        } else if (grc == 0 && parse(ctx, (const char *)b.data, b.len, c) == 0 &&
+                   in_its_folder(l.keys[best], c->id)) {
             c->written = l.mtimes[best];
             rc = 1;
         } else {
@@ -211,9 +220,15 @@ int ckpt_find(ag_ctx *ctx, const char *image_prefix, ckpt *c, char bad[NAMING_ID
     return rc;
 }
 
-int ckpt_check(ag_ctx *ctx, const ckpt *c, char *why, size_t whysz)
+int ckpt_check(ag_ctx *ctx, const char *image_prefix, const ckpt *c, char *why, size_t whysz)
 {
     for (size_t i = 0; i < c->nobjs; i++) {
+        char want[1024];
+        if (naming_data_key(image_prefix, c->id, (unsigned)i, want, sizeof(want)) < 0 ||
+            strcmp(want, c->objs[i].key) != 0) {
+            snprintf(why, whysz, "it lists %s as data object %zu", c->objs[i].key, i);
+            return 0;
+        }
         uint64_t size = 0;
         char etag[S3_ETAG_MAX] = "";
         s3_error err;

@@ -47,9 +47,11 @@ int ckpt_save(ag_ctx *ctx, const char *image_prefix, ckpt *c, const unsigned cha
  * *bad (its backup id, for ckpt_drop) with 0 returned. */
 int ckpt_find(ag_ctx *ctx, const char *image_prefix, ckpt *c, char bad[NAMING_ID_LEN]);
 
-/* Is what c lists still in the bucket as recorded (each object's size and ETag)? 1 yes,
- * 0 no (*why says what differs), -1 an S3 failure (error recorded). */
-int ckpt_check(ag_ctx *ctx, const ckpt *c, char *why, size_t whysz);
+/* Is what c lists still in the bucket as recorded: data.0 .. data.<nobjs - 1> of its
+ * folder under image_prefix, each of the recorded size and ETag? 1 yes, 0 no (*why says
+ * what differs), -1 an S3 failure (error recorded). */
+int ckpt_check(ag_ctx *ctx, const char *image_prefix, const ckpt *c, char *why,
+               size_t whysz);
 
 /* Call fn on every record of c's segments, in order. 0, or -1 (error recorded; fn's
  * failure too). */

@@ -385,6 +385,9 @@ int writer_checkpoint(writer *w, manifest *m, uint64_t pos)
 static int refeed(void *arg, const index_rec *r)
 {
     writer *w = arg;
+    if (r->offset + r->length > w->ck.pos || r->offset + r->length < r->offset)
+        return ag_fail(w->ctx, AG_EFAIL, "checkpoint: a record past its position at %llu",
+                       (unsigned long long)r->offset);
     if (index_writer_add(w->idx, r) < 0)
         return ag_fail(w->ctx, AG_EFAIL, "checkpoint: records out of order at %llu",
                        (unsigned long long)r->offset);
@@ -393,6 +396,7 @@ static int refeed(void *arg, const index_rec *r)
 
 int writer_resume(writer *w, manifest *m, const ckpt *c)
 {
+    w->ck.pos = c->pos;
     for (size_t i = 0; i < c->nobjs; i++)
         if (pack_adopt(w->pack, c->objs[i].size, c->objs[i].etag) < 0)
             return -1;

@@ -85,7 +85,7 @@ static void test_resume(void **state)
     assert_int_equal(c.pos, 5 * (uint64_t)REPO_CHUNK);
     assert_int_equal(c.nsegs, 1);
     assert_true(c.nobjs >= 1);
-    assert_int_equal(ckpt_check(&ctx, &c, why, sizeof(why)), 1);
+    assert_int_equal(ckpt_check(&ctx, IMAGE, &c, why, sizeof(why)), 1);
 
     writer *w = NULL;
     repo_manifest(&m, ID2);
@@ -143,7 +143,7 @@ static void test_untrusted(void **state)
     checkpointed(&ctx, &m, ID2, 3, 3);
     put_text(&ctx, IMAGE ID2 "/data.0", "not the data");
     assert_int_equal(ckpt_find(&ctx, IMAGE, &c, bad), 1);
-    assert_int_equal(ckpt_check(&ctx, &c, why, sizeof(why)), 0);
+    assert_int_equal(ckpt_check(&ctx, IMAGE, &c, why, sizeof(why)), 0);
     assert_non_null(strstr(why, "data.0"));
     ckpt_clear(&c);
     ag_ctx_close(&ctx);
