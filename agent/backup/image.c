@@ -293,11 +293,11 @@ static int fill_manifest(backup_job *b)
     return 0;
 }
 
-/* A failed backup that wrote a checkpoint keeps it (with its objects and snapshot) for
- * the next backup to resume; 1 when so. */
+/* A failed backup that wrote or resumed a checkpoint keeps it (with its objects and
+ * snapshot) for the next backup to resume; 1 when so. */
 static int keep_checkpoint(backup_job *b)
 {
-    if (!writer_checkpointed(b->w))
+    if (!b->resumed && !writer_checkpointed(b->w))
         return 0;
     writer_suspend(b->w);
     if (b->simg != NULL) {
