@@ -12,6 +12,7 @@
 #include "agent/backup/snapclean.h"
 #include "agent/backup/due.h"
 #include "agent/common/signals.h"
+#include "agent/backup/resume.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -44,6 +45,8 @@ typedef struct backup_job {
     char why_full[160];          /* why a full backup was forced, or "" */
     writer *w;                   /* data objects, index, manifest */
     manifest m;
+    ckpt ck;                     /* the checkpoint resumed (resumed set) */
+    int resumed;
     long long due;               /* run --due: seconds, 0 for none */
     int outcome;                 /* BACKUP_*: not due, or locked by another run */
     time_t last;                 /* the newest backup's time, when not due */
@@ -323,8 +326,27 @@ static int fill_manifest(backup_job *b)
     return 0;
 }
 
+/* A failed backup that wrote or resumed a checkpoint keeps it (with its objects and
+ * snapshot) for the next backup to resume; 1 when so. */
+static int keep_checkpoint(backup_job *b)
+{
+    if (!b->resumed && !writer_checkpointed(b->w))
+        return 0;
+    writer_suspend(b->w);
+    if (b->simg != NULL) {
+        rbdio_close(b->simg);
+        b->simg = NULL;
+    }
+    ag_pending(NULL);
+    ag_info(b->ctx, "%s: checkpoint of backup %s kept: the next backup resumes it", b->name,
+            b->id);
+    return 1;
+}
+
 static void undo(backup_job *b)
 {
+    if (keep_checkpoint(b))
+        return;
     writer_abort(b->w);
     if (b->simg != NULL) {
         rbdio_close(b->simg);
@@ -346,14 +368,48 @@ static int snap_committed(const char *snap, void *arg)
     return 0;
 }
 
+/* Continue from the checkpoint of an interrupted backup of the image, if one can be
+ * used: its id, snapshot and parent replace the ones prepare chose (the snapshot it made
+ * is removed). 0 (b->resumed says whether) or -1 (error recorded). */
+static int resume_check(backup_job *b)
+{
+    const cat_entry *parent;
+    int rc = resume_pick(b->ctx, b->img, b->info.id, b->spec.at, b->prefix, &b->cat, b->name,
+                         &b->ck, &parent);
+    if (rc <= 0)
+        return rc;
+    if (b->created_snap && strcmp(b->snap, b->ck.snap) != 0 &&
+        rbdio_snap_remove(b->img, b->snap) < 0)
+        snapclean_error(&b->clean, "cannot remove a snapshot not needed", rbdio_last_error());
+    b->created_snap = b->spec.at[0] == '\0';
+    snprintf(b->id, sizeof(b->id), "%s", b->ck.id);
+    snprintf(b->snap, sizeof(b->snap), "%s", b->ck.snap);
+    b->parent = parent;
+    b->resumed = 1;
+    ag_info(b->ctx, "%s: resuming backup %s at %llu MiB", b->name, b->id,
+            (unsigned long long)(b->ck.pos >> 20));
+    return 0;
+}
+
+/* Checkpoints from now on, and the resumed checkpoint's records and objects. */
+static int writer_resumed(backup_job *b)
+{
+    if (writer_checkpoint_begin(b->w, &b->m) < 0)
+        return -1;
+    return b->resumed ? writer_resume(b->w, &b->m, &b->ck) : 0;
+}
+
 static int run_backup(backup_job *b)
 {
     ag_ctx *ctx = b->ctx;
     int rc = prepare(b);
     if (rc != 0)
         return rc;
+    if (resume_check(b) < 0)
+        return -1;
     ag_debug(ctx, "image opened, %zu backups in the bucket", b->cat.n);
-    choose_parent(b);
+    if (!b->resumed)
+        choose_parent(b);
     if (take_snapshot(b) < 0)
         return -1;
     const cat_entry *last = b->parent != NULL ? b->parent : find_parent(b);
@@ -366,17 +422,21 @@ static int run_backup(backup_job *b)
         return -1;
     ag_info(ctx, "backing up %s@%s (%s%s%s)", b->name, b->snap,
             b->parent ? "incremental" : "full", b->why_full[0] ? ": " : "", b->why_full);
-    if (writer_open(ctx, b->prefix, b->id, &b->w) < 0)
+    if (writer_open(ctx, b->prefix, b->id, &b->w) < 0 || writer_resumed(b) < 0)
         return -1;
     progress prog;
     progress_start(&prog, ctx, "Backing up", b->name);
-    rc = pipeline_backup(ctx, b->simg, b->parent ? b->parent->m.snap_name : NULL, b->m.size,
-                         b->w, &b->m, &prog);
+    rc = pipeline_backup_from(ctx, b->simg, b->parent ? b->parent->m.snap_name : NULL,
+                              b->resumed ? b->ck.pos : 0, b->m.size, ctx->opts.checkpoint_every,
+                              b->w, &b->m, &prog);
     progress_end(&prog, rc == 0);
     if (rc < 0)
         return -1;
     ag_debug(ctx, "data read and queued");
-    return writer_commit(b->w, &b->m);
+    if (writer_commit(b->w, &b->m) < 0)
+        return -1;
+    writer_checkpoint_drop(b->w);
+    return 0;
 }
 
 int backup_image(ag_ctx *ctx, const naming_spec *spec, int full, const ag_policy *cmd,
@@ -409,6 +469,9 @@ int backup_image(ag_ctx *ctx, const naming_spec *spec, int full, const ag_policy
             res->full = b.m.full;
             res->data_bytes = b.m.data_bytes;
             res->stored_bytes = b.m.stored_bytes;
+            res->resumed = b.resumed;
+            res->run_data_bytes = b.m.data_bytes - (b.resumed ? b.ck.data_bytes : 0);
+            res->run_stored_bytes = b.m.stored_bytes - (b.resumed ? b.ck.stored_bytes : 0);
         }
         if (committed != NULL) {
             *committed = b.m;          /* moved: the caller clears it */
@@ -430,6 +493,7 @@ int backup_image(ag_ctx *ctx, const naming_spec *spec, int full, const ag_policy
     if (b.img != NULL)
         rbdio_close(b.img);
     catalog_free(&b.cat);
+    ckpt_clear(&b.ck);
     manifest_clear(&b.m);
     ag_watchdog_disarm();         /* this image's cleanup is over (run goes on) */
     return rc < 0 ? -1 : 0;

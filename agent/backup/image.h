@@ -23,6 +23,8 @@ typedef struct backup_image_result {
     int full;
     uint64_t data_bytes, stored_bytes;
     int cleanup_errors;         /* failed steps of the snapshot cleanup (each warned) */
+    int resumed;                /* continued from the checkpoint of an interrupted backup */
+    uint64_t run_data_bytes, run_stored_bytes; /* read and uploaded by this run */
 } backup_image_result;
 
 /* One backup of the image spec names: lock, snapshot, upload the data changed since the

@@ -53,6 +53,9 @@ typedef struct pipeline {
     int quit;                 /* workers exit once the queue is empty */
     int polling;              /* the consumer waits in the upload engine: wake it up */
     progress *prog;
+    uint64_t start;           /* the diff before it is skipped (a resumed checkpoint) */
+    uint64_t every;           /* checkpoint interval in bytes read, 0: none */
+    uint64_t since;           /* bytes read since the last checkpoint */
     int read_err;
     char read_what[1024];
 } pipeline;
@@ -145,6 +148,17 @@ static int submit_extent(pipeline *p, const dw_extent *e)
     return 0;
 }
 
+/* submit_extent of the part of e at or past p->start. */
+static int submit_from(pipeline *p, const dw_extent *e)
+{
+    if (e->off + e->len <= p->start)
+        return 0;
+    if (e->off >= p->start)
+        return submit_extent(p, e);
+    dw_extent c = { p->start, e->off + e->len - p->start, e->exists };
+    return submit_extent(p, &c);
+}
+
 /* Record the reader's failure; why NULL: rbdio's error text of this thread. */
 static void reader_fail(pipeline *p, int rc, const char *what, const char *why)
 {
@@ -196,7 +210,7 @@ static void *reader_main(void *arg)
             break;
         }
         for (size_t i = 0; i < n && rc == 0; i++)
-            rc = submit_extent(p, &ext[i]);
+            rc = submit_from(p, &ext[i]);
         if (rc < 0)
             reader_fail(p, rc, "reading the image", NULL);
     }
@@ -305,12 +319,26 @@ static int write_slot(pipeline *p, slot *s, writer *w, manifest *m)
     return writer_pieces(w, m, s->off, s->data, &s->enc);
 }
 
+/* A checkpoint after slot s once `every` bytes were read since the last one. */
+static int maybe_checkpoint(pipeline *p, const slot *s, writer *w, manifest *m)
+{
+    if (p->every == 0 || s->zero)
+        return 0;
+    p->since += s->len;
+    if (p->since < p->every)
+        return 0;
+    p->since = 0;
+    return writer_checkpoint(w, m, s->off + s->len);
+}
+
 static int consume(pipeline *p, writer *w, manifest *m)
 {
     int fail = 0;
     slot *s;
     while ((s = next_done(p, w, &fail)) != NULL) {
         int rc = write_slot(p, s, w, m);
+        if (rc == 0)
+            rc = maybe_checkpoint(p, s, w, m);
         progress_update(p->prog, s->off + s->len, p->size, m->data_bytes + m->zero_bytes);
         release_slot(p, s);
         /* Keep the parts moving while the slots keep coming: the engine only runs when
@@ -418,6 +446,13 @@ static void join_crew(pipeline *p, crew *c)
 int pipeline_backup(ag_ctx *ctx, rbdio_image *img, const char *from_snap, uint64_t size,
                     writer *w, manifest *m, progress *prog)
 {
+    return pipeline_backup_from(ctx, img, from_snap, 0, size, 0, w, m, prog);
+}
+
+int pipeline_backup_from(ag_ctx *ctx, rbdio_image *img, const char *from_snap,
+                         uint64_t start, uint64_t size, uint64_t every, writer *w,
+                         manifest *m, progress *prog)
+{
     if (ctx->opts.tun.chunk_size > CHUNK_SIZE_MAX)
         return ag_fail(ctx, AG_EUSAGE, "chunk size may be at most %lluM",
                        (unsigned long long)(CHUNK_SIZE_MAX >> 20));
@@ -426,6 +461,8 @@ int pipeline_backup(ag_ctx *ctx, rbdio_image *img, const char *from_snap, uint64
     p.from_snap = from_snap;
     p.size = size;
     p.prog = prog;
+    p.start = start;
+    p.every = every;
     crew c;
     memset(&c, 0, sizeof(c));
     int rc = setup(&p, ctx, img);

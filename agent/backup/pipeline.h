@@ -13,4 +13,11 @@
 int pipeline_backup(ag_ctx *ctx, rbdio_image *img, const char *from_snap, uint64_t size,
                     writer *w, manifest *m, progress *prog);
 
+/* pipeline_backup from position start (what lies before it is in w already: a resumed
+ * checkpoint), writing a checkpoint (writer_checkpoint) each time `every` bytes were
+ * read since the last one (0: never). Same returns. */
+int pipeline_backup_from(ag_ctx *ctx, rbdio_image *img, const char *from_snap,
+                         uint64_t start, uint64_t size, uint64_t every, writer *w,
+                         manifest *m, progress *prog);
+
 #endif

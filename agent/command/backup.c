@@ -4,6 +4,7 @@
 #include "agent/config/options.h"
 #include "agent/config/policy.h"
 #include "agent/backup/image.h"
+#include "agent/backup/resume.h"
 #include "agent/repo/writer.h"
 
 #include <json-c/json.h>
@@ -13,13 +14,15 @@
 /* The summary of the committed backup m of image spec on stdout: one line, or with
  * --json the manifest's summary and the number of failed snapshot cleanup steps. */
 static void report(const ag_ctx *ctx, const naming_spec *spec, const manifest *m,
-                   int cleanup_errors)
+                   const backup_image_result *res)
 {
+    int cleanup_errors = res->cleanup_errors;
     char name[NAMING_SPEC_MAX];
     naming_spec_str(spec, name, sizeof(name));
     if (ctx->opts.json) {
         json_object *o = writer_json(name, m);
         json_object_object_add(o, "cleanup_errors", json_object_new_int(cleanup_errors));
+        resume_json(o, res);
         puts(json_object_to_json_string_ext(o, AG_JSON_OUT));
         json_object_put(o);
         return;
@@ -33,16 +36,22 @@ static void report(const ag_ctx *ctx, const naming_spec *spec, const manifest *m
 
 int cmd_backup(ag_ctx *ctx, int argc, char **argv)
 {
-    const char *full = NULL, *every = NULL, *maxc = NULL;
+    const char *full = NULL, *every = NULL, *maxc = NULL, *resume = NULL, *nores = NULL;
     opts_cmd spec[] = { { "full", 0, &full }, { "full-every", 1, &every },
-                        { "max-chain", 1, &maxc } };
+                        { "max-chain", 1, &maxc }, { "resume", 0, &resume },
+                        { "no-resume", 0, &nores } };
     char **pos;
     int npos;
-    if (opts_parse_command(ctx, argc, argv, spec, 3, &pos, &npos) < 0)
+    if (opts_parse_command(ctx, argc, argv, spec, 5, &pos, &npos) < 0)
         return ctx->exit_code;
+    if (resume != NULL && nores != NULL) {
+        ag_fail(ctx, AG_EUSAGE, "--resume and --no-resume exclude each other");
+        return ctx->exit_code;
+    }
+    ctx->opts.no_resume = nores != NULL;
     if (npos != 1) {
         ag_fail(ctx, AG_EUSAGE, "usage: backup POOL/IMAGE[@SNAP] [--full] "
-                "[--full-every DURATION] [--max-chain N]");
+                "[--full-every DURATION] [--max-chain N] [--resume | --no-resume]");
         return ctx->exit_code;
     }
     ag_policy cmd;
@@ -60,7 +69,7 @@ int cmd_backup(ag_ctx *ctx, int argc, char **argv)
     manifest m;
     manifest_init(&m);
     if (backup_image(ctx, &ns, full != NULL, &cmd, NULL, &res, &m) == 0)
-        report(ctx, &ns, &m, res.cleanup_errors);
+        report(ctx, &ns, &m, &res);
     manifest_clear(&m);
     return ctx->exit_code;
 }

@@ -93,6 +93,9 @@ typedef struct ag_opts {
     int object_lock_days;       /* object lock days: 1..36500, 0 when not set */
     int ceph_timeout;           /* seconds: bound of one Ceph operation (ceph timeout) */
     int abort_timeout;          /* seconds the cleanup may take after a signal (abort timeout) */
+    uint64_t checkpoint_every;  /* backup: a checkpoint each time this many bytes were read */
+    int resume_grace;           /* seconds a checkpoint may be resumed (resume grace) */
+    int no_resume;              /* backup --no-resume: a checkpoint is removed, not resumed */
     int lock_duration;          /* seconds: the image lock's duration (default 300) */
     int lock_renewal;           /* seconds between its renewals; 0: lock_duration / 5 */
     const char *host;           /* host part of the lock cookie; NULL: gethostname() */

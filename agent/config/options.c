@@ -92,6 +92,8 @@ static void defaults(ag_opts *o)
     o->ceph_timeout = 120;
     o->jobs = 1;
     o->abort_timeout = 30;
+    o->checkpoint_every = 4ULL << 30;
+    o->resume_grace = 86400;
     o->lock_duration = 300;
     policy_unset(&o->policy);
 }
@@ -129,6 +131,8 @@ static const opts_key keys[] = {
     { "jobs", K_INT, OFF(jobs) },             { "memory-limit", K_SIZE, OFF(memory_limit) },
     { "ceph-timeout", K_SECS, OFF(ceph_timeout) },
     { "abort-timeout", K_SECS, OFF(abort_timeout) },
+    { "checkpoint-every", K_SIZE, OFF(checkpoint_every) },
+    { "resume-grace", K_SECS, OFF(resume_grace) },
     { "lock-duration", K_SECS, OFF(lock_duration) },
     { "lock-renewal", K_SECS, OFF(lock_renewal) },
     { "host", K_STR, OFF(host) },
@@ -183,9 +187,11 @@ int opts_set_key(ag_ctx *ctx, const opts_key *k, const char *value, const char *
     long v, max;
     switch (k->kind) {
     case K_SECS:
-        if (ag_parse_duration(value, &secs) < 0 || secs < 1 || secs > 86400)
-            return ag_fail(ctx, AG_EUSAGE, "%s: %s: not a duration from 1s to 1d: '%s'",
-                           where, k->name, value);
+        if (ag_parse_duration(value, &secs) < 0 || secs < 1 ||
+            secs > (k->off == OFF(resume_grace) ? 30 * 86400 : 86400))
+            return ag_fail(ctx, AG_EUSAGE, "%s: %s: not a duration from 1s to %s: '%s'",
+                           where, k->name, k->off == OFF(resume_grace) ? "30d" : "1d",
+                           value);
         *(int *)(base + k->off) = (int)secs;
         return 0;
     case K_STR:
@@ -261,6 +267,7 @@ static void usage(void)
           "\n"
           "commands:\n"
           "  backup  POOL/IMAGE[@SNAP] [--full] [--full-every DURATION] [--max-chain N]\n"
+          "          [--resume | --no-resume]\n"
           "  list    [POOL/IMAGE] [--as-of TIME]   TIME: 2026-12-03T01:30:00Z (UTC)\n"
           "  show    POOL/IMAGE@BACKUP [--chunks]\n"
           "  restore POOL/IMAGE[@BACKUP] DEST_POOL/DEST_IMAGE [--dest-ceph-conf F]\n"
@@ -315,6 +322,10 @@ static void usage(void)
           "  --ceph-timeout DURATION  bound of one Ceph operation (default 120s)\n"
           "  --abort-timeout DURATION  time the cleanup may take after SIGTERM/SIGINT\n"
           "                        before the process exits anyway (default 30s)\n"
+          "  --checkpoint-every SIZE  backup: a checkpoint each time this much was read\n"
+          "                        (default 4G)\n"
+          "  --resume-grace DURATION  a checkpoint younger is resumed by the next backup,\n"
+          "                        an older one deleted by prune (default 24h)\n"
           "  --lock-duration DURATION  an image's backup lock outlives a dead holder this\n"
           "                        long (default 300s); --lock-renewal DURATION: renewed\n"
           "                        this often (default a fifth of the duration)\n"

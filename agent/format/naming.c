@@ -6,6 +6,7 @@
 #include <string.h>
 
 #define MANIFEST_NAME "manifest.json"
+#define CHECKPOINT_NAME "checkpoint.json"
 #define HEAD_NAME "head.json"
 #define BACKUP_ID_BASE 16          /* "YYYYMMDDTHHMMSSZ" */
 #define BACKUP_ID_MAX_SUFFIX 99999
@@ -285,6 +286,17 @@ int naming_index_key(const char *image_prefix, const char *id, char *out, size_t
     return backup_key(image_prefix, id, "index", out, outsz);
 }
 
+int naming_checkpoint_key(const char *image_prefix, const char *id, int seg, char *out,
+                          size_t outsz)
+{
+    char leaf[32];
+    if (seg < 0)
+        snprintf(leaf, sizeof(leaf), CHECKPOINT_NAME);
+    else
+        snprintf(leaf, sizeof(leaf), "checkpoint.%d", seg);
+    return backup_key(image_prefix, id, leaf, out, outsz);
+}
+
 int naming_manifest_key(const char *image_prefix, const char *id, char *out, size_t outsz)
 {
     return backup_key(image_prefix, id, MANIFEST_NAME, out, outsz);
@@ -322,16 +334,19 @@ static int leaf_kind(const char *leaf)
         return NAMING_LEAF_MANIFEST;
     if (strcmp(leaf, "index") == 0)
         return NAMING_LEAF_INDEX;
-    if (strncmp(leaf, "data.", 5) != 0)
+    if (strcmp(leaf, CHECKPOINT_NAME) == 0)
+        return NAMING_LEAF_CHECKPOINT;
+    int ck = strncmp(leaf, "checkpoint.", 11) == 0;
+    if (strncmp(leaf, "data.", 5) != 0 && !ck)
         return NAMING_LEAF_NONE;
-    const char *d = leaf + 5;
+    const char *d = leaf + (ck ? 11 : 5);
     size_t n = strlen(d);
     if (n == 0 || n > 9 || (d[0] == '0' && n > 1))
         return NAMING_LEAF_NONE;
     for (size_t i = 0; i < n; i++)
         if (!is_digit(d[i]))
             return NAMING_LEAF_NONE;
-    return NAMING_LEAF_DATA;
+    return ck ? NAMING_LEAF_CHECKPOINT : NAMING_LEAF_DATA;
 }
 
 /* Split rest = "pool[/ns]/image/id" (rlen bytes) into spec and id. */

@@ -54,6 +54,10 @@ int naming_data_key(const char *image_prefix, const char *id, unsigned n, char *
                     size_t outsz);
 int naming_index_key(const char *image_prefix, const char *id, char *out, size_t outsz);
 int naming_manifest_key(const char *image_prefix, const char *id, char *out, size_t outsz);
+/* The checkpoint of a backup under way (agent/repo/ckpt.h): ".../checkpoint.json" for
+ * seg < 0, else its index segment ".../checkpoint.<seg>". */
+int naming_checkpoint_key(const char *image_prefix, const char *id, int seg, char *out,
+                          size_t outsz);
 /* The image's head object (agent/format/headdoc.h): "<image_prefix>head.json". It is in
  * no backup folder, so naming_parse_manifest_key and naming_parse_object_key never take
  * it for one of a backup's objects. 0, -EINVAL (image_prefix does not end in '/') or
@@ -66,12 +70,13 @@ int naming_parse_manifest_key(const char *prefix, const char *key, naming_spec *
                               char id[NAMING_ID_LEN]);
 
 /* What a key inside a backup folder is: one of rbd2s3's own names, or none. */
-enum { NAMING_LEAF_NONE = 0, NAMING_LEAF_DATA, NAMING_LEAF_INDEX, NAMING_LEAF_MANIFEST };
+enum { NAMING_LEAF_NONE = 0, NAMING_LEAF_DATA, NAMING_LEAF_INDEX, NAMING_LEAF_MANIFEST,
+       NAMING_LEAF_CHECKPOINT };
 
 /* Split a key found under prefix into spec + id when it is one of rbd2s3's own
  * objects: "<prefix>/<pool>[/<ns>]/<image>/<id>/<leaf>" in canonical escaping, leaf
- * "data.<n>", "index" or "manifest.json" (*kind says which). 0, or -EINVAL (kind
- * NAMING_LEAF_NONE) for any other key. */
+ * "data.<n>", "index", "manifest.json", "checkpoint.json" or "checkpoint.<n>" (*kind
+ * says which). 0, or -EINVAL (kind NAMING_LEAF_NONE) for any other key. */
 int naming_parse_object_key(const char *prefix, const char *key, naming_spec *spec,
                             char id[NAMING_ID_LEN], int *kind);
 

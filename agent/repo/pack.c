@@ -252,6 +252,21 @@ static int wait_idle(pack_writer *p)
     return p->failed ? -1 : 0;
 }
 
+/* Append d to the completed objects. 0 or -1 (error recorded). */
+static int add_done(pack_writer *p, const done_obj *d)
+{
+    if (p->ndone == p->capdone) {
+        size_t cap = p->capdone ? p->capdone * 2 : 8;
+        done_obj *nd = realloc(p->done, cap * sizeof(*nd));
+        if (nd == NULL)
+            return ag_fail(p->ctx, AG_EFAIL, "out of memory");
+        p->done = nd;
+        p->capdone = cap;
+    }
+    p->done[p->ndone++] = *d;
+    return 0;
+}
+
 static int close_object(pack_writer *p)
 {
     if (p->upload_id == NULL)
@@ -268,17 +283,10 @@ static int close_object(pack_writer *p)
                              &err);
     if (rc < 0)
         return ag_fail_s3(p->ctx, rc, &err, "completing a data object");
-    if (p->ndone == p->capdone) {
-        size_t cap = p->capdone ? p->capdone * 2 : 8;
-        done_obj *nd = realloc(p->done, cap * sizeof(*nd));
-        if (nd == NULL)
-            return ag_fail(p->ctx, AG_EFAIL, "out of memory");
-        p->done = nd;
-        p->capdone = cap;
-    }
     snprintf(d.key, sizeof(d.key), "%s", p->key);
     d.size = p->obj_size;
-    p->done[p->ndone++] = d;
+    if (add_done(p, &d) < 0)
+        return -1;
     free(p->upload_id);
     p->upload_id = NULL;
     p->obj_no++;
@@ -367,10 +375,9 @@ int pack_finish(pack_writer *p, manifest *m)
     return 0;
 }
 
-void pack_abort(pack_writer *p)
+/* Stop: no part is uploaded any more, the open multipart upload is aborted. */
+static void stop_uploads(pack_writer *p)
 {
-    if (p == NULL)
-        return;
     s3_error err;
     p->failed = 1;
     reap_hashed(p, 1);
@@ -378,9 +385,17 @@ void pack_abort(pack_writer *p)
         s3_async_drain(p->ctx->s3);
         if (p->upload_id != NULL)
             s3_mpu_abort(p->ctx->s3, p->key, p->upload_id, &err);
-        for (size_t i = 0; i < p->ndone; i++)
-            s3_delete(p->ctx->s3, p->done[i].key, &err);
     }
+}
+
+void pack_abort(pack_writer *p)
+{
+    if (p == NULL)
+        return;
+    s3_error err;
+    stop_uploads(p);
+    for (size_t i = 0; p->ctx->s3 != NULL && i < p->ndone; i++)
+        s3_delete(p->ctx->s3, p->done[i].key, &err);
     pack_free(p);
 }
 
@@ -398,4 +413,40 @@ void pack_free(pack_writer *p)
     free(p->scratch);
     free(p->upload_id);
     free(p);
+}
+
+/* ---- checkpoints (agent/repo/ckpt.h) ---- */
+
+int pack_close(pack_writer *p)
+{
+    return p->failed || close_object(p) < 0 ? -1 : 0;
+}
+
+int pack_each_done(const pack_writer *p, pack_done_fn fn, void *arg)
+{
+    for (size_t i = 0; i < p->ndone; i++)
+        if (fn(arg, p->done[i].key, p->done[i].size, p->done[i].etag) < 0)
+            return -1;
+    return 0;
+}
+
+int pack_adopt(pack_writer *p, uint64_t size, const char *etag)
+{
+    done_obj d;
+    memset(&d, 0, sizeof(d));
+    naming_data_key(p->prefix, p->id, p->obj_no, d.key, sizeof(d.key));
+    d.size = size;
+    snprintf(d.etag, sizeof(d.etag), "%s", etag);
+    if (add_done(p, &d) < 0)
+        return -1;
+    p->obj_no++;
+    return 0;
+}
+
+void pack_suspend(pack_writer *p)
+{
+    if (p == NULL)
+        return;
+    stop_uploads(p);
+    pack_free(p);
 }

@@ -43,4 +43,19 @@ int pack_finish(pack_writer *p, manifest *m);
 void pack_abort(pack_writer *p);
 void pack_free(pack_writer *p);
 
+/* Checkpoints (agent/repo/ckpt.h). pack_close completes the open object (if any), so that
+ * every byte appended so far lies in completed objects; the next append begins a new
+ * one. 0 or -1 (error recorded). */
+int pack_close(pack_writer *p);
+/* Call fn on each completed object, in order; fn's -1 stops (and is returned). */
+typedef int (*pack_done_fn)(void *arg, const char *key, uint64_t size, const char *etag);
+int pack_each_done(const pack_writer *p, pack_done_fn fn, void *arg);
+/* Take the next object number's data object, completed by an earlier run (a resumed
+ * checkpoint), as one of this writer's: committed with them, deleted by pack_abort.
+ * 0 or -1 (error recorded). */
+int pack_adopt(pack_writer *p, uint64_t size, const char *etag);
+/* Abort the open multipart upload only (the completed objects stay, a checkpoint lists
+ * them), then free. Safe on NULL. */
+void pack_suspend(pack_writer *p);
+
 #endif

@@ -5,6 +5,7 @@
 #include "agent/format/index.h"
 #include "agent/repo/trust/enckeys.h"
 #include "agent/repo/pack.h"
+#include "agent/repo/ckpt.h"
 
 #include <json-c/json.h>
 
@@ -22,6 +23,8 @@ struct writer {
     int index_uploaded;
     uint64_t zoff, zlen;      /* the zero range not yet recorded */
     seal_key *dk;             /* an encrypted backup's data key (owned), else NULL */
+    index_writer *seg;        /* records since the last checkpoint; NULL: no checkpoints */
+    ckpt ck;                  /* the last checkpoint written (or resumed) */
 };
 
 /* A new data key into w when the repository encrypts. 0 or -1 (error recorded). */
@@ -69,7 +72,7 @@ const seal_key *writer_data_key(const writer *w)
 
 static int add_rec(writer *w, const index_rec *r)
 {
-    if (index_writer_add(w->idx, r) < 0)
+    if (index_writer_add(w->idx, r) < 0 || (w->seg != NULL && index_writer_add(w->seg, r) < 0))
         return ag_fail(w->ctx, AG_EFAIL, "chunk index: records out of order at %llu",
                        (unsigned long long)r->offset);
     return 0;
@@ -295,6 +298,8 @@ void writer_free(writer *w)
         return;
     pack_free(w->pack);
     index_writer_free(w->idx);
+    index_writer_free(w->seg);
+    ckpt_clear(&w->ck);
     if (w->dk != NULL)
         seal_key_wipe(w->dk);
     free(w->dk);
@@ -321,4 +326,106 @@ void writer_print_json(const char *name, const manifest *m)
     json_object *o = writer_json(name, m);
     puts(json_object_to_json_string_ext(o, AG_JSON_OUT));
     json_object_put(o);
+}
+
+/* ---- checkpoints (agent/repo/ckpt.h) ---- */
+
+int writer_checkpoint_begin(writer *w, const manifest *m)
+{
+    if (w->dk != NULL)
+        return 0;                 /* an encrypted backup keeps no checkpoint (yet) */
+    if (w->seg == NULL && index_writer_new(&w->seg) < 0)
+        return ag_fail(w->ctx, AG_EFAIL, "out of memory");
+    ckpt *c = &w->ck;
+    snprintf(c->id, sizeof(c->id), "%s", w->id);
+    snprintf(c->snap, sizeof(c->snap), "%s", m->snap_name);
+    snprintf(c->parent_id, sizeof(c->parent_id), "%s", m->full ? "" : m->parent_id);
+    snprintf(c->image_id, sizeof(c->image_id), "%s", m->image_id);
+    c->chunk_size = m->chunk_size;
+    return 0;
+}
+
+static int note_obj(void *arg, const char *key, uint64_t size, const char *etag)
+{
+    writer *w = arg;
+    return ckpt_add_obj(w->ctx, &w->ck, key, size, etag);
+}
+
+int writer_checkpoint(writer *w, manifest *m, uint64_t pos)
+{
+    if (w->seg == NULL)
+        return 0;
+    const unsigned char *data;
+    size_t len;
+    if (flush_zero(w, m) < 0 || pack_close(w->pack) < 0)
+        return -1;
+    if (index_writer_finish(w->seg, &data, &len) < 0)
+        return ag_fail(w->ctx, AG_EFAIL, "cannot finish a checkpoint segment");
+    ckpt *c = &w->ck;
+    c->pos = pos;
+    c->data_bytes = m->data_bytes;
+    c->zero_bytes = m->zero_bytes;
+    c->stored_bytes = m->stored_bytes;
+    c->chunks = m->chunks;
+    c->zero_chunks = m->zero_chunks;
+    free(c->objs);
+    c->objs = NULL;
+    c->nobjs = 0;
+    if (pack_each_done(w->pack, note_obj, w) < 0 ||
+        ckpt_save(w->ctx, w->prefix, c, data, len) < 0)
+        return -1;
+    index_writer_free(w->seg);
+    w->seg = NULL;
+    if (index_writer_new(&w->seg) < 0)
+        return ag_fail(w->ctx, AG_EFAIL, "out of memory");
+    ag_debug(w->ctx, "checkpoint %d at %llu", c->nsegs, (unsigned long long)pos);
+    return 0;
+}
+
+static int refeed(void *arg, const index_rec *r)
+{
+    writer *w = arg;
+    if (r->offset + r->length > w->ck.pos || r->offset + r->length < r->offset)
+        return ag_fail(w->ctx, AG_EFAIL, "checkpoint: a record past its position at %llu",
+                       (unsigned long long)r->offset);
+    if (index_writer_add(w->idx, r) < 0)
+        return ag_fail(w->ctx, AG_EFAIL, "checkpoint: records out of order at %llu",
+                       (unsigned long long)r->offset);
+    return 0;
+}
+
+int writer_resume(writer *w, manifest *m, const ckpt *c)
+{
+    w->ck.pos = c->pos;
+    for (size_t i = 0; i < c->nobjs; i++)
+        if (pack_adopt(w->pack, c->objs[i].size, c->objs[i].etag) < 0)
+            return -1;
+    if (ckpt_records(w->ctx, w->prefix, c, refeed, w) < 0)
+        return -1;
+    w->ck.nsegs = c->nsegs;
+    m->data_bytes = c->data_bytes;
+    m->zero_bytes = c->zero_bytes;
+    m->stored_bytes = c->stored_bytes;
+    m->chunks = c->chunks;
+    m->zero_chunks = c->zero_chunks;
+    return 0;
+}
+
+int writer_checkpointed(const writer *w)
+{
+    return w != NULL && w->seg != NULL && w->ck.nsegs > 0;
+}
+
+void writer_suspend(writer *w)
+{
+    if (w == NULL)
+        return;
+    pack_suspend(w->pack);
+    w->pack = NULL;
+}
+
+void writer_checkpoint_drop(writer *w)
+{
+    if (w->ck.nsegs > 0)
+        ckpt_drop(w->ctx, w->prefix, w->id, w->ck.nsegs, 0);
 }

@@ -6,6 +6,7 @@
 
 #include "agent/common/context.h"
 #include "agent/format/chunk.h"
+#include "agent/repo/ckpt.h"
 
 /* The writer of one backup (opaque). Uses ctx->s3 from the calling thread only. */
 typedef struct writer writer;
@@ -51,5 +52,25 @@ void writer_print_json(const char *name, const manifest *m);
 /* The same summary as a new json-c object, for a caller that adds fields; the caller
  * puts it (json_object_put). */
 struct json_object *writer_json(const char *name, const manifest *m);
+
+/* ---- Checkpoints of a backup under way (agent/repo/ckpt.h) ----
+ * writer_checkpoint_begin: from now on the writer keeps the records since the last
+ * checkpoint, for m's backup (its snapshot, parent, image id and chunk size); nothing
+ * for an encrypted backup (no checkpoint is written). 0 or -1 (error recorded). */
+int writer_checkpoint_begin(writer *w, const manifest *m);
+/* Every record of the diff before pos is in: complete the open data object and write a
+ * checkpoint (a segment of the new records, then checkpoint.json). No-op without
+ * writer_checkpoint_begin. 0 or -1 (error recorded). */
+int writer_checkpoint(writer *w, manifest *m, uint64_t pos);
+/* Continue from checkpoint c (checked by the caller): its objects become this writer's,
+ * its records are re-fed, m's totals are its. Before any append. 0 or -1. */
+int writer_resume(writer *w, manifest *m, const ckpt *c);
+/* 1 when a checkpoint of this writer exists in the bucket. */
+int writer_checkpointed(const writer *w);
+/* Instead of writer_abort when the checkpoint is kept: abort the open upload only (the
+ * checkpoint's objects stay); then only good for writer_free. Safe on NULL. */
+void writer_suspend(writer *w);
+/* After the commit: delete the checkpoint's own objects (best effort). */
+void writer_checkpoint_drop(writer *w);
 
 #endif

@@ -113,6 +113,25 @@ static size_t dir_len(const char *key)
     return (size_t)(strrchr(key, '/') - key) + 1;
 }
 
+/* A backup folder [i, j) without a manifest that holds a checkpoint (agent/repo/ckpt.h):
+ * -1 when it is younger than `resume grace` (the next backup resumes it: the folder
+ * stays), 1 when older (the whole folder goes, said in one line), 0: no checkpoint. */
+static int checkpoint_state(ag_ctx *ctx, const keylist *v, size_t i, size_t j, size_t dl,
+                            int dry_run)
+{
+    for (size_t k = i; k < j; k++) {
+        const char *leaf = v->keys[k] + dl;
+        if (dir_len(v->keys[k]) != dl || strcmp(leaf, "checkpoint.json") != 0)
+            continue;
+        if (time(NULL) - v->mtimes[k] < (time_t)ctx->opts.resume_grace)
+            return -1;
+        ag_info(ctx, "%s checkpoint %.*s: older than resume grace", dry_run ? "would delete"
+                : "deleting", (int)(dl - 1), v->keys[k]);
+        return 1;
+    }
+    return 0;
+}
+
 /* The listing comes sorted by key, so the files of one backup folder are adjacent;
  * ours[k] says whether key k is one of rbd2s3's objects in scope (kind[k] its kind). */
 static int pick_leftovers(ag_ctx *ctx, const keylist *v, const int *kind, time_t cutoff,
@@ -127,9 +146,10 @@ static int pick_leftovers(ag_ctx *ctx, const keylist *v, const int *kind, time_t
         int has_manifest = 0;
         for (; j < v->n && strncmp(v->keys[j], v->keys[i], dl) == 0; j++)
             has_manifest |= kind[j] == NAMING_LEAF_MANIFEST && dir_len(v->keys[j]) == dl;
-        for (size_t k = i; !has_manifest && k < j; k++) {
+        int ck = has_manifest ? 0 : checkpoint_state(ctx, v, i, j, dl, dry_run);
+        for (size_t k = i; !has_manifest && ck >= 0 && k < j; k++) {
             if (kind[k] == NAMING_LEAF_NONE || dir_len(v->keys[k]) != dl ||
-                v->mtimes[k] > cutoff)
+                (v->mtimes[k] > cutoff && ck == 0))
                 continue;
             if (dry_run)
                 ag_info(ctx, "would delete leftover %s", v->keys[k]);

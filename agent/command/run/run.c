@@ -5,6 +5,7 @@
 
 #include "agent/config/options.h"
 #include "agent/config/policy.h"
+#include "agent/backup/resume.h"
 #include "agent/backup/due.h"
 
 #include <json-c/json.h>
@@ -264,6 +265,7 @@ static void print_json(const run_list *l)
                                json_object_new_int64((int64_t)r->res.stored_bytes));
         json_object_object_add(o, "seconds", json_object_new_double(r->seconds));
         json_object_object_add(o, "cleanup_errors", json_object_new_int(r->res.cleanup_errors));
+        resume_json(o, &r->res);
         json_object_object_add(o, "exit_code", json_object_new_int(r->code));
         json_object_object_add(o, "message", json_object_new_string(r->msg));
         json_object_array_add(arr, o);
