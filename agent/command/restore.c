@@ -15,6 +15,7 @@
 #include "agent/common/progress.h"
 #include "agent/restore/target.h"
 #include "agent/restore/onto.h"
+#include "agent/restore/walk.h"
 
 #include <errno.h>
 #include <json-c/json.h>
@@ -112,34 +113,26 @@ static int open_target(restore_job *r, const manifest *m)
     return target_image_create(&r->t, &geom);
 }
 
-/* Apply chain members [first, last] merged, into the open target; what: the progress
- * line's name (an image or a file: stdout carries the data and gets none). */
+/* Apply chain members [first, last] merged, window by window, into the open target;
+ * what: the progress line's name (an image or a file: stdout carries the data and gets
+ * none). */
 static int apply(restore_job *r, size_t first, size_t last, int fresh, const char *what)
 {
     ag_ctx *ctx = r->ctx;
-    size_t n = last - first + 1;
-    apply_src *xs = apply_sources(ctx, &r->ch, first, n);
-    plan p;
-    int rc = xs ? 0 : -1;
-    if (rc == 0)
-        rc = apply_plan(ctx, xs, n, &p);
-    if (rc == 0) {
-        ag_debug(ctx, "plan: %zu pieces, %zu records, %zu GETs, %llu bytes to fetch",
-                 p.npieces, p.njobs, p.ngroups, (unsigned long long)p.fetch_bytes);
-        if (r->is_stdout) {
-            rc = ordered_restore_fd(ctx, &p, xs, r->fd);
-        } else {
-            progress prog;
-            progress_start(&prog, ctx, "Restoring", what);
-            apply_sink sink = { .img = r->t.img, .fd = r->t.img ? -1 : r->fd,
-                               .fresh = r->t.img ? fresh : (fresh && r->fresh_file),
-                               .keep_holes = !chain_m(r, first)->full, .prog = &prog };
-            rc = apply_restore(ctx, &p, xs, &sink);
-            progress_end(&prog, rc == 0);
-        }
-        plan_free(&p);
+    walk_set set;
+    int rc = walk_set_chain(ctx, &r->ch, first, last - first + 1, &set);
+    if (rc == 0 && r->is_stdout) {
+        rc = walk_ordered_fd(ctx, &set, r->fd);
+    } else if (rc == 0) {
+        progress prog;
+        progress_start(&prog, ctx, "Restoring", what);
+        apply_sink sink = { .img = r->t.img, .fd = r->t.img ? -1 : r->fd,
+                            .fresh = r->t.img ? fresh : (fresh && r->fresh_file),
+                            .keep_holes = !chain_m(r, first)->full, .prog = &prog };
+        rc = walk_apply(ctx, &set, &sink, chain_m(r, last)->size);
+        progress_end(&prog, rc == 0);
     }
-    free(xs);
+    walk_set_free(&set);
     return rc;
 }
 

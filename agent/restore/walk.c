@@ -1,0 +1,159 @@
+/* walk.c - a chain's restore window by window: its indexes read as record streams,
+ * merged (planstream) and handed on one window's plan at a time, in bounded memory. */
+#include "agent/restore/walk.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int set_alloc(ag_ctx *ctx, size_t n, walk_set *set)
+{
+    memset(set, 0, sizeof(*set));
+    set->n = n;
+    set->xs = calloc(n ? n : 1, sizeof(*set->xs));
+    set->ps = calloc(n ? n : 1, sizeof(*set->ps));
+    set->ac = calloc(n ? n : 1, sizeof(*set->ac));
+    if (set->xs == NULL || set->ps == NULL || set->ac == NULL)
+        return ag_fail(ctx, AG_EFAIL, "out of memory");
+    return 0;
+}
+
+/* Backup i of the set: manifest m, records recs[0..n) through an array cursor. */
+static void set_src(walk_set *set, size_t i, const manifest *m, const seal_key *dk,
+                    const index_rec *recs, size_t n)
+{
+    set->xs[i] = (apply_src){ m, dk, NULL, 0 };
+    set->ac[i] = (index_array_cursor){ recs, n, 0 };
+    set->ps[i] = (planstream_src){ index_array_cursor_of(&set->ac[i]), m->size };
+}
+
+int walk_set_chain(ag_ctx *ctx, chain *ch, size_t first, size_t n, walk_set *set)
+{
+    if (set_alloc(ctx, n, set) < 0)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        chain_link *l = &ch->v[first + i];
+        if (l->recs == NULL && catalog_load_index(ctx, l->m, l->dk, &l->recs, &l->nrecs) < 0)
+            return -1;
+        set_src(set, i, l->m, l->dk, l->recs, l->nrecs);
+    }
+    return 0;
+}
+
+int walk_set_one(ag_ctx *ctx, const manifest *m, const seal_key *dk, const index_rec *recs,
+                 size_t n, walk_set *set)
+{
+    if (set_alloc(ctx, 1, set) < 0)
+        return -1;
+    set_src(set, 0, m, dk, recs, n);
+    return 0;
+}
+
+void walk_set_free(walk_set *set)
+{
+    free(set->xs);
+    free(set->ps);
+    free(set->ac);
+    memset(set, 0, sizeof(*set));
+}
+
+/* Records per source and window: RBD2S3_MERGE_WINDOW (tests), else from the budget. */
+static size_t window_size(size_t n)
+{
+    const char *e = getenv("RBD2S3_MERGE_WINDOW");
+    char *end = NULL;
+    unsigned long long k = e ? strtoull(e, &end, 10) : 0;
+    if (e != NULL && end != e && *end == '\0' && k > 0 && k <= (1ull << 30))
+        return (size_t)k;
+    return planstream_window(n);
+}
+
+static int stream_fail(ag_ctx *ctx, int rc)
+{
+    if (ctx->exit_code != AG_OK)
+        return -1;                /* a cursor recorded its own error */
+    if (rc == -EINVAL)
+        return ag_fail(ctx, AG_EINTEGRITY, "a chunk index of the chain has records out of "
+                       "order");
+    if (rc == -ENOMEM)
+        return ag_fail(ctx, AG_EFAIL, "out of memory planning the restore");
+    return ag_fail(ctx, AG_EFAIL, "reading a chunk index: %s", strerror(-rc));
+}
+
+/* The window's records into set->xs, checked against their manifests. */
+static int window_srcs(ag_ctx *ctx, walk_set *set, const plan_src *ws)
+{
+    for (size_t i = 0; i < set->n; i++) {
+        set->xs[i].recs = ws[i].recs;
+        set->xs[i].nrecs = ws[i].n;
+        if (apply_check(ctx, &set->xs[i]) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+int walk_run(ag_ctx *ctx, walk_set *set, const plan_range *ranges, size_t nr, walk_fn fn,
+             void *arg)
+{
+    planstream *s;
+    size_t k = window_size(set->n);
+    int rc = planstream_new(set->ps, set->n, ranges, nr, k, ctx->opts.tun.fetch_size,
+                            APPLY_GROUP_GAP, &s);
+    if (rc < 0)
+        return stream_fail(ctx, rc);
+    plan p;
+    const plan_src *ws;
+    uint64_t lo, hi;
+    size_t windows = 0;
+    int frc = 0;                  /* the window's failure, recorded by its consumer */
+    while (frc == 0 && (rc = planstream_next(s, &p, &ws, &lo, &hi)) == 1) {
+        windows++;
+        frc = window_srcs(ctx, set, ws) < 0 ? -1 : fn(arg, &p, set->xs);
+        plan_free(&p);
+    }
+    planstream_free(s);
+    if (frc < 0)
+        return -1;
+    if (rc < 0)
+        return stream_fail(ctx, rc);
+    ag_debug(ctx, "merged %zu backup%s in %zu window%s of at most %zu records each",
+             set->n, set->n == 1 ? "" : "s", windows, windows == 1 ? "" : "s", k);
+    return 0;
+}
+
+static int apply_fn(void *arg, const plan *p, const apply_src *xs)
+{
+    return apply_window(arg, p, xs);
+}
+
+int walk_apply(ag_ctx *ctx, walk_set *set, const apply_sink *sink, uint64_t total)
+{
+    apply_run *run;
+    if (apply_open(ctx, sink, total, &run) == 0)
+        walk_run(ctx, set, NULL, 0, apply_fn, run);
+    return apply_close(run);
+}
+
+typedef struct ordered_arg {
+    ag_ctx *ctx;
+    const ordered_sink *o;
+    int fd;
+} ordered_arg;
+
+static int ordered_fn(void *arg, const plan *p, const apply_src *xs)
+{
+    ordered_arg *a = arg;
+    return a->o ? ordered_restore(a->ctx, p, xs, a->o) : ordered_restore_fd(a->ctx, p, xs, a->fd);
+}
+
+int walk_ordered(ag_ctx *ctx, walk_set *set, const ordered_sink *o)
+{
+    ordered_arg a = { ctx, o, -1 };
+    return walk_run(ctx, set, NULL, 0, ordered_fn, &a);
+}
+
+int walk_ordered_fd(ag_ctx *ctx, walk_set *set, int fd)
+{
+    ordered_arg a = { ctx, NULL, fd };
+    return walk_run(ctx, set, NULL, 0, ordered_fn, &a);
+}
