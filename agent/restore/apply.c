@@ -528,6 +528,16 @@ int apply_plan_within(ag_ctx *ctx, const apply_src *srcs, size_t n, const plan_r
     return rc < 0 ? ag_fail(ctx, AG_EFAIL, "out of memory planning the restore") : 0;
 }
 
+/* Wait until the workers are done with the window's groups (drive stops early after a
+ * failure): the caller frees the plan next. */
+static void settle(apply_run *run)
+{
+    pthread_mutex_lock(&run->mu);
+    while (run->qhead != run->qtail || !all_idle(run))
+        pthread_cond_wait(&run->cv, &run->mu);
+    pthread_mutex_unlock(&run->mu);
+}
+
 int apply_open(ag_ctx *ctx, const apply_sink *sink, uint64_t total, apply_run **out)
 {
     apply_run *run = calloc(1, sizeof(*run));
@@ -566,6 +576,7 @@ int apply_window(apply_run *run, const plan *p, const apply_src *srcs)
     }
     if (sink->fresh || write_zeroes(run) == 0)
         drive(run);
+    settle(run);
     return run->failed || ag_interrupted ? -1 : 0;
 }
 
