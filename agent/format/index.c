@@ -1,4 +1,4 @@
-/* index.c - chunk index codec: 64-byte little-endian records in an lz4 frame. */
+/* index.c - chunk index codec: 72-byte little-endian records in an lz4 frame. */
 #include "agent/format/index.h"
 #include "agent/format/chunk.h"
 #include "agent/format/seal.h"
@@ -18,8 +18,11 @@
 struct index_writer {
     LZ4F_cctx *cctx;
     LZ4F_preferences_t prefs;
-    unsigned char *buf;     /* compressed frame so far */
+    unsigned char *buf;     /* compressed frame so far (a sink writer: not yet sent) */
     size_t len, cap;
+    index_sink_fn sink;     /* NULL: the frame is kept in buf */
+    void *sink_arg;
+    uint64_t sent;          /* bytes given to the sink */
     size_t bound;           /* LZ4F_compressBound for one record */
     uint64_t count;
     uint64_t next_min;      /* previous offset + length */
@@ -164,6 +167,17 @@ static int writer_reserve(index_writer *w, size_t need)
     return 0;
 }
 
+/* A sink writer: hand the bytes made so far to the sink. */
+static int writer_drain(index_writer *w)
+{
+    if (w->sink == NULL || w->len == 0)
+        return 0;
+    int rc = w->sink(w->sink_arg, w->buf, w->len);
+    w->sent += w->len;
+    w->len = 0;
+    return rc < 0 ? rc : 0;
+}
+
 /* Feed n uncompressed bytes to the frame. */
 static int writer_feed(index_writer *w, const unsigned char *src, size_t n)
 {
@@ -175,10 +189,15 @@ static int writer_feed(index_writer *w, const unsigned char *src, size_t n)
     if (LZ4F_isError(r))
         return -EIO;
     w->len += r;
-    return 0;
+    return writer_drain(w);
 }
 
 int index_writer_new(index_writer **out)
+{
+    return index_writer_new_sink(NULL, NULL, out);
+}
+
+int index_writer_new_sink(index_sink_fn sink, void *arg, index_writer **out)
 {
     index_writer *w = calloc(1, sizeof(*w));
     unsigned char hdr[INDEX_HDR_SIZE];
@@ -187,6 +206,8 @@ int index_writer_new(index_writer **out)
     *out = NULL;
     if (w == NULL)
         return -ENOMEM;
+    w->sink = sink;
+    w->sink_arg = arg;
     w->prefs.frameInfo.blockSizeID = LZ4F_max64KB;
     w->prefs.frameInfo.blockMode = LZ4F_blockLinked;
     w->prefs.frameInfo.contentChecksumFlag = LZ4F_contentChecksumEnabled;
@@ -250,13 +271,15 @@ int index_writer_finish(index_writer *w, const unsigned char **data, size_t *len
             else
                 w->len += r;
         }
+        if (rc == 0)
+            rc = writer_drain(w);
         if (rc != 0)
             w->error = rc;
         else
             w->finished = 1;
     }
-    *data = rc == 0 ? w->buf : NULL;
-    *len = rc == 0 ? w->len : 0;
+    *data = rc == 0 && w->sink == NULL ? w->buf : NULL;
+    *len = rc == 0 ? (size_t)w->sent + w->len : 0;
     return rc;
 }
 

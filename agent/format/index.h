@@ -61,11 +61,21 @@ int index_rec_data_ok(const index_rec *r, const void *data);
  * (obj_offset + stored_length wraps) or, compressed, in more than
  * LZ4_COMPRESSBOUND(length) (+ SEAL_TAG_LEN when SEALED); the reader refuses the same
  * records)
- * and produces the compressed object in memory. */
+ * and produces the compressed object in memory (index_writer_new) or hands its bytes to a
+ * sink as they are made (index_writer_new_sink: memory bounded whatever the count). */
 typedef struct index_writer index_writer;
+/* 0, -ENOMEM or -EIO; *out is freed with index_writer_free. */
 int index_writer_new(index_writer **out);
+/* Receives the next len bytes of the frame (len > 0); 0, or a negative errno that the
+ * writer returns from the call that fed it (and keeps: the writer is then failed). */
+typedef int (*index_sink_fn)(void *arg, const unsigned char *data, size_t len);
+/* A writer that passes the frame to sink as LZ4F produces it (the header at once, a block
+ * about every 64 KiB of records, the end at index_writer_finish), holding at most one
+ * block. Same returns as index_writer_new, or the sink's error. */
+int index_writer_new_sink(index_sink_fn sink, void *arg, index_writer **out);
 int index_writer_add(index_writer *w, const index_rec *rec);
-/* Finish the frame; *data and *len stay owned by the writer until index_writer_free. */
+/* Finish the frame; *data and *len stay owned by the writer until index_writer_free. A
+ * sink writer gives *data NULL and *len the frame's whole length (all sent to the sink). */
 int index_writer_finish(index_writer *w, const unsigned char **data, size_t *len);
 uint64_t index_writer_count(const index_writer *w);
 void index_writer_free(index_writer *w);

@@ -233,6 +233,70 @@ static void test_index_sealed(void **state)
     index_writer_free(w);
 }
 
+/* Collects what a sink writer sends, in pieces. */
+typedef struct sink_buf {
+    unsigned char *data;
+    size_t len, calls;
+    int fail_at;            /* the call (from 1) that fails, or 0 */
+} sink_buf;
+
+static int collect(void *arg, const unsigned char *data, size_t len)
+{
+    sink_buf *b = arg;
+    assert_true(len > 0);
+    if (++b->calls == (size_t)b->fail_at)
+        return -EIO;
+    b->data = realloc(b->data, b->len + len);
+    assert_non_null(b->data);
+    memcpy(b->data + b->len, data, len);
+    b->len += len;
+    return 0;
+}
+
+/* A sink writer sends the bytes of the in-memory one, in several pieces as it goes; a
+ * failing sink fails the writer for good. */
+static void test_index_sink(void **state)
+{
+    (void)state;
+    const uint64_t n = 10000;      /* make_rec sizes stay valid below ~10800 */
+    unsigned char *one;
+    size_t onelen, len;
+    const unsigned char *data;
+    index_writer *w;
+    index_rec r;
+    sink_buf b = { NULL, 0, 0, 0 };
+    build_index(n, &one, &onelen);
+    assert_int_equal(index_writer_new_sink(collect, &b, &w), 0);
+    for (uint64_t i = 0; i < n; i++) {
+        make_rec(i, &r);
+        assert_int_equal(index_writer_add(w, &r), 0);
+        if (i == n / 2)
+            assert_true(b.len > 0 && b.len < onelen / 2 + 70000);   /* on its way */
+    }
+    assert_int_equal(index_writer_finish(w, &data, &len), 0);
+    assert_null(data);
+    assert_int_equal(len, onelen);
+    assert_int_equal(b.len, onelen);
+    assert_true(b.calls > 3);
+    assert_memory_equal(b.data, one, onelen);
+    assert_int_equal(read_all(b.data, b.len, 1), (long)n);
+    index_writer_free(w);
+    free(b.data);
+    sink_buf f = { NULL, 0, 0, 2 };
+    assert_int_equal(index_writer_new_sink(collect, &f, &w), 0);
+    int rc = 0;
+    for (uint64_t i = 0; i < n && rc == 0; i++) {
+        make_rec(i, &r);
+        rc = index_writer_add(w, &r);
+    }
+    assert_int_equal(rc, -EIO);
+    assert_int_equal(index_writer_add(w, &r), -EIO);
+    assert_int_equal(index_writer_finish(w, &data, &len), -EIO);
+    index_writer_free(w);
+    free(f.data);
+    free(one);
+}
+
 static void test_index_truncated(void **state)
 {
     unsigned char *data;
@@ -421,6 +485,7 @@ int main(void)
         cmocka_unit_test(test_index_empty),
         cmocka_unit_test(test_index_writer_rejects),
         cmocka_unit_test(test_index_sealed),
+        cmocka_unit_test(test_index_sink),
         cmocka_unit_test(test_index_truncated),
         cmocka_unit_test(test_index_flipped),
         cmocka_unit_test(test_index_header_and_layout),
