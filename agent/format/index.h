@@ -86,8 +86,15 @@ typedef struct index_reader index_reader;
 /* Returns 0, -EINVAL (bad magic/version/frame) or -ENOMEM. The reader keeps a
  * pointer to data, which must outlive it. */
 int index_reader_new(const unsigned char *data, size_t len, index_reader **out);
-/* 1 and *rec filled, 0 at the end, negative on a corrupt/truncated stream or on
- * records out of order. */
+/* Gives the next piece of a frame read as a stream: 0 with *data and *len (len 0: no
+ * more; data stays valid until the next call), or a negative errno that the reader
+ * returns (and keeps). */
+typedef int (*index_source_fn)(void *arg, const unsigned char **data, size_t *len);
+/* A reader of the frame that source gives piece by piece (the header is read here). Same
+ * returns as index_reader_new, or the source's error. */
+int index_reader_new_source(index_source_fn source, void *arg, index_reader **out);
+/* 1 and *rec filled, 0 at the end (the source, if any, then said it has no more), negative
+ * on a corrupt/truncated stream, on records out of order, or the source's error. */
 int index_reader_next(index_reader *r, index_rec *rec);
 void index_reader_free(index_reader *r);
 
