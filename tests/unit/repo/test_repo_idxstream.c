@@ -128,7 +128,8 @@ static void round_trip(int sealed)
     assert_string_equal(sum, m.index_sha256);
     assert_int_equal(s3_head(ctx.s3, RECS_KEY, &size, etag, &err), 0);
     assert_non_null(strchr(etag, '-'));                 /* a multipart upload */
-    assert_true(atoi(strchr(etag, '-') + 1) == (int)((len + (24 << 10) - 1) / (24 << 10)));
+    assert_true(strtol(strchr(etag, '-') + 1, NULL, 10) ==
+                (long)((len + (24 << 10) - 1) / (24 << 10)));
 
     assert_int_equal(read_back(&ctx, &m, k, RANGE), 0);
     assert_int_equal(read_back(&ctx, &m, k, 0), 0);     /* one range: the whole */
