@@ -37,7 +37,8 @@ int writer_busy(const writer *w);
 int writer_poll(writer *w, int timeout_ms);
 
 /* Finish the data objects (into m's object list) and the index upload (its parts went
- * up as the records were made: idxstream.h), then the manifest. 0 once the backup exists, -1 (error recorded) otherwise. */
+ * up as the records were made: idxstream.h), then the manifest. 0 once the backup exists,
+ * -1 (error recorded) otherwise. */
 int writer_commit(writer *w, manifest *m);
 
 /* Take back everything written (uploads aborted, objects and index deleted, best
