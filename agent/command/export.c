@@ -37,7 +37,7 @@ typedef struct export_job {
     int fd;
     int created;
     catalog cat;
-    chain ch;                   /* target's chain; indexes of members first.. loaded */
+    chain ch;                   /* target's chain (its indexes read as streams) */
     size_t first;               /* chain members [first, ch.n) are exported */
     long from;                  /* chain position of --from, or -1 */
     uint64_t trunc_lo, trunc_hi; /* holes in here were cut off by a shrink since --from */
@@ -241,8 +241,7 @@ static int write_stream(export_job *x)
 static int run_export(export_job *x)
 {
     ag_ctx *ctx = x->ctx;
-    if (ag_s3(ctx) == NULL || resolve(x) < 0 || open_output(x) < 0 ||
-        chain_load_indexes(ctx, &x->ch, x->first) < 0)
+    if (ag_s3(ctx) == NULL || resolve(x) < 0 || open_output(x) < 0)
         return -1;
     const manifest *target = chain_m(x, x->ch.n - 1);
     if (x->from >= 0)

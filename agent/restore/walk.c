@@ -12,48 +12,50 @@ static int set_alloc(ag_ctx *ctx, size_t n, walk_set *set)
     set->n = n;
     set->xs = calloc(n ? n : 1, sizeof(*set->xs));
     set->ps = calloc(n ? n : 1, sizeof(*set->ps));
-    set->ac = calloc(n ? n : 1, sizeof(*set->ac));
-    if (set->xs == NULL || set->ps == NULL || set->ac == NULL)
+    set->rd = calloc(n ? n : 1, sizeof(*set->rd));
+    if (set->xs == NULL || set->ps == NULL || set->rd == NULL)
         return ag_fail(ctx, AG_EFAIL, "out of memory");
     return 0;
 }
 
-/* Backup i of the set: manifest m, records recs[0..n) through an array cursor. */
-static void set_src(walk_set *set, size_t i, const manifest *m, const seal_key *dk,
-                    const index_rec *recs, size_t n)
+/* Backup i of a set of n: manifest m, its index opened as a stream. */
+static int set_src(ag_ctx *ctx, walk_set *set, size_t i, const manifest *m,
+                   const seal_key *dk)
 {
+    size_t range = WALK_INDEX_BUDGET / (set->n ? set->n : 1);
+    range = range < (64u << 10) ? (64u << 10) : range > IDXSTREAM_RANGE ? IDXSTREAM_RANGE
+                                                                       : range;
     set->xs[i] = (apply_src){ m, dk, NULL, 0 };
-    set->ac[i] = (index_array_cursor){ recs, n, 0 };
-    set->ps[i] = (planstream_src){ index_array_cursor_of(&set->ac[i]), m->size };
+    if (idxstream_open(ctx, m, dk, range, &set->rd[i]) < 0)
+        return -1;
+    set->ps[i] = (planstream_src){ idxstream_cursor(set->rd[i]), m->size };
+    return 0;
 }
 
-int walk_set_chain(ag_ctx *ctx, chain *ch, size_t first, size_t n, walk_set *set)
+int walk_set_chain(ag_ctx *ctx, const chain *ch, size_t first, size_t n, walk_set *set)
 {
     if (set_alloc(ctx, n, set) < 0)
         return -1;
-    for (size_t i = 0; i < n; i++) {
-        chain_link *l = &ch->v[first + i];
-        if (l->recs == NULL && catalog_load_index(ctx, l->m, l->dk, &l->recs, &l->nrecs) < 0)
+    for (size_t i = 0; i < n; i++)
+        if (set_src(ctx, set, i, ch->v[first + i].m, ch->v[first + i].dk) < 0)
             return -1;
-        set_src(set, i, l->m, l->dk, l->recs, l->nrecs);
-    }
     return 0;
 }
 
-int walk_set_one(ag_ctx *ctx, const manifest *m, const seal_key *dk, const index_rec *recs,
-                 size_t n, walk_set *set)
+int walk_set_one(ag_ctx *ctx, const manifest *m, const seal_key *dk, walk_set *set)
 {
     if (set_alloc(ctx, 1, set) < 0)
         return -1;
-    set_src(set, 0, m, dk, recs, n);
-    return 0;
+    return set_src(ctx, set, 0, m, dk);
 }
 
 void walk_set_free(walk_set *set)
 {
+    for (size_t i = 0; set->rd != NULL && i < set->n; i++)
+        idxstream_close(set->rd[i]);
     free(set->xs);
     free(set->ps);
-    free(set->ac);
+    free(set->rd);
     memset(set, 0, sizeof(*set));
 }
 

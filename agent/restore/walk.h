@@ -3,6 +3,7 @@
 #ifndef RBD2S3_WALK_H
 #define RBD2S3_WALK_H
 
+#include "agent/repo/idxstream.h"
 #include "agent/restore/apply.h"
 #include "agent/restore/ordered.h"
 #include "agent/restore/planstream.h"
@@ -12,18 +13,22 @@
 typedef struct walk_set {
     apply_src *xs;            /* m and dk per backup (recs: the current window's) */
     planstream_src *ps;       /* their cursors and image sizes */
-    index_array_cursor *ac;   /* the cursors' arrays (indexes loaded whole) */
+    idxstream_reader **rd;    /* the indexes, read as streams (idxstream) */
     size_t n;
 } walk_set;
 
-/* The sources of chain links ch->v[first..first+n): their indexes loaded into the links
- * (chain_load_indexes) and read through cursors. 0, or -1 with the error recorded in
- * ctx; free set with walk_set_free either way. */
-int walk_set_chain(ag_ctx *ctx, chain *ch, size_t first, size_t n, walk_set *set);
+/* Bytes of index read ahead over all the backups of a walk (idxstream ranges), whatever
+ * the chain's length: each backup's range is this divided by their count, between 64 KiB
+ * and IDXSTREAM_RANGE. */
+#define WALK_INDEX_BUDGET (32u << 20)
 
-/* One backup alone: records recs[0..n) (which must outlive the set) of manifest m. */
-int walk_set_one(ag_ctx *ctx, const manifest *m, const seal_key *dk, const index_rec *recs,
-                 size_t n, walk_set *set);
+/* The sources of chain links ch->v[first..first+n): their indexes opened as streams
+ * (idxstream_open: each checked whole before a record is used). 0, or -1 with the error
+ * recorded in ctx (as catalog_load_index's); free set with walk_set_free either way. */
+int walk_set_chain(ag_ctx *ctx, const chain *ch, size_t first, size_t n, walk_set *set);
+
+/* One backup alone: manifest m, data key dk (NULL when plain); as walk_set_chain. */
+int walk_set_one(ag_ctx *ctx, const manifest *m, const seal_key *dk, walk_set *set);
 
 void walk_set_free(walk_set *set);
 

@@ -155,11 +155,7 @@ static int stream_compare(verify_job *v, size_t i, rbdio_image *img, uint64_t sn
     if (chain_open(ctx, &v->cat, i, &ch) < 0)
         return verify_take_damage(ctx, &v->own[i]);
     walk_set set;
-    int rc = chain_load_indexes(ctx, &ch, 0);
-    if (rc == 0)
-        rc = walk_set_chain(ctx, &ch, 0, ch.n, &set);
-    else
-        memset(&set, 0, sizeof(set));
+    int rc = walk_set_chain(ctx, &ch, 0, ch.n, &set);
     cmp c = { .fd = -1, .img = img, .size = snap_size };
     if (rc == 0) {
         c.got = malloc(CMP_BLOCK);

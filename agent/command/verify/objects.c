@@ -137,19 +137,18 @@ int verify_deep(verify_job *v, size_t i)
 {
     ag_ctx *ctx = v->ctx;
     const manifest *m = &v->cat.e[i].m;
-    index_rec *recs = NULL;
-    size_t n = 0;
     ag_debug(ctx, "deep check of %s: %llu records", m->id,
              (unsigned long long)m->index_records);
-    if (catalog_load_index(ctx, m, v->cat.e[i].dk, &recs, &n) < 0)
-        return verify_take_damage(ctx, &v->own[i]);
     walk_set set;
-    int rc = walk_set_one(ctx, m, v->cat.e[i].dk, recs, n, &set);
-    apply_sink sink = { .img = NULL, .fd = v->devnull, .fresh = 1, .keep_holes = 1 };
-    if (rc == 0 && walk_apply(ctx, &set, &sink, m->size) < 0)
+    int rc = 0;
+    if (walk_set_one(ctx, m, v->cat.e[i].dk, &set) < 0) {
         rc = verify_take_damage(ctx, &v->own[i]);
+    } else {
+        apply_sink sink = { .img = NULL, .fd = v->devnull, .fresh = 1, .keep_holes = 1 };
+        if (walk_apply(ctx, &set, &sink, m->size) < 0)
+            rc = verify_take_damage(ctx, &v->own[i]);
+    }
     walk_set_free(&set);
-    free(recs);
     return rc;
 }
 
