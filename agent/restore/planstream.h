@@ -9,9 +9,9 @@
 #include "agent/format/index.h"
 #include "agent/restore/plan.h"
 
-/* Records buffered over all sources when no window is asked for: 2^18 records (about
- * 19 MB), whatever the chain's length. */
-#define PLANSTREAM_BUDGET (1u << 18)
+/* Records buffered over all sources when no window is asked for: 2^16 records (4.7 MB,
+ * and the window's plan about 3 times that), whatever the chain's length. */
+#define PLANSTREAM_BUDGET (1u << 16)
 /* The smallest window picked from the budget (a window of 1 record works, only slower). */
 #define PLANSTREAM_MIN_WINDOW 64u
 
