@@ -31,7 +31,7 @@ typedef struct restore_job {
     char name[NAMING_SPEC_MAX];
     catalog cat;
     chain ch;                 /* the restore point's */
-    walk_set set;             /* its indexes read as streams (a merged restore) */
+    walk_set set;             /* its indexes read as streams */
     /* destination */
     const char *to_file;
     int fd;                   /* stdout, or the target's file: t.fd */
@@ -160,12 +160,8 @@ static int run_replay(restore_job *r)
         ag_info(r->ctx, "applying backup %s (%zu of %zu)", m->id, i + 1, r->ch.n);
         char what[1700];
         snprintf(what, sizeof(what), "%s@%s", r->name, m->id);
-        walk_set set;
-        int rc = walk_set_chain(r->ctx, &r->ch, i, 1, &set);
-        if (rc == 0)
-            rc = apply(r, &set, i, i == 0, what);
-        walk_set_free(&set);
-        if (rc < 0 || finish_point(r, m) < 0)
+        walk_set one = walk_set_sub(&r->set, i, 1);
+        if (apply(r, &one, i, i == 0, what) < 0 || finish_point(r, m) < 0)
             return -1;
     }
     return 0;
@@ -189,8 +185,7 @@ static int run_restore(restore_job *r)
     if (ag_s3(ctx) == NULL || resolve(r) < 0 || check_dest(r) < 0)
         return -1;
     /* the indexes are checked whole (idxstream_open) before the target is made */
-    if (!(r->replay && r->to_file == NULL) && walk_set_chain(ctx, &r->ch, 0, r->ch.n,
-                                                              &r->set) < 0)
+    if (walk_set_chain(ctx, &r->ch, 0, r->ch.n, &r->set) < 0)
         return -1;
     const manifest *point = chain_m(r, r->ch.n - 1);
     if (open_target(r, r->replay ? chain_m(r, 0) : point) < 0)

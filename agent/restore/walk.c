@@ -49,6 +49,11 @@ int walk_set_one(ag_ctx *ctx, const manifest *m, const seal_key *dk, walk_set *s
     return set_src(ctx, set, 0, m, dk);
 }
 
+walk_set walk_set_sub(const walk_set *set, size_t first, size_t n)
+{
+    return (walk_set){ set->xs + first, set->ps + first, set->rd + first, n };
+}
+
 void walk_set_free(walk_set *set)
 {
     for (size_t i = 0; set->rd != NULL && i < set->n; i++)

@@ -30,6 +30,10 @@ int walk_set_chain(ag_ctx *ctx, const chain *ch, size_t first, size_t n, walk_se
 /* One backup alone: manifest m, data key dk (NULL when plain); as walk_set_chain. */
 int walk_set_one(ag_ctx *ctx, const manifest *m, const seal_key *dk, walk_set *set);
 
+/* Backups first..first+n of set as a set of their own (a view: set keeps them; never
+ * free it). Cannot fail. */
+walk_set walk_set_sub(const walk_set *set, size_t first, size_t n);
+
 void walk_set_free(walk_set *set);
 
 /* A window's consumer: its plan and the sources with the window's records (both valid
