@@ -143,24 +143,29 @@ int walk_apply(ag_ctx *ctx, walk_set *set, const apply_sink *sink, uint64_t tota
 
 typedef struct ordered_arg {
     ag_ctx *ctx;
-    const ordered_sink *o;
+    ordered_sink o;           /* the caller's, with the bytes of the windows so far */
     int fd;
 } ordered_arg;
 
 static int ordered_fn(void *arg, const plan *p, const apply_src *xs)
 {
     ordered_arg *a = arg;
-    return a->o ? ordered_restore(a->ctx, p, xs, a->o) : ordered_restore_fd(a->ctx, p, xs, a->fd);
+    if (a->fd >= 0)
+        return ordered_restore_fd(a->ctx, p, xs, a->fd);
+    int rc = ordered_restore(a->ctx, p, xs, &a->o);
+    for (size_t i = 0; i < p->npieces; i++)
+        a->o.bytes0 += p->pieces[i].zero ? 0 : p->pieces[i].len;
+    return rc;
 }
 
 int walk_ordered(ag_ctx *ctx, walk_set *set, const ordered_sink *o)
 {
-    ordered_arg a = { ctx, o, -1 };
+    ordered_arg a = { ctx, *o, -1 };
     return walk_run(ctx, set, NULL, 0, ordered_fn, &a);
 }
 
 int walk_ordered_fd(ag_ctx *ctx, walk_set *set, int fd)
 {
-    ordered_arg a = { ctx, NULL, fd };
+    ordered_arg a = { .ctx = ctx, .fd = fd };
     return walk_run(ctx, set, NULL, 0, ordered_fn, &a);
 }
