@@ -9,6 +9,7 @@
 #include "agent/repo/asof.h"
 #include "agent/restore/apply.h"
 #include "agent/restore/ordered.h"
+#include "agent/restore/walk.h"
 #include "agent/format/index.h"
 #include "agent/config/options.h"
 #include "agent/restore/plan.h"
@@ -36,7 +37,7 @@ typedef struct export_job {
     int fd;
     int created;
     catalog cat;
-    chain ch;                   /* target's chain; indexes of members first.. loaded */
+    chain ch;                   /* target's chain (its indexes read as streams) */
     size_t first;               /* chain members [first, ch.n) are exported */
     long from;                  /* chain position of --from, or -1 */
     uint64_t trunc_lo, trunc_hi; /* holes in here were cut off by a shrink since --from */
@@ -195,13 +196,12 @@ static int write_stream(export_job *x)
 {
     ag_ctx *ctx = x->ctx;
     const manifest *target = chain_m(x, x->ch.n - 1);
-    size_t n = x->ch.n - x->first;
-    apply_src *xs = apply_sources(ctx, &x->ch, x->first, n);
+    walk_set set;
     rbdio_ds_header *h = calloc(1, sizeof(*h));
-    if (xs == NULL || h == NULL) {
-        free(xs);
+    if (walk_set_chain(ctx, &x->ch, x->first, x->ch.n - x->first, &set) < 0 || h == NULL) {
+        walk_set_free(&set);
         free(h);
-        return xs == NULL ? -1 : ag_fail(ctx, AG_EFAIL, "out of memory");
+        return h == NULL ? ag_fail(ctx, AG_EFAIL, "out of memory") : -1;
     }
     h->version = x->version;
     if (x->from >= 0) {
@@ -215,21 +215,16 @@ static int write_stream(export_job *x)
     h->size = target->size;
     truncated_range(x);
 
-    plan p;
-    int planned = apply_plan(ctx, xs, n, &p) == 0;
-    int rc = planned ? 0 : -1;
-    if (rc == 0) {
-        ag_debug(ctx, "plan: %zu pieces, %zu records", p.npieces, p.njobs);
-        if ((rc = rbdio_ds_writer_new(x->fd, h, &x->w)) < 0)
-            rc = ds_fail(x, rc);
-    }
+    int rc = rbdio_ds_writer_new(x->fd, h, &x->w);
+    if (rc < 0)
+        rc = ds_fail(x, rc);
     if (rc == 0) {
         progress prog;
         progress_start(&prog, ctx, "Exporting", x->name);
         if (x->is_stdout)
             prog.on = 0;
         ordered_sink o = { .data = on_data, .zero = on_zero, .arg = x, .prog = &prog };
-        rc = ordered_restore(ctx, &p, xs, &o);
+        rc = walk_ordered(ctx, &set, &o);
         if (rc == 0) {
             int frc = rbdio_ds_finish(x->w);
             x->w = NULL;
@@ -238,9 +233,7 @@ static int write_stream(export_job *x)
         }
         progress_end(&prog, rc == 0);
     }
-    if (planned)
-        plan_free(&p);
-    free(xs);
+    walk_set_free(&set);
     free(h);
     return rc;
 }
@@ -248,8 +241,7 @@ static int write_stream(export_job *x)
 static int run_export(export_job *x)
 {
     ag_ctx *ctx = x->ctx;
-    if (ag_s3(ctx) == NULL || resolve(x) < 0 || open_output(x) < 0 ||
-        chain_load_indexes(ctx, &x->ch, x->first) < 0)
+    if (ag_s3(ctx) == NULL || resolve(x) < 0 || open_output(x) < 0)
         return -1;
     const manifest *target = chain_m(x, x->ch.n - 1);
     if (x->from >= 0)

@@ -15,6 +15,7 @@
 #include "agent/common/progress.h"
 #include "agent/restore/target.h"
 #include "agent/restore/onto.h"
+#include "agent/restore/walk.h"
 
 #include <errno.h>
 #include <json-c/json.h>
@@ -29,7 +30,8 @@ typedef struct restore_job {
     naming_spec spec;
     char name[NAMING_SPEC_MAX];
     catalog cat;
-    chain ch;                 /* the restore point's, with the indexes once loaded */
+    chain ch;                 /* the restore point's */
+    walk_set set;             /* its indexes read as streams */
     /* destination */
     const char *to_file;
     int fd;                   /* stdout, or the target's file: t.fd */
@@ -112,34 +114,21 @@ static int open_target(restore_job *r, const manifest *m)
     return target_image_create(&r->t, &geom);
 }
 
-/* Apply chain members [first, last] merged, into the open target; what: the progress
- * line's name (an image or a file: stdout carries the data and gets none). */
-static int apply(restore_job *r, size_t first, size_t last, int fresh, const char *what)
+/* Apply the backups of set (chain members first.. merged), window by window, into the
+ * open target; what: the progress line's name (an image or a file: stdout carries the
+ * data and gets none). */
+static int apply(restore_job *r, walk_set *set, size_t first, int fresh, const char *what)
 {
     ag_ctx *ctx = r->ctx;
-    size_t n = last - first + 1;
-    apply_src *xs = apply_sources(ctx, &r->ch, first, n);
-    plan p;
-    int rc = xs ? 0 : -1;
-    if (rc == 0)
-        rc = apply_plan(ctx, xs, n, &p);
-    if (rc == 0) {
-        ag_debug(ctx, "plan: %zu pieces, %zu records, %zu GETs, %llu bytes to fetch",
-                 p.npieces, p.njobs, p.ngroups, (unsigned long long)p.fetch_bytes);
-        if (r->is_stdout) {
-            rc = ordered_restore_fd(ctx, &p, xs, r->fd);
-        } else {
-            progress prog;
-            progress_start(&prog, ctx, "Restoring", what);
-            apply_sink sink = { .img = r->t.img, .fd = r->t.img ? -1 : r->fd,
-                               .fresh = r->t.img ? fresh : (fresh && r->fresh_file),
-                               .keep_holes = !chain_m(r, first)->full, .prog = &prog };
-            rc = apply_restore(ctx, &p, xs, &sink);
-            progress_end(&prog, rc == 0);
-        }
-        plan_free(&p);
-    }
-    free(xs);
+    if (r->is_stdout)
+        return walk_ordered_fd(ctx, set, r->fd);
+    progress prog;
+    progress_start(&prog, ctx, "Restoring", what);
+    apply_sink sink = { .img = r->t.img, .fd = r->t.img ? -1 : r->fd,
+                        .fresh = r->t.img ? fresh : (fresh && r->fresh_file),
+                        .keep_holes = !chain_m(r, first)->full, .prog = &prog };
+    int rc = walk_apply(ctx, set, &sink, chain_m(r, first + set->n - 1)->size);
+    progress_end(&prog, rc == 0);
     return rc;
 }
 
@@ -171,7 +160,8 @@ static int run_replay(restore_job *r)
         ag_info(r->ctx, "applying backup %s (%zu of %zu)", m->id, i + 1, r->ch.n);
         char what[1700];
         snprintf(what, sizeof(what), "%s@%s", r->name, m->id);
-        if (apply(r, i, i, i == 0, what) < 0 || finish_point(r, m) < 0)
+        walk_set one = walk_set_sub(&r->set, i, 1);
+        if (apply(r, &one, i, i == 0, what) < 0 || finish_point(r, m) < 0)
             return -1;
     }
     return 0;
@@ -192,8 +182,10 @@ static int run_restore(restore_job *r)
     ag_ctx *ctx = r->ctx;
     if (r->onto)
         return run_onto(r);
-    if (ag_s3(ctx) == NULL || resolve(r) < 0 || check_dest(r) < 0 ||
-        chain_load_indexes(ctx, &r->ch, 0) < 0)
+    if (ag_s3(ctx) == NULL || resolve(r) < 0 || check_dest(r) < 0)
+        return -1;
+    /* the indexes are checked whole (idxstream_open) before the target is made */
+    if (walk_set_chain(ctx, &r->ch, 0, r->ch.n, &r->set) < 0)
         return -1;
     const manifest *point = chain_m(r, r->ch.n - 1);
     if (open_target(r, r->replay ? chain_m(r, 0) : point) < 0)
@@ -205,13 +197,14 @@ static int run_restore(restore_job *r)
             r->is_stdout || r->t.is_blk ? "" : " (renamed at the end)");
     if (r->replay && r->to_file == NULL)
         return run_replay(r) < 0 ? -1 : target_commit(&r->t);
-    if (apply(r, 0, r->ch.n - 1, 1, r->name) < 0 || finish_point(r, point) < 0)
+    if (apply(r, &r->set, 0, 1, r->name) < 0 || finish_point(r, point) < 0)
         return -1;
     return r->is_stdout ? 0 : target_commit(&r->t);
 }
 
 static void cleanup(restore_job *r, int failed)
 {
+    walk_set_free(&r->set);
     target_close(&r->t, failed);
     if (r->own_dcluster)
         rbdio_disconnect(r->dcluster);

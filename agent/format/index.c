@@ -1,4 +1,4 @@
-/* index.c - chunk index codec: 64-byte little-endian records in an lz4 frame. */
+/* index.c - chunk index codec: 72-byte little-endian records in an lz4 frame. */
 #include "agent/format/index.h"
 #include "agent/format/chunk.h"
 #include "agent/format/seal.h"
@@ -18,8 +18,11 @@
 struct index_writer {
     LZ4F_cctx *cctx;
     LZ4F_preferences_t prefs;
-    unsigned char *buf;     /* compressed frame so far */
+    unsigned char *buf;     /* compressed frame so far (a sink writer: not yet sent) */
     size_t len, cap;
+    index_sink_fn sink;     /* NULL: the frame is kept in buf */
+    void *sink_arg;
+    uint64_t sent;          /* bytes given to the sink */
     size_t bound;           /* LZ4F_compressBound for one record */
     uint64_t count;
     uint64_t next_min;      /* previous offset + length */
@@ -31,6 +34,9 @@ struct index_reader {
     LZ4F_dctx *dctx;
     const unsigned char *src;
     size_t srclen, srcpos;
+    index_source_fn source; /* NULL: src is the whole frame */
+    void *source_arg;
+    int src_end;            /* the source has no more */
     unsigned char buf[READER_BUF];  /* decompressed bytes not yet consumed */
     size_t buflen, bufpos;
     int frame_done;
@@ -164,6 +170,17 @@ static int writer_reserve(index_writer *w, size_t need)
     return 0;
 }
 
+/* A sink writer: hand the bytes made so far to the sink. */
+static int writer_drain(index_writer *w)
+{
+    if (w->sink == NULL || w->len == 0)
+        return 0;
+    int rc = w->sink(w->sink_arg, w->buf, w->len);
+    w->sent += w->len;
+    w->len = 0;
+    return rc < 0 ? rc : 0;
+}
+
 /* Feed n uncompressed bytes to the frame. */
 static int writer_feed(index_writer *w, const unsigned char *src, size_t n)
 {
@@ -175,10 +192,15 @@ static int writer_feed(index_writer *w, const unsigned char *src, size_t n)
     if (LZ4F_isError(r))
         return -EIO;
     w->len += r;
-    return 0;
+    return writer_drain(w);
 }
 
 int index_writer_new(index_writer **out)
+{
+    return index_writer_new_sink(NULL, NULL, out);
+}
+
+int index_writer_new_sink(index_sink_fn sink, void *arg, index_writer **out)
 {
     index_writer *w = calloc(1, sizeof(*w));
     unsigned char hdr[INDEX_HDR_SIZE];
@@ -187,6 +209,8 @@ int index_writer_new(index_writer **out)
     *out = NULL;
     if (w == NULL)
         return -ENOMEM;
+    w->sink = sink;
+    w->sink_arg = arg;
     w->prefs.frameInfo.blockSizeID = LZ4F_max64KB;
     w->prefs.frameInfo.blockMode = LZ4F_blockLinked;
     w->prefs.frameInfo.contentChecksumFlag = LZ4F_contentChecksumEnabled;
@@ -250,13 +274,15 @@ int index_writer_finish(index_writer *w, const unsigned char **data, size_t *len
             else
                 w->len += r;
         }
+        if (rc == 0)
+            rc = writer_drain(w);
         if (rc != 0)
             w->error = rc;
         else
             w->finished = 1;
     }
-    *data = rc == 0 ? w->buf : NULL;
-    *len = rc == 0 ? w->len : 0;
+    *data = rc == 0 && w->sink == NULL ? w->buf : NULL;
+    *len = rc == 0 ? (size_t)w->sent + w->len : 0;
     return rc;
 }
 
@@ -274,35 +300,61 @@ void index_writer_free(index_writer *w)
     free(w);
 }
 
+/* When the bytes in hand are used up, the next piece from the source (if any). 0, or the
+ * source's negative error. */
+static int reader_more(index_reader *r)
+{
+    const unsigned char *d;
+    size_t n;
+    if (r->srcpos < r->srclen || r->source == NULL || r->src_end)
+        return 0;
+    int rc = r->source(r->source_arg, &d, &n);
+    if (rc < 0)
+        return rc;
+    r->src_end = n == 0;
+    r->src = d;
+    r->srclen = n;
+    r->srcpos = 0;
+    return 0;
+}
+
 /* Decompress until at least need bytes are buffered or the frame ends. Returns 0
- * (fewer than need bytes only at the end of the frame) or -EINVAL. */
+ * (fewer than need bytes only at the end of the frame), -EINVAL or the source's error. */
 static int reader_fill(index_reader *r, size_t need)
 {
+    int rc;
     if (r->bufpos > 0) {
         memmove(r->buf, r->buf + r->bufpos, r->buflen - r->bufpos);
         r->buflen -= r->bufpos;
         r->bufpos = 0;
     }
     while (r->buflen < need && !r->frame_done) {
+        if ((rc = reader_more(r)) < 0)
+            return rc;
         size_t dsz = sizeof(r->buf) - r->buflen;
         size_t ssz = r->srclen - r->srcpos;
-        size_t ret = LZ4F_decompress(r->dctx, r->buf + r->buflen, &dsz, r->src + r->srcpos,
-                                     &ssz, NULL);
+        const unsigned char *in = r->src != NULL ? r->src + r->srcpos : r->buf;  /* ssz 0 */
+        size_t ret = LZ4F_decompress(r->dctx, r->buf + r->buflen, &dsz, in, &ssz, NULL);
         if (LZ4F_isError(ret))
             return -EINVAL;     /* corrupt block, bad checksum */
         r->srcpos += ssz;
         r->buflen += dsz;
         if (ret == 0)
             r->frame_done = 1;
-        else if (ssz == 0 && dsz == 0 && r->srcpos == r->srclen)
+        else if (ssz == 0 && dsz == 0 && r->srcpos == r->srclen &&
+                 (r->source == NULL || r->src_end))
             return -EINVAL;     /* truncated frame */
     }
+    if (r->frame_done && (rc = reader_more(r)) < 0)
+        return rc;
     if (r->frame_done && r->srcpos != r->srclen)
         return -EINVAL;         /* bytes after the frame */
     return 0;
 }
 
-int index_reader_new(const unsigned char *data, size_t len, index_reader **out)
+/* A reader of data[0..len), or of source when not NULL. */
+static int reader_new(const unsigned char *data, size_t len, index_source_fn source,
+                      void *arg, index_reader **out)
 {
     index_reader *r = calloc(1, sizeof(*r));
     int rc = 0;
@@ -312,9 +364,11 @@ int index_reader_new(const unsigned char *data, size_t len, index_reader **out)
         return -ENOMEM;
     r->src = data;
     r->srclen = len;
+    r->source = source;
+    r->source_arg = arg;
     if (LZ4F_isError(LZ4F_createDecompressionContext(&r->dctx, LZ4F_VERSION)))
         rc = -ENOMEM;
-    if (rc == 0 && len == 0)
+    if (rc == 0 && len == 0 && source == NULL)
         rc = -EINVAL;
     if (rc == 0)
         rc = reader_fill(r, INDEX_HDR_SIZE);
@@ -334,6 +388,16 @@ int index_reader_new(const unsigned char *data, size_t len, index_reader **out)
     }
     *out = r;
     return 0;
+}
+
+int index_reader_new(const unsigned char *data, size_t len, index_reader **out)
+{
+    return reader_new(data, len, NULL, NULL, out);
+}
+
+int index_reader_new_source(index_source_fn source, void *arg, index_reader **out)
+{
+    return reader_new(NULL, 0, source, arg, out);
 }
 
 int index_reader_next(index_reader *r, index_rec *rec)

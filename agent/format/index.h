@@ -61,11 +61,21 @@ int index_rec_data_ok(const index_rec *r, const void *data);
  * (obj_offset + stored_length wraps) or, compressed, in more than
  * LZ4_COMPRESSBOUND(length) (+ SEAL_TAG_LEN when SEALED); the reader refuses the same
  * records)
- * and produces the compressed object in memory. */
+ * and produces the compressed object in memory (index_writer_new) or hands its bytes to a
+ * sink as they are made (index_writer_new_sink: memory bounded whatever the count). */
 typedef struct index_writer index_writer;
+/* 0, -ENOMEM or -EIO; *out is freed with index_writer_free. */
 int index_writer_new(index_writer **out);
+/* Receives the next len bytes of the frame (len > 0); 0, or a negative errno that the
+ * writer returns from the call that fed it (and keeps: the writer is then failed). */
+typedef int (*index_sink_fn)(void *arg, const unsigned char *data, size_t len);
+/* A writer that passes the frame to sink as LZ4F produces it (the header at once, a block
+ * about every 64 KiB of records, the end at index_writer_finish), holding at most one
+ * block. Same returns as index_writer_new, or the sink's error. */
+int index_writer_new_sink(index_sink_fn sink, void *arg, index_writer **out);
 int index_writer_add(index_writer *w, const index_rec *rec);
-/* Finish the frame; *data and *len stay owned by the writer until index_writer_free. */
+/* Finish the frame; *data and *len stay owned by the writer until index_writer_free. A
+ * sink writer gives *data NULL and *len the frame's whole length (all sent to the sink). */
 int index_writer_finish(index_writer *w, const unsigned char **data, size_t *len);
 uint64_t index_writer_count(const index_writer *w);
 void index_writer_free(index_writer *w);
@@ -76,8 +86,15 @@ typedef struct index_reader index_reader;
 /* Returns 0, -EINVAL (bad magic/version/frame) or -ENOMEM. The reader keeps a
  * pointer to data, which must outlive it. */
 int index_reader_new(const unsigned char *data, size_t len, index_reader **out);
-/* 1 and *rec filled, 0 at the end, negative on a corrupt/truncated stream or on
- * records out of order. */
+/* Gives the next piece of a frame read as a stream: 0 with *data and *len (len 0: no
+ * more; data stays valid until the next call), or a negative errno that the reader
+ * returns (and keeps). */
+typedef int (*index_source_fn)(void *arg, const unsigned char **data, size_t *len);
+/* A reader of the frame that source gives piece by piece (the header is read here). Same
+ * returns as index_reader_new, or the source's error. */
+int index_reader_new_source(index_source_fn source, void *arg, index_reader **out);
+/* 1 and *rec filled, 0 at the end (the source, if any, then said it has no more), negative
+ * on a corrupt/truncated stream, on records out of order, or the source's error. */
 int index_reader_next(index_reader *r, index_rec *rec);
 void index_reader_free(index_reader *r);
 

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/core_names.h>
@@ -237,6 +238,193 @@ int seal_open_index(const seal_key *k, const char *backup_id, const char *image_
     aad a;
     index_aad(backup_id, image_id, records, nonce, &a, rec);
     return seal_do(0, k, nonce, &a, sealed, len, out);
+}
+
+/* ---- The index as a stream (seal.h: seal_stream) ---- */
+
+#define STREAM_MAX ((1ULL << 36) - 32)  /* GCM's bound: 2^32 - 2 blocks of 16 bytes */
+
+struct seal_stream {
+    EVP_CIPHER_CTX *ctr;      /* AES-256-CTR from the GCM counter block 2 */
+    EVP_CIPHER_CTX *gh;       /* AES-256-GCM fed the ciphertext as associated data */
+    uint8_t h[16];            /* the GHASH key E_K(0^128) */
+    uint64_t len;             /* bytes so far */
+    int enc;
+};
+
+/* An element of GF(2^128) in GCM's bit order: hi holds bytes 0..7 big-endian. */
+typedef struct gf128 {
+    uint64_t hi, lo;
+} gf128;
+
+static gf128 gf_load(const uint8_t b[16])
+{
+    gf128 x = { 0, 0 };
+    for (int i = 0; i < 8; i++) {
+        x.hi = (x.hi << 8) | b[i];
+        x.lo = (x.lo << 8) | b[8 + i];
+    }
+    return x;
+}
+
+static void gf_store(gf128 x, uint8_t b[16])
+{
+    put_be(b, x.hi, 8);
+    put_be(b + 8, x.lo, 8);
+}
+
+/* x * y in GCM's field (NIST SP 800-38D, algorithm 1), without branches on the values. */
+static gf128 gf_mul(gf128 x, gf128 y)
+{
+    gf128 z = { 0, 0 }, v = y;
+    for (int i = 0; i < 128; i++) {
+        uint64_t bit = i < 64 ? x.hi >> (63 - i) : x.lo >> (127 - i);
+        uint64_t m = 0 - (bit & 1), carry = 0 - (v.lo & 1);
+        z.hi ^= v.hi & m;
+        z.lo ^= v.lo & m;
+        v.lo = (v.lo >> 1) | (v.hi << 63);
+        v.hi = (v.hi >> 1) ^ (0xE100000000000000ULL & carry);
+    }
+    return z;
+}
+
+/* h^e (e >= 0; the field's one is the block 0x80 0 ... 0). */
+static gf128 gf_pow(gf128 h, uint64_t e)
+{
+    gf128 r = { 1ULL << 63, 0 };
+    for (; e > 0; e >>= 1) {
+        if (e & 1)
+            r = gf_mul(r, h);
+        h = gf_mul(h, h);
+    }
+    return r;
+}
+
+/* GHASH of the associated data a alone (zero-padded, no length block). */
+static gf128 gf_hash_aad(gf128 h, const aad *a, uint64_t *bytes)
+{
+    uint8_t blk[16];
+    size_t fill = 0;
+    gf128 y = { 0, 0 };
+    *bytes = 0;
+    for (int i = 0; i < a->count; i++) {
+        for (size_t j = 0; j < a->n[i]; j++) {
+            blk[fill++] = ((const uint8_t *)a->p[i])[j];
+            if (fill == 16) {
+                gf128 x = gf_load(blk);
+                y.hi ^= x.hi;
+                y.lo ^= x.lo;
+                y = gf_mul(y, h);
+                fill = 0;
+            }
+        }
+        *bytes += a->n[i];
+    }
+    if (fill > 0) {
+        memset(blk + fill, 0, 16 - fill);
+        gf128 x = gf_load(blk);
+        y.hi ^= x.hi;
+        y.lo ^= x.lo;
+        y = gf_mul(y, h);
+    }
+    return y;
+}
+
+/* E_K(0^128) into h. 0 or -EIO. */
+static int aes_zero_block(const uint8_t key[SEAL_KEY_LEN], uint8_t h[16])
+{
+    static const uint8_t zero[16];
+    EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+    int n = 0, ok = c != NULL && EVP_EncryptInit_ex(c, EVP_aes_256_ecb(), NULL, key, NULL) == 1 &&
+        EVP_CIPHER_CTX_set_padding(c, 0) == 1 && EVP_EncryptUpdate(c, h, &n, zero, 16) == 1 &&
+        n == 16;
+    EVP_CIPHER_CTX_free(c);
+    return ok ? 0 : -EIO;
+}
+
+int seal_stream_new(const seal_key *k, int enc, seal_stream **out)
+{
+    uint8_t nonce[SEAL_NONCE_LEN], ctr[16];
+    *out = NULL;
+    if (k->master)
+        return -EINVAL;
+    seal_stream *s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return -ENOMEM;
+    s->enc = enc;
+    place_nonce(SEAL_INDEX_OBJ, 0, nonce);
+    memcpy(ctr, nonce, SEAL_NONCE_LEN);
+    put_be(ctr + SEAL_NONCE_LEN, 2, 4);     /* counter 1 makes the tag's mask */
+    s->ctr = EVP_CIPHER_CTX_new();
+    s->gh = EVP_CIPHER_CTX_new();
+    int ok = s->ctr != NULL && s->gh != NULL &&
+        EVP_EncryptInit_ex(s->ctr, EVP_aes_256_ctr(), NULL, k->key, ctr) == 1 &&
+        EVP_EncryptInit_ex(s->gh, EVP_aes_256_gcm(), NULL, k->key, nonce) == 1 &&
+        aes_zero_block(k->key, s->h) == 0;
+    if (!ok) {
+        seal_stream_free(s);
+        return -EIO;
+    }
+    *out = s;
+    return 0;
+}
+
+int seal_stream_update(seal_stream *s, const uint8_t *in, size_t len, uint8_t *out)
+{
+    if (len > STREAM_MAX - s->len)
+        return -EFBIG;
+    while (len > 0) {
+        int n = len > (1u << 30) ? 1 << 30 : (int)len, got = 0;
+        int ok = s->enc || EVP_EncryptUpdate(s->gh, NULL, &got, in, n) == 1;
+        ok = ok && EVP_EncryptUpdate(s->ctr, out, &got, in, n) == 1 && got == n;
+        ok = ok && (!s->enc || EVP_EncryptUpdate(s->gh, NULL, &got, out, n) == 1);
+        if (!ok)
+            return -EIO;
+        s->len += (uint64_t)n;
+        in += n;
+        out += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* The tag: GHASH(A | C | lengths) differs from the GMAC of C alone (C as associated
+ * data: C | [len C, 0]) by A's blocks, each c + 1 places further (times H^(c+1)), and by
+ * the length blocks (their XOR times H); E_K(J0) masks both alike. */
+int seal_stream_final(seal_stream *s, const char *backup_id, const char *image_id,
+                      uint64_t records, uint8_t tag[SEAL_TAG_LEN])
+{
+    uint8_t nonce[SEAL_NONCE_LEN], rec[8], t1[SEAL_TAG_LEN], lb[16], mine[SEAL_TAG_LEN];
+    int n = 0;
+    aad a;
+    if (EVP_EncryptFinal_ex(s->gh, t1, &n) != 1 ||
+        EVP_CIPHER_CTX_ctrl(s->gh, EVP_CTRL_GCM_GET_TAG, SEAL_TAG_LEN, t1) != 1)
+        return -EIO;
+    index_aad(backup_id, image_id, records, nonce, &a, rec);
+    gf128 h = gf_load(s->h), t = gf_load(t1);
+    uint64_t alen;
+    gf128 pa = gf_mul(gf_hash_aad(h, &a, &alen), gf_pow(h, (s->len + 15) / 16 + 1));
+    put_be(lb, (alen * 8) ^ (s->len * 8), 8);
+    put_be(lb + 8, s->len * 8, 8);
+    gf128 dl = gf_mul(gf_load(lb), h);
+    t.hi ^= pa.hi ^ dl.hi;
+    t.lo ^= pa.lo ^ dl.lo;
+    gf_store(t, mine);
+    if (s->enc) {
+        memcpy(tag, mine, SEAL_TAG_LEN);
+        return 0;
+    }
+    return CRYPTO_memcmp(mine, tag, SEAL_TAG_LEN) == 0 ? 0 : -EBADMSG;
+}
+
+void seal_stream_free(seal_stream *s)
+{
+    if (s == NULL)
+        return;
+    EVP_CIPHER_CTX_free(s->ctr);
+    EVP_CIPHER_CTX_free(s->gh);
+    OPENSSL_cleanse(s, sizeof(*s));
+    free(s);
 }
 
 static void wrap_aad(const seal_owner *o, aad *a)

@@ -87,6 +87,26 @@ int seal_index(const seal_key *k, const char *backup_id, const char *image_id,
 int seal_open_index(const seal_key *k, const char *backup_id, const char *image_id,
                     uint64_t records, const uint8_t *sealed, size_t len, uint8_t *out);
 
+/* The index sealed or opened as a stream, in bounded memory: the same bytes as seal_index
+ * and the same check as seal_open_index, but the record count (part of the associated
+ * data) is given only at the end, once known. The ciphertext is AES-CTR from the GCM
+ * counter; the tag is computed at the end from a GHASH of the ciphertext (run as GCM
+ * associated data) and the associated data, combined in GF(2^128). Make one with
+ * seal_stream_new (enc 1: seal, 0: open) under data key k (copied); 0, -EINVAL (k is a
+ * master key) or -EIO/-ENOMEM; free it with seal_stream_free. */
+typedef struct seal_stream seal_stream;
+int seal_stream_new(const seal_key *k, int enc, seal_stream **out);
+/* The next len bytes: plain to sealed (enc) or sealed to plain (open; the tag excluded)
+ * into out[0..len) (out may equal in). 0, -EFBIG past the 64 GiB GCM allows, or -EIO.
+ * Plain bytes that come out of an open stream are not authentic before the final. */
+int seal_stream_update(seal_stream *s, const uint8_t *in, size_t len, uint8_t *out);
+/* The end of the index of backup id, image id and records: seal: the tag into tag; open:
+ * 0 when tag is the one of the bytes seen, else -EBADMSG. -EIO when OpenSSL fails. */
+int seal_stream_final(seal_stream *s, const char *backup_id, const char *image_id,
+                      uint64_t records, uint8_t tag[SEAL_TAG_LEN]);
+/* Wipe and free (safe on NULL). */
+void seal_stream_free(seal_stream *s);
+
 /* Where a data key belongs: the associated data of its wrap. */
 typedef struct seal_owner {
     const char *pool, *ns, *image, *image_id, *backup_id;

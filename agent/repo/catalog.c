@@ -376,11 +376,8 @@ static int open_index(ag_ctx *ctx, const manifest *m, const seal_key *dk, s3_buf
     return 0;
 }
 
-int catalog_get_index(ag_ctx *ctx, const manifest *m, const seal_key *dk, s3_buf *body)
+int catalog_index_precheck(ag_ctx *ctx, const manifest *m, const seal_key *dk)
 {
-    s3_error err;
-    memset(&err, 0, sizeof(err));
-    memset(body, 0, sizeof(*body));
     if (m->enc.on && dk == NULL)
         return ag_fail(ctx, AG_EKEY, "backup %s is encrypted (key id %s) and no configured "
                        "key opens it", m->id, m->enc.key_id);
@@ -391,6 +388,16 @@ int catalog_get_index(ag_ctx *ctx, const manifest *m, const seal_key *dk, s3_buf
         m->index.size > SIZE_MAX)
         return ag_fail(ctx, AG_EINTEGRITY, "%s: the manifest declares an impossible size",
                        m->index.key);
+    return 0;
+}
+
+int catalog_get_index(ag_ctx *ctx, const manifest *m, const seal_key *dk, s3_buf *body)
+{
+    s3_error err;
+    memset(&err, 0, sizeof(err));
+    memset(body, 0, sizeof(*body));
+    if (catalog_index_precheck(ctx, m, dk) < 0)
+        return -1;
     int rc = asof_get(ctx, m->index.key, 0, 0, (size_t)m->index.size, body, &err);
     if (rc == -EFBIG)
         return ag_fail(ctx, AG_EINTEGRITY, "%s: larger than the %llu bytes the manifest "

@@ -48,6 +48,12 @@ const cat_bad *catalog_bad_find(const catalog *c, const naming_spec *spec, const
 /* The index of entry i's parent in c, or -1 when i is a full or its parent is not in c. */
 long catalog_parent(const catalog *c, size_t i);
 
+/* What can be checked of m's index before reading it: an encrypted backup has its data
+ * key dk and a plain one none, and the size the manifest declares is possible for its
+ * record count. 0, or -1 with the error recorded (AG_EKEY, or AG_EINTEGRITY naming the
+ * key), as catalog_get_index. */
+int catalog_index_precheck(ag_ctx *ctx, const manifest *m, const seal_key *dk);
+
 /* Download the chunk index of m, no more than the size the manifest declares, into
  * *body (caller frees with s3_buf_free) and check its size and SHA-256; an encrypted
  * backup's index (sealed) is then opened with its data key dk (cat_entry.dk): *body

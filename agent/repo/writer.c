@@ -4,11 +4,13 @@
 
 #include "agent/format/index.h"
 #include "agent/repo/trust/enckeys.h"
+#include "agent/repo/idxstream.h"
 #include "agent/repo/pack.h"
 #include "agent/repo/ckpt.h"
 
 #include <json-c/json.h>
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,9 +20,9 @@ struct writer {
     char prefix[2048];        /* the image's key prefix */
     char id[NAMING_ID_LEN];
     pack_writer *pack;        /* the data objects */
-    index_writer *idx;
+    index_writer *idx;        /* its frame goes to up as it is made */
+    idxstream_upload *up;     /* the index object being uploaded */
     char index_key[1024];
-    int index_uploaded;
     uint64_t zoff, zlen;      /* the zero range not yet recorded */
     seal_key *dk;             /* an encrypted backup's data key (owned), else NULL */
     index_writer *seg;        /* records since the last checkpoint; NULL: no checkpoints */
@@ -53,13 +55,14 @@ int writer_open(ag_ctx *ctx, const char *prefix, const char *id, writer **out)
         writer_free(w);
         return -1;
     }
-    if (index_writer_new(&w->idx) < 0) {
-        writer_free(w);
-        return ag_fail(ctx, AG_EFAIL, "out of memory");
-    }
-    if (new_data_key(w) < 0) {
+    naming_index_key(w->prefix, w->id, w->index_key, sizeof(w->index_key));
+    if (new_data_key(w) < 0 || idxstream_upload_new(ctx, w->index_key, w->dk, &w->up) < 0) {
         writer_free(w);
         return -1;
+    }
+    if (index_writer_new_sink(idxstream_upload_sink, w->up, &w->idx) < 0) {
+        writer_free(w);
+        return ag_fail(ctx, AG_EFAIL, "out of memory");
     }
     *out = w;
     return 0;
@@ -72,9 +75,14 @@ const seal_key *writer_data_key(const writer *w)
 
 static int add_rec(writer *w, const index_rec *r)
 {
-    if (index_writer_add(w->idx, r) < 0 || (w->seg != NULL && index_writer_add(w->seg, r) < 0))
+    int rc = index_writer_add(w->idx, r);
+    if (rc == 0 && w->seg != NULL)
+        rc = index_writer_add(w->seg, r);
+    if (rc == -EINVAL)
         return ag_fail(w->ctx, AG_EFAIL, "chunk index: records out of order at %llu",
                        (unsigned long long)r->offset);
+    if (rc < 0)     /* the upload's error is recorded first */
+        return ag_fail(w->ctx, AG_EFAIL, "cannot write the chunk index");
     return 0;
 }
 
@@ -186,48 +194,21 @@ static int put_object(ag_ctx *ctx, const char *key, const void *data, size_t len
     return rc < 0 ? ag_fail_s3(ctx, rc, &err, what) : 0;
 }
 
-/* The index frame sealed for this backup (w->dk) into *out (malloc'ed, caller frees). */
-static int seal_frame(writer *w, const manifest *m, const unsigned char *data, size_t len,
-                      unsigned char **out)
-{
-    if ((*out = malloc(len + SEAL_TAG_LEN)) == NULL)
-        return ag_fail(w->ctx, AG_EFAIL, "out of memory");
-    if (seal_index(w->dk, w->id, m->image_id, index_writer_count(w->idx), data, len,
-                   *out) < 0)
-        return ag_fail(w->ctx, AG_EFAIL, "cannot seal the chunk index (OpenSSL)");
-    return 0;
-}
-
-/* The index object (sealed when the backup is encrypted); the manifest's size and
- * SHA-256 are of the object as stored. */
+/* The end of the index object (sealed when the backup is encrypted); its parts went up
+ * as the records were made. The manifest's size and SHA-256 are of the object as stored. */
 static int upload_index(writer *w, manifest *m)
 {
     const unsigned char *data;
-    unsigned char *sealed = NULL;
     size_t len;
+    uint64_t size;
     if (index_writer_finish(w->idx, &data, &len) < 0)
         return ag_fail(w->ctx, AG_EFAIL, "cannot finish the chunk index");
-    if (w->dk != NULL) {
-        int rc = seal_frame(w, m, data, len, &sealed);
-        data = sealed;
-        len += SEAL_TAG_LEN;
-        if (rc < 0) {
-            free(sealed);
-            return -1;
-        }
-    }
-    naming_index_key(w->prefix, w->id, w->index_key, sizeof(w->index_key));
-    int rc = put_object(w->ctx, w->index_key, data, len, "application/octet-stream",
-                        "uploading the chunk index");
-    if (rc == 0)
-        digest_sha256_hex(data, len, m->index_sha256);
-    free(sealed);
-    if (rc < 0)
+    uint64_t records = index_writer_count(w->idx);
+    if (idxstream_upload_finish(w->up, w->id, m->image_id, records, &size, m->index_sha256) < 0)
         return -1;
-    w->index_uploaded = 1;
-    if (manifest_set_index(m, w->index_key, len) != 0)
+    if (manifest_set_index(m, w->index_key, size) != 0)
         return ag_fail(w->ctx, AG_EFAIL, "out of memory");
-    m->index_records = index_writer_count(w->idx);
+    m->index_records = records;
     return 0;
 }
 
@@ -285,11 +266,7 @@ void writer_abort(writer *w)
         return;
     pack_abort(w->pack);
     w->pack = NULL;
-    if (w->index_uploaded) {
-        s3_error err;
-        s3_delete(w->ctx->s3, w->index_key, &err);
-        w->index_uploaded = 0;
-    }
+    idxstream_upload_abort(w->up);
 }
 
 void writer_free(writer *w)
@@ -300,6 +277,7 @@ void writer_free(writer *w)
     index_writer_free(w->idx);
     index_writer_free(w->seg);
     ckpt_clear(&w->ck);
+    idxstream_upload_free(w->up);
     if (w->dk != NULL)
         seal_key_wipe(w->dk);
     free(w->dk);
@@ -422,6 +400,7 @@ void writer_suspend(writer *w)
         return;
     pack_suspend(w->pack);
     w->pack = NULL;
+    idxstream_upload_abort(w->up);     /* a resumed run uploads the index anew */
 }
 
 void writer_checkpoint_drop(writer *w)

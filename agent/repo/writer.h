@@ -37,8 +37,9 @@ int writer_busy(const writer *w);
  * 0, or -1 (error recorded) once an upload failed or the run was interrupted. */
 int writer_poll(writer *w, int timeout_ms);
 
-/* Finish the data objects (into m's object list) and upload the index alongside the
- * last part, then the manifest. 0 once the backup exists, -1 (error recorded) otherwise. */
+/* Finish the data objects (into m's object list) and the index upload (its parts went
+ * up as the records were made: idxstream.h), then the manifest. 0 once the backup exists,
+ * -1 (error recorded) otherwise. */
 int writer_commit(writer *w, manifest *m);
 
 /* Take back everything written (uploads aborted, objects and index deleted, best

@@ -13,9 +13,6 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Records up to this far apart in a data object are fetched with one GET. */
-#define GROUP_GAP (64u << 10)
-
 /* A buffer of one of the run's pools (GETs, decompression): busy from its taking until
  * the last reference (its writes in flight) is dropped. */
 typedef struct pool_buf {
@@ -41,6 +38,9 @@ typedef struct apply_run {
     int ngets;
     pool_buf *decs;           /* decompression buffers */
     int ndecs;
+    size_t get_cap, dec_cap;  /* their sizes (grown between windows as needed) */
+    pthread_t *th;            /* the workers, started by apply_open */
+    int started;
     pool_buf **queue;         /* fetched groups waiting for a worker */
     size_t qhead, qtail, qcap;
     int quit;
@@ -381,18 +381,39 @@ static void free_pool(pool_buf *pool, int n)
     free(pool);
 }
 
+/* Pools big enough for plan p: buffers grow between windows, once the writes of the
+ * last window are done (every buffer idle). */
+static int ensure_pools(apply_run *run)
+{
+    size_t get = run->p->max_group, dec = max_record(run->srcs, run->p);
+    if (run->gets != NULL && run->get_cap >= get && run->dec_cap >= dec)
+        return 0;
+    if (run->aio != NULL && run->gets != NULL) {
+        int rc = rbdio_aio_drain(run->aio);
+        if (rc < 0)
+            return ag_fail(run->ctx, AG_EFAIL, "writing the target image: %s", strerror(-rc));
+    }
+    get = get > run->get_cap ? get : run->get_cap;
+    dec = dec > run->dec_cap ? dec : run->dec_cap;
+    free_pool(run->gets, run->ngets);
+    free_pool(run->decs, run->ndecs);
+    run->gets = run->decs = NULL;
+    if (alloc_pool(&run->gets, run->ngets, get, run) < 0 ||
+        alloc_pool(&run->decs, run->ndecs, dec, run) < 0)
+        return ag_fail(run->ctx, AG_EFAIL, "out of memory");
+    run->get_cap = get;
+    run->dec_cap = dec;
+    return 0;
+}
+
 static int setup(apply_run *run)
 {
     const ag_tun *t = &run->ctx->opts.tun;
-    pthread_mutex_init(&run->mu, NULL);
-    pthread_cond_init(&run->cv, NULL);
     run->ngets = t->gets_in_flight;
     run->ndecs = 2 * t->threads + t->writes_in_flight;
     run->qcap = (size_t)run->ngets + 1;
     run->queue = calloc(run->qcap, sizeof(*run->queue));
-    if (run->queue == NULL ||
-        alloc_pool(&run->gets, run->ngets, run->p->max_group, run) < 0 ||
-        alloc_pool(&run->decs, run->ndecs, max_record(run->srcs, run->p), run) < 0)
+    if (run->queue == NULL)
         return ag_fail(run->ctx, AG_EFAIL, "out of memory");
     if (run->sink->img != NULL) {
         int rc = rbdio_aio_new(run->sink->img, t->writes_in_flight, &run->aio);
@@ -413,27 +434,26 @@ static void teardown(apply_run *run)
     pthread_cond_destroy(&run->cv);
 }
 
-static int run_parallel(apply_run *run)
+static void start_workers(apply_run *run)
 {
-    int n = run->ctx->opts.tun.threads, started = 0;
-    pthread_t *th = calloc((size_t)n, sizeof(*th));
-    if (th == NULL)
-        return ag_fail(run->ctx, AG_EFAIL, "out of memory");
-    for (; started < n; started++)
-        if (pthread_create(&th[started], NULL, worker_main, run) != 0)
+    int n = run->ctx->opts.tun.threads;
+    run->th = calloc((size_t)n, sizeof(*run->th));
+    for (; run->th != NULL && run->started < n; run->started++)
+        if (pthread_create(&run->th[run->started], NULL, worker_main, run) != 0)
             break;
-    if (started == 0)
-        run->failed = 1;
-    else
-        drive(run);
+    if (run->started == 0)
+        run_fail(run, AG_EFAIL, "cannot start a thread");
+}
+
+static void stop_workers(apply_run *run)
+{
     pthread_mutex_lock(&run->mu);
     run->quit = 1;
     pthread_cond_broadcast(&run->cv);
     pthread_mutex_unlock(&run->mu);
-    for (int i = 0; i < started; i++)
-        pthread_join(th[i], NULL);
-    free(th);
-    return 0;
+    for (int i = 0; i < run->started; i++)
+        pthread_join(run->th[i], NULL);
+    free(run->th);
 }
 
 /* Every record of src within its manifest's chunk size and data objects
@@ -479,6 +499,12 @@ apply_src *apply_sources(ag_ctx *ctx, const chain *ch, size_t first, size_t n)
     return xs;
 }
 
+int apply_check(ag_ctx *ctx, const apply_src *src)
+{
+    plan_src ps = { src->recs, src->nrecs, src->m->size };
+    return check_src(ctx, src, &ps);
+}
+
 int apply_plan(ag_ctx *ctx, const apply_src *srcs, size_t n, plan *p)
 {
     return apply_plan_within(ctx, srcs, n, NULL, 0, p);
@@ -497,37 +523,92 @@ int apply_plan_within(ag_ctx *ctx, const apply_src *srcs, size_t n, const plan_r
             return -1;
         }
     }
-    int rc = plan_build_within(ps, n, ranges, nr, ctx->opts.tun.fetch_size, GROUP_GAP, p);
+    int rc = plan_build_within(ps, n, ranges, nr, ctx->opts.tun.fetch_size, APPLY_GROUP_GAP, p);
     free(ps);
     return rc < 0 ? ag_fail(ctx, AG_EFAIL, "out of memory planning the restore") : 0;
 }
 
-int apply_restore(ag_ctx *ctx, const plan *p, const apply_src *srcs, const apply_sink *sink)
+/* Wait until the workers are done with the window's groups (drive stops early after a
+ * failure): the caller frees the plan next. */
+static void settle(apply_run *run)
 {
-    apply_run run;
-    memset(&run, 0, sizeof(run));
-    run.ctx = ctx;
-    run.p = p;
-    run.srcs = srcs;
-    run.sink = sink;
-    run.stall_on = getenv("RBD2S3_DEBUG_STALL_RESTORE") != NULL;
-    for (size_t i = 0; i < p->npieces; i++) {    /* what is never written counts as done */
-        run.total += p->pieces[i].len;
+    pthread_mutex_lock(&run->mu);
+    while (run->qhead != run->qtail || !all_idle(run))
+        pthread_cond_wait(&run->cv, &run->mu);
+    pthread_mutex_unlock(&run->mu);
+}
+
+int apply_open(ag_ctx *ctx, const apply_sink *sink, uint64_t total, apply_run **out)
+{
+    apply_run *run = calloc(1, sizeof(*run));
+    *out = run;
+    if (run == NULL)
+        return ag_fail(ctx, AG_EFAIL, "out of memory");
+    run->ctx = ctx;
+    run->sink = sink;
+    run->total = total;
+    run->stall_on = getenv("RBD2S3_DEBUG_STALL_RESTORE") != NULL;
+    pthread_mutex_init(&run->mu, NULL);
+    pthread_cond_init(&run->cv, NULL);
+    if (setup(run) < 0) {
+        run->failed = 1;
+        return -1;
+    }
+    start_workers(run);
+    return run->failed ? -1 : 0;
+}
+
+int apply_window(apply_run *run, const plan *p, const apply_src *srcs)
+{
+    const apply_sink *sink = run->sink;
+    if (run->failed || ag_interrupted)
+        return -1;
+    pthread_mutex_lock(&run->mu);
+    run->p = p;
+    run->srcs = srcs;
+    for (size_t i = 0; i < p->npieces; i++)      /* what is never written counts as done */
         if (p->pieces[i].zero && (sink->fresh || (p->pieces[i].zero == 2 && sink->keep_holes)))
-            run.done += p->pieces[i].len;
+            run->done += p->pieces[i].len;
+    pthread_mutex_unlock(&run->mu);
+    if (ensure_pools(run) < 0) {
+        run->failed = 1;
+        return -1;
     }
-    if (setup(&run) == 0 && (sink->fresh || write_zeroes(&run) == 0))
-        run_parallel(&run);
-    if (run.aio != NULL) {
-        int rc = rbdio_aio_drain(run.aio);
+    if (sink->fresh || write_zeroes(run) == 0)
+        drive(run);
+    settle(run);
+    return run->failed || ag_interrupted ? -1 : 0;
+}
+
+int apply_close(apply_run *run)
+{
+    if (run == NULL)
+        return -1;
+    ag_ctx *ctx = run->ctx;
+    if (run->th != NULL)
+        stop_workers(run);
+    if (run->aio != NULL) {
+        int rc = rbdio_aio_drain(run->aio);
         if (rc < 0)
-            run_fail(&run, AG_EFAIL, "writing the target image: %s", strerror(-rc));
+            run_fail(run, AG_EFAIL, "writing the target image: %s", strerror(-rc));
     }
-    if (run.failed && ctx->exit_code == AG_OK)
-        ag_fail(ctx, run.exit_code ? run.exit_code : AG_EFAIL, "%s",
-                run.msg[0] ? run.msg : "restore failed");
+    if (run->failed && ctx->exit_code == AG_OK)
+        ag_fail(ctx, run->exit_code ? run->exit_code : AG_EFAIL, "%s",
+                run->msg[0] ? run->msg : "restore failed");
     if (ag_interrupted && ctx->exit_code == AG_OK)
         ag_fail(ctx, AG_EINTR, "interrupted");
-    teardown(&run);
+    teardown(run);
+    free(run);
     return ctx->exit_code == AG_OK ? 0 : -1;
+}
+
+int apply_restore(ag_ctx *ctx, const plan *p, const apply_src *srcs, const apply_sink *sink)
+{
+    uint64_t total = 0;
+    for (size_t i = 0; i < p->npieces; i++)
+        total += p->pieces[i].len;
+    apply_run *run;
+    if (apply_open(ctx, sink, total, &run) == 0)
+        apply_window(run, p, srcs);
+    return apply_close(run);
 }

@@ -8,6 +8,9 @@
 #include "agent/restore/plan.h"
 #include "agent/common/progress.h"
 
+/* Records up to this far apart in a data object are fetched with one GET. */
+#define APPLY_GROUP_GAP (64u << 10)
+
 /* Where restored bytes go. Exactly one of img / fd is set. */
 typedef struct apply_sink {
     rbdio_image *img;
@@ -40,8 +43,30 @@ int apply_plan(ag_ctx *ctx, const apply_src *srcs, size_t n, plan *p);
 int apply_plan_within(ag_ctx *ctx, const apply_src *srcs, size_t n, const plan_range *ranges,
                       size_t nr, plan *p);
 
+/* Every record of src within its manifest's chunk size and data objects
+ * (plan_check_src): 0, or -1 with an integrity error naming the record recorded in ctx. */
+int apply_check(ag_ctx *ctx, const apply_src *src);
+
 /* Write the plan into sink. 0 or -1 with the error recorded in ctx (a checksum
- * mismatch names the object and offset). */
+ * mismatch names the object and offset). apply_open, one apply_window, apply_close. */
 int apply_restore(ag_ctx *ctx, const plan *p, const apply_src *srcs, const apply_sink *sink);
+
+/* A restore into sink in windows (agent/restore/walk.h): the GET and decompression
+ * pools and the workers live from apply_open to apply_close. */
+typedef struct apply_run apply_run;
+
+/* Start a restore into sink (which must outlive it) of total bytes (the progress line's
+ * total). 0, or -1 with the error recorded in ctx; *out is to be closed with apply_close
+ * either way. */
+int apply_open(ag_ctx *ctx, const apply_sink *sink, uint64_t total, apply_run **out);
+
+/* Write plan p (its records in srcs) into the sink, and wait for its GETs to be done (its
+ * writes may still be in flight; p and srcs may go once this returns). 0, or -1 after a
+ * failure (this one's or an earlier window's), told by apply_close. */
+int apply_window(apply_run *run, const plan *p, const apply_src *srcs);
+
+/* Wait for the writes, stop the workers, free run. 0, or -1 with the first failure of
+ * the run recorded in ctx. NULL: -1. */
+int apply_close(apply_run *run);
 
 #endif

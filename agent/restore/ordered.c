@@ -116,7 +116,7 @@ int ordered_restore(ag_ctx *ctx, const plan *p, const apply_src *srcs,
                          const ordered_sink *o)
 {
     cache c = { 0 };
-    uint64_t bytes = 0;
+    uint64_t bytes = o->bytes0;
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < p->npieces; i++) {
         const plan_piece *pc = &p->pieces[i];

@@ -14,6 +14,7 @@ typedef struct ordered_sink {
     int (*zero)(void *arg, uint64_t off, uint64_t len, int kind);
     void *arg;
     progress *prog;           /* or NULL; done is the offset reached, of the plan's size */
+    uint64_t bytes0;          /* data bytes given in earlier windows (the line's rate) */
 } ordered_sink;
 
 /* Walk the plan in order through o, one record fetched and checked at a time (a

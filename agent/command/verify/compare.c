@@ -5,6 +5,7 @@
 #include "agent/restore/apply.h"
 #include "agent/restore/ordered.h"
 #include "agent/restore/plan.h"
+#include "agent/restore/walk.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -102,9 +103,9 @@ static void *cmp_main(void *arg)
     return NULL;
 }
 
-/* Stream the plan into a pipe that a thread compares with the snapshot. Sets v->src[i]
+/* Stream the merged chain into a pipe that a thread compares with the snapshot. Sets v->src[i]
  * or v->own[i]; -1 with the error recorded (an integrity error is damage). */
-static int run_compare(verify_job *v, size_t i, cmp *c, const plan *p, const apply_src *xs)
+static int run_compare(verify_job *v, size_t i, cmp *c, walk_set *set)
 {
     ag_ctx *ctx = v->ctx;
     int fds[2];
@@ -118,7 +119,7 @@ static int run_compare(verify_job *v, size_t i, cmp *c, const plan *p, const app
         close(fds[1]);
         return ag_fail(ctx, AG_EFAIL, "cannot start a thread");
     }
-    int rc = ordered_restore_fd(ctx, p, xs, fds[1]);
+    int rc = walk_ordered_fd(ctx, set, fds[1]);
     close(fds[1]);
     pthread_join(th, NULL);
     if (rc < 0 && (ctx->exit_code == AG_EINTEGRITY || c->short_stream))
@@ -153,24 +154,18 @@ static int stream_compare(verify_job *v, size_t i, rbdio_image *img, uint64_t sn
     chain ch;
     if (chain_open(ctx, &v->cat, i, &ch) < 0)
         return verify_take_damage(ctx, &v->own[i]);
-    apply_src *xs = NULL;
-    int rc = chain_load_indexes(ctx, &ch, 0);
-    if (rc == 0 && (xs = apply_sources(ctx, &ch, 0, ch.n)) == NULL)
-        rc = -1;
-    plan p;
-    int planned = rc == 0 && (rc = apply_plan(ctx, xs, ch.n, &p)) == 0;
+    walk_set set;
+    int rc = walk_set_chain(ctx, &ch, 0, ch.n, &set);
     cmp c = { .fd = -1, .img = img, .size = snap_size };
     if (rc == 0) {
         c.got = malloc(CMP_BLOCK);
         c.want = malloc(CMP_BLOCK);
-        rc = c.got && c.want ? run_compare(v, i, &c, &p, xs)
+        rc = c.got && c.want ? run_compare(v, i, &c, &set)
                              : ag_fail(ctx, AG_EFAIL, "out of memory");
     }
     free(c.got);
     free(c.want);
-    if (planned)
-        plan_free(&p);
-    free(xs);
+    walk_set_free(&set);
     chain_free(&ch);
     return rc < 0 ? verify_take_damage(ctx, &v->own[i]) : 0;
 }

@@ -7,6 +7,7 @@
 #include "agent/repo/asof.h"
 #include "agent/restore/apply.h"
 #include "agent/restore/plan.h"
+#include "agent/restore/walk.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -136,22 +137,18 @@ int verify_deep(verify_job *v, size_t i)
 {
     ag_ctx *ctx = v->ctx;
     const manifest *m = &v->cat.e[i].m;
-    index_rec *recs = NULL;
-    size_t n = 0;
     ag_debug(ctx, "deep check of %s: %llu records", m->id,
              (unsigned long long)m->index_records);
-    if (catalog_load_index(ctx, m, v->cat.e[i].dk, &recs, &n) < 0)
-        return verify_take_damage(ctx, &v->own[i]);
-    apply_src xs = { m, v->cat.e[i].dk, recs, n };
-    plan p;
-    int rc = apply_plan(ctx, &xs, 1, &p);
-    if (rc == 0) {
+    walk_set set;
+    int rc = 0;
+    if (walk_set_one(ctx, m, v->cat.e[i].dk, &set) < 0) {
+        rc = verify_take_damage(ctx, &v->own[i]);
+    } else {
         apply_sink sink = { .img = NULL, .fd = v->devnull, .fresh = 1, .keep_holes = 1 };
-        if (apply_restore(ctx, &p, &xs, &sink) < 0)
+        if (walk_apply(ctx, &set, &sink, m->size) < 0)
             rc = verify_take_damage(ctx, &v->own[i]);
-        plan_free(&p);
     }
-    free(recs);
+    walk_set_free(&set);
     return rc;
 }
 

@@ -233,6 +233,134 @@ static void test_index_sealed(void **state)
     index_writer_free(w);
 }
 
+/* Collects what a sink writer sends, in pieces. */
+typedef struct sink_buf {
+    unsigned char *data;
+    size_t len, calls;
+    int fail_at;            /* the call (from 1) that fails, or 0 */
+} sink_buf;
+
+static int collect(void *arg, const unsigned char *data, size_t len)
+{
+    sink_buf *b = arg;
+    assert_true(len > 0);
+    if (++b->calls == (size_t)b->fail_at)
+        return -EIO;
+    b->data = realloc(b->data, b->len + len);
+    assert_non_null(b->data);
+    memcpy(b->data + b->len, data, len);
+    b->len += len;
+    return 0;
+}
+
+/* A sink writer sends the bytes of the in-memory one, in several pieces as it goes; a
+ * failing sink fails the writer for good. */
+static void test_index_sink(void **state)
+{
+    (void)state;
+    const uint64_t n = 10000;      /* make_rec sizes stay valid below ~10800 */
+    unsigned char *one;
+    size_t onelen, len;
+    const unsigned char *data;
+    index_writer *w;
+    index_rec r;
+    sink_buf b = { NULL, 0, 0, 0 };
+    build_index(n, &one, &onelen);
+    assert_int_equal(index_writer_new_sink(collect, &b, &w), 0);
+    for (uint64_t i = 0; i < n; i++) {
+        make_rec(i, &r);
+        assert_int_equal(index_writer_add(w, &r), 0);
+        if (i == n / 2)
+            assert_true(b.len > 0 && b.len < onelen / 2 + 70000);   /* on its way */
+    }
+    assert_int_equal(index_writer_finish(w, &data, &len), 0);
+    assert_null(data);
+    assert_int_equal(len, onelen);
+    assert_int_equal(b.len, onelen);
+    assert_true(b.calls > 3);
+    assert_memory_equal(b.data, one, onelen);
+    assert_int_equal(read_all(b.data, b.len, 1), (long)n);
+    index_writer_free(w);
+    free(b.data);
+    sink_buf f = { NULL, 0, 0, 2 };
+    assert_int_equal(index_writer_new_sink(collect, &f, &w), 0);
+    int rc = 0;
+    for (uint64_t i = 0; i < n && rc == 0; i++) {
+        make_rec(i, &r);
+        rc = index_writer_add(w, &r);
+    }
+    assert_int_equal(rc, -EIO);
+    assert_int_equal(index_writer_add(w, &r), -EIO);
+    assert_int_equal(index_writer_finish(w, &data, &len), -EIO);
+    index_writer_free(w);
+    free(f.data);
+    free(one);
+}
+
+/* A frame given in pieces of step bytes, then nothing (or an error after `fail` bytes). */
+typedef struct pieces {
+    const unsigned char *data;
+    size_t len, pos, step, fail;
+} pieces;
+
+static int give(void *arg, const unsigned char **data, size_t *len)
+{
+    pieces *p = arg;
+    if (p->fail > 0 && p->pos >= p->fail)
+        return -EIO;
+    *data = p->data + p->pos;
+    *len = p->len - p->pos < p->step ? p->len - p->pos : p->step;
+    p->pos += *len;
+    return 0;
+}
+
+/* Read through a source; the count, or the negative error. */
+static long read_source(pieces *p)
+{
+    index_reader *r;
+    index_rec rec, want;
+    long n = 0;
+    int rc = index_reader_new_source(give, p, &r);
+    if (rc < 0)
+        return rc;
+    while ((rc = index_reader_next(r, &rec)) == 1) {
+        make_rec((uint64_t)n++, &want);
+        assert_rec_equal(&rec, &want);
+    }
+    index_reader_free(r);
+    return rc < 0 ? rc : n;
+}
+
+/* A reader fed piece by piece reads what a reader of the whole does, and refuses a
+ * truncated frame, bytes after it, and passes the source's error on. */
+static void test_index_source(void **state)
+{
+    (void)state;
+    unsigned char *one, *more;
+    size_t len;
+    build_index(3000, &one, &len);
+    static const size_t steps[] = { 1, 13, 4096, 70000, 1 << 20 };
+    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+        pieces p = { one, len, 0, steps[i], 0 };
+        assert_int_equal(read_source(&p), 3000);
+        assert_int_equal(p.pos, len);
+        pieces t = { one, len - 1 - i * 100, 0, steps[i], 0 };
+        assert_int_equal(read_source(&t), -EINVAL);
+    }
+    more = malloc(len + 1);
+    assert_non_null(more);
+    memcpy(more, one, len);
+    more[len] = 0;
+    pieces x = { more, len + 1, 0, 4096, 0 };
+    assert_int_equal(read_source(&x), -EINVAL);
+    pieces f = { one, len, 0, 4096, 8192 };
+    assert_int_equal(read_source(&f), -EIO);
+    pieces h = { one, len, 0, 4096, 1 };
+    assert_int_equal(read_source(&h), -EIO);
+    free(more);
+    free(one);
+}
+
 static void test_index_truncated(void **state)
 {
     unsigned char *data;
@@ -421,6 +549,8 @@ int main(void)
         cmocka_unit_test(test_index_empty),
         cmocka_unit_test(test_index_writer_rejects),
         cmocka_unit_test(test_index_sealed),
+        cmocka_unit_test(test_index_sink),
+        cmocka_unit_test(test_index_source),
         cmocka_unit_test(test_index_truncated),
         cmocka_unit_test(test_index_flipped),
         cmocka_unit_test(test_index_header_and_layout),

@@ -182,6 +182,70 @@ static void test_index(void **state)
     seal_key_wipe(&k2);
 }
 
+/* Seal (or open) buf[0..len) as a stream fed in pieces of step bytes; the tag into tag
+ * (seal) or checked against it (open): the final's return. */
+static int stream_run(const seal_key *k, int enc, const char *bid, uint64_t records,
+                      uint8_t *buf, size_t len, size_t step, uint8_t tag[SEAL_TAG_LEN])
+{
+    seal_stream *st;
+    assert_int_equal(seal_stream_new(k, enc, &st), 0);
+    for (size_t off = 0; off < len; off += step)
+        assert_int_equal(seal_stream_update(st, buf + off, len - off < step ? len - off : step,
+                                            buf + off), 0);
+    int rc = seal_stream_final(st, bid, "img-01", records, tag);
+    seal_stream_free(st);
+    return rc;
+}
+
+/* The streamed seal gives seal_index's bytes for every length (partial blocks), id length
+ * (associated data of any size) and way of cutting; the streamed open takes them back and
+ * refuses a flipped byte, a truncated stream, another count or id. */
+static void test_index_stream(void **state)
+{
+    (void)state;
+    static const char *ids[] = { "b", "20260101T000000Z-ab12", "an-id-longer-than-a-block-x" };
+    static const size_t lens[] = { 0, 1, 15, 16, 17, 31, 32, 33, 255, PLAIN_LEN };
+    static const size_t steps[] = { 1, 7, 16, 100, PLAIN_LEN };
+    seal_key k;
+    uint8_t one[PLAIN_LEN + SEAL_TAG_LEN], buf[PLAIN_LEN], tag[SEAL_TAG_LEN];
+    fill_plain();
+    make_key(&k, 0x55, 0);
+    for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++)
+        for (size_t l = 0; l < sizeof(lens) / sizeof(lens[0]); l++)
+            for (size_t st = 0; st < sizeof(steps) / sizeof(steps[0]); st++) {
+                size_t len = lens[l];
+                uint64_t recs = 42 + len * 1000003ULL;
+                assert_int_equal(seal_index(&k, ids[i], "img-01", recs, plain, len, one), 0);
+                memcpy(buf, plain, len);
+                assert_int_equal(stream_run(&k, 1, ids[i], recs, buf, len, steps[st], tag), 0);
+                assert_memory_equal(buf, one, len);
+                assert_memory_equal(tag, one + len, SEAL_TAG_LEN);
+                assert_int_equal(stream_run(&k, 0, ids[i], recs, buf, len, steps[st], tag), 0);
+                assert_memory_equal(buf, plain, len);
+            }
+    /* refusals, on the whole PLAIN_LEN */
+    assert_int_equal(seal_index(&k, "b", "img-01", 7, plain, PLAIN_LEN, one), 0);
+    memcpy(tag, one + PLAIN_LEN, SEAL_TAG_LEN);
+    memcpy(buf, one, PLAIN_LEN);
+    assert_int_equal(stream_run(&k, 0, "b", 7, buf, PLAIN_LEN - 1, 64, tag), -EBADMSG);
+    memcpy(buf, one, PLAIN_LEN);
+    buf[500] ^= 1;
+    assert_int_equal(stream_run(&k, 0, "b", 7, buf, PLAIN_LEN, 64, tag), -EBADMSG);
+    memcpy(buf, one, PLAIN_LEN);
+    assert_int_equal(stream_run(&k, 0, "b", 8, buf, PLAIN_LEN, 64, tag), -EBADMSG);
+    memcpy(buf, one, PLAIN_LEN);
+    assert_int_equal(stream_run(&k, 0, "c", 7, buf, PLAIN_LEN, 64, tag), -EBADMSG);
+    memcpy(buf, one, PLAIN_LEN);
+    tag[0] ^= 1;
+    assert_int_equal(stream_run(&k, 0, "b", 7, buf, PLAIN_LEN, 64, tag), -EBADMSG);
+    seal_stream *st;
+    seal_key m;
+    make_key(&m, 0x11, 1);
+    assert_int_equal(seal_stream_new(&m, 1, &st), -EINVAL);   /* a master key seals nothing */
+    seal_key_wipe(&m);
+    seal_key_wipe(&k);
+}
+
 /* Wrap and unwrap: the data key comes back; bound to each owner field and to the master
  * key; random nonce per wrap. */
 static void test_wrap(void **state)
@@ -293,6 +357,7 @@ int main(void)
         cmocka_unit_test(test_tamper_and_key),
         cmocka_unit_test(test_nonce_per_place),
         cmocka_unit_test(test_index),
+        cmocka_unit_test(test_index_stream),
         cmocka_unit_test(test_wrap),
         cmocka_unit_test(test_key_ids),
         cmocka_unit_test(test_mac),
