@@ -20,7 +20,9 @@ struct rbdio_lock {
     char oid[96];
     char name[64];
     char cookie[LOCK_COOKIE_MAX];
+    char host[256];                   /* the cookie's host part */
     int duration_s;
+    int renew_s;
     pthread_t renewer;
     int running;
     pthread_mutex_t mu;
@@ -36,7 +38,7 @@ static int take(struct rbdio_lock *l, uint8_t flags)
     return rados_lock_exclusive(l->io, l->oid, l->name, l->cookie, "rbd2s3", &tv, flags);
 }
 
-/* Renew the lock every duration/5 seconds until released. */
+/* Renew the lock every renew_s seconds until released. */
 static void *renew_main(void *arg)
 {
     struct rbdio_lock *l = arg;
@@ -44,7 +46,7 @@ static void *renew_main(void *arg)
     while (l->running) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += l->duration_s / 5 > 0 ? l->duration_s / 5 : 1;
+        ts.tv_sec += l->renew_s;
         pthread_cond_timedwait(&l->cv, &l->mu, &ts);
         if (l->running)
             take(l, LIBRADOS_LOCK_FLAG_MUST_RENEW);
@@ -53,13 +55,10 @@ static void *renew_main(void *arg)
     return NULL;
 }
 
-/* 1 if cookie ("host:pid:rand") names a process of this host that no longer exists. */
-static int holder_is_dead(const char *cookie)
+/* 1 if cookie ("host:pid:rand") names a process of this host (host) that no longer
+ * exists. */
+static int holder_is_dead(const char *host, const char *cookie)
 {
-    char host[256];
-    if (gethostname(host, sizeof(host)) != 0)
-        return 0;
-    host[sizeof(host) - 1] = '\0';
     size_t hl = strlen(host);
     if (strncmp(cookie, host, hl) != 0 || cookie[hl] != ':')
         return 0;
@@ -84,7 +83,7 @@ static int break_stale(struct rbdio_lock *l, char *holder, size_t holdersz)
     if (n == 0)
         return 1;                     /* released meanwhile */
     snprintf(holder, holdersz, "%.300s (%.100s)", cookies, clients);
-    if (!holder_is_dead(cookies))
+    if (!holder_is_dead(l->host, cookies))
         return 0;
     snprintf(l->dead_client, sizeof(l->dead_client), "%.120s", clients);
     snprintf(l->dead_addr, sizeof(l->dead_addr), "%.120s", addrs);
@@ -93,16 +92,19 @@ static int break_stale(struct rbdio_lock *l, char *holder, size_t holdersz)
     return rc == 0 || rc == -ENOENT ? 1 : rc;
 }
 
-static int lock_init(rbdio_image *img, const char *name, int duration_s, struct rbdio_lock *l)
+static int lock_init(rbdio_image *img, const char *name, const rbdio_lock_conf *conf,
+                     struct rbdio_lock *l)
 {
     char id[64];
     int rc = rbd_get_id(img->rbd, id, sizeof(id));
     if (rc < 0)
         return rbdio_fail(rc, "cannot lock '%s': no image id (format 1?)", img->where);
-    char host[256];
-    if (gethostname(host, sizeof(host)) != 0)
-        snprintf(host, sizeof(host), "unknown");
-    host[sizeof(host) - 1] = '\0';
+    char *host = l->host;
+    if (conf != NULL && conf->host != NULL)
+        snprintf(host, sizeof(l->host), "%s", conf->host);
+    else if (gethostname(host, sizeof(l->host)) != 0)
+        snprintf(host, sizeof(l->host), "unknown");
+    host[sizeof(l->host) - 1] = '\0';
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     l->io = img->io;
@@ -110,7 +112,10 @@ static int lock_init(rbdio_image *img, const char *name, int duration_s, struct 
     snprintf(l->name, sizeof(l->name), "%s", name);
     snprintf(l->cookie, sizeof(l->cookie), "%s:%ld:%lx", host, (long)getpid(),
              (unsigned long)(ts.tv_nsec ^ ts.tv_sec));
-    l->duration_s = duration_s > 0 ? duration_s : 300;
+    l->duration_s = conf != NULL && conf->duration_s > 0 ? conf->duration_s : 300;
+    l->renew_s = conf != NULL && conf->renew_s > 0 ? conf->renew_s : l->duration_s / 5;
+    if (l->renew_s < 1)
+        l->renew_s = 1;
     pthread_mutex_init(&l->mu, NULL);
     pthread_cond_init(&l->cv, NULL);
     return 0;
@@ -162,13 +167,14 @@ static void break_dead_exclusive(rbdio_image *img, struct rbdio_lock *l)
     rbd_lock_get_owners_cleanup(owners, n);
 }
 
-int rbdio_lock_take(rbdio_image *img, const char *name, int duration_s, rbdio_lock **out)
+int rbdio_lock_take(rbdio_image *img, const char *name, const rbdio_lock_conf *conf,
+                    rbdio_lock **out)
 {
     *out = NULL;
     struct rbdio_lock *l = calloc(1, sizeof(*l));
     if (l == NULL)
         return rbdio_fail(-ENOMEM, "cannot lock '%s'", img->where);
-    int rc = lock_init(img, name, duration_s, l);
+    int rc = lock_init(img, name, conf, l);
     for (int attempt = 0; rc == 0 && attempt < 2; attempt++) {
         rc = take(l, 0);
         if (rc != -EBUSY && rc != -EEXIST)

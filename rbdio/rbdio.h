@@ -204,13 +204,21 @@ int rbdio_aio_drain(rbdio_aio *w);
 int rbdio_flush(rbdio_image *img);
 
 /* ---- Advisory lock ----
- * Take the exclusive RADOS lock `name` on the image's header object for duration_s
- * (0: 300 s), renewed by a background thread until rbdio_lock_release(), so that a
- * holder that died elsewhere blocks others for at most that long. A lock held by a
- * process of this host that no longer exists is broken at once. -EBUSY, with
- * rbdio_last_error() naming the holder, if another run holds it. The image must stay
- * open while the lock is held. */
-int rbdio_lock_take(rbdio_image *img, const char *name, int duration_s, rbdio_lock **out);
+ * How a lock is held: duration_s (0: 300 s), renewed every renew_s (0: duration_s / 5,
+ * at least 1 s), its cookie "host:pid:random" naming host (NULL: gethostname()). */
+typedef struct rbdio_lock_conf {
+    int duration_s;
+    int renew_s;
+    const char *host;
+} rbdio_lock_conf;
+/* Take the exclusive RADOS lock `name` on the image's header object as conf (NULL: the
+ * defaults) says, renewed by a background thread until rbdio_lock_release(), so that a
+ * holder that died elsewhere blocks others for at most the duration. A lock held by a
+ * process of this host (same host name) that no longer exists is broken at once.
+ * -EBUSY, with rbdio_last_error() naming the holder, if another run holds it. The image
+ * must stay open while the lock is held. */
+int rbdio_lock_take(rbdio_image *img, const char *name, const rbdio_lock_conf *conf,
+                    rbdio_lock **out);
 /* What taking the lock broke ("" if nothing): the lock of a dead run of this host, and
  * librbd's exclusive lock still held by that run's client, which is broken too (as
  * `rbd lock rm` does) so that the next snapshot does not wait for it. Valid until

@@ -10,6 +10,7 @@
 #include "agent/repo/trust/retain.h"
 #include "agent/config/policy.h"
 #include "agent/backup/snapclean.h"
+#include "agent/backup/due.h"
 #include "agent/common/signals.h"
 
 #include <errno.h>
@@ -43,6 +44,9 @@ typedef struct backup_job {
     char why_full[160];          /* why a full backup was forced, or "" */
     writer *w;                   /* data objects, index, manifest */
     manifest m;
+    long long due;               /* run --due: seconds, 0 for none */
+    int outcome;                 /* BACKUP_*: not due, or locked by another run */
+    time_t last;                 /* the newest backup's time, when not due */
 } backup_job;
 
 static int catalog_has(const backup_job *b, const char *id)
@@ -133,7 +137,32 @@ static int read_bucket(backup_job *b)
     return 0;
 }
 
-/* Everything that can be checked before the source is changed, but the snapshot. */
+/* run --due, under the image's lock and once the bucket is read, so that of two runs
+ * racing for the image the second sees the first one's backup: 1 due, 0 not due (the
+ * outcome set). */
+static int still_due(backup_job *b)
+{
+    if (b->due <= 0)
+        return 1;
+    b->last = due_newest(&b->cat);
+    if (due_is_due(b->last, b->due, time(NULL)))
+        return 1;
+    b->outcome = BACKUP_NOT_DUE;
+    return 0;
+}
+
+/* Not due after all: the early snapshot goes again. 1, or -1 (error recorded). */
+static int drop_snapshot(backup_job *b)
+{
+    int rc = b->created_snap ? rbdio_snap_remove(b->img, b->snap) : 0;
+    if (rc < 0)
+        return ag_fail_rbd(b->ctx, rc, "removing the snapshot of a backup not due");
+    b->created_snap = 0;
+    return 1;
+}
+
+/* Everything that can be checked before the source is changed, but the snapshot: 0,
+ * 1 when not due (nothing to do), -1 on error. */
 static int prepare(backup_job *b)
 {
     ag_ctx *ctx = b->ctx;
@@ -150,9 +179,12 @@ static int prepare(backup_job *b)
         return ag_fail_rbd(ctx, rc, b->name);
     if ((rc = rbdio_stat(b->img, &b->info)) < 0)
         return ag_fail_rbd(ctx, rc, b->name);
-    rc = rbdio_lock_take(b->img, "rbd2s3-backup", 0, &b->lock);
-    if (rc == -EBUSY)
+    rbdio_lock_conf lc = { ctx->opts.lock_duration, ctx->opts.lock_renewal, ctx->opts.host };
+    rc = rbdio_lock_take(b->img, "rbd2s3-backup", &lc, &b->lock);
+    if (rc == -EBUSY) {
+        b->outcome = BACKUP_ELSEWHERE;
         return ag_fail(ctx, AG_EBUSY, "%s", rbdio_last_error());
+    }
     if (rc < 0)
         return ag_fail_rbd(ctx, rc, b->name);
     if (rbdio_lock_note(b->lock)[0] != '\0')
@@ -165,11 +197,12 @@ static int prepare(backup_job *b)
     snapclean_start(&b->clean, b->spec.at);
     snapshot_start(b);
     rc = read_bucket(b);
-    int src = snapshot_join(b, rc < 0);
+    int due = rc < 0 || still_due(b);
+    int src = snapshot_join(b, rc < 0 || !due);
     snapclean_join(&b->clean);
     if (src < 0 || rc < 0)
         return -1;
-    return choose_id(b);
+    return due ? choose_id(b) : drop_snapshot(b);
 }
 
 /* The newest committed backup of this very image whose snapshot still exists (and, in
@@ -316,8 +349,9 @@ static int snap_committed(const char *snap, void *arg)
 static int run_backup(backup_job *b)
 {
     ag_ctx *ctx = b->ctx;
-    if (prepare(b) < 0)
-        return -1;
+    int rc = prepare(b);
+    if (rc != 0)
+        return rc;
     ag_debug(ctx, "image opened, %zu backups in the bucket", b->cat.n);
     choose_parent(b);
     if (take_snapshot(b) < 0)
@@ -336,8 +370,8 @@ static int run_backup(backup_job *b)
         return -1;
     progress prog;
     progress_start(&prog, ctx, "Backing up", b->name);
-    int rc = pipeline_backup(ctx, b->simg, b->parent ? b->parent->m.snap_name : NULL,
-                             b->m.size, b->w, &b->m, &prog);
+    rc = pipeline_backup(ctx, b->simg, b->parent ? b->parent->m.snap_name : NULL, b->m.size,
+                         b->w, &b->m, &prog);
     progress_end(&prog, rc == 0);
     if (rc < 0)
         return -1;
@@ -346,13 +380,15 @@ static int run_backup(backup_job *b)
 }
 
 int backup_image(ag_ctx *ctx, const naming_spec *spec, int full, const ag_policy *cmd,
-                 backup_image_result *res, manifest *committed)
+                 const backup_image_opts *opts, backup_image_result *res,
+                 manifest *committed)
 {
     backup_job b;
     memset(&b, 0, sizeof(b));
     b.ctx = ctx;
     b.spec = *spec;
     b.full_requested = full;
+    b.due = opts != NULL ? opts->due : 0;
     if (cmd != NULL)
         b.cmd_policy = *cmd;
     else
@@ -361,7 +397,9 @@ int backup_image(ag_ctx *ctx, const naming_spec *spec, int full, const ag_policy
     naming_spec_str(&b.spec, b.name, sizeof(b.name));
     int rc = run_backup(&b);
     snapclean_join(&b.clean);
-    if (rc == 0) {
+    if (rc > 0) {
+        ag_debug(ctx, "not due: nothing made");
+    } else if (rc == 0) {
         ag_pending(NULL);
         ag_debug(ctx, "committed");
         retain_chain(ctx, &b.cat, b.parent ? b.parent - b.cat.e : -1, b.lock_until);
@@ -380,8 +418,11 @@ int backup_image(ag_ctx *ctx, const naming_spec *spec, int full, const ag_policy
         undo(&b);
     }
     retain_end(ctx);
-    if (res != NULL)
+    if (res != NULL) {
         res->cleanup_errors = b.clean.errors;
+        res->outcome = b.outcome;
+        res->last = b.last;
+    }
     writer_free(b.w);
     if (b.simg != NULL)
         rbdio_close(b.simg);

@@ -59,7 +59,7 @@ int cmd_backup(ag_ctx *ctx, int argc, char **argv)
     backup_image_result res;
     manifest m;
     manifest_init(&m);
-    if (backup_image(ctx, &ns, full != NULL, &cmd, &res, &m) == 0)
+    if (backup_image(ctx, &ns, full != NULL, &cmd, NULL, &res, &m) == 0)
         report(ctx, &ns, &m, res.cleanup_errors);
     manifest_clear(&m);
     return ctx->exit_code;

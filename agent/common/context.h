@@ -54,6 +54,8 @@ typedef struct ag_policy {
     int keep_last, keep_daily, keep_weekly, keep_monthly;
     long long full_every;       /* seconds: a chain whose full is older gets a new full */
     int max_chain;              /* backups in a chain (the full counts) */
+    long long due;              /* seconds: `run` skips an image whose newest backup is
+                                 * younger (0: always due) */
 } ag_policy;
 
 #define AG_MAX_POOLS 64
@@ -90,6 +92,9 @@ typedef struct ag_opts {
     int object_lock_days;       /* object lock days: 1..36500, 0 when not set */
     int ceph_timeout;           /* seconds: bound of one Ceph operation (ceph timeout) */
     int abort_timeout;          /* seconds the cleanup may take after a signal (abort timeout) */
+    int lock_duration;          /* seconds: the image lock's duration (default 300) */
+    int lock_renewal;           /* seconds between its renewals; 0: lock_duration / 5 */
+    const char *host;           /* host part of the lock cookie; NULL: gethostname() */
     int snap_now;               /* snap cleanup = immediate: the agent's older snapshots
                                  * go right after the commit, not with the next snapshot */
     int insecure;

@@ -91,6 +91,7 @@ static void defaults(ag_opts *o)
     o->tun.pack_size = 1ULL << 30;
     o->ceph_timeout = 120;
     o->abort_timeout = 30;
+    o->lock_duration = 300;
     policy_unset(&o->policy);
 }
 
@@ -126,6 +127,9 @@ static const opts_key keys[] = {
     { "pack-size", K_SIZE, OFF(tun.pack_size) },
     { "ceph-timeout", K_SECS, OFF(ceph_timeout) },
     { "abort-timeout", K_SECS, OFF(abort_timeout) },
+    { "lock-duration", K_SECS, OFF(lock_duration) },
+    { "lock-renewal", K_SECS, OFF(lock_renewal) },
+    { "host", K_STR, OFF(host) },
     { "encryption", K_CHOICE, OFF(encryption) },
     { "key-file", K_STR, OFF(key_file) },
     { "passphrase-file", K_STR, OFF(passphrase_file) },
@@ -266,7 +270,9 @@ static void usage(void)
           "  prune   [POOL/IMAGE] [--keep-last N] [--keep-daily N] [--keep-weekly N]\n"
           "          [--keep-monthly N] [--grace DURATION] [--dry-run]\n"
           "  lifecycle apply [--abort-days N] [--noncurrent-days N] | lifecycle show\n"
-          "  run     [--dry-run]     back up every image of the config's [pool:NAME]\n"
+          "  run     [--dry-run] [--due DURATION] [--until-done]   back up every image of\n"
+          "          the config's [pool:NAME]; skip those backed up within DURATION; go\n"
+          "          over those locked by another host again until done\n"
           "  import-diff FILE|- POOL/IMAGE   store an rbd export-diff stream as a backup\n"
           "  verify  [POOL/IMAGE[@BACKUP]] [--deep] [--source] [--as-of TIME]\n"
           "  serve   [--listen HOST:PORT] [--token-file F] [--tls-cert F --tls-key F]\n"
@@ -304,6 +310,10 @@ static void usage(void)
           "  --ceph-timeout DURATION  bound of one Ceph operation (default 120s)\n"
           "  --abort-timeout DURATION  time the cleanup may take after SIGTERM/SIGINT\n"
           "                        before the process exits anyway (default 30s)\n"
+          "  --lock-duration DURATION  an image's backup lock outlives a dead holder this\n"
+          "                        long (default 300s); --lock-renewal DURATION: renewed\n"
+          "                        this often (default a fifth of the duration)\n"
+          "  --host NAME           this host's name in the image locks (default hostname)\n"
           "  --encryption none|aes-256-gcm  encryption of new backups (default none)\n"
           "  --key-file FILE       master key file (rbd2s3 key create FILE); or\n"
           "  --passphrase-file FILE  a passphrase (first line; or RBD2S3_PASSPHRASE)\n"
@@ -400,6 +410,18 @@ int opts_check_lock(ag_ctx *ctx)
     return 0;
 }
 
+/* The image lock's renewal must come before it expires: 0, or -1 with exit 2. */
+static int check_image_lock(ag_ctx *ctx)
+{
+    const ag_opts *o = &ctx->opts;
+    if (o->lock_renewal != 0 && o->lock_renewal >= o->lock_duration)
+        return ag_fail(ctx, AG_EUSAGE, "lock duration (%ds) must be longer than lock renewal "
+                       "(%ds)", o->lock_duration, o->lock_renewal);
+    if (o->host != NULL && (o->host[0] == '\0' || strchr(o->host, ':') != NULL))
+        return ag_fail(ctx, AG_EUSAGE, "host: not empty and without ':', not '%s'", o->host);
+    return 0;
+}
+
 int opts_parse_global(ag_ctx *ctx, int argc, char **argv)
 {
     no_core_dumps();
@@ -437,7 +459,7 @@ int opts_parse_global(ag_ctx *ctx, int argc, char **argv)
         if (used && !inl)
             i++;
     }
-    return opts_check_lock(ctx) < 0 ? -1 : i;
+    return opts_check_lock(ctx) < 0 || check_image_lock(ctx) < 0 ? -1 : i;
 }
 
 static int command_opt(ag_ctx *ctx, const char *a, const char *val, const opts_cmd *spec,
@@ -511,6 +533,8 @@ int opts_parse_command(ag_ctx *ctx, int argc, char **argv, const opts_cmd *spec,
     }
     *positional = pos;
     *npositional = np;
+    if (check_image_lock(ctx) < 0)
+        return -1;
     if (ctx->want_keys && ctx->keys == NULL)
         return load_keys(ctx);
     return 0;

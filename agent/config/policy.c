@@ -8,7 +8,7 @@
 
 void policy_unset(ag_policy *p)
 {
-    *p = (ag_policy){ -1, -1, -1, -1, -1, -1 };
+    *p = (ag_policy){ -1, -1, -1, -1, -1, -1, -1 };
 }
 
 /* "keep last", "keep_last" and "keep-last" name the same key. */
@@ -48,10 +48,11 @@ int policy_set_key(ag_ctx *ctx, ag_policy *p, const char *name, const char *valu
         return set_count(ctx, &p->keep_monthly, key, value, where);
     if (strcmp(key, "max-chain") == 0)
         return set_count(ctx, &p->max_chain, key, value, where);
-    if (strcmp(key, "full-every") == 0) {
-        if (value == NULL || ag_parse_duration(value, &p->full_every) < 0)
-            return ag_fail(ctx, AG_EUSAGE, "%s: full-every: not a duration (like 7d, 12h, "
-                           "30m): '%s'", where, value ? value : "");
+    if (strcmp(key, "full-every") == 0 || strcmp(key, "due") == 0) {
+        long long *dst = key[0] == 'f' ? &p->full_every : &p->due;
+        if (value == NULL || ag_parse_duration(value, dst) < 0)
+            return ag_fail(ctx, AG_EUSAGE, "%s: %s: not a duration (like 7d, 12h, "
+                           "30m): '%s'", where, key, value ? value : "");
         return 1;
     }
     return 0;
@@ -90,6 +91,8 @@ static void overlay(ag_policy *dst, const ag_policy *src)
         dst->full_every = src->full_every;
     if (src->max_chain >= 0)
         dst->max_chain = src->max_chain;
+    if (src->due >= 0)
+        dst->due = src->due;
 }
 
 void policy_resolve(ag_ctx *ctx, const char *pool, const char *ns, const ag_policy *cmd,
@@ -119,6 +122,8 @@ void policy_resolve(ag_ctx *ctx, const char *pool, const char *ns, const ag_poli
         out->full_every = 0;
     if (out->max_chain < 0)
         out->max_chain = 0;
+    if (out->due < 0)
+        out->due = 0;
 }
 
 /* "HH:MM" into minutes after midnight; -1 if malformed. */

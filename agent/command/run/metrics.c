@@ -117,19 +117,37 @@ static void per_image(FILE *f, const char *prev, const run_item *it, size_t n, t
     }
 }
 
-static void per_run(FILE *f, const run_item *it, size_t n, time_t started, double seconds)
+/* The host of the image locks (host, else gethostname()), escaped for a label. */
+static void host_label(const ag_ctx *ctx, char *out, size_t outsz)
 {
-    size_t cnt[4] = { 0, 0, 0, 0 };
+    char host[256] = "unknown";
+    if (ctx->opts.host != NULL)
+        snprintf(host, sizeof(host), "%s", ctx->opts.host);
+    else if (gethostname(host, sizeof(host)) != 0)
+        snprintf(host, sizeof(host), "unknown");
+    host[sizeof(host) - 1] = '\0';
+    label(host, out, outsz);
+}
+
+static void per_run(const ag_ctx *ctx, FILE *f, const run_item *it, size_t n, time_t started,
+                    double seconds)
+{
+    static const char *const results[RUN_STATES] = { NULL, "ok", "failed", "skipped",
+                                                     "elsewhere" };
+    size_t cnt[RUN_STATES] = { 0 };
+    char h[800];
+    host_label(ctx, h, sizeof(h));
     for (size_t i = 0; i < n; i++)
         cnt[it[i].status]++;
     head(f, "rbd2s3_run_timestamp_seconds", "gauge", "Unix time the last run started");
-    fprintf(f, "rbd2s3_run_timestamp_seconds %lld\n", (long long)started);
+    fprintf(f, "rbd2s3_run_timestamp_seconds{host=\"%s\"} %lld\n", h, (long long)started);
     head(f, "rbd2s3_run_duration_seconds", "gauge", "Duration of the last run");
-    fprintf(f, "rbd2s3_run_duration_seconds %.3f\n", seconds);
-    head(f, "rbd2s3_run_images", "gauge", "Images of the last run by result");
-    fprintf(f, "rbd2s3_run_images{result=\"ok\"} %zu\n", cnt[RUN_OK]);
-    fprintf(f, "rbd2s3_run_images{result=\"failed\"} %zu\n", cnt[RUN_FAILED]);
-    fprintf(f, "rbd2s3_run_images{result=\"skipped\"} %zu\n", cnt[RUN_SKIPPED]);
+    fprintf(f, "rbd2s3_run_duration_seconds{host=\"%s\"} %.3f\n", h, seconds);
+    head(f, "rbd2s3_run_images", "gauge", "Images of the last run by result (elsewhere: "
+         "backed up by another host)");
+    for (int s = RUN_OK; s < RUN_STATES; s++)
+        fprintf(f, "rbd2s3_run_images{host=\"%s\",result=\"%s\"} %zu\n", h, results[s],
+                cnt[s]);
 }
 
 int metrics_write(ag_ctx *ctx, const char *path, const run_item *items, size_t n,
@@ -149,7 +167,7 @@ int metrics_write(ag_ctx *ctx, const char *path, const run_item *items, size_t n
     char *prev = read_previous(path);
     per_image(f, prev, items, n, time(NULL));
     free(prev);
-    per_run(f, items, n, started, seconds);
+    per_run(ctx, f, items, n, started, seconds);
     int bad = fflush(f) != 0 || fsync(fileno(f)) != 0;
     bad |= fclose(f) != 0;
     if (bad || rename(tmp, path) != 0) {

@@ -4,6 +4,7 @@
 
 #include "agent/config/options.h"
 #include "agent/config/policy.h"
+#include "agent/backup/due.h"
 
 #include <json-c/json.h>
 #include <stdio.h>
@@ -144,7 +145,30 @@ static int minute_now(void)
     return tm.tm_hour * 60 + tm.tm_min;
 }
 
-static void run_one(ag_ctx *ctx, run_item *r, int dry_run)
+/* The due of r's image: --due, else its [pool:NAME], else [global] (0: none). */
+static long long due_of(ag_ctx *ctx, const run_item *r, const run_args *a)
+{
+    ag_policy cmd, pol;
+    policy_unset(&cmd);
+    cmd.due = a->due;
+    policy_resolve(ctx, r->spec.pool, r->spec.ns, &cmd, &pol);
+    return pol.due;
+}
+
+/* What backup_image said besides made or failed: not due, or locked elsewhere. */
+static void run_outcome(run_item *r, const ag_ctx *sub)
+{
+    if (r->res.outcome == BACKUP_NOT_DUE) {
+        r->status = RUN_SKIPPED;
+        due_note(r->res.last, time(NULL), r->msg, sizeof(r->msg));
+    } else if (r->res.outcome == BACKUP_ELSEWHERE) {
+        r->status = RUN_ELSEWHERE;
+        r->code = AG_OK;
+        snprintf(r->msg, sizeof(r->msg), "%s", sub->errmsg);
+    }
+}
+
+static void run_one(ag_ctx *ctx, run_item *r, const run_args *a)
 {
     const ag_pool_conf *pc = section_of(ctx, r);
     if (pc != NULL && !policy_in_window(pc, minute_now())) {
@@ -153,31 +177,45 @@ static void run_one(ag_ctx *ctx, run_item *r, int dry_run)
                  pc->win_start / 60, pc->win_start % 60, pc->win_end / 60, pc->win_end % 60);
         return;
     }
-    if (dry_run || ag_interrupted) {
-        r->status = dry_run ? RUN_PLANNED : RUN_SKIPPED;
-        snprintf(r->msg, sizeof(r->msg), "%s", dry_run ? "would back up" : "interrupted");
+    if (a->dry_run || ag_interrupted) {
+        r->status = a->dry_run ? RUN_PLANNED : RUN_SKIPPED;
+        snprintf(r->msg, sizeof(r->msg), "%s", a->dry_run ? "would back up" : "interrupted");
         return;
     }
     ag_ctx sub = *ctx;          /* its own error; the connections are shared */
     sub.exit_code = AG_OK;
     sub.errmsg[0] = '\0';
     double t0 = ag_now();
-    int rc = backup_image(&sub, &r->spec, 0, NULL, &r->res, NULL);
+    memset(&r->res, 0, sizeof(r->res));   /* a pass after --until-done's first */
+    backup_image_opts bo = { due_of(ctx, r, a) };
+    int rc = due_check(&sub, &r->spec, bo.due, &r->res.last);
+    if (rc == 0)
+        r->res.outcome = BACKUP_NOT_DUE;
+    else if (rc > 0)
+        rc = backup_image(&sub, &r->spec, 0, NULL, &bo, &r->res, NULL);
     r->seconds = ag_now() - t0;
     ctx->s3 = sub.s3;
     ctx->src = sub.src;
-    r->status = rc == 0 ? RUN_OK : RUN_FAILED;
+    r->status = rc >= 0 ? RUN_OK : RUN_FAILED;
     r->code = sub.exit_code;
     int named = strstr(sub.errmsg, r->name) != NULL;   /* most errors name the image */
     snprintf(r->msg, sizeof(r->msg), "%s%s%s", named ? "" : r->name, named ? "" : ": ",
              sub.errmsg);
-    if (rc < 0)
+    run_outcome(r, &sub);
+    if (r->status == RUN_FAILED)
         ag_info(ctx, "run: %s", r->msg);
+}
+
+static void run_pass(ag_ctx *ctx, run_item *it, size_t n, const run_args *a)
+{
+    for (size_t i = 0; i < n; i++)
+        if (it[i].status == RUN_PLANNED)
+            run_one(ctx, &it[i], a);
 }
 
 static const char *status_name(int s)
 {
-    static const char *const names[] = { "planned", "ok", "FAILED", "skipped" };
+    static const char *const names[] = { "planned", "ok", "FAILED", "skipped", "elsewhere" };
     return names[s];
 }
 
@@ -211,7 +249,8 @@ static void print_json(const run_list *l)
         json_object *o = json_object_new_object();
         int ok = r->status == RUN_OK;
         json_object_object_add(o, "image", json_object_new_string(r->name));
-        static const char *const results[] = { "planned", "ok", "failed", "skipped" };
+        static const char *const results[] = { "planned", "ok", "failed", "skipped",
+                                               "elsewhere" };
         json_object_object_add(o, "result", json_object_new_string(results[r->status]));
         json_object_object_add(o, "id", ok ? json_object_new_string(r->res.id) : NULL);
         json_object_object_add(o, "type", ok ? json_object_new_string(r->res.full
@@ -231,31 +270,43 @@ static void print_json(const run_list *l)
     json_object_put(arr);
 }
 
-int cmd_run(ag_ctx *ctx, int argc, char **argv)
+/* --dry-run, --due DURATION, --until-done into a: 0, or -1 with exit 2 recorded. */
+static int parse_args(ag_ctx *ctx, int argc, char **argv, run_args *a)
 {
-    const char *dry = NULL;
-    opts_cmd spec[] = { { "dry-run", 0, &dry } };
+    const char *dry = NULL, *due = NULL, *until = NULL;
+    opts_cmd spec[] = { { "dry-run", 0, &dry }, { "due", 1, &due }, { "until-done", 0, &until } };
     char **pos;
     int npos;
-    if (opts_parse_command(ctx, argc, argv, spec, 1, &pos, &npos) < 0)
+    if (opts_parse_command(ctx, argc, argv, spec, 3, &pos, &npos) < 0)
+        return -1;
+    if (npos != 0)
+        return ag_fail(ctx, AG_EUSAGE, "usage: run [--dry-run] [--due DURATION] [--until-done]");
+    a->dry_run = dry != NULL;
+    a->until_done = until != NULL;
+    a->due = -1;
+    if (due != NULL && ag_parse_duration(due, &a->due) < 0)
+        return ag_fail(ctx, AG_EUSAGE, "--due: not a duration (like 20h, 90m, 1d): '%s'", due);
+    return 0;
+}
+
+int cmd_run(ag_ctx *ctx, int argc, char **argv)
+{
+    run_args a;
+    if (parse_args(ctx, argc, argv, &a) < 0)
         return ctx->exit_code;
-    if (npos != 0) {
-        ag_fail(ctx, AG_EUSAGE, "usage: run [--dry-run]");
-        return ctx->exit_code;
-    }
     run_list l;
     memset(&l, 0, sizeof(l));
     time_t started = time(NULL);
     double t0 = ag_now();
     if (collect(ctx, &l) == 0) {
-        for (size_t i = 0; i < l.n; i++)
-            if (l.it[i].status == RUN_PLANNED)
-                run_one(ctx, &l.it[i], dry != NULL);
+        run_pass(ctx, l.it, l.n, &a);
+        if (a.until_done && !a.dry_run)
+            run_until_done(ctx, l.it, l.n, &a, run_pass);
         if (ctx->opts.json)
             print_json(&l);
         else
             print_table(&l);
-        if (ctx->opts.metrics_file != NULL && dry == NULL)
+        if (ctx->opts.metrics_file != NULL && !a.dry_run)
             metrics_write(ctx, ctx->opts.metrics_file, l.it, l.n, started, ag_now() - t0);
         size_t failed = 0;
         int first = AG_OK;
@@ -267,6 +318,8 @@ int cmd_run(ag_ctx *ctx, int argc, char **argv)
         if (failed > 0 && ctx->exit_code == AG_OK)
             ag_fail(ctx, ag_interrupted ? AG_EINTR : first, "%zu of %zu images failed",
                     failed, l.n);
+        if (ag_interrupted && ctx->exit_code == AG_OK)
+            ag_fail(ctx, AG_EINTR, "interrupted");
     }
     free(l.it);
     return ctx->exit_code;

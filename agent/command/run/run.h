@@ -7,7 +7,15 @@
 #include "agent/command/command.h"
 #include "agent/backup/image.h"
 
-enum { RUN_PLANNED, RUN_OK, RUN_FAILED, RUN_SKIPPED };
+enum { RUN_PLANNED, RUN_OK, RUN_FAILED, RUN_SKIPPED, RUN_ELSEWHERE };
+#define RUN_STATES 5
+
+/* What the run was asked: --dry-run, --due (-1: not given), --until-done. */
+typedef struct run_args {
+    int dry_run;
+    long long due;
+    int until_done;
+} run_args;
 
 typedef struct run_item {
     naming_spec spec;
@@ -19,10 +27,20 @@ typedef struct run_item {
     double seconds;
 } run_item;
 
+/* One pass over the items still RUN_PLANNED (each backed up, or skipped). */
+typedef void run_pass_fn(ag_ctx *ctx, run_item *items, size_t n, const run_args *a);
+
+/* run --until-done: after the first pass, the items backed up elsewhere (RUN_ELSEWHERE)
+ * are planned again and pass runs over them, a few seconds apart, until none is left
+ * (done elsewhere, backed up here, not due any more, outside the window) or a signal
+ * came. Cannot fail (the items say what became of them). */
+void run_until_done(ag_ctx *ctx, run_item *items, size_t n, const run_args *a,
+                    run_pass_fn *pass);
+
 /* Write the Prometheus text file atomically (temp file + rename). Per image: success,
  * last success time (kept from the previous file for images that failed now),
- * duration, bytes read and stored; for the run: time, duration, images per result.
- * 0 or -1 with the error recorded. */
+ * duration, bytes read and stored; for the run (labelled with the host of the image
+ * locks): time, duration, images per result. 0 or -1 with the error recorded. */
 int metrics_write(ag_ctx *ctx, const char *path, const run_item *items, size_t n,
                   time_t started, double seconds);
 

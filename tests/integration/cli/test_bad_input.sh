@@ -79,6 +79,10 @@ rbx() {
 }
 
 case_ "usage error (unknown command)" 2 rbx frobnicate
+case_ "lock duration not above lock renewal" 2 rbx --lock-duration 10s --lock-renewal 10s backup "$SRC"
+case_ "run --lock-renewal above the duration" 2 rbx run --lock-duration 5s --lock-renewal 6s
+case_ "run --due: not a duration" 2 rbx run --due soon
+case_ "host with a colon" 2 rbx --host a:b backup "$SRC"
 case_ "unknown pool" 3 rbx backup "nosuchpool-$TAG/$(img bad)"
 case_ "unknown namespace" 3 rbx backup "rbd/nosuchns-$TAG/$(img bad)"
 case_ "unknown image" 3 rbx backup "rbd/$(img nosuch)"

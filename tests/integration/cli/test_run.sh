@@ -55,7 +55,7 @@ expect_eq "$(grep -c "^rbd2s3_backup_success{image=rbd/$NS/.-$TAG} 1.0$" "$TMPD/
     "rbd2s3_backup_success is 1 for both images"
 expect_eq "$(grep -c "^rbd2s3_backup_last_success_timestamp_seconds{image=rbd/$NS/" \
     "$TMPD/prom.txt")" 2 "a last-success time for both"
-check "rbd2s3_run_images{result=ok} is 2" grep -q '^rbd2s3_run_images{result=ok} 2.0$' "$TMPD/prom.txt"
+check "rbd2s3_run_images{result=ok} is 2" grep -Eq '^rbd2s3_run_images{host=[^,]+,result=ok} 2.0$' "$TMPD/prom.txt"
 check "no temp file left next to it" test -z "$(ls "$TMPD" | grep 'prom.tmp')"
 
 # -- a list naming a missing image: the others are still backed up, exit non-zero
@@ -81,7 +81,7 @@ check "metrics: the failed image has success 0" \
     grep -q "^rbd2s3_backup_success{image=rbd/no-such-image-$TAG} 0.0$" "$TMPD/prom2.txt"
 check "metrics: a last-success time for a" \
     grep -q "^rbd2s3_backup_last_success_timestamp_seconds{image=rbd/$NS/a-$TAG}" "$TMPD/prom2.txt"
-check "rbd2s3_run_images{result=failed} is 1" grep -q '^rbd2s3_run_images{result=failed} 1.0$' "$TMPD/prom2.txt"
+check "rbd2s3_run_images{result=failed} is 1" grep -Eq '^rbd2s3_run_images{host=[^,]+,result=failed} 1.0$' "$TMPD/prom2.txt"
 
 # -- outside the window nothing starts
 now=$(date +%H:%M)
