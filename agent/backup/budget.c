@@ -6,7 +6,7 @@
 uint64_t budget_job_bytes(const ag_tun *t)
 {
     uint64_t slots = (uint64_t)t->reads_in_flight + 2 * (uint64_t)t->threads + 2;
-    uint64_t parts = (uint64_t)t->parts_in_flight + 1;
+    uint64_t parts = (uint64_t)t->parts_in_flight + 2;   /* + the one filling, + the index's */
     return BUDGET_JOB_FIXED + slots * 2 * t->chunk_size + parts * t->part_size;
 }
 

@@ -17,7 +17,8 @@
 
 /* The memory one backup with tunables t takes at most, in bytes: its read slots
  * (reads_in_flight + 2 x threads + 2, each a chunk and its compressed copy), its part
- * buffers ((parts_in_flight + 1) x part_size) and BUDGET_JOB_FIXED. Cannot fail. */
+ * buffers ((parts_in_flight + 2) x part_size: with the one filling and the index's) and
+ * BUDGET_JOB_FIXED. Cannot fail. */
 uint64_t budget_job_bytes(const ag_tun *t);
 
 /* The least budget_job_bytes can be made by lowering t's reads_in_flight (to 2),

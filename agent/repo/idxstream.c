@@ -21,7 +21,7 @@ struct idxstream_upload {
     char *upload_id;          /* once the first part is sent */
     s3_part *parts;
     int nparts;
-    int part_done, part_rc;   /* the part in flight */
+    int part_done, part_rc;   /* the part submitted last */
     int failed;
     int complete;             /* the object exists */
 };
@@ -83,8 +83,10 @@ static int send_part(idxstream_upload *u)
     u->part_done = 0;
     int rc = s3_async_upload_part(u->ctx->s3, u->key, u->upload_id, u->nparts, u->buf,
                                   u->len, on_part, u);
-    if (rc < 0)
+    if (rc < 0) {
+        u->part_done = 1;
         return ag_fail_s3(u->ctx, rc, NULL, "submitting a chunk index part");
+    }
     while (!u->part_done) {
         rc = s3_async_run(u->ctx->s3, 1000);
         if (rc < 0)
@@ -169,11 +171,20 @@ int idxstream_upload_finish(idxstream_upload *u, const char *backup_id, const ch
     return 0;
 }
 
+/* A part still in flight (the engine failed while it waited) ends before u may go. */
+static void settle(idxstream_upload *u)
+{
+    if (u->nparts > 0 && !u->part_done)
+        s3_async_drain(u->ctx->s3);
+    u->part_done = 1;
+}
+
 void idxstream_upload_abort(idxstream_upload *u)
 {
     s3_error err;
     if (u == NULL)
         return;
+    settle(u);
     memset(&err, 0, sizeof(err));
     if (u->complete)
         s3_delete(u->ctx->s3, u->key, &err);
@@ -189,6 +200,7 @@ void idxstream_upload_free(idxstream_upload *u)
 {
     if (u == NULL)
         return;
+    settle(u);
     seal_stream_free(u->ss);
     EVP_MD_CTX_free(u->sha);
     free(u->buf);

@@ -2,7 +2,8 @@
  * Input: a mode byte, then either the index object itself (mode bit 0 clear) or the
  * decompressed content, which the harness puts into a valid lz4 frame (bit 0 set, so
  * that the fuzzer reaches the record checks behind the frame checksums). Checks: the
- * streaming reader and index_load agree; the records accepted, written again with the
+ * streaming reader, the reader fed in pieces (of a size the mode byte gives) and index_load
+ * agree; the records accepted, written again with the
  * project's writer, load back identical. */
 #include "fuzz/harness/fuzz_util.h"
 #include "agent/format/index.h"
@@ -33,6 +34,40 @@ static int rec_eq(const index_rec *a, const index_rec *b)
            memcmp(a->digest, b->digest, sizeof(a->digest)) == 0;
 }
 
+/* The object given in pieces of step bytes (index_reader_new_source). */
+typedef struct pieces {
+    const uint8_t *p;
+    size_t len, pos, step;
+} pieces;
+
+static int give(void *arg, const unsigned char **data, size_t *len)
+{
+    pieces *g = arg;
+    *data = g->p + g->pos;
+    *len = g->len - g->pos < g->step ? g->len - g->pos : g->step;
+    g->pos += *len;
+    return 0;
+}
+
+/* A reader fed in pieces sees the records of index_load and its verdict. */
+static void check_source(const uint8_t *obj, size_t len, size_t step, int rc,
+                         const index_rec *recs, size_t n)
+{
+    pieces g = { obj, len, 0, step };
+    index_reader *r = NULL;
+    index_rec rec;
+    size_t k = 0;
+    int rrc = index_reader_new_source(give, &g, &r), got = 0;
+    while (rrc == 0 && (got = index_reader_next(r, &rec)) == 1) {
+        FUZZ_CHECK(rc != 0 || (k < n && rec_eq(&rec, &recs[k])),
+                   "source reader and index_load disagree at record %zu", k);
+        k++;
+    }
+    index_reader_free(r);
+    FUZZ_CHECK((rc == 0) == (rrc == 0 && got == 0 && k == n),
+               "source reader and index_load disagree: %d %d %d", rc, rrc, got);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1 || size > (1u << 20))
@@ -60,6 +95,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     index_reader_free(r);
     FUZZ_CHECK((rc == 0) == (rrc == 0 && got == 0), "reader and index_load disagree: %d %d %d",
                rc, rrc, got);
+    check_source(obj, len, (size_t)(data[0] >> 1) + 1, rc, recs, n);
 
     if (rc == 0) {
         index_writer *w = NULL;

@@ -66,13 +66,11 @@ static void build_index(uint64_t n, unsigned char **out, size_t *len)
     index_writer_free(w);
 }
 
-/* Read all records; returns the count, or the negative error. */
-static long read_all(const unsigned char *data, size_t len, int check)
+/* Read all records of r (made with rc); returns the count, or the negative error. */
+static long read_reader(index_reader *r, int rc, int check)
 {
-    index_reader *r;
     index_rec got, want;
     long n = 0;
-    int rc = index_reader_new(data, len, &r);
     if (rc < 0)
         return rc;
     while ((rc = index_reader_next(r, &got)) == 1) {
@@ -86,6 +84,14 @@ static long read_all(const unsigned char *data, size_t len, int check)
     assert_int_equal(index_reader_next(r, &got), rc);
     index_reader_free(r);
     return rc < 0 ? rc : n;
+}
+
+/* Read all records of data[0..len). */
+static long read_all(const unsigned char *data, size_t len, int check)
+{
+    index_reader *r = NULL;
+    int rc = index_reader_new(data, len, &r);
+    return read_reader(r, rc, check);
 }
 
 static void test_index_round_trip(void **state)
@@ -317,18 +323,9 @@ static int give(void *arg, const unsigned char **data, size_t *len)
 /* Read through a source; the count, or the negative error. */
 static long read_source(pieces *p)
 {
-    index_reader *r;
-    index_rec rec, want;
-    long n = 0;
+    index_reader *r = NULL;
     int rc = index_reader_new_source(give, p, &r);
-    if (rc < 0)
-        return rc;
-    while ((rc = index_reader_next(r, &rec)) == 1) {
-        make_rec((uint64_t)n++, &want);
-        assert_rec_equal(&rec, &want);
-    }
-    index_reader_free(r);
-    return rc < 0 ? rc : n;
+    return read_reader(r, rc, 1);
 }
 
 /* A reader fed piece by piece reads what a reader of the whole does, and refuses a

@@ -98,7 +98,8 @@ static int repo_write_chunks(writer *w, manifest *m, unsigned n)
 }
 
 /* Write and commit backup id with n chunks; m receives its manifest. */
-static void repo_backup(ag_ctx *ctx, manifest *m, const char *id, unsigned n)
+static __attribute__((unused)) void repo_backup(ag_ctx *ctx, manifest *m, const char *id,
+                                               unsigned n)
 {
     writer *w = NULL;
     repo_manifest(m, id);

@@ -200,7 +200,8 @@ static int count_upload(const s3_upload_info *u, void *arg)
     return 0;
 }
 
-/* A small index is one PUT; an upload aborted midway leaves no upload and no object. */
+/* A small index is one PUT; an upload aborted midway, or whose part is refused, leaves
+ * no upload and no object. */
 static void test_small_and_abort(void **state)
 {
     (void)state;
@@ -235,6 +236,17 @@ static void test_small_and_abort(void **state)
     assert_int_equal(s3_head(ctx.s3, RECS_KEY, NULL, NULL, &err), -ENOENT);
     index_writer_free(w);
     idxstream_upload_free(up);
+
+    /* a part refused: the error names it, the upload is taken back */
+    set_rules("PUT /index partNumber=3& all status 403 AccessDenied\n");
+    assert_int_equal(recs_upload(&ctx, NULL, 5000, &m), -1);
+    assert_int_equal(ctx.exit_code, AG_EACCESS);
+    assert_non_null(strstr(ctx.errmsg, "chunk index part"));
+    set_rules("");
+    uploads = 0;
+    assert_int_equal(s3_list_uploads(ctx.s3, "", count_upload, &uploads, &err), 0);
+    assert_int_equal(uploads, 0);
+    assert_int_equal(s3_head(ctx.s3, RECS_KEY, NULL, NULL, &err), -ENOENT);
     manifest_clear(&m);
     ag_ctx_close(&ctx);
 }
