@@ -61,13 +61,13 @@ static void test_order(void **state)
 {
     (void)state;
     ag_tun t = defaults(4);
-    /* fixed 8 + parts 25 + slots (r + 10) x 2: room for r = 6 */
-    assert_int_equal(budget_fit(&t, 8 * MiB + 25 * MiB + 32 * MiB), 0);
+    /* fixed 8 + parts (4 + 2) x 5 + slots (r + 10) x 2: room for r = 6 */
+    assert_int_equal(budget_fit(&t, 8 * MiB + 30 * MiB + 32 * MiB), 0);
     assert_int_equal(t.reads_in_flight, 6);
     assert_int_equal(t.parts_in_flight, 4);
     assert_int_equal(t.threads, 4);
     t = defaults(4);
-    assert_int_equal(budget_fit(&t, 8 * MiB + 10 * MiB + 24 * MiB), 0);
+    assert_int_equal(budget_fit(&t, 8 * MiB + 15 * MiB + 24 * MiB), 0);
     assert_int_equal(t.reads_in_flight, 2);
     assert_int_equal(t.parts_in_flight, 1);
     assert_int_equal(t.threads, 4);
