@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -70,19 +71,22 @@ int ag_fail_rbd_why(ag_ctx *ctx, int rc, const char *text)
     return ag_fail(ctx, code, "%s", text);
 }
 
-/* Lines quote names and keys from the bucket: escaped for the terminal. */
-static void vline(const char *fmt, va_list ap)
+/* Lines quote names and keys from the bucket: escaped for the terminal. clock: the
+ * "[  1.234] " of a debug line, or "". A tag (ag_ctx) the text names already is left out. */
+static void vline(const char *tag, const char *clock, const char *fmt, va_list ap)
 {
-    char buf[1024], esc[4096];
+    char buf[1024], esc[4096], tesc[1024];
     vsnprintf(buf, sizeof(buf), fmt, ap);
-    fprintf(stderr, "rbd2s3: %s\n", termesc(buf, esc, sizeof(esc)));
+    int show = tag != NULL && strstr(buf, tag) == NULL;
+    fprintf(stderr, "rbd2s3: %s%s%s%s\n", clock, show ? termesc(tag, tesc, sizeof(tesc)) : "",
+            show ? ": " : "", termesc(buf, esc, sizeof(esc)));
 }
 
 void ag_warn(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vline(fmt, ap);
+    vline(NULL, "", fmt, ap);
     va_end(ap);
 }
 
@@ -92,7 +96,7 @@ void ag_info(const ag_ctx *ctx, const char *fmt, ...)
         return;
     va_list ap;
     va_start(ap, fmt);
-    vline(fmt, ap);
+    vline(ctx->tag, "", fmt, ap);
     va_end(ap);
 }
 
@@ -116,12 +120,12 @@ void ag_debug(const ag_ctx *ctx, const char *fmt, ...)
 {
     if (!ctx->opts.verbose)
         return;
-    char buf[1024], esc[4096];
+    char clock[32];
+    snprintf(clock, sizeof(clock), "[%7.3f] ", elapsed());
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(buf, sizeof(buf), fmt, ap);
+    vline(ctx->tag, clock, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "rbd2s3: [%7.3f] %s\n", elapsed(), termesc(buf, esc, sizeof(esc)));
 }
 
 /* 1 if url is http:// to a host other than localhost, 127.0.0.0/8 or [::1]. */
@@ -156,8 +160,8 @@ static int plain_http_remote(const char *url)
 /* Said on every run that talks to S3: what an operator must not miss. */
 static void warn_transport(const ag_opts *o)
 {
-    static int done;
-    if (done++)
+    static atomic_int done;       /* run --jobs: each job's client comes here */
+    if (atomic_fetch_add(&done, 1) > 0)
         return;
     if (o->insecure)
         ag_warn("warning: TLS certificate verification is off (insecure): anyone on the "

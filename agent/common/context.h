@@ -57,6 +57,7 @@ typedef struct ag_policy {
 } ag_policy;
 
 #define AG_MAX_POOLS 64
+#define AG_JOBS_MAX 64          /* run --jobs: at most this many backups at once */
 typedef struct ag_pool_conf {
     const char *name;           /* the pool (or POOL/NAMESPACE) of a [pool:NAME] section */
     ag_policy pol;
@@ -90,6 +91,9 @@ typedef struct ag_opts {
     int object_lock_days;       /* object lock days: 1..36500, 0 when not set */
     int ceph_timeout;           /* seconds: bound of one Ceph operation (ceph timeout) */
     int abort_timeout;          /* seconds the cleanup may take after a signal (abort timeout) */
+    int jobs;                   /* run: images backed up at once (jobs), 1..AG_JOBS_MAX */
+    uint64_t memory_limit;      /* run: the process's memory budget (memory limit); 0: the
+                                 * default (agent/backup/budget.h) */
     int snap_now;               /* snap cleanup = immediate: the agent's older snapshots
                                  * go right after the commit, not with the next snapshot */
     int insecure;
@@ -117,6 +121,9 @@ typedef struct ag_ctx {
                                  * options (global ones too) are in */
     struct repo_asof *asof;     /* --as-of: each key's version then (agent/repo/asof.h,
                                  * which owns it); NULL: the latest of every key */
+    const char *tag;            /* what this context works on (an image of run --jobs):
+                                 * ag_info and ag_debug lines start with "tag: " unless
+                                 * they name it already; NULL: none */
     int exit_code;              /* first error's code, AG_OK if none */
     char errmsg[1024];          /* first error's text */
 } ag_ctx;
@@ -141,7 +148,7 @@ int ag_fail_rbd_why(ag_ctx *ctx, int rc, const char *text);
 
 /* Warning line "rbd2s3: ..." on stderr, also with -q (bucket data in it is escaped). */
 void ag_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* Informational line on stderr unless -q. */
+/* Informational line on stderr unless -q (with ctx->tag, see ag_ctx). */
 void ag_info(const ag_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Monotonic clock in seconds (for durations). */
 double ag_now(void);

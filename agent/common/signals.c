@@ -21,13 +21,20 @@ static atomic_int wd_armed;
 static atomic_int wd_disarm;          /* set by ag_watchdog_disarm(), seen by the thread */
 static atomic_int wd_line;            /* the final error line has been claimed */
 static char wd_prefix[96];            /* "rbd2s3: <command>: " */
-/* What the cleanup is doing, double-buffered so that a signal handler reads a whole one. */
-static char pending[2][PENDING_MAX];
-static volatile sig_atomic_t pending_cur = -1;
+/* What the cleanup is doing, double-buffered so that a signal handler reads a whole one;
+ * one slot per job of run --jobs (slot 0: the main thread, or a single job). */
+#define SLOTS (AG_JOBS_MAX + 1)
+static char pending[SLOTS][2][PENDING_MAX];
+static volatile sig_atomic_t pending_cur[SLOTS];   /* buffer + 1; 0: nothing left */
+static _Thread_local int my_slot;     /* ag_pending_slot() */
+/* Threads whose Ceph timeout armed the watchdog and that did not disarm it yet. */
+static pthread_mutex_t arm_mu = PTHREAD_MUTEX_INITIALIZER;
+static int armers;
+static _Thread_local int armed_here;
 
 /* Blocking Ceph management calls in progress (rbdio_set_call_hooks), bounded by twice
  * the ceph timeout: librbd's own op timeout does not bound them. */
-#define CALLS_MAX 8
+#define CALLS_MAX (8 + AG_JOBS_MAX)
 static pthread_mutex_t calls_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct call {
     int busy;
@@ -47,15 +54,19 @@ static void put(const char *s)
     }
 }
 
-/* The end of the line that says what was left: " (X)" or "". Signal-safe. */
+/* The end of the line that says what was left: " (X; Y)" or "". Signal-safe. */
 static void put_pending(void)
 {
-    int cur = pending_cur;
-    if (cur < 0)
-        return;
-    put(" (");
-    put(pending[cur]);
-    put(")");
+    int n = 0;
+    for (int i = 0; i < SLOTS; i++) {
+        int cur = pending_cur[i];
+        if (cur == 0)
+            continue;
+        put(n++ == 0 ? " (" : "; ");
+        put(pending[i][cur - 1]);
+    }
+    if (n > 0)
+        put(")");
 }
 
 static void on_signal(int sig)
@@ -88,31 +99,49 @@ void ag_signals_install(void)
     signal(SIGPIPE, SIG_IGN);
 }
 
+void ag_pending_slot(int slot)
+{
+    my_slot = slot >= 0 && slot < SLOTS ? slot : 0;
+}
+
 void ag_pending(const char *fmt, ...)
 {
+    int s = my_slot;
     if (fmt == NULL) {
-        pending_cur = -1;
+        pending_cur[s] = 0;
         return;
     }
-    int next = pending_cur == 0 ? 1 : 0;
+    int next = pending_cur[s] == 1 ? 1 : 0;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(pending[next], sizeof(pending[next]), fmt, ap);
+    vsnprintf(pending[s][next], sizeof(pending[s][next]), fmt, ap);
     va_end(ap);
-    pending_cur = next;
+    pending_cur[s] = next + 1;
 }
 
 void ag_watchdog_arm(void)
 {
+    pthread_mutex_lock(&arm_mu);
+    if (!armed_here) {
+        armed_here = 1;
+        armers++;
+    }
     atomic_store(&wd_disarm, 0);
+    pthread_mutex_unlock(&arm_mu);
     if (wd_ready && atomic_exchange(&wd_armed, 1) == 0)
         sem_post(&wd_wake);
 }
 
 void ag_watchdog_disarm(void)
 {
-    if (!ag_interrupted)
+    pthread_mutex_lock(&arm_mu);
+    if (armed_here) {
+        armed_here = 0;
+        armers--;
+    }
+    if (armers == 0 && !ag_interrupted)
         atomic_store(&wd_disarm, 1);
+    pthread_mutex_unlock(&arm_mu);
 }
 
 int ag_watchdog_claim_line(void)

@@ -90,6 +90,7 @@ static void defaults(ag_opts *o)
     o->tun.fetch_size = 4ULL << 20;
     o->tun.pack_size = 1ULL << 30;
     o->ceph_timeout = 120;
+    o->jobs = 1;
     o->abort_timeout = 30;
     policy_unset(&o->policy);
 }
@@ -124,6 +125,7 @@ static const opts_key keys[] = {
     { "gets-in-flight", K_INT, OFF(tun.gets_in_flight) },
     { "fetch-size", K_SIZE, OFF(tun.fetch_size) },
     { "pack-size", K_SIZE, OFF(tun.pack_size) },
+    { "jobs", K_INT, OFF(jobs) },             { "memory-limit", K_SIZE, OFF(memory_limit) },
     { "ceph-timeout", K_SECS, OFF(ceph_timeout) },
     { "abort-timeout", K_SECS, OFF(abort_timeout) },
     { "encryption", K_CHOICE, OFF(encryption) },
@@ -174,7 +176,7 @@ int opts_set_key(ag_ctx *ctx, const opts_key *k, const char *value, const char *
     char *end = NULL;
     const char *const *ch;
     long long secs;
-    long v;
+    long v, max;
     switch (k->kind) {
     case K_SECS:
         if (ag_parse_duration(value, &secs) < 0 || secs < 1 || secs > 86400)
@@ -215,9 +217,10 @@ int opts_set_key(ag_ctx *ctx, const opts_key *k, const char *value, const char *
     case K_INT:
         errno = 0;
         v = strtol(value, &end, 10);
-        if (errno != 0 || *end != '\0' || v < 1 || v > 1024)
-            return ag_fail(ctx, AG_EUSAGE, "%s: %s: not a number from 1 to 1024: '%s'",
-                           where, k->name, value);
+        max = k->off == OFF(jobs) ? AG_JOBS_MAX : 1024;
+        if (errno != 0 || *end != '\0' || v < 1 || v > max)
+            return ag_fail(ctx, AG_EUSAGE, "%s: %s: not a number from 1 to %ld: '%s'",
+                           where, k->name, max, value);
         *(int *)(base + k->off) = (int)v;
         return 0;
     case K_SIZE:
@@ -266,7 +269,9 @@ static void usage(void)
           "  prune   [POOL/IMAGE] [--keep-last N] [--keep-daily N] [--keep-weekly N]\n"
           "          [--keep-monthly N] [--grace DURATION] [--dry-run]\n"
           "  lifecycle apply [--abort-days N] [--noncurrent-days N] | lifecycle show\n"
-          "  run     [--dry-run]     back up every image of the config's [pool:NAME]\n"
+          "  run     [--dry-run] [--jobs N] [--memory-limit SIZE]   back up every image\n"
+          "          of the config's [pool:NAME], N at once (default 1) within SIZE\n"
+          "          (default 512M, the whole process)\n"
           "  import-diff FILE|- POOL/IMAGE   store an rbd export-diff stream as a backup\n"
           "  verify  [POOL/IMAGE[@BACKUP]] [--deep] [--source] [--as-of TIME]\n"
           "  serve   [--listen HOST:PORT] [--token-file F] [--tls-cert F --tls-key F]\n"

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_PARTS 10000
@@ -88,8 +89,9 @@ static void maybe_stall(pack_writer *p)
         return;
     fputs("rbd2s3: debug: stalled\n", stderr);
     fflush(stderr);
-    while (!ag_interrupted)
-        pause();          /* SIGKILL ends it here; SIGINT/SIGTERM take the failure path */
+    struct timespec tick = { 0, 50 * 1000000L };
+    while (!ag_interrupted)   /* not pause(): run --jobs stalls on several threads and */
+        nanosleep(&tick, NULL); /* the signal wakes one; SIGTERM takes the failure path */
     p->stall_after = 0;
 }
 

@@ -1,5 +1,6 @@
 /* metrics.c - the node_exporter textfile of `run --metrics-file` (see run.h). */
 #include "agent/command/run/run.h"
+#include "agent/command/run/jobs.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -130,6 +131,8 @@ static void per_run(FILE *f, const run_item *it, size_t n, time_t started, doubl
     fprintf(f, "rbd2s3_run_images{result=\"ok\"} %zu\n", cnt[RUN_OK]);
     fprintf(f, "rbd2s3_run_images{result=\"failed\"} %zu\n", cnt[RUN_FAILED]);
     fprintf(f, "rbd2s3_run_images{result=\"skipped\"} %zu\n", cnt[RUN_SKIPPED]);
+    head(f, "rbd2s3_run_peak_rss_bytes", "gauge", "Peak resident memory of the last run");
+    fprintf(f, "rbd2s3_run_peak_rss_bytes %llu\n", (unsigned long long)jobs_peak_rss());
 }
 
 int metrics_write(ag_ctx *ctx, const char *path, const run_item *items, size_t n,

@@ -1,6 +1,7 @@
 /* run.c - the run command: back up every image the config file's [pool:NAME] sections
- * name, one after the other; a failure does not stop the others. */
+ * name, one after the other or --jobs at once (jobs.c); a failure does not stop the others. */
 #include "agent/command/run/run.h"
+#include "agent/command/run/jobs.h"
 
 #include "agent/config/options.h"
 #include "agent/config/policy.h"
@@ -144,8 +145,10 @@ static int minute_now(void)
     return tm.tm_hour * 60 + tm.tm_min;
 }
 
-static void run_one(ag_ctx *ctx, run_item *r, int dry_run)
+/* One item (a jobs_fn; arg: the --dry-run flag). */
+static void run_one(ag_ctx *ctx, run_item *r, void *arg)
 {
+    int dry_run = *(const int *)arg;
     const ag_pool_conf *pc = section_of(ctx, r);
     if (pc != NULL && !policy_in_window(pc, minute_now())) {
         r->status = RUN_SKIPPED;
@@ -243,14 +246,19 @@ int cmd_run(ag_ctx *ctx, int argc, char **argv)
         ag_fail(ctx, AG_EUSAGE, "usage: run [--dry-run]");
         return ctx->exit_code;
     }
+    jobs_plan plan;
+    if (jobs_plan_make(ctx, &plan) < 0)
+        return ctx->exit_code;
+    int dry_run = dry != NULL;
     run_list l;
     memset(&l, 0, sizeof(l));
     time_t started = time(NULL);
     double t0 = ag_now();
     if (collect(ctx, &l) == 0) {
-        for (size_t i = 0; i < l.n; i++)
-            if (l.it[i].status == RUN_PLANNED)
-                run_one(ctx, &l.it[i], dry != NULL);
+        jobs_run(ctx, &plan, l.it, l.n, run_one, &dry_run);
+        char rss[32];
+        ag_fmt_size(jobs_peak_rss(), rss, sizeof(rss));
+        ag_debug(ctx, "peak RSS %s (memory limit %.0f MiB)", rss, (double)plan.limit / 1048576);
         if (ctx->opts.json)
             print_json(&l);
         else
