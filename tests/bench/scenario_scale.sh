@@ -41,7 +41,13 @@ scale_loop() {
         _ "$SCALE_N" "${PIPE[0]}" "$SRC_CEPH_CONF" "$SCALE_NS" "$TAG" "$SCALE_B" "$3" "$2"
 }
 
-scale_jobs_known() { "$RB_BIN" --help 2>&1 | grep -q -- '--jobs'; }
+# scale_jobs_known: does the binary know run --jobs? (its usage, read whole: grep -q would
+# end the pipe early, and pipefail would count rbd2s3's SIGPIPE as an answer)
+scale_jobs_known() {
+    local u
+    u=$("$RB_BIN" --help 2>&1)
+    [[ $u == *--jobs* ]]
+}
 
 scenarios_scale() {
     local f=$TMPD/data/scale.raw conf=$TMPD/scale.conf sha id
