@@ -3,9 +3,11 @@
  * in image order while K of them are walked at once. An incremental backup of a large
  * image with few changes spends most of its time here otherwise.
  *
- * For an incremental of an image with a valid fast-diff object map, the objects that
- * changed are first taken from the object maps (a whole-object diff, which reads no data
- * object), and the exact walk lists only those: unchanged objects cost nothing. */
+ * For an image with a valid fast-diff object map, the objects that changed (for a full
+ * backup: that exist) are first taken from the object maps (a whole-object diff, which
+ * reads no data object), and the exact walk lists only those, in the windows that hold
+ * any: unchanged objects and empty windows cost nothing, so a full backup of a huge thin
+ * image costs what its data does. */
 #include "agent/backup/diffwalk.h"
 
 #include <errno.h>
@@ -25,7 +27,7 @@ typedef struct dw_slot {
     pthread_t thread;
     int started;
     int state;
-    uint64_t window;          /* index of the window held or being walked */
+    uint64_t window;          /* rank of the window held or being walked (in wins) */
     dw_extent *ext;
     size_t n, cap;
     int rc;
@@ -37,8 +39,10 @@ struct diffwalk {
     const char *from_snap;
     uint64_t size;
     uint64_t window;
-    uint64_t nwindows;
-    uint64_t next;            /* window the reader takes next */
+    uint64_t nwindows;        /* windows to walk: all, or those of wins */
+    uint64_t allwindows;      /* windows of the image */
+    uint64_t *wins;           /* with a map: the windows holding a changed object, in order */
+    uint64_t next;            /* rank of the window the reader takes next */
     int nslots;
     int stop;
     const char *why;          /* the failed walk's error text */
@@ -97,7 +101,7 @@ static int walk_range(diffwalk *d, dw_slot *s, uint64_t off, uint64_t end)
 /* Walk one window into s (the lock is not held). */
 static void walk_window(diffwalk *d, dw_slot *s)
 {
-    uint64_t off = s->window * d->window;
+    uint64_t off = (d->wins != NULL ? d->wins[s->window] : s->window) * d->window;
     uint64_t len = d->size - off < d->window ? d->size - off : d->window;
     s->n = 0;
     s->rc = walk_range(d, s, off, off + len);
@@ -117,13 +121,49 @@ static int on_changed_object(uint64_t off, uint64_t len, int exists, void *arg)
     return 0;
 }
 
-/* The map of changed objects, from the object maps. Without one (no fast-diff, a full
- * backup, or any failure) every window is walked whole: the map only saves time. */
+/* Append window w to wins unless it is the last one there; 0 or -ENOMEM. */
+static int add_window(diffwalk *d, uint64_t w, size_t *cap)
+{
+    if (d->nwindows > 0 && d->wins[d->nwindows - 1] == w)
+        return 0;
+    if (d->nwindows == *cap) {
+        size_t c = *cap ? *cap * 2 : 64;
+        uint64_t *n = realloc(d->wins, c * sizeof(*n));
+        if (n == NULL)
+            return -ENOMEM;
+        d->wins = n;
+        *cap = c;
+    }
+    d->wins[d->nwindows++] = w;
+    return 0;
+}
+
+/* The windows that hold a changed unit, in order; -ENOMEM (then no map is used). Costs
+ * one pass over the map's bits, and memory by the windows that hold data. */
+static int list_windows(diffwalk *d)
+{
+    uint64_t total = (d->size + d->unit - 1) / d->unit;
+    size_t cap = 0;
+    d->nwindows = 0;
+    for (uint64_t u = 0; u < total; u++) {
+        if (!map_bit(d, u))
+            continue;
+        uint64_t end = (u + 1) * d->unit < d->size ? (u + 1) * d->unit : d->size;
+        for (uint64_t w = u * d->unit / d->window; w <= (end - 1) / d->window; w++)
+            if (add_window(d, w, &cap) < 0)
+                return -ENOMEM;
+    }
+    return 0;
+}
+
+/* The map of changed objects, from the object maps, and the windows to walk. Without
+ * one (no fast-diff, or any failure) every window is walked whole: the map only saves
+ * time. A full backup (from_snap NULL) maps the objects that exist, a clone's parent
+ * data included (include_parent). */
 static void build_map(diffwalk *d)
 {
     rbdio_info info;
-    if (d->from_snap == NULL || d->size == 0 || rbdio_fast_diff(d->img) != 1 ||
-        rbdio_stat(d->img, &info) < 0)
+    if (d->size == 0 || rbdio_fast_diff(d->img) != 1 || rbdio_stat(d->img, &info) < 0)
         return;
     d->unit = 1ULL << info.order;
     while (d->size / d->unit > MAP_MAX_BITS)
@@ -131,9 +171,13 @@ static void build_map(diffwalk *d)
     d->map = calloc((size_t)((d->size / d->unit + 8) / 8), 1);
     if (d->map == NULL)
         return;
-    if (rbdio_diff(d->img, d->from_snap, d->size, 1, 1, on_changed_object, d) < 0) {
+    if (rbdio_diff(d->img, d->from_snap, d->size, 1, 1, on_changed_object, d) < 0 ||
+        list_windows(d) < 0) {
         free(d->map);
+        free(d->wins);
         d->map = NULL;
+        d->wins = NULL;
+        d->nwindows = d->allwindows;
     }
 }
 
@@ -172,9 +216,10 @@ int diffwalk_start(rbdio_image *img, const char *from_snap, uint64_t size, uint6
     d->from_snap = from_snap;
     d->size = size;
     d->window = window;
-    d->nwindows = (size + window - 1) / window;
-    d->nslots = d->nwindows < (uint64_t)threads ? (int)d->nwindows : threads;
+    d->allwindows = (size + window - 1) / window;
+    d->nwindows = d->allwindows;
     build_map(d);
+    d->nslots = d->nwindows < (uint64_t)threads ? (int)d->nwindows : threads;
     pthread_mutex_init(&d->mu, NULL);
     pthread_cond_init(&d->cv, NULL);
     d->slots = calloc((size_t)(d->nslots > 0 ? d->nslots : 1), sizeof(*d->slots));
@@ -235,6 +280,12 @@ int diffwalk_map(const diffwalk *d, uint64_t *changed, uint64_t *total, uint64_t
     return 1;
 }
 
+void diffwalk_windows(const diffwalk *d, uint64_t *walked, uint64_t *total)
+{
+    *walked = d->nwindows;
+    *total = d->allwindows;
+}
+
 const char *diffwalk_error(const diffwalk *d)
 {
     return d->why != NULL ? d->why : "";
@@ -255,6 +306,7 @@ void diffwalk_free(diffwalk *d)
     }
     free(d->slots);
     free(d->map);
+    free(d->wins);
     pthread_mutex_destroy(&d->mu);
     pthread_cond_destroy(&d->cv);
     free(d);

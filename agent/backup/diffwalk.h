@@ -25,10 +25,15 @@ int diffwalk_start(rbdio_image *img, const char *from_snap, uint64_t size, uint6
  * says what). The array stays valid until the next call. */
 int diffwalk_next(diffwalk *d, const dw_extent **ext, size_t *n);
 
-/* Whether the walk lists only the objects that the object maps say changed: 1 with
- * *changed and *total (in units of *unit bytes, the image's object size), or 0 when every
- * window is walked whole (no valid fast-diff map, or a full backup). */
+/* Whether the walk lists only the objects that the object maps say changed (for a full
+ * walk, from_snap NULL: that exist): 1 with *changed and *total (in units of *unit bytes,
+ * the image's object size), or 0 when every window is walked whole (no valid fast-diff
+ * map). */
 int diffwalk_map(const diffwalk *d, uint64_t *changed, uint64_t *total, uint64_t *unit);
+
+/* How many windows the walk lists (*walked: with a map, only those holding a changed
+ * object) of the image's *total. Cannot fail. */
+void diffwalk_windows(const diffwalk *d, uint64_t *walked, uint64_t *total);
 
 /* The text of the error diffwalk_next returned (rbdio's, taken on the walker's thread). */
 const char *diffwalk_error(const diffwalk *d);

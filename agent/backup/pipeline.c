@@ -179,10 +179,13 @@ static void reader_fail(pipeline *p, int rc, const char *what, const char *why)
 
 static void log_map(const pipeline *p, const diffwalk *dw)
 {
-    uint64_t changed, total, unit;
+    uint64_t changed, total, unit, walked, windows;
+    diffwalk_windows(dw, &walked, &windows);
     if (diffwalk_map(dw, &changed, &total, &unit))
         ag_debug(p->ctx, "object map: %" PRIu64 " of %" PRIu64 " objects (%" PRIu64
-                 " KiB) changed, only those are listed", changed, total, unit >> 10);
+                 " KiB) %s, only those are listed (%" PRIu64 " of %" PRIu64 " windows)",
+                 changed, total, unit >> 10, p->from_snap != NULL ? "changed" : "allocated",
+                 walked, windows);
     else if (p->from_snap != NULL)
         ag_debug(p->ctx, "no valid fast-diff object map: every object is listed");
 }

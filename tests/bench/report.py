@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """report.py - tables and summary for tests/bench/run.sh (informational only).
 
-  report.py table   RESULTS SCENARIO      one scenario's table (1..6, onto, serve, instant)
+  report.py table   RESULTS SCENARIO      one scenario's table (1..6, onto, serve, instant,
+                                          scale, thin)
   report.py summary RESULTS HEADER        the summary block (HEADER: text printed first)
 
 RESULTS is the TSV run.sh writes, one timed run a line:
@@ -38,6 +39,13 @@ ROW_TITLES = {
     "instant-usable": "rbd2s3 restore --instant --detach (until usable)",
     "instant-total": "  its background copy, until committed",
     "instant-full": "rbd2s3 restore into a new image",
+    "loop": "script loop (snap create, export-diff --from-snap | lz4 | aws s3 cp, snap rm)",
+    "run": "rbd2s3 run",
+    "jobs": "rbd2s3 run --jobs 8",
+    "full-small": "rbd2s3 backup --full, small image",
+    "full-large": "rbd2s3 backup --full, thin large image",
+    "nochange-small": "rbd2s3 backup with nothing changed, small image",
+    "nochange-large": "rbd2s3 backup with nothing changed, thin large image",
 }
 
 
@@ -131,6 +139,8 @@ HEADINGS = {
     "onto": "onto. Catch-up restore of a 1% change (restore --onto) vs a full restore",
     "serve": "serve. A backup read over HTTP by qemu-img convert vs restore --to-file",
     "instant": "instant. Time until the target is usable: restore --instant vs a full restore",
+    "scale": "scale. Many small images, 1% changed: the script loop vs rbd2s3 run",
+    "thin": "scale (thin). A huge thin image vs a small one holding the same data",
 }
 
 
@@ -144,6 +154,13 @@ def table(rows, order, info, scen):
     for k in ("onto", "serve", "instant"):
         if scen == k and k + "_size" in info:
             title += " - %s image, %s written" % (gib(info[k + "_size"]), gib(info[k + "_written"]))
+    if scen == "scale" and "scale_images" in info:
+        title += " - %s images of %.0f MiB, %.0f MiB written in each, %.0f KiB changed" % (
+            info["scale_images"], int(info["scale_size"]) / 2**20,
+            int(info["scale_written"]) / 2**20, int(info.get("scale_changed", 0)) / 1024)
+    if scen == "thin" and "thin_small" in info:
+        title += " - %s and %s images, %s written in each" % (
+            gib(info["thin_small"]), gib(info["thin_large"]), gib(info["thin_written"]))
     if scen == "6" and "enc_size" in info:
         title += " - %s image, %s written" % (gib(info["enc_size"]), gib(info["enc_written"]))
     if scen == "5" and "small_size" in info:
@@ -287,6 +304,24 @@ def targets(rows, info):
     u = med(rows, "instant", "instant-usable")
     t.append(("inst", "restore --instant usable in < 2 s", "n/a" if u is None else "%.2f s" % u,
               None if u is None else u < 2.0))
+    return t + scale_targets(rows)
+
+
+def scale_targets(rows):
+    """The scale group: run and run --jobs 8 against the script loop (medians); the thin
+    large image against the small one, times and the medians of the rounds' peak RSS."""
+    t = []
+    for row, lim in (("run", 0.8), ("jobs", 0.2)):
+        r = ratio(med(rows, "scale", row), med(rows, "scale", "loop"))
+        t.append(("scal", "%s <= %.1fx the script loop" % (ROW_TITLES[row], lim), fmt_ratio(r),
+                  None if r is None else r <= lim))
+    for kind, what in (("full", "backup --full"), ("nochange", "backup, nothing changed")):
+        r = ratio(med(rows, "thin", kind + "-large"), med(rows, "thin", kind + "-small"))
+        t.append(("thin", "%s time large/small <= 1.2x" % what, fmt_ratio(r),
+                  None if r is None else r <= 1.2))
+        r = ratio(med_rss(rows, "thin", kind + "-large"), med_rss(rows, "thin", kind + "-small"))
+        t.append(("thin", "%s peak RSS large/small within 10%%" % what, fmt_ratio(r),
+                  None if r is None else 0.9 <= r <= 1.1))
     return t
 
 
@@ -373,6 +408,24 @@ def scenario_notes(rows, info, scen):
             n.append("usable after %.2f s with --instant, %.2f s with a full restore (%.1f%%); "
                      "the background copy ended after %.2f s" % (
                          u, f, 100 * u / f, med(rows, "instant", "instant-total")))
+    elif scen == "scale":
+        lp = med(rows, "scale", "loop")
+        for row in ("run", "jobs"):
+            m = med(rows, "scale", row)
+            n.append("%s / script loop (medians): %s (%s vs %s)" % (
+                ROW_TITLES[row], fmt_ratio(ratio(m, lp)), "n/a" if m is None else "%.2f s" % m,
+                "n/a" if lp is None else "%.2f s" % lp))
+        k = med(rows, "scale", "run")
+        if k is not None and "scale_images" in info:
+            n.append("rbd2s3 run: %.2f s per image" % (k / int(info["scale_images"])))
+    elif scen == "thin":
+        for kind in ("full", "nochange"):
+            s, l = med(rows, "thin", kind + "-small"), med(rows, "thin", kind + "-large")
+            ms, ml = med_rss(rows, "thin", kind + "-small"), med_rss(rows, "thin", kind + "-large")
+            if s and l:
+                n.append("%s: large/small time %s (%.2f s vs %.2f s), peak RSS (median of the "
+                         "rounds) %s (%s vs %s)" % (kind, fmt_ratio(l / s), l, s,
+                                                     fmt_ratio(ml / ms), mib(ml), mib(ms)))
     elif scen == "5":
         for op in ("backup", "restore"):
             s, l = peak_rss(rows, "5", op + "-small"), peak_rss(rows, "5", op + "-large")
@@ -395,7 +448,7 @@ def summary(rows, order, info, header):
         out.append("  %-4s %-*s %-12s %s" % (scen, w, text, meas, verdict(ok)))
     out.append("")
     out.append("  other numbers (medians):")
-    for scen in list("123456") + ["onto", "serve", "instant"]:
+    for scen in list("123456") + ["onto", "serve", "instant", "scale", "thin"]:
         for l in scenario_notes(rows, info, scen):
             if not l.startswith("("):
                 out.append("    %s: %s" % (scen, l))
