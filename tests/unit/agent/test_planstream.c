@@ -13,6 +13,20 @@
 
 #include "agent/restore/planstream.h"
 
+/* Under AddressSanitizer freed memory waits in its quarantine (256 MiB) and every byte has
+ * shadow: peak RSS says nothing about the merge there, so test_rss merges less and does
+ * not bound it. */
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+#ifndef UNDER_ASAN
+#define UNDER_ASAN 0
+#endif
+
 #define MAXSRC 6
 #define MAXREC 64
 
@@ -277,7 +291,7 @@ static void test_rss(void **state)
 {
     (void)state;
     const char *e = getenv("PLANSTREAM_RSS_RECORDS");
-    uint64_t n = e ? strtoull(e, NULL, 10) : 10000000;
+    uint64_t n = e ? strtoull(e, NULL, 10) : UNDER_ASAN ? 1000000 : 10000000;
     gen g[2] = { { 0, n, 1 }, { 0, n / 7, 7 } };
     planstream_src src[2] = { { { gen_data, &g[0] }, n << 20 }, { { gen_data, &g[1] }, n << 20 } };
     planstream *s;
@@ -300,7 +314,10 @@ static void test_rss(void **state)
     getrusage(RUSAGE_SELF, &ru);
     print_message("%llu records merged, peak RSS %ld KiB\n", (unsigned long long)n,
                   ru.ru_maxrss);
-    assert_true(ru.ru_maxrss < 64 * 1024);
+    if (UNDER_ASAN)
+        print_message("peak RSS not bounded under AddressSanitizer (its quarantine)\n");
+    else
+        assert_true(ru.ru_maxrss < 64 * 1024);
 }
 
 int main(void)
