@@ -1,10 +1,10 @@
 # shellcheck shell=bash
-# tap.sh - TAP output for the integration scripts that need no sandbox (lib.sh, which
-# starts one, has the same functions for the others). Source it; TEST_NAME names the
-# script in the summary line.
+# tap.sh - TAP output for the integration scripts: lib.sh sources it, and the scripts
+# that need no sandbox source it alone. TEST_NAME names the script in the summary line.
 #   ok DESC | not_ok DESC | diag TEXT... | skip DESC
 #   check DESC CMD...        ok if CMD exits 0, else not ok with the end of its output
 #   expect_eq GOT WANT DESC  ok if GOT = WANT, else not ok showing both
+#   silent DESC CMD...       ok if CMD exits 0 and prints nothing (warnings are output)
 #   none DESC LIST           ok if LIST (what is missing or wrong, one a line) is empty
 #   done_testing             plan line, summary; exit 1 if anything failed or nothing ran
 
@@ -38,6 +38,20 @@ expect_eq() {
     else
         not_ok "$3"
         diag "got:      '$1'" "expected: '$2'"
+        return 1
+    fi
+}
+
+silent() {
+    local desc=$1 out rc
+    shift
+    out=$("$@" 2>&1)
+    rc=$?
+    if [ $rc -eq 0 ] && [ -z "$out" ]; then
+        ok "$desc"
+    else
+        not_ok "$desc"
+        diag "command: $*" "exit code: $rc" "$out"
         return 1
     fi
 }
