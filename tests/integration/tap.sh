@@ -1,6 +1,7 @@
 # shellcheck shell=bash
-# tap.sh - TAP output for the integration scripts: lib.sh sources it, and the scripts
-# that need no sandbox source it alone. TEST_NAME names the script in the summary line.
+# tap.sh - TAP output for the integration scripts that need no sandbox (test_units.sh,
+# test_deb.sh); lib.sh has the same functions for the others. TEST_NAME names the script
+# in the summary line.
 #   ok DESC | not_ok DESC | diag TEXT... | skip DESC
 #   check DESC CMD...        ok if CMD exits 0, else not ok with the end of its output
 #   expect_eq GOT WANT DESC  ok if GOT = WANT, else not ok showing both
