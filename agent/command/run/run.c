@@ -198,8 +198,7 @@ static void run_one(ag_ctx *ctx, run_item *r, const void *arg)
     else if (rc > 0)
         rc = backup_image(&sub, &r->spec, 0, NULL, &bo, &r->res, NULL);
     r->seconds = ag_now() - t0;
-    ctx->s3 = sub.s3;
-    ctx->src = sub.src;
+    ag_adopt(ctx, &sub);
     r->status = rc >= 0 ? RUN_OK : RUN_FAILED;
     r->code = sub.exit_code;
     int named = strstr(sub.errmsg, r->name) != NULL;   /* most errors name the image */
