@@ -201,6 +201,8 @@ int verify_source(verify_job *v, size_t i)
         v->own[i] = verify_fmt("source snapshot %s is %llu bytes, the backup %llu",
                                e->m.snap_name, (unsigned long long)info.size,
                                (unsigned long long)e->m.size);
+    else if (v->sample_ppm > 0)
+        rc = verify_sample(v, i, img, what);
     else
         rc = stream_compare(v, i, img, info.size);
     rbdio_close(img);

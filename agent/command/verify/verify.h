@@ -28,6 +28,10 @@ typedef struct verify_job {
     int locked;               /* the bucket has Object Lock enabled */
     time_t *own_until;        /* locked: per entry, its objects' earliest retention */
     time_t *protected_until;  /* locked: per entry in scope, its chain's; 0 unprotected */
+    /* --sample (sample.c) */
+    uint32_t sample_ppm;      /* --source --sample: parts per million, 0 for the whole */
+    uint64_t seed;            /* the sample's seed (--seed, or /dev/urandom) */
+    uint64_t *sampled;        /* per entry: bytes compared in its sample (malloc'ed) */
 } verify_job;
 
 /* A malloc'ed formatted string (NULL when out of memory; the text is cut at 2 KiB). */
@@ -60,6 +64,17 @@ int verify_deep(verify_job *v, size_t i);
  * source image, if the snapshot still exists: sets v->src[i], or a difference in
  * v->own[i]. 0, or -1 with a failure other than damage recorded. */
 int verify_source(verify_job *v, size_t i);
+
+/* sample.c: the values of --sample PERCENT and --seed N (NULL when not given) into v
+ * (the seed read from /dev/urandom without --seed; shown with -v). 0, or -1 recorded
+ * (exit 2 for a bad value or one without --source). */
+int verify_sample_opts(verify_job *v, const char *sample, const char *seed);
+
+/* sample.c (--source --sample): a random sample of entry i (v->sample_ppm of its extents
+ * of whole chunks, holes included) restored and compared with its snapshot open in img
+ * (what: its name): sets v->src[i] and v->sampled[i], or a difference in v->own[i]. 0, or
+ * -1 with a failure other than damage recorded. */
+int verify_sample(verify_job *v, size_t i, rbdio_image *img, const char *what);
 
 /* protect.c: when the bucket has Object Lock enabled (v->locked), until when each backup
  * in scope and its whole chain are protected (v->protected_until: the earliest
