@@ -1,9 +1,7 @@
 /* sample.c - verify --source --sample: a random sample of a backup (extents of whole
  * chunks or more, holes included) restored and compared with its snapshot. */
 #include "agent/command/verify/verify.h"
-#include "agent/repo/chain.h"
 #include "agent/restore/ordered.h"
-#include "agent/restore/walk.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -202,7 +200,7 @@ static int on_zero(void *arg, uint64_t off, uint64_t len, int kind)
     return 0;
 }
 
-static int sample_fn(void *arg, const plan *p, const apply_src *xs)
+static int sample_window(void *arg, const plan *p, const apply_src *xs)
 {
     sampler *s = arg;
     ordered_sink o = { .data = on_data, .zero = on_zero, .arg = s };
@@ -222,29 +220,22 @@ static void say_sample(ag_ctx *ctx, const char *what, const plan_range *r, size_
              what, bytes, size, nr, list, nr > SAMPLE_SHOWN ? " ..." : "");
 }
 
-/* Walk the chain of entry i within the ranges into s; the outcome as run_compare's. */
-static int sample_walk(verify_job *v, size_t i, sampler *s)
+/* The chain of entry i (set) merged within the sample's ranges and compared; a
+ * difference is damage in v->own[i]. 0, or -1 recorded. */
+static int sample_chain(verify_job *v, size_t i, walk_set *set, void *arg)
 {
-    ag_ctx *ctx = v->ctx;
-    chain ch;
-    if (chain_open(ctx, &v->cat, i, &ch) < 0)
-        return verify_take_damage(ctx, &v->own[i]);
-    walk_set set;
-    int rc = walk_set_chain(ctx, &ch, 0, ch.n, &set);
-    if (rc == 0)
-        rc = walk_run(ctx, &set, s->r, s->nr, sample_fn, s);
+    sampler *s = arg;
+    int rc = walk_run(v->ctx, set, s->r, s->nr, sample_window, s);
     if (rc == 0)
         rc = holes_upto(s, v->cat.e[i].m.size);
-    walk_set_free(&set);
-    chain_free(&ch);
     if (s->differs) {
-        verify_clear_error(ctx);
+        verify_clear_error(v->ctx);
         v->own[i] = verify_fmt("the restored chain differs from the source snapshot %s at "
                                "offset %" PRIu64 " (in the sample)", v->cat.e[i].m.snap_name,
                                s->diff_off);
         return 0;
     }
-    return rc < 0 ? verify_take_damage(ctx, &v->own[i]) : 0;
+    return rc;
 }
 
 int verify_sample(verify_job *v, size_t i, rbdio_image *img, const char *what)
@@ -271,7 +262,7 @@ int verify_sample(verify_job *v, size_t i, rbdio_image *img, const char *what)
     if (rc < 0 && ctx->exit_code == AG_OK)
         ag_fail_rbd(ctx, rc, what);
     if (rc == 0)
-        rc = sample_walk(v, i, &s);
+        rc = verify_with_chain(v, i, sample_chain, &s);
     if (rc == 0 && v->own[i] == NULL) {
         v->src[i] = SRC_SAME;
         v->sampled[i] = bytes;

@@ -5,6 +5,7 @@
 
 #include "agent/common/context.h"
 #include "agent/repo/catalog.h"
+#include "agent/restore/walk.h"
 
 /* Source comparison outcome of a backup. */
 enum { SRC_NONE = 0, SRC_SAME, SRC_GONE };
@@ -64,6 +65,12 @@ int verify_deep(verify_job *v, size_t i);
  * source image, if the snapshot still exists: sets v->src[i], or a difference in
  * v->own[i]. 0, or -1 with a failure other than damage recorded. */
 int verify_source(verify_job *v, size_t i);
+
+/* compare.c: open the chain of entry i and its walk set, run fn on them and free them:
+ * 0 (a damaged chain or fn's integrity failure is damage in v->own[i]), or -1 with
+ * another failure recorded. fn returns 0 or -1 with the error recorded in ctx. */
+typedef int (*verify_chain_fn)(verify_job *v, size_t i, walk_set *set, void *arg);
+int verify_with_chain(verify_job *v, size_t i, verify_chain_fn fn, void *arg);
 
 /* sample.c: the values of --sample PERCENT and --seed N (NULL when not given) into v
  * (the seed read from /dev/urandom without --seed; shown with -v). 0, or -1 recorded

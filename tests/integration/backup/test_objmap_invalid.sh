@@ -41,11 +41,12 @@ said() {
     else not_ok "the line names $1"; sed 's/^/#   /' "$err"; fi
 }
 
-# same_as_snap ID: restore of backup ID equals `rbd export` of its snapshot
+# same_as_snap ID [SPEC [SNAP]]: restore of backup ID of SPEC ($SRC) equals `rbd export` of
+# its snapshot SNAP (rbd2s3-ID)
 same_as_snap() {
-    local want got
-    want=$(img_sum "$SRC@rbd2s3-$1")
-    got=$(rb restore "$SRC@$1" --to-file - 2>"$TMPD/restore.err" | sha256sum)
+    local spec=${2:-$SRC} want got
+    want=$(img_sum "$spec@${3:-rbd2s3-$1}")
+    got=$(rb restore "$spec@$1" --to-file - 2>"$TMPD/restore.err" | sha256sum)
     expect_eq "${got%% *}" "$want" "backup $1 restores identical to its snapshot"
 }
 
@@ -104,9 +105,7 @@ json_is type full "a full"
 json_is diff_walk full "the whole image walked"
 json_is object_map_invalid "$SRC2@rbd2s3-$BK_ID" "JSON names the snapshot"
 said "$SRC2@rbd2s3-$BK_ID"
-want=$(img_sum "$SRC2@rbd2s3-$BK_ID")
-got=$(rb restore "$SRC2@$BK_ID" --to-file - 2>"$TMPD/restore.err" | sha256sum)
-expect_eq "${got%% *}" "$want" "the full restores identical to its snapshot"
+same_as_snap "$BK_ID" "$SRC2"
 
 # 5. only the head flagged: a backup of a user snapshot whose own map was rebuilt
 require "user snapshot" rbd_src snap create --no-progress "$SRC2@user1"
@@ -117,8 +116,6 @@ backup "backup of the snapshot" "$SRC2@user1" --full
 json_is diff_walk full "a flagged head: the whole image walked"
 json_is object_map_invalid "$SRC2" "JSON names the head"
 said "$SRC2"
-want=$(img_sum "$SRC2@user1")
-got=$(rb restore "$SRC2@$BK_ID" --to-file - 2>"$TMPD/restore.err" | sha256sum)
-expect_eq "${got%% *}" "$want" "the backup of the snapshot restores identical"
+same_as_snap "$BK_ID" "$SRC2" user1
 
 done_testing
