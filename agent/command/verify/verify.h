@@ -15,6 +15,10 @@ typedef struct verify_job {
     ag_ctx *ctx;
     int deep;
     int source;
+    /* --sample (sample.c) */
+    uint32_t sample_ppm;      /* --source --sample: parts per million, 0 for the whole */
+    uint64_t seed;            /* the sample's seed (--seed, or /dev/urandom) */
+    uint64_t *sampled;        /* per entry: bytes compared in its sample (malloc'ed) */
     naming_spec spec;
     int have_spec;
     catalog cat;
@@ -29,10 +33,6 @@ typedef struct verify_job {
     int locked;               /* the bucket has Object Lock enabled */
     time_t *own_until;        /* locked: per entry, its objects' earliest retention */
     time_t *protected_until;  /* locked: per entry in scope, its chain's; 0 unprotected */
-    /* --sample (sample.c) */
-    uint32_t sample_ppm;      /* --source --sample: parts per million, 0 for the whole */
-    uint64_t seed;            /* the sample's seed (--seed, or /dev/urandom) */
-    uint64_t *sampled;        /* per entry: bytes compared in its sample (malloc'ed) */
 } verify_job;
 
 /* A malloc'ed formatted string (NULL when out of memory; the text is cut at 2 KiB). */
