@@ -13,7 +13,8 @@
 
 #define SAMPLE_WHOLE 1000000u          /* --sample 100: parts per million */
 #define SAMPLE_UNITS (1u << 20)        /* at most this many extents to draw from */
-#define SAMPLE_READ (4u << 20)         /* bytes of the source read at a time */
+#define SAMPLE_READ (4u << 20)         /* bytes of the source compared at a time */
+#define SAMPLE_AIO (1u << 20)          /* one aio read of them */
 #define SAMPLE_SHOWN 16                /* extents named on the -v line */
 
 /* Strict decimal: digits, then at most 4 after a point; *ppm = value * 10000. */
@@ -148,9 +149,12 @@ static int cmp_source(sampler *s, uint64_t off, const unsigned char *data, uint6
 {
     for (uint64_t o = 0; o < len; o += SAMPLE_READ) {
         size_t n = len - o < SAMPLE_READ ? (size_t)(len - o) : SAMPLE_READ;
-        int rc = rbdio_aio_read(s->aio, off + o, n, s->buf, NULL, NULL);
-        if (rc == 0)
-            rc = rbdio_aio_drain(s->aio);
+        int rc = 0;
+        for (size_t a = 0; a < n && rc == 0; a += SAMPLE_AIO)
+            rc = rbdio_aio_read(s->aio, off + o + a, n - a < SAMPLE_AIO ? n - a : SAMPLE_AIO,
+                                s->buf + a, NULL, NULL);
+        int drc = rbdio_aio_drain(s->aio);
+        rc = rc < 0 ? rc : drc;
         if (rc < 0)
             return ag_fail_rbd_why(s->ctx, rc, rbdio_last_error());
         for (size_t b = 0; b < n; b++)
@@ -258,7 +262,7 @@ int verify_sample(verify_job *v, size_t i, rbdio_image *img, const char *what)
     s.nr = nr;
     s.buf = malloc(SAMPLE_READ);
     int rc = s.buf == NULL ? ag_fail(ctx, AG_EFAIL, "out of memory")
-                           : rbdio_aio_new(img, 1, &s.aio);
+                           : rbdio_aio_new(img, SAMPLE_READ / SAMPLE_AIO, &s.aio);
     if (rc < 0 && ctx->exit_code == AG_OK)
         ag_fail_rbd(ctx, rc, what);
     if (rc == 0)
