@@ -265,6 +265,7 @@ static void print_json(const run_list *l)
         json_object_object_add(o, "seconds", json_object_new_double(r->seconds));
         json_object_object_add(o, "cleanup_errors", json_object_new_int(r->res.cleanup_errors));
         resume_json(o, &r->res);
+        pipeline_walk_json(o, ok ? &r->res.walk : NULL);
         json_object_object_add(o, "exit_code", json_object_new_int(r->code));
         json_object_object_add(o, "message", json_object_new_string(r->msg));
         json_object_array_add(arr, o);
