@@ -217,6 +217,14 @@ void s3_client_reset_cancel(s3_client *c)
         c->cancelled = 0;
 }
 
+void s3_client_set_warn(s3_client *c, void (*warn)(void *arg, const char *msg), void *arg)
+{
+    if (c) {
+        c->cfg.warn = warn;
+        c->cfg.warn_arg = arg;
+    }
+}
+
 void s3_warn(s3_client *c, const char *fmt, ...)
 {
     char line[512];

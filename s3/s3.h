@@ -83,6 +83,10 @@ void s3_client_cancel(s3_client *c);
  * multipart uploads of an interrupted run). Not async-signal-safe to race with cancel. */
 void s3_client_reset_cancel(s3_client *c);
 
+/* From now on tell warnings (see s3_config.warn) to warn(arg); NULL warn: none. For a
+ * client that outlives the object its warn_arg pointed to. Cannot fail. */
+void s3_client_set_warn(s3_client *c, void (*warn)(void *arg, const char *msg), void *arg);
+
 /* A human-readable one-line description of err (static or err-owned storage). */
 const char *s3_strerror(int rc, const s3_error *err);
 

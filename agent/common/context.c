@@ -250,6 +250,14 @@ s3_client *ag_s3(ag_ctx *ctx)
     return c;
 }
 
+void ag_adopt(ag_ctx *ctx, const ag_ctx *sub)
+{
+    if (sub->s3 != NULL && sub->s3 != ctx->s3)
+        s3_client_set_warn(sub->s3, s3_warning, ctx);
+    ctx->s3 = sub->s3;
+    ctx->src = sub->src;
+}
+
 rbdio_cluster *ag_cluster(ag_ctx *ctx)
 {
     if (ctx->src != NULL)

@@ -287,6 +287,8 @@ static void usage(void)
           "          within SIZE (default 512M, the whole process)\n"
           "  import-diff FILE|- POOL/IMAGE   store an rbd export-diff stream as a backup\n"
           "  verify  [POOL/IMAGE[@BACKUP]] [--deep] [--source] [--as-of TIME]\n"
+          "          [--sample PERCENT [--seed N]]   with --source: compare a random\n"
+          "          PERCENT of each backup (whole chunks, holes included) with its snapshot\n"
           "  serve   [--listen HOST:PORT] [--token-file F] [--tls-cert F --tls-key F]\n"
           "          [--max-connections N] [--cache-size SIZE]   backups over HTTP\n"
           "  key create FILE        a new master key file (32 random bytes, mode 0600)\n"
