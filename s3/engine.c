@@ -447,8 +447,12 @@ int s3_engine_submit(s3_client *c, const s3_req_spec *spec)
 
     s3_sb_init(&path, 16 * 1024);
     s3_sb_adds(&path, c->base_path);
-    s3_sb_add(&path, "/", 1);
-    s3_sb_adds(&path, c->bucket_enc);
+    if (!c->virtual_host) {
+        s3_sb_add(&path, "/", 1);
+        s3_sb_adds(&path, c->bucket_enc);
+    } else if (!spec->key) {
+        s3_sb_add(&path, "/", 1);          /* the bucket itself: "/" */
+    }
     if (spec->key) {
         size_t need = s3_uri_encode(spec->key, 1, NULL, 0) + 1;
         char *enc = malloc(need);

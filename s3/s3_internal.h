@@ -260,6 +260,7 @@ struct s3_client {
     char *host;                 /* the Host header value */
     char *base_path;            /* "" or "/prefix" of the endpoint */
     char *bucket_enc;           /* URI-encoded bucket */
+    int virtual_host;           /* 1: BUCKET.HOST, the bucket not in the path */
     CURLM *multi;
     CURL **idle;                /* reusable easy handles */
     int nidle;

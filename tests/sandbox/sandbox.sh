@@ -160,7 +160,8 @@ make_layout() {
 # DIR/tls/ (EC P-256 keys: generating them takes milliseconds, unlike RSA).
 #   ca.pem      the CA certificate (what clients trust: S3_TLS_CA)
 #   ca.key      its key (kept so that a test could sign another certificate)
-#   server.pem  the RGW certificate, signed by the CA, SAN IP:127.0.0.1 and DNS:localhost
+#   server.pem  the RGW certificate, signed by the CA, SAN IP:127.0.0.1, DNS:localhost and
+#               DNS:*.s3.localhost (virtual-hosted buckets: RGW's dns name s3.localhost)
 #   server.key  its key
 make_tls() {
     local t=$SB/tls
@@ -179,7 +180,7 @@ subjectKeyIdentifier = hash
 basicConstraints = critical, CA:false
 keyUsage = critical, digitalSignature
 extendedKeyUsage = serverAuth
-subjectAltName = IP:127.0.0.1, DNS:localhost
+subjectAltName = IP:127.0.0.1, DNS:localhost, DNS:s3.localhost, DNS:*.s3.localhost
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
 EOF
@@ -285,6 +286,7 @@ rgw gc processor period = 10
 rgw gc processor max time = 10
 rgw dynamic resharding = false
 rgw enable usage log = false
+rgw dns name = s3.localhost
 admin socket = $run/\$name.asok
 log file = $SB/log/$c-\$name.log
 pid file = $run/\$name.pid
