@@ -106,10 +106,11 @@ def md5hex(b):
 
 
 def md5_header_error(headers, body, required):
-    """The S3 error code for the request's Content-MD5, or None if it is fine."""
+    """The S3 error code for the request's Content-MD5, or None if it is fine. A copy
+    (CopyObject, UploadPartCopy: x-amz-copy-source, no body) needs none, as in AWS."""
     value = headers.get("Content-MD5")
     if value is None:
-        return "InvalidRequest" if required else None
+        return "InvalidRequest" if required and not headers.get("x-amz-copy-source") else None
     if value != base64.b64encode(hashlib.md5(body).digest()).decode():
         return "BadDigest"
     return None

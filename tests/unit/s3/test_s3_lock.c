@@ -83,6 +83,52 @@ static void test_content_md5(void **state)
     s3_client_free(c);
 }
 
+/* A raw PUT (the engine without the public calls, which always add Content-MD5) of
+ * body with md5 as its Content-MD5 (NULL: none) on key with query; its code, err filled. */
+static int raw_put(s3_client *c, const char *key, const char *query, const char *body,
+                   const char *md5, s3_error *err)
+{
+    s3_req_spec spec = {
+        .method = "PUT", .key = key, .query = query, .content_md5 = md5, .body = body,
+        .body_len = strlen(body),
+    };
+    return s3_sync_request(c, &spec, err);
+}
+
+/* The fake refuses a PUT and an UploadPart without Content-MD5 (InvalidRequest) or with a
+ * wrong one (BadDigest: the MD5 of an empty body), as AWS does on a bucket with Object Lock; the same requests with
+ * the right digest pass. */
+static void test_content_md5_refused(void **state)
+{
+    s3_client *c = client();
+    char md5[25], q[256];
+    char *id = NULL;
+    s3_error e;
+    (void)state;
+
+    s3_md5_base64("hello", 5, md5);
+    assert_int_equal(raw_put(c, "md5/none", NULL, "hello", NULL, &e), -EINVAL);
+    assert_int_equal(e.http_status, 400);
+    assert_string_equal(e.code, "InvalidRequest");
+    assert_int_equal(raw_put(c, "md5/none", NULL, "hello", "1B2M2Y8AsgTpgAmY7PhCfg==", &e),
+                     -EINVAL);
+    assert_string_equal(e.code, "BadDigest");
+    assert_int_equal(raw_put(c, "md5/none", NULL, "hello", md5, &e), 0);
+
+    assert_int_equal(s3_mpu_create(c, "md5/part", &id, &e), 0);
+    snprintf(q, sizeof(q), "partNumber=1&uploadId=%s", id);
+    assert_int_equal(raw_put(c, "md5/part", q, "hello", NULL, &e), -EINVAL);
+    assert_int_equal(e.http_status, 400);
+    assert_string_equal(e.code, "InvalidRequest");
+    assert_int_equal(raw_put(c, "md5/part", q, "hello", "1B2M2Y8AsgTpgAmY7PhCfg==", &e),
+                     -EINVAL);
+    assert_string_equal(e.code, "BadDigest");
+    assert_int_equal(raw_put(c, "md5/part", q, "hello", md5, &e), 0);
+    assert_int_equal(s3_mpu_abort(c, "md5/part", id, &e), 0);
+    free(id);
+    s3_client_free(c);
+}
+
 static void test_lock_config(void **state)
 {
     s3_client *c = client();
@@ -155,6 +201,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_content_md5, fake_reset),
+        cmocka_unit_test_setup(test_content_md5_refused, fake_reset),
         cmocka_unit_test_setup(test_lock_config, fake_reset),
         cmocka_unit_test_setup(test_lock_objects, fake_reset),
     };
