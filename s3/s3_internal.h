@@ -261,6 +261,7 @@ struct s3_client {
     char *base_path;            /* "" or "/prefix" of the endpoint */
     char *bucket_enc;           /* URI-encoded bucket */
     int virtual_host;           /* 1: BUCKET.HOST, the bucket not in the path */
+    int list_v1;                /* the server knows no ListObjectsV2: ListObjects (v1) */
     CURLM *multi;
     CURL **idle;                /* reusable easy handles */
     int nidle;

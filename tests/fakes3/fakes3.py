@@ -18,7 +18,8 @@ Control (no authentication, path /_ctl/...):
     POST /_ctl/rules   body: rule lines (replaces the rules, clears the log)
     GET  /_ctl/log     one line per S3 request, tab-separated:
                        method path query x-amz-date signature auth-result action status port
-    POST /_ctl/reset   forget objects, versions, uploads, rules, log, token and Object Lock
+    POST /_ctl/reset   forget objects, versions, uploads, rules, log, token, Object Lock
+                       and the no-v2 mode
     POST /_ctl/versioning  body: a bucket name; its versioning is enabled from now on
                        (fakes3_versions.py: versions, delete markers, ?versionId=)
     POST /_ctl/objectlock  body "on": every bucket has Object Lock enabled (objects keep
@@ -27,6 +28,11 @@ Control (no authentication, path /_ctl/...):
                        it), anything else: off
     POST /_ctl/token   body: the session token every S3 request must carry whole in
                        x-amz-security-token (else 400 InvalidToken); empty: none checked
+    POST /_ctl/nov2    body "501" or "400": ListObjectsV2 (list-type=2) is answered with
+                       that status and NotImplemented; "ignore": list-type=2 is ignored and
+                       answered as ListObjects (v1: marker, NextMarker with a delimiter
+                       only, no continuation tokens); anything else: off. ListObjects (v1)
+                       requests are always served.
 
 A rule line:   METHOD PATH-SUBSTRING QUERY-SUBSTRING WHICH ACTION [ARG]
     METHOD   GET PUT POST DELETE HEAD or *
@@ -239,6 +245,9 @@ class Handler(BaseHTTPRequestHandler):
             if method == "POST" and path == "/_ctl/objectlock":
                 st.object_lock = body.decode().strip() == "on"
                 return self.reply(200, b"ok\n")
+            if method == "POST" and path == "/_ctl/nov2":
+                st.nov2 = body.decode().strip()
+                return self.reply(200, b"ok\n")
             if method == "POST" and path == "/_ctl/reset":
                 st.reset()
                 return self.reply(200, b"ok\n")
@@ -317,6 +326,8 @@ class Handler(BaseHTTPRequestHandler):
                         return 404, xmlh, error_xml("ObjectLockConfigurationNotFoundError")
                     return 200, xmlh, (b"<ObjectLockConfiguration><ObjectLockEnabled>Enabled"
                                        b"</ObjectLockEnabled></ObjectLockConfiguration>")
+                if method == "GET" and q.get("list-type") == "2" and st.nov2 in ("501", "400"):
+                    return int(st.nov2), xmlh, error_xml("NotImplemented", "no list-type=2")
                 if method == "GET":
                     return 200, xmlh, self.list_objects(bucket, q, stuck)
                 return 405, xmlh, error_xml("MethodNotAllowed")
@@ -510,10 +521,13 @@ class Handler(BaseHTTPRequestHandler):
         prefix = q.get("prefix", "")
         delim = q.get("delimiter", "")
         max_keys = int(q.get("max-keys", "1000"))
-        after = q.get("start-after", "")
-        token = q.get("continuation-token")
+        v1 = q.get("list-type") != "2" or st.nov2 == "ignore"
+        after = q.get("start-after", "") if not v1 else q.get("marker", "")
+        token = q.get("continuation-token") if not v1 else None
         if token and not stuck:
             after = bytes.fromhex(token).decode()
+        if v1 and stuck:
+            after = ""
         entries = {}
         for (b, k), (data, etag, mtime) in st.objects.items():
             if b != bucket or not k.startswith(prefix):
@@ -529,12 +543,15 @@ class Handler(BaseHTTPRequestHandler):
         truncated = (len(names) > len(page) or stuck) and max_keys > 0
         out = ['<?xml version="1.0" encoding="UTF-8"?>',
                '<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">',
-               "<Name>%s</Name><Prefix>%s</Prefix><MaxKeys>%d</MaxKeys><KeyCount>%d</KeyCount>"
-               % (escape(bucket), enc(prefix), max_keys, len(page)),
+               "<Name>%s</Name><Prefix>%s</Prefix><MaxKeys>%d</MaxKeys>"
+               % (escape(bucket), enc(prefix), max_keys),
+               "<Marker>%s</Marker>" % enc(after) if v1 else "<KeyCount>%d</KeyCount>" % len(page),
                "<IsTruncated>%s</IsTruncated>" % ("true" if truncated else "false")]
         if q.get("encoding-type") == "url":
             out.append("<EncodingType>url</EncodingType>")
-        if truncated:
+        if v1 and truncated and delim and page:    # as AWS: NextMarker with a delimiter only
+            out.append("<NextMarker>%s</NextMarker>" % enc(page[-1]))
+        elif truncated and not v1:
             out.append("<NextContinuationToken>%s</NextContinuationToken>"
                        % (page[-1] if page else "stuck").encode().hex())
         for n in page:

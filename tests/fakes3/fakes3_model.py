@@ -32,6 +32,7 @@ class State:
         self.log = []
         self.token = ""
         self.down_until = 0.0
+        self.nov2 = ""         # /_ctl/nov2: "501", "400" or "ignore" (no ListObjectsV2)
 
 
 class Rule:

@@ -92,6 +92,64 @@ static void test_list_pages(void **state)
     s3_client_free(c);
 }
 
+/* A server without ListObjectsV2 (fakes3's no-v2 mode `mode`: 501, 400 NotImplemented, or
+ * v1 documents to v2 requests) is listed with ListObjects v1 (marker = the last key),
+ * pages and prefixes as with v2; a v1 page that repeats is refused as with v2. */
+static void list_v1_case(const char *mode)
+{
+    s3_config cfg = {
+        .endpoint = endpoint, .bucket = BUCKET, .access_key = AK, .secret_key = SK,
+        .list_max_keys = 3,
+    };
+    s3_client *c = NULL;
+    struct listing l;
+    struct logrec log[64];
+    s3_error e;
+    char key[32];
+
+    fake_reset(NULL);
+    assert_int_equal(s3_client_new(&cfg, &c), 0);
+    for (int i = 0; i < 10; i++) {
+        snprintf(key, sizeof(key), "list/k%02d", i);
+        assert_int_equal(s3_put(c, key, key, strlen(key), NULL, NULL, &e), 0);
+    }
+    assert_int_equal(s3_put(c, "list/sub/x", "x", 1, NULL, NULL, &e), 0);
+    assert_int_equal(s3_put(c, "list/sub/y", "y", 1, NULL, NULL, &e), 0);
+    ctl("POST", "/_ctl/nov2", mode, NULL);
+    set_rules("");
+    assert_int_equal(s3_bucket_check(c, &e), 0);
+
+    memset(&l, 0, sizeof(l));
+    assert_int_equal(s3_list(c, "list/", "/", list_cb, &l, &e), 0);
+    assert_int_equal(l.n, 11);
+    assert_string_equal(l.keys[0], "list/k00");
+    assert_string_equal(l.keys[9], "list/k09");
+    assert_string_equal(l.keys[10], "list/sub/");
+    assert_int_equal(l.prefix[10], 1);
+    memset(&l, 0, sizeof(l));
+    assert_int_equal(s3_list(c, "list/", NULL, list_cb, &l, &e), 0);
+    assert_int_equal(l.n, 12);
+    assert_string_equal(l.keys[11], "list/sub/y");
+    int n = get_log(log, 64);
+    assert_int_equal(count_log(log, n, "GET", "marker=list%2Fk0"), 6);   /* 2 listings */
+    assert_int_equal(count_log(log, n, "GET", "continuation-token="), 0);
+
+    set_rules("GET * max-keys=3 all stuck\n");
+    memset(&l, 0, sizeof(l));
+    assert_int_equal(s3_list(c, "list/", NULL, list_cb, &l, &e), -EINVAL);
+    assert_non_null(strstr(e.message, "does not advance"));
+    assert_true(get_log(log, 64) <= 2);
+    s3_client_free(c);
+}
+
+static void test_list_v1(void **state)
+{
+    (void)state;
+    list_v1_case("501");
+    list_v1_case("400");
+    list_v1_case("ignore");
+}
+
 /* ---- bucket subresources: multi-object delete, lifecycle, upload listing ---- */
 
 static void test_delete_many(void **state)
@@ -233,6 +291,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_list_pages, fake_reset),
+        cmocka_unit_test_setup(test_list_v1, fake_reset),
         cmocka_unit_test_setup(test_delete_many, fake_reset),
         cmocka_unit_test_setup(test_lifecycle, fake_reset),
         cmocka_unit_test_setup(test_list_uploads_pages, fake_reset),
