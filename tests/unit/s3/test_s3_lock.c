@@ -96,8 +96,8 @@ static int raw_put(s3_client *c, const char *key, const char *query, const char 
 }
 
 /* The fake refuses a PUT and an UploadPart without Content-MD5 (InvalidRequest) or with a
- * wrong one (BadDigest: the MD5 of an empty body), as AWS does on a bucket with Object Lock; the same requests with
- * the right digest pass. */
+ * wrong one (BadDigest: the MD5 of an empty body), as AWS does on a bucket with Object
+ * Lock; the same requests with the right digest pass. */
 static void test_content_md5_refused(void **state)
 {
     s3_client *c = client();
