@@ -109,6 +109,7 @@ static void req_free(s3_req *r)
     free(r->range);
     free(r->content_type);
     free(r->content_md5);
+    free(r->storage_class);
     free(r);
 }
 
@@ -486,9 +487,11 @@ int s3_engine_submit(s3_client *c, const s3_req_spec *spec)
         r->range = spec->range ? strdup(spec->range) : NULL;
         r->content_type = spec->content_type ? strdup(spec->content_type) : NULL;
         r->content_md5 = spec->content_md5 ? strdup(spec->content_md5) : NULL;
+        r->storage_class = spec->storage_class ? strdup(spec->storage_class) : NULL;
         if (!r->query || (spec->range && !r->range) ||
             (spec->content_type && !r->content_type) ||
-            (spec->content_md5 && !r->content_md5))
+            (spec->content_md5 && !r->content_md5) ||
+            (spec->storage_class && !r->storage_class))
             rc = -ENOMEM;
     }
     s3_sb_free(&path);
@@ -498,6 +501,7 @@ int s3_engine_submit(s3_client *c, const s3_req_spec *spec)
         return rc == -ENOSPC ? -EINVAL : rc;
     }
     r->s.key = r->s.query = r->s.range = r->s.content_type = r->s.content_md5 = NULL;
+    r->s.storage_class = NULL;
     if (c->unsigned_payload && spec->body_len >= S3_UNSIGNED_MIN)
         snprintf(r->payload_sha, sizeof(r->payload_sha), "UNSIGNED-PAYLOAD");
     else

@@ -430,16 +430,35 @@ static char *upload_query(const char *upload_id)
 
 int s3_mpu_create(s3_client *c, const char *key, char **upload_id, s3_error *err)
 {
+    return s3_mpu_create_class(c, key, NULL, upload_id, err);
+}
+
+int s3_storage_class_ok(const char *name)
+{
+    size_t n = name ? strlen(name) : 0;
+    if (n < 1 || n > 64)
+        return 0;
+    for (const char *p = name; *p; p++)
+        if (!((*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_'))
+            return 0;
+    return 1;
+}
+
+int s3_mpu_create_class(s3_client *c, const char *key, const char *storage_class,
+                        char **upload_id, s3_error *err)
+{
     sync_state st;
     s3_buf body = { 0 };
     s3_req_spec spec = {
         .method = "POST", .key = key, .query = "uploads", .sink = S3_SINK_BUF,
         .buf = &body, .buf_max = S3_ERRBODY_MAX, .flags = S3_REQ_LOCK,
+        .storage_class = storage_class,
     };
 
     if (upload_id)
         *upload_id = NULL;
-    if (!c || !key_ok(key) || !upload_id)
+    if (!c || !key_ok(key) || !upload_id ||
+        (storage_class && !s3_storage_class_ok(storage_class)))
         return s3_op_fail(err, -EINVAL, "invalid arguments");
     int rc = run_sync(c, &spec, &st, err);
     if (!rc) {

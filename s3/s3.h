@@ -205,6 +205,15 @@ int s3_head_retention(s3_client *c, const char *key, int *mode, time_t *until,
  * is malloc'ed, the caller frees it. */
 int s3_mpu_create(s3_client *c, const char *key, char **upload_id, s3_error *err);
 
+/* s3_mpu_create with x-amz-storage-class: storage_class (NULL: none sent, the server's
+ * default, STANDARD). -EINVAL when it is not 1..64 of A-Z 0-9 _ (s3_storage_class_ok);
+ * a class the server does not know is its refusal (-EINVAL, InvalidStorageClass). */
+int s3_mpu_create_class(s3_client *c, const char *key, const char *storage_class,
+                        char **upload_id, s3_error *err);
+
+/* 1 when name can be a storage class: 1..64 characters of A-Z 0-9 _. Cannot fail. */
+int s3_storage_class_ok(const char *name);
+
 typedef struct s3_part {
     int number;                 /* 1..10000 */
     char etag[S3_ETAG_MAX];     /* without quotes */

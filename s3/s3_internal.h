@@ -191,6 +191,7 @@ typedef struct s3_req_spec {
     const char *range;         /* Range header value or NULL */
     const char *content_type;  /* or NULL */
     const char *content_md5;   /* Content-MD5 header value (base64), signed; or NULL */
+    const char *storage_class; /* x-amz-storage-class of the object created, or NULL */
     const void *body;          /* must stay valid until done runs */
     size_t body_len;
     int sink;
@@ -217,6 +218,7 @@ struct s3_req {
     char *range;
     char *content_type;
     char *content_md5;
+    char *storage_class;
     char payload_sha[65];          /* computed once per request, not per attempt */
     /* per attempt */
     CURL *easy;

@@ -237,6 +237,11 @@ s3_client *ag_s3(ag_ctx *ctx)
                 o->bucket);
         return NULL;
     }
+    if (o->storage_class != NULL && !s3_storage_class_ok(o->storage_class)) {
+        ag_fail(ctx, AG_EUSAGE, "storage class must be 1 to 64 of A-Z 0-9 _ (e.g. "
+                "STANDARD_IA), not '%s'", o->storage_class);
+        return NULL;
+    }
     warn_transport(o);
     s3_client *c = NULL;
     int rc = s3_client_new(&cfg, &c);

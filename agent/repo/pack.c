@@ -217,7 +217,8 @@ static int open_object(pack_writer *p)
     naming_data_key(p->prefix, p->id, p->obj_no, key, sizeof(key));
     s3_error err;
     memset(&err, 0, sizeof(err));
-    int rc = s3_mpu_create(p->ctx->s3, key, &p->upload_id, &err);
+    int rc = s3_mpu_create_class(p->ctx->s3, key, p->ctx->opts.storage_class, &p->upload_id,
+                                 &err);   /* data objects only: `storage class` */
     if (rc < 0)
         return ag_fail_s3(p->ctx, rc, &err, "starting a multipart upload");
     snprintf(p->key, sizeof(p->key), "%s", key);

@@ -12,7 +12,9 @@ server would refuse is refused here too; Content-MD5 is required and checked whe
 requires it (multi-object delete, lifecycle PUT) and on every object and part PUT (as
 AWS does on a bucket with Object Lock). What a real server cannot do on demand
 is scripted with rules; a multi-object delete refuses keys containing "locked"
-(AccessDenied in its DeleteResult).
+(AccessDenied in its DeleteResult). An object keeps the x-amz-storage-class its PUT or
+CreateMultipartUpload asked (one AWS does not know: 400 InvalidStorageClass) and HEAD/GET
+answer it (none for STANDARD, as AWS).
 
 Control (no authentication, path /_ctl/...):
     POST /_ctl/rules   body: rule lines (replaces the rules, clears the log)
@@ -83,7 +85,7 @@ from xml.sax.saxutils import escape
 
 import fakes3_versions as fv
 from fakes3_model import (STATE_LOCK, Rule, State, error_xml, iso, listing_encoder,
-                          lock_request, md5_header_error, md5hex, parse_xml,
+                          lock_request, md5_header_error, md5hex, parse_xml, storage_class,
                           retention_change, s3enc)
 
 
@@ -338,6 +340,9 @@ class Handler(BaseHTTPRequestHandler):
             lock = lock_request(self.headers, st.object_lock)
             if isinstance(lock, str):
                 return 400, xmlh, error_xml(lock, "object lock headers")
+            sclass = storage_class(self.headers)
+            if sclass is False:
+                return 400, xmlh, error_xml("InvalidStorageClass")
             if "retention" in q and method == "PUT":
                 if (bucket, key) not in st.objects:
                     return 404, xmlh, error_xml("NoSuchKey")
@@ -349,7 +354,7 @@ class Handler(BaseHTTPRequestHandler):
             if "uploads" in q and method == "POST":
                 uid = uuid.uuid4().hex
                 st.uploads[uid] = {"bucket": bucket, "key": key, "parts": {},
-                                   "initiated": time.time()}
+                                   "initiated": time.time(), "class": sclass}
                 return 200, xmlh, ("<InitiateMultipartUploadResult><Bucket>%s</Bucket>"
                                    "<Key>%s</Key><UploadId>%s</UploadId>"
                                    "</InitiateMultipartUploadResult>"
@@ -375,6 +380,7 @@ class Handler(BaseHTTPRequestHandler):
                 etag = md5hex(body)
                 h = fv.store(st, bucket, key, body, etag, time.time())
                 h["ETag"] = '"%s"' % etag
+                st.sclass[(bucket, key)] = sclass
                 st.retention.pop((bucket, key), None)
                 if lock:
                     st.retention[(bucket, key)] = lock
@@ -390,6 +396,8 @@ class Handler(BaseHTTPRequestHandler):
                 return 404, xmlh, error_xml("NoSuchKey", "The specified key does not exist.")
             data, etag, _ = obj
             h = {"ETag": '"%s"' % etag, "Accept-Ranges": "bytes"}
+            if st.sclass.get((bucket, key)) not in (None, "STANDARD"):   # as AWS: no header
+                h["x-amz-storage-class"] = st.sclass[(bucket, key)]      # for STANDARD
             if (bucket, key) in st.retention:
                 h["x-amz-object-lock-mode"], h["x-amz-object-lock-retain-until-date"] = \
                     st.retention[(bucket, key)]
@@ -435,6 +443,7 @@ class Handler(BaseHTTPRequestHandler):
             digests += bytes.fromhex(have[1])
         final = "%s-%d" % (md5hex(digests), len(parts))
         fv.store(st, bucket, key, data, final, time.time())
+        st.sclass[(bucket, key)] = up.get("class")
         st.retention.pop((bucket, key), None)   # RGW 16 drops the upload's lock headers
         del st.uploads[uid]
         return 200, xmlh, ("<CompleteMultipartUploadResult><Bucket>%s</Bucket><Key>%s</Key>"

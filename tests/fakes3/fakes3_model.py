@@ -33,6 +33,7 @@ class State:
         self.token = ""
         self.down_until = 0.0
         self.nov2 = ""         # /_ctl/nov2: "501", "400" or "ignore" (no ListObjectsV2)
+        self.sclass = {}       # (bucket, key) -> x-amz-storage-class its creation asked
 
 
 class Rule:
@@ -154,3 +155,15 @@ def retention_change(old, body):
     if old and (until < old[1] or (old[0] == "COMPLIANCE" and mode != "COMPLIANCE")):
         return "AccessDenied"
     return (mode, until)
+
+
+STORAGE_CLASSES = ("STANDARD", "STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER",
+                   "GLACIER_IR", "DEEP_ARCHIVE", "REDUCED_REDUNDANCY")
+
+
+def storage_class(headers):
+    """The x-amz-storage-class a request asks (None: none), or False for one AWS lacks."""
+    sc = headers.get("x-amz-storage-class")
+    if sc is None:
+        return None
+    return sc if sc in STORAGE_CLASSES else False

@@ -400,16 +400,40 @@ s3_tls_answers() {
         grep -q ListAllMyBucketsResult
 }
 
-start_rgw() {
+# A storage class besides STANDARD in the default placement (RGW 16 refuses a class its
+# placement does not define with InvalidStorageClass), for `storage class` tests. The
+# zonegroup exists once RGW ran: added then, and RGW started again to read it.
+RGW_EXTRA_CLASS=STANDARD_IA
+
+spawn_rgw() {
     local rport=$1 sport=$2 d=$SB/src
     spawn "src-rgw" "$SB/log/src-rgw.out" radosgw -f -c "$d/ceph.conf" -n "$RGW_NAME"
     wait_until "src: rgw answers S3 on port $rport" src-rgw "$SB/log/src-$RGW_NAME.log" \
         s3_answers "$rport"
     wait_until "src: rgw answers S3 over https on port $sport" src-rgw \
         "$SB/log/src-$RGW_NAME.log" s3_tls_answers "$sport"
+}
+
+start_rgw() {
+    local rport=$1 sport=$2 d=$SB/src pid t
+    spawn_rgw "$rport" "$sport"
     step src "radosgw-admin user create" radosgw-admin -c "$d/ceph.conf" user create \
         --uid=rbd2s3 --display-name="rbd2s3 sandbox" \
         --access-key="$ACCESS_KEY" --secret="$SECRET_KEY"
+    step src "radosgw-admin zonegroup placement add $RGW_EXTRA_CLASS" radosgw-admin \
+        -c "$d/ceph.conf" zonegroup placement add --rgw-zonegroup default \
+        --placement-id default-placement --storage-class "$RGW_EXTRA_CLASS"
+    step src "radosgw-admin zone placement add $RGW_EXTRA_CLASS" radosgw-admin \
+        -c "$d/ceph.conf" zone placement add --rgw-zone default \
+        --placement-id default-placement --storage-class "$RGW_EXTRA_CLASS" \
+        --data-pool default.rgw.buckets.data
+    pid=$(pid_of src-rgw)
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((t = 0; t < WAIT_SECS * 10; t++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    spawn_rgw "$rport" "$sport"
 }
 
 # Client configuration: env.sh, awscli files, s3cmd file.
