@@ -9,6 +9,7 @@
 #  (c) a malformed class is exit 2 with one line; a class the server does not know is
 #      the server's refusal (exit 1), nothing committed
 . "$(dirname "$0")/../lib.sh"
+. "$TEST_DIR/fakes3_lib.sh"
 
 CLASS=${STORAGE_CLASS_RGW:-STANDARD_IA}
 SRC=rbd/$(img sclass)
@@ -69,15 +70,7 @@ expect_eq "$(img_sum "$DST" "$DST_CEPH_CONF")" "$(img_sum "$SRC@rbd2s3-$ID2")" \
 
 # ---------------------------------------------------------------- (b) fakes3, config key
 FB=fakebkt
-python3 "$REPO/tests/fakes3/fakes3.py" --access-key "$AWS_ACCESS_KEY_ID" \
-    --secret-key "$AWS_SECRET_ACCESS_KEY" --bucket "$FB" >"$TMPD/fake.port" 2>"$TMPD/fake.err" &
-for ((t = 0; t < 100; t++)); do
-    [ -s "$TMPD/fake.port" ] && break
-    sleep 0.1
-done
-PORT=$(head -n 1 "$TMPD/fake.port")
-[ -n "$PORT" ] || bail "fakes3 did not start: $(cat "$TMPD/fake.err")"
-FAKE=http://127.0.0.1:$PORT
+start_fakes3 "$FB"
 cat >"$TMPD/fake.conf" <<CONF
 [global]
 storage class = GLACIER
