@@ -4,7 +4,8 @@
     fakes3.py --access-key AK --secret-key SK --bucket NAME [--bucket NAME ...]
 
 Binds 127.0.0.1 on a free port, prints the port on stdout (one line) and serves until
-killed. It is a small in-memory S3 (path-style PUT/GET/HEAD/DELETE with Range,
+killed. It is a small in-memory S3 (PUT/GET/HEAD/DELETE with Range, path-style, or
+virtual-hosted when the Host is BUCKET.localhost[:PORT],
 ListObjectsV2 with continuation tokens, multipart create/part/complete/abort/list,
 multi-object delete, bucket lifecycle GET/PUT/DELETE) that
 checks every SigV4 signature and x-amz-content-sha256, so that a request that a real
@@ -300,6 +301,9 @@ class Handler(BaseHTTPRequestHandler):
         st = self.server.state
         path = unquote(raw_path)
         bucket, _, key = path.lstrip("/").partition("/")
+        host = (self.headers.get("Host") or "").rsplit(":", 1)[0]
+        if host.endswith(".localhost"):          # virtual-hosted: BUCKET.localhost[:PORT]
+            bucket, key = host[: -len(".localhost")], path[1:]
         q = {}
         for part in raw_query.split("&") if raw_query else []:
             k, _, v = part.partition("=")

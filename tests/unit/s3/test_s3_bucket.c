@@ -150,6 +150,62 @@ static void test_list_v1(void **state)
     list_v1_case("ignore");
 }
 
+static void part_cb(const s3_result *res, void *arg)
+{
+    s3_part *p = arg;
+    if (res->rc == 0 && res->etag)
+        s3_strlcpy(p->etag, res->etag, sizeof(p->etag));
+}
+
+/* addressing = virtual against fakes3 at localhost: every request goes to
+ * bkt.localhost:PORT (curl resolves *.localhost to loopback) with the bucket out of the
+ * path, and the fake's signature check (of that Host and path) passes. */
+static void test_virtual_hosted(void **state)
+{
+    char ep[80], *id = NULL;
+    const char *port = strrchr(endpoint, ':');
+    struct logrec log[64];
+    struct listing l;
+    s3_part part = { .number = 1 };
+    s3_buf body = { 0 };
+    s3_error e;
+    (void)state;
+
+    assert_non_null(port);
+    snprintf(ep, sizeof(ep), "http://localhost%s", port);
+    s3_config cfg = {
+        .endpoint = ep, .bucket = BUCKET, .access_key = AK, .secret_key = SK,
+        .list_max_keys = 2, .addressing = S3_ADDR_VIRTUAL,
+    };
+    s3_client *c = NULL;
+    assert_int_equal(s3_client_new(&cfg, &c), 0);
+    set_rules("");
+    assert_int_equal(s3_bucket_check(c, &e), 0);
+    for (int i = 0; i < 3; i++) {
+        char key[16];
+        snprintf(key, sizeof(key), "v/k%d", i);
+        assert_int_equal(s3_put(c, key, "x", 1, NULL, NULL, &e), 0);
+    }
+    memset(&l, 0, sizeof(l));
+    assert_int_equal(s3_list(c, "v/", NULL, list_cb, &l, &e), 0);
+    assert_int_equal(l.n, 3);
+    assert_int_equal(s3_mpu_create(c, "v/mpu", &id, &e), 0);
+    assert_int_equal(s3_async_upload_part(c, "v/mpu", id, 1, "hello", 5, part_cb, &part), 0);
+    assert_int_equal(s3_async_drain(c), 0);
+    assert_int_equal(s3_mpu_complete(c, "v/mpu", id, &part, 1, NULL, &e), 0);
+    free(id);
+    assert_int_equal(s3_get(c, "v/k1", 0, 0, 0, &body, &e), 0);
+    assert_int_equal(body.len, 1);
+    s3_buf_free(&body);
+    int n = get_log(log, 64);
+    assert_true(n >= 8);
+    for (int i = 0; i < n; i++) {
+        assert_string_equal(log[i].auth, "ok");
+        assert_int_not_equal(strncmp(log[i].path, "/" BUCKET, strlen("/" BUCKET)), 0);
+    }
+    s3_client_free(c);
+}
+
 /* ---- bucket subresources: multi-object delete, lifecycle, upload listing ---- */
 
 static void test_delete_many(void **state)
@@ -292,6 +348,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_list_pages, fake_reset),
         cmocka_unit_test_setup(test_list_v1, fake_reset),
+        cmocka_unit_test_setup(test_virtual_hosted, fake_reset),
         cmocka_unit_test_setup(test_delete_many, fake_reset),
         cmocka_unit_test_setup(test_lifecycle, fake_reset),
         cmocka_unit_test_setup(test_list_uploads_pages, fake_reset),
