@@ -42,18 +42,17 @@ static int list_cb(const s3_object_info *o, void *arg)
     return l->stop_at && l->n == l->stop_at ? 77 : 0;
 }
 
-static void test_list_pages(void **state)
+/* A client listing 3 keys a page, and the keys list/k00..k09, list/sub/x, list/sub/y and
+ * other in the bucket. */
+static s3_client *list_client(void)
 {
     s3_config cfg = {
         .endpoint = endpoint, .bucket = BUCKET, .access_key = AK, .secret_key = SK,
         .list_max_keys = 3,
     };
     s3_client *c = NULL;
-    struct listing l;
-    struct logrec log[64];
     s3_error e;
     char key[32];
-    (void)state;
 
     assert_int_equal(s3_client_new(&cfg, &c), 0);
     for (int i = 0; i < 10; i++) {
@@ -63,6 +62,17 @@ static void test_list_pages(void **state)
     assert_int_equal(s3_put(c, "list/sub/x", "x", 1, NULL, NULL, &e), 0);
     assert_int_equal(s3_put(c, "list/sub/y", "y", 1, NULL, NULL, &e), 0);
     assert_int_equal(s3_put(c, "other", "o", 1, NULL, NULL, &e), 0);
+    return c;
+}
+
+static void test_list_pages(void **state)
+{
+    s3_client *c = list_client();
+    struct listing l;
+    struct logrec log[64];
+    s3_error e;
+    (void)state;
+
     set_rules("");
 
     memset(&l, 0, sizeof(l));
@@ -97,24 +107,12 @@ static void test_list_pages(void **state)
  * pages and prefixes as with v2; a v1 page that repeats is refused as with v2. */
 static void list_v1_case(const char *mode)
 {
-    s3_config cfg = {
-        .endpoint = endpoint, .bucket = BUCKET, .access_key = AK, .secret_key = SK,
-        .list_max_keys = 3,
-    };
-    s3_client *c = NULL;
     struct listing l;
     struct logrec log[64];
     s3_error e;
-    char key[32];
 
     fake_reset(NULL);
-    assert_int_equal(s3_client_new(&cfg, &c), 0);
-    for (int i = 0; i < 10; i++) {
-        snprintf(key, sizeof(key), "list/k%02d", i);
-        assert_int_equal(s3_put(c, key, key, strlen(key), NULL, NULL, &e), 0);
-    }
-    assert_int_equal(s3_put(c, "list/sub/x", "x", 1, NULL, NULL, &e), 0);
-    assert_int_equal(s3_put(c, "list/sub/y", "y", 1, NULL, NULL, &e), 0);
+    s3_client *c = list_client();
     ctl("POST", "/_ctl/nov2", mode, NULL);
     set_rules("");
     assert_int_equal(s3_bucket_check(c, &e), 0);

@@ -95,35 +95,36 @@ static int raw_put(s3_client *c, const char *key, const char *query, const char 
     return s3_sync_request(c, &spec, err);
 }
 
-/* The fake refuses a PUT and an UploadPart without Content-MD5 (InvalidRequest) or with a
- * wrong one (BadDigest: the MD5 of an empty body), as AWS does on a bucket with Object
- * Lock; the same requests with the right digest pass. */
+/* PUT "hello" on key with query: refused without Content-MD5 (400 InvalidRequest) and
+ * with a wrong one (BadDigest: the MD5 of an empty body), accepted with the right one. */
+static void expect_md5_checked(s3_client *c, const char *key, const char *query)
+{
+    char md5[25];
+    s3_error e;
+
+    s3_md5_base64("hello", 5, md5);
+    assert_int_equal(raw_put(c, key, query, "hello", NULL, &e), -EINVAL);
+    assert_int_equal(e.http_status, 400);
+    assert_string_equal(e.code, "InvalidRequest");
+    assert_int_equal(raw_put(c, key, query, "hello", "1B2M2Y8AsgTpgAmY7PhCfg==", &e), -EINVAL);
+    assert_string_equal(e.code, "BadDigest");
+    assert_int_equal(raw_put(c, key, query, "hello", md5, &e), 0);
+}
+
+/* The fake refuses a PutObject and an UploadPart without the right Content-MD5, as AWS
+ * does on a bucket with Object Lock. */
 static void test_content_md5_refused(void **state)
 {
     s3_client *c = client();
-    char md5[25], q[256];
+    char q[256];
     char *id = NULL;
     s3_error e;
     (void)state;
 
-    s3_md5_base64("hello", 5, md5);
-    assert_int_equal(raw_put(c, "md5/none", NULL, "hello", NULL, &e), -EINVAL);
-    assert_int_equal(e.http_status, 400);
-    assert_string_equal(e.code, "InvalidRequest");
-    assert_int_equal(raw_put(c, "md5/none", NULL, "hello", "1B2M2Y8AsgTpgAmY7PhCfg==", &e),
-                     -EINVAL);
-    assert_string_equal(e.code, "BadDigest");
-    assert_int_equal(raw_put(c, "md5/none", NULL, "hello", md5, &e), 0);
-
+    expect_md5_checked(c, "md5/none", NULL);
     assert_int_equal(s3_mpu_create(c, "md5/part", &id, &e), 0);
     snprintf(q, sizeof(q), "partNumber=1&uploadId=%s", id);
-    assert_int_equal(raw_put(c, "md5/part", q, "hello", NULL, &e), -EINVAL);
-    assert_int_equal(e.http_status, 400);
-    assert_string_equal(e.code, "InvalidRequest");
-    assert_int_equal(raw_put(c, "md5/part", q, "hello", "1B2M2Y8AsgTpgAmY7PhCfg==", &e),
-                     -EINVAL);
-    assert_string_equal(e.code, "BadDigest");
-    assert_int_equal(raw_put(c, "md5/part", q, "hello", md5, &e), 0);
+    expect_md5_checked(c, "md5/part", q);
     assert_int_equal(s3_mpu_abort(c, "md5/part", id, &e), 0);
     free(id);
     s3_client_free(c);
