@@ -229,6 +229,19 @@ s3_client *ag_s3(ag_ctx *ctx)
         ag_fail(ctx, AG_EUSAGE, "payload signing must be auto, signed or unsigned, not '%s'", ps);
         return NULL;
     }
+    cfg.addressing = o->addressing;
+    if (o->addressing == S3_ADDR_VIRTUAL &&
+        s3_addressing_virtual(o->endpoint, o->bucket, o->addressing) < 0) {
+        ag_fail(ctx, AG_EUSAGE, "addressing = virtual needs a bucket name that can be a DNS "
+                "label (a-z 0-9 -, no dot under https) and a host name endpoint, not '%s'",
+                o->bucket);
+        return NULL;
+    }
+    if (o->storage_class != NULL && !s3_storage_class_ok(o->storage_class)) {
+        ag_fail(ctx, AG_EUSAGE, "storage class must be 1 to 64 of A-Z 0-9 _ (e.g. "
+                "STANDARD_IA), not '%s'", o->storage_class);
+        return NULL;
+    }
     warn_transport(o);
     s3_client *c = NULL;
     int rc = s3_client_new(&cfg, &c);

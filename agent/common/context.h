@@ -104,6 +104,9 @@ typedef struct ag_opts {
                                  * default (agent/backup/budget.h) */
     int snap_now;               /* snap cleanup = immediate: the agent's older snapshots
                                  * go right after the commit, not with the next snapshot */
+    /* s3compat: S3 server compatibility */
+    int addressing;             /* addressing auto|path|virtual: S3_ADDR_* */
+    const char *storage_class;  /* storage class of the data objects; NULL: none sent */
     int insecure;
     int json;                   /* --format json */
     int progress;               /* 1 unless --no-progress or not a tty */

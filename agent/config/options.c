@@ -140,6 +140,9 @@ static const opts_key keys[] = {
     { "key-file", K_STR, OFF(key_file) },
     { "passphrase-file", K_STR, OFF(passphrase_file) },
     { "old-key-files", K_STR, OFF(old_key_files) },
+    /* s3compat: S3 server compatibility */
+    { "addressing", K_CHOICE, OFF(addressing) },
+    { "storage-class", K_STR, OFF(storage_class) },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -154,6 +157,7 @@ static const struct choice_def {
     { OFF(tun.chunk_digest), { "xxh3", "sha256", NULL } },
     { OFF(encryption), { "none", "aes-256-gcm", NULL } },
     { OFF(object_lock), { "none", "governance", "compliance" } },
+    { OFF(addressing), { "auto", "path", "virtual" } },   /* the S3_ADDR_* values */
 };
 
 static const char *const *choice_values(size_t off)
@@ -336,6 +340,10 @@ static void usage(void)
           "  --key-file FILE       master key file (rbd2s3 key create FILE); or\n"
           "  --passphrase-file FILE  a passphrase (first line; or RBD2S3_PASSPHRASE)\n"
           "  --old-key-files F[,F]  earlier master keys, for reading during a rotation\n"
+          "  --addressing auto|path|virtual  bucket in the path or in the host name\n"
+          "                        (default auto: virtual for AWS endpoint names)\n"
+          "  --storage-class NAME  x-amz-storage-class of the data objects (index,\n"
+          "                        manifest and the rest stay STANDARD)\n"
           "  --no-progress         no progress line\n"
           "  -v, --verbose / -q, --quiet\n"
           "  tunables: --threads N --chunk-size SIZE --sparse-size SIZE --part-size SIZE\n"
