@@ -109,6 +109,8 @@ static void req_free(s3_req *r)
     free(r->range);
     free(r->content_type);
     free(r->content_md5);
+    free(r->copy_source);
+    free(r->copy_range);
     free(r);
 }
 
@@ -482,6 +484,10 @@ int s3_engine_submit(s3_client *c, const s3_req_spec *spec)
             (spec->content_type && !r->content_type) ||
             (spec->content_md5 && !r->content_md5))
             rc = -ENOMEM;
+        if (!rc && spec->copy_source && !(r->copy_source = strdup(spec->copy_source)))
+            rc = -ENOMEM;
+        if (!rc && spec->copy_range && !(r->copy_range = strdup(spec->copy_range)))
+            rc = -ENOMEM;
     }
     s3_sb_free(&path);
     s3_sb_free(&url);
@@ -490,6 +496,7 @@ int s3_engine_submit(s3_client *c, const s3_req_spec *spec)
         return rc == -ENOSPC ? -EINVAL : rc;
     }
     r->s.key = r->s.query = r->s.range = r->s.content_type = r->s.content_md5 = NULL;
+    r->s.copy_source = r->s.copy_range = NULL;
     if (c->unsigned_payload && spec->body_len >= S3_UNSIGNED_MIN)
         snprintf(r->payload_sha, sizeof(r->payload_sha), "UNSIGNED-PAYLOAD");
     else
