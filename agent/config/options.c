@@ -140,6 +140,8 @@ static const opts_key keys[] = {
     { "key-file", K_STR, OFF(key_file) },
     { "passphrase-file", K_STR, OFF(passphrase_file) },
     { "old-key-files", K_STR, OFF(old_key_files) },
+    /* copy */
+    { "to-region", K_STR, OFF(to_region) },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -259,6 +261,13 @@ static void from_env(ag_opts *o)
     }
     if ((v = getenv("AWS_SESSION_TOKEN")) != NULL && v[0] != '\0')
         o->session_token = v;
+    /* copy: the destination's credentials */
+    if ((v = getenv("RBD2S3_TO_ACCESS_KEY_ID")) != NULL && v[0] != '\0')
+        o->to_access_key = v;
+    if ((v = getenv("RBD2S3_TO_SECRET_ACCESS_KEY")) != NULL && v[0] != '\0') {
+        o->to_secret_key = opts_keep(v);
+        unsetenv("RBD2S3_TO_SECRET_ACCESS_KEY");
+    }
 }
 
 static void usage(void)
@@ -294,6 +303,8 @@ static void usage(void)
           "                         rewrap every data key under a new master key\n"
           "  mount   POOL/IMAGE[@BACKUP] DIR [--cache-size SIZE] [--allow-other]\n"
           "          [--foreground]  the backup as the read-only file DIR/image.raw (FUSE)\n"
+          "  copy    POOL/IMAGE[@BACKUP] --to-bucket B [--to-endpoint URL] [--to-prefix P]\n"
+          "          the backup (default: all) with its chain to a second bucket\n"
           "\n"
           "global options:\n"
           "  -c, --config FILE     config file (default /etc/rbd2s3/rbd2s3.conf if present)\n"
@@ -334,6 +345,9 @@ static void usage(void)
           "  --key-file FILE       master key file (rbd2s3 key create FILE); or\n"
           "  --passphrase-file FILE  a passphrase (first line; or RBD2S3_PASSPHRASE)\n"
           "  --old-key-files F[,F]  earlier master keys, for reading during a rotation\n"
+          "  --to-region R         copy: the destination's signing region (default the\n"
+          "                        source's); its keys: to access key / to secret key\n"
+          "                        (config) or RBD2S3_TO_ACCESS_KEY_ID/_SECRET_ACCESS_KEY\n"
           "  --no-progress         no progress line\n"
           "  -v, --verbose / -q, --quiet\n"
           "  tunables: --threads N --chunk-size SIZE --sparse-size SIZE --part-size SIZE\n"

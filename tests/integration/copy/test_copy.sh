@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# copy --to-bucket: a chain of three backups copied server-side to a second bucket of the
+# same RGW (our process moves almost nothing) restores byte-identical from it; a second
+# run copies nothing (JSON counts, LastModified unchanged); streamed to another endpoint
+# URL (the sandbox's https one); --to-prefix; an interrupted copy (kill -9) leaves no
+# manifest whose objects are missing, and a rerun completes; bad input exits 2.
+. "$(dirname "$0")/../lib.sh"
+
+NAME=$(img copy)
+SRC=rbd/$NAME
+B2="$BUCKET-2"
+B3="$BUCKET-3"
+B4="$BUCKET-4"
+for b in "$B2" "$B3" "$B4"; do
+    s3api create-bucket --bucket "$b" >/dev/null || bail "cannot create bucket $b"
+done
+trap 'rc=$?; if [ "${KEEP:-0}" != 1 ]; then for b in "$B2" "$B3" "$B4"; do
+      _remove_bucket "$b"; done; fi; (exit $rc); _lib_exit' EXIT
+
+listing_of() { # BUCKET: "key size etag lastmodified" lines, sorted
+    timeout 120 /usr/bin/aws --endpoint-url "$S3_ENDPOINT" s3api list-objects-v2 \
+        --bucket "$1" --output json \
+        | jq -r '(.Contents // [])[] | "\(.Key) \(.Size) \(.ETag) \(.LastModified)"' \
+        | LC_ALL=C sort
+}
+
+# Every manifest in BUCKET names only objects that are there, with their sizes.
+manifests_complete() { # BUCKET
+    local b=$1 k m
+    listing_of "$b" | awk '{print $1, $2}' >"$TMPD/have.$b"
+    for k in $(awk '$1 ~ /manifest\.json$/ {print $1}' "$TMPD/have.$b"); do
+        m=$(timeout 60 /usr/bin/aws --endpoint-url "$S3_ENDPOINT" s3 cp "s3://$b/$k" - ) ||
+            return 1
+        jq -r '(.data_objects[] | "\(.key) \(.size)"), "\(.index.key) \(.index.size)"' \
+            <<<"$m" | while read -r line; do
+                grep -qxF "$line" "$TMPD/have.$b" || { echo "$k names missing $line"; exit 1; }
+            done || return 1
+    done
+}
+
+restore_sum() { # BUCKET SPEC@ID NAME [extra global args]: the sha256 of the restored image
+    local b=$1 at=$2 dst=rbd/$(img "$3")
+    shift 3
+    rb --bucket "$b" "$@" restore "$at" "$dst" --dest-ceph-conf "$DST_CEPH_CONF" \
+        >/dev/null 2>"$TMPD/restore.$b.err" || { tail -n 3 "$TMPD/restore.$b.err" >&2; return 1; }
+    img_sum "$dst" "$DST_CEPH_CONF"
+}
+
+require "create a 64 MiB source image" create_image "$SRC" 64M
+require "write random data" write_random "$SRC" 0 24M
+IDS=() SUMS=()
+for i in 1 2 3; do
+    [ "$i" = 1 ] || require "random writes" rand_writes "$SRC" 8 1M
+    if do_backup "$SRC"; then ok "backup $i ($BK_ID)"; else not_ok "backup $i"; done_testing; fi
+    IDS+=("$BK_ID")
+    SUMS+=("$(img_sum "$SRC@rbd2s3-$BK_ID")")
+done
+
+# --- server-side to a second bucket of the same endpoint
+if rb --format json copy "$SRC" --to-bucket "$B2" >"$TMPD/c1.json" 2>"$TMPD/c1.err"; then
+    ok "copy to $B2"
+else
+    not_ok "copy to $B2"; tail -n 5 "$TMPD/c1.err" | sed 's/^/#   /'
+fi
+expect_eq "$(jq -r .mode "$TMPD/c1.json")" server-side "same endpoint and keys: server-side"
+expect_eq "$(jq -r .backups_copied "$TMPD/c1.json")" 3 "three backups copied"
+COPIED=$(jq -r .bytes_copied "$TMPD/c1.json")
+MOVED=$(jq -r .bytes_transferred "$TMPD/c1.json")
+check "the bytes copied are the data ($COPIED bytes)" test "$COPIED" -gt $((24 << 20))
+check "our process moved a tiny part of them ($MOVED bytes)" test $((MOVED * 100)) -lt "$COPIED"
+expect_eq "$(listing_of "$B2" | awk '{print $1, $2, $3}')" \
+    "$(listing_of "$BUCKET" | awk '{print $1, $2, $3}')" \
+    "the second bucket holds the same keys, sizes and ETags"
+expect_eq "$(restore_sum "$B2" "$SRC@${IDS[2]}" r3)" "${SUMS[2]}" \
+    "the newest (a chain of 3) restores byte-identical from $B2"
+expect_eq "$(restore_sum "$B2" "$SRC@${IDS[0]}" r1)" "${SUMS[0]}" \
+    "the full restores byte-identical from $B2"
+
+# --- a second run copies nothing
+listing_of "$B2" >"$TMPD/before"
+if rb --format json copy "$SRC" --to-bucket "$B2" >"$TMPD/c2.json" 2>"$TMPD/c2.err"; then
+    ok "second copy run"
+else
+    not_ok "second copy run"; tail -n 5 "$TMPD/c2.err" | sed 's/^/#   /'
+fi
+expect_eq "$(jq -c '[.backups_copied, .backups_present, .objects_copied, .bytes_copied]' \
+    "$TMPD/c2.json")" "[0,3,0,0]" "second run: nothing copied, three backups present"
+expect_eq "$(listing_of "$B2")" "$(cat "$TMPD/before")" "second run: LastModified unchanged"
+rb copy "$SRC" --to-bucket "$B2" >/dev/null 2>"$TMPD/c2t.err"
+check "the text report says so" grep -q "3 backups already present" "$TMPD/c2t.err"
+
+# --- streamed to another endpoint URL (https), one backup with its chain
+if [ -n "${S3_TLS_ENDPOINT:-}" ]; then
+    if rb --ca-file "$S3_TLS_CA" --format json copy "$SRC@${IDS[1]}" --to-bucket "$B3" \
+            --to-endpoint "$S3_TLS_ENDPOINT" >"$TMPD/c3.json" 2>"$TMPD/c3.err"; then
+        ok "streamed copy to $S3_TLS_ENDPOINT"
+    else
+        not_ok "streamed copy"; tail -n 5 "$TMPD/c3.err" | sed 's/^/#   /'
+    fi
+    expect_eq "$(jq -r .mode "$TMPD/c3.json")" streamed "another endpoint: streamed"
+    expect_eq "$(jq -c '[.backups[].id]' "$TMPD/c3.json")" \
+        "[\"${IDS[0]}\",\"${IDS[1]}\"]" "the backup and its parent, parent first"
+    expect_eq "$(listing_of "$B3" | awk '{print $1, $2, $3}')" \
+        "$(listing_of "$BUCKET" | grep -v "/${IDS[2]}/" | awk '{print $1, $2, $3}')" \
+        "streamed copies keep sizes and ETags"
+    expect_eq "$(restore_sum "$B3" "$SRC@${IDS[1]}" r2)" "${SUMS[1]}" \
+        "the streamed copy restores byte-identical"
+else
+    ok "# SKIP no https endpoint in this sandbox"
+fi
+
+# --- another prefix: manifests rewritten for their new keys
+if rb copy "$SRC@${IDS[0]}" --to-bucket "$B2" --to-prefix other >/dev/null 2>"$TMPD/c5.err"
+then ok "copy under another prefix"; else not_ok "copy under another prefix"
+    tail -n 3 "$TMPD/c5.err" | sed 's/^/#   /'; fi
+expect_eq "$(restore_sum "$B2" "$SRC@${IDS[0]}" r5 --prefix other)" "${SUMS[0]}" \
+    "the copy under another prefix restores byte-identical"
+
+# --- interrupted (kill -9 once objects land), then rerun
+rb --ca-file "$S3_TLS_CA" copy "$SRC" --to-bucket "$B4" --to-endpoint "${S3_TLS_ENDPOINT:-$S3_ENDPOINT}" \
+    >/dev/null 2>"$TMPD/c4.err" &
+PID=$!
+for ((t = 0; t < 600; t++)); do
+    listing_of "$B4" | grep -q . && break
+    kill -0 "$PID" 2>/dev/null || break
+    sleep 0.1
+done
+kill -9 "$PID" 2>/dev/null
+wait "$PID" 2>/dev/null
+diag "after kill -9: $(listing_of "$B4" | wc -l) objects, $(listing_of "$B4" | grep -c manifest) manifests"
+check "after kill -9 no manifest names a missing object" manifests_complete "$B4"
+if rb --ca-file "$S3_TLS_CA" --format json copy "$SRC" --to-bucket "$B4" \
+        --to-endpoint "${S3_TLS_ENDPOINT:-$S3_ENDPOINT}" >"$TMPD/c4.json" 2>"$TMPD/c4.err"; then
+    ok "the rerun completes"
+else
+    not_ok "the rerun completes"; tail -n 5 "$TMPD/c4.err" | sed 's/^/#   /'
+fi
+expect_eq "$(jq '.backups_copied + .backups_present' "$TMPD/c4.json")" 3 \
+    "the rerun ends with three backups"
+check "every manifest complete after the rerun" manifests_complete "$B4"
+expect_eq "$(restore_sum "$B4" "$SRC@${IDS[2]}" r4)" "${SUMS[2]}" \
+    "the interrupted and rerun copy restores byte-identical"
+
+# --- bad input: one line, exit 2
+expect_rc 2 "no --to-bucket" nobucket copy "$SRC"
+expect_eq "$(wc -l <"$TMPD/nobucket.err")" 1 "no --to-bucket: one line"
+expect_rc 2 "the source itself" same copy "$SRC" --to-bucket "$BUCKET"
+expect_eq "$(wc -l <"$TMPD/same.err")" 1 "the source itself: one line"
+expect_rc 2 "a bad URL" badurl copy "$SRC" --to-bucket "$B2" --to-endpoint "s3:/x"
+expect_eq "$(wc -l <"$TMPD/badurl.err")" 1 "a bad URL: one line"
+
+done_testing
