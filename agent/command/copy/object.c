@@ -204,6 +204,7 @@ int copy_object(copy_job *j, const char *src_key, const char *dst_key, uint64_t 
         ag_debug(j->ctx, "%s: already there", dst_key);
         return 1;
     }
+    ag_debug(j->ctx, "%s: copying (%llu bytes)", dst_key, (unsigned long long)size);
     char got[S3_ETAG_MAX] = "";
     rc = p.single ? copy_single(j, &p, got, &err) : copy_multipart(j, &p, got, &err);
     if (rc < 0)

@@ -116,18 +116,19 @@ then ok "copy under another prefix"; else not_ok "copy under another prefix"
 expect_eq "$(restore_sum "$B2" "$SRC@${IDS[0]}" r5 --prefix other)" "${SUMS[0]}" \
     "the copy under another prefix restores byte-identical"
 
-# --- interrupted (kill -9 once objects land), then rerun
-rb --ca-file "$S3_TLS_CA" copy "$SRC" --to-bucket "$B4" --to-endpoint "${S3_TLS_ENDPOINT:-$S3_ENDPOINT}" \
-    >/dev/null 2>"$TMPD/c4.err" &
+# --- interrupted: kill -9 as the second backup's first data object starts, then rerun
+mkfifo "$TMPD/fifo"
+"$RBD2S3" "${RB_ARGS[@]}" -v --ca-file "$S3_TLS_CA" copy "$SRC" --to-bucket "$B4" \
+    --to-endpoint "${S3_TLS_ENDPOINT:-$S3_ENDPOINT}" >/dev/null 2>"$TMPD/fifo" &
 PID=$!
-for ((t = 0; t < 600; t++)); do
-    listing_of "$B4" | grep -q . && break
-    kill -0 "$PID" 2>/dev/null || break
-    sleep 0.1
-done
-kill -9 "$PID" 2>/dev/null
+while IFS= read -r line; do
+    echo "$line" >>"$TMPD/c4k.err"
+    case $line in *"/${IDS[1]}/data.0: copying"*) kill -9 "$PID"; break ;; esac
+done <"$TMPD/fifo"
 wait "$PID" 2>/dev/null
-diag "after kill -9: $(listing_of "$B4" | wc -l) objects, $(listing_of "$B4" | grep -c manifest) manifests"
+NMAN=$(listing_of "$B4" | grep -c 'manifest\.json')
+diag "after kill -9: $(listing_of "$B4" | wc -l) objects, $NMAN manifests"
+check "the copy was cut mid-way ($NMAN of 3 manifests)" test "$NMAN" -lt 3
 check "after kill -9 no manifest names a missing object" manifests_complete "$B4"
 if rb --ca-file "$S3_TLS_CA" --format json copy "$SRC" --to-bucket "$B4" \
         --to-endpoint "${S3_TLS_ENDPOINT:-$S3_ENDPOINT}" >"$TMPD/c4.json" 2>"$TMPD/c4.err"; then
