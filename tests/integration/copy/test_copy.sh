@@ -142,6 +142,26 @@ check "every manifest complete after the rerun" manifests_complete "$B4"
 expect_eq "$(restore_sum "$B4" "$SRC@${IDS[2]}" r4)" "${SUMS[2]}" \
     "the interrupted and rerun copy restores byte-identical"
 
+# --- an encrypted image: its head object comes along; the newest restores from the copy
+ENC=rbd/$(img enc)
+KEYF=$TMPD/master.key
+require "key create" rb key create "$KEYF"
+require "create an encrypted source image" create_image "$ENC" 16M
+require "write random data" write_random "$ENC" 0 4M
+for i in 1 2; do
+    [ "$i" = 1 ] || require "random writes" rand_writes "$ENC" 4 256K
+    do_backup "$ENC" --encryption aes-256-gcm --key-file "$KEYF" ||
+        { not_ok "encrypted backup $i"; done_testing; }
+done
+ESUM=$(img_sum "$ENC@rbd2s3-$BK_ID")
+check "copy the encrypted image" rb --key-file "$KEYF" copy "$ENC" --to-bucket "$B2"
+check "its head object was copied" \
+    test -n "$(listing_of "$B2" | grep "/$(img enc)/head.json")"
+expect_eq "$(restore_sum "$B2" "$ENC" renc --key-file "$KEYF")" "$ESUM" \
+    "the newest encrypted backup restores byte-identical from the copy (head checked)"
+expect_rc 2 "an encrypted backup under another prefix" encpfx --key-file "$KEYF" \
+    copy "$ENC" --to-bucket "$B2" --to-prefix other2
+
 # --- bad input: one line, exit 2
 expect_rc 2 "no --to-bucket" nobucket copy "$SRC"
 expect_eq "$(wc -l <"$TMPD/nobucket.err")" 1 "no --to-bucket: one line"
