@@ -109,6 +109,39 @@ else
     ok "# SKIP no https endpoint in this sandbox"
 fi
 
+# --- same endpoint, another user's keys (config file, then environment): streamed
+U2=copy-$TAG AK2=CP${TAG^^} SK2=copysecret-$TAG-0123456789
+AK2=${AK2:0:20}
+B5="$BUCKET-5"
+if timeout 60 radosgw-admin -c "$SRC_CEPH_CONF" user create --uid="$U2" --display-name="$U2" \
+        --access-key="$AK2" --secret="$SK2" >/dev/null 2>&1; then
+    trap 'rc=$?; if [ "${KEEP:-0}" != 1 ]; then for b in "$B2" "$B3" "$B4"; do
+          _remove_bucket "$b"; done
+          AWS_ACCESS_KEY_ID=$AK2 AWS_SECRET_ACCESS_KEY=$SK2 _remove_bucket "$B5"
+          timeout 60 radosgw-admin -c "$SRC_CEPH_CONF" user rm --uid="$U2" --purge-data \
+              >/dev/null 2>&1; fi; (exit $rc); _lib_exit' EXIT
+    AWS_ACCESS_KEY_ID=$AK2 AWS_SECRET_ACCESS_KEY=$SK2 s3api create-bucket --bucket "$B5" \
+        >/dev/null || bail "cannot create $B5 as $U2"
+    printf '[global]\nto access key = %s\nto secret key = %s\n' "$AK2" "$SK2" >"$TMPD/to.conf"
+    chmod 600 "$TMPD/to.conf"
+    if rb -c "$TMPD/to.conf" --format json copy "$SRC@${IDS[0]}" --to-bucket "$B5" \
+            >"$TMPD/c6.json" 2>"$TMPD/c6.err"; then
+        ok "copy with the destination's keys from the config file"
+    else
+        not_ok "copy with the config file's keys"; tail -n 3 "$TMPD/c6.err" | sed 's/^/#   /'
+    fi
+    expect_eq "$(jq -r '.mode + " " + (.backups_copied | tostring)' "$TMPD/c6.json")" \
+        "streamed 1" "other credentials on the same endpoint: streamed"
+    RBD2S3_TO_ACCESS_KEY_ID=$AK2 RBD2S3_TO_SECRET_ACCESS_KEY=$SK2 \
+        rb --format json copy "$SRC@${IDS[1]}" --to-bucket "$B5" >"$TMPD/c7.json" 2>"$TMPD/c7.err"
+    expect_eq "$(jq -c '[.mode, .backups_copied, .backups_present]' "$TMPD/c7.json")" \
+        '["streamed",1,1]' "keys from the environment: the parent already present"
+    expect_rc 4 "the source's keys cannot write the other user's bucket" nokeys \
+        copy "$SRC" --to-bucket "$B5"
+else
+    ok "# SKIP radosgw-admin cannot create a second user here"
+fi
+
 # --- another prefix: manifests rewritten for their new keys
 if rb copy "$SRC@${IDS[0]}" --to-bucket "$B2" --to-prefix other >/dev/null 2>"$TMPD/c5.err"
 then ok "copy under another prefix"; else not_ok "copy under another prefix"
