@@ -86,16 +86,34 @@ static int setup_dst(copy_job *j, const copy_args *a)
     return 0;
 }
 
-/* Mark want[i] for every backup of target's chain. */
+/* Mark want[i] for every backup of target's chain. With a master key configured the
+ * chain is opened as a restore opens it (encrypted links authenticated); without one the
+ * parents are followed as the manifests name them: encrypted backups are copied as they
+ * are, the copy needs no key. */
 static int want_chain(ag_ctx *ctx, const catalog *cat, size_t target, unsigned char *want)
 {
-    chain ch;
-    if (chain_open(ctx, cat, target, &ch) < 0)
-        return -1;
-    for (size_t k = 0; k < ch.n; k++)
-        want[ch.v[k].at] = 1;
-    chain_free(&ch);
-    return 0;
+    if (ctx->keys != NULL) {
+        chain ch;
+        if (chain_open(ctx, cat, target, &ch) < 0)
+            return -1;
+        for (size_t k = 0; k < ch.n; k++)
+            want[ch.v[k].at] = 1;
+        chain_free(&ch);
+        return 0;
+    }
+    long cur = (long)target;
+    for (size_t steps = 0; steps <= cat->n; steps++) {
+        want[cur] = 1;
+        if (cat->e[cur].m.full)
+            return 0;
+        long parent = catalog_parent(cat, (size_t)cur);
+        if (parent < 0)
+            return ag_fail(ctx, AG_EINTEGRITY, "backup %s: its parent %s is not in the "
+                           "bucket", cat->e[cur].id, cat->e[cur].m.parent_id);
+        cur = parent;
+    }
+    return ag_fail(ctx, AG_EINTEGRITY, "backup %s: its parents form a loop",
+                   cat->e[target].id);
 }
 
 /* The backups to copy: the one named and its chain, or every backup of the image. */

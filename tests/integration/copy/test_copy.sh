@@ -187,7 +187,9 @@ for i in 1 2; do
         { not_ok "encrypted backup $i"; done_testing; }
 done
 ESUM=$(img_sum "$ENC@rbd2s3-$BK_ID")
-check "copy the encrypted image" rb --key-file "$KEYF" copy "$ENC" --to-bucket "$B2"
+check "copy the encrypted image, without its key" rb copy "$ENC" --to-bucket "$B2"
+check "and with its key (the chain authenticated first)" \
+    rb --key-file "$KEYF" copy "$ENC" --to-bucket "$B3"
 check "its head object was copied" \
     test -n "$(listing_of "$B2" | grep "/$(img enc)/head.json")"
 expect_eq "$(restore_sum "$B2" "$ENC" renc --key-file "$KEYF")" "$ESUM" \
