@@ -14,8 +14,18 @@ B4="$BUCKET-4"
 for b in "$B2" "$B3" "$B4"; do
     s3api create-bucket --bucket "$b" >/dev/null || bail "cannot create bucket $b"
 done
-trap 'rc=$?; if [ "${KEEP:-0}" != 1 ]; then for b in "$B2" "$B3" "$B4"; do
-      _remove_bucket "$b"; done; fi; (exit $rc); _lib_exit' EXIT
+B6="$BUCKET-6"
+U2="" AK2="" SK2="" B5=""
+cleanup_copy() {
+    local b
+    for b in "$B2" "$B3" "$B4"; do _remove_bucket "$b"; done
+    _purge_versions "$B6"
+    _remove_bucket "$B6"
+    [ -z "$U2" ] && return
+    AWS_ACCESS_KEY_ID=$AK2 AWS_SECRET_ACCESS_KEY=$SK2 _remove_bucket "$B5"
+    timeout 60 radosgw-admin -c "$SRC_CEPH_CONF" user rm --uid="$U2" --purge-data >/dev/null 2>&1
+}
+trap 'rc=$?; [ "${KEEP:-0}" = 1 ] || cleanup_copy; (exit $rc); _lib_exit' EXIT
 
 listing_of() { # BUCKET: "key size etag lastmodified" lines, sorted
     timeout 120 /usr/bin/aws --endpoint-url "$S3_ENDPOINT" s3api list-objects-v2 \
@@ -110,16 +120,12 @@ else
 fi
 
 # --- same endpoint, another user's keys (config file, then environment): streamed
-U2=copy-$TAG AK2=CP${TAG^^} SK2=copysecret-$TAG-0123456789
+AK2=CP${TAG^^} SK2=copysecret-$TAG-0123456789
 AK2=${AK2:0:20}
 B5="$BUCKET-5"
-if timeout 60 radosgw-admin -c "$SRC_CEPH_CONF" user create --uid="$U2" --display-name="$U2" \
-        --access-key="$AK2" --secret="$SK2" >/dev/null 2>&1; then
-    trap 'rc=$?; if [ "${KEEP:-0}" != 1 ]; then for b in "$B2" "$B3" "$B4"; do
-          _remove_bucket "$b"; done
-          AWS_ACCESS_KEY_ID=$AK2 AWS_SECRET_ACCESS_KEY=$SK2 _remove_bucket "$B5"
-          timeout 60 radosgw-admin -c "$SRC_CEPH_CONF" user rm --uid="$U2" --purge-data \
-              >/dev/null 2>&1; fi; (exit $rc); _lib_exit' EXIT
+if timeout 60 radosgw-admin -c "$SRC_CEPH_CONF" user create --uid="copy-$TAG" \
+        --display-name="copy-$TAG" --access-key="$AK2" --secret="$SK2" >/dev/null 2>&1; then
+    U2=copy-$TAG
     AWS_ACCESS_KEY_ID=$AK2 AWS_SECRET_ACCESS_KEY=$SK2 s3api create-bucket --bucket "$B5" \
         >/dev/null || bail "cannot create $B5 as $U2"
     printf '[global]\nto access key = %s\nto secret key = %s\n' "$AK2" "$SK2" >"$TMPD/to.conf"
@@ -141,6 +147,20 @@ if timeout 60 radosgw-admin -c "$SRC_CEPH_CONF" user create --uid="$U2" --displa
 else
     ok "# SKIP radosgw-admin cannot create a second user here"
 fi
+
+# --- object lock: the copies carry the configured retention
+s3api create-bucket --bucket "$B6" --object-lock-enabled-for-bucket >/dev/null ||
+    bail "cannot create $B6 with Object Lock"
+check "copy into a bucket with Object Lock, object lock = governance" \
+    rb --object-lock governance --object-lock-days 1 copy "$SRC@${IDS[0]}" --to-bucket "$B6"
+for k in $(listing_of "$B6" | awk '{print $1}'); do
+    echo "$(s3api head-object --bucket "$B6" --key "$k" --output json |
+            jq -r '.ObjectLockMode // "none"') $k"
+done >"$TMPD/locks"
+expect_eq "$(awk '{print $1}' "$TMPD/locks" | sort -u)" GOVERNANCE \
+    "every copied object is retained ($(wc -l <"$TMPD/locks") objects)"
+expect_rc 2 "object lock asked, destination without it" nolock \
+    --object-lock governance --object-lock-days 1 copy "$SRC@${IDS[0]}" --to-bucket "$B3"
 
 # --- another prefix: manifests rewritten for their new keys
 if rb copy "$SRC@${IDS[0]}" --to-bucket "$B2" --to-prefix other >/dev/null 2>"$TMPD/c5.err"
