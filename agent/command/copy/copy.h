@@ -39,9 +39,11 @@ int copy_dst_key(copy_job *j, const char *src_key, char *out, size_t outsz);
  * already with that size and ETag. etag: the source's ETag as the manifest records it
  * (a multipart "<md5>-<n>" or a plain MD5): the copy keeps the source's part layout when
  * it can be found (the part size of the configuration, or one part), so that the copy's
- * ETag equals it, and then it is the content check; otherwise the ETag the completion
- * reported and the size are checked. 1 when already there, 0 copied, -1 with the error
- * recorded in j->ctx (AG_EINTEGRITY for a copy that does not check out). */
+ * ETag equals it, and then it is the content check; otherwise (no layout, or the backup
+ * was cut in other parts than today's part size) the ETag the completion reported and the
+ * size are checked, and a later run takes an object of the right size as there. 1 when
+ * already there, 0 copied, -1 with the error recorded in j->ctx (AG_EINTEGRITY for a copy
+ * that does not check out). */
 int copy_object(copy_job *j, const char *src_key, const char *dst_key, uint64_t size,
                 const char *etag);
 
