@@ -230,6 +230,9 @@ int cmd_copy(ag_ctx *ctx, int argc, char **argv)
         ag_fail(ctx, AG_EFAIL, "out of memory");
         goto out;
     }
+    if (cat.bad > 0)
+        ag_warn("copy: %zu damaged manifests of the image are not copied (see verify)",
+                cat.bad);
     j.rows = json_object_new_array();
     if (select_backups(&j, &a, &cat, want) < 0 || copy_selected(&j, &cat, want) < 0 ||
         copy_head(&j, &a.spec) < 0)
