@@ -192,7 +192,7 @@ while IFS= read -r line; do
     echo "$line" >>"$TMPD/c4k.err"
     case $line in *"/${IDS[1]}/data.0: copying"*) kill -9 "$PID"; break ;; esac
 done <"$TMPD/fifo"
-wait "$PID" 2>/dev/null
+{ wait "$PID"; } 2>/dev/null
 NMAN=$(listing_of "$B4" | grep -c 'manifest\.json')
 diag "after kill -9: $(listing_of "$B4" | wc -l) objects, $NMAN manifests"
 check "the copy was cut mid-way ($NMAN of 3 manifests)" test "$NMAN" -lt 3
