@@ -110,6 +110,8 @@ static void req_free(s3_req *r)
     free(r->content_type);
     free(r->content_md5);
     free(r->storage_class);
+    free(r->copy_source);
+    free(r->copy_range);
     free(r);
 }
 
@@ -493,6 +495,10 @@ int s3_engine_submit(s3_client *c, const s3_req_spec *spec)
             (spec->content_md5 && !r->content_md5) ||
             (spec->storage_class && !r->storage_class))
             rc = -ENOMEM;
+        if (!rc && spec->copy_source && !(r->copy_source = strdup(spec->copy_source)))
+            rc = -ENOMEM;
+        if (!rc && spec->copy_range && !(r->copy_range = strdup(spec->copy_range)))
+            rc = -ENOMEM;
     }
     s3_sb_free(&path);
     s3_sb_free(&url);
@@ -502,6 +508,7 @@ int s3_engine_submit(s3_client *c, const s3_req_spec *spec)
     }
     r->s.key = r->s.query = r->s.range = r->s.content_type = r->s.content_md5 = NULL;
     r->s.storage_class = NULL;
+    r->s.copy_source = r->s.copy_range = NULL;
     if (c->unsigned_payload && spec->body_len >= S3_UNSIGNED_MIN)
         snprintf(r->payload_sha, sizeof(r->payload_sha), "UNSIGNED-PAYLOAD");
     else

@@ -343,6 +343,26 @@ int s3_async_get_range_version(s3_client *c, const char *key, const char *versio
  * never enabled. */
 int s3_get_versioning(s3_client *c, int *state, s3_error *err);
 
+/* ---- Server-side copy ----
+ *
+ * From an object of another bucket (src_bucket) reachable with this client's endpoint and
+ * credentials: the server moves the bytes. An <Error> document inside a 200 answer (S3
+ * sends one when a long copy fails after the status went out) is the failure it names,
+ * with http_status 200 in err; a 200 without the result document is -EINVAL. */
+
+/* UploadPartCopy: part `number` (1..10000) of the multipart upload upload_id of key from
+ * bytes [off, off+len) of src_key (x-amz-copy-source-range; len 0: the whole object).
+ * etag_out receives CopyPartResult/ETag without quotes. 0 or a negative code. */
+int s3_upload_part_copy(s3_client *c, const char *key, const char *upload_id, int number,
+                        const char *src_bucket, const char *src_key, uint64_t off,
+                        uint64_t len, char etag_out[S3_ETAG_MAX], s3_error *err);
+
+/* CopyObject of src_key into key (at most 5 GiB, as S3 allows), with the client's Object
+ * Lock retention like s3_put. etag_out receives CopyObjectResult/ETag without quotes
+ * (a single-part source keeps its ETag). 0 or a negative code. */
+int s3_copy_object(s3_client *c, const char *key, const char *src_bucket,
+                   const char *src_key, char etag_out[S3_ETAG_MAX], s3_error *err);
+
 /* ---- Pure helpers, exposed for unit tests and for the agent ---- */
 
 /* Hex SHA-256 of data into out[65]. */

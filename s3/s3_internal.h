@@ -146,6 +146,14 @@ int s3_xml_uploads_page_ex(const void *body, size_t len, s3_upload_cb cb, void *
                            int *truncated, char **next_key, char **next_upload_id,
                            int *cb_rc, s3_list_skip *skip);
 
+/* ---- copy.c ---- */
+
+/* Read the answer of a copy: root_name ("CopyPartResult", "CopyObjectResult") with its
+ * ETag (no quotes) into etag; an <Error> document gives its mapped code with err filled
+ * (http status 200); anything else, or no ETag, -EINVAL. */
+int s3_xml_copy_result(const void *body, size_t len, const char *root_name,
+                       char etag[S3_ETAG_MAX], s3_error *err);
+
 /* ---- versions.c ---- */
 
 /* Walk one ListVersionsResult page in document order (Version and DeleteMarker entries;
@@ -206,6 +214,10 @@ typedef struct s3_req_spec {
     s3_lock_info *lock_out;    /* or NULL: the answer's Object Lock headers go here */
     s3_done_cb user_cb;        /* for the public async calls */
     void *user_arg;
+    /* server-side copy (copy.c): x-amz-copy-source and x-amz-copy-source-range values,
+     * signed; NULL: not sent */
+    const char *copy_source;
+    const char *copy_range;
 } s3_req_spec;
 
 struct s3_req {
@@ -219,6 +231,8 @@ struct s3_req {
     char *content_type;
     char *content_md5;
     char *storage_class;
+    char *copy_source;             /* server-side copy headers (copy.c), or NULL */
+    char *copy_range;
     char payload_sha[65];          /* computed once per request, not per attempt */
     /* per attempt */
     CURL *easy;

@@ -227,7 +227,8 @@ int s3_transfer_sign(s3_client *c, s3_req *r)
     char auth[1024];
     char amz_date[17];
     char rng[256], ct[512], md5[64], lmode[64], luntil[96], sclass[128];
-    const char *sh[8];
+    char csrc[3200], crng[128];
+    const char *sh[10];
     s3_sb tok;
     int ns = 0;
     int rc;
@@ -266,6 +267,14 @@ int s3_transfer_sign(s3_client *c, s3_req *r)
         snprintf(luntil, sizeof(luntil), "x-amz-object-lock-retain-until-date: %s", until);
         sh[ns++] = lmode;
         sh[ns++] = luntil;
+    }
+    if (r->copy_source) {
+        snprintf(csrc, sizeof(csrc), "x-amz-copy-source: %s", r->copy_source);
+        sh[ns++] = csrc;
+    }
+    if (r->copy_range) {
+        snprintf(crng, sizeof(crng), "x-amz-copy-source-range: %s", r->copy_range);
+        sh[ns++] = crng;
     }
     sh[ns] = NULL;
 

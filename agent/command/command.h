@@ -24,5 +24,8 @@ int cmd_key(ag_ctx *ctx, int argc, char **argv);
 /* `mount POOL/IMAGE[@BACKUP] DIR`: the backup point as DIR/image.raw, through FUSE, until
  * SIGTERM or an unmount (agent/command/mount.c). */
 int cmd_mount(ag_ctx *ctx, int argc, char **argv);
+/* `copy POOL/IMAGE[@BACKUP] --to-bucket B`: backups with their chains to a second
+ * bucket (agent/command/copy/). */
+int cmd_copy(ag_ctx *ctx, int argc, char **argv);
 
 #endif

@@ -112,6 +112,11 @@ typedef struct ag_opts {
     int progress;               /* 1 unless --no-progress or not a tty */
     int verbose;
     int quiet;
+    /* copy (agent/command/copy/): the destination's credentials and region; NULL: the
+     * source's. From the config file or RBD2S3_TO_* variables, never argv. */
+    const char *to_access_key;
+    const char *to_secret_key;
+    const char *to_region;
     ag_tun tun;
     ag_policy policy;           /* [global] */
     ag_pool_conf pools[AG_MAX_POOLS];

@@ -143,6 +143,8 @@ static const opts_key keys[] = {
     /* s3compat: S3 server compatibility */
     { "addressing", K_CHOICE, OFF(addressing) },
     { "storage-class", K_STR, OFF(storage_class) },
+    /* copy */
+    { "to-region", K_STR, OFF(to_region) },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -263,6 +265,13 @@ static void from_env(ag_opts *o)
     }
     if ((v = getenv("AWS_SESSION_TOKEN")) != NULL && v[0] != '\0')
         o->session_token = v;
+    /* copy: the destination's credentials */
+    if ((v = getenv("RBD2S3_TO_ACCESS_KEY_ID")) != NULL && v[0] != '\0')
+        o->to_access_key = v;
+    if ((v = getenv("RBD2S3_TO_SECRET_ACCESS_KEY")) != NULL && v[0] != '\0') {
+        o->to_secret_key = opts_keep(v);
+        unsetenv("RBD2S3_TO_SECRET_ACCESS_KEY");
+    }
 }
 
 static void usage(void)
@@ -300,6 +309,8 @@ static void usage(void)
           "                         rewrap every data key under a new master key\n"
           "  mount   POOL/IMAGE[@BACKUP] DIR [--cache-size SIZE] [--allow-other]\n"
           "          [--foreground]  the backup as the read-only file DIR/image.raw (FUSE)\n"
+          "  copy    POOL/IMAGE[@BACKUP] --to-bucket B [--to-endpoint URL] [--to-prefix P]\n"
+          "          the backup (default: all) with its chain to a second bucket\n"
           "\n"
           "global options:\n"
           "  -c, --config FILE     config file (default /etc/rbd2s3/rbd2s3.conf if present)\n"
@@ -344,6 +355,9 @@ static void usage(void)
           "                        (default auto: virtual for AWS endpoint names)\n"
           "  --storage-class NAME  x-amz-storage-class of the data objects (index,\n"
           "                        manifest and the rest stay STANDARD)\n"
+          "  --to-region R         copy: the destination's signing region (default the\n"
+          "                        source's); its keys: to access key / to secret key\n"
+          "                        (config) or RBD2S3_TO_ACCESS_KEY_ID/_SECRET_ACCESS_KEY\n"
           "  --no-progress         no progress line\n"
           "  -v, --verbose / -q, --quiet\n"
           "  tunables: --threads N --chunk-size SIZE --sparse-size SIZE --part-size SIZE\n"

@@ -7,7 +7,7 @@ Binds 127.0.0.1 on a free port, prints the port on stdout (one line) and serves 
 killed. It is a small in-memory S3 (PUT/GET/HEAD/DELETE with Range, path-style, or
 virtual-hosted when the Host is BUCKET.localhost[:PORT],
 ListObjectsV2 with continuation tokens, multipart create/part/complete/abort/list,
-multi-object delete, bucket lifecycle GET/PUT/DELETE) that
+multi-object delete, bucket lifecycle GET/PUT/DELETE, CopyObject and UploadPartCopy) that
 checks every SigV4 signature and x-amz-content-sha256, so that a request that a real
 server would refuse is refused here too; Content-MD5 is required and checked where AWS
 requires it (multi-object delete, lifecycle PUT) and on every object and part PUT (as
@@ -337,6 +337,8 @@ class Handler(BaseHTTPRequestHandler):
                 if method == "GET":
                     return 200, xmlh, self.list_objects(bucket, q, stuck)
                 return 405, xmlh, error_xml("MethodNotAllowed")
+            if method == "PUT" and self.headers.get("x-amz-copy-source"):
+                return self.copy(bucket, key, q)
             if method == "PUT" and ("retention" in q or "uploadId" not in q):
                 bad = md5_header_error(self.headers, body, True)
                 if bad:
@@ -415,6 +417,36 @@ class Handler(BaseHTTPRequestHandler):
                 h["Content-Range"] = "bytes %d-%d/%d" % (a, b, len(data))
                 return 206, h, data[a:b + 1]
             return 200, h, data
+
+    def copy(self, bucket, key, q):
+        """CopyObject, or UploadPartCopy with partNumber and uploadId (a copy source
+        range taken as AWS does); the source must be in this server."""
+        st = self.server.state
+        xmlh = {"Content-Type": "application/xml"}
+        sb, _, sk = unquote(self.headers["x-amz-copy-source"]).lstrip("/").partition("/")
+        obj = st.objects.get((sb, sk))
+        if obj is None:
+            return 404, xmlh, error_xml("NoSuchKey", "The copy source does not exist.")
+        data = obj[0]
+        rng = self.headers.get("x-amz-copy-source-range")
+        if rng:
+            m = re.match(r"bytes=(\d+)-(\d+)$", rng)
+            if not m or int(m.group(2)) >= len(data) or int(m.group(1)) > int(m.group(2)):
+                return 400, xmlh, error_xml("InvalidArgument", "bad copy source range")
+            data = data[int(m.group(1)):int(m.group(2)) + 1]
+        etag = md5hex(data)
+        if "uploadId" in q:
+            up = st.uploads.get(q["uploadId"])
+            if up is None or up["key"] != key:
+                return 404, xmlh, error_xml("NoSuchUpload", "The upload does not exist")
+            up["parts"][int(q["partNumber"])] = (data, etag)
+            return 200, xmlh, ("<CopyPartResult><LastModified>2026-01-01T00:00:00.000Z"
+                               "</LastModified><ETag>&quot;%s&quot;</ETag></CopyPartResult>"
+                               % etag).encode()
+        fv.store(st, bucket, key, data, obj[1], time.time())
+        return 200, xmlh, ("<CopyObjectResult><LastModified>2026-01-01T00:00:00.000Z"
+                           "</LastModified><ETag>\"%s\"</ETag></CopyObjectResult>"
+                           % obj[1]).encode()
 
     def complete(self, bucket, key, uid, up, body):
         st = self.server.state
