@@ -173,6 +173,7 @@ static void start_attempt(s3_client *c, s3_req *r)
     r->body_pos = 0;
     r->curl_err[0] = '\0';
     s3_transfer_reset(r);
+    s3_rate_attempt_start(r, now);
     curl_slist_free_all(r->hdrs);
     r->hdrs = NULL;
 
@@ -212,9 +213,14 @@ static void detach(s3_client *c, s3_req *r)
         }
     }
     curl_multi_remove_handle(c->multi, r->easy);
-    curl_easy_reset(r->easy);
-    give_easy(c, r->easy);
+    if (r->throttled) {
+        curl_easy_cleanup(r->easy);     /* a paused handle is not reused */
+    } else {
+        curl_easy_reset(r->easy);
+        give_easy(c, r->easy);
+    }
     r->easy = NULL;
+    r->throttled = 0;
     curl_slist_free_all(r->hdrs);
     r->hdrs = NULL;
     c->running--;
@@ -392,6 +398,16 @@ static void finish_all(s3_client *c, int rc, const char *msg)
     }
 }
 
+/* Under a bandwidth limit: paused transfers go on when their tokens are there; a
+ * transfer past its deadline or stalled (paused time not counted) ends. */
+static void rate_tick(s3_client *c)
+{
+    CURLcode cc;
+    s3_req *r;
+    while ((r = s3_rate_tick(c, mono_ms(), &cc)) != NULL)
+        attempt_end(c, r, cc);
+}
+
 static void collect(s3_client *c)
 {
     CURLMsg *m;
@@ -516,6 +532,8 @@ int s3_engine_run(s3_client *c, int timeout_ms, volatile int *stop)
         if (c->cancelled)
             finish_all(c, -ECANCELED, "cancelled");
         start_ready(c);
+        if (s3_rate_active())
+            rate_tick(c);
         mc = curl_multi_perform(c->multi, &still);
         if (mc != CURLM_OK)
             finish_all(c, mc == CURLM_OUT_OF_MEMORY ? -ENOMEM : -EIO, curl_multi_strerror(mc));
@@ -529,6 +547,9 @@ int s3_engine_run(s3_client *c, int timeout_ms, volatile int *stop)
             return ran;
         int64_t wait = end - now;
         int64_t t = next_timer(c);
+        if (t >= 0 && t < wait)
+            wait = t;
+        t = s3_rate_poll_ms(c);
         if (t >= 0 && t < wait)
             wait = t;
         if (wait > POLL_SLICE_MS)
