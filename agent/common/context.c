@@ -230,6 +230,7 @@ s3_client *ag_s3(ag_ctx *ctx)
         return NULL;
     }
     warn_transport(o);
+    s3_set_rate_limits(o->limit_upload, o->limit_download);   /* the whole process's */
     s3_client *c = NULL;
     int rc = s3_client_new(&cfg, &c);
     if (rc < 0) {
@@ -302,6 +303,23 @@ int ag_parse_size(const char *s, uint64_t *out)
     if (*end != '\0' || (v != 0 && v > UINT64_MAX / mul))
         return -EINVAL;
     *out = v * mul;
+    return 0;
+}
+
+int ag_parse_rate(const char *s, uint64_t *out)
+{
+    char num[32];
+    size_t n = strlen(s);
+    if (n >= 2 && strcmp(s + n - 2, "/s") == 0)
+        n -= 2;
+    if (n == 0 || n >= sizeof(num))
+        return -EINVAL;
+    memcpy(num, s, n);
+    num[n] = '\0';
+    uint64_t v;
+    if (ag_parse_size(num, &v) < 0 || (v != 0 && (v < AG_RATE_MIN || v > AG_RATE_MAX)))
+        return -EINVAL;
+    *out = v;
     return 0;
 }
 
