@@ -398,16 +398,6 @@ static void finish_all(s3_client *c, int rc, const char *msg)
     }
 }
 
-/* Under a bandwidth limit: paused transfers go on when their tokens are there; a
- * transfer past its deadline or stalled (paused time not counted) ends. */
-static void rate_tick(s3_client *c)
-{
-    CURLcode cc;
-    s3_req *r;
-    while ((r = s3_rate_tick(c, mono_ms(), &cc)) != NULL)
-        attempt_end(c, r, cc);
-}
-
 static void collect(s3_client *c)
 {
     CURLMsg *m;
@@ -532,8 +522,10 @@ int s3_engine_run(s3_client *c, int timeout_ms, volatile int *stop)
         if (c->cancelled)
             finish_all(c, -ECANCELED, "cancelled");
         start_ready(c);
-        if (s3_rate_active())
-            rate_tick(c);
+        s3_req *lr;     /* under a bandwidth limit: resume paused transfers, end overdue */
+        CURLcode lcc;
+        while (s3_rate_active() && (lr = s3_rate_tick(c, mono_ms(), &lcc)) != NULL)
+            attempt_end(c, lr, lcc);
         mc = curl_multi_perform(c->multi, &still);
         if (mc != CURLM_OK)
             finish_all(c, mc == CURLM_OUT_OF_MEMORY ? -ENOMEM : -EIO, curl_multi_strerror(mc));
