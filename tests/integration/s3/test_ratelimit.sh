@@ -3,7 +3,9 @@
 #  (a) a full backup of RATELIMIT_MIB (default 16) MiB of random data at
 #      --limit-upload 8M and an incremental with the limit given as a config key, then a
 #      restore of each point at --limit-download 8M/s: identical to the source snapshots
-#  (b) bad values (not a size, below 1K, above 1T, a sign, "/S", a dangling "/", in the
+#  (b) `run --jobs 3` over three images of a namespace of our own with `limit upload`:
+#      one limit for the process's three clients; every image restored identical
+#  (c) bad values (not a size, below 1K, above 1T, a sign, "/S", a dangling "/", in the
 #      config file too): exit 2, one stderr line naming the key, nothing written
 # The achieved rates are printed as diagnostics only: no test here bounds a time
 # (the benchmark measures them: tests/bench, group ratelimit).
@@ -51,7 +53,7 @@ rate "restore at 8 MiB/s (whole command)" $((MIB << 20)) "$t0" "$(date +%s%N)"
 expect_eq "$(sha256sum <"$TMPD/full.raw" | cut -d' ' -f1)" "$SUM1" "restored full equals its snapshot"
 
 printf '[global]\nlimit download = 8M\n' >"$TMPD/down.conf"
-if rb -c "$TMPD/down.conf" restore "$SRC@$ID2" --to-file "$TMPD/incr.raw" \
+if rb -c "$TMPD/down.conf" restore "$SRC@$ID2" --to-file "$TMPD/incr.raw" >/dev/null \
         2>"$TMPD/restore2.err"; then
     ok "restore of the incremental with 'limit download = 8M'"
 else
@@ -61,7 +63,28 @@ fi
 expect_eq "$(sha256sum <"$TMPD/incr.raw" | cut -d' ' -f1)" "$SUM2" \
     "restored incremental equals its snapshot"
 
-# --- (b) bad values: exit 2, one line naming the key, nothing written
+# --- (b) run --jobs 3: three clients, one limit
+NS=rl$TAG
+require "create namespace rbd/$NS" rbd_src namespace create "rbd/$NS"
+for n in a b c; do
+    require "create image rbd/$NS/$n-$TAG" create_image "rbd/$NS/$n-$TAG" 4M
+    require "write to $n" write_random "rbd/$NS/$n-$TAG" 0 4M
+done
+printf '[global]\nlimit upload = 4M\njobs = 3\n[pool:rbd/%s]\nimages = *\n' "$NS" >"$TMPD/run.conf"
+t0=$(date +%s%N)
+rb -c "$TMPD/run.conf" --format json run >"$TMPD/run.json" 2>"$TMPD/run.err"
+expect_eq "$?" 0 "run --jobs 3 with 'limit upload = 4M'"
+rate "run --jobs 3 at 4 MiB/s for the process (whole command)" $((12 << 20)) "$t0" "$(date +%s%N)"
+expect_eq "$(jq -r '[.[] | .result] | join(" ")' "$TMPD/run.json" 2>/dev/null)" "ok ok ok" \
+    "run backed up the three images"
+for n in a b c; do
+    spec=rbd/$NS/$n-$TAG
+    rb restore "$spec" --to-file "$TMPD/$n.raw" --limit-download 4M >/dev/null 2>"$TMPD/$n.err"
+    expect_eq "$(sha256sum <"$TMPD/$n.raw" | cut -d' ' -f1)" "$(img_sum "$spec")" \
+        "$spec restored at 4 MiB/s equals the image"
+done
+
+# --- (c) bad values: exit 2, one line naming the key, nothing written
 before=$(bucket_listing)
 snaps=$(snap_names "$SRC")
 for bad in fast 1023 2T -1 +8M 8M/S 8M/ "8 M" ""; do
