@@ -524,7 +524,7 @@ int s3_engine_run(s3_client *c, int timeout_ms, volatile int *stop)
         start_ready(c);
         s3_req *lr;     /* under a bandwidth limit: resume paused transfers, end overdue */
         CURLcode lcc;
-        while (s3_rate_active() && (lr = s3_rate_tick(c, mono_ms(), &lcc)) != NULL)
+        while ((lr = s3_rate_tick(c, mono_ms(), &lcc)) != NULL)
             attempt_end(c, lr, lcc);
         mc = curl_multi_perform(c->multi, &still);
         if (mc != CURLM_OK)

@@ -333,7 +333,8 @@ int s3_get_versioning(s3_client *c, int *state, s3_error *err);
  * count only the time its transfer was not paused. */
 
 /* Set the upload and download limits (0: none), from now on for every transfer that
- * starts. Unchanged values keep their bucket. Thread-safe; cannot fail. */
+ * starts (one paused under a limit now lifted goes on at once). Unchanged values keep
+ * their bucket. Thread-safe; cannot fail. */
 void s3_set_rate_limits(uint64_t up, uint64_t down);
 
 /* ---- Pure helpers, exposed for unit tests and for the agent ---- */

@@ -156,6 +156,33 @@ static void test_limited_deadline(void **state)
     s3_client_free(c);
 }
 
+static void got(const s3_result *res, void *arg)
+{
+    *(int *)arg = res->rc == 0 ? 1 : -1;
+}
+
+static void test_limit_lifted(void **state)
+{
+    static unsigned char data[BODY], back[BODY];
+    s3_client *c = client_with(endpoint, SK, 0, 0, 4);
+    s3_error e;
+    int done = 0;
+    (void)state;
+
+    /* transfers paused under a limit go on once it is lifted */
+    fill(data, sizeof(data), 9);
+    assert_int_equal(s3_put(c, "lift", data, sizeof(data), NULL, NULL, &e), 0);
+    s3_set_rate_limits(0, 4096);
+    assert_int_equal(s3_async_get_range(c, "lift", 0, BODY, back, BODY, got, &done), 0);
+    s3_async_run(c, 300);
+    assert_int_equal(done, 0);                  /* 384 KiB at 4 KiB/s: still going */
+    s3_set_rate_limits(0, 0);
+    assert_int_equal(s3_async_drain(c), 0);
+    assert_int_equal(done, 1);
+    assert_memory_equal(back, data, sizeof(data));
+    s3_client_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -166,6 +193,7 @@ int main(void)
         cmocka_unit_test(test_bucket_long_run),
         cmocka_unit_test_setup(test_limited_put_get, fake_reset),
         cmocka_unit_test_setup(test_limited_deadline, fake_reset),
+        cmocka_unit_test_setup(test_limit_lifted, fake_reset),
     };
     return FAKE_MAIN("test_s3_ratelimit", tests);   /* a failure, never a skip */
 }
