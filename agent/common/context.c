@@ -190,6 +190,20 @@ static int retry_time_ms(ag_ctx *ctx, int *max_retries)
     return secs == 0 ? 1 : (int)(secs * 1000);
 }
 
+/* The bandwidth limits of the whole process, said with -v. */
+static void set_rate_limits(const ag_ctx *ctx)
+{
+    char up[32] = "none", down[32] = "none";
+    s3_set_rate_limits(ctx->opts.limit_upload, ctx->opts.limit_download);
+    if (ctx->opts.limit_upload)
+        ag_fmt_size(ctx->opts.limit_upload, up, sizeof(up));
+    if (ctx->opts.limit_download)
+        ag_fmt_size(ctx->opts.limit_download, down, sizeof(down));
+    if (ctx->opts.limit_upload || ctx->opts.limit_download)
+        ag_debug(ctx, "bandwidth limits: upload %s%s, download %s%s", up,
+                 ctx->opts.limit_upload ? "/s" : "", down, ctx->opts.limit_download ? "/s" : "");
+}
+
 s3_client *ag_s3(ag_ctx *ctx)
 {
     if (ctx->s3 != NULL)
@@ -230,7 +244,7 @@ s3_client *ag_s3(ag_ctx *ctx)
         return NULL;
     }
     warn_transport(o);
-    s3_set_rate_limits(o->limit_upload, o->limit_download);   /* the whole process's */
+    set_rate_limits(ctx);
     s3_client *c = NULL;
     int rc = s3_client_new(&cfg, &c);
     if (rc < 0) {
