@@ -109,6 +109,7 @@ static void req_free(s3_req *r)
     free(r->range);
     free(r->content_type);
     free(r->content_md5);
+    free(r->storage_class);
     free(r);
 }
 
@@ -428,6 +429,38 @@ static int run_callbacks(s3_client *c)
     return ran;
 }
 
+int s3_req_target(const s3_client *c, const char *key, const char *query, s3_sb *path,
+                  s3_sb *url)
+{
+    s3_sb_init(path, 16 * 1024);
+    s3_sb_init(url, 32 * 1024);
+    s3_sb_adds(path, c->base_path);
+    if (!c->virtual_host) {
+        s3_sb_add(path, "/", 1);
+        s3_sb_adds(path, c->bucket_enc);
+    } else if (!key) {
+        s3_sb_add(path, "/", 1);          /* the bucket itself: "/" */
+    }
+    if (key) {
+        size_t need = s3_uri_encode(key, 1, NULL, 0) + 1;
+        char *enc = malloc(need);
+        if (!enc)
+            return -ENOMEM;
+        s3_uri_encode(key, 1, enc, need);
+        s3_sb_add(path, "/", 1);
+        s3_sb_adds(path, enc);
+        free(enc);
+    }
+    s3_sb_adds(url, c->origin);
+    if (path->p)
+        s3_sb_adds(url, path->p);
+    if (query && *query) {
+        s3_sb_add(url, "?", 1);
+        s3_sb_adds(url, query);
+    }
+    return path->err ? path->err : url->err;
+}
+
 int s3_engine_submit(s3_client *c, const s3_req_spec *spec)
 {
     s3_req *r;
@@ -451,31 +484,7 @@ int s3_engine_submit(s3_client *c, const s3_req_spec *spec)
     r->s = *spec;
     r->content_length = -1;
 
-    s3_sb_init(&path, 16 * 1024);
-    s3_sb_adds(&path, c->base_path);
-    s3_sb_add(&path, "/", 1);
-    s3_sb_adds(&path, c->bucket_enc);
-    if (spec->key) {
-        size_t need = s3_uri_encode(spec->key, 1, NULL, 0) + 1;
-        char *enc = malloc(need);
-        if (enc) {
-            s3_uri_encode(spec->key, 1, enc, need);
-            s3_sb_add(&path, "/", 1);
-            s3_sb_adds(&path, enc);
-            free(enc);
-        } else {
-            path.err = -ENOMEM;
-        }
-    }
-    s3_sb_init(&url, 32 * 1024);
-    s3_sb_adds(&url, c->origin);
-    if (path.p)
-        s3_sb_adds(&url, path.p);
-    if (spec->query && *spec->query) {
-        s3_sb_add(&url, "?", 1);
-        s3_sb_adds(&url, spec->query);
-    }
-    rc = path.err ? path.err : url.err;
+    rc = s3_req_target(c, spec->key, spec->query, &path, &url);
     if (!rc) {
         r->path = path.p;
         r->url = url.p;
@@ -484,9 +493,11 @@ int s3_engine_submit(s3_client *c, const s3_req_spec *spec)
         r->range = spec->range ? strdup(spec->range) : NULL;
         r->content_type = spec->content_type ? strdup(spec->content_type) : NULL;
         r->content_md5 = spec->content_md5 ? strdup(spec->content_md5) : NULL;
+        r->storage_class = spec->storage_class ? strdup(spec->storage_class) : NULL;
         if (!r->query || (spec->range && !r->range) ||
             (spec->content_type && !r->content_type) ||
-            (spec->content_md5 && !r->content_md5))
+            (spec->content_md5 && !r->content_md5) ||
+            (spec->storage_class && !r->storage_class))
             rc = -ENOMEM;
     }
     s3_sb_free(&path);
@@ -496,6 +507,7 @@ int s3_engine_submit(s3_client *c, const s3_req_spec *spec)
         return rc == -ENOSPC ? -EINVAL : rc;
     }
     r->s.key = r->s.query = r->s.range = r->s.content_type = r->s.content_md5 = NULL;
+    r->s.storage_class = NULL;
     if (c->unsigned_payload && spec->body_len >= S3_UNSIGNED_MIN)
         snprintf(r->payload_sha, sizeof(r->payload_sha), "UNSIGNED-PAYLOAD");
     else

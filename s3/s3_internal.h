@@ -193,6 +193,7 @@ typedef struct s3_req_spec {
     const char *range;         /* Range header value or NULL */
     const char *content_type;  /* or NULL */
     const char *content_md5;   /* Content-MD5 header value (base64), signed; or NULL */
+    const char *storage_class; /* x-amz-storage-class of the object created, or NULL */
     const void *body;          /* must stay valid until done runs */
     size_t body_len;
     int sink;
@@ -219,6 +220,7 @@ struct s3_req {
     char *range;
     char *content_type;
     char *content_md5;
+    char *storage_class;
     char payload_sha[65];          /* computed once per request, not per attempt */
     /* per attempt */
     CURL *easy;
@@ -270,6 +272,8 @@ struct s3_client {
     char *host;                 /* the Host header value */
     char *base_path;            /* "" or "/prefix" of the endpoint */
     char *bucket_enc;           /* URI-encoded bucket */
+    int virtual_host;           /* 1: BUCKET.HOST, the bucket not in the path */
+    int list_v1;                /* the server knows no ListObjectsV2: ListObjects (v1) */
     CURLM *multi;
     CURL **idle;                /* reusable easy handles */
     int nidle;
@@ -290,6 +294,13 @@ struct s3_client {
     time_t lock_until;
     s3_test_hooks hooks;
 };
+
+/* The canonical path ("/BUCKET/KEY" encoded, or "/KEY" when virtual-hosted, after the
+ * endpoint's prefix) of a request on key (NULL: the bucket) into path and its URL (with
+ * ?query when not NULL or empty) into url; both initialised here, the caller frees them
+ * (s3_sb_free) whatever the outcome. 0, -ENOMEM or -ENOSPC. */
+int s3_req_target(const s3_client *c, const char *key, const char *query, s3_sb *path,
+                  s3_sb *url);
 
 /* Queue a request. 0 (done will run exactly once), -EINVAL or -ENOMEM (it will not). */
 int s3_engine_submit(s3_client *c, const s3_req_spec *spec);

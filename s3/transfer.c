@@ -240,8 +240,8 @@ int s3_transfer_sign(s3_client *c, s3_req *r)
 {
     char auth[1024];
     char amz_date[17];
-    char rng[256], ct[512], md5[64], lmode[64], luntil[96];
-    const char *sh[7];
+    char rng[256], ct[512], md5[64], lmode[64], luntil[96], sclass[128];
+    const char *sh[8];
     s3_sb tok;
     int ns = 0;
     int rc;
@@ -267,6 +267,10 @@ int s3_transfer_sign(s3_client *c, s3_req *r)
     if (r->content_md5) {
         snprintf(md5, sizeof(md5), "content-md5: %s", r->content_md5);
         sh[ns++] = md5;
+    }
+    if (r->storage_class) {
+        snprintf(sclass, sizeof(sclass), "x-amz-storage-class: %s", r->storage_class);
+        sh[ns++] = sclass;
     }
     if ((r->s.flags & S3_REQ_LOCK) && s3_lock_mode_name(c->lock_mode)) {
         char until[32];

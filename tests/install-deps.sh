@@ -13,6 +13,7 @@ PKGS=(
     groff-base man-db systemd
     clang libclang-rt-14-dev
     libmicrohttpd-dev libfuse3-dev fuse3 fuse2fs qemu-utils qemu-block-extra
+    debhelper dh-autoreconf dpkg-dev
 )
 
 missing=()

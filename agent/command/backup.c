@@ -23,6 +23,7 @@ static void report(const ag_ctx *ctx, const naming_spec *spec, const manifest *m
         json_object *o = writer_json(name, m);
         json_object_object_add(o, "cleanup_errors", json_object_new_int(cleanup_errors));
         resume_json(o, res);
+        pipeline_walk_json(o, &res->walk);
         puts(json_object_to_json_string_ext(o, AG_JSON_OUT));
         json_object_put(o);
         return;

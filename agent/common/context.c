@@ -243,6 +243,19 @@ s3_client *ag_s3(ag_ctx *ctx)
         ag_fail(ctx, AG_EUSAGE, "payload signing must be auto, signed or unsigned, not '%s'", ps);
         return NULL;
     }
+    cfg.addressing = o->addressing;
+    if (o->addressing == S3_ADDR_VIRTUAL &&
+        s3_addressing_virtual(o->endpoint, o->bucket, o->addressing) < 0) {
+        ag_fail(ctx, AG_EUSAGE, "addressing = virtual needs a bucket name that can be a DNS "
+                "label (a-z 0-9 -, no dot under https) and a host name endpoint, not '%s'",
+                o->bucket);
+        return NULL;
+    }
+    if (o->storage_class != NULL && !s3_storage_class_ok(o->storage_class)) {
+        ag_fail(ctx, AG_EUSAGE, "storage class must be 1 to 64 of A-Z 0-9 _ (e.g. "
+                "STANDARD_IA), not '%s'", o->storage_class);
+        return NULL;
+    }
     warn_transport(o);
     set_rate_limits(ctx);
     s3_client *c = NULL;
@@ -263,6 +276,14 @@ s3_client *ag_s3(ag_ctx *ctx)
     }
     ctx->s3 = c;
     return c;
+}
+
+void ag_adopt(ag_ctx *ctx, const ag_ctx *sub)
+{
+    if (sub->s3 != NULL && sub->s3 != ctx->s3)
+        s3_client_set_warn(sub->s3, s3_warning, ctx);
+    ctx->s3 = sub->s3;
+    ctx->src = sub->src;
 }
 
 rbdio_cluster *ag_cluster(ag_ctx *ctx)

@@ -104,6 +104,9 @@ typedef struct ag_opts {
                                  * default (agent/backup/budget.h) */
     int snap_now;               /* snap cleanup = immediate: the agent's older snapshots
                                  * go right after the commit, not with the next snapshot */
+    /* s3compat: S3 server compatibility */
+    int addressing;             /* addressing auto|path|virtual: S3_ADDR_* */
+    const char *storage_class;  /* storage class of the data objects; NULL: none sent */
     int insecure;
     int json;                   /* --format json */
     int progress;               /* 1 unless --no-progress or not a tty */
@@ -167,8 +170,14 @@ double ag_now(void);
 /* Debug line on stderr with -v. */
 void ag_debug(const ag_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* The S3 client, connected and the bucket checked, or NULL (error recorded). */
+/* The S3 client, connected and the bucket checked, or NULL (error recorded). Its
+ * warnings go to ctx: a copy of a context that opens the client must hand it back with
+ * ag_adopt() before the copy ends. */
 s3_client *ag_s3(ag_ctx *ctx);
+
+/* ctx takes over the connections (S3 client, cluster) of sub, a copy of ctx about to
+ * end; the client's warnings go to ctx from now on. Cannot fail. */
+void ag_adopt(ag_ctx *ctx, const ag_ctx *sub);
 /* The source cluster, or NULL (error recorded). */
 rbdio_cluster *ag_cluster(ag_ctx *ctx);
 void ag_ctx_close(ag_ctx *ctx);

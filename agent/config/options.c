@@ -140,6 +140,9 @@ static const opts_key keys[] = {
     { "key-file", K_STR, OFF(key_file) },
     { "passphrase-file", K_STR, OFF(passphrase_file) },
     { "old-key-files", K_STR, OFF(old_key_files) },
+    /* s3compat: S3 server compatibility */
+    { "addressing", K_CHOICE, OFF(addressing) },
+    { "storage-class", K_STR, OFF(storage_class) },
     /* bandwidth limits */
     { "limit-upload", K_RATE, OFF(limit_upload) },
     { "limit-download", K_RATE, OFF(limit_download) },
@@ -157,6 +160,7 @@ static const struct choice_def {
     { OFF(tun.chunk_digest), { "xxh3", "sha256", NULL } },
     { OFF(encryption), { "none", "aes-256-gcm", NULL } },
     { OFF(object_lock), { "none", "governance", "compliance" } },
+    { OFF(addressing), { "auto", "path", "virtual" } },   /* the S3_ADDR_* values */
 };
 
 static const char *const *choice_values(size_t off)
@@ -297,6 +301,8 @@ static void usage(void)
           "          within SIZE (default 512M, the whole process)\n"
           "  import-diff FILE|- POOL/IMAGE   store an rbd export-diff stream as a backup\n"
           "  verify  [POOL/IMAGE[@BACKUP]] [--deep] [--source] [--as-of TIME]\n"
+          "          [--sample PERCENT [--seed N]]   with --source: compare a random\n"
+          "          PERCENT of each backup (whole chunks, holes included) with its snapshot\n"
           "  serve   [--listen HOST:PORT] [--token-file F] [--tls-cert F --tls-key F]\n"
           "          [--max-connections N] [--cache-size SIZE]   backups over HTTP\n"
           "  key create FILE        a new master key file (32 random bytes, mode 0600)\n"
@@ -344,6 +350,10 @@ static void usage(void)
           "  --key-file FILE       master key file (rbd2s3 key create FILE); or\n"
           "  --passphrase-file FILE  a passphrase (first line; or RBD2S3_PASSPHRASE)\n"
           "  --old-key-files F[,F]  earlier master keys, for reading during a rotation\n"
+          "  --addressing auto|path|virtual  bucket in the path or in the host name\n"
+          "                        (default auto: virtual for AWS endpoint names)\n"
+          "  --storage-class NAME  x-amz-storage-class of the data objects (index,\n"
+          "                        manifest and the rest stay STANDARD)\n"
           "  --limit-upload RATE   bandwidth limit of the whole process's uploads, bytes/s:\n"
           "                        20M or 20M/s = 20 MiB/s (default 0: none)\n"
           "  --limit-download RATE  the same for downloads\n"

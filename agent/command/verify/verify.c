@@ -159,6 +159,7 @@ static void cleanup(verify_job *v)
     free(v->head);
     free(v->own_until);
     free(v->protected_until);
+    free(v->sampled);
     if (v->devnull >= 0)
         close(v->devnull);
     catalog_free(&v->cat);
@@ -172,19 +173,23 @@ int cmd_verify(ag_ctx *ctx, int argc, char **argv)
     v.ctx = ctx;
     v.devnull = -1;
     const char *deep = NULL, *source = NULL;
-    opts_cmd spec[] = { { "deep", 0, &deep }, { "source", 0, &source }, { "as-of", 1, &v.as_of } };
+    const char *sample = NULL, *seed = NULL;
+    opts_cmd spec[] = { { "deep", 0, &deep }, { "source", 0, &source }, { "as-of", 1, &v.as_of },
+                        { "sample", 1, &sample }, { "seed", 1, &seed } };
     char **pos;
     int npos;
-    if (opts_parse_command(ctx, argc, argv, spec, 3, &pos, &npos) < 0)
+    if (opts_parse_command(ctx, argc, argv, spec, 5, &pos, &npos) < 0)
         return ctx->exit_code;
     if (npos > 1 || (npos == 1 && naming_parse_spec(pos[0], 1, &v.spec) < 0)) {
-        ag_fail(ctx, AG_EUSAGE, "usage: verify [POOL/IMAGE[@BACKUP]] [--deep] [--source] "
-                "[--as-of TIME]");
+        ag_fail(ctx, AG_EUSAGE, "usage: verify [POOL/IMAGE[@BACKUP]] [--deep] [--source "
+                "[--sample PERCENT [--seed N]]] [--as-of TIME]");
         return ctx->exit_code;
     }
     v.have_spec = npos == 1;
     v.deep = deep != NULL;
     v.source = source != NULL;
+    if (verify_sample_opts(&v, sample, seed) < 0)
+        return ctx->exit_code;
     run(&v);
     cleanup(&v);
     return ctx->exit_code;
