@@ -176,6 +176,7 @@ static void start_attempt(s3_client *c, s3_req *r)
     r->body_pos = 0;
     r->curl_err[0] = '\0';
     s3_transfer_reset(r);
+    s3_rate_attempt_start(r, now);
     curl_slist_free_all(r->hdrs);
     r->hdrs = NULL;
 
@@ -215,9 +216,14 @@ static void detach(s3_client *c, s3_req *r)
         }
     }
     curl_multi_remove_handle(c->multi, r->easy);
-    curl_easy_reset(r->easy);
-    give_easy(c, r->easy);
+    if (r->throttled) {
+        curl_easy_cleanup(r->easy);     /* a paused handle is not reused */
+    } else {
+        curl_easy_reset(r->easy);
+        give_easy(c, r->easy);
+    }
     r->easy = NULL;
+    r->throttled = 0;
     curl_slist_free_all(r->hdrs);
     r->hdrs = NULL;
     c->running--;
@@ -535,6 +541,10 @@ int s3_engine_run(s3_client *c, int timeout_ms, volatile int *stop)
         if (c->cancelled)
             finish_all(c, -ECANCELED, "cancelled");
         start_ready(c);
+        s3_req *lr;     /* under a bandwidth limit: resume paused transfers, end overdue */
+        CURLcode lcc;
+        while ((lr = s3_rate_tick(c, mono_ms(), &lcc)) != NULL)
+            attempt_end(c, lr, lcc);
         mc = curl_multi_perform(c->multi, &still);
         if (mc != CURLM_OK)
             finish_all(c, mc == CURLM_OUT_OF_MEMORY ? -ENOMEM : -EIO, curl_multi_strerror(mc));
@@ -548,6 +558,9 @@ int s3_engine_run(s3_client *c, int timeout_ms, volatile int *stop)
             return ran;
         int64_t wait = end - now;
         int64_t t = next_timer(c);
+        if (t >= 0 && t < wait)
+            wait = t;
+        t = s3_rate_poll_ms(c);
         if (t >= 0 && t < wait)
             wait = t;
         if (wait > POLL_SLICE_MS)

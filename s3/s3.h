@@ -363,6 +363,20 @@ int s3_upload_part_copy(s3_client *c, const char *key, const char *upload_id, in
 int s3_copy_object(s3_client *c, const char *key, const char *src_bucket,
                    const char *src_key, char etag_out[S3_ETAG_MAX], s3_error *err);
 
+/* ---- Bandwidth limits ----
+ *
+ * Process-wide limits in bytes per second over every client and thread: request bodies
+ * are counted as they are sent, answers (bodies and error documents) as they are
+ * received. A transfer that finds no tokens is paused and goes on when they are back; a
+ * full bucket holds half a second's worth, an empty one is where a process starts. While
+ * a limit is set, a request's deadline and the stall check (under 1 KiB/s for 30 s)
+ * count only the time its transfer was not paused. */
+
+/* Set the upload and download limits (0: none), from now on for every transfer that
+ * starts (one paused under a limit now lifted goes on at once). Unchanged values keep
+ * their bucket. Thread-safe; cannot fail. */
+void s3_set_rate_limits(uint64_t up, uint64_t down);
+
 /* ---- Pure helpers, exposed for unit tests and for the agent ---- */
 
 /* Hex SHA-256 of data into out[65]. */

@@ -118,6 +118,10 @@ typedef struct ag_opts {
     const char *to_secret_key;
     const char *to_region;
     ag_tun tun;
+    /* bandwidth limits of the whole process (limit upload, limit download), bytes/s;
+     * 0: none (ag_parse_rate) */
+    uint64_t limit_upload;
+    uint64_t limit_download;
     ag_policy policy;           /* [global] */
     ag_pool_conf pools[AG_MAX_POOLS];
     int npools;
@@ -185,6 +189,12 @@ void ag_ctx_close(ag_ctx *ctx);
 
 /* Parse "4M", "1G", "512K", "123" into bytes; 0 or -EINVAL. */
 int ag_parse_size(const char *s, uint64_t *out);
+/* Parse a bandwidth limit: a size as ag_parse_size takes it (binary units: "20M" and
+ * "20MB" are 20 MiB), optionally followed by "/s", in bytes per second; "0" is no limit,
+ * anything else from AG_RATE_MIN to AG_RATE_MAX. 0 or -EINVAL. */
+#define AG_RATE_MIN 1024ULL
+#define AG_RATE_MAX (1ULL << 40)
+int ag_parse_rate(const char *s, uint64_t *out);
 /* Parse "90", "30s", "15m", "12h", "7d", "2w" into seconds; 0 or -EINVAL. */
 int ag_parse_duration(const char *s, long long *out);
 /* "1.50 GiB" into out. */

@@ -99,7 +99,7 @@ static void defaults(ag_opts *o)
 }
 
 /* Keys accepted in [global], the config file, and as --options. */
-enum key_kind { K_STR, K_INT, K_SIZE, K_FLAG, K_CHOICE, K_SECS, K_DAYS };
+enum key_kind { K_STR, K_INT, K_SIZE, K_FLAG, K_CHOICE, K_SECS, K_DAYS, K_RATE };
 struct key_def {
     const char *name;
     enum key_kind kind;
@@ -145,6 +145,9 @@ static const opts_key keys[] = {
     { "storage-class", K_STR, OFF(storage_class) },
     /* copy */
     { "to-region", K_STR, OFF(to_region) },
+    /* bandwidth limits */
+    { "limit-upload", K_RATE, OFF(limit_upload) },
+    { "limit-download", K_RATE, OFF(limit_download) },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -238,6 +241,13 @@ int opts_set_key(ag_ctx *ctx, const opts_key *k, const char *value, const char *
             return ag_fail(ctx, AG_EUSAGE, "%s: %s: not a number from 1 to %ld: '%s'",
                            where, k->name, max, value);
         *(int *)(base + k->off) = (int)v;
+        return 0;
+    case K_RATE:
+        if (ag_parse_rate(value, &size) < 0)
+            return ag_fail(ctx, AG_EUSAGE, "%s: %s: not a rate in bytes per second from 1K "
+                           "to 1T (like 20M or 20M/s: MiB/s) or 0 for none: '%s'", where,
+                           k->name, value);
+        *(uint64_t *)(base + k->off) = size;
         return 0;
     case K_SIZE:
         if (ag_parse_size(value, &size) < 0 || size == 0)
@@ -358,6 +368,9 @@ static void usage(void)
           "  --to-region R         copy: the destination's signing region (default the\n"
           "                        source's); its keys: to access key / to secret key\n"
           "                        (config) or RBD2S3_TO_ACCESS_KEY_ID/_SECRET_ACCESS_KEY\n"
+          "  --limit-upload RATE   bandwidth limit of the whole process's uploads, bytes/s:\n"
+          "                        20M or 20M/s = 20 MiB/s (default 0: none)\n"
+          "  --limit-download RATE  the same for downloads\n"
           "  --no-progress         no progress line\n"
           "  -v, --verbose / -q, --quiet\n"
           "  tunables: --threads N --chunk-size SIZE --sparse-size SIZE --part-size SIZE\n"
