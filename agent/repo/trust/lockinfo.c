@@ -19,11 +19,6 @@ int lockinfo_enabled(ag_ctx *ctx, int *enabled)
                 "a bucket without a lock", s3_strerror(rc, &err));
         return 0;
     }
-    if (rc < 0 && err.http_status == 501) {
-        /* a server without Object Lock at all (s3rver: NotImplemented): no lock */
-        ag_debug(ctx, "the server does not implement Object Lock: a bucket without a lock");
-        return 0;
-    }
     return rc < 0 ? ag_fail_s3(ctx, rc, &err, "reading the Object Lock configuration") : 0;
 }
 
