@@ -121,26 +121,33 @@ stop_s3rver() {
     S3RVER_DIR=""
 }
 
-# run_script SCRIPT SUFFIX: one integration script, its TAP lines counted; the name in
-# the results is "PREFIX test_NAME SUFFIX" (PREFIX: $RESULT_PREFIX, e.g. "[s3rver] ").
-run_script() {
-    local script=$1 suffix=$2 name log t0 rc p f
-    name=${RESULT_PREFIX:-}$(basename "$script" .sh)$suffix
-    say "$name"
-    log=$LOGDIR/$(basename "$script" .sh)${suffix:+-asan}${RESULT_PREFIX:+-s3rver}.log
-    t0=$SECONDS
-    run_logged "$log" "${SCRIPT_TIMEOUT:-1200}" bash "$script"
-    rc=$?
+# count_tap LOG NAME RC T0 WHAT: add LOG's TAP lines ("ok N" passes, "not ok N" fails) to
+# the totals; a non-zero RC without a "not ok" is one failure (WHAT: "failed" or the like).
+count_tap() {
+    local log=$1 name=$2 rc=$3 t0=$4 what=$5 p f
     p=$(grep -cE '^ok [0-9]+' "$log")
     f=$(grep -cE '^not ok [0-9]+' "$log")
     PASSED=$((PASSED + p))
     FAILED=$((FAILED + f))
     echo "run-tests: $name: $p passed, $f failed ($((SECONDS - t0))s)"
     if [ "$f" -gt 0 ]; then
-        NOTES+=("$name: $f failed")
-    elif [ $rc -ne 0 ]; then
+        NOTES+=("$name: $f $what")
+    elif [ "$rc" -ne 0 ]; then
         fail_step "$name exited $rc"
     fi
+}
+
+# run_script SCRIPT SUFFIX: one integration script, its TAP lines counted; the name in
+# the results is "PREFIX test_NAME SUFFIX" (PREFIX: $RESULT_PREFIX, e.g. "[s3rver] ").
+run_script() {
+    local script=$1 suffix=$2 name log t0 rc
+    name=${RESULT_PREFIX:-}$(basename "$script" .sh)$suffix
+    say "$name"
+    log=$LOGDIR/$(basename "$script" .sh)${suffix:+-asan}${RESULT_PREFIX:+-s3rver}.log
+    t0=$SECONDS
+    run_logged "$log" "${SCRIPT_TIMEOUT:-1200}" bash "$script"
+    rc=$?
+    count_tap "$log" "$name" "$rc" "$t0" failed
     renew_sandbox_if_full "$name"
 }
 
@@ -494,16 +501,6 @@ if [ $INTEG = yes ] && [ $BUILD_OK = yes ] && matches_filter faults; then
     log=$LOGDIR/faults.log
     t0=$SECONDS
     RBD2S3=$TOP/rbd2s3 run_logged "$log" "${FAULTS_TIMEOUT:-2400}" tests/faults/run.sh --quick
-    rc=$?
-    p=$(grep -cE '^ok [0-9]+' "$log")
-    f=$(grep -cE '^not ok [0-9]+' "$log")
-    PASSED=$((PASSED + p))
-    FAILED=$((FAILED + f))
-    echo "run-tests: fault suite: $p passed, $f failed ($((SECONDS - t0))s)"
-    if [ "$f" -gt 0 ]; then
-        NOTES+=("fault suite: $f scenarios failed")
-    elif [ $rc -ne 0 ]; then
-        fail_step "fault suite exited $rc"
-    fi
+    count_tap "$log" "fault suite" $? "$t0" "scenarios failed"
 fi
 finish
