@@ -111,7 +111,8 @@ renew_sandbox_if_full() { # NAME: the script just run
 # ------------------------------------------------------------------ s3rver
 # The bucket-level scripts of the s3rver pass (their names; they find the bucket on s3rver
 # through lib.sh's RBD2S3_TEST_S3=s3rver).
-S3RVER_SCRIPTS=(test_backup_chain test_list_pages test_prune test_prune_damaged test_verify)
+S3RVER_SCRIPTS=(test_backup_chain test_list_pages test_prune test_prune_damaged test_s3_odd_keys
+    test_verify)
 S3RVER_DIR=""
 
 stop_s3rver() {
