@@ -184,7 +184,8 @@ int s3_delete_lifecycle(s3_client *c, s3_error *err);
 enum { S3_LOCK_NONE = 0, S3_LOCK_GOVERNANCE = 1, S3_LOCK_COMPLIANCE = 2 };
 
 /* GetObjectLockConfiguration: *enabled = 1 when the bucket has Object Lock enabled, 0 when
- * it has none (ObjectLockConfigurationNotFoundError). 0, or a negative code (err filled). */
+ * it has none (ObjectLockConfigurationNotFoundError, or 501 NotImplemented from a server
+ * without Object Lock). 0, or a negative code (err filled). */
 int s3_get_object_lock(s3_client *c, int *enabled, s3_error *err);
 
 /* From now on every object c creates (s3_put, s3_mpu_create) carries this retention:

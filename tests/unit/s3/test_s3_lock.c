@@ -148,6 +148,29 @@ static void test_lock_config(void **state)
     s3_client_free(c);
 }
 
+/* A server without Object Lock at all (s3rver 3.7 answers 501 NotImplemented): no lock,
+ * asked once (501 is not retried); a 500 stays an error. */
+static void test_lock_config_not_implemented(void **state)
+{
+    s3_client *c = client();
+    s3_error e;
+    int on = -1;
+    (void)state;
+
+    ctl("POST", "/_ctl/objectlock", "on", NULL);
+    set_rules("GET * object-lock all status 501 NotImplemented\n");
+    assert_int_equal(s3_get_object_lock(c, &on, &e), 0);
+    assert_int_equal(on, 0);
+    struct logrec log[8];
+    assert_int_equal(get_log(log, 8), 1);
+    set_rules("GET * object-lock all status 400 InvalidRequest\n");
+    on = -1;
+    assert_int_equal(s3_get_object_lock(c, &on, &e), -EINVAL);
+    assert_int_equal(on, 0);
+    set_rules("");
+    s3_client_free(c);
+}
+
 static void test_lock_objects(void **state)
 {
     s3_client *c = client();
@@ -204,6 +227,7 @@ int main(void)
         cmocka_unit_test_setup(test_content_md5, fake_reset),
         cmocka_unit_test_setup(test_content_md5_refused, fake_reset),
         cmocka_unit_test_setup(test_lock_config, fake_reset),
+        cmocka_unit_test_setup(test_lock_config_not_implemented, fake_reset),
         cmocka_unit_test_setup(test_lock_objects, fake_reset),
     };
     return FAKE_MAIN("test_s3_lock", tests);   /* a failure, never a skip */
