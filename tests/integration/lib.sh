@@ -62,42 +62,15 @@ BUCKET=""
 TMPD=$(mktemp -d "/tmp/rbd2s3-${TEST_NAME#test_}.XXXXXX")
 
 # ---------------------------------------------------------------- TAP
-ok()     { _T_N=$((_T_N + 1)); echo "ok $_T_N - ${_T_TAG:-}$*"; }
-not_ok() { _T_N=$((_T_N + 1)); _T_FAIL=$((_T_FAIL + 1)); echo "not ok $_T_N - ${_T_TAG:-}$*"; }
-diag()   { printf '%s\n' "$@" | sed 's/^/# /'; }
+# ok not_ok skip diag check expect_eq silent none done_testing: tap.sh
+. "$(dirname "${BASH_SOURCE[0]}")/tap.sh"
 bail()   { echo "Bail out! $TEST_NAME: $*"; exit 1; }
-
-# check DESC CMD...: ok if CMD exits 0, else not ok with its output as diagnostics.
-check() {
-    local desc=$1 out rc
-    shift
-    out=$("$@" 2>&1)
-    rc=$?
-    if [ $rc -eq 0 ]; then
-        ok "$desc"
-    else
-        not_ok "$desc"
-        diag "command: $*" "exit code: $rc"
-        [ -n "$out" ] && printf '%s\n' "$out" | tail -n 20 | sed 's/^/#   /'
-    fi
-    return $rc
-}
 
 # require DESC CMD...: check, and end the script if it failed.
 require() {
     check "$@" && return 0
     diag "cannot go on after this failure"
     done_testing
-}
-
-expect_eq() {
-    if [ "$1" = "$2" ]; then
-        ok "$3"
-    else
-        not_ok "$3"
-        diag "got:      '$1'" "expected: '$2'"
-        return 1
-    fi
 }
 
 # wait_line PID FILE PATTERN SECS WHAT: 0 once a line of FILE (the stderr of the
@@ -137,16 +110,6 @@ need_snap_shim() {
         echo "1..0 # SKIP no C compiler to build the fault shim"
         exit 0
     fi
-}
-
-done_testing() {
-    echo "1..$_T_N"
-    local passed=$((_T_N - _T_FAIL))
-    echo "# ${_T_TAG:-}$TEST_NAME: $passed passed, $_T_FAIL failed"
-    if [ "$_T_FAIL" -gt 0 ] || [ "$_T_N" -eq 0 ]; then
-        exit 1
-    fi
-    exit 0
 }
 
 # ---------------------------------------------------------------- sizes

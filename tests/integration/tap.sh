@@ -1,7 +1,7 @@
 # shellcheck shell=bash
-# tap.sh - TAP output for the integration scripts that need no sandbox (test_units.sh,
-# test_deb.sh); lib.sh has the same functions for the others. TEST_NAME names the script
-# in the summary line.
+# tap.sh - TAP output for the integration scripts: sourced by lib.sh, and alone by the
+# scripts that need no sandbox (test_units.sh, test_deb.sh). TEST_NAME names the script
+# in the summary line; _T_TAG (lib.sh: "[s3rver] ") goes before every description.
 #   ok DESC | not_ok DESC | diag TEXT... | skip DESC
 #   check DESC CMD...        ok if CMD exits 0, else not ok with the end of its output
 #   expect_eq GOT WANT DESC  ok if GOT = WANT, else not ok showing both
@@ -13,8 +13,8 @@ TEST_NAME=${TEST_NAME:-$(basename "$0" .sh)}
 _T_N=0
 _T_FAIL=0
 
-ok()     { _T_N=$((_T_N + 1)); echo "ok $_T_N - $*"; }
-not_ok() { _T_N=$((_T_N + 1)); _T_FAIL=$((_T_FAIL + 1)); echo "not ok $_T_N - $*"; }
+ok()     { _T_N=$((_T_N + 1)); echo "ok $_T_N - ${_T_TAG:-}$*"; }
+not_ok() { _T_N=$((_T_N + 1)); _T_FAIL=$((_T_FAIL + 1)); echo "not ok $_T_N - ${_T_TAG:-}$*"; }
 skip()   { _T_N=$((_T_N + 1)); echo "ok $_T_N - # SKIP $*"; }
 diag()   { printf '%s\n' "$@" | sed 's/^/# /'; }
 
@@ -69,7 +69,7 @@ none() {
 
 done_testing() {
     echo "1..$_T_N"
-    echo "# $TEST_NAME: $((_T_N - _T_FAIL)) passed, $_T_FAIL failed"
+    echo "# ${_T_TAG:-}$TEST_NAME: $((_T_N - _T_FAIL)) passed, $_T_FAIL failed"
     [ "$_T_FAIL" -eq 0 ] && [ "$_T_N" -gt 0 ]
     exit
 }
