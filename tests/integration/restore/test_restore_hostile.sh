@@ -5,16 +5,13 @@
 # replace the link (exit 7) and the link's target is unchanged. A server that ignores
 # Range: restore to stdout (the ordered path) refuses the longer answer.
 . "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/../s3/fakes3_lib.sh"
 
 NAME=$(img hostile)
 SRC=rbd/$NAME
 FAKE_BUCKET=fake-$TAG
 
-python3 "$REPO/tests/fakes3/fakes3.py" --access-key "$AWS_ACCESS_KEY_ID" \
-    --secret-key "$AWS_SECRET_ACCESS_KEY" --bucket "$FAKE_BUCKET" >"$TMPD/fake.port" &
-FAKE_PID=$!
-for ((t = 0; t < 100; t++)); do [ -s "$TMPD/fake.port" ] && break; sleep 0.1; done
-FAKE=http://127.0.0.1:$(head -n 1 "$TMPD/fake.port")
+start_fakes3 "$FAKE_BUCKET"
 fake_rules() { curl -s -X POST --data-binary "$1" "$FAKE/_ctl/rules" >/dev/null; }
 fake_log() { curl -s "$FAKE/_ctl/log"; }
 fb() { rb --endpoint "$FAKE" --bucket "$FAKE_BUCKET" "$@"; }

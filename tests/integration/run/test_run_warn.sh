@@ -5,6 +5,7 @@
 # it ended (ag_adopt). Run with the sanitizer build's binary when there is one, with
 # stack-use-after-return detection: before the fix it reported the dead frame.
 . "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/../s3/fakes3_lib.sh"
 
 ASAN_BIN=${RBD2S3_ASAN:-$REPO/build-asan/src/rbd2s3}
 BIN=$RBD2S3
@@ -21,11 +22,7 @@ for i in 1 2 3; do
     require "write image $i" write_random "rbd/$NS/w$i" 0 1M
 done
 
-python3 "$REPO/tests/fakes3/fakes3.py" --access-key "$AWS_ACCESS_KEY_ID" \
-    --secret-key "$AWS_SECRET_ACCESS_KEY" --bucket "$FAKE_BUCKET" >"$TMPD/fake.port" &
-FAKE_PID=$!
-for ((t = 0; t < 100; t++)); do [ -s "$TMPD/fake.port" ] && break; sleep 0.1; done
-FAKE=http://127.0.0.1:$(head -n 1 "$TMPD/fake.port")
+start_fakes3 "$FAKE_BUCKET"
 for i in 1 2 3; do   # the bad entry comes before a listing's first entry: make some
     require "first backup of image $i" rb --endpoint "$FAKE" --bucket "$FAKE_BUCKET" \
         backup "rbd/$NS/w$i"
@@ -53,6 +50,4 @@ fi
 expect_eq "$(grep -c "warning: .*bad%zz" "$TMPD/run.err")" \
     "$(grep -c "warning:" "$TMPD/run.err")" "every warning line names the skipped entry"
 check "a warning was told" grep -q "warning: .*bad%zz" "$TMPD/run.err"
-kill "$FAKE_PID" 2>/dev/null
-wait "$FAKE_PID" 2>/dev/null
 done_testing

@@ -1,6 +1,6 @@
 # shellcheck shell=bash
-# fakes3_lib.sh - sourced (after lib.sh) by the scripts of this folder that talk to
-# tests/fakes3/fakes3.py: start_fakes3 BUCKET starts one in the background (killed by
+# fakes3_lib.sh - sourced (after lib.sh) by the scripts that talk to tests/fakes3/fakes3.py
+# (in s3/, run/ and restore/): start_fakes3 BUCKET starts one in the background (killed by
 # lib.sh's exit trap with the script's other jobs) and sets FAKE=http://127.0.0.1:PORT;
 # it bails when the server does not start.
 start_fakes3() {

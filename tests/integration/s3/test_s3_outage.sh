@@ -11,20 +11,13 @@
 #  (d) `retry time = 2s` in the config file does the same; a bad --retry-time is a usage
 #      error (exit 2)
 . "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/fakes3_lib.sh"
 
 SRC=rbd/$(img outage)
 FB=fakebkt
 CASE_TIMEOUT=${CASE_TIMEOUT:-300}
 
-python3 "$REPO/tests/fakes3/fakes3.py" --access-key "$AWS_ACCESS_KEY_ID" \
-    --secret-key "$AWS_SECRET_ACCESS_KEY" --bucket "$FB" >"$TMPD/fake.port" 2>"$TMPD/fake.err" &
-for ((t = 0; t < 100; t++)); do
-    [ -s "$TMPD/fake.port" ] && break
-    sleep 0.1
-done
-PORT=$(head -n 1 "$TMPD/fake.port")
-[ -n "$PORT" ] || bail "fakes3 did not start: $(cat "$TMPD/fake.err")"
-FAKE=http://127.0.0.1:$PORT
+start_fakes3 "$FB"
 
 # rbd2s3 against the fake server: fk [GLOBAL OPTIONS] COMMAND ARGS...
 fk() {
