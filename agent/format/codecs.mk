@@ -1,10 +1,11 @@
 # agent/format/codecs.mk - the agent codecs (naming, index, digest, manifest, seal,
-# headdoc) and their unit tests; included from agent/Makefile.inc.
+# headdoc, labels, protectdoc) and their unit tests; included from agent/Makefile.inc.
 AGENT_CODEC_SOURCES = agent/format/naming.c agent/format/naming.h \
     agent/format/index.c agent/format/index.h \
     agent/format/digest.c agent/format/digest.h agent/format/manifest.c agent/format/manifest.h \
     agent/format/manifest_internal.h agent/format/manifest_enc.c \
-    agent/format/seal.c agent/format/seal.h agent/format/headdoc.c agent/format/headdoc.h
+    agent/format/seal.c agent/format/seal.h agent/format/headdoc.c agent/format/headdoc.h \
+    agent/format/labels.c agent/format/labels.h agent/format/protectdoc.c agent/format/protectdoc.h
 
 # One test program per codec; each links the codec sources.
 CODEC_TEST_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS) $(LZ4_CFLAGS) $(OPENSSL_CFLAGS) \

@@ -26,7 +26,22 @@ void manifest_clear(manifest *m)
         free(m->objects[i].key);
     free(m->objects);
     free(m->index.key);
+    free(m->labels);
     memset(m, 0, sizeof(*m));
+}
+
+int manifest_set_labels(manifest *m, const labels_set *set)
+{
+    labels_set *copy = NULL;
+    if (set != NULL && set->n > 0) {
+        copy = malloc(sizeof(*copy));
+        if (copy == NULL)
+            return -ENOMEM;
+        *copy = *set;
+    }
+    free(m->labels);
+    m->labels = copy;
+    return 0;
 }
 
 /* o's key and etag in one malloc'ed block. -EINVAL if too long or empty, -ENOMEM. */
@@ -159,13 +174,31 @@ static int check_parent(const manifest *m)
            strcmp(m->parent_id, m->id) != 0 ? 0 : -EINVAL;
 }
 
+/* Labels: valid, each key once, at most LABELS_MAX (none is NULL, never empty). */
+static int check_labels(const manifest *m)
+{
+    const labels_set *l = m->labels;
+    if (l == NULL)
+        return 0;
+    if (l->n == 0 || l->n > LABELS_MAX)
+        return -EINVAL;
+    for (size_t i = 0; i < l->n; i++) {
+        if (!labels_key_ok(l->kv[i].key) || !labels_value_ok(l->kv[i].value))
+            return -EINVAL;
+        for (size_t k = 0; k < i; k++)
+            if (strcmp(l->kv[i].key, l->kv[k].key) == 0)
+                return -EINVAL;
+    }
+    return 0;
+}
+
 int manifest_check(const manifest *m)
 {
     if (!naming_is_backup_id(m->id) || m->pool[0] == '\0' || m->image[0] == '\0' ||
         m->order < 0 || m->order > 63 || !is_sha256_hex(m->index_sha256) ||
         m->index.key == NULL || m->index.key[0] == '\0' ||
         (m->nobjects > 0 && m->objects == NULL) || m->nobjects > MANIFEST_MAX_OBJECTS ||
-        m->created < 0 || m->snap_time < 0 || check_parent(m) != 0 ||
+        check_labels(m) != 0 || m->created < 0 || m->snap_time < 0 || check_parent(m) != 0 ||
         manifest_enc_check(m) != 0)
         return -EINVAL;
     if (m->chunk_size == 0 || m->chunk_size > MANIFEST_CHUNK_MAX ||
@@ -198,6 +231,19 @@ int manifest_check_folder(const manifest *m, const char *image_prefix, const cha
     return *why == NULL ? 0 : -EINVAL;
 }
 
+/* "labels" when m has labels (in the checksum and, sealed, in the MAC body). */
+static void add_labels(json_object *doc, const manifest *m, int *rc)
+{
+    if (m->labels == NULL || *rc != 0)
+        return;
+    json_object *o = json_object_new_object();
+    for (size_t i = 0; o != NULL && i < m->labels->n; i++)
+        mj_add_str(o, m->labels->kv[i].key, m->labels->kv[i].value, rc);
+    if (o == NULL && *rc == 0)
+        *rc = -ENOMEM;
+    mj_add(doc, "labels", o, rc);
+}
+
 json_object *manifest_build_doc(const manifest *m, int whole, int *rc)
 {
     json_object *doc = json_object_new_object();
@@ -211,8 +257,9 @@ json_object *manifest_build_doc(const manifest *m, int whole, int *rc)
     if (!doc || !img || !snap || (!m->full && !parent) || !objs || !idx || !tot)
         *rc = -ENOMEM;
     if (*rc == 0) {
-        mj_add(doc, "format", json_object_new_int(m->enc.on ? MANIFEST_FORMAT_SEALED
-                                                            : MANIFEST_FORMAT), rc);
+        int format = !m->enc.on ? MANIFEST_FORMAT : m->labels != NULL
+                     ? MANIFEST_FORMAT_SEALED_LABELS : MANIFEST_FORMAT_SEALED;
+        mj_add(doc, "format", json_object_new_int(format), rc);
         mj_add_str(doc, "tool", m->tool, rc);
         mj_add_str(doc, "id", m->id, rc);
         add_time(doc, "created", m->created, rc);
@@ -276,6 +323,7 @@ json_object *manifest_build_doc(const manifest *m, int whole, int *rc)
     mj_add(doc, "data_objects", objs, rc);
     mj_add(doc, "index", idx, rc);
     mj_add(doc, "totals", tot, rc);
+    add_labels(doc, m, rc);
     manifest_enc_build(doc, m, whole, rc);
     if (*rc != 0) {
         json_object_put(doc);
@@ -402,6 +450,33 @@ static int parse_index(json_object *doc, manifest *m)
     return manifest_set_index(m, key, size);
 }
 
+/* "labels": present exactly when the format says (1: may, 2: never, 3: always), an
+ * object of valid, distinct KEY: "VALUE" members. */
+static int parse_labels(json_object *doc, int format, manifest *m)
+{
+    json_object *o;
+    if (!json_object_object_get_ex(doc, "labels", &o))
+        return format == MANIFEST_FORMAT_SEALED_LABELS ? -EINVAL : 0;
+    if (format == MANIFEST_FORMAT_SEALED || !json_object_is_type(o, json_type_object) ||
+        json_object_object_length(o) == 0 || json_object_object_length(o) > LABELS_MAX)
+        return -EINVAL;
+    labels_set set;
+    set.n = 0;
+    json_object_object_foreach(o, key, val) {
+        const char *why;
+        char kv[LABELS_KEY_MAX + LABELS_VALUE_MAX + 3];
+        if (!json_object_is_type(val, json_type_string) ||
+            strlen(key) > LABELS_KEY_MAX ||
+            (size_t)json_object_get_string_len(val) > LABELS_VALUE_MAX ||
+            strlen(json_object_get_string(val)) != (size_t)json_object_get_string_len(val))
+            return -EINVAL;
+        snprintf(kv, sizeof(kv), "%s=%s", key, json_object_get_string(val));
+        if (strchr(key, '=') != NULL || labels_add(&set, kv, 1, &why) < 0)
+            return -EINVAL;
+    }
+    return manifest_set_labels(m, &set);
+}
+
 static int parse_doc(json_object *doc, int format, manifest *m)
 {
     json_object *img, *snap, *parent, *objs, *tot;
@@ -462,7 +537,9 @@ static int parse_doc(json_object *doc, int format, manifest *m)
         mj_u64(tot, "zero_bytes", &m->zero_bytes) ||
         mj_u64(tot, "stored_bytes", &m->stored_bytes) ||
         mj_u64(tot, "chunks", &m->chunks) || mj_u64(tot, "zero_chunks", &m->zero_chunks) ||
-        manifest_enc_parse(doc, format, m))
+        parse_labels(doc, format, m) ||
+        manifest_enc_parse(doc, format == MANIFEST_FORMAT_SEALED_LABELS
+                                    ? MANIFEST_FORMAT_SEALED : format, m))
         return -EINVAL;
     return manifest_check(m);
 }
@@ -526,7 +603,8 @@ int manifest_from_json(const char *json, size_t len, manifest *m)
     /* format first: a document of another format may hash differently. */
     if (rc == 0 && mj_member(doc, "format", json_type_int, &v) == 0)
         format = json_object_get_int64(v);
-    if (rc == 0 && format != MANIFEST_FORMAT && format != MANIFEST_FORMAT_SEALED)
+    if (rc == 0 && format != MANIFEST_FORMAT && format != MANIFEST_FORMAT_SEALED &&
+        format != MANIFEST_FORMAT_SEALED_LABELS)
         rc = -EINVAL;
     if (rc == 0 && mj_str(doc, "checksum", given, sizeof(given)) != 0)
         rc = -EINVAL;
