@@ -29,6 +29,8 @@ static const command commands[] = {
     { "serve", cmd_serve, 1 },
     { "key", cmd_key, 0 },
     { "mount", cmd_mount, 1 },
+    { "protect", cmd_protect, 1 },
+    { "unprotect", cmd_unprotect, 1 },
 };
 
 static const command *find_command(const char *name)

@@ -37,13 +37,20 @@ static void report(const ag_ctx *ctx, const naming_spec *spec, const manifest *m
 int cmd_backup(ag_ctx *ctx, int argc, char **argv)
 {
     const char *full = NULL, *every = NULL, *maxc = NULL, *resume = NULL, *nores = NULL;
+    const char *label = NULL, *bad, *why;
     opts_cmd spec[] = { { "full", 0, &full }, { "full-every", 1, &every },
                         { "max-chain", 1, &maxc }, { "resume", 0, &resume },
-                        { "no-resume", 0, &nores } };
+                        { "no-resume", 0, &nores }, { "label", 1, &label } };
     char **pos;
     int npos;
-    if (opts_parse_command(ctx, argc, argv, spec, 5, &pos, &npos) < 0)
+    labels_set labels = { 0 };
+    if (opts_parse_command(ctx, argc, argv, spec, 6, &pos, &npos) < 0)
         return ctx->exit_code;
+    if (labels_collect(argc, argv, "label", 1, &labels, &bad, &why) < 0) {
+        ag_fail(ctx, AG_EUSAGE, "--label '%s': %s", bad, why);
+        return ctx->exit_code;
+    }
+    ctx->opts.labels = labels.n > 0 ? &labels : NULL;
     if (resume != NULL && nores != NULL) {
         ag_fail(ctx, AG_EUSAGE, "--resume and --no-resume exclude each other");
         return ctx->exit_code;
