@@ -58,7 +58,8 @@ int cmd_backup(ag_ctx *ctx, int argc, char **argv)
     ctx->opts.no_resume = nores != NULL;
     if (npos != 1) {
         ag_fail(ctx, AG_EUSAGE, "usage: backup POOL/IMAGE[@SNAP] [--full] "
-                "[--full-every DURATION] [--max-chain N] [--resume | --no-resume]");
+                "[--full-every DURATION] [--max-chain N] [--resume | --no-resume] "
+                "[--label KEY=VALUE]...");
         return ctx->exit_code;
     }
     ag_policy cmd;
