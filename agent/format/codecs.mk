@@ -15,10 +15,12 @@ CODEC_TEST_LIBS = $(JSONC_LIBS) $(LZ4_LIBS) $(OPENSSL_LIBS) $(XXHASH_LIBS) $(CMO
 if HAVE_CMOCKA
 check_PROGRAMS += tests/unit/format/test_naming tests/unit/format/test_index \
     tests/unit/format/test_digest tests/unit/format/test_manifest tests/unit/format/test_seal \
-    tests/unit/format/test_headdoc tests/unit/format/test_manifest_enc
+    tests/unit/format/test_headdoc tests/unit/format/test_manifest_enc \
+    tests/unit/format/test_labels
 TESTS += tests/unit/format/test_naming tests/unit/format/test_index \
     tests/unit/format/test_digest tests/unit/format/test_manifest tests/unit/format/test_seal \
-    tests/unit/format/test_headdoc tests/unit/format/test_manifest_enc
+    tests/unit/format/test_headdoc tests/unit/format/test_manifest_enc \
+    tests/unit/format/test_labels
 tests_unit_format_test_naming_SOURCES = tests/unit/format/test_naming.c $(AGENT_CODEC_SOURCES)
 tests_unit_format_test_naming_CFLAGS = $(CODEC_TEST_CFLAGS)
 tests_unit_format_test_naming_LDADD = $(CODEC_TEST_LIBS)
@@ -43,4 +45,8 @@ tests_unit_format_test_headdoc_SOURCES = tests/unit/format/test_headdoc.c \
     $(AGENT_CODEC_SOURCES)
 tests_unit_format_test_headdoc_CFLAGS = $(CODEC_TEST_CFLAGS)
 tests_unit_format_test_headdoc_LDADD = $(CODEC_TEST_LIBS)
+tests_unit_format_test_labels_SOURCES = tests/unit/format/test_labels.c \
+    tests/unit/format/manifest_fixture.h $(AGENT_CODEC_SOURCES)
+tests_unit_format_test_labels_CFLAGS = $(CODEC_TEST_CFLAGS)
+tests_unit_format_test_labels_LDADD = $(CODEC_TEST_LIBS)
 endif
