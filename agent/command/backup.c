@@ -11,15 +11,6 @@
 #include <stddef.h>
 #include <stdio.h>
 
-/* The labels of a backup as a JSON object. */
-static json_object *labels_json(const labels_set *l)
-{
-    json_object *o = json_object_new_object();
-    for (size_t i = 0; i < l->n; i++)
-        json_object_object_add(o, l->kv[i].key, json_object_new_string(l->kv[i].value));
-    return o;
-}
-
 /* The summary of the committed backup m of image spec on stdout: one line, or with
  * --json the manifest's summary and the number of failed snapshot cleanup steps. */
 static void report(const ag_ctx *ctx, const naming_spec *spec, const manifest *m,
@@ -32,7 +23,7 @@ static void report(const ag_ctx *ctx, const naming_spec *spec, const manifest *m
         json_object *o = writer_json(name, m);
         json_object_object_add(o, "cleanup_errors", json_object_new_int(cleanup_errors));
         if (m->labels != NULL)
-            json_object_object_add(o, "labels", labels_json(m->labels));
+            json_object_object_add(o, "labels", manifest_labels_json(m->labels));
         resume_json(o, res);
         puts(json_object_to_json_string_ext(o, AG_JSON_OUT));
         json_object_put(o);

@@ -14,16 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The labels of m as a JSON object ({} for none). */
-static json_object *labels_json(const manifest *m)
-{
-    json_object *o = json_object_new_object();
-    for (size_t i = 0; m->labels != NULL && i < m->labels->n; i++)
-        json_object_object_add(o, m->labels->kv[i].key,
-                               json_object_new_string(m->labels->kv[i].value));
-    return o;
-}
-
 static void protect_json(json_object *o, const protect_state *st)
 {
     char since[21];
@@ -64,7 +54,7 @@ static json_object *entry_json(const cat_entry *e, const protect_state *st)
     json_object_object_add(o, "encrypted", json_object_new_boolean(m->enc.on));
     if (m->enc.on)
         json_object_object_add(o, "key_id", json_object_new_string(m->enc.key_id));
-    json_object_object_add(o, "labels", labels_json(m));
+    json_object_object_add(o, "labels", manifest_labels_json(m->labels));
     protect_json(o, st);
     return o;
 }

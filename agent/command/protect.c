@@ -56,19 +56,31 @@ static void print(const ag_ctx *ctx, const naming_spec *spec, const char *id, co
     json_object_put(o);
 }
 
+/* Parse the command line and find its backup in the catalog *c (catalog_free it when 0
+ * is returned). Its index, or -1 (recorded; *c loaded when 0 was returned: *loaded). */
+static long find(ag_ctx *ctx, int argc, char **argv, int with_reason, naming_spec *spec,
+                 const char **reason, catalog *c, int *loaded)
+{
+    *loaded = 0;
+    if (parse(ctx, argc, argv, with_reason, spec, reason) < 0 || catalog_load(ctx, spec, c) < 0)
+        return -1;
+    *loaded = 1;
+    return catalog_find(ctx, c, spec, spec->at);
+}
+
 int cmd_protect(ag_ctx *ctx, int argc, char **argv)
 {
     naming_spec spec;
     const char *reason;
     catalog c;
-    if (parse(ctx, argc, argv, 1, &spec, &reason) < 0 || catalog_load(ctx, &spec, &c) < 0)
-        return ctx->exit_code;
-    long i = catalog_find(ctx, &c, &spec, spec.at);
+    int loaded;
+    long i = find(ctx, argc, argv, 1, &spec, &reason, &c, &loaded);
     protect_state st;
     int wrote = 0;
     if (i >= 0 && protect_put(ctx, &spec, c.e[i].id, reason, &st, &wrote) == 0)
         print(ctx, &spec, c.e[i].id, wrote ? "protected" : "already protected", &st);
-    catalog_free(&c);
+    if (loaded)
+        catalog_free(&c);
     return ctx->exit_code;
 }
 
@@ -77,10 +89,10 @@ int cmd_unprotect(ag_ctx *ctx, int argc, char **argv)
     naming_spec spec;
     const char *reason;
     catalog c;
-    if (parse(ctx, argc, argv, 0, &spec, &reason) < 0 || catalog_load(ctx, &spec, &c) < 0)
+    int loaded, was = 0;
+    long i = find(ctx, argc, argv, 0, &spec, &reason, &c, &loaded);
+    if (!loaded)
         return ctx->exit_code;
-    long i = catalog_find(ctx, &c, &spec, spec.at);
-    int was = 0;
     if (i < 0 && ctx->exit_code == AG_ENOTFOUND && naming_is_backup_id(spec.at)) {
         /* a protect object left without its backup can still be removed */
         char msg[sizeof(ctx->errmsg)];

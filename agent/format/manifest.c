@@ -231,15 +231,26 @@ int manifest_check_folder(const manifest *m, const char *image_prefix, const cha
     return *why == NULL ? 0 : -EINVAL;
 }
 
+json_object *manifest_labels_json(const labels_set *set)
+{
+    int rc = 0;
+    json_object *o = json_object_new_object();
+    for (size_t i = 0; o != NULL && set != NULL && i < set->n; i++)
+        mj_add_str(o, set->kv[i].key, set->kv[i].value, &rc);
+    if (rc != 0) {
+        json_object_put(o);
+        return NULL;
+    }
+    return o;
+}
+
 /* "labels" when m has labels (in the checksum and, sealed, in the MAC body). */
 static void add_labels(json_object *doc, const manifest *m, int *rc)
 {
     if (m->labels == NULL || *rc != 0)
         return;
-    json_object *o = json_object_new_object();
-    for (size_t i = 0; o != NULL && i < m->labels->n; i++)
-        mj_add_str(o, m->labels->kv[i].key, m->labels->kv[i].value, rc);
-    if (o == NULL && *rc == 0)
+    json_object *o = manifest_labels_json(m->labels);
+    if (o == NULL)
         *rc = -ENOMEM;
     mj_add(doc, "labels", o, rc);
 }

@@ -125,6 +125,11 @@ int manifest_add_object(manifest *m, const char *key, uint64_t size, const char 
 /* Set the chunk index object (copies key). 0, -EINVAL or -ENOMEM. */
 int manifest_set_index(manifest *m, const char *key, uint64_t size);
 
+struct json_object;
+/* The labels of set as a new json-c object {"KEY": "VALUE", ...} (the caller puts it;
+ * {} for NULL), as the manifest records them; NULL when out of memory. */
+struct json_object *manifest_labels_json(const labels_set *set);
+
 /* Replace m's labels by a copy of set (NULL or empty: none). 0 or -ENOMEM. */
 int manifest_set_labels(manifest *m, const labels_set *set);
 
