@@ -3,6 +3,7 @@
 # `prune --keep-last 1` with the parents it needs, and prune says why; list shows the
 # protection; protect is idempotent; a protect object overwritten with garbage in the
 # bucket still protects (with a warning); after unprotect the next prune removes them.
+# The same in an encrypted repository.
 #   F full, I1 I2 I3 incrementals on it, G a new full (the newest)
 #   I2 protected -> kept; F, I1 kept as its parents; I3 pruned; G kept by --keep-last 1
 . "$(dirname "$0")/../lib.sh"
@@ -112,5 +113,33 @@ expect_eq "$(rb --format json list "$SRC" | jq -r '[.backups[].id] | join(" ")')
     "... only G is left"
 expect_eq "$(rb restore "$SRC" --to-file - 2>/dev/null | sha256sum | cut -d' ' -f1)" \
     "$SUM_G" "G restores identical"
+
+# -- an encrypted repository
+ENCI=rbd/$(img protect-enc)
+create_image "$ENCI" 4M
+K=$TMPD/master.key
+require "key create" rb key create "$K"
+ENC=(--encryption aes-256-gcm --key-file "$K")
+write_random "$ENCI" 0 1M
+do_backup "$ENCI" "${ENC[@]}"
+expect_eq "$?" 0 "encrypted full E1"
+ID_E1=$BK_ID
+write_random "$ENCI" 1M 1M
+do_backup "$ENCI" "${ENC[@]}"
+expect_eq "$?" 0 "encrypted incremental E2"
+ID_E2=$BK_ID
+write_random "$ENCI" 2M 1M
+do_backup "$ENCI" "${ENC[@]}" --full
+expect_eq "$?" 0 "encrypted full E3"
+ID_E3=$BK_ID
+expect_rc 0 "protect E2 (encrypted)" pe --key-file "$K" protect "$ENCI@$ID_E2"
+rb --key-file "$K" prune "$ENCI" --keep-last 1 --grace 0 >"$TMPD/pe.out" 2>&1
+expect_eq "$?" 0 "prune --keep-last 1 (encrypted)"
+check "... E1: parent of protected E2" grep -Eq "keep +$ID_E1 +full +parent of protected $ID_E2" \
+    "$TMPD/pe.out"
+expect_eq "$(rb --key-file "$K" --format json list "$ENCI" |
+    jq -r '[.backups[] | "\(.id)=\(.protected)"] | join(" ")')" \
+    "$ID_E1=false $ID_E2=true $ID_E3=false" "... E1, E2 (protected) and E3 are left"
+check "E2 verifies" rb --key-file "$K" verify "$ENCI@$ID_E2"
 
 done_testing
