@@ -3,7 +3,7 @@
 AGENT_CODEC_SOURCES = agent/format/naming.c agent/format/naming.h \
     agent/format/index.c agent/format/index.h \
     agent/format/digest.c agent/format/digest.h agent/format/manifest.c agent/format/manifest.h \
-    agent/format/manifest_internal.h agent/format/manifest_enc.c \
+    agent/format/manifest_internal.h agent/format/manifest_enc.c agent/format/manifest_labels.c \
     agent/format/seal.c agent/format/seal.h agent/format/headdoc.c agent/format/headdoc.h \
     agent/format/labels.c agent/format/labels.h agent/format/protectdoc.c agent/format/protectdoc.h
 

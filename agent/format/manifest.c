@@ -30,19 +30,6 @@ void manifest_clear(manifest *m)
     memset(m, 0, sizeof(*m));
 }
 
-int manifest_set_labels(manifest *m, const labels_set *set)
-{
-    labels_set *copy = NULL;
-    if (set != NULL && set->n > 0) {
-        copy = malloc(sizeof(*copy));
-        if (copy == NULL)
-            return -ENOMEM;
-        *copy = *set;
-    }
-    free(m->labels);
-    m->labels = copy;
-    return 0;
-}
 
 /* o's key and etag in one malloc'ed block. -EINVAL if too long or empty, -ENOMEM. */
 static int object_fill(manifest_object *o, const char *key, uint64_t size, const char *etag)
@@ -174,32 +161,14 @@ static int check_parent(const manifest *m)
            strcmp(m->parent_id, m->id) != 0 ? 0 : -EINVAL;
 }
 
-/* Labels: valid, each key once, at most LABELS_MAX (none is NULL, never empty). */
-static int check_labels(const manifest *m)
-{
-    const labels_set *l = m->labels;
-    if (l == NULL)
-        return 0;
-    if (l->n == 0 || l->n > LABELS_MAX)
-        return -EINVAL;
-    for (size_t i = 0; i < l->n; i++) {
-        if (!labels_key_ok(l->kv[i].key) || !labels_value_ok(l->kv[i].value))
-            return -EINVAL;
-        for (size_t k = 0; k < i; k++)
-            if (strcmp(l->kv[i].key, l->kv[k].key) == 0)
-                return -EINVAL;
-    }
-    return 0;
-}
-
 int manifest_check(const manifest *m)
 {
     if (!naming_is_backup_id(m->id) || m->pool[0] == '\0' || m->image[0] == '\0' ||
         m->order < 0 || m->order > 63 || !is_sha256_hex(m->index_sha256) ||
         m->index.key == NULL || m->index.key[0] == '\0' ||
         (m->nobjects > 0 && m->objects == NULL) || m->nobjects > MANIFEST_MAX_OBJECTS ||
-        check_labels(m) != 0 || m->created < 0 || m->snap_time < 0 || check_parent(m) != 0 ||
-        manifest_enc_check(m) != 0)
+        m->created < 0 || m->snap_time < 0 || check_parent(m) != 0 ||
+        manifest_labels_check(m) != 0 || manifest_enc_check(m) != 0)
         return -EINVAL;
     if (m->chunk_size == 0 || m->chunk_size > MANIFEST_CHUNK_MAX ||
         m->index_records > m->size || m->index_records > MAX_RECORDS ||
@@ -229,30 +198,6 @@ int manifest_check_folder(const manifest *m, const char *image_prefix, const cha
                          strcmp(key, m->index.key) != 0))
         *why = "it names an index outside its folder";
     return *why == NULL ? 0 : -EINVAL;
-}
-
-json_object *manifest_labels_json(const labels_set *set)
-{
-    int rc = 0;
-    json_object *o = json_object_new_object();
-    for (size_t i = 0; o != NULL && set != NULL && i < set->n; i++)
-        mj_add_str(o, set->kv[i].key, set->kv[i].value, &rc);
-    if (rc != 0) {
-        json_object_put(o);
-        return NULL;
-    }
-    return o;
-}
-
-/* "labels" when m has labels (in the checksum and, sealed, in the MAC body). */
-static void add_labels(json_object *doc, const manifest *m, int *rc)
-{
-    if (m->labels == NULL || *rc != 0)
-        return;
-    json_object *o = manifest_labels_json(m->labels);
-    if (o == NULL)
-        *rc = -ENOMEM;
-    mj_add(doc, "labels", o, rc);
 }
 
 json_object *manifest_build_doc(const manifest *m, int whole, int *rc)
@@ -334,7 +279,7 @@ json_object *manifest_build_doc(const manifest *m, int whole, int *rc)
     mj_add(doc, "data_objects", objs, rc);
     mj_add(doc, "index", idx, rc);
     mj_add(doc, "totals", tot, rc);
-    add_labels(doc, m, rc);
+    manifest_labels_build(doc, m, rc);
     manifest_enc_build(doc, m, whole, rc);
     if (*rc != 0) {
         json_object_put(doc);
@@ -461,33 +406,6 @@ static int parse_index(json_object *doc, manifest *m)
     return manifest_set_index(m, key, size);
 }
 
-/* "labels": present exactly when the format says (1: may, 2: never, 3: always), an
- * object of valid, distinct KEY: "VALUE" members. */
-static int parse_labels(json_object *doc, int format, manifest *m)
-{
-    json_object *o;
-    if (!json_object_object_get_ex(doc, "labels", &o))
-        return format == MANIFEST_FORMAT_SEALED_LABELS ? -EINVAL : 0;
-    if (format == MANIFEST_FORMAT_SEALED || !json_object_is_type(o, json_type_object) ||
-        json_object_object_length(o) == 0 || json_object_object_length(o) > LABELS_MAX)
-        return -EINVAL;
-    labels_set set;
-    set.n = 0;
-    json_object_object_foreach(o, key, val) {
-        const char *why;
-        char kv[LABELS_KEY_MAX + LABELS_VALUE_MAX + 3];
-        if (!json_object_is_type(val, json_type_string) ||
-            strlen(key) > LABELS_KEY_MAX ||
-            (size_t)json_object_get_string_len(val) > LABELS_VALUE_MAX ||
-            strlen(json_object_get_string(val)) != (size_t)json_object_get_string_len(val))
-            return -EINVAL;
-        snprintf(kv, sizeof(kv), "%s=%s", key, json_object_get_string(val));
-        if (strchr(key, '=') != NULL || labels_add(&set, kv, 1, &why) < 0)
-            return -EINVAL;
-    }
-    return manifest_set_labels(m, &set);
-}
-
 static int parse_doc(json_object *doc, int format, manifest *m)
 {
     json_object *img, *snap, *parent, *objs, *tot;
@@ -548,7 +466,7 @@ static int parse_doc(json_object *doc, int format, manifest *m)
         mj_u64(tot, "zero_bytes", &m->zero_bytes) ||
         mj_u64(tot, "stored_bytes", &m->stored_bytes) ||
         mj_u64(tot, "chunks", &m->chunks) || mj_u64(tot, "zero_chunks", &m->zero_chunks) ||
-        parse_labels(doc, format, m) ||
+        manifest_labels_parse(doc, format, m) ||
         manifest_enc_parse(doc, format == MANIFEST_FORMAT_SEALED_LABELS
                                     ? MANIFEST_FORMAT_SEALED : format, m))
         return -EINVAL;

@@ -131,7 +131,7 @@ static int hold_why(const prune_run *r, size_t i, char *why, size_t whysz)
         snprintf(why, whysz, "parent of protected %s", r->cat.e[by].id);
     else if (r->other[i])
         snprintf(why, whysz, "not selected by --label");
-    else if (by >= 0 && r->items[i].why == 0 && r->until[i] == 0 && !r->for_child[i])
+    else if (by >= 0 && r->items[i].why == 0 && !r->for_child[i])
         snprintf(why, whysz, "needed by kept %s", r->cat.e[by].id);
     else
         return 0;
@@ -143,13 +143,13 @@ static const char *lock_why(const prune_run *r, size_t i, char *why, size_t whys
 {
     char until[21];
     retention_why(r->items[i].why, why, whysz);
-    if (hold_why(r, i, why, whysz))
-        return "keep";
     if (r->until[i] != 0) {
         naming_iso8601(r->until[i], until);
         snprintf(why, whysz, "locked until %s", until);
         return "locked";
     }
+    if (hold_why(r, i, why, whysz))
+        return "keep";
     if (r->for_child[i])
         snprintf(why, whysz, "parent of a locked backup");
     return r->doomed[i] ? "prune" : "keep";
@@ -252,11 +252,15 @@ static int plan_all(prune_run *r)
 static void report(prune_run *r, const prune_stats *st)
 {
     char b1[32], b2[32];
-    size_t locked = 0;
-    for (size_t i = 0; i < r->cat.n; i++)
+    size_t locked = 0, prot = 0;
+    for (size_t i = 0; i < r->cat.n; i++) {
         locked += r->until[i] != 0;
+        prot += r->prot[i].on;
+    }
     if (r->json == NULL && locked != 0)
         printf("%zu backups kept under Object Lock (locked until the dates above)\n", locked);
+    if (r->json == NULL && prot != 0)
+        printf("%zu protected backups kept, with the backups their chains need\n", prot);
     ag_fmt_size(st->bytes, b1, sizeof(b1));
     ag_fmt_size(st->leftover_bytes, b2, sizeof(b2));
     if (r->json == NULL) {
@@ -283,6 +287,7 @@ static void report(prune_run *r, const prune_stats *st)
                            json_object_new_int64((int64_t)st->leftovers));
     json_object_object_add(o, "aborted_uploads", json_object_new_int64((int64_t)st->uploads));
     json_object_object_add(o, "locked_backups", json_object_new_int64((int64_t)locked));
+    json_object_object_add(o, "protected_backups", json_object_new_int64((int64_t)prot));
     puts(json_object_to_json_string_ext(o, AG_JSON_OUT));
     json_object_put(o);
 }
