@@ -132,6 +132,16 @@ expect_eq "$(jq -c '[.format, .labels]' "$TMPD/mE2.json")" '[2,null]' \
 rb --key-file "$K" --format json list "$ENCI" --label env=secret >"$TMPD/le.json" 2>&1
 expect_eq "$(ids "$TMPD/le.json")" "$ID_E" "list --label in the encrypted repository"
 check "verify --label env=secret" rb --key-file "$K" verify "$ENCI" --label env=secret
+# key rotate rewrites the manifests: the labels stay, inside the MAC
+K2=$TMPD/master2.key
+require "key create (2)" rb key create "$K2"
+expect_rc 0 "key rotate" rot --key-file "$K" key rotate "$ENCI" --new-key-file "$K2"
+s3api get-object --bucket "$BUCKET" --key "$(key_prefix "$ENCI" "$ID_E")manifest.json" \
+    "$TMPD/mE.json" >/dev/null 2>&1
+expect_eq "$(jq -c '[.format, .labels]' "$TMPD/mE.json")" '[3,{"env":"secret"}]' \
+    "... the rotated manifest keeps its labels"
+K=$K2
+check "... and verifies under the new key" rb --key-file "$K" verify "$ENCI" --label env=secret
 # a label changed in the bucket (checksum recomputed: only the MAC can tell)
 python3 "$TEST_DIR/../prune/manifest_edit.py" "$TMPD/mE.json" "$TMPD/forged.json" \
     --set 'labels.env="public"' --resign
