@@ -35,10 +35,12 @@ static void print(const ag_ctx *ctx, const naming_spec *spec, const char *id, co
     char name[NAMING_SPEC_MAX], desc[512], since[21] = "";
     naming_spec_str(spec, name, sizeof(name));
     if (!ctx->opts.json) {
+        /* "protected (since DATE, REASON)", "already protected (since ...)", "unprotected" */
         if (st != NULL)
             protect_describe(st, desc, sizeof(desc));
-        printf("%s@%s: %s%s%s\n", termesc_str(name), termesc_str(id), what,
-               st != NULL ? ": " : "", st != NULL ? termesc_str(desc) : "");
+        printf("%s@%s: %s%s\n", termesc_str(name), termesc_str(id),
+               st != NULL && strcmp(what, "protected") != 0 ? "already " : "",
+               st != NULL ? termesc_str(desc) : what);
         return;
     }
     json_object *o = json_object_new_object();

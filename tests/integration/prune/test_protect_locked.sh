@@ -21,7 +21,7 @@ check "... says unprotected" grep -q ": unprotected" "$TMPD/u1.out"
 expect_eq "$(rb --format json list "$SRC" | jq -r '.backups[0].protected')" false \
     "... list: no longer protected"
 expect_rc 0 "protect again" p2 protect "$SRC@$ID"
-check "... a new protect object, not 'already protected'" grep -q ": protected: protected" \
+check "... a new protect object, not 'already protected'" grep -q "[0-9]Z: protected (since" \
     "$TMPD/p2.out"
 expect_eq "$(rb --format json list "$SRC" | jq -r '.backups[0].protected')" true \
     "... list: protected"

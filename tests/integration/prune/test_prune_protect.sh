@@ -45,7 +45,7 @@ expect_eq "$(bucket_keys | grep -c 'protect.json$')" 0 "... no protect object wr
 # -- protect (twice: idempotent)
 expect_rc 0 "protect I2 with a reason" p1 protect "$SRC@$ID_I2" --reason "legal hold 42"
 check "... says protected since, with the reason" grep -q \
-    "protected: protected (since .*, legal hold 42)" "$TMPD/p1.out"
+    ": protected (since .*, legal hold 42)$" "$TMPD/p1.out"
 check "... its protect object is next to the manifest" \
     s3api head-object --bucket "$BUCKET" --key "$PKEY"
 s3api get-object --bucket "$BUCKET" --key "$PKEY" "$TMPD/prot1.json" >/dev/null 2>&1
