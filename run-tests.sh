@@ -17,6 +17,7 @@
 #   --asan-integration  run the integration scripts a second time with the sanitizer
 #                   build's binary (build-asan/src/rbd2s3)
 #   --sandbox DIR   use the sandbox already running in DIR (not stopped at the end)
+#   --no-s3rver     skip the second pass of the bucket-level scripts against s3rver
 #   -h, --help      this text
 #
 # Builds:
@@ -39,12 +40,19 @@
 # temp dir named at the end when anything failed (always with KEEP_LOGS=1). Env: JOBS
 # (make -j, default 2), SCRIPT_TIMEOUT (s, per integration script, default 1200), KEEP=1
 # (scripts keep their images and buckets).
+#
+# The s3rver pass: after the RGW pass, the bucket-level scripts (S3RVER_SCRIPTS: backup,
+# restore, list, prune, verify) run again with their bucket on s3rver, a second S3
+# implementation (tests/sandbox/s3rver.sh installs it with npm and starts it on loopback;
+# Ceph stays the sandbox's); their lines read "[s3rver] test_NAME". The filter "s3rver"
+# selects the whole pass. When s3rver cannot be installed or started (no npm, offline),
+# each of its scripts counts as one failure, with one line saying why.
 set -u -o pipefail
 
 cd "$(dirname "$0")" || exit 1
 TOP=$(pwd)
 
-ASAN=auto UNIT=yes INTEG=yes ASAN_INTEG=no USE_SB="" FILTERS=()
+ASAN=auto UNIT=yes INTEG=yes ASAN_INTEG=no USE_SB="" FILTERS=() S3RVER=yes
 while [ $# -gt 0 ]; do
     case $1 in
         --no-asan) ASAN=no ;;
@@ -53,6 +61,7 @@ while [ $# -gt 0 ]; do
         --no-integration) INTEG=no ;;
         --asan-integration) ASAN_INTEG=yes; ASAN=yes ;;
         --sandbox) USE_SB=${2:?--sandbox needs a directory}; shift ;;
+        --no-s3rver) S3RVER=no ;;
         -h|--help) sed -n '2,/^set -u/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         -*) echo "run-tests: unknown option $1 (see --help)" >&2; exit 2 ;;
         *) FILTERS+=("$1") ;;
@@ -99,6 +108,73 @@ renew_sandbox_if_full() { # NAME: the script just run
     fi
 }
 
+# ------------------------------------------------------------------ s3rver
+# The bucket-level scripts of the s3rver pass (their names; they find the bucket on s3rver
+# through lib.sh's RBD2S3_TEST_S3=s3rver).
+S3RVER_SCRIPTS=(test_backup_chain test_list_pages test_prune test_prune_damaged test_s3_odd_keys
+    test_verify)
+S3RVER_DIR=""
+
+stop_s3rver() {
+    [ -n "$S3RVER_DIR" ] || return 0
+    timeout -k 10 60 tests/sandbox/s3rver.sh stop "$S3RVER_DIR" >>"$LOGDIR/s3rver.log" 2>&1 \
+        </dev/null || echo "run-tests: warning: s3rver stop failed (see $LOGDIR/s3rver.log)"
+    S3RVER_DIR=""
+}
+
+# count_tap LOG NAME RC T0 WHAT: add LOG's TAP lines ("ok N" passes, "not ok N" fails) to
+# the totals; a non-zero RC without a "not ok" is one failure (WHAT: "failed" or the like).
+count_tap() {
+    local log=$1 name=$2 rc=$3 t0=$4 what=$5 p f
+    p=$(grep -cE '^ok [0-9]+' "$log")
+    f=$(grep -cE '^not ok [0-9]+' "$log")
+    PASSED=$((PASSED + p))
+    FAILED=$((FAILED + f))
+    echo "run-tests: $name: $p passed, $f failed ($((SECONDS - t0))s)"
+    if [ "$f" -gt 0 ]; then
+        NOTES+=("$name: $f $what")
+    elif [ "$rc" -ne 0 ]; then
+        fail_step "$name exited $rc"
+    fi
+}
+
+# run_script SCRIPT SUFFIX: one integration script, its TAP lines counted; the name in
+# the results is "PREFIX test_NAME SUFFIX" (PREFIX: $RESULT_PREFIX, e.g. "[s3rver] ").
+run_script() {
+    local script=$1 suffix=$2 name log t0 rc
+    name=${RESULT_PREFIX:-}$(basename "$script" .sh)$suffix
+    say "$name"
+    log=$LOGDIR/$(basename "$script" .sh)${suffix:+-asan}${RESULT_PREFIX:+-s3rver}.log
+    t0=$SECONDS
+    run_logged "$log" "${SCRIPT_TIMEOUT:-1200}" bash "$script"
+    rc=$?
+    count_tap "$log" "$name" "$rc" "$t0" failed
+    renew_sandbox_if_full "$name"
+}
+
+# s3rver_pass SCRIPT...: start s3rver, run the scripts against it, stop it. If it cannot
+# start, every script counts as one failure and one line says why.
+s3rver_pass() {
+    local script why
+    S3RVER_DIR=$(mktemp -d /tmp/rbd2s3-s3rver.XXXX)
+    if ! timeout -k 10 900 tests/sandbox/s3rver.sh start "$S3RVER_DIR" \
+            >>"$LOGDIR/s3rver.log" 2>&1 </dev/null; then
+        why=$(grep -m1 '^s3rver.sh: ' "$LOGDIR/s3rver.log" || tail -n 1 "$LOGDIR/s3rver.log")
+        rm -rf "$S3RVER_DIR"
+        S3RVER_DIR=""
+        FAILED=$((FAILED + $#))
+        NOTES+=("FAILED: s3rver pass: s3rver did not start, $# scripts not run ($why)")
+        echo "run-tests: FAILED: s3rver pass: s3rver did not start ($why)"
+        return
+    fi
+    cat "$LOGDIR/s3rver.log"
+    for script in "$@"; do
+        RBD2S3_TEST_S3=s3rver RBD2S3_S3RVER_DIR=$S3RVER_DIR RESULT_PREFIX="[s3rver] " \
+            run_script "$script" ""
+    done
+    stop_s3rver
+}
+
 # A private sandbox in a new directory ($SB); its log goes to $LOGDIR/sandbox.log.
 start_sandbox() {
     SB=$(mktemp -d /tmp/rbd2s3-sb.XXXX)
@@ -109,6 +185,7 @@ start_sandbox() {
 finish() {
     trap - EXIT INT TERM
     stop_sandbox
+    stop_s3rver
     echo
     local n
     for n in "${NOTES[@]}"; do echo "run-tests: $n"; done
@@ -398,24 +475,22 @@ if [ -n "$SB" ]; then
         for script in "${SCRIPTS[@]}"; do
             name=$(basename "$script" .sh)
             matches_filter "$name" || continue
-            say "$name$suffix"
-            log=$LOGDIR/$name${suffix:+-asan}.log
-            t0=$SECONDS
-            RBD2S3=$bin run_logged "$log" "${SCRIPT_TIMEOUT:-1200}" bash "$script"
-            rc=$?
-            p=$(grep -cE '^ok [0-9]+' "$log")
-            f=$(grep -cE '^not ok [0-9]+' "$log")
-            PASSED=$((PASSED + p))
-            FAILED=$((FAILED + f))
-            echo "run-tests: $name$suffix: $p passed, $f failed ($((SECONDS - t0))s)"
-            if [ "$f" -gt 0 ]; then
-                NOTES+=("$name$suffix: $f failed")
-            elif [ $rc -ne 0 ]; then
-                fail_step "$name$suffix exited $rc"
-            fi
-            renew_sandbox_if_full "$name$suffix"
+            RBD2S3=$bin run_script "$script" "$suffix"
         done
     done
+
+    # the second S3 server: the bucket-level scripts against s3rver
+    S3RVER_RUN=()
+    for script in "${SCRIPTS[@]}"; do
+        name=$(basename "$script" .sh)
+        [[ " ${S3RVER_SCRIPTS[*]} " == *" $name "* ]] || continue
+        matches_filter "$name" || matches_filter s3rver || continue
+        S3RVER_RUN+=("$script")
+    done
+    if [ "$S3RVER" = yes ] && [ ${#S3RVER_RUN[@]} -gt 0 ]; then
+        say "s3rver pass (tests/sandbox/s3rver.sh)"
+        s3rver_pass "${S3RVER_RUN[@]}"
+    fi
 fi
 
 # ------------------------------------------------------------------ fault suite (quick)
@@ -427,16 +502,6 @@ if [ $INTEG = yes ] && [ $BUILD_OK = yes ] && matches_filter faults; then
     log=$LOGDIR/faults.log
     t0=$SECONDS
     RBD2S3=$TOP/rbd2s3 run_logged "$log" "${FAULTS_TIMEOUT:-2400}" tests/faults/run.sh --quick
-    rc=$?
-    p=$(grep -cE '^ok [0-9]+' "$log")
-    f=$(grep -cE '^not ok [0-9]+' "$log")
-    PASSED=$((PASSED + p))
-    FAILED=$((FAILED + f))
-    echo "run-tests: fault suite: $p passed, $f failed ($((SECONDS - t0))s)"
-    if [ "$f" -gt 0 ]; then
-        NOTES+=("fault suite: $f scenarios failed")
-    elif [ $rc -ne 0 ]; then
-        fail_step "fault suite exited $rc"
-    fi
+    count_tap "$log" "fault suite" $? "$t0" "scenarios failed"
 fi
 finish

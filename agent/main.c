@@ -29,6 +29,7 @@ static const command commands[] = {
     { "serve", cmd_serve, 1 },
     { "key", cmd_key, 0 },
     { "mount", cmd_mount, 1 },
+    { "copy", cmd_copy, 1 },
     { "protect", cmd_protect, 1 },
     { "unprotect", cmd_unprotect, 1 },
 };

@@ -1,6 +1,8 @@
 /* diff.c - walk the extents that changed between two snapshots (rbd_diff_iterate2). */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "rbdio/rbdio_internal.h"
 
@@ -93,18 +95,55 @@ int rbdio_diff_range(rbdio_image *img, const char *from_snap, uint64_t off, uint
     return walk(img, from_snap, off, len, include_parent, 0, cb, arg);
 }
 
+/* RBD_FLAG_OBJECT_MAP_INVALID or RBD_FLAG_FAST_DIFF_INVALID set on rbd (at its open
+ * snapshot): 1, 0, or a negative errno with the error set naming where. */
+static int flags_invalid(rbd_image_t rbd, const char *where)
+{
+    uint64_t flags = 0;
+    int rc = rbd_get_flags(rbd, &flags);
+    if (rc < 0) {
+        return rbdio_fail(rc, "cannot read the flags of '%s'", where);
+    }
+    return (flags & (RBD_FLAG_OBJECT_MAP_INVALID | RBD_FLAG_FAST_DIFF_INVALID)) != 0;
+}
+
 int rbdio_fast_diff(rbdio_image *img)
 {
-    uint64_t features = 0, flags = 0;
+    uint64_t features = 0;
     int rc = rbd_get_features(img->rbd, &features);
-    if (rc == 0) {
-        rc = rbd_get_flags(img->rbd, &flags);
-    }
     if (rc < 0) {
         return rbdio_fail(rc, "cannot read the features of '%s'", img->where);
     }
     if ((features & RBD_FEATURE_FAST_DIFF) == 0) {
         return 0;
     }
-    return (flags & (RBD_FLAG_OBJECT_MAP_INVALID | RBD_FLAG_FAST_DIFF_INVALID)) == 0;
+    rc = flags_invalid(img->rbd, img->where);
+    return rc < 0 ? rc : !rc;
+}
+
+int rbdio_map_invalid(rbdio_image *img, char *where, size_t len)
+{
+    snprintf(where, len, "%s", img->where);
+    return flags_invalid(img->rbd, img->where);
+}
+
+int rbdio_map_invalid_at(rbdio_image *img, const char *snap, char *where, size_t len)
+{
+    char id[64];
+    rbd_image_t other;
+    size_t n = strlen(img->where), cut = img->snap != NULL ? strlen(img->snap) + 1 : 0;
+    int rc;
+
+    n = n > cut ? n - cut : n;       /* "pool[/ns]/image" of img->where */
+    snprintf(where, len, "%.*s%s%s", (int)n, img->where, snap ? "@" : "", snap ? snap : "");
+    rc = rbd_get_id(img->rbd, id, sizeof(id));
+    if (rc == 0) {
+        rc = rbd_open_by_id_read_only(img->io, id, &other, snap);
+    }
+    if (rc < 0) {
+        return rbdio_fail(rc, "cannot open '%s'", where);
+    }
+    rc = flags_invalid(other, where);
+    rbd_close(other);
+    return rc;
 }

@@ -137,6 +137,15 @@ int rbdio_diff(rbdio_image *img, const char *from_snap, uint64_t size, int inclu
  * whole-object diff comes from the object maps rather than a listing of every object;
  * 0 if not; negative on error. */
 int rbdio_fast_diff(rbdio_image *img);
+/* Whether the object map of the image at its open snapshot is flagged invalid
+ * (RBD_FLAG_OBJECT_MAP_INVALID or RBD_FLAG_FAST_DIFF_INVALID, what `rbd info` shows as
+ * "object map invalid", "fast diff invalid"): 1 if so, 0 if not (an image without an
+ * object map included), negative on error. where gets "pool[/ns]/image[@snap]" (for
+ * messages, cut to len bytes) whatever the outcome. */
+int rbdio_map_invalid(rbdio_image *img, char *where, size_t len);
+/* The same for the image of img at snapshot snap (NULL: its head), opened read-only by
+ * its id for the look and closed again; where as above. */
+int rbdio_map_invalid_at(rbdio_image *img, const char *snap, char *where, size_t len);
 /* The same walk over [off, off + len) only, exact extents (no whole objects): extents
  * are clipped to the range. For walking a large image window by window. */
 int rbdio_diff_range(rbdio_image *img, const char *from_snap, uint64_t off, uint64_t len,

@@ -45,8 +45,27 @@ static void free_secret(const char *s)
     free((void *)s);
 }
 
+/* head[0..hl) then, when virt, "BUCKET.", then name[0..nl): malloc'ed, NULL if no memory. */
+static char *virtual_name(const char *head, size_t hl, const char *bucket, const char *name,
+                          size_t nl, int virt)
+{
+    size_t bl = virt ? strlen(bucket) + 1 : 0;
+    char *p = malloc(hl + bl + nl + 1);
+    if (!p)
+        return NULL;
+    memcpy(p, head, hl);
+    if (virt) {
+        memcpy(p + hl, bucket, bl - 1);
+        p[hl + bl - 1] = '.';
+    }
+    memcpy(p + hl + bl, name, nl);
+    p[hl + bl + nl] = '\0';
+    return p;
+}
+
 /* Split "http[s]://host[:port][/prefix][/]" into origin, Host header value and path
- * prefix. A default port (80 for http, 443 for https) is left out of Host, as curl does. */
+ * prefix. A default port (80 for http, 443 for https) is left out of Host, as curl does.
+ * Virtual-hosted addressing puts "BUCKET." before the host in both. */
 static int parse_endpoint(s3_client *c, const char *ep)
 {
     const char *rest;
@@ -71,7 +90,11 @@ static int parse_endpoint(s3_client *c, const char *ep)
     if (strcspn(prefix, "?#") < pl)
         return -EINVAL;
 
-    c->origin = strndup(ep, (size_t)(rest - ep) + hl);
+    int virt = s3_addressing_virtual(ep, c->cfg.bucket, c->cfg.addressing);
+    if (virt < 0)
+        return virt;
+    c->virtual_host = virt;
+    c->origin = virtual_name(ep, (size_t)(rest - ep), c->cfg.bucket, rest, hl, virt);
     c->base_path = strndup(prefix, pl);
     /* Host: without a default port */
     const char *colon = NULL;
@@ -87,7 +110,7 @@ static int parse_endpoint(s3_client *c, const char *ep)
             (https && port_len == 3 && !memcmp(port, "443", 3)) || port_len == 0)
             host_len = (size_t)(colon - rest);
     }
-    c->host = strndup(rest, host_len);
+    c->host = virtual_name("", 0, c->cfg.bucket, rest, host_len, virt);
     c->unsigned_payload = c->cfg.payload_signing == S3_PAYLOAD_UNSIGNED ||
                           (c->cfg.payload_signing == S3_PAYLOAD_AUTO && https);
     if (!c->origin || !c->base_path || !c->host)
@@ -215,6 +238,14 @@ void s3_client_reset_cancel(s3_client *c)
 {
     if (c)
         c->cancelled = 0;
+}
+
+void s3_client_set_warn(s3_client *c, void (*warn)(void *arg, const char *msg), void *arg)
+{
+    if (c) {
+        c->cfg.warn = warn;
+        c->cfg.warn_arg = arg;
+    }
 }
 
 void s3_warn(s3_client *c, const char *fmt, ...)

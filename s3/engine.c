@@ -109,6 +109,9 @@ static void req_free(s3_req *r)
     free(r->range);
     free(r->content_type);
     free(r->content_md5);
+    free(r->storage_class);
+    free(r->copy_source);
+    free(r->copy_range);
     free(r);
 }
 
@@ -173,6 +176,7 @@ static void start_attempt(s3_client *c, s3_req *r)
     r->body_pos = 0;
     r->curl_err[0] = '\0';
     s3_transfer_reset(r);
+    s3_rate_attempt_start(r, now);
     curl_slist_free_all(r->hdrs);
     r->hdrs = NULL;
 
@@ -212,9 +216,14 @@ static void detach(s3_client *c, s3_req *r)
         }
     }
     curl_multi_remove_handle(c->multi, r->easy);
-    curl_easy_reset(r->easy);
-    give_easy(c, r->easy);
+    if (r->throttled) {
+        curl_easy_cleanup(r->easy);     /* a paused handle is not reused */
+    } else {
+        curl_easy_reset(r->easy);
+        give_easy(c, r->easy);
+    }
     r->easy = NULL;
+    r->throttled = 0;
     curl_slist_free_all(r->hdrs);
     r->hdrs = NULL;
     c->running--;
@@ -422,6 +431,38 @@ static int run_callbacks(s3_client *c)
     return ran;
 }
 
+int s3_req_target(const s3_client *c, const char *key, const char *query, s3_sb *path,
+                  s3_sb *url)
+{
+    s3_sb_init(path, 16 * 1024);
+    s3_sb_init(url, 32 * 1024);
+    s3_sb_adds(path, c->base_path);
+    if (!c->virtual_host) {
+        s3_sb_add(path, "/", 1);
+        s3_sb_adds(path, c->bucket_enc);
+    } else if (!key) {
+        s3_sb_add(path, "/", 1);          /* the bucket itself: "/" */
+    }
+    if (key) {
+        size_t need = s3_uri_encode(key, 1, NULL, 0) + 1;
+        char *enc = malloc(need);
+        if (!enc)
+            return -ENOMEM;
+        s3_uri_encode(key, 1, enc, need);
+        s3_sb_add(path, "/", 1);
+        s3_sb_adds(path, enc);
+        free(enc);
+    }
+    s3_sb_adds(url, c->origin);
+    if (path->p)
+        s3_sb_adds(url, path->p);
+    if (query && *query) {
+        s3_sb_add(url, "?", 1);
+        s3_sb_adds(url, query);
+    }
+    return path->err ? path->err : url->err;
+}
+
 int s3_engine_submit(s3_client *c, const s3_req_spec *spec)
 {
     s3_req *r;
@@ -445,31 +486,7 @@ int s3_engine_submit(s3_client *c, const s3_req_spec *spec)
     r->s = *spec;
     r->content_length = -1;
 
-    s3_sb_init(&path, 16 * 1024);
-    s3_sb_adds(&path, c->base_path);
-    s3_sb_add(&path, "/", 1);
-    s3_sb_adds(&path, c->bucket_enc);
-    if (spec->key) {
-        size_t need = s3_uri_encode(spec->key, 1, NULL, 0) + 1;
-        char *enc = malloc(need);
-        if (enc) {
-            s3_uri_encode(spec->key, 1, enc, need);
-            s3_sb_add(&path, "/", 1);
-            s3_sb_adds(&path, enc);
-            free(enc);
-        } else {
-            path.err = -ENOMEM;
-        }
-    }
-    s3_sb_init(&url, 32 * 1024);
-    s3_sb_adds(&url, c->origin);
-    if (path.p)
-        s3_sb_adds(&url, path.p);
-    if (spec->query && *spec->query) {
-        s3_sb_add(&url, "?", 1);
-        s3_sb_adds(&url, spec->query);
-    }
-    rc = path.err ? path.err : url.err;
+    rc = s3_req_target(c, spec->key, spec->query, &path, &url);
     if (!rc) {
         r->path = path.p;
         r->url = url.p;
@@ -478,9 +495,15 @@ int s3_engine_submit(s3_client *c, const s3_req_spec *spec)
         r->range = spec->range ? strdup(spec->range) : NULL;
         r->content_type = spec->content_type ? strdup(spec->content_type) : NULL;
         r->content_md5 = spec->content_md5 ? strdup(spec->content_md5) : NULL;
+        r->storage_class = spec->storage_class ? strdup(spec->storage_class) : NULL;
         if (!r->query || (spec->range && !r->range) ||
             (spec->content_type && !r->content_type) ||
-            (spec->content_md5 && !r->content_md5))
+            (spec->content_md5 && !r->content_md5) ||
+            (spec->storage_class && !r->storage_class))
+            rc = -ENOMEM;
+        if (!rc && spec->copy_source && !(r->copy_source = strdup(spec->copy_source)))
+            rc = -ENOMEM;
+        if (!rc && spec->copy_range && !(r->copy_range = strdup(spec->copy_range)))
             rc = -ENOMEM;
     }
     s3_sb_free(&path);
@@ -490,6 +513,8 @@ int s3_engine_submit(s3_client *c, const s3_req_spec *spec)
         return rc == -ENOSPC ? -EINVAL : rc;
     }
     r->s.key = r->s.query = r->s.range = r->s.content_type = r->s.content_md5 = NULL;
+    r->s.storage_class = NULL;
+    r->s.copy_source = r->s.copy_range = NULL;
     if (c->unsigned_payload && spec->body_len >= S3_UNSIGNED_MIN)
         snprintf(r->payload_sha, sizeof(r->payload_sha), "UNSIGNED-PAYLOAD");
     else
@@ -516,6 +541,10 @@ int s3_engine_run(s3_client *c, int timeout_ms, volatile int *stop)
         if (c->cancelled)
             finish_all(c, -ECANCELED, "cancelled");
         start_ready(c);
+        s3_req *lr;     /* under a bandwidth limit: resume paused transfers, end overdue */
+        CURLcode lcc;
+        while ((lr = s3_rate_tick(c, mono_ms(), &lcc)) != NULL)
+            attempt_end(c, lr, lcc);
         mc = curl_multi_perform(c->multi, &still);
         if (mc != CURLM_OK)
             finish_all(c, mc == CURLM_OUT_OF_MEMORY ? -ENOMEM : -EIO, curl_multi_strerror(mc));
@@ -529,6 +558,9 @@ int s3_engine_run(s3_client *c, int timeout_ms, volatile int *stop)
             return ran;
         int64_t wait = end - now;
         int64_t t = next_timer(c);
+        if (t >= 0 && t < wait)
+            wait = t;
+        t = s3_rate_poll_ms(c);
         if (t >= 0 && t < wait)
             wait = t;
         if (wait > POLL_SLICE_MS)

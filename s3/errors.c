@@ -26,7 +26,8 @@ static const char *const codes_acces[] = {
 static const char *const codes_inval[] = {
     "InvalidArgument", "InvalidRequest", "MalformedXML", "InvalidPart", "InvalidPartOrder",
     "EntityTooSmall", "EntityTooLarge", "InvalidBucketName", "KeyTooLongError",
-    "InvalidRange", "InvalidDigest", "BadDigest", "XAmzContentSHA256Mismatch", NULL
+    "InvalidRange", "InvalidDigest", "BadDigest", "XAmzContentSHA256Mismatch",
+    "InvalidStorageClass", NULL
 };
 static const char *const codes_retry[] = {
     "SlowDown", "RequestTimeout", "InternalError", "ServiceUnavailable", "Throttling",

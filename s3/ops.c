@@ -124,16 +124,6 @@ static int key_ok(const char *key)
     return key && *key && strlen(key) <= S3_KEY_MAX;
 }
 
-int s3_bucket_check(s3_client *c, s3_error *err)
-{
-    sync_state st;
-    s3_req_spec spec = { .method = "GET", .query = "list-type=2&max-keys=0" };
-
-    if (!c)
-        return s3_op_fail(err, -EINVAL, "no client");
-    return run_sync(c, &spec, &st, err);
-}
-
 int s3_put(s3_client *c, const char *key, const void *data, size_t len,
            const char *content_type, char etag_out[S3_ETAG_MAX], s3_error *err)
 {
@@ -246,119 +236,11 @@ int s3_delete(s3_client *c, const char *key, s3_error *err)
     return rc;
 }
 
-/* The ListObjectsV2 query for one page, parameters in canonical (sorted) order. */
-static char *list_query(const char *token, const char *delimiter, int max_keys,
-                        const char *prefix)
-{
-    s3_sb q;
-    char *t = token ? s3_query_enc(token) : NULL;
-    char *d = delimiter && *delimiter ? s3_query_enc(delimiter) : NULL;
-    char *p = prefix && *prefix ? s3_query_enc(prefix) : NULL;
-
-    s3_sb_init(&q, 64 * 1024);
-    if ((token && !t) || (delimiter && *delimiter && !d) || (prefix && *prefix && !p))
-        q.err = -ENOMEM;
-    if (t)
-        s3_sb_addf(&q, "continuation-token=%s&", t);
-    if (d)
-        s3_sb_addf(&q, "delimiter=%s&", d);
-    s3_sb_addf(&q, "encoding-type=url&list-type=2&max-keys=%d", max_keys);
-    if (p)
-        s3_sb_addf(&q, "&prefix=%s", p);
-    free(t);
-    free(d);
-    free(p);
-    if (q.err) {
-        s3_sb_free(&q);
-        return NULL;
-    }
-    return q.p;
-}
-
 void s3_warn_skipped(s3_client *c, const char *what, const s3_list_skip *skip)
 {
     if (skip->count)
         s3_warn(c, "%s: skipped %zu entr%s that cannot be decoded (first: %s)", what,
                 skip->count, skip->count == 1 ? "y" : "ies", skip->first);
-}
-
-#define LIST_EMPTY_RUN_MAX 100   /* truncated pages in a row without a single entry */
-
-/* Does a truncated page move the listing on? Its token must differ from the one that
- * fetched it, its last key must come after the previous page's last key, and pages
- * without entries (*empty_run of them in a row) must not go on and on. */
-static int list_advances(const char *token, const char *next, const char *prev_last,
-                         const char *last, int had_entries, int *empty_run)
-{
-    if (token && next && !strcmp(token, next))
-        return 0;
-    *empty_run = had_entries ? 0 : *empty_run + 1;
-    if (*empty_run > LIST_EMPTY_RUN_MAX)
-        return 0;
-    return !prev_last || !last || strcmp(last, prev_last) > 0;
-}
-
-/* Fetch and walk one page. *token is replaced by the next one, *last by the page's last
- * key (when it has entries). */
-static int list_page(s3_client *c, const char *prefix, const char *delimiter, char **token,
-                     char **last, int *empty_run, int *truncated, s3_list_cb cb, void *arg,
-                     int *cb_rc, s3_error *err)
-{
-    sync_state st;
-    s3_buf page = { 0 };
-    s3_list_skip skip = { 0 };
-    char *next = NULL, *page_last = NULL;
-    char *q = list_query(*token, delimiter, c->cfg.list_max_keys, prefix);
-    int rc;
-
-    if (!q)
-        return s3_op_fail(err, -ENOMEM, "out of memory");
-    s3_req_spec spec = {
-        .method = "GET", .query = q, .sink = S3_SINK_BUF, .buf = &page,
-        .buf_max = S3_XMLBODY_MAX,
-    };
-    rc = run_sync(c, &spec, &st, err);
-    free(q);
-    if (!rc) {
-        rc = s3_xml_list_page_ex(page.data, page.len, cb, arg, truncated, &next, cb_rc,
-                                 &skip, &page_last);
-        if (rc)
-            s3_op_fail(err, rc, "malformed ListBucketResult");
-        else
-            s3_warn_skipped(c, "listing the bucket", &skip);
-    }
-    if (!rc && !*cb_rc && *truncated && !next)
-        rc = s3_op_fail(err, -EINVAL, "truncated listing without NextContinuationToken");
-    if (!rc && !*cb_rc && *truncated &&
-        !list_advances(*token, next, *last, page_last, page_last || skip.count, empty_run))
-        rc = s3_op_fail(err, -EINVAL, "the endpoint's listing does not advance (a truncated "
-                        "page repeats the previous token or keys)");
-    s3_buf_free(&page);
-    free(*token);
-    *token = next;
-    if (page_last) {
-        free(*last);
-        *last = page_last;
-    }
-    return rc;
-}
-
-int s3_list(s3_client *c, const char *prefix, const char *delimiter,
-            s3_list_cb cb, void *arg, s3_error *err)
-{
-    char *token = NULL, *last = NULL;
-    int truncated = 1, cb_rc = 0, rc = 0, empty_run = 0;
-
-    if (!c || !cb)
-        return s3_op_fail(err, -EINVAL, "invalid arguments");
-    if (err)
-        memset(err, 0, sizeof(*err));
-    while (!rc && !cb_rc && truncated)
-        rc = list_page(c, prefix, delimiter, &token, &last, &empty_run, &truncated, cb, arg,
-                       &cb_rc, err);
-    free(token);
-    free(last);
-    return rc ? rc : cb_rc;
 }
 
 /* ---- multipart upload ---- */
@@ -381,16 +263,35 @@ static char *upload_query(const char *upload_id)
 
 int s3_mpu_create(s3_client *c, const char *key, char **upload_id, s3_error *err)
 {
+    return s3_mpu_create_class(c, key, NULL, upload_id, err);
+}
+
+int s3_storage_class_ok(const char *name)
+{
+    size_t n = name ? strlen(name) : 0;
+    if (n < 1 || n > 64)
+        return 0;
+    for (const char *p = name; *p; p++)
+        if (!((*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_'))
+            return 0;
+    return 1;
+}
+
+int s3_mpu_create_class(s3_client *c, const char *key, const char *storage_class,
+                        char **upload_id, s3_error *err)
+{
     sync_state st;
     s3_buf body = { 0 };
     s3_req_spec spec = {
         .method = "POST", .key = key, .query = "uploads", .sink = S3_SINK_BUF,
         .buf = &body, .buf_max = S3_ERRBODY_MAX, .flags = S3_REQ_LOCK,
+        .storage_class = storage_class,
     };
 
     if (upload_id)
         *upload_id = NULL;
-    if (!c || !key_ok(key) || !upload_id)
+    if (!c || !key_ok(key) || !upload_id ||
+        (storage_class && !s3_storage_class_ok(storage_class)))
         return s3_op_fail(err, -EINVAL, "invalid arguments");
     int rc = run_sync(c, &spec, &st, err);
     if (!rc) {

@@ -69,8 +69,11 @@ int s3_get_object_lock(s3_client *c, int *enabled, s3_error *err)
         .buf_max = LOCKCONF_MAX,
     };
     int rc = s3_sync_request(c, &spec, err);
-    if (rc == -ENOENT && err && strcmp(err->code, "NoSuchBucket") != 0) {
-        memset(err, 0, sizeof(*err));   /* ObjectLockConfigurationNotFoundError */
+    if ((rc == -ENOENT && err && strcmp(err->code, "NoSuchBucket") != 0) ||
+        (rc < 0 && err && err->http_status == 501)) {
+        /* ObjectLockConfigurationNotFoundError; or a server without Object Lock at all
+         * (s3rver: 501 NotImplemented) */
+        memset(err, 0, sizeof(*err));
         rc = 0;
     } else if (!rc) {
         int on = lock_enabled(body.data, body.len);

@@ -38,10 +38,16 @@ typedef struct s3_client s3_client;
  * SDKs do; bodies under 64 KiB are always signed. */
 enum { S3_PAYLOAD_AUTO = 0, S3_PAYLOAD_SIGNED = 1, S3_PAYLOAD_UNSIGNED = 2 };
 
+/* Addressing of the bucket (s3_config.addressing). PATH: http://HOST/BUCKET/KEY. VIRTUAL:
+ * http://BUCKET.HOST/KEY (Host header and TLS name BUCKET.HOST). AUTO: virtual-hosted for
+ * AWS endpoint names (s3.amazonaws.com, s3.REGION..., s3-REGION..., dualstack,
+ * *.amazonaws.com.cn) when the bucket can be a DNS label, path-style otherwise. */
+enum { S3_ADDR_AUTO = 0, S3_ADDR_PATH = 1, S3_ADDR_VIRTUAL = 2 };
+
 typedef struct s3_config {
     const char *endpoint;      /* "http://127.0.0.1:8000" or "https://host"; required */
     const char *region;        /* signing region; NULL means "us-east-1" */
-    const char *bucket;        /* required; path-style addressing is always used */
+    const char *bucket;        /* required; addressed as `addressing` says */
     const char *access_key;    /* required */
     const char *secret_key;    /* required; never logged */
     const char *session_token; /* optional (x-amz-security-token) */
@@ -61,6 +67,7 @@ typedef struct s3_config {
      * decoded); msg is one line, non-printable bytes escaped. NULL: not told. */
     void (*warn)(void *arg, const char *msg);
     void *warn_arg;
+    int addressing;            /* S3_ADDR_AUTO (0), S3_ADDR_PATH or S3_ADDR_VIRTUAL */
 } s3_config;
 
 typedef struct s3_error {
@@ -82,6 +89,10 @@ void s3_client_cancel(s3_client *c);
 /* Clear the cancel flag so that the client can be used again (e.g. to abort the
  * multipart uploads of an interrupted run). Not async-signal-safe to race with cancel. */
 void s3_client_reset_cancel(s3_client *c);
+
+/* From now on tell warnings (see s3_config.warn) to warn(arg); NULL warn: none. For a
+ * client that outlives the object its warn_arg pointed to. Cannot fail. */
+void s3_client_set_warn(s3_client *c, void (*warn)(void *arg, const char *msg), void *arg);
 
 /* A human-readable one-line description of err (static or err-owned storage). */
 const char *s3_strerror(int rc, const s3_error *err);
@@ -173,7 +184,8 @@ int s3_delete_lifecycle(s3_client *c, s3_error *err);
 enum { S3_LOCK_NONE = 0, S3_LOCK_GOVERNANCE = 1, S3_LOCK_COMPLIANCE = 2 };
 
 /* GetObjectLockConfiguration: *enabled = 1 when the bucket has Object Lock enabled, 0 when
- * it has none (ObjectLockConfigurationNotFoundError). 0, or a negative code (err filled). */
+ * it has none (ObjectLockConfigurationNotFoundError, or 501 NotImplemented from a server
+ * without Object Lock). 0, or a negative code (err filled). */
 int s3_get_object_lock(s3_client *c, int *enabled, s3_error *err);
 
 /* From now on every object c creates (s3_put, s3_mpu_create) carries this retention:
@@ -197,6 +209,15 @@ int s3_head_retention(s3_client *c, const char *key, int *mode, time_t *until,
 /* Start a multipart upload (with the client's Object Lock retention, if any); *upload_id
  * is malloc'ed, the caller frees it. */
 int s3_mpu_create(s3_client *c, const char *key, char **upload_id, s3_error *err);
+
+/* s3_mpu_create with x-amz-storage-class: storage_class (NULL: none sent, the server's
+ * default, STANDARD). -EINVAL when it is not 1..64 of A-Z 0-9 _ (s3_storage_class_ok);
+ * a class the server does not know is its refusal (-EINVAL, InvalidStorageClass). */
+int s3_mpu_create_class(s3_client *c, const char *key, const char *storage_class,
+                        char **upload_id, s3_error *err);
+
+/* 1 when name can be a storage class: 1..64 characters of A-Z 0-9 _. Cannot fail. */
+int s3_storage_class_ok(const char *name);
 
 typedef struct s3_part {
     int number;                 /* 1..10000 */
@@ -323,6 +344,40 @@ int s3_async_get_range_version(s3_client *c, const char *key, const char *versio
  * never enabled. */
 int s3_get_versioning(s3_client *c, int *state, s3_error *err);
 
+/* ---- Server-side copy ----
+ *
+ * From an object of another bucket (src_bucket) reachable with this client's endpoint and
+ * credentials: the server moves the bytes. An <Error> document inside a 200 answer (S3
+ * sends one when a long copy fails after the status went out) is the failure it names,
+ * with http_status 200 in err; a 200 without the result document is -EINVAL. */
+
+/* UploadPartCopy: part `number` (1..10000) of the multipart upload upload_id of key from
+ * bytes [off, off+len) of src_key (x-amz-copy-source-range; len 0: the whole object).
+ * etag_out receives CopyPartResult/ETag without quotes. 0 or a negative code. */
+int s3_upload_part_copy(s3_client *c, const char *key, const char *upload_id, int number,
+                        const char *src_bucket, const char *src_key, uint64_t off,
+                        uint64_t len, char etag_out[S3_ETAG_MAX], s3_error *err);
+
+/* CopyObject of src_key into key (at most 5 GiB, as S3 allows), with the client's Object
+ * Lock retention like s3_put. etag_out receives CopyObjectResult/ETag without quotes
+ * (a single-part source keeps its ETag). 0 or a negative code. */
+int s3_copy_object(s3_client *c, const char *key, const char *src_bucket,
+                   const char *src_key, char etag_out[S3_ETAG_MAX], s3_error *err);
+
+/* ---- Bandwidth limits ----
+ *
+ * Process-wide limits in bytes per second over every client and thread: request bodies
+ * are counted as they are sent, answers (bodies and error documents) as they are
+ * received. A transfer that finds no tokens is paused and goes on when they are back; a
+ * full bucket holds half a second's worth, an empty one is where a process starts. While
+ * a limit is set, a request's deadline and the stall check (under 1 KiB/s for 30 s)
+ * count only the time its transfer was not paused. */
+
+/* Set the upload and download limits (0: none), from now on for every transfer that
+ * starts (one paused under a limit now lifted goes on at once). Unchanged values keep
+ * their bucket. Thread-safe; cannot fail. */
+void s3_set_rate_limits(uint64_t up, uint64_t down);
+
 /* ---- Pure helpers, exposed for unit tests and for the agent ---- */
 
 /* Hex SHA-256 of data into out[65]. */
@@ -351,6 +406,18 @@ typedef struct s3_sigv4_req {
 /* Compute the Authorization header value into auth (size authsz) and the
  * x-amz-date value into amz_date[17]. Returns 0 or -EINVAL/-ENOSPC. */
 int s3_sigv4_sign(const s3_sigv4_req *req, char *auth, size_t authsz, char amz_date[17]);
+
+/* ---- Addressing (addressing.c, pure) ---- */
+
+/* 1 if bucket can be the first label of a virtual-hosted name: 3..63 characters of
+ * a-z 0-9 - ., labels neither empty nor starting or ending with '-', not an IPv4
+ * address, and (under https, where a wildcard certificate covers one label) no dot. */
+int s3_bucket_dns_ok(const char *bucket, int https);
+
+/* The style a client for endpoint and bucket uses with addressing mode (S3_ADDR_*): 1
+ * virtual-hosted, 0 path-style; -EINVAL for a malformed endpoint, an unknown mode, or
+ * S3_ADDR_VIRTUAL with a bucket that cannot be a DNS label or an IP-address endpoint. */
+int s3_addressing_virtual(const char *endpoint, const char *bucket, int mode);
 
 /* Replace secrets in a line for logging: returns a static "[redacted]" marker when
  * s looks like an Authorization header or contains the secret; otherwise s. */

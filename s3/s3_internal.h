@@ -23,6 +23,8 @@
 #define S3_XMLBODY_MAX         (32 * 1024 * 1024) /* a listing page of 1000 long keys */
 #define S3_GET_MAX_DEFAULT     ((size_t)1 << 30)
 #define S3_KEY_MAX             1024
+#define S3_LOW_SPEED_BYTES     1024     /* below this many bytes/s ... */
+#define S3_LOW_SPEED_SECS      30       /* ... for this long, an attempt is stalled */
 
 /* ---- strbuf.c: a bounded string builder ---- */
 
@@ -146,6 +148,14 @@ int s3_xml_uploads_page_ex(const void *body, size_t len, s3_upload_cb cb, void *
                            int *truncated, char **next_key, char **next_upload_id,
                            int *cb_rc, s3_list_skip *skip);
 
+/* ---- copy.c ---- */
+
+/* Read the answer of a copy: root_name ("CopyPartResult", "CopyObjectResult") with its
+ * ETag (no quotes) into etag; an <Error> document gives its mapped code with err filled
+ * (http status 200); anything else, or no ETag, -EINVAL. */
+int s3_xml_copy_result(const void *body, size_t len, const char *root_name,
+                       char etag[S3_ETAG_MAX], s3_error *err);
+
 /* ---- versions.c ---- */
 
 /* Walk one ListVersionsResult page in document order (Version and DeleteMarker entries;
@@ -191,6 +201,7 @@ typedef struct s3_req_spec {
     const char *range;         /* Range header value or NULL */
     const char *content_type;  /* or NULL */
     const char *content_md5;   /* Content-MD5 header value (base64), signed; or NULL */
+    const char *storage_class; /* x-amz-storage-class of the object created, or NULL */
     const void *body;          /* must stay valid until done runs */
     size_t body_len;
     int sink;
@@ -205,6 +216,10 @@ typedef struct s3_req_spec {
     s3_lock_info *lock_out;    /* or NULL: the answer's Object Lock headers go here */
     s3_done_cb user_cb;        /* for the public async calls */
     void *user_arg;
+    /* server-side copy (copy.c): x-amz-copy-source and x-amz-copy-source-range values,
+     * signed; NULL: not sent */
+    const char *copy_source;
+    const char *copy_range;
 } s3_req_spec;
 
 struct s3_req {
@@ -217,6 +232,9 @@ struct s3_req {
     char *range;
     char *content_type;
     char *content_md5;
+    char *storage_class;
+    char *copy_source;             /* server-side copy headers (copy.c), or NULL */
+    char *copy_range;
     char payload_sha[65];          /* computed once per request, not per attempt */
     /* per attempt */
     CURL *easy;
@@ -229,6 +247,14 @@ struct s3_req {
     int too_big;
     int too_long;
     char curl_err[CURL_ERROR_SIZE];
+    /* per attempt, under a bandwidth limit (ratelimit.c) */
+    int limited;                   /* a limit was set: the engine, not curl, checks the
+                                    * deadline and stalls, paused time not counted */
+    int throttled;                 /* S3_RATE_* directions paused, waiting for tokens */
+    int64_t throttled_ms;          /* since when */
+    uint64_t moved;                /* bytes sent and received (headers too) */
+    int64_t stall_mark_ms;         /* the stall check's window starts here ... */
+    uint64_t stall_mark_bytes;     /* ... at this many bytes moved */
     /* across attempts */
     int attempts;
     int64_t started_ms;            /* first attempt; 0 before */
@@ -260,6 +286,8 @@ struct s3_client {
     char *host;                 /* the Host header value */
     char *base_path;            /* "" or "/prefix" of the endpoint */
     char *bucket_enc;           /* URI-encoded bucket */
+    int virtual_host;           /* 1: BUCKET.HOST, the bucket not in the path */
+    int list_v1;                /* the server knows no ListObjectsV2: ListObjects (v1) */
     CURLM *multi;
     CURL **idle;                /* reusable easy handles */
     int nidle;
@@ -280,6 +308,13 @@ struct s3_client {
     time_t lock_until;
     s3_test_hooks hooks;
 };
+
+/* The canonical path ("/BUCKET/KEY" encoded, or "/KEY" when virtual-hosted, after the
+ * endpoint's prefix) of a request on key (NULL: the bucket) into path and its URL (with
+ * ?query when not NULL or empty) into url; both initialised here, the caller frees them
+ * (s3_sb_free) whatever the outcome. 0, -ENOMEM or -ENOSPC. */
+int s3_req_target(const s3_client *c, const char *key, const char *query, s3_sb *path,
+                  s3_sb *url);
 
 /* Queue a request. 0 (done will run exactly once), -EINVAL or -ENOMEM (it will not). */
 int s3_engine_submit(s3_client *c, const s3_req_spec *spec);
@@ -358,6 +393,49 @@ char *s3_query_enc(const char *s);
 const char *s3_lock_mode_name(int mode);
 /* t as "2026-12-04T01:02:03.000Z" into out[32]. */
 void s3_lock_time(time_t t, char out[32]);
+
+/* ---- ratelimit.c: the bandwidth limits (s3_set_rate_limits) ---- */
+
+enum { S3_RATE_UP = 1, S3_RATE_DOWN = 2 };   /* request bodies sent, answers received */
+
+/* A token bucket of rate bytes/s holding at most burst tokens (half a second's worth);
+ * tokens below 0 are a debt that later takes wait out. Pure: the clock is passed in. */
+typedef struct s3_tbucket {
+    uint64_t rate;             /* 0: no limit */
+    double tokens;
+    double burst;
+    int64_t last_ns;           /* tokens were added up to this time */
+} s3_tbucket;
+
+/* An empty bucket of this rate at now_ns (no burst at the start). Cannot fail. */
+void s3_tbucket_init(s3_tbucket *b, uint64_t rate, int64_t now_ns);
+/* Take n bytes at now_ns: 1 when some tokens are there (the whole n is taken, the tokens
+ * may go below 0), 0 when none are (nothing taken). Always 1 at rate 0. */
+int s3_tbucket_take(s3_tbucket *b, int64_t now_ns, size_t n);
+/* ns from now_ns until a take succeeds; 0: now. */
+int64_t s3_tbucket_wait_ns(s3_tbucket *b, int64_t now_ns);
+/* The most bytes one read callback sends at this rate: an eighth of a second's worth,
+ * 1 KiB to 64 KiB (also curl's receive buffer under a download limit). */
+size_t s3_rate_chunk(uint64_t rate);
+
+/* The directions (S3_RATE_*) limited now; 0 when none. Lock-free. */
+int s3_rate_active(void);
+/* The limit of one direction in bytes/s; 0: none. Lock-free. */
+uint64_t s3_rate_of(int dir);
+/* Take n bytes of direction dir from the process's bucket: 1 granted (always when dir is
+ * not limited), 0: pause the transfer (s3_rate_pause) and offer them again later. */
+int s3_rate_take(int dir, size_t n);
+/* From a curl callback of r that returns a pause: remember the direction and when. */
+void s3_rate_pause(s3_req *r, int dir);
+/* Before an attempt of r starts: whether it runs under a limit, counters reset. */
+void s3_rate_attempt_start(s3_req *r, int64_t now_ms);
+/* For the engine, each turn: go on with c's paused transfers whose tokens are there
+ * (their deadline and stall window move by the time paused); returns a running request
+ * that must end now with *cc (past its deadline or stalled: CURLE_OPERATION_TIMEDOUT,
+ * message in curl_err; or curl's refusal to go on), NULL when none. */
+s3_req *s3_rate_tick(s3_client *c, int64_t now_ms, CURLcode *cc);
+/* ms until the first of c's paused transfers may go on; -1 when none is paused. */
+int64_t s3_rate_poll_ms(s3_client *c);
 
 /* Install test hooks on a client (tests only). */
 void s3_test_set_hooks(s3_client *c, const s3_test_hooks *h);

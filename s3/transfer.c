@@ -14,8 +14,6 @@
 #include "s3/s3_internal.h"
 
 #define CONNECT_TIMEOUT_MS  10000
-#define LOW_SPEED_BYTES     1024     /* below this many bytes/s ... */
-#define LOW_SPEED_SECS      30       /* ... for this long, an attempt is stalled */
 #define CURL_BUFFER         (128 * 1024)
 #ifndef PACKAGE_VERSION
 #define PACKAGE_VERSION     "0"
@@ -33,6 +31,16 @@ static size_t on_read(char *buf, size_t size, size_t n, void *p)
         return CURL_READFUNC_ABORT;
     if (want > left)
         want = left;
+    uint64_t up = s3_rate_of(S3_RATE_UP);
+    if (want && up) {
+        size_t chunk = s3_rate_chunk(up);
+        want = want < chunk ? want : chunk;
+        if (!s3_rate_take(S3_RATE_UP, want)) {
+            s3_rate_pause(r, S3_RATE_UP);
+            return CURL_READFUNC_PAUSE;
+        }
+    }
+    r->moved += want;
     if (want)
         memcpy(buf, (const unsigned char *)r->s.body + r->body_pos, want);
     r->body_pos += want;
@@ -88,6 +96,7 @@ static size_t on_header(char *buf, size_t size, size_t n, void *p)
     const char *v;
     size_t vl;
 
+    r->moved += len;
     if (len > 5 && !memcmp(buf, "HTTP/", 5)) {
         const char *sp = memchr(buf, ' ', len);
         s3_transfer_reset(r);
@@ -134,6 +143,11 @@ static size_t on_write(char *ptr, size_t size, size_t n, void *p)
 
     if (r->c->cancelled)
         return 0;
+    if (!s3_rate_take(S3_RATE_DOWN, len)) {
+        s3_rate_pause(r, S3_RATE_DOWN);
+        return CURL_WRITEFUNC_PAUSE;        /* curl holds the data and offers it again */
+    }
+    r->moved += len;
     if (r->status < 200 || r->status > 299) {
         /* an error document: keep its start, drop the rest */
         size_t room = S3_ERRBODY_MAX - r->errbody.len;
@@ -226,8 +240,9 @@ int s3_transfer_sign(s3_client *c, s3_req *r)
 {
     char auth[1024];
     char amz_date[17];
-    char rng[256], ct[512], md5[64], lmode[64], luntil[96];
-    const char *sh[7];
+    char rng[256], ct[512], md5[64], lmode[64], luntil[96], sclass[128];
+    char csrc[3200], crng[128];
+    const char *sh[10];
     s3_sb tok;
     int ns = 0;
     int rc;
@@ -254,6 +269,10 @@ int s3_transfer_sign(s3_client *c, s3_req *r)
         snprintf(md5, sizeof(md5), "content-md5: %s", r->content_md5);
         sh[ns++] = md5;
     }
+    if (r->storage_class) {
+        snprintf(sclass, sizeof(sclass), "x-amz-storage-class: %s", r->storage_class);
+        sh[ns++] = sclass;
+    }
     if ((r->s.flags & S3_REQ_LOCK) && s3_lock_mode_name(c->lock_mode)) {
         char until[32];
         s3_lock_time(c->lock_until, until);
@@ -262,6 +281,14 @@ int s3_transfer_sign(s3_client *c, s3_req *r)
         snprintf(luntil, sizeof(luntil), "x-amz-object-lock-retain-until-date: %s", until);
         sh[ns++] = lmode;
         sh[ns++] = luntil;
+    }
+    if (r->copy_source) {
+        snprintf(csrc, sizeof(csrc), "x-amz-copy-source: %s", r->copy_source);
+        sh[ns++] = csrc;
+    }
+    if (r->copy_range) {
+        snprintf(crng, sizeof(crng), "x-amz-copy-source-range: %s", r->copy_range);
+        sh[ns++] = crng;
     }
     sh[ns] = NULL;
 
@@ -313,6 +340,15 @@ int s3_transfer_sign(s3_client *c, s3_req *r)
     return 0;
 }
 
+/* curl's receive buffer: under a download limit at most one read callback's worth, so
+ * that an answer is taken in steps the limit can spread. */
+static size_t recv_buffer(void)
+{
+    uint64_t down = s3_rate_of(S3_RATE_DOWN);
+    size_t chunk = down ? s3_rate_chunk(down) : CURL_BUFFER;
+    return chunk < CURL_BUFFER ? chunk : CURL_BUFFER;
+}
+
 int s3_transfer_setup(s3_client *c, s3_req *r, CURL *e, int64_t remaining)
 {
     long connect_ms = remaining < CONNECT_TIMEOUT_MS ? (long)remaining : CONNECT_TIMEOUT_MS;
@@ -329,12 +365,15 @@ int s3_transfer_setup(s3_client *c, s3_req *r, CURL *e, int64_t remaining)
     SET(CURLOPT_PATH_AS_IS, 1L);
     SET(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
     SET(CURLOPT_PROTOCOLS_STR, "http,https");
-    SET(CURLOPT_BUFFERSIZE, (long)CURL_BUFFER);
+    SET(CURLOPT_BUFFERSIZE, (long)recv_buffer());
     SET(CURLOPT_USERAGENT, "rbd2s3/" PACKAGE_VERSION);
     SET(CURLOPT_CONNECTTIMEOUT_MS, connect_ms > 0 ? connect_ms : 1L);
-    SET(CURLOPT_TIMEOUT_MS, remaining > 0 ? (long)remaining : 1L);
-    SET(CURLOPT_LOW_SPEED_LIMIT, (long)LOW_SPEED_BYTES);
-    SET(CURLOPT_LOW_SPEED_TIME, (long)LOW_SPEED_SECS);
+    if (!r->limited) {
+        /* under a bandwidth limit the engine checks both, paused time not counted */
+        SET(CURLOPT_TIMEOUT_MS, remaining > 0 ? (long)remaining : 1L);
+        SET(CURLOPT_LOW_SPEED_LIMIT, (long)S3_LOW_SPEED_BYTES);
+        SET(CURLOPT_LOW_SPEED_TIME, (long)S3_LOW_SPEED_SECS);
+    }
     SET(CURLOPT_SSL_VERIFYPEER, c->cfg.insecure ? 0L : 1L);
     SET(CURLOPT_SSL_VERIFYHOST, c->cfg.insecure ? 0L : 2L);
     if (c->cfg.ca_file)

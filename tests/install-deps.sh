@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # install-deps.sh - install whatever is missing of the Debian 12 packages that
-# building rbd2s3 and running its tests need. A fast no-op when all are present.
+# building rbd2s3 and running its tests need (node and npm for s3rver included). A fast
+# no-op when all are present.
 # Runs as root (CI) or through sudo.
 set -euo pipefail
 
@@ -13,6 +14,7 @@ PKGS=(
     groff-base man-db systemd
     clang libclang-rt-14-dev
     libmicrohttpd-dev libfuse3-dev fuse3 fuse2fs qemu-utils qemu-block-extra
+    debhelper dh-autoreconf dpkg-dev
 )
 
 missing=()
@@ -20,6 +22,13 @@ for p in "${PKGS[@]}"; do
     st=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
     [ "$st" = installed ] || missing+=("$p")
 done
+
+# s3rver, the second S3 server of the tests, needs node and npm (tests/sandbox/s3rver.sh
+# then installs s3rver itself with npm into the tree). A node that comes with its own npm
+# (NodeSource, nvm) is used as it is: Debian's nodejs npm only when a command is missing.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    missing+=(nodejs npm)
+fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 SUDO=()

@@ -1,5 +1,6 @@
 /* budget.c - what one backup costs in memory, and its tunables lowered to fit (budget.h). */
 #include "agent/backup/budget.h"
+#include "agent/format/parts.h"
 
 #define READS_MIN 2
 
@@ -7,7 +8,8 @@ uint64_t budget_job_bytes(const ag_tun *t)
 {
     uint64_t slots = (uint64_t)t->reads_in_flight + 2 * (uint64_t)t->threads + 2;
     uint64_t parts = (uint64_t)t->parts_in_flight + 2;   /* + the one filling, + the index's */
-    return BUDGET_JOB_FIXED + slots * 2 * t->chunk_size + parts * t->part_size;
+    uint64_t part = parts_size(t->part_size, t->pack_size, t->chunk_size);   /* the pack's */
+    return BUDGET_JOB_FIXED + slots * 2 * t->chunk_size + parts * part;
 }
 
 uint64_t budget_job_min(const ag_tun *t)

@@ -17,8 +17,10 @@
 
 /* The memory one backup with tunables t takes at most, in bytes: its read slots
  * (reads_in_flight + 2 x threads + 2, each a chunk and its compressed copy), its part
- * buffers ((parts_in_flight + 2) x part_size: with the one filling and the index's) and
- * BUDGET_JOB_FIXED. Cannot fail. */
+ * buffers ((parts_in_flight + 2) x the data objects' part size, parts_size() of
+ * agent/format/parts.h: with the one filling and the index's) and BUDGET_JOB_FIXED. An
+ * index past 1,000 parts (5 GB at 5M parts) grows its part (parts_grow) beyond this.
+ * Cannot fail. */
 uint64_t budget_job_bytes(const ag_tun *t);
 
 /* The least budget_job_bytes can be made by lowering t's reads_in_flight (to 2),

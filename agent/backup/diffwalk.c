@@ -7,7 +7,9 @@
  * backup: that exist) are first taken from the object maps (a whole-object diff, which
  * reads no data object), and the exact walk lists only those, in the windows that hold
  * any: unchanged objects and empty windows cost nothing, so a full backup of a huge thin
- * image costs what its data does. */
+ * image costs what its data does. A map flagged invalid (of the snapshot walked, the
+ * parent snapshot or the head) is not used: every window is then walked whole, with
+ * librbd's exact diff, which reads no object map. */
 #include "agent/backup/diffwalk.h"
 
 #include <errno.h>
@@ -49,6 +51,7 @@ struct diffwalk {
     uint8_t *map;             /* bit u: [u * unit, (u + 1) * unit) may have changed; NULL:
                                * no map, every window is walked whole */
     uint64_t unit;
+    char invalid[512];        /* whose object map is flagged invalid, or "" */
     pthread_mutex_t mu;
     pthread_cond_t cv;
     dw_slot *slots;
@@ -160,10 +163,27 @@ static int list_windows(diffwalk *d)
  * one (no fast-diff, or any failure) every window is walked whole: the map only saves
  * time. A full backup (from_snap NULL) maps the objects that exist, a clone's parent
  * data included (include_parent). */
+/* Whether the object maps may be used: none of the snapshot walked, the parent snapshot
+ * and the head is flagged invalid. 1; 0 with d->invalid naming the first one flagged, or
+ * "" when a flag could not be read (then no map is used either). */
+static int map_trusted(diffwalk *d)
+{
+    size_t len = sizeof(d->invalid);
+    int rc = rbdio_map_invalid(d->img, d->invalid, len);
+    if (rc == 0 && d->from_snap != NULL)
+        rc = rbdio_map_invalid_at(d->img, d->from_snap, d->invalid, len);
+    if (rc == 0)
+        rc = rbdio_map_invalid_at(d->img, NULL, d->invalid, len);
+    if (rc != 1)
+        d->invalid[0] = '\0';
+    return rc == 0;
+}
+
 static void build_map(diffwalk *d)
 {
     rbdio_info info;
-    if (d->size == 0 || rbdio_fast_diff(d->img) != 1 || rbdio_stat(d->img, &info) < 0)
+    if (d->size == 0 || !map_trusted(d) || rbdio_fast_diff(d->img) != 1 ||
+        rbdio_stat(d->img, &info) < 0)
         return;
     d->unit = 1ULL << info.order;
     while (d->size / d->unit > MAP_MAX_BITS)
@@ -284,6 +304,11 @@ void diffwalk_windows(const diffwalk *d, uint64_t *walked, uint64_t *total)
 {
     *walked = d->nwindows;
     *total = d->allwindows;
+}
+
+const char *diffwalk_invalid(const diffwalk *d)
+{
+    return d->invalid[0] != '\0' ? d->invalid : NULL;
 }
 
 const char *diffwalk_error(const diffwalk *d)

@@ -35,6 +35,11 @@ int diffwalk_map(const diffwalk *d, uint64_t *changed, uint64_t *total, uint64_t
  * object) of the image's *total. Cannot fail. */
 void diffwalk_windows(const diffwalk *d, uint64_t *walked, uint64_t *total);
 
+/* "pool[/ns]/image[@snap]" whose object map (of the snapshot walked, the parent snapshot
+ * or the head) is flagged invalid, so that no map is used and every window is walked
+ * whole; NULL when none is. Valid until diffwalk_free(). */
+const char *diffwalk_invalid(const diffwalk *d);
+
 /* The text of the error diffwalk_next returned (rbdio's, taken on the walker's thread). */
 const char *diffwalk_error(const diffwalk *d);
 

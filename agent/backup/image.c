@@ -50,6 +50,7 @@ typedef struct backup_job {
     long long due;               /* run --due: seconds, 0 for none */
     int outcome;                 /* BACKUP_*: not due, or locked by another run */
     time_t last;                 /* the newest backup's time, when not due */
+    pipeline_walk walk;          /* how the diff was walked */
 } backup_job;
 
 static int catalog_has(const backup_job *b, const char *id)
@@ -430,7 +431,7 @@ static int run_backup(backup_job *b)
     progress_start(&prog, ctx, "Backing up", b->name);
     rc = pipeline_backup_from(ctx, b->simg, b->parent ? b->parent->m.snap_name : NULL,
                               b->resumed ? b->ck.pos : 0, b->m.size, ctx->opts.checkpoint_every,
-                              b->w, &b->m, &prog);
+                              b->w, &b->m, &prog, &b->walk);
     progress_end(&prog, rc == 0);
     if (rc < 0)
         return -1;
@@ -487,6 +488,7 @@ int backup_image(ag_ctx *ctx, const naming_spec *spec, int full, const ag_policy
         res->cleanup_errors = b.clean.errors;
         res->outcome = b.outcome;
         res->last = b.last;
+        res->walk = b.walk;
     }
     writer_free(b.w);
     if (b.simg != NULL)

@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "agent/common/context.h"
+#include "agent/backup/pipeline.h"
 
 /* What `run` asks of one backup beyond `backup`'s (backup_image's opts; NULL: none). */
 typedef struct backup_image_opts {
@@ -25,6 +26,7 @@ typedef struct backup_image_result {
     int cleanup_errors;         /* failed steps of the snapshot cleanup (each warned) */
     int resumed;                /* continued from the checkpoint of an interrupted backup */
     uint64_t run_data_bytes, run_stored_bytes; /* read and uploaded by this run */
+    pipeline_walk walk;         /* how the diff was walked (an invalid object map) */
 } backup_image_result;
 
 /* One backup of the image spec names: lock, snapshot, upload the data changed since the

@@ -58,6 +58,7 @@ typedef struct pipeline {
     uint64_t since;           /* bytes read since the last checkpoint */
     int read_err;
     char read_what[1024];
+    pipeline_walk *walk;      /* or NULL */
 } pipeline;
 
 static void push_work(pipeline *p, size_t i)
@@ -180,8 +181,17 @@ static void reader_fail(pipeline *p, int rc, const char *what, const char *why)
 static void log_map(const pipeline *p, const diffwalk *dw)
 {
     uint64_t changed, total, unit, walked, windows;
+    const char *invalid = diffwalk_invalid(dw);
+    int map = diffwalk_map(dw, &changed, &total, &unit);
+    if (p->walk != NULL) {
+        p->walk->map = map;
+        snprintf(p->walk->invalid, sizeof(p->walk->invalid), "%s", invalid ? invalid : "");
+    }
     diffwalk_windows(dw, &walked, &windows);
-    if (diffwalk_map(dw, &changed, &total, &unit))
+    if (invalid != NULL)
+        ag_info(p->ctx, "object map of %s is flagged invalid: walking the whole image",
+                invalid);
+    else if (map)
         ag_debug(p->ctx, "object map: %" PRIu64 " of %" PRIu64 " objects (%" PRIu64
                  " KiB) %s, only those are listed (%" PRIu64 " of %" PRIu64 " windows)",
                  changed, total, unit >> 10, p->from_snap != NULL ? "changed" : "allocated",
@@ -449,12 +459,12 @@ static void join_crew(pipeline *p, crew *c)
 int pipeline_backup(ag_ctx *ctx, rbdio_image *img, const char *from_snap, uint64_t size,
                     writer *w, manifest *m, progress *prog)
 {
-    return pipeline_backup_from(ctx, img, from_snap, 0, size, 0, w, m, prog);
+    return pipeline_backup_from(ctx, img, from_snap, 0, size, 0, w, m, prog, NULL);
 }
 
 int pipeline_backup_from(ag_ctx *ctx, rbdio_image *img, const char *from_snap,
                          uint64_t start, uint64_t size, uint64_t every, writer *w,
-                         manifest *m, progress *prog)
+                         manifest *m, progress *prog, pipeline_walk *walk)
 {
     if (ctx->opts.tun.chunk_size > CHUNK_SIZE_MAX)
         return ag_fail(ctx, AG_EUSAGE, "chunk size may be at most %lluM",
@@ -466,6 +476,7 @@ int pipeline_backup_from(ag_ctx *ctx, rbdio_image *img, const char *from_snap,
     p.prog = prog;
     p.start = start;
     p.every = every;
+    p.walk = walk;
     crew c;
     memset(&c, 0, sizeof(c));
     int rc = setup(&p, ctx, img);
@@ -482,4 +493,13 @@ int pipeline_backup_from(ag_ctx *ctx, rbdio_image *img, const char *from_snap,
         ag_fail(ctx, ag_interrupted ? AG_EINTR : AG_EFAIL, "backup stopped");
     teardown(&p);
     return ctx->exit_code == AG_OK ? 0 : -1;
+}
+
+void pipeline_walk_json(json_object *o, const pipeline_walk *walk)
+{
+    const char *how = walk == NULL ? NULL : walk->map ? "object-map" : "full";
+    int bad = walk != NULL && walk->invalid[0] != '\0';
+    json_object_object_add(o, "diff_walk", how ? json_object_new_string(how) : NULL);
+    json_object_object_add(o, "object_map_invalid",
+                           bad ? json_object_new_string(walk->invalid) : NULL);
 }

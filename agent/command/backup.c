@@ -25,6 +25,7 @@ static void report(const ag_ctx *ctx, const naming_spec *spec, const manifest *m
         if (m->labels != NULL)
             json_object_object_add(o, "labels", manifest_labels_json(m->labels));
         resume_json(o, res);
+        pipeline_walk_json(o, &res->walk);
         puts(json_object_to_json_string_ext(o, AG_JSON_OUT));
         json_object_put(o);
         return;

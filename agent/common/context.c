@@ -190,6 +190,20 @@ static int retry_time_ms(ag_ctx *ctx, int *max_retries)
     return secs == 0 ? 1 : (int)(secs * 1000);
 }
 
+/* The bandwidth limits of the whole process, said with -v. */
+static void set_rate_limits(const ag_ctx *ctx)
+{
+    char up[32] = "none", down[32] = "none";
+    s3_set_rate_limits(ctx->opts.limit_upload, ctx->opts.limit_download);
+    if (ctx->opts.limit_upload)
+        ag_fmt_size(ctx->opts.limit_upload, up, sizeof(up));
+    if (ctx->opts.limit_download)
+        ag_fmt_size(ctx->opts.limit_download, down, sizeof(down));
+    if (ctx->opts.limit_upload || ctx->opts.limit_download)
+        ag_debug(ctx, "bandwidth limits: upload %s%s, download %s%s", up,
+                 ctx->opts.limit_upload ? "/s" : "", down, ctx->opts.limit_download ? "/s" : "");
+}
+
 s3_client *ag_s3(ag_ctx *ctx)
 {
     if (ctx->s3 != NULL)
@@ -229,7 +243,21 @@ s3_client *ag_s3(ag_ctx *ctx)
         ag_fail(ctx, AG_EUSAGE, "payload signing must be auto, signed or unsigned, not '%s'", ps);
         return NULL;
     }
+    cfg.addressing = o->addressing;
+    if (o->addressing == S3_ADDR_VIRTUAL &&
+        s3_addressing_virtual(o->endpoint, o->bucket, o->addressing) < 0) {
+        ag_fail(ctx, AG_EUSAGE, "addressing = virtual needs a bucket name that can be a DNS "
+                "label (a-z 0-9 -, no dot under https) and a host name endpoint, not '%s'",
+                o->bucket);
+        return NULL;
+    }
+    if (o->storage_class != NULL && !s3_storage_class_ok(o->storage_class)) {
+        ag_fail(ctx, AG_EUSAGE, "storage class must be 1 to 64 of A-Z 0-9 _ (e.g. "
+                "STANDARD_IA), not '%s'", o->storage_class);
+        return NULL;
+    }
     warn_transport(o);
+    set_rate_limits(ctx);
     s3_client *c = NULL;
     int rc = s3_client_new(&cfg, &c);
     if (rc < 0) {
@@ -248,6 +276,14 @@ s3_client *ag_s3(ag_ctx *ctx)
     }
     ctx->s3 = c;
     return c;
+}
+
+void ag_adopt(ag_ctx *ctx, const ag_ctx *sub)
+{
+    if (sub->s3 != NULL && sub->s3 != ctx->s3)
+        s3_client_set_warn(sub->s3, s3_warning, ctx);
+    ctx->s3 = sub->s3;
+    ctx->src = sub->src;
 }
 
 rbdio_cluster *ag_cluster(ag_ctx *ctx)
@@ -303,6 +339,23 @@ int ag_parse_size(const char *s, uint64_t *out)
     if (*end != '\0' || (v != 0 && v > UINT64_MAX / mul))
         return -EINVAL;
     *out = v * mul;
+    return 0;
+}
+
+int ag_parse_rate(const char *s, uint64_t *out)
+{
+    char num[32];
+    size_t n = strlen(s);
+    if (n >= 2 && strcmp(s + n - 2, "/s") == 0)
+        n -= 2;
+    if (n == 0 || n >= sizeof(num))
+        return -EINVAL;
+    memcpy(num, s, n);
+    num[n] = '\0';
+    uint64_t v;
+    if (ag_parse_size(num, &v) < 0 || (v != 0 && (v < AG_RATE_MIN || v > AG_RATE_MAX)))
+        return -EINVAL;
+    *out = v;
     return 0;
 }
 

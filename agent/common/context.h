@@ -107,12 +107,24 @@ typedef struct ag_opts {
                                  * default (agent/backup/budget.h) */
     int snap_now;               /* snap cleanup = immediate: the agent's older snapshots
                                  * go right after the commit, not with the next snapshot */
+    /* s3compat: S3 server compatibility */
+    int addressing;             /* addressing auto|path|virtual: S3_ADDR_* */
+    const char *storage_class;  /* storage class of the data objects; NULL: none sent */
     int insecure;
     int json;                   /* --format json */
     int progress;               /* 1 unless --no-progress or not a tty */
     int verbose;
     int quiet;
+    /* copy (agent/command/copy/): the destination's credentials and region; NULL: the
+     * source's. From the config file or RBD2S3_TO_* variables, never argv. */
+    const char *to_access_key;
+    const char *to_secret_key;
+    const char *to_region;
     ag_tun tun;
+    /* bandwidth limits of the whole process (limit upload, limit download), bytes/s;
+     * 0: none (ag_parse_rate) */
+    uint64_t limit_upload;
+    uint64_t limit_download;
     ag_policy policy;           /* [global] */
     ag_pool_conf pools[AG_MAX_POOLS];
     int npools;
@@ -169,14 +181,26 @@ double ag_now(void);
 /* Debug line on stderr with -v. */
 void ag_debug(const ag_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* The S3 client, connected and the bucket checked, or NULL (error recorded). */
+/* The S3 client, connected and the bucket checked, or NULL (error recorded). Its
+ * warnings go to ctx: a copy of a context that opens the client must hand it back with
+ * ag_adopt() before the copy ends. */
 s3_client *ag_s3(ag_ctx *ctx);
+
+/* ctx takes over the connections (S3 client, cluster) of sub, a copy of ctx about to
+ * end; the client's warnings go to ctx from now on. Cannot fail. */
+void ag_adopt(ag_ctx *ctx, const ag_ctx *sub);
 /* The source cluster, or NULL (error recorded). */
 rbdio_cluster *ag_cluster(ag_ctx *ctx);
 void ag_ctx_close(ag_ctx *ctx);
 
 /* Parse "4M", "1G", "512K", "123" into bytes; 0 or -EINVAL. */
 int ag_parse_size(const char *s, uint64_t *out);
+/* Parse a bandwidth limit: a size as ag_parse_size takes it (binary units: "20M" and
+ * "20MB" are 20 MiB), optionally followed by "/s", in bytes per second; "0" is no limit,
+ * anything else from AG_RATE_MIN to AG_RATE_MAX. 0 or -EINVAL. */
+#define AG_RATE_MIN 1024ULL
+#define AG_RATE_MAX (1ULL << 40)
+int ag_parse_rate(const char *s, uint64_t *out);
 /* Parse "90", "30s", "15m", "12h", "7d", "2w" into seconds; 0 or -EINVAL. */
 int ag_parse_duration(const char *s, long long *out);
 /* "1.50 GiB" into out. */

@@ -99,7 +99,7 @@ static void defaults(ag_opts *o)
 }
 
 /* Keys accepted in [global], the config file, and as --options. */
-enum key_kind { K_STR, K_INT, K_SIZE, K_FLAG, K_CHOICE, K_SECS, K_DAYS };
+enum key_kind { K_STR, K_INT, K_SIZE, K_FLAG, K_CHOICE, K_SECS, K_DAYS, K_RATE };
 struct key_def {
     const char *name;
     enum key_kind kind;
@@ -140,6 +140,14 @@ static const opts_key keys[] = {
     { "key-file", K_STR, OFF(key_file) },
     { "passphrase-file", K_STR, OFF(passphrase_file) },
     { "old-key-files", K_STR, OFF(old_key_files) },
+    /* s3compat: S3 server compatibility */
+    { "addressing", K_CHOICE, OFF(addressing) },
+    { "storage-class", K_STR, OFF(storage_class) },
+    /* copy */
+    { "to-region", K_STR, OFF(to_region) },
+    /* bandwidth limits */
+    { "limit-upload", K_RATE, OFF(limit_upload) },
+    { "limit-download", K_RATE, OFF(limit_download) },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -154,6 +162,7 @@ static const struct choice_def {
     { OFF(tun.chunk_digest), { "xxh3", "sha256", NULL } },
     { OFF(encryption), { "none", "aes-256-gcm", NULL } },
     { OFF(object_lock), { "none", "governance", "compliance" } },
+    { OFF(addressing), { "auto", "path", "virtual" } },   /* the S3_ADDR_* values */
 };
 
 static const char *const *choice_values(size_t off)
@@ -233,6 +242,13 @@ int opts_set_key(ag_ctx *ctx, const opts_key *k, const char *value, const char *
                            where, k->name, max, value);
         *(int *)(base + k->off) = (int)v;
         return 0;
+    case K_RATE:
+        if (ag_parse_rate(value, &size) < 0)
+            return ag_fail(ctx, AG_EUSAGE, "%s: %s: not a rate in bytes per second from 1K "
+                           "to 1T (like 20M or 20M/s: MiB/s) or 0 for none: '%s'", where,
+                           k->name, value);
+        *(uint64_t *)(base + k->off) = size;
+        return 0;
     case K_SIZE:
         if (ag_parse_size(value, &size) < 0 || size == 0)
             return ag_fail(ctx, AG_EUSAGE, "%s: %s: not a size: '%s'", where, k->name, value);
@@ -259,6 +275,13 @@ static void from_env(ag_opts *o)
     }
     if ((v = getenv("AWS_SESSION_TOKEN")) != NULL && v[0] != '\0')
         o->session_token = v;
+    /* copy: the destination's credentials */
+    if ((v = getenv("RBD2S3_TO_ACCESS_KEY_ID")) != NULL && v[0] != '\0')
+        o->to_access_key = v;
+    if ((v = getenv("RBD2S3_TO_SECRET_ACCESS_KEY")) != NULL && v[0] != '\0') {
+        o->to_secret_key = opts_keep(v);
+        unsetenv("RBD2S3_TO_SECRET_ACCESS_KEY");
+    }
 }
 
 static void usage(void)
@@ -287,6 +310,8 @@ static void usage(void)
           "          within SIZE (default 512M, the whole process)\n"
           "  import-diff FILE|- POOL/IMAGE   store an rbd export-diff stream as a backup\n"
           "  verify  [POOL/IMAGE[@BACKUP]] [--deep] [--source] [--as-of TIME]\n"
+          "          [--sample PERCENT [--seed N]]   with --source: compare a random\n"
+          "          PERCENT of each backup (whole chunks, holes included) with its snapshot\n"
           "  serve   [--listen HOST:PORT] [--token-file F] [--tls-cert F --tls-key F]\n"
           "          [--max-connections N] [--cache-size SIZE]   backups over HTTP\n"
           "  key create FILE        a new master key file (32 random bytes, mode 0600)\n"
@@ -294,6 +319,8 @@ static void usage(void)
           "                         rewrap every data key under a new master key\n"
           "  mount   POOL/IMAGE[@BACKUP] DIR [--cache-size SIZE] [--allow-other]\n"
           "          [--foreground]  the backup as the read-only file DIR/image.raw (FUSE)\n"
+          "  copy    POOL/IMAGE[@BACKUP] --to-bucket B [--to-endpoint URL] [--to-prefix P]\n"
+          "          the backup (default: all) with its chain to a second bucket\n"
           "  protect POOL/IMAGE@BACKUP [--reason TEXT]   prune never removes it nor its chain\n"
           "  unprotect POOL/IMAGE@BACKUP\n"
           "  --label KEY=VALUE  backup: record a label (repeatable); list, prune, verify:\n"
@@ -338,6 +365,16 @@ static void usage(void)
           "  --key-file FILE       master key file (rbd2s3 key create FILE); or\n"
           "  --passphrase-file FILE  a passphrase (first line; or RBD2S3_PASSPHRASE)\n"
           "  --old-key-files F[,F]  earlier master keys, for reading during a rotation\n"
+          "  --addressing auto|path|virtual  bucket in the path or in the host name\n"
+          "                        (default auto: virtual for AWS endpoint names)\n"
+          "  --storage-class NAME  x-amz-storage-class of the data objects (index,\n"
+          "                        manifest and the rest stay STANDARD)\n"
+          "  --to-region R         copy: the destination's signing region (default the\n"
+          "                        source's); its keys: to access key / to secret key\n"
+          "                        (config) or RBD2S3_TO_ACCESS_KEY_ID/_SECRET_ACCESS_KEY\n"
+          "  --limit-upload RATE   bandwidth limit of the whole process's uploads, bytes/s:\n"
+          "                        20M or 20M/s = 20 MiB/s (default 0: none)\n"
+          "  --limit-download RATE  the same for downloads\n"
           "  --no-progress         no progress line\n"
           "  -v, --verbose / -q, --quiet\n"
           "  tunables: --threads N --chunk-size SIZE --sparse-size SIZE --part-size SIZE\n"

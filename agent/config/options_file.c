@@ -81,6 +81,15 @@ static int on_ini(void *user, const char *section, const char *name, const char 
         st->has_secret = 1;
         return 1;
     }
+    if (strcmp(name, "to_access_key") == 0 || strcmp(name, "to access key") == 0) {
+        st->ctx->opts.to_access_key = opts_keep(value);
+        return 1;
+    }
+    if (strcmp(name, "to_secret_key") == 0 || strcmp(name, "to secret key") == 0) {
+        st->ctx->opts.to_secret_key = opts_keep(value);
+        st->has_secret = 1;
+        return 1;
+    }
     const opts_key *k = opts_find_key(name);
     if (k == NULL) {
         ag_fail(st->ctx, AG_EUSAGE, "%s: unknown key '%s' in [global]", st->path, name);

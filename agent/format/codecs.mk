@@ -5,6 +5,7 @@ AGENT_CODEC_SOURCES = agent/format/naming.c agent/format/naming.h \
     agent/format/digest.c agent/format/digest.h agent/format/manifest.c agent/format/manifest.h \
     agent/format/manifest_internal.h agent/format/manifest_enc.c agent/format/manifest_labels.c \
     agent/format/seal.c agent/format/seal.h agent/format/headdoc.c agent/format/headdoc.h \
+    agent/format/parts.c agent/format/parts.h \
     agent/format/labels.c agent/format/labels.h agent/format/protectdoc.c agent/format/protectdoc.h
 
 # One test program per codec; each links the codec sources.
@@ -16,11 +17,15 @@ if HAVE_CMOCKA
 check_PROGRAMS += tests/unit/format/test_naming tests/unit/format/test_index \
     tests/unit/format/test_digest tests/unit/format/test_manifest tests/unit/format/test_seal \
     tests/unit/format/test_headdoc tests/unit/format/test_manifest_enc \
-    tests/unit/format/test_labels
+    tests/unit/format/test_parts tests/unit/format/test_labels
 TESTS += tests/unit/format/test_naming tests/unit/format/test_index \
     tests/unit/format/test_digest tests/unit/format/test_manifest tests/unit/format/test_seal \
     tests/unit/format/test_headdoc tests/unit/format/test_manifest_enc \
-    tests/unit/format/test_labels
+    tests/unit/format/test_parts tests/unit/format/test_labels
+tests_unit_format_test_parts_SOURCES = tests/unit/format/test_parts.c agent/format/parts.c \
+    agent/format/parts.h
+tests_unit_format_test_parts_CFLAGS = $(CODEC_TEST_CFLAGS)
+tests_unit_format_test_parts_LDADD = $(CODEC_TEST_LIBS)
 tests_unit_format_test_naming_SOURCES = tests/unit/format/test_naming.c $(AGENT_CODEC_SOURCES)
 tests_unit_format_test_naming_CFLAGS = $(CODEC_TEST_CFLAGS)
 tests_unit_format_test_naming_LDADD = $(CODEC_TEST_LIBS)

@@ -1,6 +1,8 @@
 /* idxstream.c - a backup's chunk index uploaded as it is made: a multipart upload of
- * `part size` parts, sealed and hashed on the way (see idxstream.h). */
+ * `part size` parts (doubled every 1,000: parts_grow), sealed and hashed on the way
+ * (see idxstream.h). */
 #include "agent/repo/idxstream.h"
+#include "agent/format/parts.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -8,7 +10,7 @@
 
 #include <openssl/evp.h>
 
-#define MAX_PARTS 10000
+#define MAX_PARTS PARTS_MAX
 
 struct idxstream_upload {
     ag_ctx *ctx;
@@ -16,7 +18,8 @@ struct idxstream_upload {
     seal_stream *ss;          /* an encrypted backup's seal, else NULL */
     EVP_MD_CTX *sha;          /* SHA-256 of the object as stored */
     unsigned char *buf;       /* the part being filled */
-    size_t len, cap;
+    size_t len, cap;          /* cap grows with the parts sent: parts_grow(base, n) */
+    size_t base;              /* `part size`: the first parts' size */
     uint64_t size;            /* bytes stored so far */
     char *upload_id;          /* once the first part is sent */
     s3_part *parts;
@@ -35,6 +38,7 @@ int idxstream_upload_new(ag_ctx *ctx, const char *key, const seal_key *dk,
     u->ctx = ctx;
     snprintf(u->key, sizeof(u->key), "%s", key);
     u->cap = ctx->opts.tun.part_size > 0 ? (size_t)ctx->opts.tun.part_size : 5u << 20;
+    u->base = u->cap;
     u->buf = malloc(u->cap);
     u->sha = EVP_MD_CTX_new();
     int rc = u->buf == NULL || u->sha == NULL ? -ENOMEM : 0;
@@ -95,6 +99,14 @@ static int send_part(idxstream_upload *u)
     if (u->part_rc < 0)
         return -1;
     u->len = 0;
+    size_t next = (size_t)parts_grow(u->base, u->nparts);
+    if (next > u->cap) {       /* the part is up: its buffer is free to grow */
+        unsigned char *nb = realloc(u->buf, next);
+        if (nb == NULL)
+            return ag_fail(u->ctx, AG_EFAIL, "out of memory");
+        u->buf = nb;
+        u->cap = next;
+    }
     return 0;
 }
 

@@ -1,5 +1,6 @@
 /* pack.c - a backup's data objects (data.N) being filled (see pack.h). */
 #include "agent/repo/pack.h"
+#include "agent/format/parts.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -10,7 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_PARTS 10000
+#define MAX_PARTS PARTS_MAX
 
 /* A part buffer: filled, then its MD5 computed on a thread of its own (hashing, so that
  * the thread that drives the uploads does not stall them), then uploaded. busy until the
@@ -67,7 +68,8 @@ int pack_new(ag_ctx *ctx, const char *image_prefix, const char *id, pack_writer 
     p->ctx = ctx;
     snprintf(p->prefix, sizeof(p->prefix), "%s", image_prefix);
     snprintf(p->id, sizeof(p->id), "%s", id);
-    p->part_size = ctx->opts.tun.part_size;
+    p->part_size = (size_t)parts_size(ctx->opts.tun.part_size, ctx->opts.tun.pack_size,
+                                      ctx->opts.tun.chunk_size);
     p->pack_size = ctx->opts.tun.pack_size;
     p->nbufs = ctx->opts.tun.parts_in_flight + 1;
     p->bufs = calloc((size_t)p->nbufs, sizeof(*p->bufs));
@@ -215,7 +217,8 @@ static int open_object(pack_writer *p)
     naming_data_key(p->prefix, p->id, p->obj_no, key, sizeof(key));
     s3_error err;
     memset(&err, 0, sizeof(err));
-    int rc = s3_mpu_create(p->ctx->s3, key, &p->upload_id, &err);
+    int rc = s3_mpu_create_class(p->ctx->s3, key, p->ctx->opts.storage_class, &p->upload_id,
+                                 &err);   /* data objects only: `storage class` */
     if (rc < 0)
         return ag_fail_s3(p->ctx, rc, &err, "starting a multipart upload");
     snprintf(p->key, sizeof(p->key), "%s", key);

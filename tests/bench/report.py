@@ -2,7 +2,7 @@
 """report.py - tables and summary for tests/bench/run.sh (informational only).
 
   report.py table   RESULTS SCENARIO      one scenario's table (1..6, onto, serve, instant,
-                                          scale, thin)
+                                          scale, thin, ratelimit)
   report.py summary RESULTS HEADER        the summary block (HEADER: text printed first)
 
 RESULTS is the TSV run.sh writes, one timed run a line:
@@ -46,7 +46,19 @@ ROW_TITLES = {
     "full-large": "rbd2s3 backup --full, thin large image",
     "nochange-small": "rbd2s3 backup with nothing changed, small image",
     "nochange-large": "rbd2s3 backup with nothing changed, thin large image",
+    "rl-backup": "rbd2s3 backup --full --limit-upload",
+    "rl-pipe-backup": "pipeline, aws s3 cp under s3.max_bandwidth",
+    "rl-restore": "rbd2s3 restore --limit-download",
+    "rl-pipe-restore": "pipeline restore, aws s3 cp under s3.max_bandwidth",
+    "rl-backup-free": "rbd2s3 backup --full, no limit",
+    "rl-restore-free": "rbd2s3 restore, no limit",
 }
+
+# the ratelimit group: each limited row, the bytes it moved (info key) and its direction
+RL_ROWS = (("rl-backup", "rl_bytes_rbd2s3", "upload"),
+           ("rl-pipe-backup", "rl_bytes_pipeline", "upload"),
+           ("rl-restore", "rl_bytes_rbd2s3", "download"),
+           ("rl-pipe-restore", "rl_bytes_pipeline", "download"))
 
 
 def load(path):
@@ -141,6 +153,7 @@ HEADINGS = {
     "instant": "instant. Time until the target is usable: restore --instant vs a full restore",
     "scale": "scale. Many small images, 1% changed: the script loop vs rbd2s3 run",
     "thin": "scale (thin). A huge thin image vs a small one holding the same data",
+    "ratelimit": "ratelimit. Backup and restore under a bandwidth limit",
 }
 
 
@@ -161,6 +174,9 @@ def table(rows, order, info, scen):
     if scen == "thin" and "thin_small" in info:
         title += " - %s and %s images, %s written in each" % (
             gib(info["thin_small"]), gib(info["thin_large"]), gib(info["thin_written"]))
+    if scen == "ratelimit" and "rl_rate" in info:
+        title += " - %.0f MiB of random data at %.0f MiB/s (%.2f MB/s)" % (
+            int(info["rl_size"]) / 2**20, int(info["rl_rate"]) / 2**20, int(info["rl_rate"]) / 1e6)
     if scen == "6" and "enc_size" in info:
         title += " - %s image, %s written" % (gib(info["enc_size"]), gib(info["enc_written"]))
     if scen == "5" and "small_size" in info:
@@ -304,7 +320,27 @@ def targets(rows, info):
     u = med(rows, "instant", "instant-usable")
     t.append(("inst", "restore --instant usable in < 2 s", "n/a" if u is None else "%.2f s" % u,
               None if u is None else u < 2.0))
-    return t + scale_targets(rows)
+    return t + scale_targets(rows) + rl_targets(rows, info)
+
+
+def rl_rate(rows, info, row, key):
+    """The achieved rate of a row of the ratelimit group in bytes/s (the bytes over the
+    median elapsed time), and its ratio to the limit; (None, None) when not run."""
+    m = med(rows, "ratelimit", row)
+    if m is None or key not in info or "rl_rate" not in info:
+        return None, None
+    rate = int(info[key]) / m
+    return rate, rate / int(info["rl_rate"])
+
+
+def rl_targets(rows, info):
+    """rbd2s3's limited backup and restore within 10% of the limit."""
+    t = []
+    for row, key, way in RL_ROWS[0], RL_ROWS[2]:
+        rate, r = rl_rate(rows, info, row, key)
+        t.append(("rl", "%s rate within 10%% of --limit-%s" % (way, way),
+                  "n/a" if r is None else "%.3fx" % r, None if r is None else 0.9 <= r <= 1.1))
+    return t
 
 
 def scale_targets(rows):
@@ -426,6 +462,17 @@ def scenario_notes(rows, info, scen):
                 n.append("%s: large/small time %s (%.2f s vs %.2f s), peak RSS (median of the "
                          "rounds) %s (%s vs %s)" % (kind, fmt_ratio(l / s), l, s,
                                                      fmt_ratio(ml / ms), mib(ml), mib(ms)))
+    elif scen == "ratelimit":
+        for row, key, way in RL_ROWS:
+            rate, r = rl_rate(rows, info, row, key)
+            if r is not None:
+                n.append("%s: %.1f MiB in %.2f s = %.2f MiB/s, %.3fx the limit" % (
+                    ROW_TITLES[row], int(info[key]) / 2**20, med(rows, "ratelimit", row),
+                    rate / 2**20, r))
+        for row, key in (("rl-backup-free", "rl_bytes_rbd2s3"), ("rl-restore-free", "rl_bytes_rbd2s3")):
+            m = med(rows, "ratelimit", row)
+            if m and key in info:
+                n.append("%s: %.2f MiB/s" % (ROW_TITLES[row], int(info[key]) / 2**20 / m))
     elif scen == "5":
         for op in ("backup", "restore"):
             s, l = peak_rss(rows, "5", op + "-small"), peak_rss(rows, "5", op + "-large")
@@ -448,7 +495,7 @@ def summary(rows, order, info, header):
         out.append("  %-4s %-*s %-12s %s" % (scen, w, text, meas, verdict(ok)))
     out.append("")
     out.append("  other numbers (medians):")
-    for scen in list("123456") + ["onto", "serve", "instant", "scale", "thin"]:
+    for scen in list("123456") + ["onto", "serve", "instant", "scale", "thin", "ratelimit"]:
         for l in scenario_notes(rows, info, scen):
             if not l.startswith("("):
                 out.append("    %s: %s" % (scen, l))

@@ -14,7 +14,8 @@
 #   --tls             both tools over the sandbox's https endpoint, each at its defaults
 #                     (there both send UNSIGNED-PAYLOAD; over http both sign the body)
 #   --only LIST       run only these scenario groups: full (1-3), chain (4), rss (5),
-#                     enc (6), onto, serve, instant, scale; comma-separated (default: all)
+#                     enc (6), onto, serve, instant, scale, ratelimit; comma-separated
+#                     (default: all)
 #   --sandbox DIR     use this running sandbox (tests/sandbox/sandbox.sh start DIR) and
 #                     leave it running; default: a private one, started afresh for each
 #                     group of scenarios (memstore OSDs keep their memory) and stopped at the end
@@ -31,7 +32,8 @@
 # Environment: RBD2S3 (binary under test, default ./rbd2s3 of this repository; it is copied
 # at the start so that a rebuild during the run does not change what is measured);
 # SCALE_IMAGES (images of the scale group, default 200), THIN_SIZE and THIN_DATA (its thin
-# image and its data, default 4T and 1G).
+# image and its data, default 4T and 1G); RL_SIZE and RL_RATE (the ratelimit group's image
+# and limit, default 200M and 20M, i.e. 20 MiB/s).
 #
 # Scenarios (each timed with /usr/bin/time: elapsed seconds and max RSS):
 #   1 full backup          pipeline export-diff | lz4 -1 | aws s3 cp  vs  rbd2s3 backup --full
@@ -51,6 +53,9 @@
 #   scale                  SCALE_IMAGES images of 64 MiB, 1% changed: the script loop vs
 #                          rbd2s3 run and run --jobs 8; a 4 TiB thin image vs a 1 GiB one
 #                          with the same data: backup --full and with nothing changed
+#   ratelimit              backup --limit-upload 20M and restore --limit-download 20M of
+#                          200 MiB of random data: the achieved rate against the limit; the
+#                          pipeline under aws's s3.max_bandwidth; rbd2s3 without a limit
 # It prints a table per scenario and a summary (also written to
 # tests/bench/out/summary-<date>.txt). It never judges speed: it exits non-zero only if
 # something failed to run or a restored image's checksum (sha256 of `rbd export`, checked
@@ -69,7 +74,7 @@ ROUNDS=4
 TLS=0
 SIZE=2G
 RSS_SIZES=1G,16G
-ONLY=full,chain,rss,enc,onto,serve,instant,scale
+ONLY=full,chain,rss,enc,onto,serve,instant,scale,ratelimit
 SB_GIVEN=""
 OSD_BYTES=${SANDBOX_OSD_BYTES:-21474836480}
 STORE=${SANDBOX_OSD_STORE:-bluestore}
@@ -127,8 +132,8 @@ done
 [ "$LARGE_B" -ge "$SMALL_B" ] || die "--rss-sizes: the large image must not be smaller"
 case $STORE in memstore|bluestore) ;; *) die "--store: memstore or bluestore, not '$STORE'" ;; esac
 for g in ${ONLY//,/ }; do
-    case $g in full|chain|rss|enc|onto|serve|instant|scale) ;;
-        *) die "--only: unknown group '$g' (full, chain, rss, enc, onto, serve, instant, scale)" ;; esac
+    case $g in full|chain|rss|enc|onto|serve|instant|scale|ratelimit) ;;
+        *) die "--only: unknown group '$g' (full, chain, rss, enc, onto, serve, instant, scale, ratelimit)" ;; esac
 done
 want() { case ",$ONLY," in *",$1,"*) return 0 ;; esac; return 1; }
 
@@ -161,7 +166,8 @@ trap 'echo "$PROG: terminated" >&2; exit 143' TERM
 # common.sh: cleanup, logging, images, buckets, checksums; measure.sh: the timed runs;
 # cluster.sh: the sandbox and the memory watchdog; scenarios.sh: scenarios 1-6;
 # scenario_onto.sh: restore --onto; scenario_recovery.sh: serve and restore --instant;
-# scenario_scale.sh: many images (run, run --jobs) and a huge thin image.
+# scenario_scale.sh: many images (run, run --jobs) and a huge thin image;
+# scenario_ratelimit.sh: backup and restore under a bandwidth limit.
 # shellcheck source=common.sh
 . "$BENCH_DIR/common.sh"
 # shellcheck source=measure.sh
@@ -176,6 +182,8 @@ trap 'echo "$PROG: terminated" >&2; exit 143' TERM
 . "$BENCH_DIR/scenario_recovery.sh"
 # shellcheck source=scenario_scale.sh
 . "$BENCH_DIR/scenario_scale.sh"
+# shellcheck source=scenario_ratelimit.sh
+. "$BENCH_DIR/scenario_ratelimit.sh"
 
 # ------------------------------------------------------------------ sandbox and binary
 cp "$RBD2S3_SRC" "$TMPD/rbd2s3" || die "cannot copy $RBD2S3_SRC"
@@ -215,6 +223,7 @@ want onto && scenarios_onto
 want serve && scenarios_serve
 want instant && scenarios_instant
 want scale && scenarios_scale
+want ratelimit && scenarios_ratelimit
 
 if [ "$CHECK_BAD" -eq 0 ]; then
     info checksums "$CHECK_OK restored images checked, all match the source"

@@ -4,21 +4,25 @@
     fakes3.py --access-key AK --secret-key SK --bucket NAME [--bucket NAME ...]
 
 Binds 127.0.0.1 on a free port, prints the port on stdout (one line) and serves until
-killed. It is a small in-memory S3 (path-style PUT/GET/HEAD/DELETE with Range,
+killed. It is a small in-memory S3 (PUT/GET/HEAD/DELETE with Range, path-style, or
+virtual-hosted when the Host is BUCKET.localhost[:PORT],
 ListObjectsV2 with continuation tokens, multipart create/part/complete/abort/list,
-multi-object delete, bucket lifecycle GET/PUT/DELETE) that
+multi-object delete, bucket lifecycle GET/PUT/DELETE, CopyObject and UploadPartCopy) that
 checks every SigV4 signature and x-amz-content-sha256, so that a request that a real
 server would refuse is refused here too; Content-MD5 is required and checked where AWS
 requires it (multi-object delete, lifecycle PUT) and on every object and part PUT (as
 AWS does on a bucket with Object Lock). What a real server cannot do on demand
 is scripted with rules; a multi-object delete refuses keys containing "locked"
-(AccessDenied in its DeleteResult).
+(AccessDenied in its DeleteResult). An object keeps the x-amz-storage-class its PUT or
+CreateMultipartUpload asked (one AWS does not know: 400 InvalidStorageClass) and HEAD/GET
+answer it (none for STANDARD, as AWS).
 
 Control (no authentication, path /_ctl/...):
     POST /_ctl/rules   body: rule lines (replaces the rules, clears the log)
     GET  /_ctl/log     one line per S3 request, tab-separated:
                        method path query x-amz-date signature auth-result action status port
-    POST /_ctl/reset   forget objects, versions, uploads, rules, log, token and Object Lock
+    POST /_ctl/reset   forget objects, versions, uploads, rules, log, token, Object Lock
+                       and the no-v2 mode
     POST /_ctl/versioning  body: a bucket name; its versioning is enabled from now on
                        (fakes3_versions.py: versions, delete markers, ?versionId=)
     POST /_ctl/objectlock  body "on": every bucket has Object Lock enabled (objects keep
@@ -27,6 +31,11 @@ Control (no authentication, path /_ctl/...):
                        it), anything else: off
     POST /_ctl/token   body: the session token every S3 request must carry whole in
                        x-amz-security-token (else 400 InvalidToken); empty: none checked
+    POST /_ctl/nov2    body "501" or "400": ListObjectsV2 (list-type=2) is answered with
+                       that status and NotImplemented; "ignore": list-type=2 is ignored and
+                       answered as ListObjects (v1: marker, NextMarker with a delimiter
+                       only, no continuation tokens); anything else: off. ListObjects (v1)
+                       requests are always served.
 
 A rule line:   METHOD PATH-SUBSTRING QUERY-SUBSTRING WHICH ACTION [ARG]
     METHOD   GET PUT POST DELETE HEAD or *
@@ -77,7 +86,7 @@ from xml.sax.saxutils import escape
 
 import fakes3_versions as fv
 from fakes3_model import (STATE_LOCK, Rule, State, error_xml, iso, listing_encoder,
-                          lock_request, md5_header_error, md5hex, parse_xml,
+                          lock_request, md5_header_error, md5hex, parse_xml, storage_class,
                           retention_change, s3enc)
 
 
@@ -239,6 +248,9 @@ class Handler(BaseHTTPRequestHandler):
             if method == "POST" and path == "/_ctl/objectlock":
                 st.object_lock = body.decode().strip() == "on"
                 return self.reply(200, b"ok\n")
+            if method == "POST" and path == "/_ctl/nov2":
+                st.nov2 = body.decode().strip()
+                return self.reply(200, b"ok\n")
             if method == "POST" and path == "/_ctl/reset":
                 st.reset()
                 return self.reply(200, b"ok\n")
@@ -289,6 +301,9 @@ class Handler(BaseHTTPRequestHandler):
         st = self.server.state
         path = unquote(raw_path)
         bucket, _, key = path.lstrip("/").partition("/")
+        host = (self.headers.get("Host") or "").rsplit(":", 1)[0]
+        if host.endswith(".localhost"):          # virtual-hosted: BUCKET.localhost[:PORT]
+            bucket, key = host[: -len(".localhost")], path[1:]
         q = {}
         for part in raw_query.split("&") if raw_query else []:
             k, _, v = part.partition("=")
@@ -317,9 +332,13 @@ class Handler(BaseHTTPRequestHandler):
                         return 404, xmlh, error_xml("ObjectLockConfigurationNotFoundError")
                     return 200, xmlh, (b"<ObjectLockConfiguration><ObjectLockEnabled>Enabled"
                                        b"</ObjectLockEnabled></ObjectLockConfiguration>")
+                if method == "GET" and q.get("list-type") == "2" and st.nov2 in ("501", "400"):
+                    return int(st.nov2), xmlh, error_xml("NotImplemented", "no list-type=2")
                 if method == "GET":
                     return 200, xmlh, self.list_objects(bucket, q, stuck)
                 return 405, xmlh, error_xml("MethodNotAllowed")
+            if method == "PUT" and self.headers.get("x-amz-copy-source"):
+                return self.copy(bucket, key, q)
             if method == "PUT" and ("retention" in q or "uploadId" not in q):
                 bad = md5_header_error(self.headers, body, True)
                 if bad:
@@ -327,6 +346,9 @@ class Handler(BaseHTTPRequestHandler):
             lock = lock_request(self.headers, st.object_lock)
             if isinstance(lock, str):
                 return 400, xmlh, error_xml(lock, "object lock headers")
+            sclass = storage_class(self.headers)
+            if sclass is False:
+                return 400, xmlh, error_xml("InvalidStorageClass")
             if "retention" in q and method == "PUT":
                 if (bucket, key) not in st.objects:
                     return 404, xmlh, error_xml("NoSuchKey")
@@ -338,7 +360,7 @@ class Handler(BaseHTTPRequestHandler):
             if "uploads" in q and method == "POST":
                 uid = uuid.uuid4().hex
                 st.uploads[uid] = {"bucket": bucket, "key": key, "parts": {},
-                                   "initiated": time.time()}
+                                   "initiated": time.time(), "class": sclass}
                 return 200, xmlh, ("<InitiateMultipartUploadResult><Bucket>%s</Bucket>"
                                    "<Key>%s</Key><UploadId>%s</UploadId>"
                                    "</InitiateMultipartUploadResult>"
@@ -364,6 +386,7 @@ class Handler(BaseHTTPRequestHandler):
                 etag = md5hex(body)
                 h = fv.store(st, bucket, key, body, etag, time.time())
                 h["ETag"] = '"%s"' % etag
+                st.sclass[(bucket, key)] = sclass
                 st.retention.pop((bucket, key), None)
                 if lock:
                     st.retention[(bucket, key)] = lock
@@ -379,6 +402,8 @@ class Handler(BaseHTTPRequestHandler):
                 return 404, xmlh, error_xml("NoSuchKey", "The specified key does not exist.")
             data, etag, _ = obj
             h = {"ETag": '"%s"' % etag, "Accept-Ranges": "bytes"}
+            if st.sclass.get((bucket, key)) not in (None, "STANDARD"):   # as AWS: no header
+                h["x-amz-storage-class"] = st.sclass[(bucket, key)]      # for STANDARD
             if (bucket, key) in st.retention:
                 h["x-amz-object-lock-mode"], h["x-amz-object-lock-retain-until-date"] = \
                     st.retention[(bucket, key)]
@@ -392,6 +417,36 @@ class Handler(BaseHTTPRequestHandler):
                 h["Content-Range"] = "bytes %d-%d/%d" % (a, b, len(data))
                 return 206, h, data[a:b + 1]
             return 200, h, data
+
+    def copy(self, bucket, key, q):
+        """CopyObject, or UploadPartCopy with partNumber and uploadId (a copy source
+        range taken as AWS does); the source must be in this server."""
+        st = self.server.state
+        xmlh = {"Content-Type": "application/xml"}
+        sb, _, sk = unquote(self.headers["x-amz-copy-source"]).lstrip("/").partition("/")
+        obj = st.objects.get((sb, sk))
+        if obj is None:
+            return 404, xmlh, error_xml("NoSuchKey", "The copy source does not exist.")
+        data = obj[0]
+        rng = self.headers.get("x-amz-copy-source-range")
+        if rng:
+            m = re.match(r"bytes=(\d+)-(\d+)$", rng)
+            if not m or int(m.group(2)) >= len(data) or int(m.group(1)) > int(m.group(2)):
+                return 400, xmlh, error_xml("InvalidArgument", "bad copy source range")
+            data = data[int(m.group(1)):int(m.group(2)) + 1]
+        etag = md5hex(data)
+        if "uploadId" in q:
+            up = st.uploads.get(q["uploadId"])
+            if up is None or up["key"] != key:
+                return 404, xmlh, error_xml("NoSuchUpload", "The upload does not exist")
+            up["parts"][int(q["partNumber"])] = (data, etag)
+            return 200, xmlh, ("<CopyPartResult><LastModified>2026-01-01T00:00:00.000Z"
+                               "</LastModified><ETag>&quot;%s&quot;</ETag></CopyPartResult>"
+                               % etag).encode()
+        fv.store(st, bucket, key, data, obj[1], time.time())
+        return 200, xmlh, ("<CopyObjectResult><LastModified>2026-01-01T00:00:00.000Z"
+                           "</LastModified><ETag>\"%s\"</ETag></CopyObjectResult>"
+                           % obj[1]).encode()
 
     def complete(self, bucket, key, uid, up, body):
         st = self.server.state
@@ -424,6 +479,7 @@ class Handler(BaseHTTPRequestHandler):
             digests += bytes.fromhex(have[1])
         final = "%s-%d" % (md5hex(digests), len(parts))
         fv.store(st, bucket, key, data, final, time.time())
+        st.sclass[(bucket, key)] = up.get("class")
         st.retention.pop((bucket, key), None)   # RGW 16 drops the upload's lock headers
         del st.uploads[uid]
         return 200, xmlh, ("<CompleteMultipartUploadResult><Bucket>%s</Bucket><Key>%s</Key>"
@@ -510,10 +566,13 @@ class Handler(BaseHTTPRequestHandler):
         prefix = q.get("prefix", "")
         delim = q.get("delimiter", "")
         max_keys = int(q.get("max-keys", "1000"))
-        after = q.get("start-after", "")
-        token = q.get("continuation-token")
+        v1 = q.get("list-type") != "2" or st.nov2 == "ignore"
+        after = q.get("start-after", "") if not v1 else q.get("marker", "")
+        token = q.get("continuation-token") if not v1 else None
         if token and not stuck:
             after = bytes.fromhex(token).decode()
+        if v1 and stuck:
+            after = ""
         entries = {}
         for (b, k), (data, etag, mtime) in st.objects.items():
             if b != bucket or not k.startswith(prefix):
@@ -529,12 +588,15 @@ class Handler(BaseHTTPRequestHandler):
         truncated = (len(names) > len(page) or stuck) and max_keys > 0
         out = ['<?xml version="1.0" encoding="UTF-8"?>',
                '<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">',
-               "<Name>%s</Name><Prefix>%s</Prefix><MaxKeys>%d</MaxKeys><KeyCount>%d</KeyCount>"
-               % (escape(bucket), enc(prefix), max_keys, len(page)),
+               "<Name>%s</Name><Prefix>%s</Prefix><MaxKeys>%d</MaxKeys>"
+               % (escape(bucket), enc(prefix), max_keys),
+               "<Marker>%s</Marker>" % enc(after) if v1 else "<KeyCount>%d</KeyCount>" % len(page),
                "<IsTruncated>%s</IsTruncated>" % ("true" if truncated else "false")]
         if q.get("encoding-type") == "url":
             out.append("<EncodingType>url</EncodingType>")
-        if truncated:
+        if v1 and truncated and delim and page:    # as AWS: NextMarker with a delimiter only
+            out.append("<NextMarker>%s</NextMarker>" % enc(page[-1]))
+        elif truncated and not v1:
             out.append("<NextContinuationToken>%s</NextContinuationToken>"
                        % (page[-1] if page else "stuck").encode().hex())
         for n in page:

@@ -32,6 +32,8 @@ class State:
         self.log = []
         self.token = ""
         self.down_until = 0.0
+        self.nov2 = ""         # /_ctl/nov2: "501", "400" or "ignore" (no ListObjectsV2)
+        self.sclass = {}       # (bucket, key) -> x-amz-storage-class its creation asked
 
 
 class Rule:
@@ -106,10 +108,11 @@ def md5hex(b):
 
 
 def md5_header_error(headers, body, required):
-    """The S3 error code for the request's Content-MD5, or None if it is fine."""
+    """The S3 error code for the request's Content-MD5, or None if it is fine. A copy
+    (CopyObject, UploadPartCopy: x-amz-copy-source, no body) needs none, as in AWS."""
     value = headers.get("Content-MD5")
     if value is None:
-        return "InvalidRequest" if required else None
+        return "InvalidRequest" if required and not headers.get("x-amz-copy-source") else None
     if value != base64.b64encode(hashlib.md5(body).digest()).decode():
         return "BadDigest"
     return None
@@ -152,3 +155,15 @@ def retention_change(old, body):
     if old and (until < old[1] or (old[0] == "COMPLIANCE" and mode != "COMPLIANCE")):
         return "AccessDenied"
     return (mode, until)
+
+
+STORAGE_CLASSES = ("STANDARD", "STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER",
+                   "GLACIER_IR", "DEEP_ARCHIVE", "REDUCED_REDUNDANCY")
+
+
+def storage_class(headers):
+    """The x-amz-storage-class a request asks (None: none), or False for one AWS lacks."""
+    sc = headers.get("x-amz-storage-class")
+    if sc is None:
+        return None
+    return sc if sc in STORAGE_CLASSES else False

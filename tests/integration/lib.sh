@@ -62,8 +62,8 @@ BUCKET=""
 TMPD=$(mktemp -d "/tmp/rbd2s3-${TEST_NAME#test_}.XXXXXX")
 
 # ---------------------------------------------------------------- TAP
-ok()     { _T_N=$((_T_N + 1)); echo "ok $_T_N - $*"; }
-not_ok() { _T_N=$((_T_N + 1)); _T_FAIL=$((_T_FAIL + 1)); echo "not ok $_T_N - $*"; }
+ok()     { _T_N=$((_T_N + 1)); echo "ok $_T_N - ${_T_TAG:-}$*"; }
+not_ok() { _T_N=$((_T_N + 1)); _T_FAIL=$((_T_FAIL + 1)); echo "not ok $_T_N - ${_T_TAG:-}$*"; }
 diag()   { printf '%s\n' "$@" | sed 's/^/# /'; }
 bail()   { echo "Bail out! $TEST_NAME: $*"; exit 1; }
 
@@ -142,7 +142,7 @@ need_snap_shim() {
 done_testing() {
     echo "1..$_T_N"
     local passed=$((_T_N - _T_FAIL))
-    echo "# $TEST_NAME: $passed passed, $_T_FAIL failed"
+    echo "# ${_T_TAG:-}$TEST_NAME: $passed passed, $_T_FAIL failed"
     if [ "$_T_FAIL" -gt 0 ] || [ "$_T_N" -eq 0 ]; then
         exit 1
     fi
@@ -224,6 +224,46 @@ trap _lib_exit EXIT
 trap 'echo "# interrupted"; exit 130' INT
 trap 'echo "# terminated"; exit 143' TERM
 
+# ---------------------------------------------------------------- the S3 server
+# RBD2S3_TEST_S3=s3rver: the bucket (and every aws CLI check) is on s3rver
+# (tests/sandbox/s3rver.sh; its env.sh is sourced from RBD2S3_S3RVER_DIR unless
+# RBD2S3_S3RVER_ENDPOINT is set), Ceph stays the sandbox's; TAP lines say "[s3rver]".
+# Default (unset or "rgw"): the sandbox's RGW.
+S3_SERVER=${RBD2S3_TEST_S3:-rgw}
+_T_TAG=""
+_s3_server_switch() {
+    case $S3_SERVER in
+        rgw) return 0 ;;
+        s3rver) ;;
+        *) bail "RBD2S3_TEST_S3=$S3_SERVER: expected rgw or s3rver" ;;
+    esac
+    if [ -z "${RBD2S3_S3RVER_ENDPOINT:-}" ] && [ -f "${RBD2S3_S3RVER_DIR:-}/env.sh" ]; then
+        # shellcheck disable=SC1091
+        . "$RBD2S3_S3RVER_DIR/env.sh"
+    fi
+    [ -n "${RBD2S3_S3RVER_ENDPOINT:-}" ] ||
+        bail "RBD2S3_TEST_S3=s3rver without RBD2S3_S3RVER_ENDPOINT (tests/sandbox/s3rver.sh)"
+    export S3_ENDPOINT=$RBD2S3_S3RVER_ENDPOINT
+    export AWS_ACCESS_KEY_ID=$RBD2S3_S3RVER_ACCESS_KEY
+    export AWS_SECRET_ACCESS_KEY=$RBD2S3_S3RVER_SECRET_KEY
+    unset S3_TLS_ENDPOINT S3_TLS_CA
+    _T_TAG="[s3rver] "
+}
+
+# rgw_only REASON: on another S3 server than RGW, skip the whole script (TAP plan 1..0).
+rgw_only() {
+    [ "$S3_SERVER" = rgw ] && return 0
+    echo "1..0 # SKIP [$S3_SERVER] $TEST_NAME: $*"
+    exit 0
+}
+
+# on_rgw: true when the bucket is on the sandbox's RGW (for a single RGW-only check:
+# `on_rgw && check ... || skip DESC REASON`).
+on_rgw() { [ "$S3_SERVER" = rgw ]; }
+
+# skip DESC REASON: a TAP "ok" marked SKIP.
+skip() { ok "$1 # SKIP [$S3_SERVER] $2"; }
+
 # ---------------------------------------------------------------- setup
 [ -x "$RBD2S3" ] || bail "$RBD2S3 is not built"
 command -v jq >/dev/null || bail "jq missing (tests/install-deps.sh)"
@@ -244,6 +284,7 @@ fi
 for v in SRC_CEPH_CONF DST_CEPH_CONF S3_ENDPOINT AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY; do
     [ -n "${!v:-}" ] || bail "$SANDBOX_DIR/env.sh does not set $v"
 done
+_s3_server_switch
 if ! declare -F s3api >/dev/null; then
     s3api() { /usr/bin/aws --endpoint-url "$S3_ENDPOINT" s3api "$@"; }
 fi
@@ -254,7 +295,7 @@ fi
 BUCKET=$(echo "rbd2s3-${TEST_NAME#test_}-$TAG" | tr '_A-Z' '-a-z' | cut -c1-63)
 timeout 120 /usr/bin/aws --endpoint-url "$S3_ENDPOINT" s3api create-bucket --bucket "$BUCKET" \
     >"$TMPD/mb.log" 2>&1 || { cat "$TMPD/mb.log" | sed 's/^/# /'; BUCKET=""; bail "cannot create bucket"; }
-echo "# $TEST_NAME: bucket $BUCKET, image tag $TAG, sandbox $SANDBOX_DIR"
+echo "# ${_T_TAG}$TEST_NAME: bucket $BUCKET on $S3_ENDPOINT, image tag $TAG, sandbox $SANDBOX_DIR"
 
 RB_ARGS=(--ceph-conf "$SRC_CEPH_CONF" --endpoint "$S3_ENDPOINT" --bucket "$BUCKET" --no-progress)
 [ -n "${AWS_DEFAULT_REGION:-}" ] && RB_ARGS+=(--region "$AWS_DEFAULT_REGION")

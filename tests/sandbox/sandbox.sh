@@ -160,7 +160,8 @@ make_layout() {
 # DIR/tls/ (EC P-256 keys: generating them takes milliseconds, unlike RSA).
 #   ca.pem      the CA certificate (what clients trust: S3_TLS_CA)
 #   ca.key      its key (kept so that a test could sign another certificate)
-#   server.pem  the RGW certificate, signed by the CA, SAN IP:127.0.0.1 and DNS:localhost
+#   server.pem  the RGW certificate, signed by the CA, SAN IP:127.0.0.1, DNS:localhost and
+#               DNS:*.s3.localhost (virtual-hosted buckets: RGW's dns name s3.localhost)
 #   server.key  its key
 make_tls() {
     local t=$SB/tls
@@ -179,7 +180,7 @@ subjectKeyIdentifier = hash
 basicConstraints = critical, CA:false
 keyUsage = critical, digitalSignature
 extendedKeyUsage = serverAuth
-subjectAltName = IP:127.0.0.1, DNS:localhost
+subjectAltName = IP:127.0.0.1, DNS:localhost, DNS:s3.localhost, DNS:*.s3.localhost
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
 EOF
@@ -285,6 +286,7 @@ rgw gc processor period = 10
 rgw gc processor max time = 10
 rgw dynamic resharding = false
 rgw enable usage log = false
+rgw dns name = s3.localhost
 admin socket = $run/\$name.asok
 log file = $SB/log/$c-\$name.log
 pid file = $run/\$name.pid
@@ -398,16 +400,40 @@ s3_tls_answers() {
         grep -q ListAllMyBucketsResult
 }
 
-start_rgw() {
+# A storage class besides STANDARD in the default placement (RGW 16 refuses a class its
+# placement does not define with InvalidStorageClass), for `storage class` tests. The
+# zonegroup exists once RGW ran: added then, and RGW started again to read it.
+RGW_EXTRA_CLASS=STANDARD_IA
+
+spawn_rgw() {
     local rport=$1 sport=$2 d=$SB/src
     spawn "src-rgw" "$SB/log/src-rgw.out" radosgw -f -c "$d/ceph.conf" -n "$RGW_NAME"
     wait_until "src: rgw answers S3 on port $rport" src-rgw "$SB/log/src-$RGW_NAME.log" \
         s3_answers "$rport"
     wait_until "src: rgw answers S3 over https on port $sport" src-rgw \
         "$SB/log/src-$RGW_NAME.log" s3_tls_answers "$sport"
+}
+
+start_rgw() {
+    local rport=$1 sport=$2 d=$SB/src pid t
+    spawn_rgw "$rport" "$sport"
     step src "radosgw-admin user create" radosgw-admin -c "$d/ceph.conf" user create \
         --uid=rbd2s3 --display-name="rbd2s3 sandbox" \
         --access-key="$ACCESS_KEY" --secret="$SECRET_KEY"
+    step src "radosgw-admin zonegroup placement add $RGW_EXTRA_CLASS" radosgw-admin \
+        -c "$d/ceph.conf" zonegroup placement add --rgw-zonegroup default \
+        --placement-id default-placement --storage-class "$RGW_EXTRA_CLASS"
+    step src "radosgw-admin zone placement add $RGW_EXTRA_CLASS" radosgw-admin \
+        -c "$d/ceph.conf" zone placement add --rgw-zone default \
+        --placement-id default-placement --storage-class "$RGW_EXTRA_CLASS" \
+        --data-pool default.rgw.buckets.data
+    pid=$(pid_of src-rgw)
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((t = 0; t < WAIT_SECS * 10; t++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    spawn_rgw "$rport" "$sport"
 }
 
 # Client configuration: env.sh, awscli files, s3cmd file.
@@ -449,6 +475,8 @@ export DST_CEPH_CONF='$SB/dst/ceph.conf'
 export S3_ENDPOINT='$ep'
 export S3_TLS_ENDPOINT='https://127.0.0.1:$sport'
 export S3_TLS_CA='$SB/tls/ca.pem'
+export S3_VHOST_ENDPOINT='http://s3.localhost:$rport'
+export S3_VHOST_TLS_ENDPOINT='https://s3.localhost:$sport'
 export AWS_ACCESS_KEY_ID='$ACCESS_KEY'
 export AWS_SECRET_ACCESS_KEY='$SECRET_KEY'
 export AWS_DEFAULT_REGION=us-east-1

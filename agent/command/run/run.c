@@ -199,8 +199,7 @@ static void run_one(ag_ctx *ctx, run_item *r, const void *arg)
     else if (rc > 0)
         rc = backup_image(&sub, &r->spec, 0, NULL, &bo, &r->res, NULL);
     r->seconds = ag_now() - t0;
-    ctx->s3 = sub.s3;
-    ctx->src = sub.src;
+    ag_adopt(ctx, &sub);
     r->status = rc >= 0 ? RUN_OK : RUN_FAILED;
     r->code = sub.exit_code;
     int named = strstr(sub.errmsg, r->name) != NULL;   /* most errors name the image */
@@ -267,6 +266,7 @@ static void print_json(const run_list *l)
         json_object_object_add(o, "seconds", json_object_new_double(r->seconds));
         json_object_object_add(o, "cleanup_errors", json_object_new_int(r->res.cleanup_errors));
         resume_json(o, &r->res);
+        pipeline_walk_json(o, ok ? &r->res.walk : NULL);
         json_object_object_add(o, "exit_code", json_object_new_int(r->code));
         json_object_object_add(o, "message", json_object_new_string(r->msg));
         json_object_array_add(arr, o);

@@ -5,7 +5,6 @@
 #include "agent/restore/apply.h"
 #include "agent/restore/ordered.h"
 #include "agent/restore/plan.h"
-#include "agent/restore/walk.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -147,8 +146,7 @@ static int run_compare(verify_job *v, size_t i, cmp *c, walk_set *set)
     return 0;
 }
 
-/* The chain of entry i restored as a stream, compared with the snapshot open in img. */
-static int stream_compare(verify_job *v, size_t i, rbdio_image *img, uint64_t snap_size)
+int verify_with_chain(verify_job *v, size_t i, verify_chain_fn fn, void *arg)
 {
     ag_ctx *ctx = v->ctx;
     chain ch;
@@ -156,18 +154,30 @@ static int stream_compare(verify_job *v, size_t i, rbdio_image *img, uint64_t sn
         return verify_take_damage(ctx, &v->own[i]);
     walk_set set;
     int rc = walk_set_chain(ctx, &ch, 0, ch.n, &set);
-    cmp c = { .fd = -1, .img = img, .size = snap_size };
-    if (rc == 0) {
-        c.got = malloc(CMP_BLOCK);
-        c.want = malloc(CMP_BLOCK);
-        rc = c.got && c.want ? run_compare(v, i, &c, &set)
-                             : ag_fail(ctx, AG_EFAIL, "out of memory");
-    }
-    free(c.got);
-    free(c.want);
+    if (rc == 0)
+        rc = fn(v, i, &set, arg);
     walk_set_free(&set);
     chain_free(&ch);
     return rc < 0 ? verify_take_damage(ctx, &v->own[i]) : 0;
+}
+
+static int stream_fn(verify_job *v, size_t i, walk_set *set, void *arg)
+{
+    cmp *c = arg;
+    c->got = malloc(CMP_BLOCK);
+    c->want = malloc(CMP_BLOCK);
+    return c->got && c->want ? run_compare(v, i, c, set)
+                             : ag_fail(v->ctx, AG_EFAIL, "out of memory");
+}
+
+/* The chain of entry i restored as a stream, compared with the snapshot open in img. */
+static int stream_compare(verify_job *v, size_t i, rbdio_image *img, uint64_t snap_size)
+{
+    cmp c = { .fd = -1, .img = img, .size = snap_size };
+    int rc = verify_with_chain(v, i, stream_fn, &c);
+    free(c.got);
+    free(c.want);
+    return rc;
 }
 
 /* Compare entry i with its snapshot on the source image, if the snapshot still exists. */
@@ -201,6 +211,8 @@ int verify_source(verify_job *v, size_t i)
         v->own[i] = verify_fmt("source snapshot %s is %llu bytes, the backup %llu",
                                e->m.snap_name, (unsigned long long)info.size,
                                (unsigned long long)e->m.size);
+    else if (v->sample_ppm > 0)
+        rc = verify_sample(v, i, img, what);
     else
         rc = stream_compare(v, i, img, info.size);
     rbdio_close(img);

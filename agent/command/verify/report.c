@@ -70,6 +70,11 @@ static json_object *row_json(const verify_job *v, const verify_row *r, const cha
         const char *w = r->e >= 0 ? src_word(v->src[r->e]) : NULL;
         json_object_object_add(o, "source", w ? json_object_new_string(w) : NULL);
     }
+    if (v->sample_ppm > 0) {
+        uint64_t b = r->e >= 0 && v->sampled != NULL ? v->sampled[r->e] : 0;
+        json_object_object_add(o, "sampled_bytes", b ? json_object_new_int64((int64_t)b)
+                                                     : NULL);
+    }
     if (v->locked) {
         char until[21];
         time_t t = r->e >= 0 ? v->protected_until[r->e] : 0;
@@ -79,13 +84,25 @@ static json_object *row_json(const verify_job *v, const verify_row *r, const cha
     return o;
 }
 
+/* " in a sample of SIZE" into buf for entry e compared in a sample, else "". */
+static const char *sample_words(const verify_job *v, long e, char *buf, size_t len)
+{
+    char size[32];
+    buf[0] = '\0';
+    if (v->sampled != NULL && e >= 0 && v->sampled[e] != 0) {
+        ag_fmt_size(v->sampled[e], size, sizeof(size));
+        snprintf(buf, len, " in a sample of %s", size);
+    }
+    return buf;
+}
+
 /* The text line of row r. */
 static void print_row(const verify_job *v, const verify_row *r, const char *damage)
 {
     char name[NAMING_SPEC_MAX];
     naming_spec_str(r->spec, name, sizeof(name));
     const char *w = r->e >= 0 ? src_word(v->src[r->e]) : NULL;
-    char lock[64] = "";
+    char lock[64] = "", sample[64];
     time_t t = v->locked && r->e >= 0 ? v->protected_until[r->e] : 0;
     if (t != 0) {
         char until[21];
@@ -98,7 +115,8 @@ static void print_row(const verify_job *v, const verify_row *r, const char *dama
         printf("%s@%s: DAMAGED: %s%s\n", termesc_str(name), termesc_str(r->id),
                termesc_str(damage), lock);
     else if (w != NULL)
-        printf("%s@%s: ok; source: %s%s\n", termesc_str(name), termesc_str(r->id), w, lock);
+        printf("%s@%s: ok; source: %s%s%s\n", termesc_str(name), termesc_str(r->id), w,
+               sample_words(v, r->e, sample, sizeof(sample)), lock);
     else
         printf("%s@%s: ok%s\n", termesc_str(name), termesc_str(r->id), lock);
 }
@@ -135,6 +153,8 @@ long verify_report(verify_job *v)
     if (root != NULL) {
         json_object_object_add(root, "deep", json_object_new_boolean(v->deep));
         json_object_object_add(root, "source", json_object_new_boolean(v->source));
+        if (v->sample_ppm > 0)
+            json_object_object_add(root, "sample_seed", json_object_new_uint64(v->seed));
         json_object_object_add(root, "checked", json_object_new_int64((int64_t)n));
         json_object_object_add(root, "damaged", json_object_new_int64(damaged));
         json_object_object_add(root, "backups", arr);

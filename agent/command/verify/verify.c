@@ -179,6 +179,7 @@ static void cleanup(verify_job *v)
     free(v->head);
     free(v->own_until);
     free(v->protected_until);
+    free(v->sampled);
     if (v->devnull >= 0)
         close(v->devnull);
     catalog_free(&v->cat);
@@ -191,25 +192,30 @@ int cmd_verify(ag_ctx *ctx, int argc, char **argv)
     memset(&v, 0, sizeof(v));
     v.ctx = ctx;
     v.devnull = -1;
-    const char *deep = NULL, *source = NULL, *label = NULL, *bad, *why;
+    const char *deep = NULL, *source = NULL;
+    const char *sample = NULL, *seed = NULL;
+    const char *label = NULL, *bad, *why;
     opts_cmd spec[] = { { "deep", 0, &deep }, { "source", 0, &source }, { "as-of", 1, &v.as_of },
+                        { "sample", 1, &sample }, { "seed", 1, &seed },
                         { "label", 1, &label } };
     char **pos;
     int npos;
-    if (opts_parse_command(ctx, argc, argv, spec, 4, &pos, &npos) < 0)
+    if (opts_parse_command(ctx, argc, argv, spec, 6, &pos, &npos) < 0)
         return ctx->exit_code;
     if (labels_collect(argc, argv, "label", 0, &v.filter, &bad, &why) < 0) {
         ag_fail(ctx, AG_EUSAGE, "--label '%s': %s", bad, why);
         return ctx->exit_code;
     }
     if (npos > 1 || (npos == 1 && naming_parse_spec(pos[0], 1, &v.spec) < 0)) {
-        ag_fail(ctx, AG_EUSAGE, "usage: verify [POOL/IMAGE[@BACKUP]] [--deep] [--source] "
-                "[--as-of TIME] [--label KEY=VALUE]...");
+        ag_fail(ctx, AG_EUSAGE, "usage: verify [POOL/IMAGE[@BACKUP]] [--deep] [--source "
+                "[--sample PERCENT [--seed N]]] [--as-of TIME] [--label KEY=VALUE]...");
         return ctx->exit_code;
     }
     v.have_spec = npos == 1;
     v.deep = deep != NULL;
     v.source = source != NULL;
+    if (verify_sample_opts(&v, sample, seed) < 0)
+        return ctx->exit_code;
     run(&v);
     cleanup(&v);
     return ctx->exit_code;

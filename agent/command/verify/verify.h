@@ -5,6 +5,7 @@
 
 #include "agent/common/context.h"
 #include "agent/repo/catalog.h"
+#include "agent/restore/walk.h"
 
 /* Source comparison outcome of a backup. */
 enum { SRC_NONE = 0, SRC_SAME, SRC_GONE };
@@ -14,6 +15,10 @@ typedef struct verify_job {
     ag_ctx *ctx;
     int deep;
     int source;
+    /* --sample (sample.c) */
+    uint32_t sample_ppm;      /* --source --sample: parts per million, 0 for the whole */
+    uint64_t seed;            /* the sample's seed (--seed, or /dev/urandom) */
+    uint64_t *sampled;        /* per entry: bytes compared in its sample (malloc'ed) */
     naming_spec spec;
     int have_spec;
     catalog cat;
@@ -62,6 +67,23 @@ int verify_deep(verify_job *v, size_t i);
  * source image, if the snapshot still exists: sets v->src[i], or a difference in
  * v->own[i]. 0, or -1 with a failure other than damage recorded. */
 int verify_source(verify_job *v, size_t i);
+
+/* compare.c: open the chain of entry i and its walk set, run fn on them and free them:
+ * 0 (a damaged chain or fn's integrity failure is damage in v->own[i]), or -1 with
+ * another failure recorded. fn returns 0 or -1 with the error recorded in ctx. */
+typedef int (*verify_chain_fn)(verify_job *v, size_t i, walk_set *set, void *arg);
+int verify_with_chain(verify_job *v, size_t i, verify_chain_fn fn, void *arg);
+
+/* sample.c: the values of --sample PERCENT and --seed N (NULL when not given) into v
+ * (the seed read from /dev/urandom without --seed; shown with -v). 0, or -1 recorded
+ * (exit 2 for a bad value or one without --source). */
+int verify_sample_opts(verify_job *v, const char *sample, const char *seed);
+
+/* sample.c (--source --sample): a random sample of entry i (v->sample_ppm of its extents
+ * of whole chunks, holes included) restored and compared with its snapshot open in img
+ * (what: its name): sets v->src[i] and v->sampled[i], or a difference in v->own[i]. 0, or
+ * -1 with a failure other than damage recorded. */
+int verify_sample(verify_job *v, size_t i, rbdio_image *img, const char *what);
 
 /* protect.c: when the bucket has Object Lock enabled (v->locked), until when each backup
  * in scope and its whole chain are protected (v->protected_until: the earliest

@@ -7,7 +7,8 @@
 #include <time.h>
 
 /* *enabled: 1 when the bucket has Object Lock enabled (one GetObjectLockConfiguration).
- * A configuration that may not be read (access denied) counts as none, with a warning.
+ * A configuration that may not be read (access denied) counts as none, with a warning;
+ * a server that does not implement Object Lock (HTTP 501, as s3rver) has none (s3.h).
  * 0, or -1 with the error recorded. */
 int lockinfo_enabled(ag_ctx *ctx, int *enabled);
 

@@ -3,7 +3,7 @@
 # command lines run with the real binary), the sample config conf/rbd2s3.conf (every key
 # the program accepts, accepted with its examples uncommented), the man page
 # doc/rbd2s3.8 (no groff warnings, in sync with --help and README.md), make install.
-# Needs no sandbox (does not source lib.sh); prints TAP. Env: RBD2S3 (the binary).
+# Needs no sandbox (sources tap.sh, not lib.sh); prints TAP. Env: RBD2S3 (the binary).
 set -u -o pipefail
 
 REPO=$(cd "$(dirname "$0")/../../.." && pwd)
@@ -12,43 +12,8 @@ T=$(mktemp -d /tmp/rbd2s3-units.XXXXXX)
 trap 'rm -rf "$T"' EXIT
 cd "$REPO" || exit 1
 
-N=0 FAIL=0
-ok()     { N=$((N + 1)); echo "ok $N - $*"; }
-not_ok() { N=$((N + 1)); FAIL=$((FAIL + 1)); echo "not ok $N - $*"; }
-skip()   { N=$((N + 1)); echo "ok $N - # SKIP $*"; }
-diag()   { printf '%s\n' "$@" | sed 's/^/# /'; }
-# check DESC CMD...: ok if CMD exits 0 (its output shown on failure).
-check() {
-    local desc=$1 out rc
-    shift
-    out=$("$@" 2>&1)
-    rc=$?
-    if [ $rc -eq 0 ]; then ok "$desc"; else
-        not_ok "$desc"
-        diag "command: $*" "exit code: $rc"
-        [ -n "$out" ] && printf '%s\n' "$out" | tail -n 20 | sed 's/^/#   /'
-    fi
-    return $rc
-}
-expect_eq() {
-    if [ "$1" = "$2" ]; then ok "$3"; else
-        not_ok "$3"
-        diag "got:      '$1'" "expected: '$2'"
-    fi
-}
-# none DESC LIST: ok if LIST (what is missing or wrong, one a line) is empty.
-none() {
-    if [ -z "$2" ]; then ok "$1"; else
-        not_ok "$1"
-        printf '%s\n' "$2" | sed 's/^/#   missing or wrong: /'
-    fi
-}
-finish() {
-    echo "1..$N"
-    echo "# $((N - FAIL)) passed, $FAIL failed"
-    [ "$FAIL" -eq 0 ]
-    exit
-}
+# shellcheck source=../tap.sh
+. "$REPO/tests/integration/tap.sh"
 
 SERVICE=conf/rbd2s3.service TIMER=conf/rbd2s3.timer CONF=conf/rbd2s3.conf MAN=doc/rbd2s3.8
 BIN_PATH=/usr/local/bin/rbd2s3 CONF_PATH=/etc/rbd2s3/rbd2s3.conf
@@ -56,7 +21,7 @@ PROM_PATH=/var/lib/prometheus/node-exporter/rbd2s3.prom
 
 if [ ! -x "$RBD2S3" ]; then
     not_ok "the binary $RBD2S3 exists (build first)"
-    finish
+    done_testing
 fi
 export AWS_ACCESS_KEY_ID=test-key AWS_SECRET_ACCESS_KEY=test-secret
 unset RBD2S3_CONFIG AWS_SESSION_TOKEN
@@ -108,15 +73,9 @@ if command -v systemd-analyze >/dev/null; then
         mkdir -p "$T/units"
         sed "s|$BIN_PATH|$D/usr/local/bin/rbd2s3|" "$SERVICE" >"$T/units/rbd2s3.service"
         cp "$TIMER" "$T/units/rbd2s3.timer"
-        out=$(MANPATH="$D/usr/local/share/man:" systemd-analyze verify \
-            "$T/units/rbd2s3.service" "$T/units/rbd2s3.timer" 2>&1)
-        rc=$?
-        if [ $rc -eq 0 ] && [ -z "$out" ]; then
-            ok "systemd-analyze verify rbd2s3.service rbd2s3.timer: clean"
-        else
-            not_ok "systemd-analyze verify rbd2s3.service rbd2s3.timer: clean"
-            diag "exit code $rc" "$out"
-        fi
+        silent "systemd-analyze verify rbd2s3.service rbd2s3.timer: clean" \
+            env MANPATH="$D/usr/local/share/man:" systemd-analyze verify \
+            "$T/units/rbd2s3.service" "$T/units/rbd2s3.timer"
     else
         not_ok "systemd-analyze verify: no installed binary"
     fi
@@ -202,15 +161,10 @@ check "sample config as shipped: run --dry-run says there is no [pool:NAME] sect
 expect_eq "$?" 2 "control: an unknown key is exit 2"
 
 # ------------------------------------------------------------------ the man page
-out=$(groff -man -Tutf8 -ww "$MAN" 2>&1 >/dev/null)
-rc=$?
-if [ $rc -eq 0 ] && [ -z "$out" ]; then ok "groff -man -ww $MAN: no warnings"; else
-    not_ok "groff -man -ww $MAN: no warnings"; diag "exit code $rc" "$out"; fi
+silent "groff -man -ww $MAN: no warnings" sh -c 'groff -man -Tutf8 -ww "$1" >/dev/null' sh "$MAN"
 if command -v man >/dev/null; then
-    out=$(MANWIDTH=80 man -l "$MAN" 2>&1 >"$T/man.txt")
-    rc=$?
-    if [ $rc -eq 0 ] && [ -z "$out" ]; then ok "man -l $MAN: no warnings"; else
-        not_ok "man -l $MAN: no warnings"; diag "exit code $rc" "$out"; fi
+    silent "man -l $MAN: no warnings" \
+        sh -c 'MANWIDTH=80 man -l "$1" >"$2"' sh "$MAN" "$T/man.txt"
 else
     skip "man not installed"
 fi
@@ -255,4 +209,4 @@ done
 none "every option of --help (${#OPTS[@]}) is in the man page" "${missing%$'\n'}"
 check "README documents running from a timer" grep -q '^## Running from a timer' README.md
 
-finish
+done_testing

@@ -91,7 +91,7 @@ CRASH=$(key_prefix "$SRC" 20200101T000000Z)
 echo junk >"$TMPD/junk"
 s3api put-object --bucket "$BUCKET" --key "${CRASH}data.0" --body "$TMPD/junk" >/dev/null
 s3api put-object --bucket "$BUCKET" --key "${CRASH}index" --body "$TMPD/junk" >/dev/null
-s3api create-multipart-upload --bucket "$BUCKET" --key "${CRASH}data.1" >/dev/null
+on_rgw && s3api create-multipart-upload --bucket "$BUCKET" --key "${CRASH}data.1" >/dev/null
 s3api put-object --bucket "$BUCKET" --key "$PREFIX/README-not-ours" --body "$TMPD/junk" \
     >/dev/null
 rb prune "$SRC" --keep-last 5 >/dev/null 2>"$TMPD/p3.err"
@@ -100,8 +100,13 @@ expect_eq "$(bucket_keys "$CRASH" | wc -l)" 2 "young leftovers are kept (grace)"
 rb prune --keep-last 5 --grace 0 >"$TMPD/p4.out" 2>"$TMPD/p4.err"
 expect_eq "$?" 0 "prune of the whole prefix with --grace 0"
 expect_eq "$(bucket_keys "$CRASH" | wc -l)" 0 "leftover objects of the crashed run removed"
-expect_eq "$(s3api list-multipart-uploads --bucket "$BUCKET" --prefix "$CRASH" --output json |
-    jq -s '(.[0].Uploads // []) | length')" 0 "its unfinished multipart upload aborted"
+if on_rgw; then
+    expect_eq "$(s3api list-multipart-uploads --bucket "$BUCKET" --prefix "$CRASH" \
+        --output json | jq -s '(.[0].Uploads // []) | length')" 0 \
+        "its unfinished multipart upload aborted"
+else
+    skip "its unfinished multipart upload aborted" "no ListMultipartUploads (NotImplemented)"
+fi
 expect_eq "$(bucket_keys "$PREFIX/README-not-ours" | wc -l)" 1 \
     "an object outside any backup folder is left alone"
 expect_eq "$(rb --format json list "$SRC" | jq '.backups | length')" 2 "both backups still listed"

@@ -56,6 +56,25 @@ static void test_size_strict(void **state)
     assert_int_equal(v, 0);
 }
 
+/* Bandwidth limits: a size in bytes per second, "/s" allowed, 0 or 1K..1T. */
+static void test_rate_strict(void **state)
+{
+    (void)state;
+    uint64_t v = 1;
+    static const char *const bad[] = { "", "/s", "-1", "20M/", "20M/S", "20 M", "1023",
+                                       "2T", "20M/s/s", "fast" };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_int_equal(ag_parse_rate(bad[i], &v), -EINVAL);
+    assert_int_equal(ag_parse_rate("20M", &v), 0);
+    assert_int_equal(v, 20ULL << 20);
+    assert_int_equal(ag_parse_rate("20MB/s", &v), 0);
+    assert_int_equal(v, 20ULL << 20);
+    assert_int_equal(ag_parse_rate("1K/s", &v), 0);
+    assert_int_equal(v, 1024);
+    assert_int_equal(ag_parse_rate("0", &v), 0);
+    assert_int_equal(v, 0);
+}
+
 /* Run opts_parse_global on argv; the exit code recorded (AG_OK if none). The argv of
  * test_options name -c /dev/null so that no config file of the machine is read. */
 static int parse(ag_ctx *ctx, int argc, char **argv)
@@ -192,6 +211,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bool),
         cmocka_unit_test(test_size_strict),
+        cmocka_unit_test(test_rate_strict),
         cmocka_unit_test(test_options),
         cmocka_unit_test(test_config),
         cmocka_unit_test(test_key_limit),

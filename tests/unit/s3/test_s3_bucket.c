@@ -42,18 +42,17 @@ static int list_cb(const s3_object_info *o, void *arg)
     return l->stop_at && l->n == l->stop_at ? 77 : 0;
 }
 
-static void test_list_pages(void **state)
+/* A client listing 3 keys a page, and the keys list/k00..k09, list/sub/x, list/sub/y and
+ * other in the bucket. */
+static s3_client *list_client(void)
 {
     s3_config cfg = {
         .endpoint = endpoint, .bucket = BUCKET, .access_key = AK, .secret_key = SK,
         .list_max_keys = 3,
     };
     s3_client *c = NULL;
-    struct listing l;
-    struct logrec log[64];
     s3_error e;
     char key[32];
-    (void)state;
 
     assert_int_equal(s3_client_new(&cfg, &c), 0);
     for (int i = 0; i < 10; i++) {
@@ -63,6 +62,17 @@ static void test_list_pages(void **state)
     assert_int_equal(s3_put(c, "list/sub/x", "x", 1, NULL, NULL, &e), 0);
     assert_int_equal(s3_put(c, "list/sub/y", "y", 1, NULL, NULL, &e), 0);
     assert_int_equal(s3_put(c, "other", "o", 1, NULL, NULL, &e), 0);
+    return c;
+}
+
+static void test_list_pages(void **state)
+{
+    s3_client *c = list_client();
+    struct listing l;
+    struct logrec log[64];
+    s3_error e;
+    (void)state;
+
     set_rules("");
 
     memset(&l, 0, sizeof(l));
@@ -89,6 +99,108 @@ static void test_list_pages(void **state)
     memset(&l, 0, sizeof(l));
     assert_int_equal(s3_list(c, "nothing/", NULL, list_cb, &l, &e), 0);
     assert_int_equal(l.n, 0);
+    s3_client_free(c);
+}
+
+/* A server without ListObjectsV2 (fakes3's no-v2 mode `mode`: 501, 400 NotImplemented, or
+ * v1 documents to v2 requests) is listed with ListObjects v1 (marker = the last key),
+ * pages and prefixes as with v2; a v1 page that repeats is refused as with v2. */
+static void list_v1_case(const char *mode)
+{
+    struct listing l;
+    struct logrec log[64];
+    s3_error e;
+
+    fake_reset(NULL);
+    s3_client *c = list_client();
+    ctl("POST", "/_ctl/nov2", mode, NULL);
+    set_rules("");
+    assert_int_equal(s3_bucket_check(c, &e), 0);
+
+    memset(&l, 0, sizeof(l));
+    assert_int_equal(s3_list(c, "list/", "/", list_cb, &l, &e), 0);
+    assert_int_equal(l.n, 11);
+    assert_string_equal(l.keys[0], "list/k00");
+    assert_string_equal(l.keys[9], "list/k09");
+    assert_string_equal(l.keys[10], "list/sub/");
+    assert_int_equal(l.prefix[10], 1);
+    memset(&l, 0, sizeof(l));
+    assert_int_equal(s3_list(c, "list/", NULL, list_cb, &l, &e), 0);
+    assert_int_equal(l.n, 12);
+    assert_string_equal(l.keys[11], "list/sub/y");
+    int n = get_log(log, 64);
+    assert_int_equal(count_log(log, n, "GET", "marker=list%2Fk0"), 6);   /* 2 listings */
+    assert_int_equal(count_log(log, n, "GET", "continuation-token="), 0);
+
+    set_rules("GET * max-keys=3 all stuck\n");
+    memset(&l, 0, sizeof(l));
+    assert_int_equal(s3_list(c, "list/", NULL, list_cb, &l, &e), -EINVAL);
+    assert_non_null(strstr(e.message, "does not advance"));
+    assert_true(get_log(log, 64) <= 2);
+    s3_client_free(c);
+}
+
+static void test_list_v1(void **state)
+{
+    (void)state;
+    list_v1_case("501");
+    list_v1_case("400");
+    list_v1_case("ignore");
+}
+
+static void part_cb(const s3_result *res, void *arg)
+{
+    s3_part *p = arg;
+    if (res->rc == 0 && res->etag)
+        s3_strlcpy(p->etag, res->etag, sizeof(p->etag));
+}
+
+/* addressing = virtual against fakes3 at localhost: every request goes to
+ * bkt.localhost:PORT (curl resolves *.localhost to loopback) with the bucket out of the
+ * path, and the fake's signature check (of that Host and path) passes. */
+static void test_virtual_hosted(void **state)
+{
+    char ep[80], *id = NULL;
+    const char *port = strrchr(endpoint, ':');
+    struct logrec log[64];
+    struct listing l;
+    s3_part part = { .number = 1 };
+    s3_buf body = { 0 };
+    s3_error e;
+    (void)state;
+
+    assert_non_null(port);
+    snprintf(ep, sizeof(ep), "http://localhost%s", port);
+    s3_config cfg = {
+        .endpoint = ep, .bucket = BUCKET, .access_key = AK, .secret_key = SK,
+        .list_max_keys = 2, .addressing = S3_ADDR_VIRTUAL,
+    };
+    s3_client *c = NULL;
+    assert_int_equal(s3_client_new(&cfg, &c), 0);
+    set_rules("");
+    assert_int_equal(s3_bucket_check(c, &e), 0);
+    for (int i = 0; i < 3; i++) {
+        char key[16];
+        snprintf(key, sizeof(key), "v/k%d", i);
+        assert_int_equal(s3_put(c, key, "x", 1, NULL, NULL, &e), 0);
+    }
+    memset(&l, 0, sizeof(l));
+    assert_int_equal(s3_list(c, "v/", NULL, list_cb, &l, &e), 0);
+    assert_int_equal(l.n, 3);
+    assert_int_equal(s3_mpu_create(c, "v/mpu", &id, &e), 0);
+    assert_int_equal(s3_async_upload_part(c, "v/mpu", id, 1, "hello", 5, part_cb, &part), 0);
+    assert_int_equal(s3_async_drain(c), 0);
+    assert_int_equal(s3_mpu_complete(c, "v/mpu", id, &part, 1, NULL, &e), 0);
+    free(id);
+    assert_int_equal(s3_get(c, "v/k1", 0, 0, 0, &body, &e), 0);
+    assert_int_equal(body.len, 1);
+    s3_buf_free(&body);
+    int n = get_log(log, 64);
+    assert_true(n >= 8);
+    for (int i = 0; i < n; i++) {
+        assert_string_equal(log[i].auth, "ok");
+        assert_int_not_equal(strncmp(log[i].path, "/" BUCKET, strlen("/" BUCKET)), 0);
+    }
     s3_client_free(c);
 }
 
@@ -233,6 +345,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_list_pages, fake_reset),
+        cmocka_unit_test_setup(test_list_v1, fake_reset),
+        cmocka_unit_test_setup(test_virtual_hosted, fake_reset),
         cmocka_unit_test_setup(test_delete_many, fake_reset),
         cmocka_unit_test_setup(test_lifecycle, fake_reset),
         cmocka_unit_test_setup(test_list_uploads_pages, fake_reset),

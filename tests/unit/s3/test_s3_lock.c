@@ -83,6 +83,53 @@ static void test_content_md5(void **state)
     s3_client_free(c);
 }
 
+/* A raw PUT (the engine without the public calls, which always add Content-MD5) of
+ * body with md5 as its Content-MD5 (NULL: none) on key with query; its code, err filled. */
+static int raw_put(s3_client *c, const char *key, const char *query, const char *body,
+                   const char *md5, s3_error *err)
+{
+    s3_req_spec spec = {
+        .method = "PUT", .key = key, .query = query, .content_md5 = md5, .body = body,
+        .body_len = strlen(body),
+    };
+    return s3_sync_request(c, &spec, err);
+}
+
+/* PUT "hello" on key with query: refused without Content-MD5 (400 InvalidRequest) and
+ * with a wrong one (BadDigest: the MD5 of an empty body), accepted with the right one. */
+static void expect_md5_checked(s3_client *c, const char *key, const char *query)
+{
+    char md5[25];
+    s3_error e;
+
+    s3_md5_base64("hello", 5, md5);
+    assert_int_equal(raw_put(c, key, query, "hello", NULL, &e), -EINVAL);
+    assert_int_equal(e.http_status, 400);
+    assert_string_equal(e.code, "InvalidRequest");
+    assert_int_equal(raw_put(c, key, query, "hello", "1B2M2Y8AsgTpgAmY7PhCfg==", &e), -EINVAL);
+    assert_string_equal(e.code, "BadDigest");
+    assert_int_equal(raw_put(c, key, query, "hello", md5, &e), 0);
+}
+
+/* The fake refuses a PutObject and an UploadPart without the right Content-MD5, as AWS
+ * does on a bucket with Object Lock. */
+static void test_content_md5_refused(void **state)
+{
+    s3_client *c = client();
+    char q[256];
+    char *id = NULL;
+    s3_error e;
+    (void)state;
+
+    expect_md5_checked(c, "md5/none", NULL);
+    assert_int_equal(s3_mpu_create(c, "md5/part", &id, &e), 0);
+    snprintf(q, sizeof(q), "partNumber=1&uploadId=%s", id);
+    expect_md5_checked(c, "md5/part", q);
+    assert_int_equal(s3_mpu_abort(c, "md5/part", id, &e), 0);
+    free(id);
+    s3_client_free(c);
+}
+
 static void test_lock_config(void **state)
 {
     s3_client *c = client();
@@ -98,6 +145,29 @@ static void test_lock_config(void **state)
     ctl("POST", "/_ctl/objectlock", "on", NULL);
     assert_int_equal(s3_get_object_lock(c, &on, &e), 0);
     assert_int_equal(on, 1);
+    s3_client_free(c);
+}
+
+/* A server without Object Lock at all (s3rver 3.7 answers 501 NotImplemented): no lock,
+ * asked once (501 is not retried); a 500 stays an error. */
+static void test_lock_config_not_implemented(void **state)
+{
+    s3_client *c = client();
+    s3_error e;
+    int on = -1;
+    (void)state;
+
+    ctl("POST", "/_ctl/objectlock", "on", NULL);
+    set_rules("GET * object-lock all status 501 NotImplemented\n");
+    assert_int_equal(s3_get_object_lock(c, &on, &e), 0);
+    assert_int_equal(on, 0);
+    struct logrec log[8];
+    assert_int_equal(get_log(log, 8), 1);
+    set_rules("GET * object-lock all status 400 InvalidRequest\n");
+    on = -1;
+    assert_int_equal(s3_get_object_lock(c, &on, &e), -EINVAL);
+    assert_int_equal(on, 0);
+    set_rules("");
     s3_client_free(c);
 }
 
@@ -155,7 +225,9 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_content_md5, fake_reset),
+        cmocka_unit_test_setup(test_content_md5_refused, fake_reset),
         cmocka_unit_test_setup(test_lock_config, fake_reset),
+        cmocka_unit_test_setup(test_lock_config_not_implemented, fake_reset),
         cmocka_unit_test_setup(test_lock_objects, fake_reset),
     };
     return FAKE_MAIN("test_s3_lock", tests);   /* a failure, never a skip */

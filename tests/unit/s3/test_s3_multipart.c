@@ -221,6 +221,32 @@ static void test_missing_etags(void **state)
     s3_client_free(c);
 }
 
+/* s3_mpu_create_class: a malformed class is refused before any request; one the server
+ * does not know is its refusal (InvalidStorageClass); a known one starts the upload. */
+static void test_storage_class(void **state)
+{
+    s3_client *c = client();
+    struct logrec log[8];
+    char *id = NULL;
+    s3_error e;
+    (void)state;
+
+    assert_true(s3_storage_class_ok("STANDARD_IA"));
+    assert_false(s3_storage_class_ok("standard"));
+    assert_false(s3_storage_class_ok(""));
+    set_rules("");
+    assert_int_equal(s3_mpu_create_class(c, "sc/a", "bad class", &id, &e), -EINVAL);
+    assert_null(id);
+    assert_int_equal(get_log(log, 8), 0);
+    assert_int_equal(s3_mpu_create_class(c, "sc/a", "NO_SUCH", &id, &e), -EINVAL);
+    assert_string_equal(e.code, "InvalidStorageClass");
+    assert_int_equal(s3_mpu_create_class(c, "sc/a", "STANDARD_IA", &id, &e), 0);
+    assert_non_null(id);
+    assert_int_equal(s3_mpu_abort(c, "sc/a", id, &e), 0);
+    free(id);
+    s3_client_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -228,6 +254,7 @@ int main(void)
         cmocka_unit_test_setup(test_complete_error_in_200, fake_reset),
         cmocka_unit_test_setup(test_complete_answer_lost, fake_reset),
         cmocka_unit_test_setup(test_missing_etags, fake_reset),
+        cmocka_unit_test_setup(test_storage_class, fake_reset),
     };
     return FAKE_MAIN("test_s3_multipart", tests);   /* a failure, never a skip */
 }
