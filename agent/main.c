@@ -30,6 +30,8 @@ static const command commands[] = {
     { "key", cmd_key, 0 },
     { "mount", cmd_mount, 1 },
     { "copy", cmd_copy, 1 },
+    { "protect", cmd_protect, 1 },
+    { "unprotect", cmd_unprotect, 1 },
 };
 
 static const command *find_command(const char *name)

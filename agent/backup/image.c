@@ -324,6 +324,8 @@ static int fill_manifest(backup_job *b)
     }
     enckeys_follow(b->ctx, &b->cat, b->parent, m);
     m->chunk_size = b->ctx->opts.tun.chunk_size;
+    if (manifest_set_labels(m, b->ctx->opts.labels) < 0)
+        return ag_fail(b->ctx, AG_EFAIL, "out of memory");
     return 0;
 }
 

@@ -22,6 +22,8 @@ static void report(const ag_ctx *ctx, const naming_spec *spec, const manifest *m
     if (ctx->opts.json) {
         json_object *o = writer_json(name, m);
         json_object_object_add(o, "cleanup_errors", json_object_new_int(cleanup_errors));
+        if (m->labels != NULL)
+            json_object_object_add(o, "labels", manifest_labels_json(m->labels));
         resume_json(o, res);
         pipeline_walk_json(o, &res->walk);
         puts(json_object_to_json_string_ext(o, AG_JSON_OUT));
@@ -38,13 +40,20 @@ static void report(const ag_ctx *ctx, const naming_spec *spec, const manifest *m
 int cmd_backup(ag_ctx *ctx, int argc, char **argv)
 {
     const char *full = NULL, *every = NULL, *maxc = NULL, *resume = NULL, *nores = NULL;
+    const char *label = NULL, *bad, *why;
     opts_cmd spec[] = { { "full", 0, &full }, { "full-every", 1, &every },
                         { "max-chain", 1, &maxc }, { "resume", 0, &resume },
-                        { "no-resume", 0, &nores } };
+                        { "no-resume", 0, &nores }, { "label", 1, &label } };
     char **pos;
     int npos;
-    if (opts_parse_command(ctx, argc, argv, spec, 5, &pos, &npos) < 0)
+    labels_set labels = { 0 };
+    if (opts_parse_command(ctx, argc, argv, spec, 6, &pos, &npos) < 0)
         return ctx->exit_code;
+    if (labels_collect(argc, argv, "label", 1, &labels, &bad, &why) < 0) {
+        ag_fail(ctx, AG_EUSAGE, "--label '%s': %s", bad, why);
+        return ctx->exit_code;
+    }
+    ctx->opts.labels = labels.n > 0 ? &labels : NULL;
     if (resume != NULL && nores != NULL) {
         ag_fail(ctx, AG_EUSAGE, "--resume and --no-resume exclude each other");
         return ctx->exit_code;
@@ -52,7 +61,8 @@ int cmd_backup(ag_ctx *ctx, int argc, char **argv)
     ctx->opts.no_resume = nores != NULL;
     if (npos != 1) {
         ag_fail(ctx, AG_EUSAGE, "usage: backup POOL/IMAGE[@SNAP] [--full] "
-                "[--full-every DURATION] [--max-chain N] [--resume | --no-resume]");
+                "[--full-every DURATION] [--max-chain N] [--resume | --no-resume] "
+                "[--label KEY=VALUE]...");
         return ctx->exit_code;
     }
     ag_policy cmd;

@@ -27,5 +27,9 @@ int cmd_mount(ag_ctx *ctx, int argc, char **argv);
 /* `copy POOL/IMAGE[@BACKUP] --to-bucket B`: backups with their chains to a second
  * bucket (agent/command/copy/). */
 int cmd_copy(ag_ctx *ctx, int argc, char **argv);
+/* `protect POOL/IMAGE@BACKUP [--reason TEXT]` and `unprotect POOL/IMAGE@BACKUP`: prune
+ * never removes a protected backup nor its chain (agent/command/protect.c). */
+int cmd_protect(ag_ctx *ctx, int argc, char **argv);
+int cmd_unprotect(ag_ctx *ctx, int argc, char **argv);
 
 #endif

@@ -1,8 +1,10 @@
-/* list.c - the list and show commands: committed backups and one manifest. */
+/* list.c - the list and show commands: committed backups (their labels and protection;
+ * filtered by --label) and one manifest. */
 #include "agent/common/context.h"
 #include "agent/command/command.h"
 #include "agent/repo/catalog.h"
 #include "agent/repo/asof.h"
+#include "agent/repo/protect.h"
 #include "agent/format/index.h"
 #include "agent/config/options.h"
 #include "agent/common/termesc.h"
@@ -12,7 +14,23 @@
 #include <stdlib.h>
 #include <string.h>
 
-static json_object *entry_json(const cat_entry *e)
+static void protect_json(json_object *o, const protect_state *st)
+{
+    char since[21];
+    json_object_object_add(o, "protected", json_object_new_boolean(st->on));
+    if (!st->on)
+        return;
+    if (st->doc.since != 0) {
+        naming_iso8601(st->doc.since, since);
+        json_object_object_add(o, "protected_since", json_object_new_string(since));
+    }
+    if (st->doc.reason[0] != '\0')
+        json_object_object_add(o, "protect_reason", json_object_new_string(st->doc.reason));
+    if (st->unreadable)
+        json_object_object_add(o, "protect_unreadable", json_object_new_boolean(1));
+}
+
+static json_object *entry_json(const cat_entry *e, const protect_state *st)
 {
     const manifest *m = &e->m;
     char name[NAMING_SPEC_MAX], created[21];
@@ -36,6 +54,8 @@ static json_object *entry_json(const cat_entry *e)
     json_object_object_add(o, "encrypted", json_object_new_boolean(m->enc.on));
     if (m->enc.on)
         json_object_object_add(o, "key_id", json_object_new_string(m->enc.key_id));
+    json_object_object_add(o, "labels", manifest_labels_json(m->labels));
+    protect_json(o, st);
     return o;
 }
 
@@ -73,26 +93,42 @@ static int cmp_row(const void *a, const void *b)
     return c != 0 ? c : strcmp(x->id, y->id);
 }
 
-/* Backups and damaged manifests together, by image then id (malloc'ed). */
-static list_row *list_rows(const catalog *c)
+/* Backups carrying every label of filter and damaged manifests (whose labels are not
+ * known) together, by image then id (malloc'ed; *nrows of them). */
+static list_row *list_rows(const catalog *c, const labels_set *filter, size_t *nrows)
 {
     list_row *r = calloc(c->n + c->bad + 1, sizeof(*r));
+    size_t n = 0;
     if (r == NULL)
         return NULL;
     for (size_t i = 0; i < c->n; i++)
-        r[i] = (list_row){ &c->e[i].spec, c->e[i].id, (long)i, -1 };
+        if (labels_match(c->e[i].m.labels, filter))
+            r[n++] = (list_row){ &c->e[i].spec, c->e[i].id, (long)i, -1 };
     for (size_t b = 0; b < c->bad; b++)
-        r[c->n + b] = (list_row){ &c->badv[b].spec, c->badv[b].id, -1, (long)b };
-    qsort(r, c->n + c->bad, sizeof(*r), cmp_row);
+        r[n++] = (list_row){ &c->badv[b].spec, c->badv[b].id, -1, (long)b };
+    qsort(r, n, sizeof(*r), cmp_row);
+    *nrows = n;
     return r;
 }
 
-static void print_text(const catalog *c, const list_row *rows)
+/* "  protected since ...  labels k=v,..." after a backup's row ("" when neither). */
+static void row_tail(const manifest *m, const protect_state *st, char *out, size_t outsz)
+{
+    char prot[512] = "", lab[LABELS_MAX * (LABELS_KEY_MAX + LABELS_VALUE_MAX + 2) + 1];
+    if (st->on)
+        protect_describe(st, prot, sizeof(prot));
+    labels_str(m->labels, lab, sizeof(lab));
+    snprintf(out, outsz, "%s%s%s%s", st->on ? "  " : "", prot, lab[0] ? "  labels " : "",
+             lab);
+}
+
+static void print_text(const catalog *c, const list_row *rows, size_t nrows,
+                       const protect_state *prot)
 {
     printf("%-24s %-20s %-12s %-20s %12s %12s\n", "IMAGE", "BACKUP", "TYPE", "PARENT",
            "SIZE", "STORED");
-    for (size_t k = 0; k < c->n + c->bad; k++) {
-        char name[NAMING_SPEC_MAX], size[32], stored[32];
+    for (size_t k = 0; k < nrows; k++) {
+        char name[NAMING_SPEC_MAX], size[32], stored[32], tail[4096];
         naming_spec_str(rows[k].spec, name, sizeof(name));
         if (rows[k].e < 0) {
             const cat_bad *b = &c->badv[rows[k].bad];
@@ -104,10 +140,12 @@ static void print_text(const catalog *c, const list_row *rows)
         const manifest *m = &c->e[rows[k].e].m;
         ag_fmt_size(m->size, size, sizeof(size));
         ag_fmt_size(m->stored_bytes, stored, sizeof(stored));
-        printf("%-24s %-20s %-12s %-20s %12s %12s%s%s\n", termesc_str(name),
+        row_tail(m, &prot[rows[k].e], tail, sizeof(tail));
+        printf("%-24s %-20s %-12s %-20s %12s %12s%s%s%s\n", termesc_str(name),
                termesc_str(m->id), m->full ? "full" : "incremental",
                m->full ? "-" : termesc_str(m->parent_id), size, stored,
-               m->enc.on ? "  encrypted, key " : "", m->enc.on ? m->enc.key_id : "");
+               m->enc.on ? "  encrypted, key " : "", m->enc.on ? m->enc.key_id : "",
+               termesc_str(tail));
     }
 }
 
@@ -115,37 +153,49 @@ int cmd_list(ag_ctx *ctx, int argc, char **argv)
 {
     char **pos;
     int npos;
-    const char *as_of = NULL;
-    opts_cmd opt[] = { { "as-of", 1, &as_of } };
-    if (opts_parse_command(ctx, argc, argv, opt, 1, &pos, &npos) < 0)
+    const char *as_of = NULL, *label = NULL, *bad, *why;
+    opts_cmd opt[] = { { "as-of", 1, &as_of }, { "label", 1, &label } };
+    if (opts_parse_command(ctx, argc, argv, opt, 2, &pos, &npos) < 0)
         return ctx->exit_code;
+    labels_set filter = { 0 };
+    if (labels_collect(argc, argv, "label", 0, &filter, &bad, &why) < 0) {
+        ag_fail(ctx, AG_EUSAGE, "--label '%s': %s", bad, why);
+        return ctx->exit_code;
+    }
     naming_spec spec;
     if (npos > 1 || (npos == 1 && naming_parse_spec(pos[0], 0, &spec) < 0)) {
-        ag_fail(ctx, AG_EUSAGE, "usage: list [--as-of TIME] [POOL/IMAGE]");
+        ag_fail(ctx, AG_EUSAGE, "usage: list [--as-of TIME] [--label KEY=VALUE]... "
+                "[POOL/IMAGE]");
         return ctx->exit_code;
     }
     catalog c;
+    protect_state *prot = NULL;
     if (asof_open_spec(ctx, as_of, npos == 1 ? &spec : NULL) < 0 ||
         catalog_load(ctx, npos == 1 ? &spec : NULL, &c) < 0) {
         asof_close(ctx);
         return ctx->exit_code;
     }
-    list_row *rows = list_rows(&c);
+    size_t nrows = 0;
+    list_row *rows = protect_load(ctx, &c, npos == 1 ? &spec : NULL, &prot) < 0 ? NULL
+                     : list_rows(&c, &filter, &nrows);
     if (rows == NULL) {
-        ag_fail(ctx, AG_EFAIL, "out of memory");
+        if (ctx->exit_code == AG_OK)
+            ag_fail(ctx, AG_EFAIL, "out of memory");
     } else if (ctx->opts.json) {
         json_object *root = json_object_new_object();
         json_object *arr = json_object_new_array();
-        for (size_t k = 0; k < c.n + c.bad; k++)
-            json_object_array_add(arr, rows[k].e >= 0 ? entry_json(&c.e[rows[k].e])
-                                                      : bad_json(&c.badv[rows[k].bad]));
+        for (size_t k = 0; k < nrows; k++)
+            json_object_array_add(arr, rows[k].e >= 0
+                                           ? entry_json(&c.e[rows[k].e], &prot[rows[k].e])
+                                           : bad_json(&c.badv[rows[k].bad]));
         json_object_object_add(root, "backups", arr);
         puts(json_object_to_json_string_ext(root, AG_JSON_OUT));
         json_object_put(root);
     } else {
-        print_text(&c, rows);
+        print_text(&c, rows, nrows, prot);
     }
     free(rows);
+    free(prot);
     catalog_free(&c);
     asof_close(ctx);
     return ctx->exit_code;

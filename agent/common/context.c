@@ -311,6 +311,7 @@ void ag_ctx_close(ag_ctx *ctx)
         free((char *)ctx->opts.pools[i].name);
         free(ctx->opts.pools[i].images);
         free(ctx->opts.pools[i].exclude);
+        free(ctx->opts.pools[i].labels);
     }
     ctx->opts.npools = 0;
 }

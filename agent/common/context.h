@@ -66,6 +66,9 @@ typedef struct ag_pool_conf {
     char *images;               /* `run`: "*" or a comma-separated list; NULL: not run */
     char *exclude;              /* comma-separated images `images = *` leaves out */
     int win_start, win_end;     /* backup window, minutes after local midnight; -1: none */
+    /* protect: labels = KEY=VALUE,...: recorded in the backups `run` makes (malloc'ed,
+     * freed by ag_ctx_close); NULL: none */
+    labels_set *labels;
 } ag_pool_conf;
 
 typedef struct ag_opts {
@@ -125,6 +128,9 @@ typedef struct ag_opts {
     ag_policy policy;           /* [global] */
     ag_pool_conf pools[AG_MAX_POOLS];
     int npools;
+    /* protect: the labels a new backup records (backup --label, or its [pool:NAME]
+     * labels under run); NULL: none. Not owned. */
+    const labels_set *labels;
 } ag_opts;
 
 struct keyring;

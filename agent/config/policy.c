@@ -160,6 +160,25 @@ static int set_str(ag_ctx *ctx, char **dst, const char *value)
     return *dst != NULL ? 1 : ag_fail(ctx, AG_EFAIL, "out of memory");
 }
 
+/* [pool:NAME] labels = KEY=VALUE,...: the labels of the backups `run` makes. */
+static int set_labels(ag_ctx *ctx, ag_pool_conf *pc, const char *value, const char *where)
+{
+    const char *why;
+    labels_set *l = calloc(1, sizeof(*l));
+    if (l == NULL)
+        return ag_fail(ctx, AG_EFAIL, "out of memory");
+    if (labels_add_list(l, value, &why) < 0) {
+        free(l);
+        return ag_fail(ctx, AG_EUSAGE, "%s: [pool:%s] labels: %s: '%s'", where, pc->name, why,
+                       value);
+    }
+    free(pc->labels);
+    pc->labels = l->n > 0 ? l : NULL;
+    if (l->n == 0)
+        free(l);
+    return 1;
+}
+
 int policy_set_pool_key(ag_ctx *ctx, ag_pool_conf *pc, const char *name, const char *value,
                         const char *where)
 {
@@ -172,6 +191,8 @@ int policy_set_pool_key(ag_ctx *ctx, ag_pool_conf *pc, const char *name, const c
         return set_str(ctx, &pc->exclude, value);
     if (strcmp(name, "window") == 0)
         return set_window(ctx, pc, value, where);
+    if (strcmp(name, "labels") == 0)
+        return set_labels(ctx, pc, value, where);
     return 0;
 }
 

@@ -26,8 +26,10 @@ void manifest_clear(manifest *m)
         free(m->objects[i].key);
     free(m->objects);
     free(m->index.key);
+    free(m->labels);
     memset(m, 0, sizeof(*m));
 }
+
 
 /* o's key and etag in one malloc'ed block. -EINVAL if too long or empty, -ENOMEM. */
 static int object_fill(manifest_object *o, const char *key, uint64_t size, const char *etag)
@@ -166,7 +168,7 @@ int manifest_check(const manifest *m)
         m->index.key == NULL || m->index.key[0] == '\0' ||
         (m->nobjects > 0 && m->objects == NULL) || m->nobjects > MANIFEST_MAX_OBJECTS ||
         m->created < 0 || m->snap_time < 0 || check_parent(m) != 0 ||
-        manifest_enc_check(m) != 0)
+        manifest_labels_check(m) != 0 || manifest_enc_check(m) != 0)
         return -EINVAL;
     if (m->chunk_size == 0 || m->chunk_size > MANIFEST_CHUNK_MAX ||
         m->index_records > m->size || m->index_records > MAX_RECORDS ||
@@ -211,8 +213,9 @@ json_object *manifest_build_doc(const manifest *m, int whole, int *rc)
     if (!doc || !img || !snap || (!m->full && !parent) || !objs || !idx || !tot)
         *rc = -ENOMEM;
     if (*rc == 0) {
-        mj_add(doc, "format", json_object_new_int(m->enc.on ? MANIFEST_FORMAT_SEALED
-                                                            : MANIFEST_FORMAT), rc);
+        int format = !m->enc.on ? MANIFEST_FORMAT : m->labels != NULL
+                     ? MANIFEST_FORMAT_SEALED_LABELS : MANIFEST_FORMAT_SEALED;
+        mj_add(doc, "format", json_object_new_int(format), rc);
         mj_add_str(doc, "tool", m->tool, rc);
         mj_add_str(doc, "id", m->id, rc);
         add_time(doc, "created", m->created, rc);
@@ -276,6 +279,7 @@ json_object *manifest_build_doc(const manifest *m, int whole, int *rc)
     mj_add(doc, "data_objects", objs, rc);
     mj_add(doc, "index", idx, rc);
     mj_add(doc, "totals", tot, rc);
+    manifest_labels_build(doc, m, rc);
     manifest_enc_build(doc, m, whole, rc);
     if (*rc != 0) {
         json_object_put(doc);
@@ -462,7 +466,9 @@ static int parse_doc(json_object *doc, int format, manifest *m)
         mj_u64(tot, "zero_bytes", &m->zero_bytes) ||
         mj_u64(tot, "stored_bytes", &m->stored_bytes) ||
         mj_u64(tot, "chunks", &m->chunks) || mj_u64(tot, "zero_chunks", &m->zero_chunks) ||
-        manifest_enc_parse(doc, format, m))
+        manifest_labels_parse(doc, format, m) ||
+        manifest_enc_parse(doc, format == MANIFEST_FORMAT_SEALED_LABELS
+                                    ? MANIFEST_FORMAT_SEALED : format, m))
         return -EINVAL;
     return manifest_check(m);
 }
@@ -526,7 +532,8 @@ int manifest_from_json(const char *json, size_t len, manifest *m)
     /* format first: a document of another format may hash differently. */
     if (rc == 0 && mj_member(doc, "format", json_type_int, &v) == 0)
         format = json_object_get_int64(v);
-    if (rc == 0 && format != MANIFEST_FORMAT && format != MANIFEST_FORMAT_SEALED)
+    if (rc == 0 && format != MANIFEST_FORMAT && format != MANIFEST_FORMAT_SEALED &&
+        format != MANIFEST_FORMAT_SEALED_LABELS)
         rc = -EINVAL;
     if (rc == 0 && mj_str(doc, "checksum", given, sizeof(given)) != 0)
         rc = -EINVAL;

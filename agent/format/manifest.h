@@ -32,6 +32,14 @@
  * that `key rotate` rewraps data keys without changing any MAC (the wrap is itself
  * authenticated by GCM and bound to its owner). The index and the data records of an
  * encrypted backup are sealed (seal.h); its index sha256 is of the sealed object.
+ *
+ * Labels (labels.h: `backup --label`) are the member "labels": {"KEY": "VALUE", ...},
+ * after "totals", written only when the backup has labels. A plain manifest with labels
+ * stays format 1: its checksum covers them and a binary that predates labels reads the
+ * backup as before, without them. An encrypted manifest with labels is format 3 (format 2
+ * plus labels, inside the MAC): a binary that predates labels could not recompute its MAC
+ * and would call it forged; format 3 makes it say "malformed" instead. Format 2 never
+ * carries labels and format 3 always does.
  */
 #ifndef RBD2S3_MANIFEST_H
 #define RBD2S3_MANIFEST_H
@@ -41,9 +49,11 @@
 #include <time.h>
 
 #include "agent/format/seal.h"
+#include "agent/format/labels.h"
 
 #define MANIFEST_FORMAT 1
 #define MANIFEST_FORMAT_SEALED 2            /* an encrypted backup */
+#define MANIFEST_FORMAT_SEALED_LABELS 3     /* an encrypted backup with labels */
 #define MANIFEST_STR 512
 #define MANIFEST_KEY_MAX 1024               /* longest object key, with its NUL */
 #define MANIFEST_ETAG_MAX 80                /* longest ETag, with its NUL */
@@ -102,6 +112,7 @@ typedef struct manifest {
     uint64_t index_records;
     uint64_t data_bytes, zero_bytes, stored_bytes, chunks, zero_chunks;
     manifest_enc enc;
+    labels_set *labels;           /* malloc'ed (owned; manifest_set_labels), NULL: none */
 } manifest;
 
 /* Zero-initialise m. */
@@ -113,6 +124,14 @@ void manifest_clear(manifest *m);
 int manifest_add_object(manifest *m, const char *key, uint64_t size, const char *etag);
 /* Set the chunk index object (copies key). 0, -EINVAL or -ENOMEM. */
 int manifest_set_index(manifest *m, const char *key, uint64_t size);
+
+struct json_object;
+/* The labels of set as a new json-c object {"KEY": "VALUE", ...} (the caller puts it;
+ * {} for NULL), as the manifest records them; NULL when out of memory. */
+struct json_object *manifest_labels_json(const labels_set *set);
+
+/* Replace m's labels by a copy of set (NULL or empty: none). 0 or -ENOMEM. */
+int manifest_set_labels(manifest *m, const labels_set *set);
 
 /* Everything the format requires of a manifest's fields (ids, names, parent, sizes and
  * counts within what the format allows). The writer and the parser both apply it.

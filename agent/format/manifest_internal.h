@@ -1,5 +1,5 @@
-/* manifest_internal.h - what the manifest codec's files (manifest.c, manifest_enc.c)
- * share: json-c helpers. Private to agent/format/. */
+/* manifest_internal.h - what the manifest codec's files (manifest.c, manifest_enc.c,
+ * manifest_labels.c) share: json-c helpers. Private to agent/format/. */
 #ifndef RBD2S3_MANIFEST_INTERNAL_H
 #define RBD2S3_MANIFEST_INTERNAL_H
 
@@ -41,5 +41,13 @@ void manifest_enc_build(json_object *doc, const manifest *m, int whole, int *rc)
 /* Parse the members of a document of this format into m->enc (format 1: none of them
  * may be present). 0 or -EINVAL. */
 int manifest_enc_parse(json_object *doc, int format, manifest *m);
+
+/* manifest_labels.c: the labels member. */
+/* manifest_check's rules of m->labels (valid, each key once, never empty): 0 or -EINVAL. */
+int manifest_labels_check(const manifest *m);
+/* Add "labels" to doc when m has labels; the first failure goes into *rc. */
+void manifest_labels_build(json_object *doc, const manifest *m, int *rc);
+/* Parse "labels" of a document of this format into m->labels. 0, -EINVAL or -ENOMEM. */
+int manifest_labels_parse(json_object *doc, int format, manifest *m);
 
 #endif

@@ -1,5 +1,6 @@
-/* prune.c - the prune command: apply the keep policy of each image's pool, print the
- * plan, remove what it drops, then the leftovers of crashed runs. */
+/* prune.c - the prune command: apply the keep policy of each image's pool (to the
+ * backups with the --label labels), keep protected backups and the chains kept backups
+ * need, print the plan, remove what it drops, then the leftovers of crashed runs. */
 #include "agent/command/prune/prune.h"
 #include "agent/command/command.h"
 
@@ -30,6 +31,10 @@ typedef struct prune_run {
     json_object *json;        /* --format json: the images array */
     naming_spec *held;        /* images nothing is deleted of (damage, broken chain) */
     size_t nheld;
+    labels_set filter;        /* --label: only backups with all of these are considered */
+    protect_state *prot;      /* per catalog entry: its protect object */
+    long *needed_by;          /* per catalog entry: see prune_protect_hold */
+    unsigned char *other;     /* per catalog entry: left out by --label */
 } prune_run;
 
 static int same_image(const cat_entry *a, const cat_entry *b)
@@ -114,6 +119,25 @@ static int note_broken(prune_run *r, size_t from, size_t to)
     return 0;
 }
 
+/* Why entry i is kept beyond the policy (protected, needed by a protected or kept
+ * backup, left out by --label) into why; 0 when it is not. */
+static int hold_why(const prune_run *r, size_t i, char *why, size_t whysz)
+{
+    long by = r->needed_by[i];
+    unsigned own = r->items[i].why & ~(unsigned)RET_CHAIN;
+    if (r->prot[i].on)
+        protect_describe(&r->prot[i], why, whysz);
+    else if (by >= 0 && r->prot[by].on && own == 0)
+        snprintf(why, whysz, "parent of protected %s", r->cat.e[by].id);
+    else if (r->other[i])
+        snprintf(why, whysz, "not selected by --label");
+    else if (by >= 0 && r->items[i].why == 0 && !r->for_child[i])
+        snprintf(why, whysz, "needed by kept %s", r->cat.e[by].id);
+    else
+        return 0;
+    return 1;
+}
+
 /* The action on entry i ("prune", "keep", "locked") and its reasons into why. */
 static const char *lock_why(const prune_run *r, size_t i, char *why, size_t whysz)
 {
@@ -124,6 +148,8 @@ static const char *lock_why(const prune_run *r, size_t i, char *why, size_t whys
         snprintf(why, whysz, "locked until %s", until);
         return "locked";
     }
+    if (hold_why(r, i, why, whysz))
+        return "keep";
     if (r->for_child[i])
         snprintf(why, whysz, "parent of a locked backup");
     return r->doomed[i] ? "prune" : "keep";
@@ -131,7 +157,7 @@ static const char *lock_why(const prune_run *r, size_t i, char *why, size_t whys
 
 static void print_image(prune_run *r, size_t from, size_t to, size_t kept)
 {
-    char name[NAMING_SPEC_MAX], why[96];
+    char name[NAMING_SPEC_MAX], why[512];
     naming_spec_str(&r->cat.e[from].spec, name, sizeof(name));
     json_object *bk = r->json != NULL ? json_object_new_array() : NULL;
     if (bk == NULL)
@@ -142,7 +168,7 @@ static void print_image(prune_run *r, size_t from, size_t to, size_t kept)
         if (bk == NULL) {
             printf("  %-6s %-20s %-12s %s\n", action,
                    termesc_str(m->id),
-                   m->full ? "full" : "incremental", why);
+                   m->full ? "full" : "incremental", termesc_str(why));
             continue;
         }
         json_object *o = json_object_new_object();
@@ -156,6 +182,7 @@ static void print_image(prune_run *r, size_t from, size_t to, size_t kept)
             naming_iso8601(r->until[i], until);
             json_object_object_add(o, "locked_until", json_object_new_string(until));
         }
+        json_object_object_add(o, "protected", json_object_new_boolean(r->prot[i].on));
         json_object_array_add(bk, o);
     }
     if (bk != NULL) {
@@ -181,14 +208,16 @@ static int plan_image(prune_run *r, size_t from, size_t to)
         if (spec_eq(&r->cat.badv[b].spec, &e->spec))
             return refuse_damaged(r, &r->cat.badv[b]);
     fill_items(r, from, to);
-    size_t kept = retention_select(&rp, r->items + from, to - from);
-    for (size_t i = from; i < to; i++)
-        r->doomed[i] = r->items[i].why == 0;
+    if (prune_select(&rp, &r->cat, from, to, &r->filter, r->items, r->doomed, r->other) ==
+        (size_t)-1)
+        return ag_fail(r->ctx, AG_EFAIL, "out of memory");
     if (r->locked_bucket &&
         prune_lock_hold(r->ctx, &r->cat, from, to, r->doomed, r->until, r->for_child) < 0)
         return -1;
+    prune_protect_hold(&r->cat, from, to, r->prot, r->doomed, r->needed_by);
+    size_t kept = 0;
     for (size_t i = from; i < to; i++)
-        kept += r->doomed[i] == 0 && r->items[i].why == 0;
+        kept += r->doomed[i] == 0;
     print_image(r, from, to, kept);
     return note_broken(r, from, to);
 }
@@ -200,7 +229,10 @@ static int plan_all(prune_run *r)
     r->doomed = calloc(n ? n : 1, 1);
     r->until = calloc(n ? n : 1, sizeof(*r->until));
     r->for_child = calloc(n ? n : 1, 1);
-    if (r->items == NULL || r->doomed == NULL || r->until == NULL || r->for_child == NULL)
+    r->needed_by = calloc(n ? n : 1, sizeof(*r->needed_by));
+    r->other = calloc(n ? n : 1, 1);
+    if (r->items == NULL || r->doomed == NULL || r->until == NULL || r->for_child == NULL ||
+        r->needed_by == NULL || r->other == NULL)
         return ag_fail(r->ctx, AG_EFAIL, "out of memory");
     for (size_t i = 0; i < n;) {
         size_t j = i + 1;
@@ -220,11 +252,15 @@ static int plan_all(prune_run *r)
 static void report(prune_run *r, const prune_stats *st)
 {
     char b1[32], b2[32];
-    size_t locked = 0;
-    for (size_t i = 0; i < r->cat.n; i++)
+    size_t locked = 0, prot = 0;
+    for (size_t i = 0; i < r->cat.n; i++) {
         locked += r->until[i] != 0;
+        prot += r->prot[i].on;
+    }
     if (r->json == NULL && locked != 0)
         printf("%zu backups kept under Object Lock (locked until the dates above)\n", locked);
+    if (r->json == NULL && prot != 0)
+        printf("%zu protected backups kept, with the backups their chains need\n", prot);
     ag_fmt_size(st->bytes, b1, sizeof(b1));
     ag_fmt_size(st->leftover_bytes, b2, sizeof(b2));
     if (r->json == NULL) {
@@ -251,6 +287,7 @@ static void report(prune_run *r, const prune_stats *st)
                            json_object_new_int64((int64_t)st->leftovers));
     json_object_object_add(o, "aborted_uploads", json_object_new_int64((int64_t)st->uploads));
     json_object_object_add(o, "locked_backups", json_object_new_int64((int64_t)locked));
+    json_object_object_add(o, "protected_backups", json_object_new_int64((int64_t)prot));
     puts(json_object_to_json_string_ext(o, AG_JSON_OUT));
     json_object_put(o);
 }
@@ -258,14 +295,17 @@ static void report(prune_run *r, const prune_stats *st)
 static int parse_args(prune_run *r, int argc, char **argv, naming_spec *spec, int *have_spec)
 {
     ag_ctx *ctx = r->ctx;
-    const char *v[6] = { NULL };
+    const char *v[7] = { NULL }, *bad, *why;
     opts_cmd specs[] = { { "keep-last", 1, &v[0] },    { "keep-daily", 1, &v[1] },
                          { "keep-weekly", 1, &v[2] },  { "keep-monthly", 1, &v[3] },
-                         { "dry-run", 0, &v[4] },      { "grace", 1, &v[5] } };
+                         { "dry-run", 0, &v[4] },      { "grace", 1, &v[5] },
+                         { "label", 1, &v[6] } };
     char **pos;
     int npos;
-    if (opts_parse_command(ctx, argc, argv, specs, 6, &pos, &npos) < 0)
+    if (opts_parse_command(ctx, argc, argv, specs, 7, &pos, &npos) < 0)
         return -1;
+    if (labels_collect(argc, argv, "label", 0, &r->filter, &bad, &why) < 0)
+        return ag_fail(ctx, AG_EUSAGE, "--label '%s': %s", bad, why);
     for (int i = 0; i < 4; i++)
         if (v[i] != NULL && policy_set_key(ctx, &r->cmd, specs[i].name, v[i],
                                            "command line") < 0)
@@ -279,7 +319,7 @@ static int parse_args(prune_run *r, int argc, char **argv, naming_spec *spec, in
     if (npos > 1 || (npos == 1 && naming_parse_spec(pos[0], 0, spec) < 0))
         return ag_fail(ctx, AG_EUSAGE, "usage: prune [POOL/IMAGE] [--keep-last N] "
                        "[--keep-daily N] [--keep-weekly N] [--keep-monthly N] [--grace D] "
-                       "[--dry-run]");
+                       "[--label KEY=VALUE]... [--dry-run]");
     return 0;
 }
 
@@ -299,6 +339,8 @@ static int run_prune(prune_run *r, const naming_spec *spec)
         return ag_fail(r->ctx, AG_ENOTFOUND, "no backups of %s in the bucket", name);
     }
     if (r->cat.n != 0 && lockinfo_enabled(r->ctx, &r->locked_bucket) < 0)
+        return -1;
+    if (protect_load(r->ctx, &r->cat, spec, &r->prot) < 0)
         return -1;
     if (plan_all(r) < 0)
         return -1;
@@ -331,6 +373,9 @@ int cmd_prune(ag_ctx *ctx, int argc, char **argv)
     free(r.doomed);
     free(r.until);
     free(r.for_child);
+    free(r.needed_by);
+    free(r.other);
+    free(r.prot);
     free(r.held);
     catalog_free(&r.cat);
     return ctx->exit_code;

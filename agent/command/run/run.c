@@ -187,6 +187,7 @@ static void run_one(ag_ctx *ctx, run_item *r, const void *arg)
         return;
     }
     ag_ctx sub = *ctx;          /* its own error; the connections are shared */
+    sub.opts.labels = pc != NULL ? pc->labels : NULL;
     sub.exit_code = AG_OK;
     sub.errmsg[0] = '\0';
     double t0 = ag_now();

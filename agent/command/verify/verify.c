@@ -45,6 +45,28 @@ int verify_take_damage(ag_ctx *ctx, char **out)
 
 /* ---------------------------------------------------------------- scope */
 
+/* Entry t and its chain in scope; a bad manifest only where it breaks the chain. */
+static void scope_chain(verify_job *v, long t)
+{
+    catalog *c = &v->cat;
+    for (long i = t; i >= 0; i = catalog_parent(c, (size_t)i)) {
+        if (v->in_scope[i])
+            break;                                 /* a loop of parents, or done */
+        v->in_scope[i] = 1;
+        for (size_t b = 0; !c->e[i].m.full && b < c->bad; b++)
+            if (strcmp(c->badv[b].id, c->e[i].m.parent_id) == 0)
+                v->bad_in_scope[b] = 1;
+    }
+}
+
+/* --label: the backups with every label of the filter, and their chains. */
+static void scope_labels(verify_job *v)
+{
+    for (size_t i = v->cat.n; i-- > 0;)
+        if (labels_match(v->cat.e[i].m.labels, &v->filter))
+            scope_chain(v, (long)i);
+}
+
 static int set_scope(verify_job *v)
 {
     ag_ctx *ctx = v->ctx;
@@ -62,6 +84,10 @@ static int set_scope(verify_job *v)
         naming_spec_str(&v->spec, name, sizeof(name));
         if (v->have_spec && c->n == 0 && c->bad == 0)
             return ag_fail(ctx, AG_ENOTFOUND, "%s: no backups in the bucket", name);
+        if (v->filter.n > 0) {
+            scope_labels(v);
+            return 0;
+        }
         for (size_t i = 0; i < c->n; i++)
             v->in_scope[i] = 1;
         for (size_t i = 0; i < c->bad; i++)
@@ -71,15 +97,9 @@ static int set_scope(verify_job *v)
     long t = catalog_find(ctx, c, &v->spec, v->spec.at);
     if (t < 0)
         return -1;
-    /* the backup and its chain; a bad manifest only where it breaks the chain */
-    for (long i = t; i >= 0; i = catalog_parent(c, (size_t)i)) {
-        if (v->in_scope[i])
-            break;                                 /* a loop of parents */
-        v->in_scope[i] = 1;
-        for (size_t b = 0; !c->e[i].m.full && b < c->bad; b++)
-            if (strcmp(c->badv[b].id, c->e[i].m.parent_id) == 0)
-                v->bad_in_scope[b] = 1;
-    }
+    if (!labels_match(c->e[t].m.labels, &v->filter))
+        return 0;                                  /* --label leaves it out */
+    scope_chain(v, t);
     return 0;
 }
 
@@ -174,15 +194,21 @@ int cmd_verify(ag_ctx *ctx, int argc, char **argv)
     v.devnull = -1;
     const char *deep = NULL, *source = NULL;
     const char *sample = NULL, *seed = NULL;
+    const char *label = NULL, *bad, *why;
     opts_cmd spec[] = { { "deep", 0, &deep }, { "source", 0, &source }, { "as-of", 1, &v.as_of },
-                        { "sample", 1, &sample }, { "seed", 1, &seed } };
+                        { "sample", 1, &sample }, { "seed", 1, &seed },
+                        { "label", 1, &label } };
     char **pos;
     int npos;
-    if (opts_parse_command(ctx, argc, argv, spec, 5, &pos, &npos) < 0)
+    if (opts_parse_command(ctx, argc, argv, spec, 6, &pos, &npos) < 0)
         return ctx->exit_code;
+    if (labels_collect(argc, argv, "label", 0, &v.filter, &bad, &why) < 0) {
+        ag_fail(ctx, AG_EUSAGE, "--label '%s': %s", bad, why);
+        return ctx->exit_code;
+    }
     if (npos > 1 || (npos == 1 && naming_parse_spec(pos[0], 1, &v.spec) < 0)) {
         ag_fail(ctx, AG_EUSAGE, "usage: verify [POOL/IMAGE[@BACKUP]] [--deep] [--source "
-                "[--sample PERCENT [--seed N]]] [--as-of TIME]");
+                "[--sample PERCENT [--seed N]]] [--as-of TIME] [--label KEY=VALUE]...");
         return ctx->exit_code;
     }
     v.have_spec = npos == 1;

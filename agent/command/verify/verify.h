@@ -33,6 +33,8 @@ typedef struct verify_job {
     int locked;               /* the bucket has Object Lock enabled */
     time_t *own_until;        /* locked: per entry, its objects' earliest retention */
     time_t *protected_until;  /* locked: per entry in scope, its chain's; 0 unprotected */
+    labels_set filter;        /* --label: only backups with all of these (and their
+                               * chains) are in scope; n 0: no filter */
 } verify_job;
 
 /* A malloc'ed formatted string (NULL when out of memory; the text is cut at 2 KiB). */

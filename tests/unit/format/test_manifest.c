@@ -174,7 +174,7 @@ static void test_manifest_rejects(void **state)
     t = strdup(json);
     at = strstr(t, "\"format\": 1");
     assert_non_null(at);
-    at[10] = '3';
+    at[10] = '4';                       /* 3 is format 2 with labels */
     assert_int_equal(manifest_from_json(t, strlen(t), &got), -EINVAL);
     free(t);
 
