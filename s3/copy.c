@@ -9,8 +9,6 @@
 #include "s3/s3_internal.h"
 #include "s3/xml_internal.h"
 
-#define COPY_SOURCE_MAX 3100          /* "/bucket/" + a key of 1024 bytes, all escaped */
-
 /* "/<bucket>/<key>" with the key URI-encoded ('/' kept), malloc'ed; NULL on a bad or too
  * long name, or out of memory. */
 static char *copy_source(const char *bucket, const char *key)
@@ -19,7 +17,7 @@ static char *copy_source(const char *bucket, const char *key)
         return NULL;
     size_t kl = s3_uri_encode(key, 1, NULL, 0);
     size_t bl = s3_uri_encode(bucket, 0, NULL, 0);
-    if (kl + bl + 3 > COPY_SOURCE_MAX)
+    if (kl + bl + 3 > S3_COPY_SOURCE_MAX)
         return NULL;
     char *p = malloc(kl + bl + 3);
     if (!p)

@@ -23,6 +23,9 @@
 #define S3_XMLBODY_MAX         (32 * 1024 * 1024) /* a listing page of 1000 long keys */
 #define S3_GET_MAX_DEFAULT     ((size_t)1 << 30)
 #define S3_KEY_MAX             1024
+/* x-amz-copy-source "/BUCKET/KEY": a bucket name (at most 63 bytes) and a key, each byte
+ * URI-encoded to at most 3, two slashes and the NUL. */
+#define S3_COPY_SOURCE_MAX     (2 + 3 * 63 + 3 * S3_KEY_MAX + 1)
 #define S3_LOW_SPEED_BYTES     1024     /* below this many bytes/s ... */
 #define S3_LOW_SPEED_SECS      30       /* ... for this long, an attempt is stalled */
 

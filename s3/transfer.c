@@ -241,7 +241,7 @@ int s3_transfer_sign(s3_client *c, s3_req *r)
     char auth[1024];
     char amz_date[17];
     char rng[256], ct[512], md5[64], lmode[64], luntil[96], sclass[128];
-    char csrc[3200], crng[128];
+    char csrc[sizeof("x-amz-copy-source: ") + S3_COPY_SOURCE_MAX], crng[128];
     const char *sh[10];
     s3_sb tok;
     int ns = 0;

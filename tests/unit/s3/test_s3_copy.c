@@ -93,6 +93,28 @@ static void test_copy_object(void **state)
     s3_client_free(c);
 }
 
+/* A legal source name is sent whatever its length: a bucket of 63 bytes and a key of 1024
+ * bytes that all need escaping (3072 bytes encoded) once were refused as -EINVAL before any
+ * request; the fake server has no such bucket, so the answer is its 404. */
+static void test_copy_long_source(void **state)
+{
+    s3_client *c = client();
+    char etag[S3_ETAG_MAX], key[S3_KEY_MAX + 1], bucket[64];
+    struct logrec log[8];
+    s3_error e;
+    (void)state;
+
+    memset(key, ' ', S3_KEY_MAX);
+    key[S3_KEY_MAX] = '\0';
+    memset(bucket, 'b', 63);
+    bucket[63] = '\0';
+    set_rules("");
+    assert_int_equal(s3_copy_object(c, "dst/long", bucket, key, etag, &e), -ENOENT);
+    int n = get_log(log, 8);
+    assert_int_equal(count_log(log, n, "PUT", ""), 1);
+    s3_client_free(c);
+}
+
 static void test_copy_error_in_200(void **state)
 {
     s3_client *c = client();
@@ -156,6 +178,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_part_copy, fake_reset),
         cmocka_unit_test_setup(test_copy_object, fake_reset),
+        cmocka_unit_test_setup(test_copy_long_source, fake_reset),
         cmocka_unit_test_setup(test_copy_error_in_200, fake_reset),
         cmocka_unit_test(test_copy_result_parse),
     };
