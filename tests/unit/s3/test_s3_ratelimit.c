@@ -183,6 +183,34 @@ static void test_limit_lifted(void **state)
     s3_client_free(c);
 }
 
+static void test_limit_set_midway(void **state)
+{
+    static unsigned char data[BODY], back[BODY];
+    s3_client *c = client_with(endpoint, SK, 0, 3000, 4);
+    s3_error e;
+    int done = 0;
+    (void)state;
+
+    /* a limit set while a transfer runs is for the transfers that start after it: the
+     * running one goes on unpaused (it once paused and was never resumed, the engine
+     * spinning until the deadline) */
+    fill(data, sizeof(data), 11);
+    assert_int_equal(s3_put(c, "mid", data, sizeof(data), NULL, NULL, &e), 0);
+    set_rules("GET /bkt/mid * 1 hang 600\n");
+    assert_int_equal(s3_async_get_range(c, "mid", 0, BODY, back, BODY, got, &done), 0);
+    s3_async_run(c, 200);
+    assert_int_equal(done, 0);                  /* the answer is held back */
+    s3_set_rate_limits(0, 1 << 20);
+    assert_int_equal(s3_async_drain(c), 0);
+    s3_set_rate_limits(0, 0);
+    assert_int_equal(done, 1);
+    assert_memory_equal(back, data, sizeof(data));
+    struct logrec log[8];
+    int n = get_log(log, 8);
+    assert_int_equal(count_log(log, n, "GET", NULL), 1);    /* no second attempt */
+    s3_client_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -194,6 +222,7 @@ int main(void)
         cmocka_unit_test_setup(test_limited_put_get, fake_reset),
         cmocka_unit_test_setup(test_limited_deadline, fake_reset),
         cmocka_unit_test_setup(test_limit_lifted, fake_reset),
+        cmocka_unit_test_setup(test_limit_set_midway, fake_reset),
     };
     return FAKE_MAIN("test_s3_ratelimit", tests);   /* a failure, never a skip */
 }
