@@ -1,4 +1,4 @@
-/* addressing.c - path-style or virtual-hosted requests: the choice and its host names (pure). */
+/* addressing.c - path-style or virtual-hosted requests: the choice, host names, targets (pure). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,4 +94,36 @@ int s3_addressing_virtual(const char *endpoint, const char *bucket, int mode)
     if (mode != S3_ADDR_AUTO)
         return -EINVAL;
     return dns_ok && aws_host(host);
+}
+
+int s3_req_target(const s3_client *c, const char *key, const char *query, s3_sb *path,
+                  s3_sb *url)
+{
+    s3_sb_init(path, 16 * 1024);
+    s3_sb_init(url, 32 * 1024);
+    s3_sb_adds(path, c->base_path);
+    if (!c->virtual_host) {
+        s3_sb_add(path, "/", 1);
+        s3_sb_adds(path, c->bucket_enc);
+    } else if (!key) {
+        s3_sb_add(path, "/", 1);          /* the bucket itself: "/" */
+    }
+    if (key) {
+        size_t need = s3_uri_encode(key, 1, NULL, 0) + 1;
+        char *enc = malloc(need);
+        if (!enc)
+            return -ENOMEM;
+        s3_uri_encode(key, 1, enc, need);
+        s3_sb_add(path, "/", 1);
+        s3_sb_adds(path, enc);
+        free(enc);
+    }
+    s3_sb_adds(url, c->origin);
+    if (path->p)
+        s3_sb_adds(url, path->p);
+    if (query && *query) {
+        s3_sb_add(url, "?", 1);
+        s3_sb_adds(url, query);
+    }
+    return path->err ? path->err : url->err;
 }

@@ -431,38 +431,6 @@ static int run_callbacks(s3_client *c)
     return ran;
 }
 
-int s3_req_target(const s3_client *c, const char *key, const char *query, s3_sb *path,
-                  s3_sb *url)
-{
-    s3_sb_init(path, 16 * 1024);
-    s3_sb_init(url, 32 * 1024);
-    s3_sb_adds(path, c->base_path);
-    if (!c->virtual_host) {
-        s3_sb_add(path, "/", 1);
-        s3_sb_adds(path, c->bucket_enc);
-    } else if (!key) {
-        s3_sb_add(path, "/", 1);          /* the bucket itself: "/" */
-    }
-    if (key) {
-        size_t need = s3_uri_encode(key, 1, NULL, 0) + 1;
-        char *enc = malloc(need);
-        if (!enc)
-            return -ENOMEM;
-        s3_uri_encode(key, 1, enc, need);
-        s3_sb_add(path, "/", 1);
-        s3_sb_adds(path, enc);
-        free(enc);
-    }
-    s3_sb_adds(url, c->origin);
-    if (path->p)
-        s3_sb_adds(url, path->p);
-    if (query && *query) {
-        s3_sb_add(url, "?", 1);
-        s3_sb_adds(url, query);
-    }
-    return path->err ? path->err : url->err;
-}
-
 int s3_engine_submit(s3_client *c, const s3_req_spec *spec)
 {
     s3_req *r;

@@ -312,10 +312,10 @@ struct s3_client {
     s3_test_hooks hooks;
 };
 
-/* The canonical path ("/BUCKET/KEY" encoded, or "/KEY" when virtual-hosted, after the
- * endpoint's prefix) of a request on key (NULL: the bucket) into path and its URL (with
- * ?query when not NULL or empty) into url; both initialised here, the caller frees them
- * (s3_sb_free) whatever the outcome. 0, -ENOMEM or -ENOSPC. */
+/* (addressing.c) The canonical path ("/BUCKET/KEY" encoded, or "/KEY" when virtual-hosted,
+ * after the endpoint's prefix) of a request on key (NULL: the bucket) into path and its URL
+ * (with ?query when not NULL or empty) into url; both initialised here, the caller frees
+ * them (s3_sb_free) whatever the outcome. 0, -ENOMEM or -ENOSPC. */
 int s3_req_target(const s3_client *c, const char *key, const char *query, s3_sb *path,
                   s3_sb *url);
 
