@@ -236,68 +236,97 @@ static int add_header(struct curl_slist **l, const char *head, const char *value
     return 0;
 }
 
+/* The signed headers beyond Host, x-amz-date and x-amz-content-sha256, at most one each
+ * of: x-amz-security-token, range, content-type, content-md5, x-amz-storage-class,
+ * x-amz-object-lock-mode, x-amz-object-lock-retain-until-date, x-amz-copy-source,
+ * x-amz-copy-source-range. */
+#define SH_MAX      9
+#define SH_LINE_MAX (1024 * 1024)   /* "name: value"; a session token can be long */
+
+/* Those headers as "name: value" lines, each in its own allocation. */
+typedef struct {
+    const char *v[SH_MAX + 1];     /* NULL-terminated, for s3_sigv4_req.headers */
+    int n;
+} signed_hdrs;
+
+/* Append "name: value" to h. 0, -ENOMEM, or -EINVAL (too long, or past SH_MAX). */
+static int sh_add(signed_hdrs *h, const char *name, const char *value)
+{
+    s3_sb line;
+    int rc;
+
+    if (h->n >= SH_MAX)
+        return -EINVAL;
+    s3_sb_init(&line, SH_LINE_MAX);
+    s3_sb_addf(&line, "%s: %s", name, value);
+    if (line.err) {
+        rc = line.err == -ENOMEM ? -ENOMEM : -EINVAL;
+        s3_sb_free(&line);
+        return rc;
+    }
+    h->v[h->n++] = line.p;
+    h->v[h->n] = NULL;
+    return 0;
+}
+
+/* Free h's lines, wiped first: one may hold the session token. */
+static void sh_free(signed_hdrs *h)
+{
+    for (int i = 0; i < h->n; i++) {
+        char *p = (char *)h->v[i];
+        OPENSSL_cleanse(p, strlen(p));
+        free(p);
+    }
+    h->n = 0;
+    h->v[0] = NULL;
+}
+
+/* Fill h with the signed headers r carries (see SH_MAX). 0, -ENOMEM or -EINVAL. */
+static int sh_fill(signed_hdrs *h, const s3_client *c, const s3_req *r)
+{
+    int rc = 0;
+
+    if (c->cfg.session_token)
+        rc = sh_add(h, "x-amz-security-token", c->cfg.session_token);
+    if (!rc && r->range)
+        rc = sh_add(h, "range", r->range);
+    if (!rc && r->content_type)
+        rc = sh_add(h, "content-type", r->content_type);
+    if (!rc && r->content_md5)
+        rc = sh_add(h, "content-md5", r->content_md5);
+    if (!rc && r->storage_class)
+        rc = sh_add(h, "x-amz-storage-class", r->storage_class);
+    if (!rc && (r->s.flags & S3_REQ_LOCK) && s3_lock_mode_name(c->lock_mode)) {
+        char until[32];
+        s3_lock_time(c->lock_until, until);
+        rc = sh_add(h, "x-amz-object-lock-mode", s3_lock_mode_name(c->lock_mode));
+        if (!rc)
+            rc = sh_add(h, "x-amz-object-lock-retain-until-date", until);
+    }
+    if (!rc && r->copy_source)
+        rc = sh_add(h, "x-amz-copy-source", r->copy_source);
+    if (!rc && r->copy_range)
+        rc = sh_add(h, "x-amz-copy-source-range", r->copy_range);
+    return rc;
+}
+
 int s3_transfer_sign(s3_client *c, s3_req *r)
 {
     char auth[1024];
     char amz_date[17];
-    char rng[256], ct[512], md5[64], lmode[64], luntil[96], sclass[128];
-    char csrc[sizeof("x-amz-copy-source: ") + S3_COPY_SOURCE_MAX], crng[128];
-    const char *sh[10];
-    s3_sb tok;
-    int ns = 0;
-    int rc;
+    signed_hdrs sh = { .n = 0 };
+    int rc = sh_fill(&sh, c, r);
 
-    s3_sb_init(&tok, 1024 * 1024);
-    if (c->cfg.session_token) {
-        s3_sb_addf(&tok, "x-amz-security-token: %s", c->cfg.session_token);
-        if (tok.err) {
-            rc = tok.err == -ENOMEM ? -ENOMEM : -EINVAL;
-            s3_sb_free(&tok);
-            return rc;
-        }
-        sh[ns++] = tok.p;
+    if (rc) {
+        sh_free(&sh);
+        return rc;
     }
-    if (r->range) {
-        snprintf(rng, sizeof(rng), "range: %s", r->range);
-        sh[ns++] = rng;
-    }
-    if (r->content_type) {
-        snprintf(ct, sizeof(ct), "content-type: %s", r->content_type);
-        sh[ns++] = ct;
-    }
-    if (r->content_md5) {
-        snprintf(md5, sizeof(md5), "content-md5: %s", r->content_md5);
-        sh[ns++] = md5;
-    }
-    if (r->storage_class) {
-        snprintf(sclass, sizeof(sclass), "x-amz-storage-class: %s", r->storage_class);
-        sh[ns++] = sclass;
-    }
-    if ((r->s.flags & S3_REQ_LOCK) && s3_lock_mode_name(c->lock_mode)) {
-        char until[32];
-        s3_lock_time(c->lock_until, until);
-        snprintf(lmode, sizeof(lmode), "x-amz-object-lock-mode: %s",
-                 s3_lock_mode_name(c->lock_mode));
-        snprintf(luntil, sizeof(luntil), "x-amz-object-lock-retain-until-date: %s", until);
-        sh[ns++] = lmode;
-        sh[ns++] = luntil;
-    }
-    if (r->copy_source) {
-        snprintf(csrc, sizeof(csrc), "x-amz-copy-source: %s", r->copy_source);
-        sh[ns++] = csrc;
-    }
-    if (r->copy_range) {
-        snprintf(crng, sizeof(crng), "x-amz-copy-source-range: %s", r->copy_range);
-        sh[ns++] = crng;
-    }
-    sh[ns] = NULL;
-
     s3_sigv4_req sr = {
         .method = r->s.method,
         .host = c->host,
         .path = r->path,
         .query = r->query,
-        .headers = sh,
+        .headers = sh.v,
         .payload_sha256 = r->payload_sha,
         .region = c->cfg.region,
         .service = "s3",
@@ -307,9 +336,7 @@ int s3_transfer_sign(s3_client *c, s3_req *r)
     };
     rc = s3_sigv4_sign(&sr, auth, sizeof(auth), amz_date);
     if (rc) {
-        if (tok.p)
-            OPENSSL_cleanse(tok.p, tok.len);
-        s3_sb_free(&tok);
+        sh_free(&sh);
         return rc;
     }
 
@@ -319,8 +346,8 @@ int s3_transfer_sign(s3_client *c, s3_req *r)
         rc = add_header(&l, "x-amz-date: ", amz_date);
     if (!rc)
         rc = add_header(&l, "x-amz-content-sha256: ", r->payload_sha);
-    for (int i = 0; i < ns && !rc; i++)
-        rc = add_header(&l, sh[i], NULL);
+    for (int i = 0; i < sh.n && !rc; i++)
+        rc = add_header(&l, sh.v[i], NULL);
     if (!rc && !r->content_type && !strcmp(r->s.method, "POST"))
         rc = add_header(&l, "Content-Type:", NULL);   /* not form-urlencoded */
     if (!rc)
@@ -329,9 +356,7 @@ int s3_transfer_sign(s3_client *c, s3_req *r)
         rc = add_header(&l, "Expect:", NULL);
     if (!rc)
         rc = add_header(&l, "Accept:", NULL);
-    if (tok.p)
-        OPENSSL_cleanse(tok.p, tok.len);   /* a secret; curl keeps its own copy */
-    s3_sb_free(&tok);
+    sh_free(&sh);   /* the token is a secret; curl keeps its own copy */
     if (rc) {
         curl_slist_free_all(l);
         return rc;
