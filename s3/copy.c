@@ -29,44 +29,6 @@ static char *copy_source(const char *bucket, const char *key)
     return p;
 }
 
-int s3_xml_copy_result(const void *body, size_t len, const char *root_name,
-                       char etag[S3_ETAG_MAX], s3_error *err)
-{
-    xmlDoc *doc = s3_xml_read(body, len);
-    xmlNode *root = doc ? xmlDocGetRootElement(doc) : NULL;
-    int rc = -EINVAL;
-
-    etag[0] = '\0';
-    if (s3_xml_name_is(root, "Error")) {
-        s3_error e;
-        memset(&e, 0, sizeof(e));
-        e.http_status = 200;
-        char *t = s3_xml_text(s3_xml_child(root, "Code"));
-        s3_strlcpy(e.code, t && *t ? t : "InternalError", sizeof(e.code));
-        xmlFree(t);
-        t = s3_xml_text(s3_xml_child(root, "Message"));
-        s3_strlcpy(e.message, t ? t : "", sizeof(e.message));
-        xmlFree(t);
-        rc = s3_err_from_http(200, e.code);
-        if (err)
-            *err = e;
-    } else if (s3_xml_name_is(root, root_name)) {
-        char *t = s3_xml_text(s3_xml_child(root, "ETag"));
-        if (t)
-            s3_xml_copy_etag(t, etag, S3_ETAG_MAX);
-        xmlFree(t);
-        rc = etag[0] ? 0 : -EINVAL;
-    }
-    if (rc == -EINVAL && err) {
-        memset(err, 0, sizeof(*err));
-        err->http_status = 200;
-        snprintf(err->message, sizeof(err->message), "malformed %s", root_name);
-    }
-    if (doc)
-        xmlFreeDoc(doc);
-    return rc;
-}
-
 /* Send a copy request (query NULL: CopyObject) and read its result document. */
 static int copy_request(s3_client *c, const char *key, const char *query, const char *src,
                         const char *range, const char *root_name, char etag[S3_ETAG_MAX],
@@ -80,7 +42,7 @@ static int copy_request(s3_client *c, const char *key, const char *query, const 
     };
     int rc = s3_sync_request(c, &spec, err);
     if (!rc)
-        rc = s3_xml_copy_result(answer.data, answer.len, root_name, etag, err);
+        rc = s3_xml_etag_result(answer.data, answer.len, root_name, 0, etag, err);
     s3_buf_free(&answer);
     return rc;
 }

@@ -353,10 +353,8 @@ int s3_mpu_complete(s3_client *c, const char *key, const char *upload_id,
         rc = 0;
     else if (!rc) {
         char etag[S3_ETAG_MAX];
-        rc = s3_xml_complete_result(answer.data, answer.len, etag, err);
-        if (rc == -EINVAL && err)
-            s3_strlcpy(err->message, "malformed CompleteMultipartUploadResult",
-                       sizeof(err->message));
+        rc = s3_xml_etag_result(answer.data, answer.len, "CompleteMultipartUploadResult", 1,
+                                etag, err);
         /* RGW 16.x answers <ETag></ETag> (Red Hat BZ 2266579): ask the object itself */
         if (!rc && !etag[0] && etag_out)
             rc = s3_head(c, key, NULL, etag, err);

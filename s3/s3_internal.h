@@ -100,10 +100,13 @@ int s3_xml_error(const void *body, size_t len, char *code, size_t codesz,
  * 0, -EINVAL (not that document, or no id) or -ENOMEM. */
 int s3_xml_upload_id(const void *body, size_t len, char **upload_id);
 
-/* CompleteMultipartUploadResult/ETag (without quotes) into etag. 0; or, for an
- * <Error> document, the mapped code with err filled (http status 200); or -EINVAL. */
-int s3_xml_complete_result(const void *body, size_t len, char etag[S3_ETAG_MAX],
-                           s3_error *err);
+/* Read a result document that carries an ETag: root_name (CompleteMultipartUploadResult,
+ * CopyPartResult, CopyObjectResult) with its ETag (no quotes) into etag: 0, or -EINVAL
+ * when the ETag is empty unless etag_optional. An <Error> document gives its mapped code
+ * with err filled (http status 200, code InternalError when it has none); anything else
+ * -EINVAL, with err saying "malformed ROOT_NAME". */
+int s3_xml_etag_result(const void *body, size_t len, const char *root_name,
+                       int etag_optional, char etag[S3_ETAG_MAX], s3_error *err);
 
 /* Walk one ListBucketResult page: cb gets Contents and CommonPrefixes merged in key
  * order. *truncated and *next_token (malloc'ed or NULL) describe the next page. When
@@ -152,12 +155,6 @@ int s3_xml_uploads_page_ex(const void *body, size_t len, s3_upload_cb cb, void *
                            int *cb_rc, s3_list_skip *skip);
 
 /* ---- copy.c ---- */
-
-/* Read the answer of a copy: root_name ("CopyPartResult", "CopyObjectResult") with its
- * ETag (no quotes) into etag; an <Error> document gives its mapped code with err filled
- * (http status 200); anything else, or no ETag, -EINVAL. */
-int s3_xml_copy_result(const void *body, size_t len, const char *root_name,
-                       char etag[S3_ETAG_MAX], s3_error *err);
 
 /* ---- versions.c ---- */
 

@@ -216,31 +216,36 @@ int s3_xml_upload_id(const void *body, size_t len, char **upload_id)
     return rc;
 }
 
-int s3_xml_complete_result(const void *body, size_t len, char etag[S3_ETAG_MAX],
-                           s3_error *err)
+int s3_xml_etag_result(const void *body, size_t len, const char *root_name,
+                       int etag_optional, char etag[S3_ETAG_MAX], s3_error *err)
 {
     xmlDoc *doc = s3_xml_read(body, len);
     xmlNode *root = doc ? xmlDocGetRootElement(doc) : NULL;
     int rc = -EINVAL;
 
-    if (etag)
-        etag[0] = '\0';
+    etag[0] = '\0';
     if (s3_xml_name_is(root, "Error")) {
         s3_error e;
         memset(&e, 0, sizeof(e));
         e.http_status = 200;
         copy_text(s3_xml_child(root, "Code"), e.code, sizeof(e.code));
+        if (!e.code[0])
+            s3_strlcpy(e.code, "InternalError", sizeof(e.code));
         copy_text(s3_xml_child(root, "Message"), e.message, sizeof(e.message));
-        rc = s3_err_from_http(200, e.code[0] ? e.code : "InternalError");
+        rc = s3_err_from_http(200, e.code);
         if (err)
             *err = e;
-    } else if (s3_xml_name_is(root, "CompleteMultipartUploadResult")) {
+    } else if (s3_xml_name_is(root, root_name)) {
         char *t = s3_xml_text(s3_xml_child(root, "ETag"));
-        if (etag)
-            s3_xml_copy_etag(t, etag, S3_ETAG_MAX);
+        s3_xml_copy_etag(t, etag, S3_ETAG_MAX);
         if (t)
             xmlFree(t);
-        rc = 0;
+        rc = etag[0] || etag_optional ? 0 : -EINVAL;
+    }
+    if (rc == -EINVAL && err) {
+        memset(err, 0, sizeof(*err));
+        err->http_status = 200;
+        snprintf(err->message, sizeof(err->message), "malformed %s", root_name);
     }
     if (doc)
         xmlFreeDoc(doc);

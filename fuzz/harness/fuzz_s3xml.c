@@ -280,7 +280,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         free(id);
         break;
     case 2:
-        s3_xml_complete_result(d, n, etag, &err);
+        s3_xml_etag_result(d, n, "CompleteMultipartUploadResult", 1, etag, &err);
+        s3_xml_etag_result(d, n, "CopyPartResult", 0, etag, &err);
         break;
     case 3:
         list_page(d, n);
