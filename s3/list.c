@@ -34,36 +34,17 @@ int s3_bucket_check(s3_client *c, s3_error *err)
 }
 
 /* The ListObjectsV2 query for one page (token: the continuation token), or with v1 the
- * ListObjects one (token: the marker), parameters in canonical (sorted) order. */
+ * ListObjects one (token: the marker); malloc'ed, NULL when out of memory. */
 static char *list_query(int v1, const char *token, const char *delimiter, int max_keys,
                         const char *prefix)
 {
-    s3_sb q;
-    char *t = token ? s3_query_enc(token) : NULL;
-    char *d = delimiter && *delimiter ? s3_query_enc(delimiter) : NULL;
-    char *p = prefix && *prefix ? s3_query_enc(prefix) : NULL;
-
-    s3_sb_init(&q, 64 * 1024);
-    if ((token && !t) || (delimiter && *delimiter && !d) || (prefix && *prefix && !p))
-        q.err = -ENOMEM;
-    if (t && !v1)
-        s3_sb_addf(&q, "continuation-token=%s&", t);
-    if (d)
-        s3_sb_addf(&q, "delimiter=%s&", d);
-    s3_sb_adds(&q, "encoding-type=url&");
-    if (t && v1)
-        s3_sb_addf(&q, "marker=%s&", t);
-    s3_sb_addf(&q, "%smax-keys=%d", v1 ? "" : "list-type=2&", max_keys);
-    if (p)
-        s3_sb_addf(&q, "&prefix=%s", p);
-    free(t);
-    free(d);
-    free(p);
-    if (q.err) {
-        s3_sb_free(&q);
-        return NULL;
-    }
-    return q.p;
+    char fixed[64];
+    snprintf(fixed, sizeof(fixed), "encoding-type=url&max-keys=%d%s", max_keys,
+             v1 ? "" : "&list-type=2");
+    const char *pairs[] = {
+        v1 ? "marker" : "continuation-token", token, "delimiter", delimiter, "prefix", prefix,
+    };
+    return s3_query_build(fixed, pairs, 3);
 }
 
 #define LIST_EMPTY_RUN_MAX 100   /* truncated pages in a row without a single entry */

@@ -74,25 +74,21 @@ char *s3_query_enc(const char *s)
     return p;
 }
 
-/* The query of s3_marker_page: fixed, then the markers that are set; malloc'ed, NULL when
- * out of memory. The signer sorts the parameters. */
-static char *marker_query(const char *fixed, const char *prefix, const char *key_marker,
-                          const char *id_name, const char *id_marker)
+char *s3_query_build(const char *fixed, const char *const *pairs, int npairs)
 {
-    const char *value[3] = { prefix, key_marker, id_marker };
-    const char *name[3] = { "prefix", "key-marker", id_name };
     s3_sb q;
 
-    s3_sb_init(&q, 16 * 1024);
+    s3_sb_init(&q, 64 * 1024);
     s3_sb_adds(&q, fixed);
-    for (int i = 0; i < 3; i++) {
-        if (!value[i] || !*value[i])
+    for (int i = 0; i < npairs; i++) {
+        const char *name = pairs[2 * i], *value = pairs[2 * i + 1];
+        if (!value || !*value)
             continue;
-        char *enc = s3_query_enc(value[i]);
+        char *enc = s3_query_enc(value);
         if (!enc)
             q.err = -ENOMEM;
         else
-            s3_sb_addf(&q, "&%s=%s", name[i], enc);
+            s3_sb_addf(&q, "&%s=%s", name, enc);
         free(enc);
     }
     if (q.err) {
@@ -107,7 +103,8 @@ int s3_marker_page(s3_client *c, const char *sub, const char *prefix, const char
 {
     char fixed[64];
     snprintf(fixed, sizeof(fixed), "encoding-type=url&%s=%d", sub, c->cfg.list_max_keys);
-    char *q = marker_query(fixed, prefix, key_marker, id_name, id_marker);
+    const char *pairs[] = { "prefix", prefix, "key-marker", key_marker, id_name, id_marker };
+    char *q = s3_query_build(fixed, pairs, 3);
     if (!q)
         return s3_op_fail(err, -ENOMEM, "out of memory");
     s3_req_spec spec = {

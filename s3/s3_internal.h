@@ -386,6 +386,10 @@ int s3_marker_page(s3_client *c, const char *sub, const char *prefix, const char
                    const char *id_name, const char *id_marker, s3_buf *page, s3_error *err);
 /* s URI-encoded for a query string, malloc'ed; NULL when out of memory. */
 char *s3_query_enc(const char *s);
+/* A query string: fixed, then "&NAME=VALUE" (VALUE URI-encoded) for each of the npairs
+ * name/value pairs whose value is neither NULL nor empty, in that order (sigv4.c sorts
+ * the parameters for the signature); malloc'ed, NULL when out of memory or too long. */
+char *s3_query_build(const char *fixed, const char *const *pairs, int npairs);
 
 /* ---- retention.c ---- */
 
