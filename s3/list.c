@@ -89,7 +89,7 @@ static int get_list_page(s3_client *c, const char *prefix, const char *delimiter
 }
 
 /* Fetch and walk one page. *token is replaced by the next one, *last by the page's last
- * key (when it has entries). */
+ * key or NextMarker (when it has one: s3_xml_list_page_ex). */
 static int list_page(s3_client *c, const char *prefix, const char *delimiter, char **token,
                      char **last, int *empty_run, int *truncated, s3_list_cb cb, void *arg,
                      int *cb_rc, s3_error *err)
@@ -110,7 +110,8 @@ static int list_page(s3_client *c, const char *prefix, const char *delimiter, ch
     if (!rc && *truncated && !next && !c->list_v1 && !*token)
         c->list_v1 = 1;        /* a v1 document (no tokens) to a v2 request: go on by v1 */
     if (!rc && *truncated && c->list_v1 && page_last) {
-        free(next);            /* v1: the next page starts after this one's last key */
+        free(next);            /* v1: the next page starts after NextMarker or this one's
+                                * last key, a skipped one's too (not to be fetched again) */
         next = strdup(page_last);
         if (!next)
             rc = s3_op_fail(err, -ENOMEM, "out of memory");

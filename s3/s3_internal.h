@@ -116,8 +116,10 @@ int s3_xml_list_page(const void *body, size_t len, s3_list_cb cb, void *arg,
                      int *truncated, char **next_token, int *cb_rc);
 /* The same, and: a page that says <EncodingType>url</EncodingType> has its keys and
  * prefixes percent-decoded; an entry whose key is missing or cannot be decoded is
- * skipped and counted in *skip (may be NULL); *last_key (may be NULL) gets a malloc'ed
- * copy of the page's last key in key order (NULL for an empty page). */
+ * skipped and counted in *skip (may be NULL). *last_key (may be NULL) gets, malloc'ed,
+ * where a ListObjects (v1) listing goes on from: the page's NextMarker when it has one,
+ * else its greatest key, a skipped entry's included (decoded when it can be, else as
+ * sent); NULL for a page without either. */
 int s3_xml_list_page_ex(const void *body, size_t len, s3_list_cb cb, void *arg,
                         int *truncated, char **next_token, int *cb_rc,
                         s3_list_skip *skip, char **last_key);

@@ -1,6 +1,7 @@
 /* xml_list.c - listing pages (ListObjectsV2, ListMultipartUploads): decoding, skipping. */
 #include <ctype.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,19 +158,60 @@ static int entry_key(const xmlNode *k, int enc, s3_list_skip *skip, char **out)
     return rc;
 }
 
-/* Collect the page's Contents and CommonPrefixes into *ents (n of them). */
+/* The key in element k as a place to go on from (a v1 marker): decoded when enc and it
+ * can be, else as sent, whatever its length; NULL when missing or empty. 0 or -ENOMEM. */
+static int marker_text(const xmlNode *k, int enc, char **out)
+{
+    char *t = s3_xml_text(k);
+
+    *out = NULL;
+    if (t && *t && (!enc || s3_url_decode(t, SIZE_MAX, out) == -EINVAL))
+        *out = strdup(t);
+    if (t && *t && !*out) {
+        xmlFree(t);
+        return -ENOMEM;
+    }
+    if (t)
+        xmlFree(t);
+    return 0;
+}
+
+/* Keep in *last (may be NULL: nothing kept) the greater of it and the key of element k,
+ * a skipped entry's too (marker_text). 0 or -ENOMEM. */
+static int keep_last(const xmlNode *k, int enc, char **last)
+{
+    char *key;
+
+    if (!last)
+        return 0;
+    if (marker_text(k, enc, &key))
+        return -ENOMEM;
+    if (key && (!*last || strcmp(key, *last) > 0)) {
+        free(*last);
+        *last = key;
+    } else {
+        free(key);
+    }
+    return 0;
+}
+
+/* Collect the page's Contents and CommonPrefixes into *ents (n of them), and the greatest
+ * key of them all, skipped entries included, into *last (may be NULL). */
 static int collect_entries(xmlNode *root, s3_list_skip *skip, struct entry **ents,
-                           size_t *n)
+                           size_t *n, char **last)
 {
     size_t cap = 0;
     int enc = s3_xml_url_encoded(root);
 
     for (xmlNode *c = root->children; c; c = c->next) {
         int is_prefix = s3_xml_name_is(c, "CommonPrefixes");
+        xmlNode *k = s3_xml_child(c, is_prefix ? "Prefix" : "Key");
         char *key;
         if (!is_prefix && !s3_xml_name_is(c, "Contents"))
             continue;
-        int rc = entry_key(s3_xml_child(c, is_prefix ? "Prefix" : "Key"), enc, skip, &key);
+        if (keep_last(k, enc, last))
+            return -ENOMEM;
+        int rc = entry_key(k, enc, skip, &key);
         if (rc == -EINVAL)
             continue;
         if (rc)
@@ -211,6 +253,20 @@ static int page_next(xmlNode *root, int *truncated, char **next_token)
     return rc;
 }
 
+/* A v1 page's NextMarker (decoded as marker_text does), when it has one, replaces *last. */
+static int next_marker(xmlNode *root, char **last)
+{
+    char *m;
+
+    if (marker_text(s3_xml_child(root, "NextMarker"), s3_xml_url_encoded(root), &m))
+        return -ENOMEM;
+    if (m) {
+        free(*last);
+        *last = m;
+    }
+    return 0;
+}
+
 int s3_xml_list_page_ex(const void *body, size_t len, s3_list_cb cb, void *arg,
                         int *truncated, char **next_token, int *cb_rc,
                         s3_list_skip *skip, char **last_key)
@@ -232,17 +288,14 @@ int s3_xml_list_page_ex(const void *body, size_t len, s3_list_cb cb, void *arg,
         rc = -EINVAL;
         goto out;
     }
-    rc = collect_entries(root, skip, &ents, &n);
+    rc = collect_entries(root, skip, &ents, &n, last_key);
     /* Contents and CommonPrefixes are each sorted; merge them into one key order */
     if (!rc && n > 1)
         qsort(ents, n, sizeof(*ents), entry_cmp);
     if (!rc)
         rc = page_next(root, truncated, next_token);
-    if (!rc && last_key && n) {
-        *last_key = strdup(ents[n - 1].key);
-        if (!*last_key)
-            rc = -ENOMEM;
-    }
+    if (!rc && last_key)
+        rc = next_marker(root, last_key);
     for (size_t i = 0; !rc && i < n; i++) {
         int r = emit(&ents[i], cb, arg);
         if (r) {

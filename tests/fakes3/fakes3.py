@@ -65,6 +65,8 @@ A rule line:   METHOD PATH-SUBSTRING QUERY-SUBSTRING WHICH ACTION [ARG]
                                     NextContinuationToken whatever the request's token
              badentry               ListObjectsV2 and ListMultipartUploads: the page gets
                                     one more entry whose key cannot be decoded ("%zz")
+             rawkeys                a listing's <Key>s go out decoded whatever encoding-type
+                                    says (a key with "%zz" in it then cannot be decoded)
 ListObjectsV2 and ListMultipartUploads honour encoding-type=url as AWS does (keys,
 prefixes and markers percent-encoded, a space as '+'); without it, keys go raw into the
 XML, control characters included (which no XML parser accepts).
@@ -81,7 +83,7 @@ import threading
 import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import unquote
+from urllib.parse import unquote, unquote_plus
 from xml.sax.saxutils import escape
 
 import fakes3_versions as fv
@@ -181,6 +183,9 @@ class Handler(BaseHTTPRequestHandler):
         else:
             status, headers, out = self.s3(method, raw_path, raw_query, body,
                                            stuck=action == "stuck")
+            if action == "rawkeys":
+                out = re.sub(rb"<Key>([^<]*)</Key>", lambda m: b"<Key>%s</Key>" % escape(
+                    unquote_plus(m.group(1).decode())).encode(), out)
             if action == "badentry":
                 out = re.sub(rb"(<Contents>|<Upload>)",
                              rb"<Contents><Key>bad%zz</Key><Size>1</Size></Contents>"
