@@ -218,12 +218,12 @@ static void detach(s3_client *c, s3_req *r)
     curl_multi_remove_handle(c->multi, r->easy);
     if (r->throttled) {
         curl_easy_cleanup(r->easy);     /* a paused handle is not reused */
+        s3_rate_unpause(r, mono_ms());  /* the time paused is not the retry's to lose */
     } else {
         curl_easy_reset(r->easy);
         give_easy(c, r->easy);
     }
     r->easy = NULL;
-    r->throttled = 0;
     curl_slist_free_all(r->hdrs);
     r->hdrs = NULL;
     c->running--;

@@ -153,15 +153,21 @@ void s3_rate_attempt_start(s3_req *r, int64_t now_ms)
     r->stall_mark_bytes = 0;
 }
 
-/* Go on with r, paused since r->throttled_ms: that time counts neither against its
- * deadline nor as a stall. A non-OK code when curl refuses (a write callback's error
- * on the data it held back). */
-static CURLcode resume(s3_req *r, int64_t now_ms)
+void s3_rate_unpause(s3_req *r, int64_t now_ms)
 {
+    if (!r->throttled)
+        return;
     int64_t paused = now_ms - r->throttled_ms;
     r->deadline_ms += paused;
     r->stall_mark_ms += paused;
     r->throttled = 0;
+}
+
+/* Go on with r, paused since r->throttled_ms (s3_rate_unpause). A non-OK code when curl
+ * refuses (a write callback's error on the data it held back). */
+static CURLcode resume(s3_req *r, int64_t now_ms)
+{
+    s3_rate_unpause(r, now_ms);
     return curl_easy_pause(r->easy, CURLPAUSE_CONT);   /* may run on_write at once */
 }
 

@@ -435,6 +435,9 @@ int s3_rate_take(int dir, size_t n);
 void s3_rate_pause(s3_req *r, int dir);
 /* Before an attempt of r starts: whether it runs under a limit, counters reset. */
 void s3_rate_attempt_start(s3_req *r, int64_t now_ms);
+/* r is paused no more (resumed, or its attempt ends): the time since r->throttled_ms
+ * counts neither against its deadline nor as a stall. Nothing when r is not paused. */
+void s3_rate_unpause(s3_req *r, int64_t now_ms);
 /* For the engine, each turn: go on with c's paused transfers whose tokens are there
  * (their deadline and stall window move by the time paused); returns a running request
  * that must end now with *cc (past its deadline or stalled: CURLE_OPERATION_TIMEDOUT,
