@@ -289,7 +289,10 @@ struct s3_client {
     char *base_path;            /* "" or "/prefix" of the endpoint */
     char *bucket_enc;           /* URI-encoded bucket */
     int virtual_host;           /* 1: BUCKET.HOST, the bucket not in the path */
-    int list_v1;                /* the server knows no ListObjectsV2: ListObjects (v1) */
+    int list_v1;                /* list with ListObjects (v1), for good: set once a first
+                                 * page's ListObjectsV2 got one 501 (or 400
+                                 * NotImplemented) or a v1 document, or s3_bucket_check
+                                 * found v1 only; never cleared (list.c) */
     CURLM *multi;
     CURL **idle;                /* reusable easy handles */
     int nidle;
