@@ -153,11 +153,8 @@ int protect_load(ag_ctx *ctx, const catalog *c, const naming_spec *spec,
         return ag_fail(ctx, AG_EFAIL, "out of memory");
     if (c->n == 0)
         return 0;
-    if (spec != NULL && ag_image_prefix(ctx, spec, prefix, sizeof(prefix)) < 0)
-        return ag_fail(ctx, AG_EUSAGE, "image name too long");
-    if (spec == NULL)
-        snprintf(prefix, sizeof(prefix), "%s%s", ctx->opts.prefix,
-                 ctx->opts.prefix[0] ? "/" : "");
+    if (ag_scope_prefix(ctx, spec, prefix, sizeof(prefix)) < 0)
+        return -1;
     return load_range(ctx, c, 0, c->n, prefix, *out, NULL);
 }
 

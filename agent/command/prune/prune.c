@@ -428,12 +428,9 @@ static int parse_args(prune_run *r, int argc, char **argv, naming_spec *spec, in
 
 static int run_prune(prune_run *r, const naming_spec *spec)
 {
-    char prefix[2048];
-    if (spec != NULL && ag_image_prefix(r->ctx, spec, prefix, sizeof(prefix)) < 0)
-        return ag_fail(r->ctx, AG_EUSAGE, "image name too long");
-    if (spec == NULL)
-        snprintf(prefix, sizeof(prefix), "%s%s", r->ctx->opts.prefix,
-                 r->ctx->opts.prefix[0] ? "/" : "");
+    char prefix[4096];
+    if (ag_scope_prefix(r->ctx, spec, prefix, sizeof(prefix)) < 0)
+        return -1;
     if (catalog_load(r->ctx, spec, &r->cat) < 0)
         return -1;
     if (spec != NULL && r->cat.n == 0 && r->cat.bad == 0) {
