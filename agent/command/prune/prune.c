@@ -210,13 +210,12 @@ static int plan_image(prune_run *r, size_t from, size_t to)
         if (spec_eq(&r->cat.badv[b].spec, &e->spec))
             return refuse_damaged(r, &r->cat.badv[b]);
     fill_items(r, from, to);
-    if (prune_select(&rp, &r->cat, from, to, &r->filter, r->items, r->doomed, r->other) ==
-        (size_t)-1)
+    if (prune_select(&rp, &r->cat, from, to, &r->filter, r->items, r->doomed, r->other) < 0)
         return ag_fail(r->ctx, AG_EFAIL, "out of memory");
     if (r->locked_bucket &&
         prune_lock_hold(r->ctx, &r->cat, from, to, r->doomed, r->until, r->for_child) < 0)
         return -1;
-    prune_protect_hold(&r->cat, from, to, r->prot, r->doomed, r->needed_by);
+    prune_protect_hold(from, to, r->items, r->prot, r->doomed, r->needed_by);
     size_t kept = 0;
     for (size_t i = from; i < to; i++)
         kept += r->doomed[i] == 0;
@@ -293,7 +292,7 @@ static int recheck_image(prune_run *r, size_t from, size_t to)
         was[i - from] = (unsigned char)(r->doomed[i] | (r->prot[i].on << 1));
     int rc = protect_refresh(r->ctx, &r->cat, from, to, r->prot, &added);
     if (rc == 0 && added != 0) {
-        prune_protect_hold(&r->cat, from, to, r->prot, r->doomed, r->needed_by);
+        prune_protect_hold(from, to, r->items, r->prot, r->doomed, r->needed_by);
         say_late(r, from, to, was);
     }
     free(was);
