@@ -4,7 +4,8 @@
 # before deleting. RBD2S3_DEBUG_STALL_PRUNE=FILE makes prune stop there ("stalled" on
 # stderr) until FILE exists.
 #   F full, I1 I2 incrementals on it, G a new full; prune --keep-last 1 plans to drop
-#   F I1 I2; I1 is protected meanwhile -> F and I1 kept, I2 pruned.
+#   F I1 I2; I1 is protected meanwhile -> F and I1 kept, I2 pruned. Then with --format
+#   json: H a new full, G protected meanwhile -> the plan says G kept, protected.
 . "$(dirname "$0")/../lib.sh"
 
 SRC=rbd/$(img protrace)
@@ -49,5 +50,25 @@ check "... pruned 1 backup" grep -q "^pruned 1 backups" "$TMPD/prune.out"
 expect_eq "$(rb --format json list "$SRC" | jq -r '[.backups[] | "\(.id)=\(.protected)"] |
     join(" ")')" "$ID_F=false $ID_I1=true $ID_G=false" "F, I1 (protected) and G are left"
 check "I1 verifies (its chain is whole)" rb verify "$SRC@$ID_I1"
+
+# --format json: H, a new full; G is doomed by the plan, protected meanwhile
+write_random "$SRC" 0 1M
+backup H --full
+GO=$TMPD/go2
+RBD2S3_DEBUG_STALL_PRUNE=$GO "$RBD2S3" "${RB_ARGS[@]}" --format json prune "$SRC" \
+    --keep-last 1 --grace 0 >"$TMPD/prune2.json" 2>"$TMPD/prune2.err" </dev/null &
+PID=$!
+if wait_line "$PID" "$TMPD/prune2.err" '^rbd2s3: debug: stalled' 120 stall; then
+    expect_rc 0 "protect G meanwhile" p2 protect "$SRC@$ID_G"
+    touch "$GO"
+    wait "$PID"
+    expect_eq "$?" 0 "prune --format json finished"
+else
+    not_ok "prune --format json stalled before its deletes"
+fi
+expect_eq "$(jq -r --arg id "$ID_G" '.images[0].backups[] | select(.id == $id) |
+    "\(.action) \(.protected)"' "$TMPD/prune2.json")" "keep true" \
+    "... the plan shows G kept, protected"
+expect_eq "$(jq -r '.pruned_backups' "$TMPD/prune2.json")" 0 "... nothing pruned"
 
 done_testing
