@@ -15,10 +15,11 @@ static int parse(ag_ctx *ctx, int argc, char **argv, int with_reason, naming_spe
                  const char **reason)
 {
     opts_cmd opt[] = { { "reason", 1, reason } };
+    int nopt = with_reason ? 1 : 0;     /* unprotect: no --reason, no option at all */
     char **pos;
     int npos;
     *reason = NULL;
-    if (opts_parse_command(ctx, argc, argv, opt, with_reason, &pos, &npos) < 0)
+    if (opts_parse_command(ctx, argc, argv, opt, nopt, &pos, &npos) < 0)
         return -1;
     if (npos != 1 || naming_parse_spec(pos[0], 1, spec) < 0 || spec->at[0] == '\0')
         return ag_fail(ctx, AG_EUSAGE, "usage: %s POOL/IMAGE@BACKUP%s", ctx->command,

@@ -402,6 +402,15 @@ int ag_image_prefix(const ag_ctx *ctx, const naming_spec *spec, char *out, size_
     return naming_image_prefix(ctx->opts.prefix, spec, out, outsz);
 }
 
+int ag_scope_prefix(ag_ctx *ctx, const naming_spec *spec, char *out, size_t outsz)
+{
+    const char *p = ctx->opts.prefix;
+    if (spec != NULL ? ag_image_prefix(ctx, spec, out, outsz) < 0
+                     : (size_t)snprintf(out, outsz, "%s%s", p, p[0] ? "/" : "") >= outsz)
+        return ag_fail(ctx, AG_EUSAGE, "%s too long", spec != NULL ? "image name" : "prefix");
+    return 0;
+}
+
 int ag_check_key_room(ag_ctx *ctx, const naming_spec *spec)
 {
     char prefix[4096], name[NAMING_SPEC_MAX];

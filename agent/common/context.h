@@ -209,6 +209,12 @@ void ag_fmt_size(uint64_t v, char *out, size_t outsz);
 /* The key prefix of an image in the bucket ("<prefix>/<pool>[/<ns>]/<image>/"). */
 int ag_image_prefix(const ag_ctx *ctx, const naming_spec *spec, char *out, size_t outsz);
 
+/* The key prefix a command scoped to spec lists under: spec's image prefix
+ * (ag_image_prefix), or with spec NULL the whole configured prefix ("<prefix>/", or ""
+ * when none is set). 0, or -1 with exit 2 recorded when it does not fit outsz (4096
+ * always fits a legal name) or spec is not an image name. */
+int ag_scope_prefix(ag_ctx *ctx, const naming_spec *spec, char *out, size_t outsz);
+
 /* S3's limit on key length, and the most a backup adds to its image prefix
  * ("<id>/data.<n>" with the longest id and n, "<id>/manifest.json"). */
 #define AG_KEY_MAX 1024

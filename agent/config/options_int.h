@@ -1,5 +1,6 @@
-/* options_int.h - what options.c and options_file.c share: the key table's lookup and
- * setter, the owned strings, the config file reader. Not for use outside agent/config/. */
+/* options_int.h - what options.c, options_file.c and usage.c share: the key table's
+ * lookup and setter, the owned strings, the config file reader, the --help text. Not for
+ * use outside agent/config/. */
 #ifndef RBD2S3_OPTIONS_INT_H
 #define RBD2S3_OPTIONS_INT_H
 
@@ -23,5 +24,8 @@ int opts_set_key(ag_ctx *ctx, const opts_key *k, const char *value, const char *
 /* Read the config file at path into ctx->opts (a missing or unreadable file is no error
  * unless must_exist). 0, or -1 with a usage error recorded in ctx. */
 int opts_read_config(ag_ctx *ctx, const char *path, int must_exist);
+
+/* usage.c: print the --help text on stdout. Cannot fail. */
+void opts_usage(void);
 
 #endif

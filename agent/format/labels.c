@@ -65,7 +65,7 @@ static int split(const char *kv, size_t len, labels_kv *out, const char **why)
 static int add_n(labels_set *set, const char *kv, size_t len, int unique, const char **why)
 {
     labels_kv one;
-    memset(&one, 0, sizeof(one));       /* a set compares whole (memcmp) */
+    memset(&one, 0, sizeof(one));       /* a set is copied whole: no byte left unset */
     if (split(kv, len, &one, why) < 0)
         return -EINVAL;
     for (size_t i = 0; unique && i < set->n; i++)

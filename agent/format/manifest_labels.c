@@ -76,7 +76,7 @@ int manifest_labels_parse(json_object *doc, int format, manifest *m)
         json_object_object_length(o) == 0 || json_object_object_length(o) > LABELS_MAX)
         return -EINVAL;
     labels_set set;
-    set.n = 0;
+    memset(&set, 0, sizeof(set));       /* copied whole by manifest_set_labels */
     json_object_object_foreach(o, key, val) {
         const char *why;
         char kv[LABELS_KEY_MAX + LABELS_VALUE_MAX + 3];

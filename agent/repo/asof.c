@@ -97,11 +97,8 @@ int asof_open_spec(ag_ctx *ctx, const char *when, const naming_spec *spec)
     char prefix[4096];
     if (when == NULL)
         return 0;
-    if (spec != NULL && ag_image_prefix(ctx, spec, prefix, sizeof(prefix)) < 0)
-        return ag_fail(ctx, AG_EUSAGE, "image name too long");
-    if (spec == NULL)
-        snprintf(prefix, sizeof(prefix), "%s%s", ctx->opts.prefix,
-                 ctx->opts.prefix[0] ? "/" : "");
+    if (ag_scope_prefix(ctx, spec, prefix, sizeof(prefix)) < 0)
+        return -1;
     return asof_open(ctx, when, prefix);
 }
 

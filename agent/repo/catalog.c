@@ -197,11 +197,8 @@ int catalog_load(ag_ctx *ctx, const naming_spec *spec, catalog *out)
     if (ag_s3(ctx) == NULL)
         return -1;
     char prefix[4096];
-    if (spec != NULL)
-        ag_image_prefix(ctx, spec, prefix, sizeof(prefix));
-    else
-        snprintf(prefix, sizeof(prefix), "%s%s", ctx->opts.prefix,
-                 ctx->opts.prefix[0] ? "/" : "");
+    if (ag_scope_prefix(ctx, spec, prefix, sizeof(prefix)) < 0)
+        return -1;
     want_image w = { ctx, spec };
     keylist found = { 0 };
     int rc = keylist_list(ctx, prefix, is_manifest, &w, &found, "listing the bucket");

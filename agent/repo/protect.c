@@ -119,32 +119,55 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* The protect objects under prefix of the entries [from, to) of c whose state is not
+ * on yet: one listing, a GET of each found. *added (may be NULL) counts the states
+ * turned on. 0, or -1 recorded. */
+static int load_range(ag_ctx *ctx, const catalog *c, size_t from, size_t to,
+                      const char *prefix, protect_state *st, size_t *added)
+{
+    char key[4200];
+    keylist found = { 0 };
+    int rc = keylist_list(ctx, prefix, is_protect_key, NULL, &found, "listing the bucket");
+    if (rc == 0 && found.n > 1)
+        qsort(found.keys, found.n, sizeof(*found.keys), cmp_str);
+    for (size_t i = from; rc == 0 && found.n > 0 && i < to; i++) {
+        const char *k = key;
+        if (st[i].on)
+            continue;
+        rc = protect_key(ctx, &c->e[i].spec, c->e[i].id, key, sizeof(key));
+        if (rc == 0 && bsearch(&k, found.keys, found.n, sizeof(*found.keys), cmp_str))
+            rc = read_one(ctx, key, c->e[i].id, &st[i]);
+        if (rc == 0 && st[i].on && added != NULL)
+            (*added)++;
+    }
+    keylist_free(&found);
+    return rc < 0 ? -1 : 0;
+}
+
 int protect_load(ag_ctx *ctx, const catalog *c, const naming_spec *spec,
                  protect_state **out)
 {
-    char prefix[4096], key[4200];
-    keylist found = { 0 };
+    char prefix[4096];
     *out = calloc(c->n ? c->n : 1, sizeof(**out));
     if (*out == NULL)
         return ag_fail(ctx, AG_EFAIL, "out of memory");
     if (c->n == 0)
         return 0;
-    if (spec != NULL && ag_image_prefix(ctx, spec, prefix, sizeof(prefix)) < 0)
+    if (ag_scope_prefix(ctx, spec, prefix, sizeof(prefix)) < 0)
+        return -1;
+    return load_range(ctx, c, 0, c->n, prefix, *out, NULL);
+}
+
+int protect_refresh(ag_ctx *ctx, const catalog *c, size_t from, size_t to,
+                    protect_state *st, size_t *added)
+{
+    char prefix[4096];
+    *added = 0;
+    if (from >= to)
+        return 0;
+    if (ag_image_prefix(ctx, &c->e[from].spec, prefix, sizeof(prefix)) < 0)
         return ag_fail(ctx, AG_EUSAGE, "image name too long");
-    if (spec == NULL)
-        snprintf(prefix, sizeof(prefix), "%s%s", ctx->opts.prefix,
-                 ctx->opts.prefix[0] ? "/" : "");
-    int rc = keylist_list(ctx, prefix, is_protect_key, NULL, &found, "listing the bucket");
-    if (rc == 0 && found.n > 1)
-        qsort(found.keys, found.n, sizeof(*found.keys), cmp_str);
-    for (size_t i = 0; rc == 0 && found.n > 0 && i < c->n; i++) {
-        const char *k = key;
-        rc = protect_key(ctx, &c->e[i].spec, c->e[i].id, key, sizeof(key));
-        if (rc == 0 && bsearch(&k, found.keys, found.n, sizeof(*found.keys), cmp_str))
-            rc = read_one(ctx, key, c->e[i].id, &(*out)[i]);
-    }
-    keylist_free(&found);
-    return rc < 0 ? -1 : 0;
+    return load_range(ctx, c, from, to, prefix, st, added);
 }
 
 void protect_describe(const protect_state *st, char *out, size_t outsz)

@@ -38,6 +38,13 @@ int protect_remove(ag_ctx *ctx, const naming_spec *spec, const char *id, int *wa
 int protect_load(ag_ctx *ctx, const catalog *c, const naming_spec *spec,
                  protect_state **out);
 
+/* protect_load again for the backups [from, to) of c (one image), for those whose state
+ * in st is not on: one listing of the image's prefix and a GET of each protect object
+ * found (a `protect` that came after protect_load). *added = how many states turned on.
+ * 0, or -1 recorded. */
+int protect_refresh(ag_ctx *ctx, const catalog *c, size_t from, size_t to,
+                    protect_state *st, size_t *added);
+
 /* "protected since DATE[, REASON]" (or "protected (unreadable protect object)") into
  * out for a state that is on. Never fails (cut to outsz). */
 void protect_describe(const protect_state *st, char *out, size_t outsz);

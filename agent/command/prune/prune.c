@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #define DEFAULT_GRACE (24LL * 3600)
 
@@ -208,18 +210,118 @@ static int plan_image(prune_run *r, size_t from, size_t to)
         if (spec_eq(&r->cat.badv[b].spec, &e->spec))
             return refuse_damaged(r, &r->cat.badv[b]);
     fill_items(r, from, to);
-    if (prune_select(&rp, &r->cat, from, to, &r->filter, r->items, r->doomed, r->other) ==
-        (size_t)-1)
+    if (prune_select(&rp, &r->cat, from, to, &r->filter, r->items, r->doomed, r->other) < 0)
         return ag_fail(r->ctx, AG_EFAIL, "out of memory");
     if (r->locked_bucket &&
         prune_lock_hold(r->ctx, &r->cat, from, to, r->doomed, r->until, r->for_child) < 0)
         return -1;
-    prune_protect_hold(&r->cat, from, to, r->prot, r->doomed, r->needed_by);
+    prune_protect_hold(from, to, r->items, r->prot, r->doomed, r->needed_by);
     size_t kept = 0;
     for (size_t i = from; i < to; i++)
         kept += r->doomed[i] == 0;
     print_image(r, from, to, kept);
     return note_broken(r, from, to);
+}
+
+/* The backups array of the plan of image name in r->json (NULL: none or text). */
+static json_object *json_backups(const prune_run *r, const char *name)
+{
+    size_t n = r->json != NULL ? json_object_array_length(r->json) : 0;
+    for (size_t k = 0; k < n; k++) {
+        json_object *img = json_object_array_get_idx(r->json, k), *v, *bk;
+        if (json_object_object_get_ex(img, "image", &v) &&
+            strcmp(json_object_get_string(v), name) == 0 &&
+            json_object_object_get_ex(img, "backups", &bk))
+            return bk;
+    }
+    return NULL;
+}
+
+/* Entry i's line of the plan of --format json in bk, set to its state now. */
+static void json_update(const prune_run *r, json_object *bk, size_t i)
+{
+    char why[512];
+    size_t n = json_object_array_length(bk);
+    const char *action = lock_why(r, i, why, sizeof(why));
+    for (size_t k = 0; k < n; k++) {
+        json_object *o = json_object_array_get_idx(bk, k), *v;
+        if (!json_object_object_get_ex(o, "id", &v) ||
+            strcmp(json_object_get_string(v), r->cat.e[i].id) != 0)
+            continue;
+        json_object_object_add(o, "action", json_object_new_string(action));
+        json_object_object_add(o, "reasons", json_object_new_string(why));
+        json_object_object_add(o, "protected", json_object_new_boolean(r->prot[i].on));
+    }
+}
+
+/* Say which backups of [from, to) a protect made while prune ran keeps after all (was:
+ * bit 1 doomed, bit 2 protected when planned), and set the plan of --format json. */
+static void say_late(prune_run *r, size_t from, size_t to, const unsigned char *was)
+{
+    char name[NAMING_SPEC_MAX], why[512];
+    naming_spec_str(&r->cat.e[from].spec, name, sizeof(name));
+    json_object *bk = json_backups(r, name);
+    for (size_t i = from; i < to; i++) {
+        unsigned w = was[i - from];
+        if (!((w & 1) && !r->doomed[i]) && !(!(w & 2) && r->prot[i].on))
+            continue;
+        if (bk != NULL)
+            json_update(r, bk, i);
+        if (r->json != NULL || !(w & 1) || r->doomed[i])
+            continue;
+        const char *action = lock_why(r, i, why, sizeof(why));
+        printf("%s: %s %s after all: %s\n", termesc_str(name), action,
+               termesc_str(r->cat.e[i].id), termesc_str(why));
+    }
+}
+
+/* Right before the deletes: a backup of [from, to) protected since protect_load is
+ * kept after all, with the backups its chain needs (one listing of the image's prefix;
+ * nothing is listed when nothing of the image is doomed). 0, or -1 recorded. */
+static int recheck_image(prune_run *r, size_t from, size_t to)
+{
+    size_t ndoomed = 0, added = 0;
+    for (size_t i = from; i < to; i++)
+        ndoomed += r->doomed[i];
+    if (ndoomed == 0)
+        return 0;
+    unsigned char *was = malloc(to - from);
+    if (was == NULL)
+        return ag_fail(r->ctx, AG_EFAIL, "out of memory");
+    for (size_t i = from; i < to; i++)
+        was[i - from] = (unsigned char)(r->doomed[i] | (r->prot[i].on << 1));
+    int rc = protect_refresh(r->ctx, &r->cat, from, to, r->prot, &added);
+    if (rc == 0 && added != 0) {
+        prune_protect_hold(from, to, r->items, r->prot, r->doomed, r->needed_by);
+        say_late(r, from, to, was);
+    }
+    free(was);
+    return rc;
+}
+
+/* recheck_image for each image; a test stalls before it (RBD2S3_DEBUG_STALL_PRUNE=FILE:
+ * "rbd2s3: debug: stalled" on stderr, then wait until FILE exists). 0, or -1. */
+static int recheck_protect(prune_run *r)
+{
+    const char *f = getenv("RBD2S3_DEBUG_STALL_PRUNE");
+    if (f != NULL) {
+        fputs("rbd2s3: debug: stalled before the deletes\n", stderr);
+        fflush(stderr);
+        struct timespec tick = { 0, 50 * 1000000L };
+        while (!ag_interrupted && access(f, F_OK) != 0)
+            nanosleep(&tick, NULL);
+        if (ag_interrupted)
+            return ag_fail(r->ctx, AG_EINTR, "interrupted before the deletes");
+    }
+    for (size_t i = 0; i < r->cat.n;) {
+        size_t j = i + 1;
+        while (j < r->cat.n && same_image(&r->cat.e[i], &r->cat.e[j]))
+            j++;
+        if (recheck_image(r, i, j) < 0)
+            return -1;
+        i = j;
+    }
+    return 0;
 }
 
 static int plan_all(prune_run *r)
@@ -325,12 +427,9 @@ static int parse_args(prune_run *r, int argc, char **argv, naming_spec *spec, in
 
 static int run_prune(prune_run *r, const naming_spec *spec)
 {
-    char prefix[2048];
-    if (spec != NULL && ag_image_prefix(r->ctx, spec, prefix, sizeof(prefix)) < 0)
-        return ag_fail(r->ctx, AG_EUSAGE, "image name too long");
-    if (spec == NULL)
-        snprintf(prefix, sizeof(prefix), "%s%s", r->ctx->opts.prefix,
-                 r->ctx->opts.prefix[0] ? "/" : "");
+    char prefix[4096];
+    if (ag_scope_prefix(r->ctx, spec, prefix, sizeof(prefix)) < 0)
+        return -1;
     if (catalog_load(r->ctx, spec, &r->cat) < 0)
         return -1;
     if (spec != NULL && r->cat.n == 0 && r->cat.bad == 0) {
@@ -347,7 +446,8 @@ static int run_prune(prune_run *r, const naming_spec *spec)
     prune_stats st;
     memset(&st, 0, sizeof(st));
     prune_scope sc = { spec, r->held, r->nheld };
-    if (!r->dry_run && prune_remove(r->ctx, &r->cat, r->doomed, &st) < 0)
+    if (!r->dry_run && (recheck_protect(r) < 0 ||
+                        prune_remove(r->ctx, &r->cat, r->doomed, &st) < 0))
         return -1;
     if (prune_leftovers(r->ctx, prefix, &sc, r->grace, r->dry_run, &st) < 0)
         return -1;

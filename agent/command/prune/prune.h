@@ -58,20 +58,22 @@ int prune_lock_hold(ag_ctx *ctx, const catalog *c, size_t from, size_t to,
                     unsigned char *doomed, time_t *until, unsigned char *for_child);
 
 /* hold.c: the keep policy rp applied to the backups [from, to) of one image that carry
- * every label of filter (empty: all); items (fill_items: times, parents) get their
- * reasons, doomed[i] is set for a considered backup the policy drops, other[i] for one
- * the filter leaves out (kept, never considered). A considered backup whose parent is
- * left out is a chain of its own here (prune_protect_hold keeps that parent). Returns
- * the number the policy keeps, or (size_t)-1 when out of memory. */
-size_t prune_select(const ret_policy *rp, const catalog *c, size_t from, size_t to,
-                    const labels_set *filter, ret_item *items, unsigned char *doomed,
-                    unsigned char *other);
+ * every label of filter (empty: all); items[from, to) (fill_items: times, and parents
+ * relative to from: items[i].parent = p >= 0 names entry from + p) get their reasons,
+ * doomed[i] is set for a considered backup the policy drops, other[i] for one the
+ * filter leaves out (kept, never considered). A considered backup whose parent is left
+ * out is a chain of its own here (prune_protect_hold keeps that parent). 0, or -1 when
+ * out of memory. */
+int prune_select(const ret_policy *rp, const catalog *c, size_t from, size_t to,
+                 const labels_set *filter, ret_item *items, unsigned char *doomed,
+                 unsigned char *other);
 
 /* hold.c: a protected backup of [from, to) (prot[i].on) is never doomed, and every
- * kept backup keeps the parents its chain needs (doomed cleared). needed_by[i] = the
- * protected backup whose chain needs i, else the kept one whose chain made i kept, else
- * -1. Cannot fail. */
-void prune_protect_hold(const catalog *c, size_t from, size_t to, const protect_state *prot,
-                        unsigned char *doomed, long *needed_by);
+ * kept backup keeps the parents its chain needs (doomed cleared), following
+ * items[i].parent (relative to from, as for prune_select). needed_by[i] = the protected
+ * backup whose chain needs i, else the kept one whose chain made i kept, else -1 (both
+ * absolute indexes). Cannot fail. */
+void prune_protect_hold(size_t from, size_t to, const ret_item *items,
+                        const protect_state *prot, unsigned char *doomed, long *needed_by);
 
 #endif

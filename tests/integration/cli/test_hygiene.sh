@@ -12,7 +12,7 @@
 #  (e) names, ids and lifecycle rules from the bucket are escaped in human output (list,
 #      verify, prune, lifecycle show), exact in JSON
 #  (f) an image name whose keys would pass S3's 1024-byte limit: exit 2 saying so, before
-#      anything is created
+#      anything is created; `list` of a name whose escaped prefix does not fit: exit 2
 #  (g) core dumps are off (RLIMIT_CORE 0) in a running rbd2s3
 . "$(dirname "$0")/../lib.sh"
 
@@ -243,6 +243,11 @@ expect_eq "$(snap_names "rbd/$LONG" | wc -l)" 0 "... no snapshot was taken"
 expect_eq "$(bucket_listing)" "$before" "... nothing was stored"
 expect_eq "$(s3api list-multipart-uploads --bucket "$BUCKET" --output json |
     jq -s '(.[0].Uploads // []) | length')" 0 "... no upload was started"
+# a name whose escaped image prefix does not fit the listing's 4 KiB buffer: refused,
+# never listed under an unset prefix
+PCT=$(printf '%%%.0s' $(seq 500))
+expect_rc 2 "list of a name whose escaped prefix is too long" longls list "$PCT/$PCT/$PCT"
+check "... says so" grep -q "image name too long" "$TMPD/longls.err"
 
 # ---------------------------------------------------------------- (g) no core dumps
 # import-diff from a FIFO waits for the stream's header: long enough to look at it.

@@ -54,10 +54,10 @@ static void test_protected_keeps_its_chain(void **state)
     prot[2].on = 1;
     items_of(it);
     ret_policy p = { .last = 1 };
-    assert_int_equal(prune_select(&p, &cat, 0, N, &none, it, doomed, other), 2);
+    assert_int_equal(prune_select(&p, &cat, 0, N, &none, it, doomed, other), 0);
     unsigned char want_sel[N] = { 1, 1, 1, 1, 0, 0 };
     assert_memory_equal(doomed, want_sel, N);
-    prune_protect_hold(&cat, 0, N, prot, doomed, by);
+    prune_protect_hold(0, N, it, prot, doomed, by);
     unsigned char want[N] = { 0, 0, 0, 1, 0, 0 };   /* I3 alone goes */
     assert_memory_equal(doomed, want, N);
     assert_int_equal(by[0], 2);
@@ -82,7 +82,7 @@ static void test_protected_newest_and_old_full(void **state)
     items_of(it);
     ret_policy p = { .last = 1 };
     prune_select(&p, &cat, 0, N, &none, it, doomed, other);
-    prune_protect_hold(&cat, 0, N, prot, doomed, by);
+    prune_protect_hold(0, N, it, prot, doomed, by);
     unsigned char want[N] = { 0, 0, 0, 0, 0, 0 };
     assert_memory_equal(doomed, want, N);
     assert_int_equal(by[2], 3);
@@ -103,12 +103,12 @@ static void test_label_selection(void **state)
     /* env=prod: F0 I1 I3 F4 considered; keep-last 1 keeps F4; I2 (dev) stays and needs
      * F0 and I1; I3 (prod) needs I2, which is not considered: I3 goes, I2 stays */
     ret_policy p = { .last = 1 };
-    assert_int_equal(prune_select(&p, &cat, 0, N, &prod, it, doomed, other), 1);
+    assert_int_equal(prune_select(&p, &cat, 0, N, &prod, it, doomed, other), 0);
     unsigned char want_other[N] = { 0, 0, 1, 0, 0, 1 };
     assert_memory_equal(other, want_other, N);
     unsigned char want_sel[N] = { 1, 1, 0, 1, 0, 0 };
     assert_memory_equal(doomed, want_sel, N);
-    prune_protect_hold(&cat, 0, N, prot, doomed, by);
+    prune_protect_hold(0, N, it, prot, doomed, by);
     unsigned char want[N] = { 0, 0, 0, 1, 0, 0 };
     assert_memory_equal(doomed, want, N);
     assert_int_equal(by[1], 2);                      /* needed by kept I2 */
@@ -118,7 +118,7 @@ static void test_label_selection(void **state)
     e[3].m.labels = &dev;
     items_of(it);
     prune_select(&p, &cat, 0, N, &dev, it, doomed, other);
-    prune_protect_hold(&cat, 0, N, prot, doomed, by);
+    prune_protect_hold(0, N, it, prot, doomed, by);
     unsigned char want_dev[N] = { 0, 0, 1, 1, 0, 0 };
     assert_memory_equal(doomed, want_dev, N);
     assert_int_equal(by[4], -1);                     /* F4: not considered, not doomed */
@@ -139,10 +139,36 @@ static void test_label_keeps_child_parent(void **state)
     e[3].m.labels = &prod;
     ret_policy p = { .last = 1 };
     prune_select(&p, &cat, 0, N, &dev, it, doomed, other);
-    prune_protect_hold(&cat, 0, N, prot, doomed, by);
+    prune_protect_hold(0, N, it, prot, doomed, by);
     unsigned char want[N] = { 0, 0, 0, 0, 0, 0 };
     assert_memory_equal(doomed, want, N);
     assert_int_equal(by[2], 3);
+}
+
+/* The second image of a catalog, [4, 6): parents are relative to its first entry. */
+static void test_parents_relative_to_from(void **state)
+{
+    (void)state;
+    setup_catalog();
+    ret_item it[N];
+    unsigned char doomed[N] = { 0, 0, 0, 0, 1, 0 };
+    long by[N];
+    protect_state prot[N];
+    memset(prot, 0, sizeof(prot));
+    prot[5].on = 1;
+    it[4] = (ret_item){ e[4].m.snap_time, -1, 0 };
+    it[5] = (ret_item){ e[5].m.snap_time, 0, 0 };    /* F4, the first of the range */
+    prune_protect_hold(4, N, it, prot, doomed, by);
+    assert_int_equal(doomed[4], 0);                 /* kept: the parent of protected I5 */
+    assert_int_equal(by[4], 5);
+    assert_int_equal(by[5], -1);
+    unsigned char sel[N], oth[N];
+    labels_set none = { 0 };
+    ret_policy p = { .last = 1 };
+    assert_int_equal(prune_select(&p, &cat, 4, N, &none, it, sel, oth), 0);
+    assert_int_equal(sel[4] + sel[5], 0);
+    assert_int_equal(it[5].why & RET_LAST, RET_LAST);
+    assert_int_equal(it[4].why & RET_CHAIN, RET_CHAIN);   /* its chain, found at from + 0 */
 }
 
 int main(void)
@@ -152,6 +178,7 @@ int main(void)
         cmocka_unit_test(test_protected_newest_and_old_full),
         cmocka_unit_test(test_label_selection),
         cmocka_unit_test(test_label_keeps_child_parent),
+        cmocka_unit_test(test_parents_relative_to_from),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
