@@ -55,6 +55,7 @@ static int wanted_manifest(copy_job *j, const s3_buf *src, char **out, size_t *l
     m2.objects = NULL;
     m2.nobjects = m2.objects_cap = 0;
     m2.index.key = NULL;
+    m.labels = NULL;            /* m2 owns them now: freed once, by manifest_clear(&m2) */
     for (size_t i = 0; rc == 0 && i < m.nobjects; i++) {
         if (copy_dst_key(j, m.objects[i].key, key, sizeof(key)) < 0)
             rc = -1;
@@ -69,8 +70,7 @@ static int wanted_manifest(copy_job *j, const s3_buf *src, char **out, size_t *l
         rc = manifest_to_json(&m2, out, len);
     if (rc < -1)
         ag_fail(j->ctx, AG_EFAIL, "rewriting manifest %s: %s", m.id, strerror(-rc));
-    if (m.objects != NULL || m.index.key != NULL)
-        manifest_clear(&m);
+    manifest_clear(&m);
     manifest_clear(&m2);
     return rc < 0 ? -1 : 0;
 }

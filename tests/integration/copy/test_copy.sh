@@ -2,8 +2,9 @@
 # copy --to-bucket: a chain of three backups copied server-side to a second bucket of the
 # same RGW (our process moves almost nothing) restores byte-identical from it; a second
 # run copies nothing (JSON counts, LastModified unchanged); streamed to another endpoint
-# URL (the sandbox's https one); --to-prefix; an interrupted copy (kill -9) leaves no
-# manifest whose objects are missing, and a rerun completes; bad input exits 2.
+# URL (the sandbox's https one); --to-prefix (a labelled backup keeps its labels); an
+# interrupted copy (kill -9) leaves no manifest whose objects are missing, and a rerun
+# completes; bad input exits 2.
 . "$(dirname "$0")/../lib.sh"
 
 NAME=$(img copy)
@@ -183,6 +184,23 @@ then ok "copy under another prefix"; else not_ok "copy under another prefix"
 expect_eq "$(restore_sum "$B2" "$SRC@${IDS[0]}" r5 --prefix other)" "${SUMS[0]}" \
     "the copy under another prefix restores byte-identical"
 
+# --- a labelled backup under another prefix (its manifest rewritten): the labels come
+# along (the rewrite once freed them twice)
+LAB=rbd/$(img lab)
+require "create a labelled source image" create_image "$LAB" 8M
+require "write random data" write_random "$LAB" 0 2M
+do_backup "$LAB" --label env=prod --label tier=gold || { not_ok "labelled backup"; done_testing; }
+LAB_ID=$BK_ID
+LSUM=$(img_sum "$LAB@rbd2s3-$LAB_ID")
+if rb copy "$LAB" --to-bucket "$B2" --to-prefix lab >/dev/null 2>"$TMPD/c9.err"
+then ok "copy a labelled backup under another prefix"; else not_ok "copy a labelled backup"
+    tail -n 3 "$TMPD/c9.err" | sed 's/^/#   /'; fi
+expect_eq "$(restore_sum "$B2" "$LAB@$LAB_ID" rlab --prefix lab)" "$LSUM" \
+    "the labelled backup restores byte-identical from the copy"
+expect_eq "$(rb --bucket "$B2" --prefix lab --format json list "$LAB" |
+             jq -c '[.backups[].labels]')" '[{"env":"prod","tier":"gold"}]' \
+    "list shows the labels in the copy"
+
 # --- interrupted: kill -9 as the second backup's first data object starts, then rerun
 mkfifo "$TMPD/fifo"
 "$RBD2S3" "${RB_ARGS[@]}" -v --ca-file "$S3_TLS_CA" copy "$SRC" --to-bucket "$B4" \
@@ -238,5 +256,4 @@ expect_rc 2 "the source itself" same copy "$SRC" --to-bucket "$BUCKET"
 expect_eq "$(wc -l <"$TMPD/same.err")" 1 "the source itself: one line"
 expect_rc 2 "a bad URL" badurl copy "$SRC" --to-bucket "$B2" --to-endpoint "s3:/x"
 expect_eq "$(wc -l <"$TMPD/badurl.err")" 1 "a bad URL: one line"
-
 done_testing
