@@ -126,8 +126,65 @@ static int put_manifest(copy_job *j, const char *src_key, const char *key, const
     return same ? 0 : ag_fail(j->ctx, AG_EINTEGRITY, "%s: not the manifest written", key);
 }
 
-/* 1 when key in the destination holds exactly want, 0 when not (or missing). */
-static int manifest_there(copy_job *j, const char *key, const char *want, size_t len)
+/* 1 when a and b are the same backup's: id, chain, the objects they name (keys, sizes,
+ * ETags) and the index (key, size, SHA-256). Whatever else differs (a key rotate rewraps
+ * the data key) leaves the data as it is. */
+static int same_content(const manifest *a, const manifest *b)
+{
+    if (strcmp(a->id, b->id) != 0 || a->full != b->full ||
+        strcmp(a->parent_id, b->parent_id) != 0 || a->nobjects != b->nobjects ||
+        strcmp(a->index.key, b->index.key) != 0 || a->index.size != b->index.size ||
+        strcmp(a->index_sha256, b->index_sha256) != 0)
+        return 0;
+    for (size_t i = 0; i < a->nobjects; i++) {
+        const manifest_object *x = &a->objects[i], *y = &b->objects[i];
+        if (strcmp(x->key, y->key) != 0 || x->size != y->size || strcmp(x->etag, y->etag) != 0)
+            return 0;
+    }
+    return 1;
+}
+
+/* Parse the manifest bytes doc[0..len) read from (or for) key into *m (init'ed) and check
+ * that it is e's in the folder of prefix. 0, or -1 with AG_EINTEGRITY recorded. */
+static int parse_checked(copy_job *j, const char *key, const char *doc, size_t len,
+                         const char *prefix, const cat_entry *e, manifest *m)
+{
+    const char *why = "it does not parse";
+    if (manifest_from_json(doc, len, m) == 0 &&
+        manifest_check_folder(m, prefix, e->id, e->m.pool, e->m.ns, e->m.image, &why) == 0)
+        return 0;
+    manifest_clear(m);
+    return ag_fail(j->ctx, AG_EINTEGRITY, "backup %s: %s: %s", e->id, key, why);
+}
+
+/* The destination's manifest key against want (w: want parsed): 1 it holds exactly want,
+ * 0 missing, 2 the same backup in other bytes (a key rotate: the manifest alone is to be
+ * written); -1 with the error recorded, AG_EINTEGRITY when it holds another backup. */
+static int manifest_state(copy_job *j, const cat_entry *e, const char *key, const char *want,
+                          size_t len, const manifest *w)
+{
+    s3_buf b;
+    int rc = get_small(j, j->dst.s3, key, MANIFEST_MAX_BYTES, &b);
+    if (rc == -ENOENT)
+        return 0;
+    if (rc < 0)
+        return -1;
+    int same = b.len == len && memcmp(b.data, want, len) == 0;
+    manifest d;
+    manifest_init(&d);
+    if (!same && manifest_from_json((const char *)b.data, b.len, &d) == 0 &&
+        same_content(&d, w))
+        same = 2;
+    manifest_clear(&d);
+    s3_buf_free(&b);
+    if (same == 0)
+        return ag_fail(j->ctx, AG_EINTEGRITY, "backup %s: the destination holds another "
+                       "backup's manifest %s; nothing copied", e->id, key);
+    return same;
+}
+
+/* 1 when the destination's key holds exactly want, 0 when not (or missing). */
+static int object_there(copy_job *j, const char *key, const char *want, size_t len)
 {
     s3_buf b;
     int rc = get_small(j, j->dst.s3, key, MANIFEST_MAX_BYTES, &b);
@@ -152,6 +209,20 @@ static int copy_contents(copy_job *j, const manifest *m)
     return copy_index(j, m);
 }
 
+/* The manifest to write (*want, *len: src's bytes or a malloc'ed rewrite) parsed into *w,
+ * checked to be e's. 0 or -1. */
+static int manifest_wanted(copy_job *j, const cat_entry *e, const char *skey,
+                           const char *dkey, const s3_buf *src, char **want, size_t *len,
+                           manifest *w)
+{
+    (void)skey;
+    *want = (char *)src->data;
+    *len = src->len;
+    if (j->rewrite && wanted_manifest(j, src, want, len) < 0)
+        return -1;
+    return parse_checked(j, dkey, *want, *len, j->dst_prefix, e, w);
+}
+
 int copy_backup(copy_job *j, const cat_entry *e)
 {
     char skey[AG_KEY_MAX + 64], dkey[AG_KEY_MAX + 64];
@@ -166,15 +237,16 @@ int copy_backup(copy_job *j, const cat_entry *e)
         return -1;
     char *want = (char *)src.data;
     size_t len = src.len;
-    if (j->rewrite && wanted_manifest(j, &src, &want, &len) < 0) {
-        s3_buf_free(&src);
-        return -1;
-    }
-    rc = manifest_there(j, dkey, want, len);
+    manifest w;
+    manifest_init(&w);
+    rc = manifest_wanted(j, e, skey, dkey, &src, &want, &len, &w);
+    if (rc == 0)
+        rc = manifest_state(j, e, dkey, want, len, &w);
     if (rc == 0)
         rc = copy_contents(j, &e->m) < 0 ? -1 : 0;
-    if (rc == 0)
+    if (rc == 0 || rc == 2)
         rc = put_manifest(j, skey, dkey, want, len);
+    manifest_clear(&w);
     if (want != (char *)src.data)
         free(want);
     s3_buf_free(&src);
@@ -212,7 +284,7 @@ int copy_head(copy_job *j, const naming_spec *spec)
     rc = get_small(j, j->ctx->s3, skey, HEADDOC_MAX_BYTES, &src);
     if (rc < 0)
         return rc == -ENOENT ? 0 : -1;
-    rc = manifest_there(j, dkey, (const char *)src.data, src.len);
+    rc = object_there(j, dkey, (const char *)src.data, src.len);
     if (rc == 0) {
         s3_error err;
         memset(&err, 0, sizeof(err));

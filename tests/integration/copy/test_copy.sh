@@ -201,6 +201,30 @@ expect_eq "$(rb --bucket "$B2" --prefix lab --format json list "$LAB" |
              jq -c '[.backups[].labels]')" '[{"env":"prod","tier":"gold"}]' \
     "list shows the labels in the copy"
 
+# --- the destination holds another backup under the same id: exit 8, nothing touched
+MKEY=$(listing_of "$B2" | awk -v id="/${IDS[0]}/" '$1 ~ id && $1 ~ /manifest\.json$/ &&
+       $1 !~ /^(layout|other|lab)\// {print $1}')
+/usr/bin/aws --endpoint-url "$S3_ENDPOINT" s3 cp "s3://$B2/$MKEY" - 2>/dev/null \
+    >"$TMPD/mine.json"
+DKEY=$(jq -r '.data_objects[0].key' "$TMPD/mine.json")
+head -c 100000 /dev/urandom >"$TMPD/other.data"
+check "another backup's data object in the destination ($DKEY)" \
+    s3api put-object --bucket "$B2" --key "$DKEY" --body "$TMPD/other.data" --output text
+OETAG=$(s3api head-object --bucket "$B2" --key "$DKEY" --output json | jq -r .ETag)
+jq -c --argjson e "$OETAG" '.data_objects[0].size = 100000 | .data_objects[0].etag = $e' \
+    "$TMPD/mine.json" >"$TMPD/forged.json"
+check "and its manifest ($MKEY)" \
+    s3api put-object --bucket "$B2" --key "$MKEY" --body "$TMPD/forged.json" --output text
+listing_of "$B2" | grep -v "manifest\.json" >"$TMPD/before.forged"
+expect_rc 8 "copy onto another backup with the same id" forged \
+    copy "$SRC@${IDS[0]}" --to-bucket "$B2"
+expect_eq "$(wc -l <"$TMPD/forged.err")" 1 "another backup: one line"
+check "the line names the backup" grep -q "${IDS[0]}" "$TMPD/forged.err"
+expect_eq "$(listing_of "$B2" | grep -v "manifest\.json")" "$(cat "$TMPD/before.forged")" \
+    "another backup: the destination's objects untouched (LastModified, ETags)"
+expect_eq "$(/usr/bin/aws --endpoint-url "$S3_ENDPOINT" s3 cp "s3://$B2/$MKEY" - |
+             jq -c .)" "$(cat "$TMPD/forged.json")" "another backup: its manifest kept"
+
 # --- interrupted: kill -9 as the second backup's first data object starts, then rerun
 mkfifo "$TMPD/fifo"
 "$RBD2S3" "${RB_ARGS[@]}" -v --ca-file "$S3_TLS_CA" copy "$SRC" --to-bucket "$B4" \
