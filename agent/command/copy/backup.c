@@ -210,12 +210,18 @@ static int copy_contents(copy_job *j, const manifest *m)
 }
 
 /* The manifest to write (*want, *len: src's bytes or a malloc'ed rewrite) parsed into *w,
- * checked to be e's. 0 or -1. */
+ * both checked to be e's (the source's bytes equal to the catalog's entry). 0 or -1. */
 static int manifest_wanted(copy_job *j, const cat_entry *e, const char *skey,
                            const char *dkey, const s3_buf *src, char **want, size_t *len,
                            manifest *w)
 {
-    (void)skey;
+    if (parse_checked(j, skey, (const char *)src->data, src->len, j->src_prefix, e, w) < 0)
+        return -1;
+    int same = same_content(w, &e->m);
+    manifest_clear(w);
+    if (!same)
+        return ag_fail(j->ctx, AG_EINTEGRITY, "backup %s: %s changed while copying", e->id,
+                       skey);
     *want = (char *)src->data;
     *len = src->len;
     if (j->rewrite && wanted_manifest(j, src, want, len) < 0)
@@ -267,6 +273,22 @@ static int dst_has_backup(copy_job *j, const char *id)
     return rc < 0 ? ag_fail_s3(j->ctx, rc, &err, key) : 1;
 }
 
+/* 0 when the head bytes src (read again, to be written) are the head h that was checked,
+ * else -1 with AG_EINTEGRITY recorded. */
+static int head_same(copy_job *j, const char *key, const s3_buf *src, const headdoc *h)
+{
+    headdoc g;
+    memset(&g, 0, sizeof(g));
+    if (headdoc_from_json((const char *)src->data, src->len, &g) == 0 &&
+        strcmp(g.pool, h->pool) == 0 && strcmp(g.ns, h->ns) == 0 &&
+        strcmp(g.image, h->image) == 0 && strcmp(g.image_id, h->image_id) == 0 &&
+        strcmp(g.newest, h->newest) == 0 && strcmp(g.key_id, h->key_id) == 0 &&
+        memcmp(g.newest_mac, h->newest_mac, sizeof(g.newest_mac)) == 0 &&
+        memcmp(g.mac, h->mac, sizeof(g.mac)) == 0)
+        return 0;
+    return ag_fail(j->ctx, AG_EINTEGRITY, "%s: changed while copying", key);
+}
+
 int copy_head(copy_job *j, const naming_spec *spec)
 {
     headdoc h;
@@ -284,7 +306,9 @@ int copy_head(copy_job *j, const naming_spec *spec)
     rc = get_small(j, j->ctx->s3, skey, HEADDOC_MAX_BYTES, &src);
     if (rc < 0)
         return rc == -ENOENT ? 0 : -1;
-    rc = object_there(j, dkey, (const char *)src.data, src.len);
+    rc = head_same(j, skey, &src, &h);
+    if (rc == 0)
+        rc = object_there(j, dkey, (const char *)src.data, src.len);
     if (rc == 0) {
         s3_error err;
         memset(&err, 0, sizeof(err));
