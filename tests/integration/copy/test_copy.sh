@@ -280,4 +280,16 @@ expect_rc 2 "the source itself" same copy "$SRC" --to-bucket "$BUCKET"
 expect_eq "$(wc -l <"$TMPD/same.err")" 1 "the source itself: one line"
 expect_rc 2 "a bad URL" badurl copy "$SRC" --to-bucket "$B2" --to-endpoint "s3:/x"
 expect_eq "$(wc -l <"$TMPD/badurl.err")" 1 "a bad URL: one line"
+for kv in "to access key" "to secret key"; do
+    printf '[global]\n%s = x\n' "$kv" >"$TMPD/half.conf"
+    chmod 600 "$TMPD/half.conf"
+    n=half${kv// /}
+    expect_rc 2 "only $kv set" "$n" -c "$TMPD/half.conf" copy "$SRC" --to-bucket "$B2"
+    check "only $kv: the error names the other" grep -q "to access key.*to secret key" \
+        "$TMPD/$n.err"
+done
+RBD2S3_TO_SECRET_ACCESS_KEY=x expect_rc 2 "only RBD2S3_TO_SECRET_ACCESS_KEY set" halfenv \
+    copy "$SRC" --to-bucket "$B2"
+expect_eq "$(wc -l <"$TMPD/halfenv.err")" 1 "a half key pair: one line"
+
 done_testing
