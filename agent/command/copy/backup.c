@@ -200,6 +200,7 @@ static int object_there(copy_job *j, const char *key, const char *want, size_t l
 static int copy_contents(copy_job *j, const manifest *m)
 {
     char dkey[AG_KEY_MAX + 64];
+    j->chunk = m->chunk_size;
     for (size_t i = 0; i < m->nobjects; i++) {
         const manifest_object *o = &m->objects[i];
         if (copy_dst_key(j, o->key, dkey, sizeof(dkey)) < 0 ||
