@@ -200,14 +200,17 @@ static int object_there(copy_job *j, const char *key, const char *want, size_t l
 static int copy_contents(copy_job *j, const manifest *m)
 {
     char dkey[AG_KEY_MAX + 64];
+    int rc = 0;
     j->chunk = m->chunk_size;
-    for (size_t i = 0; i < m->nobjects; i++) {
+    j->sclass = j->dst.opts.storage_class;      /* the data objects', as backup sets it */
+    for (size_t i = 0; rc == 0 && i < m->nobjects; i++) {
         const manifest_object *o = &m->objects[i];
         if (copy_dst_key(j, o->key, dkey, sizeof(dkey)) < 0 ||
             copy_object(j, o->key, dkey, o->size, o->etag) < 0)
-            return -1;
+            rc = -1;
     }
-    return copy_index(j, m);
+    j->sclass = NULL;
+    return rc < 0 ? -1 : copy_index(j, m);
 }
 
 /* The manifest to write (*want, *len: src's bytes or a malloc'ed rewrite) parsed into *w,

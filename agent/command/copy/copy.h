@@ -21,6 +21,7 @@ typedef struct copy_job {
     char dst_prefix[AG_KEY_MAX];   /* and in the destination */
     int rewrite;                /* the prefixes differ: manifests name other keys */
     uint64_t chunk;             /* the chunk size of the backup being copied */
+    const char *sclass;         /* storage class of the object being copied, or NULL */
     size_t backups_copied, backups_present;
     uint64_t objects_copied, objects_present;
     uint64_t bytes_copied;      /* bytes of the objects copied */

@@ -164,7 +164,7 @@ static int copy_multipart(copy_job *j, const copy_plan *p, char etag[S3_ETAG_MAX
     char *id = NULL;
     if (parts == NULL)
         return -ENOMEM;
-    int rc = s3_mpu_create(j->dst.s3, p->dst_key, &id, err);
+    int rc = s3_mpu_create_class(j->dst.s3, p->dst_key, j->sclass, &id, err);
     for (size_t i = 0; rc == 0 && i < n; i++) {
         uint64_t off = i * p->part;
         uint64_t len = p->size - off < p->part ? p->size - off : p->part;

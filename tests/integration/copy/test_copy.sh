@@ -201,6 +201,14 @@ expect_eq "$(rb --bucket "$B2" --prefix lab --format json list "$LAB" |
              jq -c '[.backups[].labels]')" '[{"env":"prod","tier":"gold"}]' \
     "list shows the labels in the copy"
 
+# --- storage class: the copied data objects get the configured one (server-side too)
+check "copy with --storage-class STANDARD_IA" rb --storage-class STANDARD_IA \
+    copy "$SRC@${IDS[0]}" --to-bucket "$B3" --to-prefix sc
+SCKEY=$(listing_of "$B3" | awk '$1 ~ /^sc\// && $1 ~ /\/data\.0$/ {print $1}')
+expect_eq "$(s3api head-object --bucket "$B3" --key "$SCKEY" --output json |
+             jq -r '.StorageClass // "STANDARD"')" STANDARD_IA \
+    "the copied data object is in STANDARD_IA ($SCKEY)"
+
 # --- the destination holds another backup under the same id: exit 8, nothing touched
 MKEY=$(listing_of "$B2" | awk -v id="/${IDS[0]}/" '$1 ~ id && $1 ~ /manifest\.json$/ &&
        $1 !~ /^(layout|other|lab)\// {print $1}')
