@@ -157,6 +157,22 @@ static int parse_checked(copy_job *j, const char *key, const char *doc, size_t l
     return ag_fail(j->ctx, AG_EINTEGRITY, "backup %s: %s: %s", e->id, key, why);
 }
 
+/* The destination's key against want[0..len): 0 missing, 1 it holds exactly want, 2 it
+ * holds other bytes (left in *b, which the caller frees), -1 with the error recorded. */
+static int dst_compare(copy_job *j, const char *key, const char *want, size_t len, s3_buf *b)
+{
+    int rc = get_small(j, j->dst.s3, key, MANIFEST_MAX_BYTES, b);
+    if (rc == -ENOENT)
+        return 0;
+    if (rc < 0)
+        return -1;
+    if (b->len == len && memcmp(b->data, want, len) == 0) {
+        s3_buf_free(b);
+        return 1;
+    }
+    return 2;
+}
+
 /* The destination's manifest key against want (w: want parsed): 1 it holds exactly want,
  * 0 missing, 2 the same backup in other bytes (a key rotate: the manifest alone is to be
  * written); -1 with the error recorded, AG_EINTEGRITY when it holds another backup. */
@@ -164,37 +180,29 @@ static int manifest_state(copy_job *j, const cat_entry *e, const char *key, cons
                           size_t len, const manifest *w)
 {
     s3_buf b;
-    int rc = get_small(j, j->dst.s3, key, MANIFEST_MAX_BYTES, &b);
-    if (rc == -ENOENT)
-        return 0;
-    if (rc < 0)
-        return -1;
-    int same = b.len == len && memcmp(b.data, want, len) == 0;
+    int rc = dst_compare(j, key, want, len, &b);
+    if (rc != 2)
+        return rc;
     manifest d;
     manifest_init(&d);
-    if (!same && manifest_from_json((const char *)b.data, b.len, &d) == 0 &&
-        same_content(&d, w))
-        same = 2;
+    int same = manifest_from_json((const char *)b.data, b.len, &d) == 0 &&
+               same_content(&d, w);
     manifest_clear(&d);
     s3_buf_free(&b);
-    if (same == 0)
+    if (!same)
         return ag_fail(j->ctx, AG_EINTEGRITY, "backup %s: the destination holds another "
                        "backup's manifest %s; nothing copied", e->id, key);
-    return same;
+    return 2;
 }
 
 /* 1 when the destination's key holds exactly want, 0 when not (or missing). */
 static int object_there(copy_job *j, const char *key, const char *want, size_t len)
 {
     s3_buf b;
-    int rc = get_small(j, j->dst.s3, key, MANIFEST_MAX_BYTES, &b);
-    if (rc == -ENOENT)
-        return 0;
-    if (rc < 0)
-        return -1;
-    int same = b.len == len && memcmp(b.data, want, len) == 0;
-    s3_buf_free(&b);
-    return same;
+    int rc = dst_compare(j, key, want, len, &b);
+    if (rc == 2)
+        s3_buf_free(&b);
+    return rc == 2 ? 0 : rc;
 }
 
 static int copy_contents(copy_job *j, const manifest *m)
