@@ -278,7 +278,18 @@ check "its head object was copied" \
     test -n "$(listing_of "$B2" | grep "/$(img enc)/head.json")"
 expect_eq "$(restore_sum "$B2" "$ENC" renc --key-file "$KEYF")" "$ESUM" \
     "the newest encrypted backup restores byte-identical from the copy (head checked)"
-expect_rc 2 "an encrypted backup under another prefix" encpfx --key-file "$KEYF" \
+# key rotate rewrites the source's manifests: a copy again takes them as the same backups
+# (same objects) and rewrites only the manifests (and the head)
+K2=$TMPD/master2.key
+require "key create (2)" rb key create "$K2"
+require "key rotate" rb --key-file "$KEYF" key rotate "$ENC" --new-key-file "$K2"
+rb --format json copy "$ENC" --to-bucket "$B2" >"$TMPD/crot.json" 2>"$TMPD/crot.err" ||
+    tail -n 3 "$TMPD/crot.err" | sed 's/^/#   /'
+expect_eq "$(jq -c '[.backups_copied, .objects_copied]' "$TMPD/crot.json")" "[2,0]" \
+    "after key rotate: two manifests rewritten, no object copied"
+expect_eq "$(restore_sum "$B2" "$ENC" renc2 --key-file "$K2")" "$ESUM" \
+    "after key rotate: the copy restores with the new key"
+expect_rc 2 "an encrypted backup under another prefix" encpfx --key-file "$K2" \
     copy "$ENC" --to-bucket "$B2" --to-prefix other2
 
 # --- bad input: one line, exit 2
