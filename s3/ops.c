@@ -217,6 +217,15 @@ int s3_head(s3_client *c, const char *key, uint64_t *size, char etag[S3_ETAG_MAX
     return s3_op_head(c, key, NULL, size, etag, NULL, err);
 }
 
+int s3_head_part(s3_client *c, const char *key, int number, uint64_t *size, s3_error *err)
+{
+    char q[32];
+    if (number < 1)
+        return s3_op_fail(err, -EINVAL, "invalid part number");
+    snprintf(q, sizeof(q), "partNumber=%d", number);
+    return s3_op_head(c, key, q, size, NULL, NULL, err);
+}
+
 int s3_delete(s3_client *c, const char *key, s3_error *err)
 {
     sync_state st;

@@ -127,6 +127,11 @@ int s3_get(s3_client *c, const char *key, uint64_t off, uint64_t len,
 int s3_head(s3_client *c, const char *key, uint64_t *size, char etag[S3_ETAG_MAX],
             s3_error *err);
 
+/* HEAD an object's part number (?partNumber=N): *size gets that part's size for a
+ * multipart object (the whole size for a plain one, or where the server ignores the
+ * query: the caller checks it against the object). 0, -ENOENT if missing, or an error. */
+int s3_head_part(s3_client *c, const char *key, int number, uint64_t *size, s3_error *err);
+
 /* DELETE an object (missing is success, as in S3). */
 int s3_delete(s3_client *c, const char *key, s3_error *err);
 

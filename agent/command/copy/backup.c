@@ -55,6 +55,7 @@ static int wanted_manifest(copy_job *j, const s3_buf *src, char **out, size_t *l
     m2.objects = NULL;
     m2.nobjects = m2.objects_cap = 0;
     m2.index.key = NULL;
+    m.labels = NULL;            /* m2 owns them now: freed once, by manifest_clear(&m2) */
     for (size_t i = 0; rc == 0 && i < m.nobjects; i++) {
         if (copy_dst_key(j, m.objects[i].key, key, sizeof(key)) < 0)
             rc = -1;
@@ -69,8 +70,7 @@ static int wanted_manifest(copy_job *j, const s3_buf *src, char **out, size_t *l
         rc = manifest_to_json(&m2, out, len);
     if (rc < -1)
         ag_fail(j->ctx, AG_EFAIL, "rewriting manifest %s: %s", m.id, strerror(-rc));
-    if (m.objects != NULL || m.index.key != NULL)
-        manifest_clear(&m);
+    manifest_clear(&m);
     manifest_clear(&m2);
     return rc < 0 ? -1 : 0;
 }
@@ -126,30 +126,119 @@ static int put_manifest(copy_job *j, const char *src_key, const char *key, const
     return same ? 0 : ag_fail(j->ctx, AG_EINTEGRITY, "%s: not the manifest written", key);
 }
 
-/* 1 when key in the destination holds exactly want, 0 when not (or missing). */
-static int manifest_there(copy_job *j, const char *key, const char *want, size_t len)
+/* 1 when a and b are the same backup's: id, chain, the objects they name (keys, sizes,
+ * ETags) and the index (key, size, SHA-256). Whatever else differs (a key rotate rewraps
+ * the data key) leaves the data as it is. */
+static int same_content(const manifest *a, const manifest *b)
 {
-    s3_buf b;
-    int rc = get_small(j, j->dst.s3, key, MANIFEST_MAX_BYTES, &b);
+    if (strcmp(a->id, b->id) != 0 || a->full != b->full ||
+        strcmp(a->parent_id, b->parent_id) != 0 || a->nobjects != b->nobjects ||
+        strcmp(a->index.key, b->index.key) != 0 || a->index.size != b->index.size ||
+        strcmp(a->index_sha256, b->index_sha256) != 0)
+        return 0;
+    for (size_t i = 0; i < a->nobjects; i++) {
+        const manifest_object *x = &a->objects[i], *y = &b->objects[i];
+        if (strcmp(x->key, y->key) != 0 || x->size != y->size || strcmp(x->etag, y->etag) != 0)
+            return 0;
+    }
+    return 1;
+}
+
+/* Parse the manifest bytes doc[0..len) read from (or for) key into *m (init'ed) and check
+ * that it is e's in the folder of prefix. 0, or -1 with AG_EINTEGRITY recorded. */
+static int parse_checked(copy_job *j, const char *key, const char *doc, size_t len,
+                         const char *prefix, const cat_entry *e, manifest *m)
+{
+    const char *why = "it does not parse";
+    if (manifest_from_json(doc, len, m) == 0 &&
+        manifest_check_folder(m, prefix, e->id, e->m.pool, e->m.ns, e->m.image, &why) == 0)
+        return 0;
+    manifest_clear(m);
+    return ag_fail(j->ctx, AG_EINTEGRITY, "backup %s: %s: %s", e->id, key, why);
+}
+
+/* The destination's key against want[0..len): 0 missing, 1 it holds exactly want, 2 it
+ * holds other bytes (left in *b, which the caller frees), -1 with the error recorded. */
+static int dst_compare(copy_job *j, const char *key, const char *want, size_t len, s3_buf *b)
+{
+    int rc = get_small(j, j->dst.s3, key, MANIFEST_MAX_BYTES, b);
     if (rc == -ENOENT)
         return 0;
     if (rc < 0)
         return -1;
-    int same = b.len == len && memcmp(b.data, want, len) == 0;
+    if (b->len == len && memcmp(b->data, want, len) == 0) {
+        s3_buf_free(b);
+        return 1;
+    }
+    return 2;
+}
+
+/* The destination's manifest key against want (w: want parsed): 1 it holds exactly want,
+ * 0 missing, 2 the same backup in other bytes (a key rotate: the manifest alone is to be
+ * written); -1 with the error recorded, AG_EINTEGRITY when it holds another backup. */
+static int manifest_state(copy_job *j, const cat_entry *e, const char *key, const char *want,
+                          size_t len, const manifest *w)
+{
+    s3_buf b;
+    int rc = dst_compare(j, key, want, len, &b);
+    if (rc != 2)
+        return rc;
+    manifest d;
+    manifest_init(&d);
+    int same = manifest_from_json((const char *)b.data, b.len, &d) == 0 &&
+               same_content(&d, w);
+    manifest_clear(&d);
     s3_buf_free(&b);
-    return same;
+    if (!same)
+        return ag_fail(j->ctx, AG_EINTEGRITY, "backup %s: the destination holds another "
+                       "backup's manifest %s; nothing copied", e->id, key);
+    return 2;
+}
+
+/* 1 when the destination's key holds exactly want, 0 when not (or missing). */
+static int object_there(copy_job *j, const char *key, const char *want, size_t len)
+{
+    s3_buf b;
+    int rc = dst_compare(j, key, want, len, &b);
+    if (rc == 2)
+        s3_buf_free(&b);
+    return rc == 2 ? 0 : rc;
 }
 
 static int copy_contents(copy_job *j, const manifest *m)
 {
     char dkey[AG_KEY_MAX + 64];
-    for (size_t i = 0; i < m->nobjects; i++) {
+    int rc = 0;
+    j->chunk = m->chunk_size;
+    j->sclass = j->dst.opts.storage_class;      /* the data objects', as backup sets it */
+    for (size_t i = 0; rc == 0 && i < m->nobjects; i++) {
         const manifest_object *o = &m->objects[i];
         if (copy_dst_key(j, o->key, dkey, sizeof(dkey)) < 0 ||
             copy_object(j, o->key, dkey, o->size, o->etag) < 0)
-            return -1;
+            rc = -1;
     }
-    return copy_index(j, m);
+    j->sclass = NULL;
+    return rc < 0 ? -1 : copy_index(j, m);
+}
+
+/* The manifest to write (*want, *len: src's bytes or a malloc'ed rewrite) parsed into *w,
+ * both checked to be e's (the source's bytes equal to the catalog's entry). 0 or -1. */
+static int manifest_wanted(copy_job *j, const cat_entry *e, const char *skey,
+                           const char *dkey, const s3_buf *src, char **want, size_t *len,
+                           manifest *w)
+{
+    if (parse_checked(j, skey, (const char *)src->data, src->len, j->src_prefix, e, w) < 0)
+        return -1;
+    int same = same_content(w, &e->m);
+    manifest_clear(w);
+    if (!same)
+        return ag_fail(j->ctx, AG_EINTEGRITY, "backup %s: %s changed while copying", e->id,
+                       skey);
+    *want = (char *)src->data;
+    *len = src->len;
+    if (j->rewrite && wanted_manifest(j, src, want, len) < 0)
+        return -1;
+    return parse_checked(j, dkey, *want, *len, j->dst_prefix, e, w);
 }
 
 int copy_backup(copy_job *j, const cat_entry *e)
@@ -166,15 +255,16 @@ int copy_backup(copy_job *j, const cat_entry *e)
         return -1;
     char *want = (char *)src.data;
     size_t len = src.len;
-    if (j->rewrite && wanted_manifest(j, &src, &want, &len) < 0) {
-        s3_buf_free(&src);
-        return -1;
-    }
-    rc = manifest_there(j, dkey, want, len);
+    manifest w;
+    manifest_init(&w);
+    rc = manifest_wanted(j, e, skey, dkey, &src, &want, &len, &w);
+    if (rc == 0)
+        rc = manifest_state(j, e, dkey, want, len, &w);
     if (rc == 0)
         rc = copy_contents(j, &e->m) < 0 ? -1 : 0;
-    if (rc == 0)
+    if (rc == 0 || rc == 2)
         rc = put_manifest(j, skey, dkey, want, len);
+    manifest_clear(&w);
     if (want != (char *)src.data)
         free(want);
     s3_buf_free(&src);
@@ -195,6 +285,22 @@ static int dst_has_backup(copy_job *j, const char *id)
     return rc < 0 ? ag_fail_s3(j->ctx, rc, &err, key) : 1;
 }
 
+/* 0 when the head bytes src (read again, to be written) are the head h that was checked,
+ * else -1 with AG_EINTEGRITY recorded. */
+static int head_same(copy_job *j, const char *key, const s3_buf *src, const headdoc *h)
+{
+    headdoc g;
+    memset(&g, 0, sizeof(g));
+    if (headdoc_from_json((const char *)src->data, src->len, &g) == 0 &&
+        strcmp(g.pool, h->pool) == 0 && strcmp(g.ns, h->ns) == 0 &&
+        strcmp(g.image, h->image) == 0 && strcmp(g.image_id, h->image_id) == 0 &&
+        strcmp(g.newest, h->newest) == 0 && strcmp(g.key_id, h->key_id) == 0 &&
+        memcmp(g.newest_mac, h->newest_mac, sizeof(g.newest_mac)) == 0 &&
+        memcmp(g.mac, h->mac, sizeof(g.mac)) == 0)
+        return 0;
+    return ag_fail(j->ctx, AG_EINTEGRITY, "%s: changed while copying", key);
+}
+
 int copy_head(copy_job *j, const naming_spec *spec)
 {
     headdoc h;
@@ -212,7 +318,9 @@ int copy_head(copy_job *j, const naming_spec *spec)
     rc = get_small(j, j->ctx->s3, skey, HEADDOC_MAX_BYTES, &src);
     if (rc < 0)
         return rc == -ENOENT ? 0 : -1;
-    rc = manifest_there(j, dkey, (const char *)src.data, src.len);
+    rc = head_same(j, skey, &src, &h);
+    if (rc == 0)
+        rc = object_there(j, dkey, (const char *)src.data, src.len);
     if (rc == 0) {
         s3_error err;
         memset(&err, 0, sizeof(err));

@@ -61,7 +61,11 @@ static int setup_dst(copy_job *j, const copy_args *a)
         d->endpoint = a->to_endpoint;
     if (a->to_prefix != NULL)
         d->prefix = a->to_prefix;
-    if (o->to_access_key != NULL || o->to_secret_key != NULL) {
+    if ((o->to_access_key == NULL) != (o->to_secret_key == NULL))
+        return ag_fail(ctx, AG_EUSAGE, "copy: set both of to access key and to secret key "
+                       "(or RBD2S3_TO_ACCESS_KEY_ID and RBD2S3_TO_SECRET_ACCESS_KEY), or "
+                       "neither");
+    if (o->to_access_key != NULL) {
         d->access_key = o->to_access_key;
         d->secret_key = o->to_secret_key;
         d->session_token = NULL;

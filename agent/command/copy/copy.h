@@ -9,7 +9,6 @@
 #include <json-c/json.h>
 
 #define COPY_PART_DEFAULT (256ULL << 20)   /* parts when the source's layout is unknown */
-#define COPY_PART_MAX (5ULL << 30)         /* S3's largest part (UploadPartCopy too) */
 #define COPY_SINGLE_MAX (5ULL << 30)       /* CopyObject's largest object */
 #define COPY_PUT_MAX (256ULL << 20)        /* streamed: one PUT up to this size */
 
@@ -21,6 +20,8 @@ typedef struct copy_job {
     char src_prefix[AG_KEY_MAX];   /* the image's prefix in the source */
     char dst_prefix[AG_KEY_MAX];   /* and in the destination */
     int rewrite;                /* the prefixes differ: manifests name other keys */
+    uint64_t chunk;             /* the chunk size of the backup being copied */
+    const char *sclass;         /* storage class of the object being copied, or NULL */
     size_t backups_copied, backups_present;
     uint64_t objects_copied, objects_present;
     uint64_t bytes_copied;      /* bytes of the objects copied */
@@ -38,12 +39,14 @@ int copy_dst_key(copy_job *j, const char *src_key, char *out, size_t outsz);
 /* Copy the object src_key of `size` bytes to dst_key unless the destination holds it
  * already with that size and ETag. etag: the source's ETag as the manifest records it
  * (a multipart "<md5>-<n>" or a plain MD5): the copy keeps the source's part layout when
- * it can be found (the part size of the configuration, or one part), so that the copy's
- * ETag equals it, and then it is the content check; otherwise (no layout, or the backup
- * was cut in other parts than today's part size) the ETag the completion reported and the
- * size are checked, and a later run takes an object of the right size as there. 1 when
- * already there, 0 copied, -1 with the error recorded in j->ctx (AG_EINTEGRITY for a copy
- * that does not check out). */
+ * it can be found (the size of part 1 as a HEAD ?partNumber=1 tells it, else the part
+ * size a backup would use today, or one part), so that the copy's ETag equals it, and
+ * then it is the content check; otherwise (no layout, or parts of unequal sizes) the
+ * ETag the completion reported and the size are checked, and a later run takes an
+ * object of the right size as there. A streamed part is at most COPY_PUT_MAX bytes
+ * (held in memory), whatever the manifest says. 1 when already there, 0 copied, -1
+ * with the error recorded in j->ctx (AG_EINTEGRITY for a copy that does not check out,
+ * or an object larger than PARTS_MAX parts can hold). */
 int copy_object(copy_job *j, const char *src_key, const char *dst_key, uint64_t size,
                 const char *etag);
 

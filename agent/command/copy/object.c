@@ -1,6 +1,7 @@
 /* object.c - copy one object to the destination bucket, server-side (UploadPartCopy,
  * CopyObject) or streamed (ranged GETs into parts with Content-MD5), and check it. */
 #include "agent/command/copy/copy.h"
+#include "agent/format/parts.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -29,29 +30,55 @@ static unsigned long etag_parts(const char *etag)
     return *end == '\0' ? n : 0;
 }
 
-static void plan_object(const copy_job *j, copy_plan *p)
+/* The size of the source's part 1 (HEAD ?partNumber=1) when it cuts p's object into the
+ * n parts of its ETag, else 0 (not told: a server that ignores the query). */
+static uint64_t source_part(copy_job *j, const copy_plan *p, unsigned long n)
+{
+    uint64_t ps = 0;
+    s3_error err;
+    memset(&err, 0, sizeof(err));
+    if (s3_head_part(j->ctx->s3, p->src_key, 1, &ps, &err) < 0 || ps == 0 ||
+        (p->size + ps - 1) / ps != n)
+        return 0;
+    return ps;
+}
+
+/* Cut p: one request, the source's parts when they are known (learnt by a HEAD of part
+ * 1, else the part size the backup would use today: parts_size), else parts of
+ * COPY_PART_DEFAULT doubled to fit PARTS_MAX. A streamed part is held in memory: at most
+ * COPY_PUT_MAX, whatever the manifest claims. 0, or -1 with the error recorded. */
+static int plan_object(copy_job *j, copy_plan *p)
 {
     unsigned long n = etag_parts(p->etag);
-    uint64_t ps = j->ctx->opts.tun.part_size;
+    uint64_t cap = j->server_side ? PARTS_SIZE_MAX : COPY_PUT_MAX;
     if (n == 0 && p->size <= (j->server_side ? COPY_SINGLE_MAX : COPY_PUT_MAX)) {
         p->single = 1;          /* a plain MD5 ETag, kept by CopyObject and PUT */
         p->exact = 1;
-        return;
+        return 0;
     }
-    if (n == 1 && p->size > 0 && p->size <= COPY_PART_MAX) {
+    if (n == 1 && p->size > 0 && p->size <= cap) {
         p->part = p->size;
         p->exact = 1;
-        return;
+        return 0;
     }
-    if (n > 1 && ps > 0 && ps <= COPY_PART_MAX && (p->size + ps - 1) / ps == n) {
-        p->part = ps;           /* the backup's part size, likely: same parts, same ETag */
-        p->guess = 1;
-        return;
+    if (n > 1 && n <= PARTS_MAX) {
+        const ag_tun *t = &j->ctx->opts.tun;
+        uint64_t ps = source_part(j, p, n);
+        if (ps == 0)
+            ps = parts_size(t->part_size, t->pack_size, j->chunk ? j->chunk : t->chunk_size);
+        if (ps > 0 && ps <= cap && (p->size + ps - 1) / ps == n) {
+            p->part = ps;       /* the backup's parts, likely: same parts, same ETag */
+            p->guess = 1;
+            return 0;
+        }
     }
     p->part = COPY_PART_DEFAULT;
-    while ((p->size + p->part - 1) / p->part > 10000)
+    while ((p->size + p->part - 1) / p->part > PARTS_MAX && p->part <= cap)
         p->part *= 2;
-    p->exact = 0;
+    if (p->part > cap)
+        return ag_fail(j->ctx, AG_EINTEGRITY, "%s: %llu bytes, more than a copy can take",
+                       p->src_key, (unsigned long long)p->size);
+    return 0;
 }
 
 /* The outcome of one UploadPart. */
@@ -137,7 +164,7 @@ static int copy_multipart(copy_job *j, const copy_plan *p, char etag[S3_ETAG_MAX
     char *id = NULL;
     if (parts == NULL)
         return -ENOMEM;
-    int rc = s3_mpu_create(j->dst.s3, p->dst_key, &id, err);
+    int rc = s3_mpu_create_class(j->dst.s3, p->dst_key, j->sclass, &id, err);
     for (size_t i = 0; rc == 0 && i < n; i++) {
         uint64_t off = i * p->part;
         uint64_t len = p->size - off < p->part ? p->size - off : p->part;
@@ -199,7 +226,8 @@ int copy_object(copy_job *j, const char *src_key, const char *dst_key, uint64_t 
     copy_plan p = { .src_key = src_key, .dst_key = dst_key, .size = size, .etag = etag };
     s3_error err;
     memset(&err, 0, sizeof(err));
-    plan_object(j, &p);
+    if (plan_object(j, &p) < 0)
+        return -1;
     int rc = already_there(j, &p, &err);
     if (rc < 0)
         return ag_fail_s3(j->ctx, rc, &err, dst_key);

@@ -2,8 +2,9 @@
 # copy --to-bucket: a chain of three backups copied server-side to a second bucket of the
 # same RGW (our process moves almost nothing) restores byte-identical from it; a second
 # run copies nothing (JSON counts, LastModified unchanged); streamed to another endpoint
-# URL (the sandbox's https one); --to-prefix; an interrupted copy (kill -9) leaves no
-# manifest whose objects are missing, and a rerun completes; bad input exits 2.
+# URL (the sandbox's https one); --to-prefix (a labelled backup keeps its labels); an
+# interrupted copy (kill -9) leaves no manifest whose objects are missing, and a rerun
+# completes; bad input exits 2.
 . "$(dirname "$0")/../lib.sh"
 
 NAME=$(img copy)
@@ -183,6 +184,55 @@ then ok "copy under another prefix"; else not_ok "copy under another prefix"
 expect_eq "$(restore_sum "$B2" "$SRC@${IDS[0]}" r5 --prefix other)" "${SUMS[0]}" \
     "the copy under another prefix restores byte-identical"
 
+# --- a labelled backup under another prefix (its manifest rewritten): the labels come
+# along (the rewrite once freed them twice)
+LAB=rbd/$(img lab)
+require "create a labelled source image" create_image "$LAB" 8M
+require "write random data" write_random "$LAB" 0 2M
+do_backup "$LAB" --label env=prod --label tier=gold || { not_ok "labelled backup"; done_testing; }
+LAB_ID=$BK_ID
+LSUM=$(img_sum "$LAB@rbd2s3-$LAB_ID")
+if rb copy "$LAB" --to-bucket "$B2" --to-prefix lab >/dev/null 2>"$TMPD/c9.err"
+then ok "copy a labelled backup under another prefix"; else not_ok "copy a labelled backup"
+    tail -n 3 "$TMPD/c9.err" | sed 's/^/#   /'; fi
+expect_eq "$(restore_sum "$B2" "$LAB@$LAB_ID" rlab --prefix lab)" "$LSUM" \
+    "the labelled backup restores byte-identical from the copy"
+expect_eq "$(rb --bucket "$B2" --prefix lab --format json list "$LAB" |
+             jq -c '[.backups[].labels]')" '[{"env":"prod","tier":"gold"}]' \
+    "list shows the labels in the copy"
+
+# --- storage class: the copied data objects get the configured one (server-side too)
+check "copy with --storage-class STANDARD_IA" rb --storage-class STANDARD_IA \
+    copy "$SRC@${IDS[0]}" --to-bucket "$B3" --to-prefix sc
+SCKEY=$(listing_of "$B3" | awk '$1 ~ /^sc\// && $1 ~ /\/data\.0$/ {print $1}')
+expect_eq "$(s3api head-object --bucket "$B3" --key "$SCKEY" --output json |
+             jq -r '.StorageClass // "STANDARD"')" STANDARD_IA \
+    "the copied data object is in STANDARD_IA ($SCKEY)"
+
+# --- the destination holds another backup under the same id: exit 8, nothing touched
+MKEY=$(listing_of "$B2" | awk -v id="/${IDS[0]}/" '$1 ~ id && $1 ~ /manifest\.json$/ &&
+       $1 !~ /^(layout|other|lab)\// {print $1}')
+/usr/bin/aws --endpoint-url "$S3_ENDPOINT" s3 cp "s3://$B2/$MKEY" - 2>/dev/null \
+    >"$TMPD/mine.json"
+DKEY=$(jq -r '.data_objects[0].key' "$TMPD/mine.json")
+head -c 100000 /dev/urandom >"$TMPD/other.data"
+check "another backup's data object in the destination ($DKEY)" \
+    s3api put-object --bucket "$B2" --key "$DKEY" --body "$TMPD/other.data" --output text
+OETAG=$(s3api head-object --bucket "$B2" --key "$DKEY" --output json | jq -r .ETag)
+jq -c --argjson e "$OETAG" '.data_objects[0].size = 100000 | .data_objects[0].etag = $e' \
+    "$TMPD/mine.json" >"$TMPD/forged.json"
+check "and its manifest ($MKEY)" \
+    s3api put-object --bucket "$B2" --key "$MKEY" --body "$TMPD/forged.json" --output text
+listing_of "$B2" | grep -v "manifest\.json" >"$TMPD/before.forged"
+expect_rc 8 "copy onto another backup with the same id" forged \
+    copy "$SRC@${IDS[0]}" --to-bucket "$B2"
+expect_eq "$(wc -l <"$TMPD/forged.err")" 1 "another backup: one line"
+check "the line names the backup" grep -q "${IDS[0]}" "$TMPD/forged.err"
+expect_eq "$(listing_of "$B2" | grep -v "manifest\.json")" "$(cat "$TMPD/before.forged")" \
+    "another backup: the destination's objects untouched (LastModified, ETags)"
+expect_eq "$(/usr/bin/aws --endpoint-url "$S3_ENDPOINT" s3 cp "s3://$B2/$MKEY" - |
+             jq -c .)" "$(cat "$TMPD/forged.json")" "another backup: its manifest kept"
+
 # --- interrupted: kill -9 as the second backup's first data object starts, then rerun
 mkfifo "$TMPD/fifo"
 "$RBD2S3" "${RB_ARGS[@]}" -v --ca-file "$S3_TLS_CA" copy "$SRC" --to-bucket "$B4" \
@@ -228,7 +278,18 @@ check "its head object was copied" \
     test -n "$(listing_of "$B2" | grep "/$(img enc)/head.json")"
 expect_eq "$(restore_sum "$B2" "$ENC" renc --key-file "$KEYF")" "$ESUM" \
     "the newest encrypted backup restores byte-identical from the copy (head checked)"
-expect_rc 2 "an encrypted backup under another prefix" encpfx --key-file "$KEYF" \
+# key rotate rewrites the source's manifests: a copy again takes them as the same backups
+# (same objects) and rewrites only the manifests (and the head)
+K2=$TMPD/master2.key
+require "key create (2)" rb key create "$K2"
+require "key rotate" rb --key-file "$KEYF" key rotate "$ENC" --new-key-file "$K2"
+rb --format json copy "$ENC" --to-bucket "$B2" >"$TMPD/crot.json" 2>"$TMPD/crot.err" ||
+    tail -n 3 "$TMPD/crot.err" | sed 's/^/#   /'
+expect_eq "$(jq -c '[.backups_copied, .objects_copied]' "$TMPD/crot.json")" "[2,0]" \
+    "after key rotate: two manifests rewritten, no object copied"
+expect_eq "$(restore_sum "$B2" "$ENC" renc2 --key-file "$K2")" "$ESUM" \
+    "after key rotate: the copy restores with the new key"
+expect_rc 2 "an encrypted backup under another prefix" encpfx --key-file "$K2" \
     copy "$ENC" --to-bucket "$B2" --to-prefix other2
 
 # --- bad input: one line, exit 2
@@ -238,5 +299,16 @@ expect_rc 2 "the source itself" same copy "$SRC" --to-bucket "$BUCKET"
 expect_eq "$(wc -l <"$TMPD/same.err")" 1 "the source itself: one line"
 expect_rc 2 "a bad URL" badurl copy "$SRC" --to-bucket "$B2" --to-endpoint "s3:/x"
 expect_eq "$(wc -l <"$TMPD/badurl.err")" 1 "a bad URL: one line"
+for kv in "to access key" "to secret key"; do
+    printf '[global]\n%s = x\n' "$kv" >"$TMPD/half.conf"
+    chmod 600 "$TMPD/half.conf"
+    n=half${kv// /}
+    expect_rc 2 "only $kv set" "$n" -c "$TMPD/half.conf" copy "$SRC" --to-bucket "$B2"
+    check "only $kv: the error names the other" grep -q "to access key.*to secret key" \
+        "$TMPD/$n.err"
+done
+RBD2S3_TO_SECRET_ACCESS_KEY=x expect_rc 2 "only RBD2S3_TO_SECRET_ACCESS_KEY set" halfenv \
+    copy "$SRC" --to-bucket "$B2"
+expect_eq "$(wc -l <"$TMPD/halfenv.err")" 1 "a half key pair: one line"
 
 done_testing
