@@ -296,6 +296,14 @@ do_backup() { # SPEC [backup args...]; sets BK_ID BK_TYPE BK_PARENT BK_JSON
     return 0
 }
 
+backup_as() { # NAME [backup args]: a backup of $SRC checked ok, its id in ID_NAME
+    local name=$1
+    shift
+    do_backup "$SRC" "$@"
+    expect_eq "$?" 0 "backup $name"
+    eval "ID_$name=$BK_ID"
+}
+
 create_image() { # SPEC SIZE [rbd create options...]
     local spec=$1 size=$2
     shift 2

@@ -12,25 +12,18 @@
 
 SRC=rbd/$(img labels)
 create_image "$SRC" 8M
-backup() { # NAME [backup args]: a backup, its id in ID_NAME
-    local name=$1
-    shift
-    do_backup "$SRC" "$@"
-    expect_eq "$?" 0 "backup $name"
-    eval "ID_$name=$BK_ID"
-}
 write_random "$SRC" 0 1M
-backup A --label env=prod --label=tier=gold
+backup_as A --label env=prod --label=tier=gold
 write_random "$SRC" 1M 1M
-backup B --label env=prod
+backup_as B --label env=prod
 write_random "$SRC" 2M 1M
-backup C --full --label env=dev
+backup_as C --full --label env=dev
 write_random "$SRC" 3M 1M
-backup X --full --label env=prod
+backup_as X --full --label env=prod
 write_random "$SRC" 4M 1M
-backup Y --label env=dev
+backup_as Y --label env=dev
 write_random "$SRC" 5M 1M
-backup D --full --label env=prod
+backup_as D --full --label env=prod
 # shellcheck disable=SC2154
 diag "A $ID_A  B $ID_B  C $ID_C  X $ID_X  Y $ID_Y  D $ID_D"
 ids() { jq -r '[.backups[] | .id] | join(" ")' "$1"; }

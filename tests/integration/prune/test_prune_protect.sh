@@ -10,23 +10,16 @@
 
 SRC=rbd/$(img protect)
 create_image "$SRC" 8M
-backup() { # NAME [backup args]: a backup, its id in ID_NAME
-    local name=$1
-    shift
-    do_backup "$SRC" "$@"
-    expect_eq "$?" 0 "backup $name"
-    eval "ID_$name=$BK_ID"
-}
 write_random "$SRC" 0 1M
-backup F
+backup_as F
 write_random "$SRC" 1M 1M
-backup I1
+backup_as I1
 write_random "$SRC" 2M 1M
-backup I2
+backup_as I2
 write_random "$SRC" 3M 1M
-backup I3
+backup_as I3
 write_random "$SRC" 4M 1M
-backup G --full
+backup_as G --full
 SUM_G=$(img_sum "$SRC@rbd2s3-$ID_G")
 # shellcheck disable=SC2154
 diag "F $ID_F  I1 $ID_I1  I2 $ID_I2  I3 $ID_I3  G $ID_G"

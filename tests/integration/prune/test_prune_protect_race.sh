@@ -10,21 +10,14 @@
 
 SRC=rbd/$(img protrace)
 create_image "$SRC" 4M
-backup() { # NAME [backup args]: a backup, its id in ID_NAME
-    local name=$1
-    shift
-    do_backup "$SRC" "$@"
-    expect_eq "$?" 0 "backup $name"
-    eval "ID_$name=$BK_ID"
-}
 write_random "$SRC" 0 1M
-backup F
+backup_as F
 write_random "$SRC" 1M 1M
-backup I1
+backup_as I1
 write_random "$SRC" 2M 1M
-backup I2
+backup_as I2
 write_random "$SRC" 3M 1M
-backup G --full
+backup_as G --full
 # shellcheck disable=SC2154
 diag "F $ID_F  I1 $ID_I1  I2 $ID_I2  G $ID_G"
 
@@ -53,7 +46,7 @@ check "I1 verifies (its chain is whole)" rb verify "$SRC@$ID_I1"
 
 # --format json: H, a new full; G is doomed by the plan, protected meanwhile
 write_random "$SRC" 0 1M
-backup H --full
+backup_as H --full
 GO=$TMPD/go2
 RBD2S3_DEBUG_STALL_PRUNE=$GO "$RBD2S3" "${RB_ARGS[@]}" --format json prune "$SRC" \
     --keep-last 1 --grace 0 >"$TMPD/prune2.json" 2>"$TMPD/prune2.err" </dev/null &

@@ -16,11 +16,6 @@ CASE_TIMEOUT=${CASE_TIMEOUT:-300}
 
 start_fakes3 "$FB"
 
-# rbd2s3 against the fake server: fk [GLOBAL OPTIONS] COMMAND ARGS...
-fk() {
-    timeout -k 5 "$CASE_TIMEOUT" "$RBD2S3" --ceph-conf "$SRC_CEPH_CONF" --endpoint "$FAKE" \
-        --bucket "$FB" --no-progress --part-size 5M "$@"
-}
 ctl() { curl -sf -X POST --data-binary "$2" "$FAKE/_ctl/$1" >/dev/null; }
 
 require "create source image" create_image "$SRC" 12M

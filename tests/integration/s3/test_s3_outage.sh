@@ -19,11 +19,6 @@ CASE_TIMEOUT=${CASE_TIMEOUT:-300}
 
 start_fakes3 "$FB"
 
-# rbd2s3 against the fake server: fk [GLOBAL OPTIONS] COMMAND ARGS...
-fk() {
-    timeout -k 5 "$CASE_TIMEOUT" "$RBD2S3" --ceph-conf "$SRC_CEPH_CONF" --endpoint "$FAKE" \
-        --bucket "$FB" --no-progress --part-size 5M "$@"
-}
 rules() { curl -sf -X POST --data-binary "$1" "$FAKE/_ctl/rules" >/dev/null; }
 fake_log() { curl -sf "$FAKE/_ctl/log"; }
 fake_manifests() {
